@@ -1,0 +1,53 @@
+# Refund desk — the two commands a new user needs: `make demo` and `make test`.
+PYTHON ?= python3.11
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+export DATABASE_URL_TEST ?= postgres://postgres@127.0.0.1:5432/refund_desk
+export REDIS_URL_TEST ?= redis://127.0.0.1:6379/15
+
+.PHONY: install demo test lint format browser-deps migrate benchmark clean
+
+$(STAMP): requirements.txt requirements-dev.txt
+	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "Python 3.11 is required ($(PYTHON) not found)"; exit 1; }
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements-dev.txt
+	touch $(STAMP)
+
+install: $(STAMP)
+
+# Debian's chromium for the Playwright browser tests (Playwright's own download cannot work offline).
+browser-deps:
+	@if [ ! -x /usr/bin/chromium ]; then \
+		echo "installing Debian chromium for browser tests"; \
+		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
+		|| { echo "could not install chromium: browser tests will fail"; exit 1; }; \
+	fi
+
+# Embedded default: SQLite + Celery on kombu's filesystem transport + the provider simulator.
+demo: install
+	@bash scripts/demo.sh
+
+test: install browser-deps
+	@DATABASE_URL=$${DATABASE_URL:-$(DATABASE_URL_TEST)} REDIS_URL=$${REDIS_URL:-$(REDIS_URL_TEST)} $(PY) scripts/check_services.py
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(PY) scripts/compile_messages.py
+	DATABASE_URL=$${DATABASE_URL:-$(DATABASE_URL_TEST)} REDIS_URL=$${REDIS_URL:-$(REDIS_URL_TEST)} \
+		$(PY) -m pytest $(PYTEST_ARGS)
+
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: install
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
+benchmark: install
+	$(PY) benchmarks/api_load.py
+
+clean:
+	rm -rf var .pytest_cache .ruff_cache

@@ -1,0 +1,3 @@
+from audit.models.event import AuditChainHead, AuditEvent
+
+__all__ = ["AuditChainHead", "AuditEvent"]

@@ -1,0 +1,20 @@
+from django.db import models
+
+
+class AccountCode(models.TextChoices):
+    SALES_RETURNS = "sales_returns", "Sales returns (contra revenue)"
+    TAX_PAYABLE = "tax_payable", "Tax payable"
+    REFUNDS_PAYABLE = "refunds_payable", "Refunds payable"
+    PROVIDER_CLEARING = "provider_clearing", "Provider clearing"
+
+
+class AccountKind(models.TextChoices):
+    ASSET = "asset"
+    LIABILITY = "liability"
+    REVENUE = "revenue"
+
+
+class EntryType(models.TextChoices):
+    REFUND_PENDING = "REFUND_PENDING"
+    REFUND_SETTLED = "REFUND_SETTLED"
+    REFUND_REVERSED = "REFUND_REVERSED"

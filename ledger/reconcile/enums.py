@@ -1,0 +1,37 @@
+"""Vocabularies of reconciliation; the values are stored and exported, so they never change."""
+
+from django.db import models
+
+
+class RunStatus(models.TextChoices):
+    QUEUED = "queued"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+
+
+class RunSource(models.TextChoices):
+    API = "api", "Provider list API"
+    FILE = "file", "Provider report CSV"
+
+
+class ReconProvider(models.TextChoices):
+    STRIPE = "stripe", "Stripe protocol"
+    MANUAL = "manual", "Manual payouts"
+
+
+class ItemKind(models.TextChoices):
+    """How one refund of the day compares (docs/reconciliation.md "Classification")."""
+
+    MATCHED = "matched", "Matched"
+    MISSING_IN_LEDGER = "missing_in_ledger", "Missing in ledger"
+    MISSING_AT_PROVIDER = "missing_at_provider", "Missing at provider"
+    AMOUNT_MISMATCH = "amount_mismatch", "Amount mismatch"
+    STATE_MISMATCH = "state_mismatch", "State mismatch"
+    CURRENCY_MISMATCH = "currency_mismatch", "Currency mismatch"
+    # A signed webhook told us about a refund we do not know, and the provider
+    # side of the run does not list it (otherwise it is missing_in_ledger).
+    UNKNOWN_REFUND_EVENT = "unknown_refund_event", "Unknown refund (webhook)"
+
+
+EXCEPTION_KINDS: tuple[str, ...] = tuple(kind for kind in ItemKind.values if kind != ItemKind.MATCHED)

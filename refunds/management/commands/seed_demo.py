@@ -1,0 +1,116 @@
+"""Demo users for every role, a merchant API key, and orders covering SPEC §9's fixtures."""
+
+from __future__ import annotations
+
+import os
+from datetime import timedelta
+
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
+from django.core.management.base import BaseCommand
+from django.db import transaction
+from django.utils import timezone
+
+from audit.services import Actor
+from refunds.enums import PaymentStatus, Rail, Reason, Role, Scope
+from refunds.models import ApiKey
+from refunds.services.api_keys import api_key_create
+from refunds.services.orders import LineInput, OrderInput, PaymentInput, order_upsert
+from refunds.services.request import refund_request
+from refunds.services.roles import reference_data_ensure
+
+DEMO_USERS = [
+    ("agent", Role.AGENT, "Support agent"),
+    ("senior1", Role.SENIOR_AGENT, "Senior agent"),
+    ("senior2", Role.SENIOR_AGENT, "Second senior agent"),
+    ("finance", Role.FINANCE, "Finance"),
+    ("risk", Role.RISK, "Risk"),
+    ("admin", Role.ADMIN, "Administrator (superuser)"),
+]
+
+# (order id, currency, amount, status, payment id, rail, what it demonstrates)
+DEMO_ORDERS = [
+    ("DEMO-10", "USD", 1000, PaymentStatus.CAPTURED, "pi_sim_ok_demo10", Rail.CARD, "captured 10.00"),
+    ("DEMO-100", "USD", 10000, PaymentStatus.CAPTURED, "pi_sim_ok_demo100", Rail.CARD, "captured 100.00"),
+    ("DEMO-9999", "USD", 999900, PaymentStatus.CAPTURED, "pi_sim_ok_demo9999", Rail.CARD, "captured 9999.00"),
+    ("DEMO-ZERO", "USD", 5000, PaymentStatus.CAPTURED, "pi_sim_ok_demozero", Rail.CARD, "zero remaining"),
+    ("DEMO-PENDING", "USD", 5000, PaymentStatus.CAPTURE_PENDING, "pi_sim_ok_demopend", Rail.CARD, "not captured"),
+    ("DEMO-CB", "USD", 5000, PaymentStatus.CHARGED_BACK, "pi_sim_ok_democb", Rail.CARD, "charged back"),
+    ("DEMO-VOID", "USD", 5000, PaymentStatus.VOIDED, "pi_sim_ok_demovoid", Rail.CARD, "voided"),
+    ("DEMO-ASYNC", "SGD", 8000, PaymentStatus.CAPTURED, "pi_sim_async_demo", Rail.PAYNOW, "simulator: async"),
+    ("DEMO-FAIL", "EUR", 4000, PaymentStatus.CAPTURED, "pi_sim_fail_demo", Rail.CARD, "simulator: fails"),
+    ("DEMO-TIMEOUT", "EUR", 4000, PaymentStatus.CAPTURED, "pi_sim_timeout_demo", Rail.CARD, "simulator: timeout"),
+    ("DEMO-5XX", "GBP", 4000, PaymentStatus.CAPTURED, "pi_sim_5xx_demo", Rail.BANK_TRANSFER, "simulator: 5xx"),
+    ("DEMO-JPY", "JPY", 12000, PaymentStatus.CAPTURED, "pi_sim_ok_demojpy", Rail.CARD, "JPY, no minor unit"),
+    ("DEMO-KWD", "KWD", 25500, PaymentStatus.CAPTURED, "pi_sim_ok_demokwd", Rail.BANK_TRANSFER, "KWD, 3 decimals"),
+    ("DEMO-GOODWILL", "USD", 50000, PaymentStatus.CAPTURED, "pi_sim_ok_demogw", Rail.CARD, "goodwill review"),
+]
+
+
+class Command(BaseCommand):
+    help = "Create demo users (one per role), a merchant API key and demo orders. Safe to re-run."
+
+    def add_arguments(self, parser) -> None:
+        parser.add_argument("--password", default=os.environ.get("DEMO_PASSWORD", "refunds-demo"))
+
+    def handle(self, *args, password: str, **options) -> None:
+        reference_data_ensure()
+        User = get_user_model()
+        with transaction.atomic():
+            for username, role, label in DEMO_USERS:
+                user, _ = User.objects.get_or_create(username=username, defaults={"first_name": label})
+                user.set_password(password)
+                user.is_staff = True
+                user.is_superuser = role == Role.ADMIN
+                user.email = f"{username}@example.com"
+                user.save()
+                user.groups.add(Group.objects.get(name=role))
+        merchant = User.objects.filter(username="merchant").first()
+        raw_key = None
+        if merchant is None or not ApiKey.objects.filter(user=merchant, revoked_at__isnull=True).exists():
+            _, raw_key = api_key_create(
+                username="merchant",
+                scopes=[Scope.ORDERS_WRITE, Scope.REFUNDS_CREATE, Scope.REFUNDS_READ, Scope.REFUNDS_SUBMIT],
+                name="demo merchant system",
+            )
+        merchant = User.objects.get(username="merchant")
+        actor = Actor(type="api_key", label="merchant (seed)", user=merchant)
+        now = timezone.now()
+        for n, (order_id, currency, amount, status, payment_id, rail, _) in enumerate(DEMO_ORDERS):
+            tax = amount // 11
+            order, _ = order_upsert(
+                data=OrderInput(
+                    order_id=order_id,
+                    currency=currency,
+                    customer_id=f"cust-{n % 5}",
+                    customer_email=f"customer{n % 5}@example.com",
+                    customer_name=f"Demo customer {n % 5}",
+                    customer_locale=["en", "ar", "de"][n % 3],
+                    placed_at=now - timedelta(days=3),
+                    lines=[
+                        LineInput(unit_amount_minor=amount - tax, tax_minor=tax, sku=f"SKU-{n}", description="Item")
+                    ],
+                    payment=PaymentInput(
+                        provider_payment_id=payment_id,
+                        rail=rail,
+                        amount_minor=amount,
+                        status=status,
+                        captured_at=now - timedelta(days=2) if status == PaymentStatus.CAPTURED else None,
+                    ),
+                ),
+                actor=actor,
+            )
+            if order_id == "DEMO-ZERO" and not order.refunds.exists():
+                refund_request(
+                    order=order, amount_minor=amount, currency=currency, reason=Reason.DUPLICATE, actor=actor
+                )
+            if order_id == "DEMO-GOODWILL" and not order.refunds.exists():
+                refund_request(order=order, amount_minor=25000, currency=currency, reason=Reason.GOODWILL, actor=actor)
+                refund_request(order=order, amount_minor=5000, currency=currency, reason=Reason.GOODWILL, actor=actor)
+        self.stdout.write(f"Demo users (password for all: {password}):")
+        for username, role, label in DEMO_USERS:
+            self.stdout.write(f"  {username:<8} {role:<13} {label}")
+        self.stdout.write("Demo orders: " + ", ".join(f"{o[0]} ({o[6]})" for o in DEMO_ORDERS))
+        if raw_key:
+            self.stdout.write("Merchant API key (orders:write, refunds:create/read/submit), shown once:")
+            self.stdout.write(raw_key)

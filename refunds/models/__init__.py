@@ -1,0 +1,28 @@
+from refunds.models.api_key import ApiKey
+from refunds.models.customer import Customer
+from refunds.models.decision import Decision
+from refunds.models.evidence import EvidenceFile
+from refunds.models.idempotency import IdempotencyRecord
+from refunds.models.order import Order, OrderLine
+from refunds.models.outbox import OutboxMessage
+from refunds.models.payment import Payment
+from refunds.models.payout import PayoutTask
+from refunds.models.policy import RefundPolicy
+from refunds.models.refund import Refund
+from refunds.models.webhook import WebhookEvent
+
+__all__ = [
+    "ApiKey",
+    "Customer",
+    "Decision",
+    "EvidenceFile",
+    "IdempotencyRecord",
+    "Order",
+    "OrderLine",
+    "OutboxMessage",
+    "Payment",
+    "PayoutTask",
+    "Refund",
+    "RefundPolicy",
+    "WebhookEvent",
+]

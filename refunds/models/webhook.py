@@ -1,0 +1,37 @@
+from django.db import models
+
+
+class WebhookEvent(models.Model):
+    """The provider webhook inbox (SPEC §6): every verified event, once, by event id.
+
+    Only events whose signature verified are stored; a replay of a known event
+    id increments `replay_count` and changes nothing else. Events for refunds
+    we do not know are kept (status `unknown_refund`) for reconciliation.
+    """
+
+    STATUS_PROCESSED = "processed"
+    STATUS_IGNORED = "ignored"
+    STATUS_UNKNOWN_REFUND = "unknown_refund"
+    STATUS_CHOICES = [
+        (STATUS_PROCESSED, "processed"),
+        (STATUS_IGNORED, "ignored (stale or duplicate outcome)"),
+        (STATUS_UNKNOWN_REFUND, "unknown refund"),
+    ]
+
+    event_id = models.CharField(max_length=100, unique=True)
+    event_type = models.CharField(max_length=60)
+    provider_refund_id = models.CharField(max_length=100, blank=True, db_index=True)
+    refund = models.ForeignKey("refunds.Refund", null=True, on_delete=models.PROTECT, related_name="webhook_events")
+    payload = models.JSONField()
+    status = models.CharField(max_length=20, choices=STATUS_CHOICES)
+    note = models.CharField(max_length=300, blank=True)
+    provider_created_at = models.DateTimeField(null=True)
+    received_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    replay_count = models.PositiveIntegerField(default=0)
+    last_replayed_at = models.DateTimeField(null=True)
+
+    class Meta:
+        ordering = ["-received_at"]
+
+    def __str__(self) -> str:
+        return self.event_id

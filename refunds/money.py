@@ -1,0 +1,126 @@
+"""Money as integer minor units with the currency beside them.
+
+Floats never touch an amount. ISO 4217 exponents decide what a minor unit is
+(JPY 0, USD 2, KWD 3); a currency we do not know is refused rather than guessed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+
+# ISO 4217 minor-unit exponents for the currencies we accept. Anything not
+# listed is rejected at the API boundary.
+CURRENCY_EXPONENTS: dict[str, int] = {
+    "AED": 2, "AUD": 2, "BHD": 3, "BRL": 2, "CAD": 2, "CHF": 2, "CLP": 0, "CNY": 2,
+    "CZK": 2, "DKK": 2, "EUR": 2, "GBP": 2, "HKD": 2, "HUF": 2, "IDR": 2, "ILS": 2,
+    "INR": 2, "ISK": 0, "JOD": 3, "JPY": 0, "KRW": 0, "KWD": 3, "MXN": 2, "MYR": 2,
+    "NOK": 2, "NZD": 2, "OMR": 3, "PHP": 2, "PLN": 2, "QAR": 2, "SAR": 2, "SEK": 2,
+    "SGD": 2, "THB": 2, "TND": 3, "TRY": 2, "TWD": 2, "UGX": 0, "USD": 2, "VND": 0,
+    "ZAR": 2,
+}  # fmt: skip
+
+
+class UnknownCurrency(ValueError):
+    pass
+
+
+def exponent(currency: str) -> int:
+    try:
+        return CURRENCY_EXPONENTS[currency]
+    except KeyError:
+        raise UnknownCurrency(currency) from None
+
+
+def is_known_currency(currency: str) -> bool:
+    return currency in CURRENCY_EXPONENTS
+
+
+def major_to_minor(amount: Decimal, currency: str) -> int:
+    """Convert a decimal major amount (e.g. policy limits) to minor units exactly.
+
+    Raises ValueError when the amount has more decimals than the currency has
+    minor units, instead of silently rounding a limit.
+    """
+    scaled = Decimal(amount).scaleb(exponent(currency))
+    if scaled != scaled.to_integral_value():
+        raise ValueError(f"{amount} has more precision than {currency} allows")
+    return int(scaled)
+
+
+def minor_to_major(amount_minor: int, currency: str) -> Decimal:
+    return Decimal(amount_minor).scaleb(-exponent(currency))
+
+
+def format_plain(amount_minor: int, currency: str) -> str:
+    """Locale-free rendering (`100.00 USD`) for logs, CSV and audit notes."""
+    exp = exponent(currency)
+    value = minor_to_major(amount_minor, currency)
+    return f"{value:.{exp}f} {currency}"
+
+
+@dataclass(frozen=True, slots=True)
+class Money:
+    amount_minor: int
+    currency: str
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.amount_minor, int) or isinstance(self.amount_minor, bool):
+            raise TypeError("amount_minor must be an int")
+        exponent(self.currency)
+
+    def _same(self, other: Money) -> None:
+        if other.currency != self.currency:
+            raise ValueError(f"currency mismatch: {self.currency} vs {other.currency}")
+
+    def __add__(self, other: Money) -> Money:
+        self._same(other)
+        return Money(self.amount_minor + other.amount_minor, self.currency)
+
+    def __sub__(self, other: Money) -> Money:
+        self._same(other)
+        return Money(self.amount_minor - other.amount_minor, self.currency)
+
+    def __neg__(self) -> Money:
+        return Money(-self.amount_minor, self.currency)
+
+    def __lt__(self, other: Money) -> bool:
+        self._same(other)
+        return self.amount_minor < other.amount_minor
+
+    def __le__(self, other: Money) -> bool:
+        self._same(other)
+        return self.amount_minor <= other.amount_minor
+
+    def __str__(self) -> str:
+        return format_plain(self.amount_minor, self.currency)
+
+
+def split_pro_rata(amount: int, weights: list[int]) -> list[int]:
+    """Split `amount` over `weights` proportionally, never losing a minor unit.
+
+    Largest-remainder method: every part gets floor(amount * w / total); the
+    units left over go one each to the parts with the largest remainders, ties
+    broken by position so the result is deterministic. The parts always sum to
+    `amount` exactly, and no part differs from its exact share by a full unit.
+    Zero weights get nothing; all-zero weights put everything on the first part.
+    """
+    if not weights:
+        raise ValueError("weights must not be empty")
+    if any(w < 0 for w in weights):
+        raise ValueError("weights must not be negative")
+    total = sum(weights)
+    if total == 0:
+        return [amount] + [0] * (len(weights) - 1)
+    sign = -1 if amount < 0 else 1
+    magnitude = abs(amount)
+    parts = []
+    remainders = []
+    for index, weight in enumerate(weights):
+        quotient, remainder = divmod(magnitude * weight, total)
+        parts.append(quotient)
+        remainders.append((-remainder, index))
+    leftover = magnitude - sum(parts)
+    for _, index in sorted(remainders)[:leftover]:
+        parts[index] += 1
+    return [sign * p for p in parts]

@@ -1,0 +1,245 @@
+"""Evidence files (SPEC §10): validated by content, encrypted at rest, attached with the refund.
+
+What the customer (or an agent on their behalf) uploads is untrusted. A file
+is accepted only when its first bytes say it is a JPEG, PNG or PDF — the name
+and the browser's content type are claims, not facts — and when size and count
+stay within the limits. The bytes are encrypted with Fernet (AES-128-CBC +
+HMAC-SHA256) before they touch the disk, under a random name, in a directory
+no URL serves; the console streams them back through a permission-checked view.
+
+Settings (all optional):
+- EVIDENCE_MAX_BYTES (default 5 MiB per file), EVIDENCE_MAX_FILES (default 5);
+- EVIDENCE_ENCRYPTION_KEY: one Fernet key, or several separated by commas
+  (the first encrypts, all decrypt: key rotation). Unset, a key is derived
+  from SECRET_KEY with HKDF, so the demo needs no configuration — but then
+  rotating SECRET_KEY makes stored evidence unreadable.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import os
+import secrets
+import unicodedata
+from dataclasses import dataclass
+from pathlib import Path
+
+from cryptography.fernet import Fernet, InvalidToken, MultiFernet
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+from django.conf import settings
+from django.db import transaction
+
+from audit.services import Actor, audit_record
+from refunds.errors import ERR_VALIDATION, DomainError
+from refunds.models import EvidenceFile, Order, Refund
+from refunds.services.request import refund_request
+
+DEFAULT_MAX_BYTES = 5 * 1024 * 1024
+DEFAULT_MAX_FILES = 5
+
+# content type -> (magic prefix, extensions the file may be named with)
+ALLOWED_TYPES: dict[str, tuple[bytes, tuple[str, ...]]] = {
+    "image/jpeg": (b"\xff\xd8\xff", (".jpg", ".jpeg")),
+    "image/png": (b"\x89PNG\r\n\x1a\n", (".png",)),
+    "application/pdf": (b"%PDF-", (".pdf",)),
+}
+
+
+@dataclass(frozen=True)
+class EvidenceUpload:
+    """One validated upload, still in memory, not yet stored."""
+
+    name: str
+    content_type: str
+    data: bytes
+
+    @property
+    def sha256(self) -> str:
+        return hashlib.sha256(self.data).hexdigest()
+
+
+def evidence_max_bytes() -> int:
+    return int(getattr(settings, "EVIDENCE_MAX_BYTES", DEFAULT_MAX_BYTES))
+
+
+def evidence_max_files() -> int:
+    return int(getattr(settings, "EVIDENCE_MAX_FILES", DEFAULT_MAX_FILES))
+
+
+def evidence_dir() -> Path:
+    return Path(settings.MEDIA_ROOT) / "evidence"
+
+
+def _fernet() -> MultiFernet:
+    configured = getattr(settings, "EVIDENCE_ENCRYPTION_KEY", None)
+    if configured:
+        keys = [k.strip() for k in str(configured).split(",") if k.strip()]
+        return MultiFernet([Fernet(key) for key in keys])
+    # A dedicated sub-key: the raw SECRET_KEY is never used as an encryption key.
+    derived = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=b"refund-desk evidence v1").derive(
+        settings.SECRET_KEY.encode()
+    )
+    return MultiFernet([Fernet(base64.urlsafe_b64encode(derived))])
+
+
+def _clean_name(raw: str) -> str:
+    """The file's own name only, without path parts or control characters, at most 200 characters."""
+    name = os.path.basename((raw or "").replace("\\", "/"))
+    name = "".join(ch for ch in name if unicodedata.category(ch)[0] != "C").strip()
+    return (name or "evidence")[-200:]
+
+
+def _sniff(data: bytes) -> str | None:
+    for content_type, (magic, _extensions) in ALLOWED_TYPES.items():
+        if data.startswith(magic):
+            return content_type
+    return None
+
+
+def _refuse(message: str) -> DomainError:
+    return DomainError(ERR_VALIDATION, message, field="evidence")
+
+
+def evidence_validate(*, files: list) -> list[EvidenceUpload]:
+    """Check count, size and type of uploaded files and read them into memory.
+
+    `files` are Django `UploadedFile`s (anything with `.name`, `.size`,
+    `.read()`). The size is checked before reading, so an oversized upload is
+    never loaded. Raises DomainError(ERR_VALIDATION) naming the file at fault.
+    """
+    files = [f for f in files if f is not None]
+    max_files, max_bytes = evidence_max_files(), evidence_max_bytes()
+    if len(files) > max_files:
+        raise _refuse(f"At most {max_files} evidence files can be attached.")
+    uploads = []
+    for upload in files:
+        name = _clean_name(upload.name)
+        if upload.size is not None and upload.size > max_bytes:
+            raise _refuse(f"{name} is larger than {max_bytes // (1024 * 1024)} MB.")
+        data = upload.read(max_bytes + 1)
+        if len(data) > max_bytes:
+            raise _refuse(f"{name} is larger than {max_bytes // (1024 * 1024)} MB.")
+        if not data:
+            raise _refuse(f"{name} is empty.")
+        content_type = _sniff(data)
+        if content_type is None:
+            raise _refuse(f"{name} is not a JPEG, PNG or PDF file.")
+        if not name.lower().endswith(ALLOWED_TYPES[content_type][1]):
+            raise _refuse(f"{name} does not match its content ({content_type}); check the file.")
+        uploads.append(EvidenceUpload(name=name, content_type=content_type, data=data))
+    return uploads
+
+
+def _write_encrypted(data: bytes) -> str:
+    directory = evidence_dir()
+    directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+    stored_name = secrets.token_hex(16)
+    path = directory / stored_name
+    # O_EXCL: a (practically impossible) name collision fails instead of overwriting someone's evidence.
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(_fernet().encrypt(data))
+    return stored_name
+
+
+def _remove(stored_names: list[str]) -> None:
+    for stored_name in stored_names:
+        (evidence_dir() / stored_name).unlink(missing_ok=True)
+
+
+def evidence_attach(*, refund: Refund, uploads: list[EvidenceUpload], actor: Actor) -> list[EvidenceFile]:
+    """Encrypt and store validated uploads, then record them on the refund.
+
+    Side effects, in order: encrypted files under MEDIA_ROOT/evidence/, one
+    EvidenceFile row each, audit `refund.evidence_attached` (names, sizes and
+    SHA-256 of the plaintext). Must run inside the caller's transaction; if it
+    fails, the files it wrote are removed again.
+    """
+    if not uploads:
+        return []
+    written: list[str] = []
+    try:
+        rows = []
+        for upload in uploads:
+            written.append(_write_encrypted(upload.data))
+            rows.append(
+                EvidenceFile.objects.create(
+                    refund=refund,
+                    stored_name=written[-1],
+                    original_name=upload.name,
+                    content_type=upload.content_type,
+                    size_bytes=len(upload.data),
+                    sha256=upload.sha256,
+                    uploaded_by=actor.user,
+                )
+            )
+        audit_record(
+            actor=actor,
+            action="refund.evidence_attached",
+            refund=refund,
+            note=", ".join(u.name for u in uploads),
+            after={"files": [{"name": u.name, "bytes": len(u.data), "sha256": u.sha256} for u in uploads]},
+        )
+    except BaseException:
+        _remove(written)
+        raise
+    return rows
+
+
+def refund_request_with_evidence(
+    *,
+    order: Order,
+    amount_minor: int,
+    currency: str,
+    reason: str,
+    actor: Actor,
+    customer_note: str = "",
+    uploads: list[EvidenceUpload] | None = None,
+) -> Refund:
+    """Create a refund on a customer's behalf with its evidence files, all or nothing.
+
+    The refund is created by `refund_request` (same checks and policy as the
+    API), told the evidence names so the evidence rule sees them, and the files
+    are attached in the same transaction: a refused request stores no file, and
+    a failed store leaves no refund. Files written before a rollback are removed.
+    """
+    stored: list[str] = []
+    try:
+        with transaction.atomic():
+            refund = refund_request(
+                order=order,
+                amount_minor=amount_minor,
+                currency=currency,
+                reason=reason,
+                actor=actor,
+                customer_note=customer_note,
+                evidence=[u.name for u in uploads or []],
+            )
+            rows = evidence_attach(refund=refund, uploads=list(uploads or []), actor=actor)
+            stored = [row.stored_name for row in rows]
+    except BaseException:
+        # The rows were rolled back (a refusal, or the commit itself failed): take the files with them.
+        _remove(stored)
+        raise
+    return refund
+
+
+def evidence_read(*, evidence: EvidenceFile) -> bytes:
+    """Decrypt one stored file and check it is exactly what was uploaded.
+
+    Raises DomainError(ERR_VALIDATION) when the file is missing, the key
+    cannot decrypt it, or its content no longer matches the stored SHA-256.
+    """
+    path = evidence_dir() / evidence.stored_name
+    try:
+        token = path.read_bytes()
+        data = _fernet().decrypt(token)
+    except FileNotFoundError:
+        raise DomainError(ERR_VALIDATION, "The evidence file is missing from storage.") from None
+    except InvalidToken:
+        raise DomainError(ERR_VALIDATION, "The evidence file cannot be decrypted with the configured key.") from None
+    if hashlib.sha256(data).hexdigest() != evidence.sha256:
+        raise DomainError(ERR_VALIDATION, "The evidence file does not match its recorded checksum.")
+    return data

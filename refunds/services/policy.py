@@ -1,0 +1,169 @@
+"""Evaluating the refund policy (SPEC §3.2).
+
+Rules are checked in a fixed order and the first that applies decides; the
+outcome always names that rule (`R-…: text`) and the policy version, so the
+decision can be explained later even after risk edits the policy.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import ROUND_FLOOR, Decimal
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from refunds.enums import PolicyOutcome, Reason, Recommendation
+from refunds.models import Payment, Refund, RefundPolicy
+from refunds.money import exponent, format_plain
+
+
+@dataclass(frozen=True)
+class PolicyDecision:
+    outcome: PolicyOutcome
+    rule: str
+    rule_text: str
+    recommendation: Recommendation
+    approvals_required: int
+    draft_reply: str
+
+    @property
+    def cited(self) -> str:
+        return f"{self.rule}: {self.rule_text}"
+
+
+def policy_get_active() -> RefundPolicy:
+    """The policy in force: the highest version, created with defaults if none exists."""
+    policy = RefundPolicy.objects.order_by("-version").first()
+    if policy is not None:
+        return policy
+    try:
+        with transaction.atomic():
+            return RefundPolicy.objects.create(version=1, note="Default policy")
+    except IntegrityError:
+        # Another process created version 1 at the same moment.
+        return RefundPolicy.objects.get(version=1)
+
+
+def _limit_minor(value: Decimal | str, currency: str) -> int:
+    """A policy limit in the currency's minor units, rounded down.
+
+    A limit like 199.99 means 199 in JPY: rounding down is the conservative
+    side for both ceilings (fewer auto-approvals) and the dual-control
+    threshold (more dual control).
+    """
+    return int((Decimal(value) * 10 ** exponent(currency)).to_integral_value(rounding=ROUND_FLOOR))
+
+
+def dual_control_threshold_minor(policy: RefundPolicy, currency: str) -> int:
+    return _limit_minor(policy.dual_control_threshold, currency)
+
+
+def _reply(kind: str, amount: str) -> str:
+    replies = {
+        "approve": (
+            f"Good news: we have approved your refund of {amount}. "
+            "It is on its way back to your original payment method."
+        ),
+        "review": (
+            f"Thank you for your refund request of {amount}. A member of our team is "
+            "reviewing it and will get back to you shortly."
+        ),
+        "decline": (
+            f"Thank you for your refund request of {amount}. We have looked at it carefully "
+            "and unfortunately cannot approve it."
+        ),
+    }
+    return replies[kind]
+
+
+def policy_evaluate(
+    *,
+    policy: RefundPolicy,
+    payment: Payment,
+    amount_minor: int,
+    reason: str,
+    has_evidence: bool,
+    customer_refunds_24h: int,
+    now: datetime | None = None,
+) -> PolicyDecision:
+    """Decide auto-approve or review for a refund request that passed the hard checks.
+
+    Hard refusals (not captured, voided, charged back, over remaining) are not
+    policy outcomes here: the request service raises them before any refund
+    exists. Order of rules: goodwill, window, evidence, velocity, ceiling.
+    """
+    now = now or timezone.now()
+    currency = payment.currency
+    amount = format_plain(amount_minor, currency)
+
+    def review(rule: str, text: str, recommendation: Recommendation, approvals: int = 1) -> PolicyDecision:
+        return PolicyDecision(
+            PolicyOutcome.REVIEW,
+            rule,
+            text,
+            recommendation,
+            approvals,
+            _reply("approve" if recommendation == Recommendation.APPROVE else "decline", amount),
+        )
+
+    if reason == Reason.GOODWILL:
+        threshold = dual_control_threshold_minor(policy, currency)
+        if amount_minor > threshold:
+            return review(
+                "R-GOODWILL-DUAL-CONTROL",
+                f"goodwill refunds above {format_plain(threshold, currency)} need two senior approvals",
+                Recommendation.APPROVE,
+                approvals=2,
+            )
+        return review("R-GOODWILL-REVIEW", "goodwill refunds are always reviewed by an agent", Recommendation.APPROVE)
+
+    captured_at = payment.captured_at or now
+    if now - captured_at > timedelta(days=policy.window_days):
+        return review(
+            f"R-WINDOW-{policy.window_days}D",
+            f"refunds within {policy.window_days} days of capture",
+            Recommendation.DECLINE,
+        )
+
+    if reason in policy.evidence_required_reasons and not has_evidence:
+        return review(
+            f"R-EVIDENCE-{reason.upper()}",
+            f"'{reason}' refunds need evidence (photo, document or reference)",
+            Recommendation.DECLINE,
+        )
+
+    if customer_refunds_24h >= policy.velocity_max_per_24h:
+        return review(
+            "R-VELOCITY-24H",
+            f"more than {policy.velocity_max_per_24h} refunds for one customer in 24 hours are reviewed",
+            Recommendation.DECLINE,
+        )
+
+    ceiling = policy.auto_approve_ceilings.get(reason)
+    if ceiling is None:
+        return review(
+            f"R-CEILING-{reason.upper()}", f"'{reason}' refunds are never auto-approved", Recommendation.APPROVE
+        )
+    ceiling_minor = _limit_minor(ceiling, currency)
+    if amount_minor > ceiling_minor:
+        return review(
+            f"R-CEILING-{reason.upper()}",
+            f"'{reason}' refunds above {format_plain(ceiling_minor, currency)} are reviewed",
+            Recommendation.APPROVE,
+        )
+    return PolicyDecision(
+        PolicyOutcome.AUTO_APPROVE,
+        f"R-AUTO-{reason.upper()}",
+        f"'{reason}' refunds up to {format_plain(ceiling_minor, currency)} within "
+        f"{policy.window_days} days of capture are approved automatically",
+        Recommendation.APPROVE,
+        1,
+        _reply("approve", amount),
+    )
+
+
+def customer_refund_count_24h(*, customer_id: int, now: datetime | None = None) -> int:
+    since = (now or timezone.now()) - timedelta(hours=24)
+    return Refund.objects.filter(order__customer_id=customer_id, created_at__gte=since).count()

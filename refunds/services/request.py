@@ -1,0 +1,138 @@
+"""Creating a refund (SPEC §3, §3.2): the one way money gets reserved."""
+
+from __future__ import annotations
+
+from django.db import transaction
+from django.utils import timezone
+
+from audit.services import Actor, audit_record_many
+from refunds.enums import PaymentStatus, PolicyOutcome, Reason
+from refunds.errors import (
+    ERR_AMOUNT_RANGE,
+    ERR_CHARGED_BACK,
+    ERR_CURRENCY_MISMATCH,
+    ERR_EXCEEDS_REMAINING,
+    ERR_NOT_CAPTURED,
+    ERR_VALIDATION,
+    ERR_VOIDED,
+    DomainError,
+)
+from refunds.models import Order, Payment, Refund
+from refunds.services.common import after_commit_state, refund_snapshot
+from refunds.services.decide import approval_effects
+from refunds.services.policy import customer_refund_count_24h, policy_evaluate, policy_get_active
+
+_HARD_REFUSALS = {
+    PaymentStatus.CHARGED_BACK: ERR_CHARGED_BACK,
+    PaymentStatus.VOIDED: ERR_VOIDED,
+    PaymentStatus.CAPTURE_PENDING: ERR_NOT_CAPTURED,
+    PaymentStatus.CAPTURE_FAILED: ERR_NOT_CAPTURED,
+}
+
+
+def payment_check_refundable(*, payment: Payment, amount_minor: int, currency: str) -> None:
+    """Raise the API error for anything that makes this refund impossible."""
+    if isinstance(amount_minor, bool) or not isinstance(amount_minor, int) or amount_minor <= 0:
+        raise DomainError(ERR_AMOUNT_RANGE)
+    refusal = _HARD_REFUSALS.get(payment.status)
+    if refusal:
+        raise DomainError(refusal, payment_status=payment.status)
+    if currency != payment.currency:
+        raise DomainError(ERR_CURRENCY_MISMATCH, expected=payment.currency)
+    if amount_minor > payment.remaining_refundable_minor:
+        raise DomainError(ERR_EXCEEDS_REMAINING, remaining_refundable_minor=payment.remaining_refundable_minor)
+
+
+def refund_request(
+    *,
+    order: Order,
+    amount_minor: int,
+    currency: str,
+    reason: str,
+    actor: Actor,
+    customer_note: str = "",
+    evidence: list | None = None,
+    correlation_id: str = "",
+) -> Refund:
+    """Create a refund, decide it by policy, and approve it if the policy says so.
+
+    Side effects, in order, in one transaction:
+    1. lock the order's payment row (serialises every refund of this payment
+       across processes; remaining refundable is re-read under the lock);
+    2. insert the refund (`requested`) and reserve its amount on the payment —
+       the payment's CHECK constraint refuses an over-refund even if a bug
+       skipped step 1;
+    3. when auto-approved: the refund is inserted `approved`, with the approval
+       decision, REFUND_PENDING ledger entry and provider outbox row (see
+       `approval_effects`);
+    4. audit events `refund.requested` (with the cited rule) and, if approved,
+       `refund.approved` — last, to hold the audit chain lock briefly.
+    After commit: the MSG.refund.requested log line and outcome metric.
+    """
+    if reason not in Reason.values:
+        raise DomainError(ERR_VALIDATION, f"Unknown reason '{reason}'.", field="reason")
+    evidence = list(evidence or [])
+    with transaction.atomic():
+        try:
+            payment = Payment.objects.select_for_update(of=("self",)).select_related("order").get(order=order)
+        except Payment.DoesNotExist:
+            raise DomainError(ERR_NOT_CAPTURED, "The order has no payment yet.") from None
+        payment_check_refundable(payment=payment, amount_minor=amount_minor, currency=currency)
+
+        policy = policy_get_active()
+        decision = policy_evaluate(
+            policy=policy,
+            payment=payment,
+            amount_minor=amount_minor,
+            reason=reason,
+            has_evidence=bool(evidence),
+            customer_refunds_24h=customer_refund_count_24h(customer_id=order.customer_id),
+        )
+        refund = Refund(
+            order=order,
+            payment=payment,
+            amount_minor=amount_minor,
+            currency=currency,
+            reason=reason,
+            customer_note=customer_note,
+            evidence=evidence,
+            requested_by=actor.user,
+            requested_via=actor.type,
+            correlation_id=correlation_id,
+            policy_version=policy,
+            policy_outcome=decision.outcome,
+            policy_rule=decision.rule,
+            policy_rule_text=decision.rule_text,
+            recommendation=decision.recommendation,
+            approvals_required=decision.approvals_required,
+            draft_reply=decision.draft_reply,
+        )
+        requested = refund_snapshot(refund)
+        auto_approved = decision.outcome == PolicyOutcome.AUTO_APPROVE
+        if auto_approved:
+            # Inserted already approved: one write instead of insert + update.
+            # The audit trail still records both steps, in order.
+            refund.approve()
+            refund.decided_at = timezone.now()
+        refund.save(force_insert=True)
+        payment.refund_reserved_minor += amount_minor
+        payment.save(update_fields=["refund_reserved_minor", "updated_at"])
+
+        audit_events = [
+            dict(
+                actor=actor, action="refund.requested", note=customer_note, after=requested, policy_rule=decision.cited
+            )
+        ]
+        if auto_approved:
+            audit_events += approval_effects(
+                refund=refund, actor=Actor.system("policy"), note=decision.cited, before=requested
+            )
+        audit_record_many(
+            [
+                dict(refund=refund, amount_minor=refund.amount_minor, currency=refund.currency, **e)
+                for e in audit_events
+            ],
+            refunds_locked=True,
+        )
+        after_commit_state(refund, "MSG.refund.requested", policy_rule=decision.rule, order_id=order.order_id)
+    return refund

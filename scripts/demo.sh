@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# Run Refund desk on the embedded default: SQLite, Celery on kombu's filesystem
+# transport, the provider simulator, gunicorn. Ctrl-C stops everything.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PY=.venv/bin/python
+PORT="${PORT:-8000}"
+SIM_PORT="${SIM_PORT:-8765}"
+export DJANGO_SETTINGS_MODULE=config.settings.base
+export DEBUG="${DEBUG:-1}"
+export APP_BASE_URL="${APP_BASE_URL:-http://127.0.0.1:${PORT}}"
+export PROVIDER_API_BASE="${PROVIDER_API_BASE:-http://127.0.0.1:${SIM_PORT}}"
+unset DATABASE_URL CELERY_BROKER_URL REDIS_URL
+mkdir -p var/broker/out var/broker/processed var/log
+
+$PY manage.py migrate --noinput -v 0
+$PY scripts/compile_messages.py >/dev/null
+SEED_OUTPUT="$($PY manage.py seed_demo 2>var/log/seed.log)"
+
+pids=()
+cleanup() { kill "${pids[@]}" 2>/dev/null || true; wait 2>/dev/null || true; }
+trap cleanup EXIT INT TERM
+
+if $PY manage.py help run_provider_sim >/dev/null 2>&1; then
+  $PY manage.py run_provider_sim --port "$SIM_PORT" --webhook-url "${APP_BASE_URL}/webhooks/payments" \
+    >var/log/provider_sim.log 2>&1 &
+  pids+=($!)
+fi
+.venv/bin/celery -A config worker --loglevel=INFO --concurrency=2 >var/log/worker.log 2>&1 &
+pids+=($!)
+.venv/bin/celery -A config beat --loglevel=INFO --schedule var/celerybeat-schedule >var/log/beat.log 2>&1 &
+pids+=($!)
+.venv/bin/gunicorn config.wsgi --bind "127.0.0.1:${PORT}" --workers 2 >var/log/web.log 2>&1 &
+pids+=($!)
+
+for _ in $(seq 1 50); do
+  curl -fsS "http://127.0.0.1:${PORT}/healthz" >/dev/null 2>&1 && break
+  sleep 0.2
+done
+
+cat <<INFO
+
+  Refund desk is running (embedded default: SQLite, filesystem broker, provider simulator)
+
+  App:            ${APP_BASE_URL}/
+  Agent console:  ${APP_BASE_URL}/console/
+  Admin:          ${APP_BASE_URL}/admin/
+  API schema:     ${APP_BASE_URL}/v1/schema
+  Logs:           var/log/
+
+${SEED_OUTPUT}
+
+  Ctrl-C stops web, worker, beat and simulator.
+INFO
+wait -n "${pids[@]}"

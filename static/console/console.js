@@ -1,0 +1,34 @@
+// Refund desk console: small htmx helpers. No inline scripts anywhere (strict CSP), everything
+// here is an enhancement: without JavaScript every action is a plain form post.
+(function () {
+  "use strict";
+
+  // The queue refreshes itself; don't poll from a tab nobody looks at, and don't refresh while
+  // the agent has a filter control in hand (their typing would be overtaken by stale results).
+  document.addEventListener("htmx:confirm", function (event) {
+    var elt = event.detail.elt;
+    // Only the results region carries data-poll, and its only trigger is the timer.
+    if (!elt || !elt.hasAttribute || !elt.hasAttribute("data-poll")) {
+      return;
+    }
+    var active = document.activeElement;
+    var filters = document.getElementById("queue-filters");
+    if (document.hidden || (filters && active && filters.contains(active) && active.tagName !== "BUTTON")) {
+      event.preventDefault();
+    }
+  });
+
+  // After an action swaps the card, move focus to its message so screen readers and keyboard users
+  // land on the outcome ("Approved", "refused: …") instead of the top of the page.
+  document.addEventListener("htmx:afterSettle", function (event) {
+    // Fired on each element the swap put in the page (for an outerHTML swap: the new card).
+    var target = event.target;
+    if (!target || !target.querySelector) {
+      return;
+    }
+    var message = target.querySelector("[data-focus-after-swap]");
+    if (message && !target.querySelector("[autofocus]")) {
+      message.focus();
+    }
+  });
+})();

@@ -1,0 +1,152 @@
+"""Operations: the nightly task, queued runs, the trial balance alarm, the gauges, `manage.py reconcile`."""
+
+import logging
+from datetime import timedelta
+from io import StringIO
+from unittest import mock
+
+import pytest
+from django.core.management import CommandError, call_command
+from django.utils import timezone
+from prometheus_client import CollectorRegistry, generate_latest
+
+from audit.services import Actor
+from ledger.models import ReconciliationRun, TrialBalanceCheck
+from ledger.reconcile.enums import RunSource, RunStatus
+from ledger.reconcile.services import reconciliation_run, reconciliation_run_create, trial_balance_check
+from ledger.tasks import reconcile_run, reconcile_yesterday
+from refunds.views_ops import DatabaseRatesCollector
+from tests.ledger.factories import provider_report, provider_row, refund_settled, today
+
+pytestmark = pytest.mark.django_db
+
+
+class _Listing:
+    """A provider listing only (the provider is not the subject here)."""
+
+    def __init__(self, records):
+        self.records, self.asked = records, []
+
+    def iter_refunds(self, *, created_gte, created_lt, page_size=100):
+        self.asked.append((created_gte, created_lt))
+        return iter(self.records)
+
+
+def scrape() -> str:
+    registry = CollectorRegistry()
+    registry.register(DatabaseRatesCollector())
+    return generate_latest(registry).decode()
+
+
+def test_nightly_task_checks_the_trial_balance_and_reconciles_yesterday(monkeypatch, settings):
+    settings.PROVIDER = "stripe"
+    listing = _Listing([])
+    monkeypatch.setattr("refunds.providers.registry.get_provider", lambda: listing)
+
+    result = reconcile_yesterday.run()
+
+    run = ReconciliationRun.objects.get()
+    yesterday = today() - timedelta(days=1)
+    assert (run.day, run.source, run.status, run.requested_label) == (
+        yesterday,
+        RunSource.API,
+        RunStatus.SUCCEEDED,
+        "nightly job",
+    )
+    assert result == {"trial_balance_ok": True, "run_id": run.pk, "status": "succeeded", "exceptions": 0}
+    [(gte, lt)] = listing.asked
+    assert gte == run.window_start.timestamp() - 3600 and lt == run.window_end.timestamp() + 3600
+    assert TrialBalanceCheck.objects.get().is_balanced
+
+
+def test_nightly_task_only_checks_the_ledger_for_manual_payouts(settings):
+    settings.PROVIDER = "manual"
+
+    assert reconcile_yesterday.run() == {"trial_balance_ok": True}
+    assert not ReconciliationRun.objects.exists()
+
+
+def test_queued_run_is_done_by_the_worker_task(system_actor):
+    refund = refund_settled()
+    run = reconciliation_run_create(day=today(), provider="stripe", source=RunSource.API, actor=system_actor)
+
+    with mock.patch(
+        "refunds.providers.registry.get_provider",
+        return_value=_Listing(
+            [
+                {
+                    "id": refund.provider_refund_id,
+                    "amount": refund.amount_minor,
+                    "currency": "USD",
+                    "status": "succeeded",
+                    "created": int(timezone.now().timestamp()),
+                }
+            ]
+        ),
+    ):
+        assert reconcile_run.run(run_id=run.pk) == "succeeded"
+
+    run.refresh_from_db()
+    assert (run.is_current, run.matched_count, run.exception_count) == (True, 1, 0)
+
+
+def test_worker_task_records_a_failed_run_instead_of_crashing(system_actor, monkeypatch):
+    run = reconciliation_run_create(day=today(), provider="stripe", source=RunSource.FILE, actor=system_actor)
+
+    assert reconcile_run.run(run_id=run.pk) == "failed"
+
+    run.refresh_from_db()
+    assert run.status == RunStatus.FAILED and "no report" in run.error
+
+
+def test_unbalanced_trial_balance_is_logged_and_shown_by_the_gauge(monkeypatch, caplog):
+    monkeypatch.setattr("ledger.services.trial_balance", lambda: {"USD": 0, "EUR": 15})
+
+    with caplog.at_level(logging.ERROR, logger="ledger.reconcile"):
+        check = trial_balance_check()
+
+    assert not check.is_balanced
+    assert any(getattr(r, "message_id", "") == "MSG.ledger.trial_balance_unbalanced" for r in caplog.records)
+    metrics = scrape()
+    assert "ledger_trial_balance_ok 0.0" in metrics
+    assert 'ledger_trial_balance_minor{currency="EUR"} 15.0' in metrics
+
+
+def test_mismatch_rate_gauge_reads_the_latest_current_run(system_actor):
+    refund = refund_settled()
+    report = provider_report([provider_row(refund), provider_row(None)])
+    reconciliation_run(day=today(), provider="stripe", source=RunSource.FILE, file=report, actor=system_actor)
+
+    assert 'refund_mismatch_rate_pct{provider="stripe"} 50.0' in scrape()
+
+
+def test_manage_py_reconcile_reads_a_report_and_prints_the_summary(tmp_path):
+    refund = refund_settled(amount_minor=4200)
+    path = tmp_path / "report.csv"
+    path.write_bytes(provider_report([provider_row(refund), provider_row(None, amount=99)]).getvalue())
+    out = StringIO()
+
+    call_command("reconcile", "--date", str(today()), "--provider-file", str(path), stdout=out)
+
+    text = out.getvalue()
+    assert "2 items, 1 exceptions, mismatch rate 50.000 %" in text
+    assert "missing_in_ledger      1" in text
+    assert "USD: ledger 42.00 USD  provider 42.99 USD  difference 0.99 USD" in text
+    run = ReconciliationRun.objects.get()
+    assert (run.source_name, run.requested_label) == ("report.csv", "manage.py reconcile")
+
+
+def test_manage_py_reconcile_fails_loudly_on_a_bad_report(tmp_path):
+    path = tmp_path / "report.csv"
+    path.write_text("hello,world\n1,2\n")
+
+    with pytest.raises(CommandError, match="unknown report layout"):
+        call_command("reconcile", "--date", str(today()), "--provider-file", str(path), stdout=StringIO())
+    assert ReconciliationRun.objects.get().status == RunStatus.FAILED
+
+
+def test_system_actor_needs_no_role():
+    run = reconciliation_run_create(
+        day=today(), provider="stripe", source=RunSource.API, actor=Actor.system("operator")
+    )
+    assert run.status == RunStatus.QUEUED

@@ -1,0 +1,106 @@
+"""Factories for the refunds app. Money and states are explicit in every test that cares."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import factory
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
+from django.utils import timezone
+
+from audit.services import Actor
+from refunds.enums import PaymentStatus, Rail, Reason, Role, Scope
+from refunds.models import Customer, Order, OrderLine, Payment
+from refunds.services.api_keys import api_key_create
+from refunds.services.request import refund_request
+
+
+class UserFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = get_user_model()
+        django_get_or_create = ("username",)
+        skip_postgeneration_save = True
+
+    username = factory.Sequence(lambda n: f"user{n}")
+    email = factory.LazyAttribute(lambda u: f"{u.username}@example.com")
+
+    @factory.post_generation
+    def role(self, create, extracted, **kwargs):
+        if extracted:
+            self.groups.add(Group.objects.get(name=extracted))
+
+
+class CustomerFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Customer
+
+    external_id = factory.Sequence(lambda n: f"cust-{n}")
+    email = factory.LazyAttribute(lambda c: f"{c.external_id}@example.com")
+    locale = "en"
+
+
+class OrderFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Order
+
+    order_id = factory.Sequence(lambda n: f"ORD-{n:06d}")
+    customer = factory.SubFactory(CustomerFactory)
+    currency = "USD"
+
+
+class PaymentFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Payment
+
+    order = factory.SubFactory(OrderFactory)
+    rail = Rail.CARD
+    provider_payment_id = factory.Sequence(lambda n: f"pi_sim_ok_{n:08d}")
+    amount_minor = 10000
+    currency = factory.LazyAttribute(lambda p: p.order.currency)
+    status = PaymentStatus.CAPTURED
+    captured_at = factory.LazyFunction(lambda: timezone.now() - timedelta(days=1))
+
+
+class OrderLineFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = OrderLine
+
+    order = factory.SubFactory(OrderFactory)
+    line_no = factory.Sequence(lambda n: n + 1)
+    unit_amount_minor = 9000
+    quantity = 1
+    tax_minor = 1000
+
+
+def captured_order(*, amount_minor: int = 10000, currency: str = "USD", **payment_fields) -> Order:
+    """An order with one captured payment of `amount_minor`."""
+    payment = PaymentFactory(amount_minor=amount_minor, order__currency=currency, **payment_fields)
+    return payment.order
+
+
+def requester(username: str = "merchant") -> Actor:
+    return Actor.for_user(UserFactory(username=username))
+
+
+def agent(username: str = "agent", role: str = Role.AGENT) -> Actor:
+    return Actor.for_user(UserFactory(username=username, role=role))
+
+
+def make_refund(*, order: Order, amount_minor: int, reason: str = Reason.OTHER, actor: Actor | None = None, **kwargs):
+    return refund_request(
+        order=order,
+        amount_minor=amount_minor,
+        currency=order.currency,
+        reason=reason,
+        actor=actor or requester(),
+        **kwargs,
+    )
+
+
+ALL_SCOPES = list(Scope.values)
+
+
+def api_key(username: str = "merchant", scopes: list[str] | None = None, role: str | None = None) -> str:
+    _, raw = api_key_create(username=username, scopes=scopes or ALL_SCOPES, role=role)
+    return raw

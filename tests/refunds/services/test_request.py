@@ -1,0 +1,108 @@
+import pytest
+
+from audit.models import AuditEvent
+from ledger.enums import EntryType
+from ledger.models import JournalEntry
+from refunds.enums import PaymentStatus, PolicyOutcome, Reason, RefundState
+from refunds.errors import (
+    ERR_AMOUNT_RANGE,
+    ERR_CHARGED_BACK,
+    ERR_CURRENCY_MISMATCH,
+    ERR_EXCEEDS_REMAINING,
+    ERR_NOT_CAPTURED,
+    ERR_VOIDED,
+    DomainError,
+)
+from refunds.models import OutboxMessage, Refund
+from refunds.services.request import refund_request
+from tests.refunds.factories import captured_order, make_refund, requester
+
+pytestmark = pytest.mark.django_db
+
+
+def test_in_policy_refund_is_auto_approved_with_ledger_outbox_and_audit():
+    order = captured_order(amount_minor=10000)
+    refund = make_refund(order=order, amount_minor=10000, reason=Reason.NOT_RECEIVED)
+
+    assert refund.state == RefundState.APPROVED
+    assert refund.policy_outcome == PolicyOutcome.AUTO_APPROVE
+    assert refund.policy_rule == "R-AUTO-NOT_RECEIVED"
+    assert refund.policy_version.version == 1
+    assert refund.payment.remaining_refundable_minor == 0
+    entry = JournalEntry.objects.get(refund=refund)
+    assert entry.entry_type == EntryType.REFUND_PENDING
+    assert entry.amount_minor == 10000
+    outbox = OutboxMessage.objects.get(refund=refund)
+    assert outbox.idempotency_key == f"{refund.public_id}-1"
+    actions = list(AuditEvent.objects.filter(refund=refund).values_list("action", flat=True))
+    assert actions == ["refund.requested", "refund.approved"]
+    assert AuditEvent.objects.get(refund=refund, action="refund.requested").policy_rule.startswith("R-AUTO-")
+
+
+def test_refund_under_review_reserves_the_amount_but_posts_nothing():
+    order = captured_order(amount_minor=50000)
+    refund = make_refund(order=order, amount_minor=20000, reason=Reason.GOODWILL)
+
+    assert refund.state == RefundState.REQUESTED
+    assert refund.payment.remaining_refundable_minor == 30000
+    assert not JournalEntry.objects.filter(refund=refund).exists()
+    assert not OutboxMessage.objects.filter(refund=refund).exists()
+
+
+def test_two_partial_refunds_leave_the_rest_refundable():
+    order = captured_order(amount_minor=10000)
+    make_refund(order=order, amount_minor=3000)
+    refund = make_refund(order=order, amount_minor=2000)
+    refund.payment.refresh_from_db()
+    assert refund.payment.remaining_refundable_minor == 5000
+
+
+def test_refund_over_remaining_is_refused_and_nothing_is_written():
+    order = captured_order(amount_minor=10000)
+    make_refund(order=order, amount_minor=7000)
+    with pytest.raises(DomainError) as error:
+        make_refund(order=order, amount_minor=3001)
+    assert error.value.code == ERR_EXCEEDS_REMAINING
+    assert error.value.details == {"remaining_refundable_minor": 3000}
+    assert Refund.objects.filter(order=order).count() == 1
+
+
+@pytest.mark.parametrize(
+    ("status", "code"),
+    [
+        (PaymentStatus.CAPTURE_PENDING, ERR_NOT_CAPTURED),
+        (PaymentStatus.CAPTURE_FAILED, ERR_NOT_CAPTURED),
+        (PaymentStatus.VOIDED, ERR_VOIDED),
+        (PaymentStatus.CHARGED_BACK, ERR_CHARGED_BACK),
+    ],
+)
+def test_hard_rules_refuse_before_any_refund_exists(status, code):
+    order = captured_order(status=status)
+    with pytest.raises(DomainError) as error:
+        make_refund(order=order, amount_minor=100)
+    assert error.value.code == code
+    assert not Refund.objects.exists()
+
+
+def test_currency_must_be_the_payments():
+    order = captured_order(currency="USD")
+    with pytest.raises(DomainError) as error:
+        refund_request(order=order, amount_minor=100, currency="EUR", reason=Reason.OTHER, actor=requester())
+    assert error.value.code == ERR_CURRENCY_MISMATCH
+
+
+@pytest.mark.parametrize("amount", [0, -1, True, 1.5, "100"])
+def test_amount_must_be_a_positive_integer(amount):
+    order = captured_order()
+    with pytest.raises(DomainError) as error:
+        refund_request(order=order, amount_minor=amount, currency="USD", reason=Reason.OTHER, actor=requester())
+    assert error.value.code == ERR_AMOUNT_RANGE
+
+
+def test_each_refund_gets_an_unguessable_status_token():
+    order = captured_order()
+    a = make_refund(order=order, amount_minor=100)
+    b = make_refund(order=order, amount_minor=100)
+    assert a.status_token != b.status_token
+    assert len(a.status_token) >= 43
+    assert a.status_url.endswith(f"/r/{a.status_token}/")
