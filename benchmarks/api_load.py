@@ -19,6 +19,7 @@ import platform
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
 
 from common import bench_env, manage, percentiles, recreate_database, start_gunicorn, write_results
 
@@ -59,7 +60,7 @@ def push_orders(key: str, count: int, amount_minor: int, prefix: str) -> list[st
                     "rail": "card",
                     "amount_minor": amount_minor,
                     "status": "captured",
-                    "captured_at": "2026-11-20T00:00:00Z",
+                    "captured_at": (datetime.now(UTC) - timedelta(days=1)).isoformat(),
                 },
             },
         )

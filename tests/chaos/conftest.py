@@ -7,7 +7,7 @@ import itertools
 import pytest
 
 from tests.live import ApiClient
-from tests.refunds.factories import api_key
+from tests.refunds.factories import api_key, captured_yesterday
 from tests.stack import Stack
 
 _n = itertools.count(1)
@@ -40,7 +40,7 @@ def push_order(client: ApiClient, *, mode: str, amount_minor: int = 5000) -> tup
                 "rail": "card",
                 "amount_minor": amount_minor,
                 "status": "captured",
-                "captured_at": "2026-11-20T10:00:00Z",
+                "captured_at": captured_yesterday(),
             },
         },
     )

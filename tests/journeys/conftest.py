@@ -7,7 +7,7 @@ import itertools
 import pytest
 
 from tests.live import ApiClient
-from tests.refunds.factories import api_key
+from tests.refunds.factories import api_key, captured_yesterday
 
 _orders = itertools.count(1)
 
@@ -35,7 +35,7 @@ def push_order(merchant_http):
                     "rail": "card",
                     "amount_minor": amount_minor,
                     "status": status,
-                    "captured_at": "2026-11-20T10:00:00Z" if status == "captured" else None,
+                    "captured_at": captured_yesterday() if status == "captured" else None,
                 },
             },
         )
@@ -79,7 +79,7 @@ def stack_order(stack_merchant):
                     "rail": "card",
                     "amount_minor": amount_minor,
                     "status": "captured",
-                    "captured_at": "2026-11-20T10:00:00Z",
+                    "captured_at": captured_yesterday(),
                 },
             },
         )

@@ -16,6 +16,11 @@ from refunds.services.api_keys import api_key_create
 from refunds.services.request import refund_request
 
 
+def captured_yesterday() -> str:
+    """An ISO capture time well inside the default 60-day refund window, whatever today is."""
+    return (timezone.now() - timedelta(days=1)).isoformat()
+
+
 class UserFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = get_user_model()

@@ -5,7 +5,7 @@ from django.test.utils import CaptureQueriesContext
 from refunds.enums import Role
 from refunds.errors import ERR_AUTHZ_MAKER_CHECKER, ERR_CONFLICT_STATE
 from tests.refunds.api.conftest import create
-from tests.refunds.factories import captured_order
+from tests.refunds.factories import captured_order, captured_yesterday
 
 pytestmark = pytest.mark.django_db
 
@@ -19,7 +19,7 @@ ORDER = {
         "rail": "card",
         "amount_minor": 10000,
         "status": "captured",
-        "captured_at": "2026-11-20T10:00:00Z",
+        "captured_at": captured_yesterday(),
     },
 }
 
