@@ -7,6 +7,7 @@ saving it publishes a new version through `policy_publish`.
 """
 
 from django.contrib import admin
+from django.core.exceptions import PermissionDenied
 from django.urls import reverse
 from django.utils.html import format_html
 from simple_history.admin import SimpleHistoryAdmin
@@ -48,6 +49,21 @@ class ReadOnlyMixin:
         return False
 
 
+class GuardedHistoryAdmin(SimpleHistoryAdmin):
+    """SimpleHistoryAdmin whose "revert" form saves only for users allowed to change the object.
+
+    django-simple-history's history form view asks only for the *view*
+    permission and then saves whatever is posted to it, so without this guard
+    anyone who may read a refund could rewrite it (amount, draft, state) from
+    an old version. Reading the history stays open to every reader.
+    """
+
+    def history_form_view(self, request, object_id, version_id, extra_context=None):
+        if request.method not in ("GET", "HEAD") and not self.has_change_permission(request):
+            raise PermissionDenied
+        return super().history_form_view(request, object_id, version_id, extra_context)
+
+
 class DecisionInline(ReadOnlyMixin, admin.TabularInline):
     model = Decision
     extra = 0
@@ -56,7 +72,7 @@ class DecisionInline(ReadOnlyMixin, admin.TabularInline):
 
 
 @admin.register(Refund)
-class RefundAdmin(ReadOnlyMixin, SimpleHistoryAdmin):
+class RefundAdmin(ReadOnlyMixin, GuardedHistoryAdmin):
     list_display = ["public_id", "order", "amount_minor", "currency", "reason", "state", "policy_rule", "created_at"]
     list_filter = ["state", "reason", "policy_outcome", "currency", "override_flagged"]
     search_fields = ["public_id", "order__order_id", "provider_refund_id"]
@@ -77,7 +93,7 @@ class OrderLineInline(ReadOnlyMixin, admin.TabularInline):
 
 
 @admin.register(Order)
-class OrderAdmin(ReadOnlyMixin, SimpleHistoryAdmin):
+class OrderAdmin(ReadOnlyMixin, GuardedHistoryAdmin):
     list_display = ["order_id", "customer", "currency", "created_at"]
     search_fields = ["order_id", "customer__external_id", "customer__email"]
     list_select_related = ["customer"]
@@ -108,7 +124,8 @@ class CustomerAdmin(ReadOnlyMixin, admin.ModelAdmin):
 @admin.register(ApiKey)
 class ApiKeyAdmin(admin.ModelAdmin):
     list_display = ["prefix", "user", "name", "scopes", "created_at", "revoked_at"]
-    readonly_fields = ["prefix", "key_hash", "user", "scopes", "created_at"]
+    # revoked_at too: clearing it in the form would quietly bring a revoked key back to life.
+    readonly_fields = ["prefix", "key_hash", "user", "scopes", "created_at", "revoked_at"]
     actions = ["revoke"]
 
     def has_add_permission(self, request, obj=None) -> bool:
@@ -133,7 +150,7 @@ class WebhookEventAdmin(ReadOnlyMixin, admin.ModelAdmin):
 
 
 @admin.register(RefundPolicy)
-class RefundPolicyAdmin(SimpleHistoryAdmin):
+class RefundPolicyAdmin(GuardedHistoryAdmin):
     """Risk edits the policy here. Saving never changes a version: it publishes the next one.
 
     Every version stays (refunds cite the version that decided them); the
@@ -153,7 +170,7 @@ class RefundPolicyAdmin(SimpleHistoryAdmin):
         "created_at",
     ]
     list_select_related = ["created_by"]
-    readonly_fields = ["version", "created_by", "created_at", "changes_from_previous"]
+    readonly_fields = ["pro_rata_split", "version", "created_by", "created_at", "changes_from_previous"]
     fieldsets = [
         (
             "Refund window",
@@ -171,6 +188,7 @@ class RefundPolicyAdmin(SimpleHistoryAdmin):
         ("Customer velocity", {"fields": ["velocity_max_per_24h"]}),
         ("Goodwill and dual control", {"fields": ["dual_control_threshold"]}),
         ("Reservations", {"fields": ["cancellation_fee_schedule"]}),
+        ("Partial refunds", {"fields": ["pro_rata_split"]}),
         ("Publish", {"fields": ["note"]}),
         ("This version", {"fields": ["version", "created_by", "created_at", "changes_from_previous"]}),
     ]
@@ -181,6 +199,16 @@ class RefundPolicyAdmin(SimpleHistoryAdmin):
     @admin.display(boolean=True, description="in force")
     def in_force(self, obj: RefundPolicy) -> bool:
         return obj.version == RefundPolicy.objects.order_by("-version").values_list("version", flat=True).first()
+
+    @admin.display(description="Pro-rata split over order lines")
+    def pro_rata_split(self, obj: RefundPolicy | None = None) -> str:
+        # SPEC §3.2 lists it among the rules; it is arithmetic, not a limit, so it is shown rather than edited.
+        return (
+            "Fixed rule, the same for every version: a partial refund is spread over the order's lines in "
+            "proportion to each line's gross, then each line's share between net and tax, both by the "
+            "largest-remainder method, so the parts always add up to the refund exactly and no minor unit "
+            "is lost or invented (docs/ledger.md)."
+        )
 
     @admin.display(description="Changes from the previous version")
     def changes_from_previous(self, obj: RefundPolicy) -> str:

@@ -7,6 +7,7 @@ action is allowed, and their refusals are shown next to the form.
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal, InvalidOperation
 from itertools import pairwise
 
@@ -21,6 +22,7 @@ from refunds.selectors_console import VIEW_ALL, VIEW_OVERRIDES, VIEW_WAITING, Qu
 from refunds.services.evidence import evidence_max_bytes, evidence_max_files
 
 NOTE_MAX = 2000
+SUBMISSION_TOKEN = re.compile(r"[0-9a-f]{32}")
 
 
 def parse_major_amount(value: str, currency: str) -> int:
@@ -61,8 +63,10 @@ class QueueFilterForm(forms.Form):
     )
     state = forms.ChoiceField(label="State", required=False, choices=[("", "Any state"), *RefundState.choices])
     reason = forms.ChoiceField(label="Reason", required=False, choices=[("", "Any reason"), *Reason.choices])
-    amount_min = forms.DecimalField(label="Amount from", required=False, min_value=0, decimal_places=3)
-    amount_max = forms.DecimalField(label="Amount to", required=False, min_value=0, decimal_places=3)
+    # Bounded like policy limits: a bound is scaled to minor units and compared in the database,
+    # where a 40-digit number would overflow the integer column instead of matching nothing.
+    amount_min = forms.DecimalField(label="Amount from", required=False, min_value=0, max_digits=14, decimal_places=3)
+    amount_max = forms.DecimalField(label="Amount to", required=False, min_value=0, max_digits=14, decimal_places=3)
     second_approval = forms.BooleanField(label="Needs second approval", required=False)
     flagged = forms.BooleanField(label="Flagged overrides", required=False)
 
@@ -169,6 +173,9 @@ class MultipleFileField(forms.FileField):
 
 
 class CreateRefundForm(forms.Form):
+    # One per rendering of the form: a second POST of the same form (double click, resent
+    # after a timeout, browser back) finds the refund the first one created instead of a twin.
+    submission = forms.CharField(required=False, max_length=64, widget=forms.HiddenInput)
     amount = forms.CharField(label="Amount", max_length=30)
     reason = forms.ChoiceField(label="Reason", choices=[("", "Choose a reason"), *Reason.choices])
     customer_note = forms.CharField(
@@ -192,6 +199,11 @@ class CreateRefundForm(forms.Form):
 
     def clean_amount(self) -> int:
         return parse_major_amount(self.cleaned_data["amount"], self.currency)
+
+    def clean_submission(self) -> str:
+        # A hidden field the agent cannot fix: anything but our own token just means "no guard".
+        value = self.cleaned_data.get("submission") or ""
+        return value if SUBMISSION_TOKEN.fullmatch(value) else ""
 
 
 # --- policy (Django admin, risk) ------------------------------------------------------
@@ -276,7 +288,9 @@ class RefundPolicyForm(_CeilingFields, forms.ModelForm):
             "velocity_max_per_24h": "When a customer already has this many refunds in the last 24 hours, the next "
             "one is reviewed with a decline recommendation (rule R-VELOCITY-24H). At least 1.",
             "dual_control_threshold": "Goodwill refunds are always reviewed; above this amount (in the order's "
-            "currency, whole units) they need two different senior agents (rule R-GOODWILL-DUAL-CONTROL).",
+            "currency, whole units) they need two different senior agents (rule R-GOODWILL-DUAL-CONTROL). "
+            "Compared in each currency's minor units: 200 is 20000 for USD or EUR (cents), 200 for JPY and "
+            "200000 for KWD (fils). Not negative.",
             "note": "Required. Shown in the policy history and the audit trail.",
         }
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 
-from django.db.models import Count, Prefetch, Q, QuerySet
+from django.db.models import Count, F, Prefetch, Q, QuerySet
 from django.utils import timezone
 
 from audit.models import AuditEvent
@@ -69,11 +69,17 @@ def _amount_bound(lookup: str, value: Decimal) -> Q:
 
 
 def _search(term: str) -> Q:
-    """Order id (part of it), refund id (exact or its start), customer email (from its start, once it has an @)."""
+    """Order id (part of it), refund id (exact or its start), customer email.
+
+    An email matches from its start ("mara" finds mara@example.org); a term
+    with an @ matches anywhere in it, so "@example.org" finds a whole domain.
+    """
     condition = Q(order__order_id__icontains=term) | Q(public_id__iexact=term)
     if term.lower().startswith("rf_"):
         condition |= Q(public_id__istartswith=term)
     if "@" in term:
+        condition |= Q(order__customer__email__icontains=term)
+    else:
         condition |= Q(order__customer__email__istartswith=term)
     return condition
 
@@ -97,7 +103,10 @@ def console_queue(*, filters: QueueFilters) -> QuerySet[Refund]:
     if filters.amount_max is not None:
         refunds = refunds.filter(_amount_bound("lte", filters.amount_max))
     if filters.second_approval:
-        refunds = refunds.filter(approvals_required=2)
+        # Still waiting for a senior: a dual-control refund that has moved on needs nobody.
+        refunds = refunds.filter(
+            state=RefundState.REQUESTED, approvals_required=2, approvals_given__lt=F("approvals_required")
+        )
     if filters.flagged:
         refunds = refunds.filter(override_flagged=True)
     term = filters.q.strip()
@@ -211,6 +220,18 @@ class RefundCard:
     approve_blocker: str
     approve_is_override: bool
     decline_is_override: bool
+    # The reply the policy drafted, before any edit (edits keep what they replaced).
+    original_reply: str = ""
+
+    @property
+    def reply_declines(self) -> bool:
+        """The reply is still the policy's decline draft, so approving with it would contradict itself.
+
+        The approval email carries the drafted reply: sent as it stands it
+        would tell the customer "approved" and "we cannot approve it" at once.
+        The agent has to write the approval reply first (edit, then approve).
+        """
+        return self.approve_is_override and self.refund.draft_reply.strip() == self.original_reply.strip()
 
     @property
     def needs_two(self) -> bool:
@@ -254,6 +275,7 @@ def refund_card(*, refund: Refund, user) -> RefundCard:
     available = payment.remaining_refundable_minor + held
     file_names = {f.original_name for f in refund.evidence_files.all()}
     reviewed = refund.policy_outcome == PolicyOutcome.REVIEW
+    edits = [d for d in decisions if d.kind == DecisionKind.EDIT]
     return RefundCard(
         refund=refund,
         amount=format_plain(refund.amount_minor, currency),
@@ -271,7 +293,7 @@ def refund_card(*, refund: Refund, user) -> RefundCard:
             for line in refund.order.lines.all()
         ],
         approvals=approvals,
-        edits=[d for d in decisions if d.kind == DecisionKind.EDIT],
+        edits=edits,
         evidence_refs=[str(ref) for ref in refund.evidence if str(ref) not in file_names],
         is_open=is_open,
         can_decide=can_decide,
@@ -281,6 +303,7 @@ def refund_card(*, refund: Refund, user) -> RefundCard:
         approve_blocker=blocker if is_open else "",
         approve_is_override=reviewed and refund.recommendation == Recommendation.DECLINE,
         decline_is_override=reviewed and refund.recommendation == Recommendation.APPROVE,
+        original_reply=edits[0].reply_before if edits else refund.draft_reply,
     )
 
 
@@ -311,8 +334,27 @@ _TITLES = {
     "refund.evidence_attached": "Evidence attached",
     "notification.sent": "Email sent to the customer",
     "notification.failed": "Email to the customer failed",
+    "notification.skipped": "No email sent (no address on file)",
+    "refund.submitted": "Submitted to the provider",
+    "refund.retry_submitted": "Submitted to the provider again (retry)",
+    "refund.provider_pending": "Provider answered: pending",
+    "refund.completed": "Completed: the provider confirmed the refund",
+    "refund.failed": "Failed at the provider",
+    "refund.payout_paid": "Manual payout marked paid",
+    "outbox.dead_lettered": "Dead letter recorded for finance",
+    "outbox.replayed": "Dead letter replayed",
 }
-_PROVIDER_ACTIONS = ("refund.submit", "refund.provider", "refund.completed", "refund.failed", "provider.", "webhook.")
+_PROVIDER_ACTIONS = (
+    "refund.submit",
+    "refund.retry_submitted",
+    "refund.provider",
+    "refund.completed",
+    "refund.failed",
+    "refund.payout",
+    "outbox.",
+    "provider.",
+    "webhook.",
+)
 # Snapshot keys worth showing as "before → after", in reading order.
 _CHANGE_KEYS = ["state", "amount_minor", "approvals_required", "draft_reply", "provider_refund_id"]
 

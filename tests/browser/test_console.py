@@ -266,3 +266,107 @@ def test_risk_opens_the_policy_form_in_admin(console, page, screenshot_dir):
     page.get_by_role("heading", name="Add refund policy").wait_for()
     assert page.get_by_label("Refund window (days since capture)").input_value() == "60"
     page.screenshot(path=str(screenshot_dir / "console-admin-policy.png"), full_page=True)
+
+
+def test_approving_against_a_decline_recommendation_needs_an_approval_reply(console, page, screenshot_dir):
+    refund = busy_queue()["quality"]  # quality without evidence: the policy recommends declining
+    sign_in(page, console, "agent")
+    page.goto(f"{console}/console/refunds/{refund.public_id}/")
+    card = page.locator("#card")
+    assert "cannot approve it" in card.inner_text()
+    expect(page.get_by_role("button", name="Approve and send reply")).to_have_count(0)
+    page.get_by_role("link", name="Write the approval reply").click()
+    reply = page.get_by_label("Reply to the customer")
+    expect(reply).to_be_focused()
+    reply.fill("Thank you for the photo of the cracked lid. We are refunding 45.00 USD.")
+    page.get_by_label("Why the change (internal, audited)").fill("Customer sent the photo by phone.")
+    page.screenshot(path=str(screenshot_dir / "console-card-override.png"), full_page=True)
+    page.get_by_role("button", name="Save and approve").click()
+    page.get_by_text("Approved 45.00 USD").wait_for()
+    refund.refresh_from_db()
+    assert refund.state == RefundState.APPROVED and refund.override_flagged
+    assert refund.draft_reply.startswith("Thank you for the photo")
+
+
+def test_the_queue_refresh_keeps_the_filters_the_focus_and_fresh_counts(console, page):
+    refunds = busy_queue()
+    sign_in(page, console, "agent")
+    page.get_by_label("Reason").select_option("goodwill")
+    page.wait_for_url("**/console/?*reason=goodwill*")
+    rows = page.locator("table.queue tbody tr")
+    expect(rows).to_have_count(2)
+    link = page.get_by_role("link", name="ORD-4816")
+    link.focus()
+    # Meanwhile another goodwill refund arrives and one is decided elsewhere.
+    refund_for("ORD-4830", customer="Lena Vogel", amount_minor=3000, reason=Reason.GOODWILL)
+    Refund.objects.filter(pk=refunds["quality"].pk).update(state=RefundState.DENIED)
+    # One tick of the results region's own poll (hx-trigger="every 20s"), without waiting 20 s.
+    page.evaluate(
+        "() => { const r = document.getElementById('queue-results');"
+        " htmx.ajax('GET', r.getAttribute('hx-get'), {source: r, target: r, swap: 'outerHTML'}); }"
+    )
+    expect(rows).to_have_count(3)
+    assert "ORD-4811" not in page.inner_text("#queue-results")  # still only goodwill
+    expect(page.get_by_role("link", name="ORD-4816")).to_be_focused()
+    expect(page.locator("#tab-waiting .count")).to_have_text("4")
+    assert "reason=goodwill" in page.get_attribute("#tab-overrides", "href")
+
+
+SERIOUS = {"serious", "critical"}
+
+
+def _axe_problems(page) -> list:
+    """axe-core's serious or critical findings (and unresolved ARIA references) on the page as it is now.
+
+    axe.min.js ships inside axe-playwright-python and runs in the page through
+    the DevTools protocol: no network, and the console's CSP is untouched.
+    """
+    from axe_playwright_python.sync_playwright import Axe
+
+    results = Axe().run(page).response
+    # Proof that axe checked this page, not an empty or error document.
+    assert results["testEngine"]["name"] == "axe-core" and results["url"] == page.url
+    passed = {rule["id"] for rule in results["passes"]}
+    assert {"html-has-lang", "document-title", "color-contrast", "landmark-one-main"} <= passed, passed
+    return [
+        (v["id"], v["help"], [n["target"] for n in v["nodes"]])
+        for v in results["violations"] + [r for r in results["incomplete"] if r["id"].startswith("aria-")]
+        if v["impact"] in SERIOUS
+    ]
+
+
+def test_every_console_page_passes_axe(console, page):
+    """Labelled controls, contrast, landmarks, valid ARIA: on each page an agent uses, in its busy states."""
+    refunds = busy_queue()
+    captured_order(amount_minor=12000, order__order_id="ORD-5001")
+    page.goto(f"{console}/console/login/")
+    pages = {"login": _axe_problems(page)}
+    sign_in(page, console, "agent")
+    card = f"{console}/console/refunds/{refunds['late'].public_id}/"
+    for name, url in [
+        ("queue", f"{console}/console/"),
+        ("queue with a mistyped filter", f"{console}/console/?view=all&amount_min=lots&amount_max=1e30"),
+        ("card: decline recommended", f"{console}/console/refunds/{refunds['quality'].public_id}/"),
+        ("card: dual control", f"{console}/console/refunds/{refunds['dual'].public_id}/"),
+        ("card: editing", f"{card}edit/"),
+        ("create", f"{console}/console/refunds/new/?order=ORD-5001"),
+        ("timeline", f"{card}timeline/"),
+    ]:
+        page.goto(url)
+        pages[name] = _axe_problems(page)
+    page.goto(card)
+    page.get_by_label("Reason for declining").fill(" ")
+    page.get_by_role("button", name="Decline").click()  # a refusal, swapped in by htmx
+    page.locator("#decline_note_error").wait_for()
+    pages["card: refused decline"] = _axe_problems(page)
+    assert {name: found for name, found in pages.items() if found} == {}
+
+
+def test_axe_would_catch_an_unlabelled_control_on_the_card(console, page):
+    """The scan above cannot pass vacuously: the same run flags a planted fault."""
+    refund = busy_queue()["goodwill"]
+    sign_in(page, console, "agent")
+    page.goto(f"{console}/console/refunds/{refund.public_id}/")
+    assert _axe_problems(page) == []
+    page.evaluate("() => document.querySelector('label[for=decline_note]').remove()")
+    assert "label" in {rule_id for rule_id, _, _ in _axe_problems(page)}

@@ -1,10 +1,13 @@
 """The Django admin: risk edits the policy (validated, versioned, history); the records are read-only."""
 
+import json
 from decimal import Decimal
 
 import pytest
+from django import forms
 from django.contrib import admin
 from django.test import Client
+from django.utils import timezone
 
 from audit.models import AuditEvent
 from ledger.models import Account, JournalEntry
@@ -12,7 +15,7 @@ from refunds.enums import Reason, Role
 from refunds.forms import RefundPolicyForm
 from refunds.models import Customer, Order, OutboxMessage, Payment, PayoutTask, Refund, RefundPolicy, WebhookEvent
 from refunds.services.policy import policy_get_active
-from tests.refunds.factories import UserFactory, captured_order, make_refund
+from tests.refunds.factories import UserFactory, api_key, captured_order, make_refund
 
 pytestmark = pytest.mark.django_db
 
@@ -249,3 +252,84 @@ def test_payout_tasks_are_registered_by_the_finance_admin_module():
     from refunds.admin_execution import PayoutTaskAdmin
 
     assert isinstance(admin.site._registry[PayoutTask], PayoutTaskAdmin)
+
+
+def _history_form_data(client: Client, url: str, **changes) -> dict:
+    """What the history ("revert") form would post: every field as rendered, with `changes` applied."""
+    form = client.get(url).context["adminform"].form
+    data = {}
+    for name, field in form.fields.items():
+        value = form[name].value()
+        if value is None or value is False:
+            continue
+        if isinstance(field, forms.MultipleChoiceField):
+            data[name] = list(value)
+        elif isinstance(value, list | dict):
+            data[name] = json.dumps(value)
+        else:
+            data[name] = "on" if value is True else value
+    return {**data, **changes}
+
+
+@pytest.mark.parametrize("role", [Role.FINANCE, Role.AGENT, Role.ADMIN])
+def test_a_refund_cannot_be_rewritten_through_the_history_revert_form(role):
+    """django-simple-history's revert form saves on POST for anyone who may view; here it must refuse."""
+    refund = make_refund(order=captured_order(amount_minor=10000), amount_minor=2000, reason=Reason.GOODWILL)
+    version = refund.history.earliest("history_id")
+    client = staff("reader", role, superuser=role == Role.ADMIN)
+    url = f"/admin/refunds/refund/{refund.pk}/history/{version.history_id}/"
+    page = client.get(url)
+    assert page.status_code == 200 and 'name="_save"' not in page.content.decode()  # no Revert button
+    response = client.post(url, _history_form_data(client, url, amount_minor="1", draft_reply="rewritten"))
+    assert response.status_code == 403
+    refund.refresh_from_db()
+    assert (refund.amount_minor, refund.draft_reply) != (1, "rewritten")
+    assert refund.amount_minor == 2000
+
+
+def test_an_order_cannot_be_rewritten_through_the_history_revert_form():
+    order = captured_order()
+    version = order.history.earliest("history_id")
+    client = staff("fin", Role.FINANCE)
+    url = f"/admin/refunds/order/{order.pk}/history/{version.history_id}/"
+    assert client.post(url, _history_form_data(client, url, currency="EUR")).status_code == 403
+    order.refresh_from_db()
+    assert order.currency == "USD"
+
+
+def test_a_revoked_api_key_cannot_be_brought_back_in_admin():
+    from refunds.models import ApiKey
+
+    api_key("merchant")
+    key = ApiKey.objects.get()
+    key.revoked_at = timezone.now()
+    key.save()
+    client = staff("root", Role.ADMIN, superuser=True)
+    client.post(
+        f"/admin/refunds/apikey/{key.pk}/change/", {"name": "back again", "revoked_at_0": "", "revoked_at_1": ""}
+    )
+    key.refresh_from_db()
+    assert key.revoked_at is not None
+
+
+def test_the_policy_form_explains_minor_units_and_the_fixed_pro_rata_rule():
+    html = staff("risk1", Role.RISK).get(ADD_URL).content.decode()
+    assert "200 is 20000 for USD" in html and "200 for JPY" in html
+    assert "Pro-rata split over order lines" in html and "largest-remainder" in html
+
+
+def test_reverting_a_policy_version_publishes_it_again_as_a_new_version():
+    client = staff("risk1", Role.RISK)
+    client.post(ADD_URL, policy_data())  # v2: window 30
+    client.post(ADD_URL, policy_data(window_days="45", note="Longer again"))  # v3
+    second = RefundPolicy.objects.get(version=2)
+    url = f"/admin/refunds/refundpolicy/{second.pk}/history/{second.history.earliest('history_id').history_id}/"
+    response = client.post(url, _history_form_data(client, url, note="Back to the holiday window"))
+    assert response.status_code == 302, response.context["adminform"].form.errors
+    assert list(RefundPolicy.objects.order_by("version").values_list("version", "window_days")) == [
+        (1, 60),
+        (2, 30),
+        (3, 45),
+        (4, 30),
+    ]
+    assert policy_get_active().note == "Back to the holiday window"

@@ -28,6 +28,10 @@ from refunds.services.evidence import evidence_read
 from refunds.views.console.common import PERM_DECIDE, PERM_VIEW, acting, console_permission
 
 CARD_TARGET = "card"
+DECLINE_DRAFT_MESSAGE = (
+    "The drafted reply still declines this refund. Write the reply the customer should get with the "
+    "approval (Edit draft or amount), then approve."
+)
 
 
 def _refund_or_404(public_id: str) -> Refund:
@@ -105,6 +109,11 @@ def approve(request: HttpRequest, public_id: str) -> HttpResponse:
     if not form.is_valid():
         messages.error(request, "The note is too long.")
         return _render_card(request, public_id, status=400, approve_form=form)
+    card = refund_card(refund=refund, user=request.user)
+    # Only when this user could approve: a maker or a decided refund gets the service's own answer.
+    if card.can_approve and card.reply_declines:
+        messages.error(request, DECLINE_DRAFT_MESSAGE)
+        return _render_card(request, public_id, status=400, approve_form=form)
     already_decided = refund.state != RefundState.REQUESTED
     try:
         refund = refund_approve(refund_id=refund.pk, actor=acting(request), note=form.cleaned_data["note"])
@@ -169,6 +178,11 @@ def edit(request: HttpRequest, public_id: str) -> HttpResponse:
         messages.error(request, "Check the highlighted fields.")
         return _render_card(request, public_id, status=400, edit_form=form)
     also_approve = request.POST.get("action") == "approve"
+    keeps_decline_draft = card.approve_is_override and form.cleaned_data["reply"].strip() == card.original_reply.strip()
+    if also_approve and card.can_approve and keeps_decline_draft:
+        form.add_error("reply", DECLINE_DRAFT_MESSAGE)
+        messages.error(request, DECLINE_DRAFT_MESSAGE)
+        return _render_card(request, public_id, status=400, edit_form=form)
     actor = acting(request)
     try:
         with transaction.atomic():

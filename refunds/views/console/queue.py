@@ -42,7 +42,8 @@ def queue(request: HttpRequest) -> HttpResponse:
         "nav": "overrides" if filters.view == VIEW_OVERRIDES else "queue",
     }
     if request.htmx and request.htmx.target == RESULTS_TARGET:
-        return render(request, "console/queue.html#results", context)
+        # The results, plus the tabs out of band (their counts and filter-carrying links).
+        return render(request, "console/queue.html#refresh", context)
     return render(request, "console/queue.html", context)
 
 

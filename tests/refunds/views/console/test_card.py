@@ -1,14 +1,18 @@
 """The refund card: what it shows, its three actions, and every refusal as a message (never a 500)."""
 
+from unittest import mock
+
 import pytest
+from django.core import mail
 from django.test import Client
 
 from audit.models import AuditEvent
 from refunds.enums import DecisionKind, Reason, RefundState, Role
 from refunds.errors import CATALOG, ERR_AUTHZ_MAKER_CHECKER, ERR_EXCEEDS_REMAINING
+from refunds.messages import MSG_APPROVED, MSG_DECLINED
 from refunds.models import Decision, Refund
 from refunds.services.decide import refund_approve
-from tests.refunds.factories import agent, captured_order, make_refund
+from tests.refunds.factories import OrderLineFactory, agent, captured_order, make_refund
 from tests.refunds.views.console.conftest import htmx_headers, review_refund
 
 pytestmark = pytest.mark.django_db
@@ -39,6 +43,23 @@ def test_card_shows_customer_amounts_cited_rule_and_drafted_reply(agent_client):
     assert "R-GOODWILL-REVIEW" in html and refund.policy_rule_text in html
     assert refund.draft_reply in html
     assert "Approve and send reply" in html and "Decline" in html
+
+
+def test_card_shows_the_items_reason_note_and_evidence(agent_client):
+    order = captured_order(amount_minor=20000)
+    OrderLineFactory(order=order, line_no=1, description="Ceramic teapot", sku="TEA-1", quantity=2, tax_minor=1200)
+    refund = make_refund(
+        order=order,
+        amount_minor=3000,
+        reason=Reason.QUALITY,
+        customer_note="The lid arrived cracked.",
+        evidence=["photo-ref-77"],
+    )
+    html = agent_client.get(card_url(refund)).content.decode()
+    assert "Ceramic teapot" in html and "TEA-1 · tax 12.00 USD" in html
+    assert '<td class="num">2</td>' in html  # quantity
+    assert "<strong>Quality</strong>" in html and "The lid arrived cracked." in html
+    assert "photo-ref-77" in html and "No evidence attached." not in html
 
 
 def test_reader_without_decide_permission_sees_the_card_without_actions(login):
@@ -125,6 +146,44 @@ def test_acting_on_a_refund_that_was_already_decided_shows_a_conflict(agent_clie
     assert "cannot move to" in response.content.decode()
 
 
+@pytest.fixture
+def emails_sent_inline():
+    """Run the customer-email task in-process when the approving transaction commits."""
+    from refunds.tasks_notifications import send_refund_email
+
+    def run_now(*, kwargs, **options):
+        return send_refund_email.apply(kwargs=kwargs)
+
+    with mock.patch.object(send_refund_email, "apply_async", side_effect=run_now):
+        yield
+
+
+def test_approving_on_the_card_sends_the_customer_the_drafted_reply(
+    agent_client, emails_sent_inline, django_capture_on_commit_callbacks
+):
+    refund = review_refund()
+    mail.outbox.clear()
+    with django_capture_on_commit_callbacks(execute=True):
+        agent_client.post(card_url(refund, "approve"), {})
+    [email] = mail.outbox
+    assert email.to == [refund.order.customer.email]
+    assert email.extra_headers["X-Refund-Message"] == MSG_APPROVED
+    assert refund.draft_reply in email.body
+
+
+def test_declining_on_the_card_sends_a_kind_decline_with_the_reason(
+    agent_client, emails_sent_inline, django_capture_on_commit_callbacks
+):
+    refund = review_refund()
+    mail.outbox.clear()
+    with django_capture_on_commit_callbacks(execute=True):
+        agent_client.post(card_url(refund, "decline"), {"note": "The lamp was a final-sale item."})
+    [email] = mail.outbox
+    assert email.extra_headers["X-Refund-Message"] == MSG_DECLINED
+    assert "The lamp was a final-sale item." in email.body
+    assert refund.draft_reply not in email.body
+
+
 # --- dual control ----------------------------------------------------------------------
 
 
@@ -201,13 +260,61 @@ def test_declining_as_the_policy_recommends_is_not_flagged(agent_client):
     assert refund.state == RefundState.DENIED and not refund.override_flagged
 
 
+def decline_recommended_refund() -> Refund:
+    """Quality without evidence: reviewed, the policy recommends declining and drafts a decline reply."""
+    refund = make_refund(order=captured_order(amount_minor=10000), amount_minor=3000, reason=Reason.QUALITY)
+    assert refund.recommendation == "decline" and "cannot approve it" in refund.draft_reply
+    return refund
+
+
 def test_approving_against_a_decline_recommendation_warns_and_is_flagged(agent_client):
-    order = captured_order(amount_minor=10000)
-    refund = make_refund(order=order, amount_minor=3000, reason=Reason.QUALITY)
-    assert "the policy recommends declining" in agent_client.get(card_url(refund)).content.decode()
-    agent_client.post(card_url(refund, "approve"), {"note": "Photo seen on the phone"})
+    refund = decline_recommended_refund()
+    html = agent_client.get(card_url(refund)).content.decode()
+    assert "the policy recommends declining" in html
+    response = agent_client.post(
+        card_url(refund, "edit"),
+        {
+            "reply": "We have seen your photo: refunding 30.00.",
+            "amount": "30.00",
+            "note": "Photo seen on the phone",
+            "action": "approve",
+        },
+    )
+    assert response.status_code == 302
     refund.refresh_from_db()
     assert refund.state == RefundState.APPROVED and refund.override_flagged
+    assert refund.draft_reply == "We have seen your photo: refunding 30.00."
+    assert AuditEvent.objects.get(refund=refund, action="refund.approved").flagged
+
+
+def test_the_decline_draft_is_never_sent_as_an_approval_reply(agent_client):
+    """The approval email carries the drafted reply: "approved" plus "we cannot approve it" must not go out."""
+    refund = decline_recommended_refund()
+    html = agent_client.get(card_url(refund)).content.decode()
+    assert "Approve and send reply" not in html and "Write the approval reply" in html
+
+    response = agent_client.post(card_url(refund, "approve"), {})
+    assert response.status_code == 400
+    assert "The drafted reply still declines this refund" in response.content.decode()
+    # "Save and approve" with the decline draft left as it is is refused the same way, on the reply field.
+    response = agent_client.post(
+        card_url(refund, "edit"), {"reply": refund.draft_reply, "amount": "20.00", "action": "approve"}
+    )
+    assert response.status_code == 400
+    assert 'id="edit_reply_error"' in response.content.decode()
+    refund.refresh_from_db()
+    assert (refund.state, refund.amount_minor, refund.override_flagged) == (RefundState.REQUESTED, 3000, False)
+    assert not Decision.objects.filter(refund=refund).exists()
+
+
+def test_an_amount_only_edit_does_not_unlock_approving_with_the_decline_draft(agent_client):
+    refund = decline_recommended_refund()
+    agent_client.post(card_url(refund, "edit"), {"reply": refund.draft_reply, "amount": "20.00", "action": "save"})
+    assert agent_client.post(card_url(refund, "approve"), {}).status_code == 400
+    agent_client.post(card_url(refund, "edit"), {"reply": "Refunding 20.00 for the chip.", "amount": "20.00"})
+    response = agent_client.post(card_url(refund, "approve"), {})
+    assert response.status_code == 302
+    assert state_of(refund) == RefundState.APPROVED
 
 
 # --- edit -------------------------------------------------------------------------------
@@ -318,3 +425,13 @@ def test_repeating_a_decision_says_nothing_changed(agent_client):
     assert "already declined" in response.content.decode()
     refund.refresh_from_db()
     assert refund.decline_reason == "First reason"
+
+
+def test_the_requester_of_a_decline_recommended_refund_hears_about_maker_checker_first(login):
+    client = login("maker", Role.AGENT)
+    refund = make_refund(
+        order=captured_order(amount_minor=10000), amount_minor=3000, reason=Reason.QUALITY, actor=agent("maker")
+    )
+    response = client.post(card_url(refund, "approve"), {})
+    assert response.status_code == 403
+    assert message(ERR_AUTHZ_MAKER_CHECKER) in response.content.decode()

@@ -3,12 +3,14 @@
 from pathlib import Path
 
 import pytest
+from django.core.cache import cache
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from audit.models import AuditEvent
 from refunds.enums import PaymentStatus, Reason, RefundState, Role
 from refunds.errors import CATALOG, ERR_EXCEEDS_REMAINING, ERR_NOT_CAPTURED
 from refunds.models import EvidenceFile, Refund
+from refunds.views.console.create import submission_key
 from tests.refunds.factories import captured_order
 
 pytestmark = pytest.mark.django_db
@@ -112,3 +114,51 @@ def test_create_needs_the_csrf_token(login):
     client = login("agent", Role.AGENT, enforce_csrf_checks=True)
     assert client.post(create_url(order), {"amount": "1.00", "reason": Reason.OTHER}).status_code == 403
     assert not Refund.objects.exists()
+
+
+def submission_token(client, order) -> str:
+    form = client.get(create_url(order)).context["form"]
+    token = form.initial["submission"]
+    assert len(token) == 32
+    return token
+
+
+def test_the_same_form_sent_twice_creates_one_refund(agent_client):
+    order = captured_order(amount_minor=12000)
+    data = {"amount": "20.00", "reason": Reason.OTHER, "submission": submission_token(agent_client, order)}
+    first = agent_client.post(create_url(order), data)
+    again = agent_client.post(create_url(order), data)  # a double click, or "resend" after a timeout
+    refund = Refund.objects.get(order=order)
+    assert first["Location"] == again["Location"] == f"/console/refunds/{refund.public_id}/"
+    assert "nothing new was created" in agent_client.get(again["Location"]).content.decode()
+    # A fresh form is a new request: that one creates a second refund.
+    agent_client.post(create_url(order), {**data, "submission": submission_token(agent_client, order)})
+    assert Refund.objects.filter(order=order).count() == 2
+
+
+def test_a_form_still_being_sent_is_not_sent_again(agent_client):
+    order = captured_order(amount_minor=12000)
+    token = submission_token(agent_client, order)
+    # The first POST of this form is still running.
+    cache.add(submission_key(user_id=agent_client.user.pk, token=token), "in-flight")
+    response = agent_client.post(create_url(order), {"amount": "20.00", "reason": Reason.OTHER, "submission": token})
+    assert response.status_code == 409
+    assert "already being sent" in response.content.decode()
+    assert not Refund.objects.exists()
+
+
+def test_a_refused_form_can_be_corrected_and_sent_again(agent_client):
+    order = captured_order(amount_minor=12000)
+    token = submission_token(agent_client, order)
+    refused = agent_client.post(create_url(order), {"amount": "500.00", "reason": Reason.OTHER, "submission": token})
+    assert refused.status_code == 400
+    assert f'value="{token}"' in refused.content.decode()  # the form comes back with its token
+    agent_client.post(create_url(order), {"amount": "50.00", "reason": Reason.OTHER, "submission": token})
+    assert Refund.objects.get(order=order).amount_minor == 5000
+
+
+def test_an_order_with_nothing_left_to_refund_says_so(agent_client):
+    order = captured_order(amount_minor=12000)
+    agent_client.post(create_url(order), {"amount": "120.00", "reason": Reason.OTHER})
+    html = agent_client.get(create_url(order)).content.decode()
+    assert "Nothing is left to refund on this order" in html

@@ -7,7 +7,7 @@ from django.utils import timezone
 
 from refunds.enums import Reason, RefundState, Role
 from refunds.models import Customer, Refund
-from refunds.services.decide import refund_deny
+from refunds.services.decide import refund_approve, refund_deny
 from tests.refunds.factories import agent, captured_order, make_refund
 from tests.refunds.views.console.conftest import htmx_headers, review_refund
 
@@ -122,10 +122,100 @@ def test_a_mistyped_filter_is_ignored_and_shown_not_a_server_error(agent_client)
     response = agent_client.get("/console/?amount_min=lots&state=nonsense")
     assert response.status_code == 200
     assert listed(response) == [refund.public_id]
-    assert "Amounts must be numbers" in response.content.decode()
+    html = response.content.decode()
+    assert '<p class="field-error" id="id_amount_min_error" role="alert">Amount from: Enter a number.</p>' in html
+    assert 'aria-describedby="id_amount_min_error"' in html
 
 
 def test_senior_sees_a_dual_control_refund_with_its_approval_count(login):
     review_refund(amount_minor=25000)
     html = login("s1", Role.SENIOR_AGENT).get("/console/").content.decode()
     assert "0 of 2" in html and "two seniors" in html
+
+
+def test_filters_search_and_view_combine(agent_client):
+    """Every filter narrows what the others left: reason, amount range, search and the view together."""
+    wanted = aged(review_refund(amount_minor=25000), hours=5)  # goodwill, 250.00, two seniors
+    aged(review_refund(amount_minor=5000), hours=4)  # goodwill, too small
+    aged(review_refund(amount_minor=26000, reason=Reason.QUALITY), hours=3)  # right amount, other reason
+    other_customer = aged(review_refund(amount_minor=27000), hours=2)  # right reason and amount, other customer
+    Customer.objects.filter(pk=wanted.order.customer_id).update(email="aisha@example.com")
+    Customer.objects.filter(pk=other_customer.order.customer_id).update(email="jon@example.net")
+
+    assert listed(agent_client.get("/console/?reason=goodwill&amount_min=200")) == [
+        wanted.public_id,
+        other_customer.public_id,
+    ]
+    query = "reason=goodwill&amount_min=200&amount_max=300&second_approval=on&q=aisha"
+    assert listed(agent_client.get(f"/console/?{query}")) == [wanted.public_id]
+    assert listed(agent_client.get(f"/console/?{query}&view=all")) == [wanted.public_id]
+    # The same filters on the overrides view: nothing was overridden yet.
+    assert listed(agent_client.get(f"/console/?{query}&view=overrides")) == []
+    refund_deny(refund_id=wanted.pk, actor=agent("other"), note="Not this time")
+    assert listed(agent_client.get(f"/console/?{query}&view=overrides&second_approval=")) == [wanted.public_id]
+
+
+def test_needs_second_approval_lists_only_dual_control_refunds_still_waiting_for_a_senior(agent_client):
+    waiting = aged(review_refund(amount_minor=25000), hours=3)
+    half_way = aged(review_refund(amount_minor=26000), hours=2)
+    done = aged(review_refund(amount_minor=27000), hours=1)
+    aged(review_refund(amount_minor=5000), hours=1)  # one approval is enough
+    refund_approve(refund_id=half_way.pk, actor=agent("s1", Role.SENIOR_AGENT))
+    refund_approve(refund_id=done.pk, actor=agent("s1", Role.SENIOR_AGENT))
+    refund_approve(refund_id=done.pk, actor=agent("s2", Role.SENIOR_AGENT))
+    expected = [waiting.public_id, half_way.public_id]
+    assert listed(agent_client.get("/console/?second_approval=on")) == expected
+    # Even on "all refunds": the approved one needs nobody any more.
+    assert listed(agent_client.get("/console/?view=all&second_approval=on")) == expected
+
+
+def test_search_by_part_of_an_email_or_its_domain(agent_client):
+    target = review_refund()
+    review_refund()
+    Customer.objects.filter(pk=target.order.customer_id).update(email="mara.lindqvist@example.org")
+    for term in ["mara.lind", "@example.org", "lindqvist@EXAMPLE.org"]:
+        assert listed(agent_client.get("/console/", {"q": term})) == [target.public_id], term
+    assert listed(agent_client.get("/console/", {"q": "lindqvist"})) == []  # no @: from the start only
+
+
+@pytest.mark.parametrize(
+    ("bound", "error"),
+    [
+        ("1e30", "no more than 14 digits"),
+        ("123456789012345678901234567890", "no more than 14 digits"),
+        ("-1", "greater than or equal to 0"),
+        ("0.0001", "no more than 3 decimal places"),
+    ],
+)
+def test_an_out_of_range_amount_filter_is_refused_on_the_form_not_a_server_error(agent_client, bound, error):
+    refund = review_refund()
+    response = agent_client.get("/console/", {"amount_max": bound})
+    assert response.status_code == 200
+    assert listed(response) == [refund.public_id]
+    assert error in response.content.decode()
+
+
+def test_page_links_keep_every_filter_and_view(agent_client):
+    for hours in range(27, 0, -1):
+        aged(review_refund(amount_minor=20000 + hours), hours=hours)
+    query = "view=all&reason=goodwill&amount_min=200&second_approval=on&q=ORD"
+    first = agent_client.get(f"/console/?{query}")
+    assert len(listed(first)) == 25
+    next_link = f"?{query.replace('&', '&amp;')}&amp;page=2"
+    assert f'href="{next_link}"' in first.content.decode()
+    second = agent_client.get(f"/console/?{query}&page=2")
+    assert len(listed(second)) == 2
+    assert f"?{query.replace('&', '&amp;')}&amp;page=1" in second.content.decode()  # and back
+
+
+def test_htmx_refresh_also_updates_the_tabs_out_of_band(agent_client):
+    review_refund()
+    html = agent_client.get("/console/?reason=goodwill", **htmx_headers("queue-results")).content.decode()
+    tabs = html[html.index('<nav id="queue-tabs"') :]
+    assert 'hx-swap-oob="true"' in tabs.split(">", 1)[0]
+    # Fresh counts, and tab links that carry the filters the agent just chose.
+    assert '<span class="count">1</span>' in tabs
+    assert 'href="/console/?reason=goodwill&amp;view=overrides"' in tabs
+    # A full page renders the tabs once, in place, not out of band.
+    page = agent_client.get("/console/?reason=goodwill").content.decode()
+    assert page.count('id="queue-tabs"') == 1 and 'hx-swap-oob="true"' not in page
