@@ -1,6 +1,6 @@
 """Reconciliation at scale (issue 5): one day of N refunds against a provider report of N rows.
 
-    .venv/bin/python benchmarks/reconcile.py [--n 1000000] [--skip-pandas]
+    .venv/bin/python benchmarks/reconcile.py [--n 1000000] [--skip-pandas] [--db NAME] [--out NAME|PATH.json]
 
 1. A fresh PostgreSQL database gets N completed refunds with their REFUND_SETTLED
    entries and postings, written with COPY (triggers off for the bulk load:
@@ -17,7 +17,13 @@
    analyst would: a ledger CSV extract plus the provider report, read, merged
    and classified; time and peak RSS of that process; ratio to ours.
 
-Writes benchmarks/results/reconcile.json.
+6. Correctness, not only speed: the kinds found must be exactly the planted
+   ones, and the run's per-currency totals exactly what the seed worked out
+   (`ExpectedTotals`) - including the rows of currencies only the provider
+   used (the planted currency mismatches).
+
+Writes benchmarks/results/reconcile.json (a smaller --n writes reconcile-n<N>.json,
+so a quick correctness check never replaces the reference figures).
 """
 
 from __future__ import annotations
@@ -65,7 +71,7 @@ def major(amount_minor: int, currency: str) -> str:
     return f"{whole}.{fraction:0{exp}d}"
 
 
-def seed(n: int, day: date, report: Path, ledger_extract: Path) -> dict:
+def seed(n: int, day: date, report: Path, ledger_extract: Path, db: str = DB) -> dict:
     """Our side (COPY into PostgreSQL) and the provider report (CSV file), with planted exceptions."""
     import psycopg
 
@@ -80,7 +86,7 @@ def seed(n: int, day: date, report: Path, ledger_extract: Path) -> dict:
     missing_at_provider = set(planted[cut[2] : cut[3]])
     missing_in_ledger = len(planted) - cut[3]
     started = time.perf_counter()
-    with psycopg.connect(f"{PG}/{DB}", autocommit=False) as conn, conn.cursor() as cur:
+    with psycopg.connect(f"{PG}/{db}", autocommit=False) as conn, conn.cursor() as cur:
         # Bulk load of generated, balanced data: the per-row ledger triggers would only re-prove it.
         cur.execute("SET session_replication_role = replica")
         cur.execute("SELECT id FROM refunds_refundpolicy ORDER BY version DESC LIMIT 1")
@@ -159,17 +165,25 @@ def seed(n: int, day: date, report: Path, ledger_extract: Path) -> dict:
 
     started = time.perf_counter()
     rows = 0
+    expected = ExpectedTotals()
     with report.open("w", newline="") as out:
         writer = csv.writer(out)
         writer.writerow(REPORT_COLUMNS)
         for i in range(n):
+            ours = CURRENCIES[(i % orders) % len(CURRENCIES)]
+            expected.ledger(ours, amounts[i])
             if i in missing_at_provider:
+                expected.exception(ours)
                 continue
             o = i % orders
             currency = CURRENCIES[o % len(CURRENCIES)]
             amount = amounts[i] + (1 if i in amount_bad else 0)
             if i in currency_bad:
                 currency = LOOKALIKE[currency]
+            if i in amount_bad or i in currency_bad or i in state_bad:
+                expected.exception(ours, currency)
+            if i not in state_bad:  # a failed refund is not in the provider's succeeded total
+                expected.provider(currency, amount)
             created = (start + timedelta(seconds=offsets[i] - 5)).strftime("%Y-%m-%d %H:%M:%S")
             gross = major(amount, currency)
             base = [f"txn_{i}", created, currency.lower()]
@@ -185,6 +199,8 @@ def seed(n: int, day: date, report: Path, ledger_extract: Path) -> dict:
                 [f"txn_x{k}", created, "usd", "-9.99", "0", "-9.99", "refund", f"re_stranger_{k}", "pi_x", ""]
             )
             rows += 1
+            expected.provider("USD", 999)
+            expected.exception("USD")
     return {
         "refunds": n,
         "report_rows": rows,
@@ -196,10 +212,60 @@ def seed(n: int, day: date, report: Path, ledger_extract: Path) -> dict:
             "missing_at_provider": len(missing_at_provider),
             "missing_in_ledger": missing_in_ledger,
         },
+        "expected_totals": expected.as_totals(),
         "seed_db_seconds": round(db_seconds, 1),
         "ledger_extract_seconds": round(extract_seconds, 2),
         "report_write_seconds": round(time.perf_counter() - started, 1),
     }
+
+
+class ExpectedTotals:
+    """Per-currency totals the run must report, worked out from what the seed planted.
+
+    The rules of docs/reconciliation.md "Per-currency totals": each side's money in its own
+    currency, so a planted currency mismatch (USD refund, provider says CAD) puts the ledger
+    amount on the USD row and the provider amount on the CAD row - a currency our ledger never
+    refunded in, hence `ledger_count` 0 there - and counts the exception on both rows.
+    """
+
+    def __init__(self) -> None:
+        self.totals: dict[str, dict[str, int]] = {}
+
+    def _row(self, currency: str) -> dict[str, int]:
+        return self.totals.setdefault(
+            currency, {"ledger_minor": 0, "ledger_count": 0, "provider_minor": 0, "provider_count": 0, "exceptions": 0}
+        )
+
+    def ledger(self, currency: str, amount: int) -> None:
+        row = self._row(currency)
+        row["ledger_minor"] += amount
+        row["ledger_count"] += 1
+
+    def provider(self, currency: str, amount: int) -> None:
+        row = self._row(currency)
+        row["provider_minor"] += amount
+        row["provider_count"] += 1
+
+    def exception(self, *currencies: str) -> None:
+        for currency in set(currencies):
+            self._row(currency)["exceptions"] += 1
+
+    def as_totals(self) -> dict[str, dict[str, int]]:
+        return {
+            currency: {**row, "difference_minor": row["provider_minor"] - row["ledger_minor"]}
+            for currency, row in sorted(self.totals.items())
+        }
+
+
+def totals_differences(expected: dict, reported: dict) -> dict:
+    """Currency -> {field: (expected, reported)} wherever the run's totals differ from the seed's."""
+    differences = {}
+    for currency in sorted(set(expected) | set(reported)):
+        want, got = expected.get(currency, {}), reported.get(currency, {})
+        fields = {key: (want.get(key), got.get(key)) for key in set(want) | set(got) if want.get(key) != got.get(key)}
+        if fields:
+            differences[currency] = fields
+    return differences
 
 
 def run_child(args: list[str], env: dict[str, str]) -> dict:
@@ -366,6 +432,10 @@ def main() -> None:
     parser.add_argument("--ledger-extract")
     parser.add_argument("--run-id", type=int)
     parser.add_argument("--strings", choices=["pyarrow", "python"], default="pyarrow")
+    parser.add_argument("--db", default=DB, help=f"database to (re)create for the run (default {DB})")
+    parser.add_argument(
+        "--out", default=None, help="results name under benchmarks/results/ (default: reconcile, or reconcile-n<N>)"
+    )
     args = parser.parse_args()
     if args.phase == "reconcile":
         return phase_reconcile(args.day, args.report)
@@ -374,14 +444,14 @@ def main() -> None:
     if args.phase == "pandas":
         return phase_pandas(args.report, args.ledger_extract, args.strings)
 
-    env = bench_env(DB)
-    recreate_database(DB, env)
+    env = bench_env(args.db)
+    recreate_database(args.db, env)
     day = date.today() - timedelta(days=2)
     work = Path(tempfile.mkdtemp(prefix="bench-reconcile-"))
     report, extract = work / "provider_report.csv", work / "ledger_extract.csv"
     print(f"seeding {args.n:,} refunds and a provider report of as many rows ...", flush=True)
-    seeded = seed(args.n, day, report, extract)
-    print(json.dumps(seeded), flush=True)
+    seeded = seed(args.n, day, report, extract, db=args.db)
+    print(json.dumps({k: v for k, v in seeded.items() if k != "expected_totals"}), flush=True)
     me = [sys.executable, str(Path(__file__).resolve())]
 
     print("reconciling ...", flush=True)
@@ -397,9 +467,11 @@ def main() -> None:
     export = last_json(run_child([*me, "--phase", "export", "--run-id", str(again["run_id"])], env)["stdout"])
     print(json.dumps(export), flush=True)
     pandas_results: dict[str, dict] = {}
-    if not args.skip_pandas:
-        import importlib.util
+    import importlib.util
 
+    if not args.skip_pandas and importlib.util.find_spec("pandas") is None:
+        print("pandas is not installed: skipping the pandas comparison (pip install pandas pyarrow)", flush=True)
+    elif not args.skip_pandas:
         backends = ["pyarrow", "python"] if importlib.util.find_spec("pyarrow") else ["python"]
         for strings in backends:
             print(f"pandas merge of the same datasets ({strings} strings) ...", flush=True)
@@ -409,6 +481,7 @@ def main() -> None:
 
     expected = dict(seeded["planted"])
     found = {k: v for k, v in first["counts"].items() if k != "matched" and v}
+    totals_off = totals_differences(seeded["expected_totals"], first["totals"])
     results = {
         "what": "one day reconciled from a Stripe-layout provider report CSV (manage.py reconcile, own process)",
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()},
@@ -417,6 +490,8 @@ def main() -> None:
         "reconcile": first,
         "rerun": {k: again[k] for k in ("seconds", "run_seconds", "peak_rss_mb", "run_id", "items", "counts")},
         "planted_found": found == expected,
+        "totals_match_seed": not totals_off,
+        "totals_differences": totals_off,
         "export": export,
         "pandas": pandas_results,
         "ratio_pandas_over_ours": {
@@ -447,9 +522,14 @@ def main() -> None:
             },
         },
     }
-    path = write_results("reconcile", results)
+    if args.out and args.out.endswith(".json"):
+        path = Path(args.out)
+        path.write_text(json.dumps(results, indent=2) + "\n")
+    else:
+        path = write_results(args.out or ("reconcile" if args.n == 1_000_000 else f"reconcile-n{args.n}"), results)
     print(json.dumps(results["targets"], indent=2))
     print(f"planted exceptions found exactly: {results['planted_found']} ({found} vs {expected})")
+    print(f"per-currency totals as the seed planted them: {results['totals_match_seed']} {totals_off or ''}")
     if results["ratio_pandas_over_ours"]:
         print(f"pandas / ours: {results['ratio_pandas_over_ours']}")
     print(f"written to {path}")

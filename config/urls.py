@@ -14,6 +14,7 @@ urlpatterns = [
     path("v1/", include("refunds.api.urls")),
     path("console/", include("refunds.urls_console")),
     path("r/", include("refunds.urls_status")),
+    path("finance/", include("ledger.urls_finance")),
     path("admin/", admin.site.urls),
 ]
 

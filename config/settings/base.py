@@ -11,6 +11,7 @@ import os
 from pathlib import Path
 
 import dj_database_url
+from celery.schedules import crontab
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 VAR_DIR = Path(os.environ.get("VAR_DIR", BASE_DIR / "var"))
@@ -215,6 +216,9 @@ CELERY_BEAT_SCHEDULE = {
     "purge-idempotency-keys": {"task": "refunds.purge_idempotency_keys", "schedule": 3600.0},
     "sweep-outbox": {"task": "refunds.sweep_outbox", "schedule": OUTBOX_SWEEP_SECONDS},
     "poll-provider-pending": {"task": "refunds.poll_provider_pending", "schedule": 60.0},
+    # Trial balance, then yesterday's reconciliation (docs/reconciliation.md), late enough
+    # for the day's refunds to have settled; CELERY_TIMEZONE (UTC) sets the hour.
+    "reconcile-yesterday": {"task": "ledger.reconcile_yesterday", "schedule": crontab(hour=2, minute=30)},
 }
 
 # --- Customer status page (SPEC §8, docs/customer.md) ------------------------

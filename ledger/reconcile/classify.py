@@ -6,6 +6,10 @@ refunds without a row ever travelling to Python. Each refund is reconciled on
 exactly one day: its ledger settlement day if our ledger settled it, else the
 day the provider created it, else the day we submitted it. That keeps the
 per-currency ledger total of a run equal to what the ledger posted that day.
+One exception to "one day per refund": a provider report's `refund_failure`
+row for a refund our ledger settled on an earlier day (the money came back
+later) is compared on the day of the failure too - otherwise nobody would
+ever see it.
 
 SQL text is built from module constants (table and column names) only; every
 value is a query parameter - hence the `noqa: S608` markers.
@@ -64,8 +68,15 @@ def _unix_to_timestamp(vendor: str, column: str) -> str:
     return f"datetime({column}, 'unixepoch')"
 
 
+LATE_FAILURE_NOTE = "failed at the provider on this day; our ledger settled it on an earlier day"
+
+
 def _insert(x_sql: str, where: str, vendor: str) -> str:
-    """INSERT … SELECT of items from a derived table `x` of provider rows next to our refunds."""
+    """INSERT … SELECT of items from a derived table `x` of provider rows next to our refunds.
+
+    Parameters, in order: the run id, the day's start (to recognise a late
+    failure for the note), then those of `x_sql` and `where`.
+    """
     false = "false" if vendor == "postgresql" else "0"
     return f"""
         INSERT INTO ledger_reconciliationitem ({_ITEM_COLUMNS})
@@ -75,7 +86,8 @@ def _insert(x_sql: str, where: str, vendor: str) -> str:
                COALESCE(x.r_state, ''), je.created_at,
                x.amount_minor, COALESCE(x.currency, ''), COALESCE({PROVIDER_STATUS_SQL}, ''),
                {_unix_to_timestamp(vendor, "x.created_unix")},
-               CASE WHEN x.r_id IS NULL AND x.metadata_refund_id <> ''
+               CASE WHEN f.provider_refund_id IS NOT NULL AND je.created_at < %s THEN '{LATE_FAILURE_NOTE}'
+                    WHEN x.r_id IS NULL AND x.metadata_refund_id <> ''
                     THEN substr('provider metadata names refund ' || x.metadata_refund_id, 1, 200)
                     ELSE '' END,
                {false}, '', NULL, NULL
@@ -92,7 +104,9 @@ def items_insert_listed(
     """Pass 1: every refund the provider created on the day, with our refund next to it.
 
     Matched to ours by provider id, or by the metadata `refund_id` (recon_meta).
-    Left out: refunds our ledger settled on another day - that day's run has them.
+    Left out: refunds our ledger settled on another day - that day's run has
+    them - unless the report says on this day that the refund failed (a late
+    failure: a state mismatch that no other day's run can see).
     Without metadata matches (the usual day) the statement leaves that branch
     out: an anti-join against an empty table still costs a pass per row.
     """
@@ -104,7 +118,7 @@ def items_insert_listed(
         LEFT JOIN refunds_refund r ON r.provider_refund_id = s.provider_refund_id
         WHERE s.reversal = 0 AND {in_day}
     """  # noqa: S608
-    params = [run_id, *window_params]
+    params = [run_id, start, *window_params]
     if with_meta:
         x_sql += f"""
               AND NOT EXISTS (SELECT 1 FROM {META} m WHERE m.provider_refund_id = s.provider_refund_id)
@@ -117,13 +131,17 @@ def items_insert_listed(
         """  # noqa: S608
         params += window_params
     cursor.execute(
-        _insert(x_sql, "je.id IS NULL OR (je.created_at >= %s AND je.created_at < %s)", vendor),
+        _insert(
+            x_sql,
+            "je.id IS NULL OR (je.created_at >= %s AND je.created_at < %s) OR f.provider_refund_id IS NOT NULL",
+            vendor,
+        ),
         [*params, start, end],
     )
     return cursor.rowcount
 
 
-def items_insert_unlisted(cursor, *, run_id: int, vendor: str) -> int:
+def items_insert_unlisted(cursor, *, run_id: int, start: Any, vendor: str) -> int:
     """Pass 2: our refunds of the day the provider's day did not list.
 
     With no provider row at all: missing at provider. With a provider row of
@@ -139,30 +157,40 @@ def items_insert_unlisted(cursor, *, run_id: int, vendor: str) -> int:
         LEFT JOIN {STAGE} s
                ON s.reversal = 0 AND s.provider_refund_id = COALESCE(r.provider_refund_id, m.provider_refund_id)
     """  # noqa: S608
-    cursor.execute(_insert(x_sql, "x.at_provider = 0 OR x.settled = 1", vendor), [run_id])
+    cursor.execute(_insert(x_sql, "x.at_provider = 0 OR x.settled = 1", vendor), [run_id, start])
     return cursor.rowcount
 
 
-def run_summary(cursor, *, run_id: int) -> dict[str, Any]:
+# A late failure (see the module docstring): the provider gave the money back on this day for a
+# refund whose settlement belongs to an earlier day's ledger total.
+_LATE_FAILURE_SQL = "provider_status = 'failed' AND ledger_settled_at < %s"
+
+
+def run_summary(cursor, *, run_id: int, start: Any, end: Any) -> dict[str, Any]:
     """Counts per kind and per-currency totals of a run, in one pass over its items.
 
-    Ledger total: amounts of items with a REFUND_SETTLED entry (by our
-    currency). Provider total: amounts the provider reports as succeeded (by
-    its currency). Items known only from webhooks are counted, but not summed:
-    they are not part of the provider's listing.
+    Ledger total: amounts of items whose REFUND_SETTLED entry was posted on
+    the day (by our currency) - what the ledger says we refunded that day.
+    Provider total: amounts the provider reports as succeeded (by its
+    currency), minus late failures (money it gave back on this day for a
+    refund settled earlier). Items known only from webhooks are counted, but
+    not summed: they are not part of the provider's listing. An exception
+    counts in each currency it involves, so a currency mismatch shows on the
+    provider's currency row too.
     """
     cursor.execute(
-        """
+        f"""
         SELECT kind, our_currency, provider_currency, COUNT(*),
-               SUM(CASE WHEN ledger_settled_at IS NOT NULL THEN our_amount_minor ELSE 0 END),
-               SUM(CASE WHEN ledger_settled_at IS NOT NULL THEN 1 ELSE 0 END),
-               SUM(CASE WHEN provider_status = 'succeeded' THEN provider_amount_minor ELSE 0 END),
-               SUM(CASE WHEN provider_status = 'succeeded' THEN 1 ELSE 0 END)
+               SUM(CASE WHEN ledger_settled_at >= %s AND ledger_settled_at < %s THEN our_amount_minor ELSE 0 END),
+               SUM(CASE WHEN ledger_settled_at >= %s AND ledger_settled_at < %s THEN 1 ELSE 0 END),
+               SUM(CASE WHEN provider_status = 'succeeded' THEN provider_amount_minor
+                        WHEN {_LATE_FAILURE_SQL} THEN -provider_amount_minor ELSE 0 END),
+               SUM(CASE WHEN provider_status = 'succeeded' OR ({_LATE_FAILURE_SQL}) THEN 1 ELSE 0 END)
         FROM ledger_reconciliationitem
         WHERE run_id = %s
         GROUP BY kind, our_currency, provider_currency
-        """,
-        [run_id],
+        """,  # noqa: S608 - a module constant; values are parameters
+        [start, end, start, end, start, start, run_id],
     )
     counts: dict[str, int] = dict.fromkeys(ItemKind.values, 0)
     totals: dict[str, dict[str, int]] = defaultdict(
@@ -170,9 +198,9 @@ def run_summary(cursor, *, run_id: int) -> dict[str, Any]:
     )
     for kind, our_currency, provider_currency, count, ledger, ledger_n, provider, provider_n in cursor.fetchall():
         counts[kind] += count
-        currency = our_currency or provider_currency
-        if kind != K.MATCHED and currency:
-            totals[currency]["exceptions"] += count
+        if kind != K.MATCHED:
+            for currency in {our_currency, provider_currency} - {"", None}:
+                totals[currency]["exceptions"] += count
         if kind == K.UNKNOWN_REFUND_EVENT:
             continue
         if our_currency and ledger_n:

@@ -169,23 +169,31 @@ def _execute(run: ReconciliationRun, *, actor: Actor, file: FileSource | None) -
         )
         if run.source == RunSource.API:
             _look_up_unlisted(cursor)
-        classify.items_insert_unlisted(cursor, run_id=run.pk, vendor=vendor)
+        classify.items_insert_unlisted(cursor, run_id=run.pk, start=start, vendor=vendor)
         staging.drop_all(cursor)
         timings.lap("classify_unlisted")
     if run.provider == ReconProvider.STRIPE:
         unknown_refund_events_add(run=run)
     with connection.cursor() as cursor:
-        summary = classify.run_summary(cursor, run_id=run.pk)
+        summary = classify.run_summary(cursor, run_id=run.pk, start=start, end=end)
         if vendor == "postgresql":
             # A day can add a million items; without fresh statistics the planner reads the
             # run's items for the screens and exports as if they were a handful (and sorts on disk).
             cursor.execute("ANALYZE ledger_reconciliationitem")
     timings.lap("summary")
-    previous = _make_current(run)
-    carried = _carry_resolutions(previous=previous, run=run) if previous else 0
+    current = _make_current(run)
     for field in ("counts", "totals", "item_count", "matched_count", "exception_count", "mismatch_rate_pct"):
         setattr(run, field, summary[field])
-    run.status, run.finished_at, run.is_current = RunStatus.SUCCEEDED, timezone.now(), True
+    run.status, run.finished_at = RunStatus.SUCCEEDED, timezone.now()
+    if current is not None and current.pk > run.pk:
+        # A run asked for later finished first (a corrected report uploaded while this one was still
+        # running): the later request stays the day's result and this one goes straight to history.
+        run.is_current, run.superseded_by = False, current
+        history = f"; finished after run {current.pk}, which stays current"
+    else:
+        carried = _carry_resolutions(previous=current, run=run) if current else 0
+        run.is_current = True
+        history = f"; supersedes run {current.pk}, {carried} resolution(s) carried over" if current else ""
     run.save()
     audit_record(
         actor=actor,
@@ -193,8 +201,7 @@ def _execute(run: ReconciliationRun, *, actor: Actor, file: FileSource | None) -
         subject=f"reconciliation {run.day} {run.provider}"[:100],
         note=(
             f"run {run.pk} ({run.source}): {run.item_count} items, {run.exception_count} exceptions, "
-            f"mismatch rate {run.mismatch_rate_pct} %"
-            + (f"; supersedes run {previous.pk}, {carried} resolution(s) carried over" if previous else "")
+            f"mismatch rate {run.mismatch_rate_pct} %{history}"
         ),
         after={"counts": run.counts, "totals": run.totals},
     )
@@ -259,11 +266,13 @@ def _look_up_unlisted(cursor) -> None:
 
 
 def _make_current(run: ReconciliationRun) -> ReconciliationRun | None:
-    """Supersede the day's current run by this one; returns the superseded run.
+    """Supersede the day's current run by this one, unless it was asked for later; returns that run.
 
-    Two runs of the same day finishing together would both find no current
-    run; a transaction-scoped advisory lock on (provider, day) makes the
-    second wait for the first's commit and supersede it in turn.
+    The day's result is the latest run requested (highest id), not the last
+    to finish: a current run with a higher id is left current and returned
+    untouched. Two runs of the same day finishing together would both find no
+    current run; a transaction-scoped advisory lock on (provider, day) makes
+    the second wait for the first's commit and then decide.
     """
     if connection.vendor == "postgresql":
         key = int.from_bytes(
@@ -277,7 +286,7 @@ def _make_current(run: ReconciliationRun) -> ReconciliationRun | None:
         .exclude(pk=run.pk)
         .first()
     )
-    if previous is not None:
+    if previous is not None and previous.pk < run.pk:
         previous.is_current, previous.superseded_by = False, run
         previous.save(update_fields=["is_current", "superseded_by"])
     return previous
@@ -339,20 +348,27 @@ def _log_finished(run: ReconciliationRun, timings: dict[str, float]) -> None:
 def reconciliation_item_resolve(*, item_id: int, note: str, actor: Actor) -> ReconciliationItem:
     """Mark an exception resolved with a note; resolving it again changes nothing.
 
-    Side effects, in order, in one transaction: the item row locked and
-    updated (resolved, note, who, when); audit event
-    `reconciliation.item_resolved` with the item before and after.
+    Only exceptions of the day's current run can be resolved (ERR_CONFLICT_STATE
+    otherwise). Side effects, in order, in one transaction: the item row and
+    its run row locked, the item updated (resolved, note, who, when); audit
+    event `reconciliation.item_resolved` with the item before and after.
     """
     _require_finance(actor)
     note = (note or "").strip()
     if not note:
         raise DomainError(ERR_VALIDATION, "Say how the exception was resolved.", field="note")
     with transaction.atomic():
+        # FOR UPDATE locks the run row too (joined): a re-run superseding this run waits for the
+        # resolution and carries it over, or has committed and the check below refuses.
         item = ReconciliationItem.objects.select_for_update().select_related("run").get(pk=item_id)
         if item.kind == ItemKind.MATCHED:
             raise DomainError(ERR_CONFLICT_STATE, "A matched item has nothing to resolve.")
         if item.resolved:
             return item
+        if not item.run.is_current:
+            # Resolutions travel forward only (a re-run copies them from the run it supersedes):
+            # one written into history would never reach the day's result.
+            raise DomainError(ERR_CONFLICT_STATE, "This run is history: resolve it in the day's current run.")
         before = {"resolved": False, "kind": item.kind, "run": item.run_id}
         item.resolved, item.resolution_note = True, note
         item.resolved_by, item.resolved_at = actor.user, timezone.now()

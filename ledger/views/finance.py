@@ -161,8 +161,15 @@ def run_detail(request: HttpRequest, run_id: int) -> HttpResponse:
         ],
         "query": _query_without_page(request),
         "resolve_form": ResolveForm(),
+        **_resolution_counts(run),
     }
     return render(request, "finance/run_detail.html", context)
+
+
+def _resolution_counts(run: ReconciliationRun) -> dict[str, int]:
+    """How many of the run's exceptions are still open (the exception index serves this)."""
+    resolved = run_items(run, ItemFilters(resolution="resolved")).count() if run.exception_count else 0
+    return {"resolved_count": resolved, "open_count": run.exception_count - resolved}
 
 
 def _item_row(item: ReconciliationItem) -> dict:

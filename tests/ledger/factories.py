@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import csv
+import importlib
 import io
 import time
 import uuid
+from datetime import timedelta
 
+from django.db import connection
 from django.utils import timezone
 
 from refunds.enums import Reason, RefundState, Role
@@ -55,6 +58,39 @@ def refund_answered(
 
 def refund_settled(**kwargs) -> Refund:
     return refund_answered(status="succeeded", **kwargs)
+
+
+# The SQLite triggers of the append-only ledger (the migration's module name is not importable as such).
+SQLITE_SQL = importlib.import_module("ledger.migrations.0002_append_only_and_balanced").SQLITE_SQL
+
+
+def refund_settled_earlier(*, days: int, **kwargs) -> Refund:
+    """A refund submitted, completed and settled in the ledger `days` days ago.
+
+    The services only post "now", and the ledger refuses updates, so the
+    test moves the refund's entries back in time with the triggers switched
+    off for that one statement (as the benchmark's bulk load does; the test
+    database role is a superuser).
+    """
+    refund = refund_settled(**kwargs)
+    moment = timezone.now() - timedelta(days=days)
+    move = "UPDATE ledger_journalentry SET created_at = %s WHERE refund_id = %s"
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute("SET session_replication_role = replica")
+            try:
+                cursor.execute(move, [moment, refund.pk])
+            finally:
+                cursor.execute("SET session_replication_role = DEFAULT")
+        else:  # the SQLite demo database: its append-only trigger, dropped and put back
+            cursor.execute("DROP TRIGGER ledger_journalentry_no_update")
+            try:
+                cursor.execute(move, [connection.ops.adapt_datetimefield_value(moment), refund.pk])
+            finally:
+                cursor.execute(SQLITE_SQL[0])
+    Refund.objects.filter(pk=refund.pk).update(submitted_at=moment, completed_at=moment, decided_at=moment)
+    refund.refresh_from_db()
+    return refund
 
 
 def provider_row(refund: Refund | None = None, **overrides) -> dict:

@@ -26,7 +26,7 @@ def a_run(system_actor):
 
 @pytest.fixture
 def queued(monkeypatch) -> list[int]:
-    """Runs handed to the worker (the task is not run here; tests/ledger/test_reconcile_tasks.py runs it)."""
+    """Runs handed to the worker (the task is not run here; tests/ledger/test_reconcile_operations.py runs it)."""
     sent: list[int] = []
     monkeypatch.setattr("ledger.tasks.reconcile_run.apply_async", lambda kwargs: sent.append(kwargs["run_id"]))
     return sent
@@ -75,7 +75,11 @@ def test_finance_and_admin_can_read_and_download(client, a_run, role):
 
     for method, url in finance_urls(a_run):
         if method == "get":
-            assert client.get(url).status_code == 200, url
+            response = client.get(url)
+            assert response.status_code == 200, url
+            if response.streaming:  # a CSV fails while streaming, after its 200: read it to the end
+                body = b"".join(response.streaming_content)
+                assert body.count(b"\n") >= 2, url  # the header and at least one row
 
 
 def test_runs_page_lists_runs_with_status_counts_and_rate(client, a_run):
@@ -118,6 +122,7 @@ def test_resolving_from_the_screen_records_the_note_and_who(client, a_run):
         "Manual refund in the dashboard, booked JE-12",
     )
     assert AuditEvent.objects.filter(action="reconciliation.item_resolved", actor_user=user).exists()
+    assert "2 exceptions (1 open, 1 resolved)" in client.get(f"/finance/runs/{a_run.pk}/").content.decode()
 
 
 def test_resolving_without_a_note_changes_nothing(client, a_run):
@@ -211,3 +216,16 @@ def test_a_superseded_run_points_to_the_current_one(client, a_run, system_actor)
     page = client.get(f"/finance/runs/{a_run.pk}/").content.decode()
 
     assert "This run is history" in page and f'href="/finance/runs/{newer.pk}/"' in page
+    assert "/resolve/" not in page and "resolve it in the current run" in page
+    assert newer.exception_count == 1  # the settled refund the empty report misses
+    assert "/resolve/" in client.get(f"/finance/runs/{newer.pk}/").content.decode()
+
+
+def test_a_currency_with_exceptions_links_to_its_exceptions(client, a_run):
+    login(client, Role.FINANCE)
+
+    page = client.get(f"/finance/runs/{a_run.pk}/").content.decode()
+    only_eur = client.get(f"/finance/runs/{a_run.pk}/?currency=EUR&resolution=all").content.decode()
+
+    assert 'href="?currency=USD&amp;resolution=all"' in page
+    assert "Nothing here: no items match these filters." in only_eur

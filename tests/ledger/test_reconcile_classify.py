@@ -4,9 +4,11 @@ from datetime import timedelta
 from decimal import Decimal
 
 import pytest
+from django.utils import timezone
 
 from audit.models import AuditEvent
 from ledger.models import ReconciliationItem
+from ledger.reconcile.classify import LATE_FAILURE_NOTE
 from ledger.reconcile.enums import ItemKind, RunSource, RunStatus
 from ledger.reconcile.services import reconciliation_run
 from refunds.models import WebhookEvent
@@ -16,6 +18,7 @@ from tests.ledger.factories import (
     provider_row,
     refund_answered,
     refund_settled,
+    refund_settled_earlier,
     refund_submitted,
     today,
 )
@@ -71,14 +74,33 @@ def test_amount_mismatch_is_found_with_both_amounts(system_actor):
     assert run.mismatch_rate_pct == 50
 
 
-def test_currency_mismatch_is_found(system_actor):
+def test_currency_mismatch_is_found_and_counted_in_both_currencies(system_actor):
     refund = refund_settled(amount_minor=5000, currency="USD")
 
     run = run_file(system_actor, [provider_row(refund, currency="eur")])
 
     item = ReconciliationItem.objects.get(run=run, refund=refund)
     assert (item.kind, item.our_currency, item.provider_currency) == (K.CURRENCY_MISMATCH, "USD", "EUR")
-    assert run.totals["USD"]["ledger_minor"] == 5000 and run.totals["EUR"]["provider_minor"] == 5000
+    # Each side's money stays in its own currency (never 50.00 EUR added to USD); the EUR row, with
+    # nothing in our ledger, says where its difference comes from.
+    assert run.totals == {
+        "EUR": {
+            "ledger_minor": 0,
+            "ledger_count": 0,
+            "provider_minor": 5000,
+            "provider_count": 1,
+            "exceptions": 1,
+            "difference_minor": 5000,
+        },
+        "USD": {
+            "ledger_minor": 5000,
+            "ledger_count": 1,
+            "provider_minor": 0,
+            "provider_count": 0,
+            "exceptions": 1,
+            "difference_minor": -5000,
+        },
+    }
 
 
 def test_provider_failed_while_our_ledger_settled_is_a_state_mismatch(system_actor):
@@ -213,6 +235,53 @@ def test_unknown_refund_webhook_annotates_the_listed_refund(system_actor):
     assert item.kind == K.MISSING_IN_LEDGER and "webhook" in item.note
 
 
+def test_failure_reported_today_for_a_refund_settled_earlier_is_a_state_mismatch_today(system_actor):
+    """Stripe's `refund_failure` row arrives days after the refund: the money came back today."""
+    refund = refund_settled_earlier(days=2, amount_minor=990)
+    report = provider_report(
+        [
+            {
+                "created_utc": int(timezone.now().timestamp()),
+                "currency": "usd",
+                "gross": "9.90",
+                "reporting_category": "refund_failure",
+                "source_id": refund.provider_refund_id,
+            }
+        ],
+        columns=["created_utc", "currency", "gross", "reporting_category", "source_id"],
+    )
+
+    run = reconciliation_run(day=today(), provider="stripe", source=RunSource.FILE, file=report, actor=system_actor)
+
+    item = ReconciliationItem.objects.get(run=run)
+    assert (item.kind, item.refund_id, item.our_state, item.provider_status) == (
+        K.STATE_MISMATCH,
+        refund.pk,
+        "completed",
+        "failed",
+    )
+    assert item.note == LATE_FAILURE_NOTE and item.ledger_settled_at.date() == today() - timedelta(days=2)
+    # The settlement stays in its own day's ledger total; the money given back comes off today's provider total.
+    assert run.totals["USD"] == {
+        "ledger_minor": 0,
+        "ledger_count": 0,
+        "provider_minor": -990,
+        "provider_count": 1,
+        "exceptions": 1,
+        "difference_minor": -990,
+    }
+
+
+def test_the_settlement_day_of_a_refund_that_failed_later_still_counts_it_once(system_actor):
+    refund = refund_settled_earlier(days=2, amount_minor=990)
+    day = today() - timedelta(days=2)
+
+    run = run_file(system_actor, [provider_row(refund, created=int(refund.completed_at.timestamp()))], day=day)
+
+    assert kinds(run) == {refund.provider_refund_id: K.MATCHED}
+    assert (run.totals["USD"]["ledger_minor"], run.totals["USD"]["provider_minor"]) == (990, 990)
+
+
 def test_every_kind_planted_in_one_day_is_found_once(system_actor):
     matched = refund_settled()
     amount = refund_settled()
@@ -220,6 +289,13 @@ def test_every_kind_planted_in_one_day_is_found_once(system_actor):
     state = refund_settled()
     missing_at_provider = refund_settled()
     missing_in_ledger = provider_row(None)
+    WebhookEvent.objects.create(
+        event_id="evt_unknown_all",
+        event_type="refund.updated",
+        provider_refund_id="re_only_in_a_webhook",
+        payload={"data": {"object": {"id": "re_only_in_a_webhook", "amount": 5, "currency": "usd"}}},
+        status=WebhookEvent.STATUS_UNKNOWN_REFUND,
+    )
 
     run = run_file(
         system_actor,
@@ -239,9 +315,17 @@ def test_every_kind_planted_in_one_day_is_found_once(system_actor):
         K.STATE_MISMATCH: 1,
         K.MISSING_AT_PROVIDER: 1,
         K.MISSING_IN_LEDGER: 1,
-        K.UNKNOWN_REFUND_EVENT: 0,
+        K.UNKNOWN_REFUND_EVENT: 1,
     }
-    assert kinds(run)[missing_at_provider.provider_refund_id] == K.MISSING_AT_PROVIDER
-    assert kinds(run)[missing_in_ledger["id"]] == K.MISSING_IN_LEDGER
-    assert run.mismatch_rate_pct == Decimal("83.333")
+    assert set(ItemKind.values) == set(run.counts)  # a kind added later must be planted here too
+    assert kinds(run) == {
+        matched.provider_refund_id: K.MATCHED,
+        amount.provider_refund_id: K.AMOUNT_MISMATCH,
+        currency.provider_refund_id: K.CURRENCY_MISMATCH,
+        state.provider_refund_id: K.STATE_MISMATCH,
+        missing_at_provider.provider_refund_id: K.MISSING_AT_PROVIDER,
+        missing_in_ledger["id"]: K.MISSING_IN_LEDGER,
+        "re_only_in_a_webhook": K.UNKNOWN_REFUND_EVENT,
+    }
+    assert run.mismatch_rate_pct == Decimal("85.714")
     assert AuditEvent.objects.filter(action="reconciliation.run_completed").count() == 1

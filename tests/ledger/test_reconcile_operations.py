@@ -6,7 +6,9 @@ from io import StringIO
 from unittest import mock
 
 import pytest
+from celery.schedules import crontab
 from django.core.management import CommandError, call_command
+from django.urls import resolve
 from django.utils import timezone
 from prometheus_client import CollectorRegistry, generate_latest
 
@@ -150,3 +152,63 @@ def test_system_actor_needs_no_role():
         day=today(), provider="stripe", source=RunSource.API, actor=Actor.system("operator")
     )
     assert run.status == RunStatus.QUEUED
+
+
+def test_celery_beat_runs_the_nightly_reconciliation_every_night():
+    from django.conf import settings
+
+    from config.celery import app
+
+    [entry] = [e for e in settings.CELERY_BEAT_SCHEDULE.values() if e["task"] == reconcile_yesterday.name]
+    schedule = entry["schedule"]
+    assert isinstance(schedule, crontab)
+    assert (schedule.hour, schedule.minute, schedule.day_of_week) == ({2}, {30}, set(range(7)))
+    assert reconcile_yesterday.name in app.tasks
+
+
+def test_the_finance_screens_are_mounted_at_finance():
+    from ledger.views import finance
+
+    assert resolve("/finance/").func is finance.runs
+
+
+@pytest.mark.parametrize(
+    ("argument", "message"),
+    [
+        ("22/11/2026", "not a date as YYYY-MM-DD"),
+        ("2026-13-01", "not a calendar day"),
+        ("2026-02-30", "not a calendar day"),
+        ("20261122", "not a date as YYYY-MM-DD"),
+    ],
+)
+def test_manage_py_reconcile_explains_a_bad_date(argument, message):
+    with pytest.raises(CommandError, match=message):
+        call_command("reconcile", "--date", argument, stdout=StringIO())
+    assert not ReconciliationRun.objects.exists()
+
+
+def test_manage_py_reconcile_refuses_a_missing_report_without_recording_a_run(tmp_path):
+    with pytest.raises(CommandError, match="no such file"):
+        call_command("reconcile", "--date", str(today()), "--provider-file", str(tmp_path / "nope.csv"))
+    with pytest.raises(CommandError, match="not a file"):
+        call_command("reconcile", "--date", str(today()), "--provider-file", str(tmp_path))
+    assert not ReconciliationRun.objects.exists()
+
+
+def test_manage_py_reconcile_refuses_a_future_day_and_manual_payouts_without_a_report():
+    with pytest.raises(CommandError, match="future"):
+        call_command("reconcile", "--date", str(today() + timedelta(days=3)), stdout=StringIO())
+    with pytest.raises(CommandError, match="--provider-file"):
+        call_command("reconcile", "--date", str(today()), "--provider", "manual", stdout=StringIO())
+    assert not ReconciliationRun.objects.exists()
+
+
+def test_manage_py_reconcile_fails_loudly_when_the_provider_is_down(settings):
+    settings.PROVIDER = "stripe"
+    settings.PROVIDER_API_BASE = "http://127.0.0.1:9"  # nothing listens on the discard port
+    settings.PROVIDER_TIMEOUT_SECONDS = 1.0
+
+    with pytest.raises(CommandError, match="ProviderUnavailable"):
+        call_command("reconcile", "--date", str(today()), stdout=StringIO())
+    run = ReconciliationRun.objects.get()
+    assert run.status == RunStatus.FAILED and not run.is_current

@@ -251,3 +251,34 @@ def test_executing_a_finished_run_again_changes_nothing(system_actor):
 
     assert again.status == RunStatus.SUCCEEDED
     assert ReconciliationItem.objects.filter(run=run).count() == 1
+
+
+def test_a_run_asked_for_earlier_that_finishes_later_does_not_replace_the_later_one(system_actor):
+    refund = refund_settled()
+    slow = reconciliation_run_create(day=today(), provider="stripe", source=RunSource.FILE, actor=system_actor)
+    corrected = run_file(system_actor, [provider_row(refund)])  # asked for later, finished first
+
+    reconciliation_run_execute(run_id=slow.pk, file=provider_report([provider_row(refund, currency="EUR")]))
+
+    slow.refresh_from_db()
+    corrected.refresh_from_db()
+    assert (slow.status, slow.is_current, slow.superseded_by_id) == (RunStatus.SUCCEEDED, False, corrected.pk)
+    assert corrected.is_current and corrected.superseded_by_id is None
+    assert "which stays current" in AuditEvent.objects.filter(action="reconciliation.run_completed").last().note
+
+
+def test_exceptions_of_a_superseded_run_cannot_be_resolved(system_actor, finance_actor):
+    rows = [provider_row(None)]
+    history = run_file(system_actor, rows)
+    current = run_file(system_actor, rows)
+
+    old_item = ReconciliationItem.objects.get(run=history)
+    with pytest.raises(DomainError) as refused:
+        reconciliation_item_resolve(item_id=old_item.pk, note="booked", actor=finance_actor)
+
+    assert refused.value.code == ERR_CONFLICT_STATE
+    old_item.refresh_from_db()
+    assert not old_item.resolved
+    reconciliation_item_resolve(
+        item_id=ReconciliationItem.objects.get(run=current).pk, note="booked", actor=finance_actor
+    )

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import argparse
+import re
 import time
-from datetime import date
+from datetime import date, datetime
+from pathlib import Path
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from audit.services import Actor
+from ledger.models import ReconciliationRun
 from ledger.reconcile.enums import ReconProvider, RunSource, RunStatus
 from ledger.reconcile.services import reconciliation_run
 from ledger.reconcile.window import yesterday
@@ -23,7 +27,7 @@ class Command(BaseCommand):
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("--date", type=date.fromisoformat, default=None, help="YYYY-MM-DD (default: yesterday)")
+        parser.add_argument("--date", type=day_argument, default=None, help="YYYY-MM-DD (default: yesterday)")
         parser.add_argument("--provider-file", default=None, help="the provider's report CSV (default: its list API)")
         parser.add_argument(
             "--provider", default=None, choices=ReconProvider.values, help="default: settings.PROVIDER (stripe)"
@@ -32,7 +36,14 @@ class Command(BaseCommand):
     def handle(self, *args, **options) -> None:
         day = options["date"] or yesterday()
         provider = options["provider"] or getattr(settings, "PROVIDER", ReconProvider.STRIPE)
-        source = RunSource.FILE if options["provider_file"] else RunSource.API
+        if provider not in ReconProvider.values:
+            raise CommandError(f"settings.PROVIDER is {provider!r}; say --provider {' or '.join(ReconProvider.values)}")
+        report = options["provider_file"]
+        if report is not None:
+            _check_report_file(report)
+        elif provider == ReconProvider.MANUAL:
+            raise CommandError("manual payouts have no provider API: give their report with --provider-file F")
+        source = RunSource.FILE if report is not None else RunSource.API
         started = time.monotonic()
         try:
             run = reconciliation_run(
@@ -50,7 +61,7 @@ class Command(BaseCommand):
             raise CommandError(f"reconciliation run {run.pk} of {day} ended {run.status}: {run.error}")
         self._report(run, time.monotonic() - started)
 
-    def _report(self, run, seconds: float) -> None:
+    def _report(self, run: ReconciliationRun, seconds: float) -> None:
         out = self.stdout
         out.write(
             f"run {run.pk}: {run.day} {run.provider} from {run.source} ({run.source_name}) in {seconds:.1f} s - "
@@ -70,6 +81,34 @@ class Command(BaseCommand):
             out.write(self.style.WARNING(f"{run.exception_count} exception(s) to look at on the finance screens"))
         else:
             out.write(self.style.SUCCESS("provider and ledger agree"))
+
+
+_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+def day_argument(text: str) -> date:
+    """`--date`: exactly YYYY-MM-DD, a real calendar day (argparse shows the message and exits 2)."""
+    value = text.strip()
+    if not _DAY.fullmatch(value):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date as YYYY-MM-DD (for example 2026-11-22)")
+    try:
+        return datetime.strptime(value, "%Y-%m-%d").date()
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a calendar day ({error})") from None
+
+
+def _check_report_file(path: str) -> None:
+    """Refuse a report that cannot even be opened before a run is recorded (a typo is not a failed run)."""
+    report = Path(path)
+    if not report.exists():
+        raise CommandError(f"--provider-file {path}: no such file")
+    if not report.is_file():
+        raise CommandError(f"--provider-file {path}: not a file")
+    try:
+        with report.open("rb"):
+            pass
+    except OSError as error:
+        raise CommandError(f"--provider-file {path}: cannot be read ({error.strerror})") from None
 
 
 def format_safe(amount_minor: int, currency: str) -> str:
