@@ -142,10 +142,11 @@ STEP_STATUS_TEXT: dict[str, Promise] = {
     "upcoming": _("not started yet"),
     "problem": _("stopped"),
 }
-# Sub-events of the processing step; other steps show only their time.
+# Sub-events of the processing (or delayed) step; other steps show only their time.
 EVENT_LABELS: dict[str, Promise] = {
     "approved": _("Approved"),
     "sent": _("Sent to your payment provider"),
+    "retrying": _("Trying again since"),
 }
 
 # --- payment rails and their timing -------------------------------------------

@@ -6,6 +6,7 @@ beyond the masked email, and every text comes from `refunds.messages`.
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import hmac
 import re
@@ -16,7 +17,7 @@ from zoneinfo import ZoneInfo
 
 from babel import Locale, UnknownLocaleError
 from babel.dates import format_date, format_datetime, format_time
-from babel.numbers import format_currency, format_decimal, get_currency_symbol
+from babel.numbers import format_decimal, get_currency_symbol
 from django.conf import settings
 from django.utils import translation
 
@@ -33,7 +34,7 @@ from refunds.messages import (
 )
 from refunds.models import OrderLine, Refund
 from refunds.models.refund import token_digest
-from refunds.money import minor_to_major
+from refunds.money import exponent, minor_to_major
 
 S = RefundState
 
@@ -105,8 +106,18 @@ def display_time_zone() -> tzinfo:
 
 
 def format_amount(amount_minor: int, currency: str, locale: Locale) -> str:
-    """'$1,234.50', '1.234,50 €', '‏42.50 US$' — Babel's pattern for the locale, ISO minor units."""
-    text = format_currency(minor_to_major(amount_minor, currency), currency, locale=locale)
+    """'$1,234.50', '1.234,50 €', '‏42.50 US$' — Babel's pattern for the locale, ISO minor units.
+
+    The number of decimals is the currency's ISO 4217 exponent, never CLDR's
+    display digits: they differ for some currencies (IQD has 3 minor digits,
+    CLDR shows 0; LBP 2 and 0), and rounding there would show a customer an
+    amount that is not the one refunded.
+    """
+    digits = exponent(currency)
+    # A copy: the locale's pattern object is Babel's shared, cached one.
+    pattern = copy.copy(locale.currency_formats["standard"])
+    pattern.frac_prec = (digits, digits)
+    text = pattern.apply(minor_to_major(amount_minor, currency), locale, currency=currency, currency_digits=False)
     if locale.character_order == "right-to-left":
         symbol = get_currency_symbol(currency, locale=locale)
         if _LATIN_SYMBOL.search(symbol) and symbol in text:
@@ -122,7 +133,8 @@ def format_when(moment: datetime, locale: Locale) -> str:
     local = moment.astimezone(zone)
     pattern = locale.datetime_formats["medium"]
     text = pattern.format(format_time(local, "short", locale=locale), format_date(local, "long", locale=locale))
-    return f"{text} {format_datetime(local, 'z', tzinfo=zone, locale=locale)}"
+    # A no-break space: the zone never wraps onto a line of its own on a phone.
+    return f"{text}\u00a0{format_datetime(local, 'z', tzinfo=zone, locale=locale)}"
 
 
 # --- the page's content -------------------------------------------------------------
@@ -144,7 +156,8 @@ class Step:
 
     @property
     def status_text(self) -> str:
-        if self.tone != "ok":
+        # A delayed step (warning) is still running, so it is "current step", not "stopped".
+        if self.tone == "problem":
             return str(STEP_STATUS_TEXT["problem"])
         return str(STEP_STATUS_TEXT[self.status])
 
@@ -209,13 +222,13 @@ def _steps(refund: Refund, when) -> tuple[Step, ...]:
         if refund.decided_at is None:
             return requested, canceled
         return requested, step("processing", "done", *processing_events), canceled
-    # failed: retryable ones are only delayed; the provider step runs again by itself.
-    stopped = (
-        step("delayed", "current", ("", refund.updated_at), tone="warning")
-        if refund.failure_retryable
-        else step("failed", "current", ("", refund.updated_at), tone="problem")
-    )
-    return requested, step("processing", "done", *processing_events), stopped
+    if refund.failure_retryable:
+        # Only delayed: the provider step runs again by itself, so the processing step is
+        # still the current one (marked delayed) and "refunded" is still ahead.
+        delayed = step("delayed", "current", *processing_events, ("retrying", refund.updated_at), tone="warning")
+        return requested, delayed, step("refunded", "upcoming")
+    failed = step("failed", "current", ("", refund.updated_at), tone="problem")
+    return requested, step("processing", "done", *processing_events), failed
 
 
 def _version(message_id: str, refund: Refund, steps: tuple[Step, ...]) -> str:
@@ -246,7 +259,8 @@ def status_view(refund: Refund, *, language: str) -> StatusView:
         f"{format_decimal(quantity, locale=locale)} × {name}" if quantity > 1 else name
         for name, quantity in lines[:MAX_ITEMS_SHOWN]
     )
-    money_moving = state not in (S.DENIED, S.CANCELED, S.FAILED)
+    # A retryable failure is only a delay: the money still comes, in the rail's usual time.
+    money_moving = state not in (S.DENIED, S.CANCELED, S.FAILED) or bool(refund.failure_retryable)
     rail = refund.payment.rail
     return StatusView(
         reference=refund.public_id,

@@ -1,24 +1,46 @@
-"""Compile every locale/*/LC_MESSAGES/*.po to .mo with Babel (no gettext binaries needed)."""
+"""Compile every locale/*/LC_MESSAGES/*.po to .mo with Babel (no gettext binaries needed).
+
+A catalogue with a format error, a fuzzy entry or an untranslated one is
+refused, and the build fails: gettext would silently show English for those
+(a fuzzy entry is left out of the .mo), which a customer reading Arabic or
+German must never get.
+"""
 
 from __future__ import annotations
 
 import sys
 from pathlib import Path
 
+from babel.messages.catalog import Catalog
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
+def catalogue_problems(catalog: Catalog) -> list[str]:
+    """Why `catalog` cannot ship: format errors, fuzzy and untranslated entries ([] when it can)."""
+    problems = [f"{message.id!r}: {error}" for message, errors in catalog.check() for error in errors]
+    for message in catalog:
+        if not message.id:
+            continue  # the header
+        strings = message.string if isinstance(message.string, (list, tuple)) else (message.string,)
+        if message.fuzzy:
+            problems.append(f"{message.id!r}: fuzzy")
+        elif not all(strings):
+            problems.append(f"{message.id!r}: untranslated")
+    return problems
+
+
 def compile_all(root: Path = ROOT / "locale") -> int:
+    """Number of catalogues compiled, or -1 (nothing written for it) when one has problems."""
     count = 0
     for po_path in sorted(root.glob("*/LC_MESSAGES/*.po")):
         with po_path.open("rb") as po_file:
             catalog = read_po(po_file, locale=po_path.parent.parent.name)
-        errors = [(message.id, err) for message, err in catalog.check()]
-        if errors:
-            print(f"{po_path}: {errors[:3]}", file=sys.stderr)
+        problems = catalogue_problems(catalog)
+        if problems:
+            print(f"{po_path}: {len(problems)} problem(s): {problems[:3]}", file=sys.stderr)
             return -1
         with po_path.with_suffix(".mo").open("wb") as mo_file:
             write_mo(mo_file, catalog)

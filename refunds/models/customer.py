@@ -15,7 +15,12 @@ class Customer(models.Model):
 
     @property
     def masked_email(self) -> str:
+        """'j•••@example.com': enough to recognise one's own address, shown on the status page.
+
+        Always three dots, whatever the length: a count would tell anyone holding
+        the link how long the hidden part of the address is.
+        """
         local, _, domain = self.email.partition("@")
         if not domain:
             return ""
-        return f"{local[:1]}{'•' * max(len(local) - 1, 2)}@{domain}"
+        return f"{local[:1]}•••@{domain}"

@@ -11,6 +11,7 @@ or with 204 when nothing changed.
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 import time
 
 from django.conf import settings
@@ -63,7 +64,7 @@ def _rate_limited(request: HttpRequest) -> float | None:
     if not limit:
         return None
     now = time.time()
-    client = hashlib.sha256(request.META.get("REMOTE_ADDR", "").encode()).hexdigest()[:24]
+    client = hashlib.sha256(_client_network(request.META.get("REMOTE_ADDR", "")).encode()).hexdigest()[:24]
     key = f"ratelimit:status:{client}:{int(now // WINDOW_SECONDS)}"
     try:
         count = cache.incr(key)  # the usual case: the window's counter exists
@@ -73,6 +74,23 @@ def _rate_limited(request: HttpRequest) -> float | None:
     if count <= limit:
         return None
     return WINDOW_SECONDS - (now % WINDOW_SECONDS)
+
+
+def _client_network(address: str) -> str:
+    """The budget's owner: an IPv4 address, or the /64 network of an IPv6 one.
+
+    One IPv6 subscriber usually holds a whole /64 and can use a new address
+    per request, so counting single IPv6 addresses would not limit anyone.
+    """
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return address
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped is not None:
+            return str(ip.ipv4_mapped)
+        return str(ipaddress.ip_network(f"{ip}/64", strict=False))
+    return str(ip)
 
 
 def _visitor_language(request: HttpRequest) -> str:

@@ -131,6 +131,65 @@ def test_each_email_is_on_the_refunds_timeline(django_capture_on_commit_callback
     assert "jane.doe" not in str(event.after) + event.note
 
 
+@pytest.mark.parametrize(
+    ("outcome", "expected"),
+    [
+        ({"status": "succeeded", "provider_refund_id": "re_done"}, MSG_COMPLETED),
+        ({"status": "failed", "provider_refund_id": "re_no", "failure_code": "card_expired"}, MSG_FAILED),
+        (
+            {"status": "failed", "provider_refund_id": "re_later", "failure_code": "rate_limit", "retryable": True},
+            MSG_FAILED_RETRYING,
+        ),
+    ],
+    ids=["completed", "failed", "failed_retryable"],
+)
+def test_the_provider_outcome_service_itself_sends_the_email(django_capture_on_commit_callbacks, outcome, expected):
+    """The real service, not a stand-in: removing its after_commit_state call would fail here."""
+    from refunds.providers.base import ProviderOutcome
+    from refunds.services.outcome import refund_apply_outcome
+
+    with django_capture_on_commit_callbacks(execute=True):
+        refund = _requested("ar")
+        refund_approve(refund_id=refund.pk, actor=agent("approver"))
+    Refund.objects.filter(pk=refund.pk).update(state=RefundState.SUBMITTING, submitted_at=timezone.now())
+    mail.outbox.clear()
+    with django_capture_on_commit_callbacks(execute=True):
+        _, applied = refund_apply_outcome(refund_id=refund.pk, outcome=ProviderOutcome(**outcome), source="test")
+    assert applied
+    assert [e.extra_headers["X-Refund-Message"] for e in mail.outbox] == [expected]
+    assert mail.outbox[0].extra_headers["Content-Language"] == "ar"
+
+
+@pytest.mark.parametrize(
+    ("currency", "language", "amount"),
+    [("JPY", "en", "¥4,250"), ("KWD", "de", "4,250\xa0KWD"), ("KWD", "ar", "4.250\xa0د.ك.\u200f")],
+)
+def test_the_email_amount_is_formatted_for_the_currency_and_language(
+    django_capture_on_commit_callbacks, currency, language, amount
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        _requested(language, currency=currency, amount_minor=10000)
+    (email,) = mail.outbox
+    assert amount in email.body
+    assert amount in email.alternatives[0][0]
+
+
+def test_an_arabic_html_email_is_right_to_left_even_where_the_html_element_is_dropped(
+    django_capture_on_commit_callbacks,
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        refund = _requested("ar")
+        refund_deny(refund_id=refund.pk, actor=agent("decliner"), note=DECLINE_REASON)
+    html = mail.outbox[-1].alternatives[0][0]
+    # Webmail keeps the body's content only: the wrapper repeats lang and dir, and
+    # the sides are physical (left/right) because mail clients ignore logical CSS.
+    assert '<div lang="ar" dir="rtl"' in html
+    assert "text-align:right" in html
+    assert "border-right:4px solid" in html
+    assert "inline-start" not in html and "inline-end" not in html
+    assert '<blockquote dir="auto"' in html
+
+
 def test_approval_email_carries_the_reply_the_agent_edited(django_capture_on_commit_callbacks):
     refund = _requested()
     refund_edit(refund_id=refund.pk, actor=agent("editor"), reply="Sorry the mug arrived chipped — refund on its way.")

@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from audit.services import Actor
 from refunds.enums import PaymentStatus, Rail, Reason, Role, Scope
-from refunds.models import ApiKey
+from refunds.models import ApiKey, Refund
 from refunds.services.api_keys import api_key_create
 from refunds.services.orders import LineInput, OrderInput, PaymentInput, order_upsert
 from refunds.services.request import refund_request
@@ -111,6 +111,11 @@ class Command(BaseCommand):
         for username, role, label in DEMO_USERS:
             self.stdout.write(f"  {username:<8} {role:<13} {label}")
         self.stdout.write("Demo orders: " + ", ".join(f"{o[0]} ({o[6]})" for o in DEMO_ORDERS))
+        # What the customers were emailed: their status pages (issue 6), one per seeded refund.
+        self.stdout.write("Customer status pages (the page's language switch offers en, ar, de):")
+        for refund in Refund.objects.filter(order__order_id__startswith="DEMO-").select_related("order__customer"):
+            label = f"{refund.order.order_id} {refund.state} {refund.order.customer.locale}"
+            self.stdout.write(f"  {label:<28} {refund.status_url}")
         if raw_key:
             self.stdout.write("Merchant API key (orders:write, refunds:create/read/submit), shown once:")
             self.stdout.write(raw_key)

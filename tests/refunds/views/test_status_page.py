@@ -64,7 +64,8 @@ def test_every_state_renders_in_every_language(client, customer_state, language)
         ("denied", ["requested:done", "declined:current:problem"]),
         ("canceled", ["requested:done", "canceled:current:problem"]),
         ("failed", ["requested:done", "processing:done", "failed:current:problem"]),
-        ("failed_retryable", ["requested:done", "processing:done", "delayed:current:warning"]),
+        # Only delayed: still on its way to "refunded".
+        ("failed_retryable", ["requested:done", "delayed:current:warning", "refunded:upcoming"]),
     ],
 )
 def test_steps_follow_requested_processing_refunded_or_stop_where_it_ended(client, customer_state, steps):
@@ -84,7 +85,8 @@ def test_each_step_says_when_it_happened(client):
         assert f'<time datetime="{moment.isoformat()}">' in body
     assert "Approved: " in body
     assert "Sent to your payment provider: " in body
-    assert " UTC</time>" in body
+    # The zone is glued to the time: it never wraps onto a line of its own.
+    assert "\xa0UTC</time>" in body
 
 
 def test_declined_page_shows_the_agents_reason(client):
@@ -110,7 +112,11 @@ def test_failed_page_says_what_happens_next(client, customer_state, next_step):
         ("de-DE", "EUR", 123450, "1.234,50\xa0€"),
         ("de-CH", "CHF", 123450, "CHF\xa01’234.50"),
         ("en", "JPY", 1234, "¥1,234"),
+        ("de", "JPY", 1234, "1.234\xa0¥"),
+        ("ar", "JPY", 1234, "1,234\xa0\u2066JP¥\u2069"),
         ("ar", "KWD", 1234500, "1,234.500\xa0د.ك.\u200f"),
+        ("en", "KWD", 1234567, "KWD1,234.567"),
+        ("de", "KWD", 5, "0,005\xa0KWD"),
         # A Latin symbol in Arabic is isolated, or the bidi algorithm shows "$US".
         ("ar", "USD", 4250, "42.50\xa0\u2066US$\u2069"),
     ],
@@ -121,6 +127,39 @@ def test_amount_is_formatted_for_the_currency_and_the_customers_locale(
     refund = refund_in_state("requested", locale=locale, currency=currency, refund_minor=refund_minor)
     amount = re.search(r'<dd class="amount">(.*?)</dd>', _page(client, refund)).group(1)
     assert expected in amount
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_every_accepted_currency_shows_exactly_its_iso_minor_digits(language):
+    from babel import Locale
+
+    from refunds.money import CURRENCY_EXPONENTS
+    from refunds.selectors_status import format_amount
+
+    locale = Locale.parse(language)
+    symbols = locale.number_symbols["latn"]
+    decimal, group = symbols["decimal"], symbols["group"]
+    for currency, digits in CURRENCY_EXPONENTS.items():
+        # 1234567 minor units: every digit is significant, so any rounding shows.
+        text = format_amount(1234567, currency, locale)
+        # The number alone (a symbol such as "د.إ." has dots of its own), without its grouping.
+        number = re.search(rf"\d[\d{re.escape(decimal + group)}]*", text).group(0).replace(group, "")
+        whole, _, fraction = number.partition(decimal)
+        assert len(fraction) == digits, (currency, text)
+        assert (whole + fraction).lstrip("0") == "1234567", (currency, text)
+
+
+def test_iso_digits_win_where_cldr_would_round():
+    """CLDR shows Iraqi dinars without decimals; ISO 4217 gives them three. A refund of 1.500 must not read 2."""
+    from unittest import mock
+
+    from babel import Locale
+
+    from refunds.selectors_status import format_amount
+
+    with mock.patch.dict("refunds.money.CURRENCY_EXPONENTS", {"IQD": 3, "LBP": 2}):
+        assert format_amount(1500, "IQD", Locale.parse("en")) == "IQD1.500"
+        assert format_amount(1234, "LBP", Locale.parse("de")) == "12,34\xa0LBP"
 
 
 def test_the_customers_regional_format_is_kept_only_in_their_own_language(client):
@@ -159,6 +198,14 @@ def test_no_timing_is_promised_when_no_money_moves(client, customer_state):
     assert "Usual time to arrive" not in _page(client, refund_in_state(customer_state))
 
 
+def test_a_delayed_refund_still_says_when_to_expect_the_money_and_since_when_we_retry(client):
+    refund = refund_in_state("failed_retryable", rail="bank_transfer")
+    body = _page(client, refund)
+    assert "1–3 business days" in body
+    assert "Sent to your payment provider: " in body
+    assert f'Trying again since: <time datetime="{refund.updated_at.isoformat()}">' in body
+
+
 def test_order_items_and_rail_are_shown(client):
     refund = refund_in_state("approved", lines=7, rail="bank_transfer")
     body = _page(client, refund)
@@ -174,11 +221,32 @@ def test_only_the_masked_email_and_no_other_personal_data_is_shown(client):
     refund = refund_in_state("denied", email="jane.doe@example.com", name="Jane Doe")
     Refund.objects.filter(pk=refund.pk).update(customer_note="my phone is +65 5555 0000", evidence=["photo.jpg"])
     body = _page(client, refund)
-    assert "j•••••••@example.com" in body
+    assert "j•••@example.com" in body
     for private in ("jane.doe", "Jane", "Doe", "+65 5555", "photo.jpg", refund.order.customer.external_id):
         assert private not in body
     for internal in (refund.policy_rule, "goodwill", "agent-deny"):
         assert internal not in body
+
+
+def test_the_masked_email_does_not_tell_how_long_the_address_is(client):
+    short = _page(client, refund_in_state("approved", email="jo@example.com"))
+    long = _page(client, refund_in_state("approved", email="josephine.longname@example.com"))
+    assert "j•••@example.com" in short
+    assert "j•••@example.com" in long
+
+
+def test_text_typed_by_people_keeps_its_own_direction_on_an_arabic_page(client):
+    denied = _page(client, refund_in_state("denied", locale="ar", lines=2))
+    # An English reason ends with its full stop on the right, not torn to the left by the RTL page.
+    assert f'<p dir="auto">{DECLINE_REASON}</p>' in denied
+    assert "<li><bdi>Blue ceramic mug 1</bdi></li>" in denied
+
+
+def test_a_delayed_step_is_announced_as_current_not_stopped(client):
+    body = _page(client, refund_in_state("failed_retryable"))
+    assert 'Delayed<span class="visually-hidden"> (current step)</span>' in body
+    assert "(stopped)" not in body
+    assert 'Failed<span class="visually-hidden"> (stopped)</span>' in _page(client, refund_in_state("failed"))
 
 
 def test_language_comes_from_the_customer_record(client):

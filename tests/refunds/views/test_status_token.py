@@ -136,6 +136,12 @@ def test_only_reading_methods_are_allowed(client):
 
 
 class TestRateLimit:
+    @pytest.fixture(autouse=True)
+    def _mid_window(self):
+        """Pin the clock 30 s into a window: requests of one test must not straddle a window's end."""
+        with mock.patch("refunds.views.status.time.time", return_value=1_800_000_030.0):
+            yield
+
     def test_over_the_limit_answers_429_with_retry_after(self, client, settings):
         settings.STATUS_PAGE_RATE_LIMIT_PER_MINUTE = 3
         refund = refund_in_state("approved")
@@ -143,7 +149,7 @@ class TestRateLimit:
         blocked = client.get(f"/r/{refund.status_token}/")
         assert codes == [200, 200, 200]
         assert blocked.status_code == 429
-        assert 1 <= int(blocked["Retry-After"]) <= 61
+        assert int(blocked["Retry-After"]) == 31  # what is left of the window, rounded up
         assert blocked["X-Robots-Tag"].startswith("noindex")
         body = blocked.content.decode()
         assert "Too many requests" in body
@@ -164,6 +170,16 @@ class TestRateLimit:
         assert client.get(url, REMOTE_ADDR="203.0.113.1").status_code == 200
         assert client.get(url, REMOTE_ADDR="203.0.113.1").status_code == 429
         assert client.get(url, REMOTE_ADDR="203.0.113.2").status_code == 200
+
+    def test_an_ipv6_client_cannot_escape_the_limit_by_hopping_addresses_in_its_64(self, client, settings):
+        settings.STATUS_PAGE_RATE_LIMIT_PER_MINUTE = 2
+        refund = refund_in_state("approved")
+        url = f"/r/{refund.status_token}/"
+        assert client.get(url, REMOTE_ADDR="2001:db8:1:2::1").status_code == 200
+        assert client.get(url, REMOTE_ADDR="2001:db8:1:2:ffff::9").status_code == 200
+        assert client.get(url, REMOTE_ADDR="2001:db8:1:2:abcd:1:2:3").status_code == 429
+        # The neighbouring /64 is another subscriber.
+        assert client.get(url, REMOTE_ADDR="2001:db8:1:3::1").status_code == 200
 
     def test_the_cache_holds_no_client_address(self, client, settings):
         from django.core.cache import cache
