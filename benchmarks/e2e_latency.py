@@ -56,13 +56,13 @@ def main() -> None:
             cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         ),
         subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "config", "worker", "-Q", "bench-e2e", "--loglevel=WARNING",
+            [sys.executable, "-m", "celery", "-A", "config", "worker", "--loglevel=WARNING",
              f"--concurrency={args.worker_concurrency}", "--without-gossip", "--without-mingle"],
             cwd=ROOT, env=env,
         ),
     ]  # fmt: skip
     subprocess.run(
-        [sys.executable, "-m", "celery", "-A", "config", "purge", "-f", "-Q", "bench-e2e"],
+        [sys.executable, "-m", "celery", "-A", "config", "purge", "-f"],
         env=env,
         cwd=ROOT,
         capture_output=True,

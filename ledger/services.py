@@ -34,17 +34,18 @@ def accounts_ensure() -> None:
 
 
 def entry_post(*, refund, entry_type: EntryType, lines: list[tuple[AccountCode, int]], memo: str = "") -> JournalEntry:
-    """Write one balanced entry with its postings, or return the one already there.
+    """Write one balanced entry with its postings.
 
     Side effects, in order: one JournalEntry row, its Posting rows (bulk).
     Raises UnbalancedEntry before touching the database if debits != credits.
+    There is no read-before-write: each entry type follows one FSM transition,
+    which the caller makes under the refund's row lock, and should a bug post a
+    type twice the (refund, entry_type) unique constraint raises IntegrityError
+    and rolls the whole transaction back — a loud failure, never a double post.
     """
     if sum(amount for _, amount in lines) != 0:
         raise UnbalancedEntry(f"{entry_type} for {refund.public_id} does not sum to zero: {lines}")
     lines = [(account, amount) for account, amount in lines if amount != 0]
-    existing = JournalEntry.objects.filter(refund=refund, entry_type=entry_type).first()
-    if existing is not None:
-        return existing
     debit_total = sum(amount for _, amount in lines if amount > 0)
     with transaction.atomic(savepoint=False):
         entry = JournalEntry.objects.create(

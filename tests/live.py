@@ -168,7 +168,7 @@ class CeleryWorker:
     def start(self) -> None:
         args = [
             sys.executable, "-m", "celery", "-A", "config", "worker", "--loglevel=WARNING",
-            f"--concurrency={self.concurrency}", "-Q", self.env["CELERY_TASK_DEFAULT_QUEUE"],
+            f"--concurrency={self.concurrency}",  # no -Q: every queue of this session (settings.CELERY_TASK_QUEUES)
             "-n", f"{self.name}@%h", "--without-gossip", "--without-mingle",
         ]  # fmt: skip
         if self.beat:

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import dj_database_url
 from celery.schedules import crontab
+from kombu import Queue
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 VAR_DIR = Path(os.environ.get("VAR_DIR", BASE_DIR / "var"))
@@ -203,6 +204,21 @@ else:
     CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 3 * 3600)}
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
 CELERY_TASK_DEFAULT_QUEUE = os.environ.get("CELERY_TASK_DEFAULT_QUEUE", "celery")
+# The money path gets a queue of its own: a provider delivery never waits behind
+# a backlog of customer emails (or a reconciliation run). A worker started
+# without -Q consumes all three, taking from each in turn; in production run a
+# worker per queue (`-Q <default>.provider`) to give deliveries their own processes.
+CELERY_PROVIDER_QUEUE = f"{CELERY_TASK_DEFAULT_QUEUE}.provider"
+CELERY_EMAIL_QUEUE = f"{CELERY_TASK_DEFAULT_QUEUE}.email"
+CELERY_TASK_QUEUES = [
+    Queue(CELERY_TASK_DEFAULT_QUEUE, routing_key=CELERY_TASK_DEFAULT_QUEUE),
+    Queue(CELERY_PROVIDER_QUEUE, routing_key=CELERY_PROVIDER_QUEUE),
+    Queue(CELERY_EMAIL_QUEUE, routing_key=CELERY_EMAIL_QUEUE),
+]
+CELERY_TASK_ROUTES = {
+    "refunds.deliver_outbox": {"queue": CELERY_PROVIDER_QUEUE, "routing_key": CELERY_PROVIDER_QUEUE},
+    "refunds.send_refund_email": {"queue": CELERY_EMAIL_QUEUE, "routing_key": CELERY_EMAIL_QUEUE},
+}
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1

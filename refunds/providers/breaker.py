@@ -46,7 +46,11 @@ class CircuitBreaker:
         return cache.add(self._trial, 1, timeout=max(int(self.cooldown), 1))
 
     def record_success(self) -> None:
-        if cache.get(self._open_until):
+        # One read on the common path (closed, no failures counted); writes only when there is state to clear.
+        state = cache.get_many([self._failures, self._open_until])
+        if not state:
+            return
+        if state.get(self._open_until):
             logger.info("circuit closed", extra={"message_id": "MSG.provider.circuit_closed", "provider": self.name})
         cache.delete_many([self._failures, self._open_until, self._trial])
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 
 from django.db import transaction
+from django.db.models import Subquery
 
 from refunds.errors import ERR_AUTHZ_ROLE, ERR_NOT_FOUND, DomainError, InvalidTransition
 from refunds.metrics import REFUND_OUTCOME_TOTAL
@@ -20,10 +21,12 @@ def refund_lock(*, refund_id: int) -> tuple[Refund, Payment]:
     then refund) — the same order as refund creation — so two services can
     never deadlock on each other. Must run inside a transaction.
     """
-    payment_id = Refund.objects.filter(pk=refund_id).values_list("payment_id", flat=True).first()
-    if payment_id is None:
+    # The payment is found through a subquery so locking it costs one round trip;
+    # a refund's payment never changes, so the subquery cannot race.
+    refund_payment = Refund.objects.filter(pk=refund_id).values("payment_id")[:1]
+    payment = Payment.objects.select_for_update().filter(pk=Subquery(refund_payment)).first()
+    if payment is None:
         raise DomainError(ERR_NOT_FOUND)
-    payment = Payment.objects.select_for_update().get(pk=payment_id)
     # of=("self",): lock the refund row only. Without it PostgreSQL also locks
     # the joined order and the (shared) policy row FOR UPDATE, which blocks
     # every refund insert's foreign-key check on that policy — and deadlocks.

@@ -1,4 +1,8 @@
-"""The project's URLs plus the finance screens, for tests that run before config.urls includes them."""
+"""The project's URLs, with the finance screens added if config.urls ever stops mounting them.
+
+config.urls mounts /finance/ (tests/ledger/test_reconcile_operations.py checks it); this
+URLconf stays because test modules name it.
+"""
 
 from django.urls import include, path
 

@@ -128,8 +128,8 @@ def test_queries_per_create_and_read_do_not_silently_grow(merchant):
     # Savepoints are bookkeeping of nested atomics, not round trips with work.
     create_sql = [q["sql"] for q in create_queries.captured_queries if "SAVEPOINT" not in q["sql"]]
     read_sql = [q["sql"] for q in read_queries.captured_queries if "SAVEPOINT" not in q["sql"]]
-    # 19: auth, idempotency (insert, answer), order, payment lock, policy, velocity, refund insert (already
-    # approved when auto-approved) + history, reservation, decision, lines, ledger (check, entry, postings),
+    # 18: auth, idempotency (insert, answer), order, payment lock, policy, velocity, refund insert (already
+    # approved when auto-approved) + history, reservation, decision, lines, ledger (entry, postings),
     # outbox, audit (chain head lock, events, head update).
-    assert len(create_sql) == 19, [q[:90] for q in create_sql]
+    assert len(create_sql) == 18, [q[:90] for q in create_sql]
     assert len(read_sql) == 4, [q[:90] for q in read_sql]

@@ -1,0 +1,152 @@
+"""Races between services, with real threads on their own PostgreSQL connections.
+
+Each test starts its callers at one barrier so they really overlap; the row
+locks, unique keys and FSM checks of the services are what must keep the
+outcome single and consistent.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from django.db import connection
+from django.db.models import Sum
+from django.utils import timezone
+
+from audit.services import audit_verify
+from ledger.enums import EntryType
+from ledger.models import JournalEntry
+from ledger.services import trial_balance
+from refunds.enums import ACTIVE_STATES, DecisionKind, OutboxStatus, Reason, RefundState, Role
+from refunds.errors import DomainError
+from refunds.models import Decision, OutboxMessage, Payment, Refund
+from refunds.providers.registry import get_provider
+from refunds.services import execute
+from refunds.services.cancel import refund_cancel
+from refunds.services.decide import refund_approve
+from refunds.services.execute import outbox_deliver
+from tests.refunds.factories import agent, captured_order, make_refund, requester
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def race(*calls: Callable[[], Any]) -> list[Any]:
+    """Run the calls in threads released together; return each result or the exception it raised."""
+    barrier = threading.Barrier(len(calls))
+    results: list[Any] = [None] * len(calls)
+
+    def run(index: int, call: Callable[[], Any]) -> None:
+        try:
+            barrier.wait()
+            results[index] = call()
+        except Exception as error:  # noqa: BLE001 - refusals and crashes are results the test inspects
+            results[index] = error
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=run, args=(n, call)) for n, call in enumerate(calls)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert not any(thread.is_alive() for thread in threads), "a racing call never finished (deadlock?)"
+    return results
+
+
+def reserved_matches_active_refunds(payment: Payment) -> bool:
+    payment.refresh_from_db()
+    active = Refund.objects.filter(payment=payment, state__in=ACTIVE_STATES).aggregate(total=Sum("amount_minor"))
+    return payment.refund_reserved_minor == (active["total"] or 0)
+
+
+def test_two_seniors_approving_at_once_approve_exactly_once():
+    refund = make_refund(order=captured_order(amount_minor=100000), amount_minor=25000, reason=Reason.GOODWILL)
+    assert refund.approvals_required == 2
+    seniors = [agent(f"senior{n}", Role.SENIOR_AGENT) for n in range(2)]
+
+    results = race(*[lambda s=s: refund_approve(refund_id=refund.pk, actor=s) for s in seniors for _ in range(3)])
+
+    refund.refresh_from_db()
+    assert refund.state == RefundState.APPROVED
+    assert Decision.objects.filter(refund=refund, kind=DecisionKind.APPROVE).count() == 2
+    assert JournalEntry.objects.filter(refund=refund, entry_type=EntryType.REFUND_PENDING).count() == 1
+    assert OutboxMessage.objects.filter(refund=refund).count() == 1
+    # A senior's repeated clicks are refused as "already approved" or absorbed as an idempotent retry.
+    assert all(isinstance(r, Refund | DomainError) for r in results)
+    assert list(audit_verify()) == []
+
+
+def test_one_senior_racing_themself_counts_once():
+    refund = make_refund(order=captured_order(amount_minor=100000), amount_minor=25000, reason=Reason.GOODWILL)
+    senior = agent("senior", Role.SENIOR_AGENT)
+
+    race(*[lambda: refund_approve(refund_id=refund.pk, actor=senior) for _ in range(6)])
+
+    refund.refresh_from_db()
+    assert refund.state == RefundState.REQUESTED
+    assert Decision.objects.filter(refund=refund, kind=DecisionKind.APPROVE).count() == 1
+    assert not JournalEntry.objects.filter(refund=refund).exists()
+
+
+def test_cancel_racing_an_approval_leaves_one_consistent_outcome():
+    order = captured_order(amount_minor=100000)
+    refund = make_refund(order=order, amount_minor=60000, reason=Reason.NOT_RECEIVED)  # over the ceiling: review
+    assert (refund.state, refund.approvals_required) == (RefundState.REQUESTED, 1)
+    approver, canceler = agent("approver"), agent("canceler")
+
+    race(
+        lambda: refund_approve(refund_id=refund.pk, actor=approver),
+        lambda: refund_cancel(refund_id=refund.pk, actor=canceler, note="customer withdrew"),
+    )
+
+    refund.refresh_from_db()
+    assert refund.state in {RefundState.APPROVED, RefundState.CANCELED}
+    entries = set(JournalEntry.objects.filter(refund=refund).values_list("entry_type", flat=True))
+    pending = OutboxMessage.objects.filter(refund=refund, status=OutboxStatus.PENDING).count()
+    if refund.state == RefundState.APPROVED:
+        assert (entries, pending) == ({EntryType.REFUND_PENDING}, 1)
+    elif entries:  # approved first, then canceled: the approval is undone in full
+        assert (entries, pending) == ({EntryType.REFUND_PENDING, EntryType.REFUND_REVERSED}, 0)
+    assert reserved_matches_active_refunds(refund.payment)
+    assert trial_balance() in ({}, {"USD": 0})
+
+
+def test_concurrent_deliveries_of_one_message_call_the_provider_once(provider_settings, monkeypatch):
+    order = captured_order(amount_minor=10000, provider_payment_id=f"pi_sim_ok_race_{timezone.now().timestamp()}")
+    refund = make_refund(order=order, amount_minor=4000)
+    message = OutboxMessage.objects.get(refund=refund)
+    calls: list[str] = []
+    real = get_provider
+
+    class Counting:
+        def execute_refund(self, **kwargs):
+            calls.append(kwargs["idempotency_key"])
+            return real().execute_refund(**kwargs)
+
+    monkeypatch.setattr(execute, "get_provider", Counting)
+
+    outcomes = race(*[lambda: outbox_deliver(message_id=message.pk) for _ in range(6)])
+
+    refund.refresh_from_db()
+    assert refund.state == RefundState.COMPLETED
+    assert len(calls) == 1
+    assert sorted(o for o in outcomes if o != "skipped") == ["succeeded"]
+    assert JournalEntry.objects.filter(refund=refund, entry_type=EntryType.REFUND_SETTLED).count() == 1
+    assert reserved_matches_active_refunds(refund.payment)
+
+
+def test_concurrent_creates_on_one_payment_never_over_refund():
+    order, actor = captured_order(amount_minor=10000), requester()
+
+    results = race(*[lambda: make_refund(order=order, amount_minor=3000, actor=actor) for _ in range(12)])
+
+    accepted = [r for r in results if isinstance(r, Refund)]
+    assert len(accepted) == 3
+    assert {type(r) for r in results} == {Refund, DomainError}
+    payment = Payment.objects.get(order=order)
+    assert payment.remaining_refundable_minor == 1000
+    assert reserved_matches_active_refunds(payment)
+    assert trial_balance() == {"USD": 0}
