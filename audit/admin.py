@@ -10,7 +10,7 @@ class AuditEventAdmin(admin.ModelAdmin):
     """The audit trail is evidence: hash-chained, append-only, never edited from here."""
 
     list_display = [
-        "seq",
+        "id",
         "occurred_at",
         "action",
         "actor_label",
@@ -19,11 +19,18 @@ class AuditEventAdmin(admin.ModelAdmin):
         "currency",
         "policy_rule",
         "flagged",
+        "chain_seq",
     ]
     list_filter = ["action", "flagged", "actor_type"]
     search_fields = ["subject", "refund__public_id", "correlation_id", "actor_label"]
-    list_select_related = ["refund"]
+    list_select_related = ["refund", "seal"]
     date_hierarchy = "occurred_at"
+
+    @admin.display(description="chain seq")
+    def chain_seq(self, event: AuditEvent) -> str:
+        # Sealed into the hash chain a few seconds after commit; until then, pending.
+        seal = getattr(event, "seal", None)
+        return str(seal.seq) if seal is not None else "pending"
 
     def has_add_permission(self, request, obj=None) -> bool:
         return False

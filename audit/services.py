@@ -6,15 +6,15 @@ import hashlib
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
 
-from audit.models import AuditChainHead, AuditEvent
+from audit.models import AuditChainHead, AuditEvent, AuditPending, AuditSeal
+from audit.models.chain import GENESIS_HASH
 from refunds.correlation import get_correlation_id
-
-GENESIS_HASH = "0" * 64
 
 
 @dataclass(frozen=True)
@@ -44,9 +44,10 @@ class Actor:
         )
 
 
-def _canonical(event: AuditEvent) -> bytes:
+def _canonical(event: AuditEvent, *, seq: int, prev_hash: str) -> bytes:
     body = {
-        "seq": event.seq,
+        "id": event.pk,
+        "seq": seq,
         "occurred_at": event.occurred_at.isoformat(),
         "actor_type": event.actor_type,
         "actor_user_id": event.actor_user_id,
@@ -63,47 +64,40 @@ def _canonical(event: AuditEvent) -> bytes:
         "after": event.after,
         "flagged": event.flagged,
         "correlation_id": event.correlation_id,
-        "prev_hash": event.prev_hash,
+        "prev_hash": prev_hash,
     }
     return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str).encode()
 
 
-def event_hash(event: AuditEvent) -> str:
-    return hashlib.sha256(_canonical(event)).hexdigest()
+def seal_hash(event: AuditEvent, *, seq: int, prev_hash: str) -> str:
+    """The hash of one chain link: the event's content and id, its place, and the previous link."""
+    return hashlib.sha256(_canonical(event, seq=seq, prev_hash=prev_hash)).hexdigest()
 
 
-def audit_record(*, actor: Actor, action: str, refunds_locked: bool = False, **fields: Any) -> AuditEvent:
-    """Append one event to the chain, in the caller's transaction (see audit_record_many)."""
-    return audit_record_many([dict(actor=actor, action=action, **fields)], refunds_locked=refunds_locked)[0]
+def audit_record(*, actor: Actor, action: str, **fields: Any) -> AuditEvent:
+    """Append one event, in the caller's transaction (see audit_record_many)."""
+    return audit_record_many([dict(actor=actor, action=action, **fields)])[0]
 
 
-def audit_record_many(events: list[dict[str, Any]], *, refunds_locked: bool = False) -> list[AuditEvent]:
-    """Append events to the chain in order, in the caller's transaction.
+def audit_record_many(events: list[dict[str, Any]]) -> list[AuditEvent]:
+    """Append events in order, in the caller's transaction: one INSERT, no lock.
 
     Each dict holds `actor`, `action` and optionally refund, subject,
     amount_minor, currency, policy_rule, note, before, after, flagged.
-    Side effects, in order: lock the chain head, insert the events (one
-    statement), move the head. Call it as the last write of a service so the
-    head lock — which serialises every audited transaction — is held only
-    until commit. Pass refunds_locked=True only when this transaction already
-    holds the row lock of every refund in `events` (see `_lock_refunds`).
+    The events commit or roll back with the change they record. A trigger
+    queues each one for the sealer, which links it into the hash chain a few
+    seconds after commit (`audit_seal_pending`): audited transactions never
+    wait for each other on the chain.
     """
-    with transaction.atomic(savepoint=False):
-        if not refunds_locked:
-            _lock_refunds(events)
-        # The head row is created by migration 0003; locking it is what orders the chain.
-        head = AuditChainHead.objects.select_for_update().get(id=1)
-        correlation_id = get_correlation_id()
-        now = timezone.now()
-        built = []
-        prev_hash, seq = head.hash, head.seq
-        for fields in events:
-            fields = dict(fields)
-            actor: Actor = fields.pop("actor")
-            refund = fields.pop("refund", None)
-            seq += 1
-            event = AuditEvent(
-                seq=seq,
+    correlation_id = get_correlation_id()
+    now = timezone.now()
+    built = []
+    for fields in events:
+        fields = dict(fields)
+        actor: Actor = fields.pop("actor")
+        refund = fields.pop("refund", None)
+        built.append(
+            AuditEvent(
                 occurred_at=now,
                 actor_type=actor.type,
                 actor_user=actor.user,
@@ -112,58 +106,92 @@ def audit_record_many(events: list[dict[str, Any]], *, refunds_locked: bool = Fa
                 refund=refund,
                 subject=fields.pop("subject", "") or (refund.public_id if refund is not None else ""),
                 correlation_id=correlation_id,
-                prev_hash=prev_hash,
                 **fields,
             )
-            event.hash = prev_hash = event_hash(event)
-            built.append(event)
-        AuditEvent.objects.bulk_create(built)
-        head.seq, head.hash = seq, prev_hash
-        head.save(update_fields=["seq", "hash"])
-    return built
+        )
+    return AuditEvent.objects.bulk_create(built)
 
 
-def _lock_refunds(events: list[dict[str, Any]]) -> None:
-    """Lock the refunds the events point at before taking the chain head.
+def audit_seal_pending(*, batch_size: int = 2000, max_batches: int = 100) -> int:
+    """Link every committed, not yet sealed event into the chain; return how many were sealed.
 
-    The events' foreign keys are checked at commit with a KEY SHARE lock on
-    each refund. A writer holding the chain head must never wait for a refund
-    row that another transaction holds while it waits for the chain head — a
-    deadlock. Locking the refunds first (in pk order) keeps one global order:
-    payment → refund → chain head. Services already hold these locks, so for
-    them this is a no-op re-lock.
+    Side effects per batch, in one transaction: lock the chain head (skipped
+    if another sealer holds it — that one is doing this work), read up to
+    `batch_size` pending events in id order, insert their seals with
+    consecutive `seq`, each hashing the previous, remove them from the
+    pending queue, move the head. Events committed out of id order are simply
+    sealed in a later batch: the chain's order is the order of sealing.
     """
-    refunds = {event["refund"].pk: event["refund"] for event in events if event.get("refund") is not None}
-    if refunds:
-        model = type(next(iter(refunds.values())))
-        list(model.objects.select_for_update().filter(pk__in=sorted(refunds)).order_by("pk").values_list("pk"))
+    sealed = 0
+    for _ in range(max_batches):
+        with transaction.atomic():
+            head = AuditChainHead.objects.select_for_update(skip_locked=True).filter(id=1).first()
+            if head is None:
+                if AuditChainHead.objects.filter(id=1).exists():
+                    return sealed  # another sealer holds the head
+                head, _ = AuditChainHead.objects.get_or_create(id=1)
+            pending_ids = AuditPending.objects.order_by("event_id").values("event_id")[:batch_size]
+            events = list(AuditEvent.objects.filter(pk__in=pending_ids).order_by("id"))
+            if not events:
+                return sealed
+            now = timezone.now()
+            seals, seq, prev_hash = [], head.seq, head.hash
+            for event in events:
+                seq += 1
+                digest = seal_hash(event, seq=seq, prev_hash=prev_hash)
+                seals.append(AuditSeal(seq=seq, event=event, prev_hash=prev_hash, hash=digest, sealed_at=now))
+                prev_hash = digest
+            AuditSeal.objects.bulk_create(seals)
+            AuditPending.objects.filter(event_id__in=[event.pk for event in events]).delete()
+            head.seq, head.hash = seq, prev_hash
+            head.save(update_fields=["seq", "hash"])
+        sealed += len(events)
+        if len(events) < batch_size:
+            return sealed
+    return sealed
 
 
 @dataclass(frozen=True)
 class ChainProblem:
-    seq: int
+    where: str  # "seq 12" for a chain link, "event 345" for an event outside the chain
     problem: str
 
 
-def audit_verify(*, chunk_size: int = 2000) -> Iterator[ChainProblem]:
+def audit_verify(
+    *, chunk_size: int = 2000, max_pending_age: timedelta = timedelta(minutes=5)
+) -> Iterator[ChainProblem]:
     """Walk the whole chain in order and yield every break found.
 
-    Reads in chunks with a server-side cursor so memory stays flat however
-    long the chain is.
+    Checks, in order: seals run 1, 2, 3 … and each links to the previous
+    hash; each seal's hash matches its event's content now; the head points at
+    the last seal; every event is sealed or still queued, and none has been
+    queued longer than `max_pending_age` (a sealer that stopped). Reads with
+    server-side cursors so memory stays flat however long the chain is.
     """
     expected_prev = GENESIS_HASH
     expected_seq = 1
     last_seq = 0
-    for event in AuditEvent.objects.order_by("seq").iterator(chunk_size=chunk_size):
-        if event.seq != expected_seq:
-            yield ChainProblem(event.seq, f"gap: expected seq {expected_seq}")
-        if event.prev_hash != expected_prev:
-            yield ChainProblem(event.seq, "prev_hash does not match the previous event")
-        if event_hash(event) != event.hash:
-            yield ChainProblem(event.seq, "content does not match its hash (edited?)")
-        expected_prev = event.hash
-        expected_seq = event.seq + 1
-        last_seq = event.seq
+    # The inner join drops a seal whose event row was removed: the walk then sees a gap.
+    for seal in AuditSeal.objects.select_related("event").order_by("seq").iterator(chunk_size=chunk_size):
+        if seal.seq != expected_seq:
+            yield ChainProblem(f"seq {seal.seq}", f"gap: expected seq {expected_seq} (event or link removed?)")
+        if seal.prev_hash != expected_prev:
+            yield ChainProblem(f"seq {seal.seq}", "prev_hash does not match the previous link")
+        if seal_hash(seal.event, seq=seal.seq, prev_hash=seal.prev_hash) != seal.hash:
+            yield ChainProblem(f"seq {seal.seq}", f"event {seal.event_id} does not match its hash (edited?)")
+        expected_prev = seal.hash
+        expected_seq = seal.seq + 1
+        last_seq = seal.seq
     head = AuditChainHead.objects.filter(id=1).first()
     if head is not None and (head.seq != last_seq or head.hash != expected_prev):
-        yield ChainProblem(head.seq, "chain head does not point at the last event (events removed?)")
+        yield ChainProblem(f"seq {head.seq}", "chain head does not point at the last link (events removed?)")
+    outside = AuditEvent.objects.filter(seal__isnull=True).exclude(pk__in=AuditPending.objects.values("event_id"))
+    for event_id in outside.values_list("pk", flat=True).iterator(chunk_size=chunk_size):
+        yield ChainProblem(f"event {event_id}", "neither sealed nor queued for sealing")
+    stale = AuditPending.objects.filter(event__occurred_at__lt=timezone.now() - max_pending_age)
+    stale_count = stale.count()
+    if stale_count:
+        yield ChainProblem(
+            f"event {stale.order_by('event_id').values_list('event_id', flat=True).first()}",
+            f"{stale_count} event(s) waiting to be sealed for over {max_pending_age} (is beat running?)",
+        )

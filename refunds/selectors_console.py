@@ -372,7 +372,7 @@ class TimelineItem:
     changes: list[tuple[str, str, str]] = field(default_factory=list)
     # Within one transaction: causes (-1) before the audit events (0) before their effects (1).
     phase: int = 1
-    # Tie-break for items in the same instant and phase: the audit chain's own order first.
+    # Tie-break for items in the same instant and phase: the audit trail's insertion order first.
     sort_key: tuple = ()
 
 
@@ -408,7 +408,7 @@ def _changes(before: dict | None, after: dict | None, currency: str) -> list[tup
 
 def _audit_items(refund: Refund) -> list[TimelineItem]:
     items = []
-    for event in AuditEvent.objects.filter(refund=refund).order_by("seq"):
+    for event in AuditEvent.objects.filter(refund=refund).order_by("id"):
         details = []
         if event.amount_minor is not None and event.currency:
             details.append(("Amount", format_plain(event.amount_minor, event.currency)))
@@ -426,7 +426,7 @@ def _audit_items(refund: Refund) -> list[TimelineItem]:
                 details=details,
                 changes=_changes(event.before, event.after, refund.currency),
                 phase=0,
-                sort_key=(0, event.seq),
+                sort_key=(0, event.pk),
             )
         )
     return items

@@ -1,3 +1,4 @@
-from audit.models.event import AuditChainHead, AuditEvent
+from audit.models.chain import AuditChainHead, AuditPending, AuditSeal
+from audit.models.event import AuditEvent
 
-__all__ = ["AuditChainHead", "AuditEvent"]
+__all__ = ["AuditChainHead", "AuditEvent", "AuditPending", "AuditSeal"]

@@ -3,15 +3,16 @@ from django.db import models
 
 
 class AuditEvent(models.Model):
-    """One append-only, hash-chained audit event (SPEC §5).
+    """One append-only audit event (SPEC §5).
 
-    `seq` is the position in the single global chain and `hash` covers this
-    event's content and the previous event's hash, so removing, reordering or
-    editing any event breaks `manage.py verify_audit`. PostgreSQL also refuses
-    UPDATE and DELETE on this table (migration 0002).
+    Written in the transaction of the change it records, with no global lock:
+    a database trigger queues every new row in `AuditPending`, and the sealer
+    (`audit.services.audit_seal_pending`, run by beat every few seconds) links
+    it into the single hash chain (`AuditSeal`). PostgreSQL refuses UPDATE and
+    DELETE on this table (migration 0002), so an event is never changed before
+    or after it is sealed; `manage.py verify_audit` recomputes every link.
     """
 
-    seq = models.PositiveBigIntegerField(unique=True)
     occurred_at = models.DateTimeField(db_index=True)
     actor_type = models.CharField(max_length=10)
     actor_user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.PROTECT, related_name="+")
@@ -28,27 +29,11 @@ class AuditEvent(models.Model):
     after = models.JSONField(null=True)
     flagged = models.BooleanField(default=False, help_text="Loud: e.g. an override of an in-policy recommendation.")
     correlation_id = models.CharField(max_length=64, blank=True)
-    prev_hash = models.CharField(max_length=64)
-    hash = models.CharField(max_length=64, unique=True)
 
     class Meta:
-        ordering = ["seq"]
+        # Insertion order; a refund's own events are written under its row lock, so for
+        # one refund this is also the order in which things happened.
+        ordering = ["id"]
 
     def __str__(self) -> str:
-        return f"#{self.seq} {self.action}"
-
-
-class AuditChainHead(models.Model):
-    """The single row holding the chain's tip.
-
-    Writers lock it (`select_for_update`) to append, which serialises appends
-    across every web process and worker; the lock is held only from the audit
-    write to commit, so services write their audit event last.
-    """
-
-    id = models.PositiveSmallIntegerField(primary_key=True, default=1)
-    seq = models.PositiveBigIntegerField(default=0)
-    hash = models.CharField(max_length=64, default="0" * 64)
-
-    class Meta:
-        constraints = [models.CheckConstraint(condition=models.Q(id=1), name="audit_chain_single_head")]
+        return f"#{self.pk} {self.action}"

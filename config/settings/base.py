@@ -183,6 +183,8 @@ PROVIDER_POLL_PENDING_AFTER_SECONDS = env_int("PROVIDER_POLL_PENDING_AFTER_SECON
 BREAKER_FAILURE_THRESHOLD = env_int("BREAKER_FAILURE_THRESHOLD", 5)
 BREAKER_COOLDOWN_SECONDS = float(os.environ.get("BREAKER_COOLDOWN_SECONDS", "30"))
 WEBHOOK_TOLERANCE_SECONDS = env_int("WEBHOOK_TOLERANCE_SECONDS", 300)
+# Audit events are linked into the hash chain by a beat task this often (audit/services.py).
+AUDIT_SEAL_SECONDS = float(os.environ.get("AUDIT_SEAL_SECONDS", "2"))
 
 # --- Celery ------------------------------------------------------------------
 CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "filesystem://")
@@ -232,6 +234,7 @@ CELERY_BEAT_SCHEDULE = {
     "purge-idempotency-keys": {"task": "refunds.purge_idempotency_keys", "schedule": 3600.0},
     "sweep-outbox": {"task": "refunds.sweep_outbox", "schedule": OUTBOX_SWEEP_SECONDS},
     "poll-provider-pending": {"task": "refunds.poll_provider_pending", "schedule": 60.0},
+    "seal-audit-chain": {"task": "audit.seal_chain", "schedule": AUDIT_SEAL_SECONDS},
     # Trial balance, then yesterday's reconciliation (docs/reconciliation.md), late enough
     # for the day's refunds to have settled; CELERY_TIMEZONE (UTC) sets the hour.
     "reconcile-yesterday": {"task": "ledger.reconcile_yesterday", "schedule": crontab(hour=2, minute=30)},

@@ -76,6 +76,9 @@ class SimulatorStore:
         self._conn.row_factory = sqlite3.Row
         with self._lock, self._conn:
             self._conn.execute("PRAGMA journal_mode=WAL")
+            # WAL + NORMAL survives a crash or kill of the simulator process (what its
+            # persistence is for); only a power cut could lose the last commits.
+            self._conn.execute("PRAGMA synchronous=NORMAL")
             self._conn.executescript(_SCHEMA)
             # A key still "processing" belonged to a request the last process
             # never finished; nothing of it was committed, so the key is free.

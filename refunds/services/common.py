@@ -63,8 +63,8 @@ def refund_snapshot(refund: Refund) -> dict:
 def audit_refund(*, actor, action: str, refund: Refund, before: dict | None = None, note: str = "", **fields):
     """Audit a change to one refund with its amount and before/after snapshots.
 
-    Only for services that hold the refund's row lock (see `refund_lock`);
-    they call it as their last write.
+    For services that hold the refund's row lock (see `refund_lock`), so the
+    snapshots are the refund's real before and after.
     """
     from audit.services import audit_record
 
@@ -77,7 +77,6 @@ def audit_refund(*, actor, action: str, refund: Refund, before: dict | None = No
         note=note,
         before=before,
         after=refund_snapshot(refund) if before is not None else None,
-        refunds_locked=True,
         **fields,
     )
 

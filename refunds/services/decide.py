@@ -154,7 +154,6 @@ def refund_approve(*, refund_id: int, actor: Actor, note: str = "") -> Refund:
                 dict(refund=refund, amount_minor=refund.amount_minor, currency=refund.currency, **event)
                 for event in approve_in_transaction(refund=refund, actor=actor, note=note)
             ],
-            refunds_locked=True,
         )
     return refund
 

@@ -66,7 +66,7 @@ def refund_request(
        decision, REFUND_PENDING ledger entry and provider outbox row (see
        `approval_effects`);
     4. audit events `refund.requested` (with the cited rule) and, if approved,
-       `refund.approved` — last, to hold the audit chain lock briefly.
+       `refund.approved`, in one insert.
     After commit: the MSG.refund.requested log line and outcome metric.
     """
     if reason not in Reason.values:
@@ -132,7 +132,6 @@ def refund_request(
                 dict(refund=refund, amount_minor=refund.amount_minor, currency=refund.currency, **e)
                 for e in audit_events
             ],
-            refunds_locked=True,
         )
         after_commit_state(refund, "MSG.refund.requested", policy_rule=decision.rule, order_id=order.order_id)
     return refund

@@ -123,7 +123,7 @@ def test_each_transition_sends_one_email_in_the_customers_language(django_captur
 @pytest.mark.parametrize("kind", list(EXPECTED))
 def test_each_email_is_on_the_refunds_timeline(django_capture_on_commit_callbacks, kind):
     refund = _transition(kind, "de", django_capture_on_commit_callbacks)
-    event = AuditEvent.objects.filter(refund=refund, action="notification.sent").latest("seq")
+    event = AuditEvent.objects.filter(refund=refund, action="notification.sent").latest("id")
     assert event.actor_type == "system"
     assert event.actor_label == "notifier"
     assert event.note == f"{EXPECTED[kind]} (de)"

@@ -119,7 +119,7 @@ def test_health_and_readiness(client):
 
 def test_queries_per_create_and_read_do_not_silently_grow(merchant):
     merchant.post("/v1/orders", ORDER, format="json")
-    create(merchant, "A-1", key="warm", amount_minor=100)  # first use creates the chain head
+    create(merchant, "A-1", key="warm", amount_minor=100)  # warm: first use of the policy, content types
     with CaptureQueriesContext(connection) as create_queries:
         refund_id = create(merchant, "A-1", key="measured", amount_minor=100).json()["refund_id"]
     with CaptureQueriesContext(connection) as read_queries:
@@ -128,8 +128,8 @@ def test_queries_per_create_and_read_do_not_silently_grow(merchant):
     # Savepoints are bookkeeping of nested atomics, not round trips with work.
     create_sql = [q["sql"] for q in create_queries.captured_queries if "SAVEPOINT" not in q["sql"]]
     read_sql = [q["sql"] for q in read_queries.captured_queries if "SAVEPOINT" not in q["sql"]]
-    # 18: auth, idempotency (insert, answer), order, payment lock, policy, velocity, refund insert (already
+    # 16: auth, idempotency (insert, answer), order, payment lock, policy, velocity, refund insert (already
     # approved when auto-approved) + history, reservation, decision, lines, ledger (entry, postings),
-    # outbox, audit (chain head lock, events, head update).
-    assert len(create_sql) == 18, [q[:90] for q in create_sql]
+    # outbox, audit events (one insert; the chain is sealed later, outside the request).
+    assert len(create_sql) == 16, [q[:90] for q in create_sql]
     assert len(read_sql) == 4, [q[:90] for q in read_sql]

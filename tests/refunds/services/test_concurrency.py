@@ -16,7 +16,8 @@ from django.db import connection
 from django.db.models import Sum
 from django.utils import timezone
 
-from audit.services import audit_verify
+from audit.models import AuditEvent, AuditSeal
+from audit.services import Actor, audit_record, audit_seal_pending, audit_verify
 from ledger.enums import EntryType
 from ledger.models import JournalEntry
 from ledger.services import trial_balance
@@ -76,6 +77,7 @@ def test_two_seniors_approving_at_once_approve_exactly_once():
     assert OutboxMessage.objects.filter(refund=refund).count() == 1
     # A senior's repeated clicks are refused as "already approved" or absorbed as an idempotent retry.
     assert all(isinstance(r, Refund | DomainError) for r in results)
+    audit_seal_pending()
     assert list(audit_verify()) == []
 
 
@@ -150,3 +152,19 @@ def test_concurrent_creates_on_one_payment_never_over_refund():
     assert payment.remaining_refundable_minor == 1000
     assert reserved_matches_active_refunds(payment)
     assert trial_balance() == {"USD": 0}
+
+
+def test_writers_and_sealers_running_at_once_build_one_unbroken_chain():
+    def write(n: int) -> None:
+        for i in range(20):
+            audit_record(actor=Actor.system(f"writer{n}"), action="test.race", subject=f"{n}-{i}")
+
+    def seal() -> int:
+        return sum(audit_seal_pending(batch_size=7) for _ in range(10))
+
+    race(*[lambda n=n: write(n) for n in range(4)], seal, seal)
+    audit_seal_pending()
+
+    assert AuditSeal.objects.count() == AuditEvent.objects.count() == 80
+    assert list(AuditSeal.objects.order_by("seq").values_list("seq", flat=True)) == list(range(1, 81))
+    assert list(audit_verify()) == []
