@@ -33,6 +33,7 @@ POLICY_RULE_FIELDS = [
     "velocity_max_per_24h",
     "dual_control_threshold",
     "cancellation_fee_schedule",
+    "fee_schedule_reasons",
 ]
 
 
@@ -77,7 +78,7 @@ class RefundAdmin(ReadOnlyMixin, GuardedHistoryAdmin):
     list_filter = ["state", "reason", "policy_outcome", "currency", "override_flagged"]
     search_fields = ["public_id", "order__order_id", "provider_refund_id"]
     list_select_related = ["order"]
-    exclude = ["status_token", "status_token_digest"]
+    exclude = ["status_token_sealed", "status_token_digest"]
     readonly_fields = ["console_link"]
     inlines = [DecisionInline]
 
@@ -133,9 +134,13 @@ class ApiKeyAdmin(admin.ModelAdmin):
 
     @admin.action(description="Revoke selected keys")
     def revoke(self, request, queryset) -> None:
-        from django.utils import timezone
+        from audit.services import Actor
+        from refunds.services.api_keys import api_key_revoke
 
-        queryset.filter(revoked_at__isnull=True).update(revoked_at=timezone.now())
+        revoked = api_key_revoke(
+            key_ids=list(queryset.values_list("pk", flat=True)), actor=Actor.for_user(request.user)
+        )
+        self.message_user(request, f"Revoked {revoked} key(s); requests with them are refused from now on.")
 
 
 @admin.register(WebhookEvent)
@@ -187,7 +192,15 @@ class RefundPolicyAdmin(GuardedHistoryAdmin):
         ("Evidence", {"fields": ["evidence_required_reasons"]}),
         ("Customer velocity", {"fields": ["velocity_max_per_24h"]}),
         ("Goodwill and dual control", {"fields": ["dual_control_threshold"]}),
-        ("Reservations", {"fields": ["cancellation_fee_schedule"]}),
+        (
+            "Reservations",
+            {
+                "fields": ["cancellation_fee_schedule", "fee_schedule_reasons"],
+                "description": "For orders with a service start date (bookings), the schedule decides how much "
+                "of the price a cancellation gets back; it replaces the refund window for those orders "
+                "(rule R-CANCEL-FEE-…).",
+            },
+        ),
         ("Partial refunds", {"fields": ["pro_rata_split"]}),
         ("Publish", {"fields": ["note"]}),
         ("This version", {"fields": ["version", "created_by", "created_at", "changes_from_previous"]}),

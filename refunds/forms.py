@@ -266,6 +266,17 @@ class RefundPolicyForm(_CeilingFields, forms.ModelForm):
         widget=forms.Textarea(attrs={"rows": 4, "cols": 80}),
     )
 
+    fee_schedule_reasons = forms.TypedMultipleChoiceField(
+        label="Reasons the fee schedule applies to",
+        choices=[(value, label) for value, label in Reason.choices if value != Reason.GOODWILL],
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        help_text="Refunds of a booking for these reasons get at most the schedule's share of the captured "
+        "amount (less what was already refunded); asking for more goes to review with a decline "
+        "recommendation and a reply that names the share. Other reasons are refunded whatever the date. "
+        "Goodwill is always reviewed and never limited by the schedule.",
+    )
+
     class Meta:
         model = RefundPolicy
         fields = [
@@ -274,6 +285,7 @@ class RefundPolicyForm(_CeilingFields, forms.ModelForm):
             "dual_control_threshold",
             "evidence_required_reasons",
             "cancellation_fee_schedule",
+            "fee_schedule_reasons",
             "note",
         ]
         labels = {
@@ -332,6 +344,10 @@ class RefundPolicyForm(_CeilingFields, forms.ModelForm):
         if unknown:
             raise ValidationError(f"Unknown reasons: {', '.join(unknown)}.")
         return [reason for reason in Reason.values if reason in values]
+
+    def clean_fee_schedule_reasons(self) -> list[str]:
+        values = list(self.cleaned_data.get("fee_schedule_reasons") or [])
+        return [reason for reason in Reason.values if reason in values and reason != Reason.GOODWILL]
 
     def clean_cancellation_fee_schedule(self) -> list[dict[str, int]]:
         return validate_fee_schedule(self.cleaned_data.get("cancellation_fee_schedule"))

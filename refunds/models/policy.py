@@ -15,6 +15,12 @@ def default_evidence_reasons() -> list[str]:
     return [Reason.QUALITY]
 
 
+def default_fee_schedule_reasons() -> list[str]:
+    # A customer calling off a booking asks with reason "other"; quality, not received, duplicates and
+    # pricing errors are the merchant's side and are refunded whatever the date.
+    return [Reason.OTHER]
+
+
 def default_fee_schedule() -> list[dict[str, int]]:
     # Days before the service starts -> percent of the price refunded.
     return [{"min_days": 7, "percent": 100}, {"min_days": 2, "percent": 50}, {"min_days": 0, "percent": 0}]
@@ -35,6 +41,7 @@ class RefundPolicy(models.Model):
     velocity_max_per_24h = models.PositiveIntegerField(default=5)
     dual_control_threshold = models.DecimalField(max_digits=14, decimal_places=3, default=Decimal("200.00"))
     cancellation_fee_schedule = models.JSONField(default=default_fee_schedule)
+    fee_schedule_reasons = models.JSONField(default=default_fee_schedule_reasons)
     note = models.CharField(max_length=300, blank=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"

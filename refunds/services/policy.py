@@ -78,6 +78,42 @@ def _reply(kind: str, amount: str) -> str:
     return replies[kind]
 
 
+@dataclass(frozen=True)
+class FeeTier:
+    """The tier of the cancellation fee schedule a booking falls in, and what it allows."""
+
+    min_days: int
+    max_days: int | None  # the next earlier tier's min_days; None for the earliest tier
+    percent: int
+    entitled_minor: int  # the tier's share of the captured amount, rounded down
+
+    def describe(self) -> str:
+        if self.max_days is None:
+            return f"{self.min_days} or more days before the start"
+        if self.min_days == 0:
+            return f"less than {self.max_days} days before the start, or after it"
+        return f"{self.min_days} to {self.max_days} days before the start"
+
+
+def fee_tier(*, schedule: list[dict[str, int]], starts_at: datetime, captured_minor: int, now: datetime) -> FeeTier:
+    """Which tier a cancellation at `now` falls in (SPEC §3.2 cancellation fee schedule).
+
+    Tiers are matched on whole days before the start (rounded down, so 6 days
+    and 23 hours is 6 days), latest tier last; once the service has started
+    only the 0-day tier applies. The share rounds down to the minor unit: a
+    fee schedule never refunds more than it says.
+    """
+    tiers = sorted(schedule, key=lambda tier: tier["min_days"], reverse=True)
+    days_before = (starts_at - now) // timedelta(days=1)
+    upper = None
+    for tier in tiers:
+        if days_before >= tier["min_days"] or tier is tiers[-1]:
+            entitled = captured_minor * tier["percent"] // 100
+            return FeeTier(tier["min_days"], upper, tier["percent"], entitled)
+        upper = tier["min_days"]
+    raise ValueError("empty fee schedule")  # the admin form refuses one; kept for the type checker
+
+
 def policy_evaluate(
     *,
     policy: RefundPolicy,
@@ -92,7 +128,9 @@ def policy_evaluate(
 
     Hard refusals (not captured, voided, charged back, over remaining) are not
     policy outcomes here: the request service raises them before any refund
-    exists. Order of rules: goodwill, window, evidence, velocity, ceiling.
+    exists. Order of rules: goodwill, cancellation fee schedule (bookings:
+    orders with a service start, for the schedule's reasons — they skip the
+    window), window, evidence, velocity, ceiling.
     """
     now = now or timezone.now()
     currency = payment.currency
@@ -119,8 +157,29 @@ def policy_evaluate(
             )
         return review("R-GOODWILL-REVIEW", "goodwill refunds are always reviewed by an agent", Recommendation.APPROVE)
 
+    starts_at = payment.order.service_starts_at
+    booking = starts_at is not None and reason in policy.fee_schedule_reasons and policy.cancellation_fee_schedule
+    if booking:
+        # A booking's refund follows the fee schedule instead of the window since capture: it may
+        # have been paid months before it is called off. What earlier refunds took counts against it.
+        tier = fee_tier(
+            schedule=policy.cancellation_fee_schedule, starts_at=starts_at, captured_minor=payment.amount_minor, now=now
+        )
+        allowed = max(tier.entitled_minor - payment.refund_reserved_minor, 0)
+        if amount_minor > allowed:
+            terms = f"cancellations {tier.describe()} are refunded {tier.percent} %"
+            return PolicyDecision(
+                PolicyOutcome.REVIEW,
+                f"R-CANCEL-FEE-{tier.percent}",
+                f"{terms}: at most {format_plain(allowed, currency)} of this booking can still be refunded",
+                Recommendation.DECLINE,
+                1,
+                f"Thank you for your refund request of {amount}. Under our cancellation terms, {terms} of the "
+                f"price, so we can refund up to {format_plain(allowed, currency)} for this booking.",
+            )
+
     captured_at = payment.captured_at or now
-    if now - captured_at > timedelta(days=policy.window_days):
+    if not booking and now - captured_at > timedelta(days=policy.window_days):
         return review(
             f"R-WINDOW-{policy.window_days}D",
             f"refunds within {policy.window_days} days of capture",
@@ -153,11 +212,15 @@ def policy_evaluate(
             f"'{reason}' refunds above {format_plain(ceiling_minor, currency)} are reviewed",
             Recommendation.APPROVE,
         )
+    when = (
+        f"within the cancellation terms ({tier.percent} % {tier.describe()})"
+        if booking
+        else f"within {policy.window_days} days of capture"
+    )
     return PolicyDecision(
         PolicyOutcome.AUTO_APPROVE,
         f"R-AUTO-{reason.upper()}",
-        f"'{reason}' refunds up to {format_plain(ceiling_minor, currency)} within "
-        f"{policy.window_days} days of capture are approved automatically",
+        f"'{reason}' refunds up to {format_plain(ceiling_minor, currency)} {when} are approved automatically",
         Recommendation.APPROVE,
         1,
         _reply("approve", amount),

@@ -44,7 +44,10 @@ DEMO_ORDERS = [
     ("DEMO-JPY", "JPY", 12000, PaymentStatus.CAPTURED, "pi_sim_ok_demojpy", Rail.CARD, "JPY, no minor unit"),
     ("DEMO-KWD", "KWD", 25500, PaymentStatus.CAPTURED, "pi_sim_ok_demokwd", Rail.BANK_TRANSFER, "KWD, 3 decimals"),
     ("DEMO-GOODWILL", "USD", 50000, PaymentStatus.CAPTURED, "pi_sim_ok_demogw", Rail.CARD, "goodwill review"),
+    ("DEMO-BOOKING", "USD", 30000, PaymentStatus.CAPTURED, "pi_sim_ok_demobook", Rail.CARD, "booking in 4 days"),
 ]
+# One language per demo customer (orders share customers, so the language must not depend on the order).
+CUSTOMER_LOCALES = ["en", "ar", "de", "en", "de"]
 
 
 class Command(BaseCommand):
@@ -85,8 +88,10 @@ class Command(BaseCommand):
                     customer_id=f"cust-{n % 5}",
                     customer_email=f"customer{n % 5}@example.com",
                     customer_name=f"Demo customer {n % 5}",
-                    customer_locale=["en", "ar", "de"][n % 3],
+                    customer_locale=CUSTOMER_LOCALES[n % 5],
                     placed_at=now - timedelta(days=3),
+                    # A booking: its cancellation follows the fee schedule (50 % between 2 and 7 days ahead).
+                    service_starts_at=now + timedelta(days=4) if order_id == "DEMO-BOOKING" else None,
                     lines=[
                         LineInput(unit_amount_minor=amount - tax, tax_minor=tax, sku=f"SKU-{n}", description="Item")
                     ],
@@ -107,6 +112,9 @@ class Command(BaseCommand):
             if order_id == "DEMO-GOODWILL" and not order.refunds.exists():
                 refund_request(order=order, amount_minor=25000, currency=currency, reason=Reason.GOODWILL, actor=actor)
                 refund_request(order=order, amount_minor=5000, currency=currency, reason=Reason.GOODWILL, actor=actor)
+            if order_id == "DEMO-BOOKING" and not order.refunds.exists():
+                # The customer cancels 4 days ahead and asks for everything: reviewed under R-CANCEL-FEE-50.
+                refund_request(order=order, amount_minor=amount, currency=currency, reason=Reason.OTHER, actor=actor)
         self.stdout.write(f"Demo users (password for all: {password}):")
         for username, role, label in DEMO_USERS:
             self.stdout.write(f"  {username:<8} {role:<13} {label}")
