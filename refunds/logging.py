@@ -8,11 +8,15 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from datetime import UTC, datetime
 
 from refunds.correlation import get_correlation_id
 
 _STANDARD = set(vars(logging.makeLogRecord({}))) | {"message", "asctime", "correlation_id"}
+# A customer's status-page link is a bearer secret. Django logs the path of a failing request
+# (and the request object itself), so every line is scrubbed of anything shaped like one.
+_STATUS_TOKEN_PATH = re.compile(r"/r/[A-Za-z0-9_-]{16,}")
 
 
 class CorrelationIdFilter(logging.Filter):
@@ -36,4 +40,4 @@ class JsonFormatter(logging.Formatter):
                 entry[key] = value
         if record.exc_info:
             entry["exc"] = self.formatException(record.exc_info)
-        return json.dumps(entry, default=str, ensure_ascii=False)
+        return _STATUS_TOKEN_PATH.sub("/r/[token]", json.dumps(entry, default=str, ensure_ascii=False))

@@ -31,7 +31,7 @@ from django.utils import translation
 
 from audit.models import AuditEvent
 from audit.services import Actor, audit_record
-from refunds.enums import RefundState
+from refunds.enums import DecisionKind, Recommendation, RefundState
 from refunds.messages import (
     MSG_APPROVED,
     MSG_COMPLETED,
@@ -150,7 +150,7 @@ def notification_build(*, refund: Refund, message_id: str, language: str) -> Ema
                 else ""
             ),
             # The approval email carries the reply the agent edited; a decline, the agent's reason.
-            "draft_reply": refund.draft_reply if message_id == MSG_APPROVED else "",
+            "draft_reply": approval_reply(refund) if message_id == MSG_APPROVED else "",
             "decline_reason": refund.decline_reason if message_id == MSG_DECLINED else "",
         }
         subject = f"{message.title} · {refund.order.order_id}"
@@ -165,6 +165,21 @@ def notification_build(*, refund: Refund, message_id: str, language: str) -> Ema
     )
     email.attach_alternative(html, "text/html")
     return email
+
+
+def approval_reply(refund: Refund) -> str:
+    """The drafted reply an approval email may carry.
+
+    When the policy recommended declining, its draft says so ("… cannot
+    approve it"); approved through the API with that draft untouched, the
+    email would say "approved" and "cannot approve" at once. Then the email
+    goes without the draft. The console makes the agent rewrite it first.
+    """
+    if refund.recommendation != Recommendation.DECLINE:
+        return refund.draft_reply
+    first_edit = refund.decisions.filter(kind=DecisionKind.EDIT).order_by("created_at", "id").first()
+    policy_draft = first_edit.reply_before if first_edit is not None else refund.draft_reply
+    return "" if refund.draft_reply.strip() == policy_draft.strip() else refund.draft_reply
 
 
 def _record(refund: Refund, action: str, message_id: str, language: str, detail: str = "") -> None:

@@ -253,6 +253,8 @@ EVIDENCE_MAX_BYTES = env_int("EVIDENCE_MAX_BYTES", 5 * 1024 * 1024)
 EVIDENCE_MAX_FILES = env_int("EVIDENCE_MAX_FILES", 5)
 # Comma-separated Fernet keys (first encrypts, all decrypt); unset: derived from SECRET_KEY.
 EVIDENCE_ENCRYPTION_KEY = os.environ.get("EVIDENCE_ENCRYPTION_KEY") or None
+# The same for the customers' status-link tokens kept at rest (refunds/models/refund.py).
+STATUS_TOKEN_ENCRYPTION_KEY = os.environ.get("STATUS_TOKEN_ENCRYPTION_KEY") or None
 
 # --- Email -------------------------------------------------------------------
 EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")

@@ -1,11 +1,13 @@
 import hashlib
 import secrets
 
+from cryptography.fernet import MultiFernet
 from django.conf import settings
 from django.db import models
 from django_fsm import FSMField, transition
 from simple_history.models import HistoricalRecords
 
+from refunds.crypto import fernet_for
 from refunds.enums import ActorType, PolicyOutcome, Reason, Recommendation, RefundState
 
 S = RefundState
@@ -22,6 +24,14 @@ def new_status_token() -> str:
 
 def token_digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
+
+
+def _token_fernet() -> MultiFernet:
+    return fernet_for(configured=settings.STATUS_TOKEN_ENCRYPTION_KEY, purpose=b"refund-desk status token v1")
+
+
+def seal_status_token(token: str) -> str:
+    return _token_fernet().encrypt(token.encode()).decode()
 
 
 class Refund(models.Model):
@@ -66,7 +76,10 @@ class Refund(models.Model):
     submission_count = models.PositiveIntegerField(default=0)
     provider_status = models.CharField(max_length=30, blank=True, help_text="Last raw status the provider reported.")
 
-    status_token = models.CharField(max_length=64, default=new_status_token, editable=False)
+    # The customer's link is a bearer secret: looked up by its SHA-256 digest, and kept only
+    # encrypted (Fernet, STATUS_TOKEN_ENCRYPTION_KEY) so the API and emails can show it again
+    # while a copy of the database alone opens no status page.
+    status_token_sealed = models.TextField(editable=False)
     status_token_digest = models.CharField(max_length=64, unique=True, editable=False)
 
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
@@ -75,7 +88,7 @@ class Refund(models.Model):
     submitted_at = models.DateTimeField(null=True, blank=True)
     completed_at = models.DateTimeField(null=True, blank=True)
 
-    history = HistoricalRecords(excluded_fields=["status_token", "status_token_digest"])
+    history = HistoricalRecords(excluded_fields=["status_token_sealed", "status_token_digest"])
 
     class Meta:
         ordering = ["-created_at"]
@@ -100,8 +113,20 @@ class Refund(models.Model):
 
     def save(self, *args, **kwargs) -> None:
         if not self.status_token_digest:
-            self.status_token_digest = token_digest(self.status_token)
+            token = new_status_token()
+            self.__dict__["_status_token"] = token
+            self.status_token_digest = token_digest(token)
+            self.status_token_sealed = seal_status_token(token)
         super().save(*args, **kwargs)
+
+    @property
+    def status_token(self) -> str:
+        """The plain token of the customer's status link (decrypted once per instance)."""
+        token = self.__dict__.get("_status_token")
+        if token is None:
+            token = _token_fernet().decrypt(self.status_token_sealed.encode()).decode()
+            self.__dict__["_status_token"] = token
+        return token
 
     @property
     def status_url(self) -> str:

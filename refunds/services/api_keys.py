@@ -5,7 +5,9 @@ from __future__ import annotations
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.db import transaction
+from django.utils import timezone
 
+from audit.services import Actor, audit_record
 from refunds.enums import Role, Scope
 from refunds.errors import ERR_VALIDATION, DomainError
 from refunds.models import ApiKey
@@ -13,11 +15,14 @@ from refunds.models.api_key import hash_key
 from refunds.services.roles import roles_ensure
 
 
-def api_key_create(*, username: str, scopes: list[str], role: str | None = None, name: str = "") -> tuple[ApiKey, str]:
+def api_key_create(
+    *, username: str, scopes: list[str], role: str | None = None, name: str = "", actor: Actor | None = None
+) -> tuple[ApiKey, str]:
     """Create the user if needed, give it `role`, and mint a key with `scopes`.
 
     Returns the stored key and the raw secret, which is never stored and
-    cannot be shown again.
+    cannot be shown again. Audited as `api_key.created` (prefix, user,
+    scopes; never the secret).
     """
     unknown = sorted(set(scopes) - set(Scope.values))
     if unknown or not scopes:
@@ -32,4 +37,26 @@ def api_key_create(*, username: str, scopes: list[str], role: str | None = None,
             user.groups.add(Group.objects.get(name=role))
         prefix, raw = ApiKey.generate()
         key = ApiKey.objects.create(user=user, name=name, prefix=prefix, key_hash=hash_key(raw), scopes=sorted(scopes))
+        audit_record(
+            actor=actor or Actor.system("manage.py create_api_key"),
+            action="api_key.created",
+            subject=f"api key {prefix}",
+            note=f"for {username}" + (f" (role {role})" if role else "") + f"; scopes {', '.join(key.scopes)}",
+        )
     return key, raw
+
+
+def api_key_revoke(*, key_ids: list[int], actor: Actor) -> int:
+    """Revoke keys at once (the next request with one is refused); returns how many were still live.
+
+    Side effects, in one transaction: revoked_at on each live key, an
+    `api_key.revoked` audit event each. Already revoked keys are left as they are.
+    """
+    now = timezone.now()
+    with transaction.atomic():
+        keys = list(ApiKey.objects.select_for_update().filter(pk__in=key_ids, revoked_at__isnull=True).order_by("pk"))
+        for key in keys:
+            key.revoked_at = now
+            key.save(update_fields=["revoked_at"])
+            audit_record(actor=actor, action="api_key.revoked", subject=f"api key {key.prefix}", note=key.name)
+    return len(keys)

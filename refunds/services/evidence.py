@@ -17,7 +17,6 @@ Settings (all optional):
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import os
 import secrets
@@ -25,13 +24,12 @@ import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 
-from cryptography.fernet import Fernet, InvalidToken, MultiFernet
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+from cryptography.fernet import InvalidToken, MultiFernet
 from django.conf import settings
 from django.db import transaction
 
 from audit.services import Actor, audit_record
+from refunds.crypto import fernet_for
 from refunds.errors import ERR_VALIDATION, DomainError
 from refunds.models import EvidenceFile, Order, Refund
 from refunds.services.request import refund_request
@@ -73,15 +71,7 @@ def evidence_dir() -> Path:
 
 
 def _fernet() -> MultiFernet:
-    configured = getattr(settings, "EVIDENCE_ENCRYPTION_KEY", None)
-    if configured:
-        keys = [k.strip() for k in str(configured).split(",") if k.strip()]
-        return MultiFernet([Fernet(key) for key in keys])
-    # A dedicated sub-key: the raw SECRET_KEY is never used as an encryption key.
-    derived = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=b"refund-desk evidence v1").derive(
-        settings.SECRET_KEY.encode()
-    )
-    return MultiFernet([Fernet(base64.urlsafe_b64encode(derived))])
+    return fernet_for(configured=getattr(settings, "EVIDENCE_ENCRYPTION_KEY", None), purpose=b"refund-desk evidence v1")
 
 
 def _clean_name(raw: str) -> str:

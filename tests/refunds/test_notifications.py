@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import smtplib
+from datetime import timedelta
 from unittest import mock
 
 import pytest
@@ -12,7 +13,7 @@ from django.db import transaction
 from django.utils import timezone, translation
 
 from audit.models import AuditEvent
-from refunds.enums import Reason, RefundState
+from refunds.enums import Reason, Recommendation, RefundState
 from refunds.messages import (
     MSG_APPROVED,
     MSG_COMPLETED,
@@ -22,7 +23,7 @@ from refunds.messages import (
     MSG_REQUEST_ACCEPTED,
     message_get,
 )
-from refunds.models import Refund
+from refunds.models import Payment, Refund
 from refunds.notifications import notification_send
 from refunds.services.common import after_commit_state
 from refunds.services.decide import refund_approve, refund_deny, refund_edit
@@ -199,6 +200,32 @@ def test_approval_email_carries_the_reply_the_agent_edited(django_capture_on_com
     assert "Message from our team:" in email.body
     assert "Sorry the mug arrived chipped — refund on its way." in email.body
     assert "Sorry the mug arrived chipped — refund on its way." in email.alternatives[0][0]
+
+
+def _captured_long_ago():
+    order = customer_order()
+    Payment.objects.filter(order=order).update(captured_at=timezone.now() - timedelta(days=90))  # outside the window
+    return order
+
+
+def test_approving_a_decline_recommendation_never_mails_the_policys_decline_draft(django_capture_on_commit_callbacks):
+    refund = make_refund(order=_captured_long_ago(), amount_minor=1000)
+    assert refund.recommendation == Recommendation.DECLINE and "cannot approve" in refund.draft_reply
+    with django_capture_on_commit_callbacks(execute=True):
+        refund_approve(refund_id=refund.pk, actor=agent("approver"))  # e.g. through the API
+    (email,) = mail.outbox
+    assert "cannot approve" not in email.body
+    assert "Message from our team:" not in email.body
+    assert "cannot approve" not in email.alternatives[0][0]
+
+
+def test_a_rewritten_reply_goes_out_with_an_overriding_approval(django_capture_on_commit_callbacks):
+    refund = make_refund(order=_captured_long_ago(), amount_minor=1000)
+    refund_edit(refund_id=refund.pk, actor=agent("editor"), reply="We made an exception for you.")
+    with django_capture_on_commit_callbacks(execute=True):
+        refund_approve(refund_id=refund.pk, actor=agent("approver"))
+    (email,) = mail.outbox
+    assert "We made an exception for you." in email.body
 
 
 def test_decline_email_carries_the_agents_reason(django_capture_on_commit_callbacks):

@@ -9,6 +9,7 @@ import secrets
 from unittest import mock
 
 import pytest
+from cryptography.fernet import Fernet, InvalidToken
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
@@ -34,6 +35,25 @@ def test_status_tokens_are_long_random_and_unique():
         assert refund.status_token_digest == hashlib.sha256(refund.status_token.encode()).hexdigest()
         assert refund.public_id not in refund.status_token
         assert refund.status_url.endswith(f"/r/{refund.status_token}/")
+
+
+def test_the_token_is_never_stored_in_plain_text(settings):
+    refund = refund_in_state("approved")
+    token = refund.status_token
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT * FROM refunds_refund WHERE id = %s", [refund.pk])
+        row = " ".join(str(value) for value in cursor.fetchone())
+        cursor.execute("SELECT * FROM refunds_historicalrefund WHERE id = %s", [refund.pk])
+        history = " ".join(str(value) for row_ in cursor.fetchall() for value in row_)
+    assert token not in row and token not in history
+    # Only the configured (here: derived from SECRET_KEY) key opens the ciphertext.
+    assert Refund.objects.get(pk=refund.pk).status_token == token
+    rotated = Fernet.generate_key().decode()
+    settings.STATUS_TOKEN_ENCRYPTION_KEY = rotated
+    with pytest.raises(InvalidToken):
+        Refund.objects.get(pk=refund.pk).status_token  # noqa: B018 - reading it is the test
+    settings.STATUS_TOKEN_ENCRYPTION_KEY = None
+    assert Refund.objects.get(pk=refund.pk).status_token == token
 
 
 def test_the_right_token_opens_the_page(client):

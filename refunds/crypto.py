@@ -1,0 +1,33 @@
+"""Symmetric encryption at rest for the secrets we must be able to read back (Fernet).
+
+Each purpose has its own key setting: one Fernet key, or several separated by
+commas — the first encrypts, all decrypt, so keys rotate without rewriting
+old data. Unset, a purpose key is derived from SECRET_KEY with HKDF, so the
+demo needs no configuration (rotating SECRET_KEY then makes that data
+unreadable: set the key explicitly in production).
+"""
+
+from __future__ import annotations
+
+import base64
+from functools import lru_cache
+
+from cryptography.fernet import Fernet, MultiFernet
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+from django.conf import settings
+
+
+def fernet_for(*, configured: str | None, purpose: bytes) -> MultiFernet:
+    """The keys of one purpose: `configured` (comma-separated Fernet keys) or derived from SECRET_KEY."""
+    return _fernet(configured or "", purpose, settings.SECRET_KEY)
+
+
+@lru_cache(maxsize=16)
+def _fernet(configured: str, purpose: bytes, secret_key: str) -> MultiFernet:
+    keys = [key.strip() for key in configured.split(",") if key.strip()]
+    if keys:
+        return MultiFernet([Fernet(key) for key in keys])
+    # A dedicated sub-key per purpose: the raw SECRET_KEY is never used as an encryption key.
+    derived = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=purpose).derive(secret_key.encode())
+    return MultiFernet([Fernet(base64.urlsafe_b64encode(derived))])

@@ -1,0 +1,52 @@
+"""Minting and revoking API keys: audited, and a revoked key is refused at once."""
+
+import pytest
+from django.test import Client
+
+from audit.models import AuditEvent
+from refunds.errors import ERR_AUTHN_REQUIRED
+from refunds.models import ApiKey
+from refunds.services.api_keys import api_key_create, api_key_revoke
+from tests.refunds.factories import agent
+from tests.refunds.test_admin import staff
+
+pytestmark = pytest.mark.django_db
+
+
+def test_minting_a_key_is_audited_without_its_secret():
+    key, raw = api_key_create(username="merchant", scopes=["refunds:read"], role="agent")
+    event = AuditEvent.objects.get(action="api_key.created")
+    assert event.subject == f"api key {key.prefix}"
+    assert event.note == "for merchant (role agent); scopes refunds:read"
+    assert raw not in event.note and key.key_hash not in event.note
+
+
+def test_revoking_refuses_the_key_on_the_next_request_and_is_audited():
+    key, raw = api_key_create(username="merchant", scopes=["refunds:read"])
+    client = Client(HTTP_AUTHORIZATION=f"Bearer {raw}")
+    assert client.get("/v1/refunds/rf_unknown").status_code == 404  # authenticated
+
+    assert api_key_revoke(key_ids=[key.pk], actor=agent("security")) == 1
+
+    response = client.get("/v1/refunds/rf_unknown")
+    assert (response.status_code, response.json()["code"]) == (401, ERR_AUTHN_REQUIRED)
+    event = AuditEvent.objects.get(action="api_key.revoked")
+    assert (event.subject, event.actor_label) == (f"api key {key.prefix}", "security")
+
+
+def test_revoking_again_changes_nothing():
+    key, _ = api_key_create(username="merchant", scopes=["refunds:read"])
+    api_key_revoke(key_ids=[key.pk], actor=agent("security"))
+    first = ApiKey.objects.get(pk=key.pk).revoked_at
+    assert api_key_revoke(key_ids=[key.pk], actor=agent("security")) == 0
+    assert ApiKey.objects.get(pk=key.pk).revoked_at == first
+    assert AuditEvent.objects.filter(action="api_key.revoked").count() == 1
+
+
+def test_the_admin_action_revokes_through_the_service():
+    key, _ = api_key_create(username="merchant", scopes=["refunds:read"])
+    client = staff("root", "admin", superuser=True)
+    response = client.post("/admin/refunds/apikey/", {"action": "revoke", "_selected_action": [key.pk]}, follow=True)
+    assert "Revoked 1 key(s)" in response.content.decode()
+    assert ApiKey.objects.get(pk=key.pk).revoked_at is not None
+    assert AuditEvent.objects.get(action="api_key.revoked").actor_label == "root"

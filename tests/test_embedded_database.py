@@ -1,0 +1,59 @@
+"""The embedded demo default (SQLite) gets the same database guards as PostgreSQL.
+
+SQLite rebuilds a table to change its columns and the rebuild drops the
+table's triggers, so a later migration can silently remove a guard an earlier
+one installed. This migrates a fresh SQLite file in its own process and
+checks every guard is there and refuses what it must.
+"""
+
+import os
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+GUARDS = {
+    "audit_auditevent_no_update",
+    "audit_auditevent_no_delete",
+    "audit_auditevent_queue_for_seal",
+    "audit_auditseal_no_update",
+    "audit_auditseal_no_delete",
+    "ledger_journalentry_no_update",
+    "ledger_journalentry_no_delete",
+    "ledger_posting_no_update",
+    "ledger_posting_no_delete",
+    "refunds_refund_state_guard",
+}
+
+
+@pytest.fixture(scope="module")
+def demo_database(tmp_path_factory) -> Path:
+    var = tmp_path_factory.mktemp("var")
+    env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "CELERY_BROKER_URL", "REDIS_URL"}}
+    env.update(DJANGO_SETTINGS_MODULE="config.settings.base", VAR_DIR=str(var), LOG_LEVEL="WARNING")
+    subprocess.run([sys.executable, "manage.py", "migrate", "-v", "0"], cwd=ROOT, env=env, check=True, timeout=300)
+    return var / "refund_desk.sqlite3"
+
+
+def test_every_guard_survives_the_migrations(demo_database):
+    with sqlite3.connect(demo_database) as db:
+        triggers = {name for (name,) in db.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'")}
+    assert triggers >= GUARDS
+
+
+def test_the_guards_refuse_what_postgresql_refuses(demo_database):
+    db = sqlite3.connect(demo_database)
+    db.execute(
+        "INSERT INTO audit_auditevent (occurred_at, actor_type, actor_label, action, subject, currency, policy_rule,"
+        " note, flagged, correlation_id) VALUES ('2026-01-01', 'system', 't', 'test', '', '', '', '', 0, '')"
+    )
+    assert db.execute("SELECT count(*) FROM audit_auditpending").fetchone() == (1,)
+    for statement in ("UPDATE audit_auditevent SET note = 'x'", "DELETE FROM audit_auditevent"):
+        with pytest.raises(sqlite3.IntegrityError, match="append-only"):
+            db.execute(statement)
+    db.rollback()
+    db.close()
