@@ -113,7 +113,7 @@ def seed(n: int, day: date, report: Path, ledger_extract: Path, db: str = DB) ->
             "COPY refunds_refund (id, public_id, amount_minor, currency, reason, customer_note, evidence, state, "
             "requested_via, correlation_id, policy_outcome, policy_rule, policy_rule_text, recommendation, "
             "approvals_required, draft_reply, decline_reason, override_flagged, provider_refund_id, failure_code, "
-            "failure_retryable, submission_count, status_token, status_token_digest, created_at, updated_at, "
+            "failure_retryable, submission_count, status_token_sealed, status_token_digest, created_at, updated_at, "
             "decided_at, submitted_at, completed_at, order_id, payment_id, policy_version_id, provider_status) "
             "FROM STDIN"
         ) as copy:

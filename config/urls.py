@@ -1,11 +1,14 @@
 from django.contrib import admin
 from django.urls import include, path
+from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView
 
 from refunds import views_ops
 from refunds.views.webhooks import payments_webhook
 
 urlpatterns = [
+    # People arriving at the bare host are staff: the console (its login if signed out).
+    path("", RedirectView.as_view(url="/console/", permanent=False), name="home"),
     path("healthz", views_ops.healthz, name="healthz"),
     path("readyz", views_ops.readyz, name="readyz"),
     path("metrics", views_ops.metrics, name="metrics"),

@@ -272,6 +272,10 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
     "loggers": {
         "django.db.backends": {"level": "WARNING"},
+        # Celery's "received"/"succeeded" line for every task (the audit sealer runs every 2 s)
+        # drowns our own message-id lines; failures and retries are still logged as warnings.
+        "celery.app.trace": {"level": "WARNING"},
+        "celery.worker.strategy": {"level": "WARNING"},
         "django.request": {"level": "ERROR"},
     },
 }

@@ -78,3 +78,9 @@ def test_sign_out_is_a_post_and_ends_the_session(agent_client):
     response = agent_client.post("/console/logout/")
     assert response.status_code == 302 and response["Location"] == "/console/login/"
     assert agent_client.get("/console/").status_code == 302
+
+
+def test_the_bare_host_leads_to_the_console_login(client):
+    response = client.get("/", follow=True)
+    assert response.redirect_chain[0] == ("/console/", 302)
+    assert response.request["PATH_INFO"] == "/console/login/"
