@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import requests
@@ -156,6 +158,25 @@ class Simulator:
         )
         response.raise_for_status()
         return response.json()["data"]
+
+
+@contextlib.contextmanager
+def own_simulator(directory: Path, *, stall: float = 3.0) -> Iterator[Simulator]:
+    """A simulator process of a test module's own, whose webhooks go nowhere (the tests drive delivery)."""
+    sim = Simulator(port=free_port(), db_path=directory / "sim.sqlite3", webhook_url="http://127.0.0.1:9/", stall=stall)
+    sim.start()
+    try:
+        yield sim
+    finally:
+        sim.stop()
+
+
+def point_provider_at(settings, simulator: Simulator, *, timeout: float) -> None:
+    """Make this process's provider client talk to `simulator` (pytest-django's `settings` fixture)."""
+    settings.PROVIDER = "stripe"
+    settings.PROVIDER_API_BASE = simulator.url
+    settings.PROVIDER_API_KEY = SIM_API_KEY
+    settings.PROVIDER_TIMEOUT_SECONDS = timeout
 
 
 class CeleryWorker:

@@ -30,7 +30,7 @@ from refunds.models import OutboxMessage
 from refunds.providers.registry import get_provider
 from refunds.services.execute import outbox_claim, outbox_deliver
 from refunds.services.outcome import refund_apply_outcome
-from tests.live import SIM_API_KEY, Simulator, free_port
+from tests.live import own_simulator, point_provider_at
 from tests.refunds.factories import UserFactory, captured_order, make_refund
 
 pytestmark = [pytest.mark.django_db, pytest.mark.slow, pytest.mark.urls("tests.ledger.urls")]
@@ -39,20 +39,13 @@ pytestmark = [pytest.mark.django_db, pytest.mark.slow, pytest.mark.urls("tests.l
 @pytest.fixture(scope="module")
 def simulator(tmp_path_factory):
     """A simulator of our own: its list holds exactly the refunds of this journey."""
-    sim = Simulator(
-        port=free_port(), db_path=tmp_path_factory.mktemp("sim-j10") / "sim.sqlite3", webhook_url="http://127.0.0.1:9/"
-    )
-    sim.start()
-    yield sim
-    sim.stop()
+    with own_simulator(tmp_path_factory.mktemp("sim-j10")) as sim:
+        yield sim
 
 
 @pytest.fixture
 def provider_settings(settings, simulator):
-    settings.PROVIDER = "stripe"
-    settings.PROVIDER_API_BASE = simulator.url
-    settings.PROVIDER_API_KEY = SIM_API_KEY
-    settings.PROVIDER_TIMEOUT_SECONDS = 2.0
+    point_provider_at(settings, simulator, timeout=2.0)
     return settings
 
 

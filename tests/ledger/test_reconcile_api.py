@@ -18,7 +18,7 @@ from ledger.reconcile.enums import ItemKind, RunSource
 from ledger.reconcile.services import reconciliation_run
 from refunds.providers.registry import get_provider
 from tests.ledger.factories import refund_settled, today
-from tests.live import SIM_API_KEY, Simulator, free_port
+from tests.live import own_simulator, point_provider_at
 
 pytestmark = [pytest.mark.django_db, pytest.mark.slow]
 K = ItemKind
@@ -28,22 +28,13 @@ PAGE = 100  # what the run asks for per page (Stripe's maximum)
 @pytest.fixture(scope="module")
 def simulator(tmp_path_factory):
     """A simulator of our own: its list holds exactly the refunds of this module."""
-    sim = Simulator(
-        port=free_port(),
-        db_path=tmp_path_factory.mktemp("sim-recon") / "sim.sqlite3",
-        webhook_url="http://127.0.0.1:9/",
-    )
-    sim.start()
-    yield sim
-    sim.stop()
+    with own_simulator(tmp_path_factory.mktemp("sim-recon")) as sim:
+        yield sim
 
 
 @pytest.fixture
 def provider(settings, simulator):
-    settings.PROVIDER = "stripe"
-    settings.PROVIDER_API_BASE = simulator.url
-    settings.PROVIDER_API_KEY = SIM_API_KEY
-    settings.PROVIDER_TIMEOUT_SECONDS = 5.0
+    point_provider_at(settings, simulator, timeout=5.0)
     return get_provider()
 
 
