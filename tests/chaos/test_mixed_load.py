@@ -5,6 +5,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 from django.db.models import Q
 
+from audit.models import AuditEvent, AuditPending, AuditSeal
+from audit.services import audit_verify
 from ledger.services import trial_balance
 from refunds.enums import OutboxStatus, RefundState
 from refunds.models import OutboxMessage, Refund
@@ -55,3 +57,7 @@ def test_two_hundred_refunds_through_two_workers(own_stack, chaos_client):
         message="the outbox to drain",
     )
     assert not OutboxMessage.objects.filter(refund__public_id__in=ids, status=OutboxStatus.DEAD).exists()
+    # The beat of the first worker seals the audit trail as it grows: the whole chain is intact.
+    wait_for(lambda: not AuditPending.objects.exists(), timeout=60, message="the audit sealer to catch up")
+    assert list(audit_verify()) == []
+    assert AuditSeal.objects.count() == AuditEvent.objects.count()
