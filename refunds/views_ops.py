@@ -62,6 +62,20 @@ class DatabaseRatesCollector:
         gauge.add_metric([], auto_decision_rate_pct())
         yield gauge
 
+        # The audit sealer (beat) keeps the queue short; a growing age means it stopped.
+        from django.db.models import Min
+        from django.utils import timezone
+
+        from audit.models import AuditPending
+
+        pending = AuditPending.objects.aggregate(oldest=Min("event__occurred_at"))["oldest"]
+        waiting = GaugeMetricFamily(
+            "audit_unsealed_oldest_seconds",
+            "Age of the oldest audit event not yet sealed into the hash chain (0 when none waits).",
+        )
+        waiting.add_metric([], (timezone.now() - pending).total_seconds() if pending else 0.0)
+        yield waiting
+
         # Reconciliation (SPEC §7, §10): the latest current run per provider, and the last trial balance check.
         from ledger.reconcile.selectors import latest_current_runs, trial_balance_latest
 
