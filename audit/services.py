@@ -125,11 +125,15 @@ def audit_seal_pending(*, batch_size: int = 2000, max_batches: int = 100) -> int
     sealed = 0
     for _ in range(max_batches):
         with transaction.atomic():
-            head = AuditChainHead.objects.select_for_update(skip_locked=True).filter(id=1).first()
+            head = _lock_head()
             if head is None:
                 if AuditChainHead.objects.filter(id=1).exists():
-                    return sealed  # another sealer holds the head
-                head, _ = AuditChainHead.objects.get_or_create(id=1)
+                    return sealed  # another sealer holds the head and is doing this work
+                # A database without its head row (migration 0003 makes it): create, then lock like always.
+                AuditChainHead.objects.get_or_create(id=1)
+                head = _lock_head()
+                if head is None:
+                    return sealed
             pending_ids = AuditPending.objects.order_by("event_id").values("event_id")[:batch_size]
             events = list(AuditEvent.objects.filter(pk__in=pending_ids).order_by("id"))
             if not events:
@@ -149,6 +153,10 @@ def audit_seal_pending(*, batch_size: int = 2000, max_batches: int = 100) -> int
         if len(events) < batch_size:
             return sealed
     return sealed
+
+
+def _lock_head() -> AuditChainHead | None:
+    return AuditChainHead.objects.select_for_update(skip_locked=True).filter(id=1).first()
 
 
 @dataclass(frozen=True)

@@ -146,3 +146,10 @@ def test_verify_reports_events_left_unsealed_too_long(some_events):
     problems = list(audit_verify())
     assert len(problems) == 1
     assert f"{some_events} event(s) waiting to be sealed" in problems[0].problem
+
+
+def test_a_missing_head_row_is_recreated_and_the_chain_starts_from_genesis(some_events):
+    AuditChainHead.objects.all().delete()
+    assert audit_seal_pending() == some_events
+    assert seal_of(1).prev_hash == "0" * 64
+    assert list(audit_verify()) == []
