@@ -195,6 +195,8 @@ def test_edit_above_the_remaining_refundable_is_refused_on_the_form(console, pag
     sign_in(page, console, "agent")
     page.goto(f"{console}/console/refunds/{refund.public_id}/")
     page.get_by_role("link", name="Edit draft or amount").click()
+    # Focus lands in the draft once the swapped-in form has settled; typing before that can be lost.
+    expect(page.get_by_label("Reply to the customer")).to_be_focused()
     page.get_by_label("Amount (USD)").fill("950.00")
     page.get_by_role("button", name="Save and approve").click()
     page.get_by_role("alert").filter(has_text="more than what is left to refund").wait_for()
