@@ -58,6 +58,9 @@ class Refund(models.Model):
     )
     requested_via = models.CharField(max_length=10, choices=ActorType.choices, default=ActorType.USER)
     correlation_id = models.CharField(max_length=64, blank=True)
+    # The one-time token of the console form that asked for this refund: unique per requester, so a
+    # form sent twice (double click, resend, two tabs) creates one refund whatever process serves it.
+    request_token = models.CharField(max_length=64, null=True, blank=True, editable=False)
 
     policy_version = models.ForeignKey("refunds.RefundPolicy", on_delete=models.PROTECT, related_name="+")
     policy_outcome = models.CharField(max_length=20, choices=PolicyOutcome.choices)
@@ -104,6 +107,11 @@ class Refund(models.Model):
             models.CheckConstraint(condition=models.Q(state__in=S.values), name="refund_state_known"),
             models.CheckConstraint(
                 condition=models.Q(approvals_required__in=[1, 2]), name="refund_approvals_required_1_or_2"
+            ),
+            models.UniqueConstraint(
+                fields=["requested_by", "request_token"],
+                condition=models.Q(request_token__isnull=False),
+                name="refund_request_token_once_per_requester",
             ),
         ]
         indexes = [models.Index(fields=["payment", "state"], name="refund_payment_state_idx")]

@@ -187,6 +187,7 @@ def refund_request_with_evidence(
     actor: Actor,
     customer_note: str = "",
     uploads: list[EvidenceUpload] | None = None,
+    request_token: str | None = None,
 ) -> Refund:
     """Create a refund on a customer's behalf with its evidence files, all or nothing.
 
@@ -206,6 +207,7 @@ def refund_request_with_evidence(
                 actor=actor,
                 customer_note=customer_note,
                 evidence=[u.name for u in uploads or []],
+                request_token=request_token,
             )
             rows = evidence_attach(refund=refund, uploads=list(uploads or []), actor=actor)
             stored = [row.stored_name for row in rows]

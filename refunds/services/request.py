@@ -53,8 +53,13 @@ def refund_request(
     customer_note: str = "",
     evidence: list | None = None,
     correlation_id: str = "",
+    request_token: str | None = None,
 ) -> Refund:
     """Create a refund, decide it by policy, and approve it if the policy says so.
+
+    `request_token` (the console form's one-time token) is stored unique per
+    requester: a second request with it raises IntegrityError, after waiting
+    for the first to commit or roll back.
 
     Side effects, in order, in one transaction:
     1. lock the order's payment row (serialises every refund of this payment
@@ -99,6 +104,7 @@ def refund_request(
             requested_by=actor.user,
             requested_via=actor.type,
             correlation_id=correlation_id,
+            request_token=request_token or None,
             policy_version=policy,
             policy_outcome=decision.outcome,
             policy_rule=decision.rule,

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from django.db import connection
+from django.db import IntegrityError, connection
 from django.db.models import Sum
 from django.utils import timezone
 
@@ -168,3 +168,14 @@ def test_writers_and_sealers_running_at_once_build_one_unbroken_chain():
     assert AuditSeal.objects.count() == AuditEvent.objects.count() == 80
     assert list(AuditSeal.objects.order_by("seq").values_list("seq", flat=True)) == list(range(1, 81))
     assert list(audit_verify()) == []
+
+
+def test_two_copies_of_one_console_form_create_one_refund():
+    order, actor = captured_order(amount_minor=10000), agent("agent")
+
+    results = race(*[lambda: make_refund(order=order, amount_minor=1000, actor=actor, request_token="f" * 32)] * 4)
+
+    assert Refund.objects.filter(order=order).count() == 1
+    assert sum(isinstance(r, Refund) for r in results) == 1
+    assert all(isinstance(r, Refund | IntegrityError) for r in results)
+    assert reserved_matches_active_refunds(Payment.objects.get(order=order))

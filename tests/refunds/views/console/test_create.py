@@ -3,15 +3,15 @@
 from pathlib import Path
 
 import pytest
-from django.core.cache import cache
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from audit.models import AuditEvent
+from audit.services import Actor
 from refunds.enums import PaymentStatus, Reason, RefundState, Role
 from refunds.errors import CATALOG, ERR_EXCEEDS_REMAINING, ERR_NOT_CAPTURED
 from refunds.models import EvidenceFile, Refund
-from refunds.views.console.create import submission_key
-from tests.refunds.factories import captured_order
+from refunds.views.console import create as create_view
+from tests.refunds.factories import captured_order, make_refund
 
 pytestmark = pytest.mark.django_db
 
@@ -136,15 +136,30 @@ def test_the_same_form_sent_twice_creates_one_refund(agent_client):
     assert Refund.objects.filter(order=order).count() == 2
 
 
-def test_a_form_still_being_sent_is_not_sent_again(agent_client):
+def test_a_copy_of_the_form_racing_the_first_lands_on_the_refund_the_first_made(agent_client, monkeypatch):
     order = captured_order(amount_minor=12000)
     token = submission_token(agent_client, order)
-    # The first POST of this form is still running.
-    cache.add(submission_key(user_id=agent_client.user.pk, token=token), "in-flight")
+    real_validate = create_view.evidence_validate
+
+    def first_copy_commits_meanwhile(*, files):
+        # Another web process handled the same POST and committed between our check and our insert.
+        make_refund(order=order, amount_minor=2000, actor=Actor.for_user(agent_client.user), request_token=token)
+        return real_validate(files=files)
+
+    monkeypatch.setattr(create_view, "evidence_validate", first_copy_commits_meanwhile)
     response = agent_client.post(create_url(order), {"amount": "20.00", "reason": Reason.OTHER, "submission": token})
-    assert response.status_code == 409
-    assert "already being sent" in response.content.decode()
-    assert not Refund.objects.exists()
+    refund = Refund.objects.get(order=order)  # the unique token refused the second insert
+    assert response["Location"] == f"/console/refunds/{refund.public_id}/"
+    assert "nothing new was created" in agent_client.get(response["Location"]).content.decode()
+
+
+def test_another_agent_reusing_a_token_gets_a_refund_of_their_own(agent_client, login):
+    order = captured_order(amount_minor=12000)
+    token = submission_token(agent_client, order)
+    agent_client.post(create_url(order), {"amount": "20.00", "reason": Reason.OTHER, "submission": token})
+    other = login("other-agent", Role.AGENT)
+    other.post(create_url(order), {"amount": "10.00", "reason": Reason.OTHER, "submission": token})
+    assert Refund.objects.filter(order=order).count() == 2
 
 
 def test_a_refused_form_can_be_corrected_and_sent_again(agent_client):
