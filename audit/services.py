@@ -14,34 +14,8 @@ from django.utils import timezone
 
 from audit.models import AuditChainHead, AuditEvent, AuditPending, AuditSeal
 from audit.models.chain import GENESIS_HASH
-from refunds.correlation import get_correlation_id
-
-
-@dataclass(frozen=True)
-class Actor:
-    """Who did something: a console user, an API key (and its user), or the system."""
-
-    type: str
-    label: str
-    user: Any = None
-    api_key: Any = None
-
-    @classmethod
-    def system(cls, label: str = "system") -> Actor:
-        return cls(type="system", label=label)
-
-    @classmethod
-    def for_user(cls, user) -> Actor:
-        return cls(type="user", label=user.get_username(), user=user)
-
-    @classmethod
-    def for_api_key(cls, api_key) -> Actor:
-        return cls(
-            type="api_key",
-            label=f"{api_key.user.get_username()} (key {api_key.prefix})",
-            user=api_key.user,
-            api_key=api_key,
-        )
+from core.actor import Actor
+from core.correlation import get_correlation_id
 
 
 def _canonical(event: AuditEvent, *, seq: int, prev_hash: str) -> bytes:

@@ -50,7 +50,7 @@ def main() -> None:
     key = key.splitlines()[-1]
     procs = [
         subprocess.Popen(
-            [sys.executable, "-m", "refunds.providers.simulator", "--port", str(SIM_PORT), "--db", f"{tmp}/sim.sqlite3",
+            [sys.executable, "-m", "devtools.stripe_sim.server", "--port", str(SIM_PORT), "--db", f"{tmp}/sim.sqlite3",
              "--webhook-url", f"http://127.0.0.1:{WEB_PORT}/webhooks/payments", "--webhook-secret", "whsec_bench",
              "--api-key", "sk_bench"],
             cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,

@@ -304,7 +304,7 @@ def phase_reconcile(day: str, report: str) -> None:
 
     started = time.perf_counter()
     call_command("reconcile", "--date", day, "--provider-file", report)
-    from ledger.models import ReconciliationRun
+    from reconciliation.models import ReconciliationRun
 
     run = ReconciliationRun.objects.filter(day=day, is_current=True).get()
     print(
@@ -331,7 +331,7 @@ def phase_export(run_id: int) -> None:
     from django.contrib.auth import get_user_model
     from django.test import RequestFactory
 
-    from ledger.views.finance_exports import run_export
+    from console.finance.exports import run_export
 
     user = get_user_model().objects.create_superuser("bench-finance", "f@example.com", "x")
     request = RequestFactory().get(f"/finance/runs/{run_id}/export.csv")
@@ -506,7 +506,7 @@ def main() -> None:
         },
         "notes": [
             "Reconcile seconds include reading and converting the report in Python, COPY into a TEMP table, "
-            "the classifying INSERT … SELECT in PostgreSQL (1 row per refund written to ledger_reconciliationitem), "
+            "the classifying INSERT … SELECT in PostgreSQL (1 row per refund written to the items table), "
             "totals, and the commit. The join work and its memory are PostgreSQL's (work_mem 256MB per hash), "
             "not the Python process's; peak_rss_mb is the Python process.",
             "pandas does not persist anything; ours writes every item, supersedes the day's previous run and audits.",

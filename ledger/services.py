@@ -11,9 +11,9 @@ from collections import defaultdict
 
 from django.db import transaction
 
+from core.money import split_pro_rata
 from ledger.enums import AccountCode, AccountKind, EntryType
 from ledger.models import Account, JournalEntry, Posting
-from refunds.money import split_pro_rata
 
 CHART_OF_ACCOUNTS = {
     AccountCode.SALES_RETURNS: AccountKind.REVENUE,

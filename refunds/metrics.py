@@ -1,14 +1,17 @@
-"""Prometheus metrics (SPEC §10).
-
-Counters and histograms live in the process that observes them; with several
-gunicorn workers set PROMETHEUS_MULTIPROC_DIR so /metrics aggregates them.
-Rates that finance and risk watch are computed from the database at scrape
-time, so every process reports the same number.
-"""
+"""Prometheus metrics of the refund domain (SPEC §10); the scrape itself is `core.metrics`."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from datetime import timedelta
+
+from django.db.models import Count, Q
+from django.utils import timezone
 from prometheus_client import Counter, Histogram
+from prometheus_client.core import GaugeMetricFamily
+
+from refunds.enums import PolicyOutcome
+from refunds.models import Refund
 
 REFUND_CREATE_LATENCY_MS = Histogram(
     "refund_create_latency_ms",
@@ -19,3 +22,22 @@ REFUND_OUTCOME_TOTAL = Counter("refund_outcome_total", "Refunds reaching a state
 WEBHOOK_REPLAY_DEDUP_TOTAL = Counter(
     "webhook_replay_dedup_total", "Provider webhook events received again and ignored."
 )
+
+
+def auto_decision_rate_pct(*, hours: int = 24) -> float:
+    """Percent of refunds created in the window that the policy approved on its own."""
+    since = timezone.now() - timedelta(hours=hours)
+    totals = Refund.objects.filter(created_at__gte=since).aggregate(
+        total=Count("id"), auto=Count("id", filter=Q(policy_outcome=PolicyOutcome.AUTO_APPROVE))
+    )
+    if not totals["total"]:
+        return 0.0
+    return round(100.0 * totals["auto"] / totals["total"], 2)
+
+
+def database_gauges() -> Iterator[GaugeMetricFamily]:
+    gauge = GaugeMetricFamily(
+        "refund_auto_decision_rate_pct", "Share of refunds of the last 24 h decided by policy without a person."
+    )
+    gauge.add_metric([], auto_decision_rate_pct())
+    yield gauge

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.db.models import Prefetch, QuerySet
 
-from refunds.errors import ERR_NOT_FOUND, DomainError
+from core.errors import ERR_NOT_FOUND, DomainError
 from refunds.models import Decision, Order, Refund
 
 

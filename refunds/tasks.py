@@ -52,9 +52,9 @@ def sweep_outbox(*, limit: int = 500) -> int:
 @shared_task(name="refunds.poll_provider_pending")
 def poll_provider_pending(*, limit: int = 200) -> int:
     """Ask the provider about refunds left pending longer than expected (lost webhooks)."""
+    from providers.base import ProviderError
+    from providers.registry import get_provider
     from refunds.models import Refund
-    from refunds.providers.base import ProviderError
-    from refunds.providers.registry import get_provider
     from refunds.services.outcome import refund_apply_outcome
 
     if settings.PROVIDER != "stripe":
@@ -72,16 +72,3 @@ def poll_provider_pending(*, limit: int = 200) -> int:
             continue
         applied += refund_apply_outcome(refund_id=refund_id, outcome=outcome, source="poll")[1]
     return applied
-
-
-@shared_task(name="refunds.purge_idempotency_keys")
-def purge_idempotency_keys() -> int:
-    from refunds.models import IdempotencyRecord
-
-    cutoff = timezone.now() - timedelta(hours=settings.IDEMPOTENCY_KEY_TTL_HOURS)
-    deleted, _ = IdempotencyRecord.objects.filter(created_at__lt=cutoff).delete()
-    return deleted
-
-
-# Tasks defined in their own modules register when the worker imports this one.
-from refunds import tasks_notifications  # noqa: E402,F401

@@ -6,6 +6,8 @@ import os
 
 import pytest
 
+pytest_plugins = ["tests.support.stripe_sim"]
+
 
 def pytest_configure(config) -> None:
     from scripts.check_services import check
@@ -78,7 +80,7 @@ def live_app(django_db_setup, django_db_blocker):
     Tests using it get `transactional_db`, so what they create is committed
     and visible to the server's processes.
     """
-    from tests.live import GunicornServer
+    from tests.support.live import GunicornServer
 
     server = GunicornServer(workers=4)
     server.start()
@@ -93,8 +95,15 @@ def stack(django_db_setup, django_db_blocker):
     Module-scoped: its worker's sweeper sees every pending message in the
     database, so no two stacks may run at once.
     """
-    from tests.stack import Stack
+    from tests.support.stack import Stack
 
     running = Stack().start()
     yield running
     running.stop()
+
+
+@pytest.fixture
+def system_actor():
+    from core.actor import Actor
+
+    return Actor.system("test")

@@ -50,13 +50,25 @@ INSTALLED_APPS = [
     "simple_history",
     "django_htmx",
     "template_partials",
+    # Records and the domain (docs/architecture.md): audit trail, ledger, refunds, then what reacts to refunds.
     "audit",
     "ledger",
     "refunds",
+    "reconciliation",
+    "notifications",
+    # One app per audience.
+    "api",
+    "console",
+    "status_page",
 ]
+# Development tools (the provider simulator's `manage.py run_provider_sim`) are never part of a
+# production deployment: installed only with DEBUG, or when DEVTOOLS=1 (the test settings).
+DEVTOOLS = env_bool("DEVTOOLS", DEBUG)
+if DEVTOOLS:
+    INSTALLED_APPS.append("devtools")
 
 MIDDLEWARE = [
-    "refunds.middleware.CorrelationIdMiddleware",
+    "core.middleware.CorrelationIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -123,7 +135,6 @@ USE_TZ = True
 
 STATIC_URL = "/static/"
 STATIC_ROOT = VAR_DIR / "static"
-STATICFILES_DIRS = [BASE_DIR / "static"]
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
@@ -142,11 +153,11 @@ CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 
 # --- JSON API -----------------------------------------------------------------
 REST_FRAMEWORK = {
-    "DEFAULT_AUTHENTICATION_CLASSES": ["refunds.api.auth.ApiKeyAuthentication"],
-    "DEFAULT_PERMISSION_CLASSES": ["refunds.api.auth.HasScope"],
+    "DEFAULT_AUTHENTICATION_CLASSES": ["api.auth.ApiKeyAuthentication"],
+    "DEFAULT_PERMISSION_CLASSES": ["api.auth.HasScope"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
-    "EXCEPTION_HANDLER": "refunds.api.errors.exception_handler",
+    "EXCEPTION_HANDLER": "api.errors.exception_handler",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "UNAUTHENTICATED_USER": None,
 }
@@ -264,8 +275,8 @@ DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "Refund desk <refunds@
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"correlation": {"()": "refunds.logging.CorrelationIdFilter"}},
-    "formatters": {"json": {"()": "refunds.logging.JsonFormatter"}},
+    "filters": {"correlation": {"()": "core.logging.CorrelationIdFilter"}},
+    "formatters": {"json": {"()": "core.logging.JsonFormatter"}},
     "handlers": {
         "console": {"class": "logging.StreamHandler", "formatter": "json", "filters": ["correlation"]},
     },

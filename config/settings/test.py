@@ -12,6 +12,7 @@ os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/15")
 os.environ.setdefault("CELERY_BROKER_URL", os.environ["REDIS_URL"].rsplit("/", 1)[0] + "/9")
 # One queue per test session, shared with the workers that session starts,
 # so parallel or earlier sessions never consume each other's tasks.
+os.environ.setdefault("DEVTOOLS", "1")
 os.environ.setdefault("CELERY_TASK_DEFAULT_QUEUE", f"refunds-test-{os.getpid()}")
 
 from config.settings.base import *  # noqa: F403

@@ -2,7 +2,6 @@ from refunds.models.api_key import ApiKey
 from refunds.models.customer import Customer
 from refunds.models.decision import Decision
 from refunds.models.evidence import EvidenceFile
-from refunds.models.idempotency import IdempotencyRecord
 from refunds.models.order import Order, OrderLine
 from refunds.models.outbox import OutboxMessage
 from refunds.models.payment import Payment
@@ -16,7 +15,6 @@ __all__ = [
     "Customer",
     "Decision",
     "EvidenceFile",
-    "IdempotencyRecord",
     "Order",
     "OrderLine",
     "OutboxMessage",

@@ -7,7 +7,7 @@ from django.db import models
 from django_fsm import FSMField, transition
 from simple_history.models import HistoricalRecords
 
-from refunds.crypto import fernet_for
+from core.crypto import fernet_for
 from refunds.enums import ActorType, PolicyOutcome, Reason, Recommendation, RefundState
 
 S = RefundState

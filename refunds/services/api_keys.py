@@ -7,9 +7,10 @@ from django.contrib.auth.models import Group
 from django.db import transaction
 from django.utils import timezone
 
-from audit.services import Actor, audit_record
+from audit.services import audit_record
+from core.actor import Actor
+from core.errors import ERR_VALIDATION, DomainError
 from refunds.enums import Role, Scope
-from refunds.errors import ERR_VALIDATION, DomainError
 from refunds.models import ApiKey
 from refunds.models.api_key import hash_key
 from refunds.services.roles import roles_ensure

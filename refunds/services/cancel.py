@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.db import transaction
 from django.utils import timezone
 
-from audit.services import Actor
+from core.actor import Actor
 from ledger.services import refund_post_reversed
 from refunds.enums import DecisionKind, OutboxStatus, RefundState
 from refunds.models import Decision, OutboxMessage, PayoutTask, Refund

@@ -7,7 +7,7 @@ import logging
 from django.db import transaction
 from django.db.models import Subquery
 
-from refunds.errors import ERR_AUTHZ_ROLE, ERR_NOT_FOUND, DomainError, InvalidTransition
+from core.errors import ERR_AUTHZ_ROLE, ERR_NOT_FOUND, DomainError, InvalidTransition
 from refunds.metrics import REFUND_OUTCOME_TOTAL
 from refunds.models import Payment, Refund
 
@@ -96,7 +96,7 @@ def after_commit_state(refund: Refund, message_id: str, **fields) -> None:
     """
     # Imported lazily: notifications pulls in audit, templates and the status selectors,
     # none of which the services' own import graph should depend on.
-    from refunds.notifications import notification_enqueue_on_commit
+    from notifications.emails import notification_enqueue_on_commit
 
     state = refund.state
     extra = {

@@ -7,10 +7,9 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from audit.services import Actor, audit_record_many
-from ledger.services import refund_post_pending
-from refunds.enums import DecisionKind, PolicyOutcome, Reason, Recommendation, RefundState
-from refunds.errors import (
+from audit.services import audit_record_many
+from core.actor import Actor
+from core.errors import (
     ERR_AMOUNT_RANGE,
     ERR_AUTHZ_DUAL_CONTROL,
     ERR_AUTHZ_MAKER_CHECKER,
@@ -20,6 +19,8 @@ from refunds.errors import (
     DomainError,
     InvalidTransition,
 )
+from ledger.services import refund_post_pending
+from refunds.enums import DecisionKind, PolicyOutcome, Reason, Recommendation, RefundState
 from refunds.models import Decision, OutboxMessage, PayoutTask, Refund
 from refunds.services.common import (
     after_commit_state,

@@ -28,9 +28,10 @@ from cryptography.fernet import InvalidToken, MultiFernet
 from django.conf import settings
 from django.db import transaction
 
-from audit.services import Actor, audit_record
-from refunds.crypto import fernet_for
-from refunds.errors import ERR_VALIDATION, DomainError
+from audit.services import audit_record
+from core.actor import Actor
+from core.crypto import fernet_for
+from core.errors import ERR_VALIDATION, DomainError
 from refunds.models import EvidenceFile, Order, Refund
 from refunds.services.request import refund_request
 

@@ -28,19 +28,20 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from audit.services import Actor, audit_record
-from refunds.enums import OutboxStatus, RefundState
-from refunds.errors import ERR_CONFLICT_STATE, ERR_EXCEEDS_REMAINING, DomainError, InvalidTransition
-from refunds.models import OutboxMessage, Refund
-from refunds.providers.base import (
+from audit.services import audit_record
+from core.actor import Actor
+from core.errors import ERR_CONFLICT_STATE, ERR_EXCEEDS_REMAINING, DomainError, InvalidTransition
+from providers.base import (
     RETRYABLE_FAILURE_CODES,
     IdempotencyMismatch,
     ProviderOutcome,
     ProviderRejected,
     ProviderUnavailable,
 )
-from refunds.providers.breaker import CircuitBreaker
-from refunds.providers.registry import get_provider
+from providers.breaker import CircuitBreaker
+from providers.registry import get_provider
+from refunds.enums import OutboxStatus, RefundState
+from refunds.models import OutboxMessage, Refund
 from refunds.services.common import after_commit_state, audit_refund, refund_lock, refund_snapshot, require_transition
 from refunds.services.outcome import refund_apply_outcome
 

@@ -7,8 +7,9 @@ from datetime import datetime
 
 from django.db import transaction
 
-from audit.services import Actor, audit_record
-from refunds.errors import ERR_CURRENCY_MISMATCH, ERR_VALIDATION, DomainError
+from audit.services import audit_record
+from core.actor import Actor
+from core.errors import ERR_CURRENCY_MISMATCH, ERR_VALIDATION, DomainError
 from refunds.models import Customer, Order, OrderLine, Payment
 
 

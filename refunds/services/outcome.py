@@ -10,11 +10,11 @@ from __future__ import annotations
 from django.db import transaction
 from django.utils import timezone
 
-from audit.services import Actor
+from core.actor import Actor
 from ledger.services import refund_post_reversed, refund_post_settled
+from providers.base import ProviderOutcome
 from refunds.enums import RefundState
 from refunds.models import Refund
-from refunds.providers.base import ProviderOutcome
 from refunds.services.common import after_commit_state, audit_refund, payment_release, refund_lock, refund_snapshot
 
 S = RefundState

@@ -5,10 +5,10 @@ from __future__ import annotations
 from django.db import transaction
 from django.utils import timezone
 
-from audit.services import Actor
+from core.actor import Actor
+from core.errors import ERR_CONFLICT_STATE, ERR_VALIDATION, DomainError
 from ledger.services import refund_post_settled
 from refunds.enums import RefundState
-from refunds.errors import ERR_CONFLICT_STATE, ERR_VALIDATION, DomainError
 from refunds.models import PayoutTask, Refund
 from refunds.services.common import (
     after_commit_state,

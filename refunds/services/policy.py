@@ -14,9 +14,9 @@ from decimal import ROUND_FLOOR, Decimal
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from core.money import exponent, format_plain
 from refunds.enums import PolicyOutcome, Reason, Recommendation
 from refunds.models import Payment, Refund, RefundPolicy
-from refunds.money import exponent, format_plain
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,8 @@ from __future__ import annotations
 from django.db import transaction
 from django.db.models import Max
 
-from audit.services import Actor, audit_record
+from audit.services import audit_record
+from core.actor import Actor
 from refunds.models import RefundPolicy
 
 

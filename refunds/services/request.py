@@ -5,9 +5,9 @@ from __future__ import annotations
 from django.db import transaction
 from django.utils import timezone
 
-from audit.services import Actor, audit_record_many
-from refunds.enums import PaymentStatus, PolicyOutcome, Reason
-from refunds.errors import (
+from audit.services import audit_record_many
+from core.actor import Actor
+from core.errors import (
     ERR_AMOUNT_RANGE,
     ERR_CHARGED_BACK,
     ERR_CURRENCY_MISMATCH,
@@ -17,6 +17,7 @@ from refunds.errors import (
     ERR_VOIDED,
     DomainError,
 )
+from refunds.enums import PaymentStatus, PolicyOutcome, Reason
 from refunds.models import Order, Payment, Refund
 from refunds.services.common import after_commit_state, refund_snapshot
 from refunds.services.decide import approval_effects

@@ -12,11 +12,12 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from audit.services import Actor, audit_record
+from audit.services import audit_record
+from core.actor import Actor
+from providers.stripe.client import normalise_refund
+from providers.stripe.signature import SignatureError, verify_signature
 from refunds.metrics import WEBHOOK_REPLAY_DEDUP_TOTAL
 from refunds.models import Refund, WebhookEvent
-from refunds.providers.signature import SignatureError, verify_signature
-from refunds.providers.stripe import normalise_refund
 from refunds.services.outcome import refund_apply_outcome
 
 logger = logging.getLogger("refunds.webhooks")

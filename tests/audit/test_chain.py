@@ -7,7 +7,8 @@ from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from audit.models import AuditChainHead, AuditEvent, AuditPending, AuditSeal
-from audit.services import Actor, audit_record, audit_seal_pending, audit_verify
+from audit.services import audit_record, audit_seal_pending, audit_verify
+from core.actor import Actor
 from tests.refunds.factories import captured_order, make_refund
 
 pytestmark = pytest.mark.django_db

@@ -9,7 +9,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.utils import timezone
 
-from audit.services import Actor
+from core.actor import Actor
 from refunds.enums import PaymentStatus, Rail, Reason, Role, Scope
 from refunds.models import Customer, Order, OrderLine, Payment
 from refunds.services.api_keys import api_key_create

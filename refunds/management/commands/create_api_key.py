@@ -1,6 +1,6 @@
 from django.core.management.base import BaseCommand, CommandError
 
-from refunds.errors import DomainError
+from core.errors import DomainError
 from refunds.services.api_keys import api_key_create
 
 

@@ -2,9 +2,9 @@
 
 from django.core.management.base import BaseCommand, CommandError
 
-from audit.services import Actor
+from core.actor import Actor
+from core.errors import DomainError
 from refunds.enums import OutboxStatus
-from refunds.errors import DomainError
 from refunds.models import OutboxMessage
 from refunds.services.execute import outbox_replay
 

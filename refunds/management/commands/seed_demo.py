@@ -11,7 +11,7 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 from django.utils import timezone
 
-from audit.services import Actor
+from core.actor import Actor
 from refunds.enums import PaymentStatus, Rail, Reason, Role, Scope
 from refunds.models import ApiKey, Refund
 from refunds.services.api_keys import api_key_create

@@ -1,6 +1,6 @@
 import pytest
 
-from tests.live import own_simulator, point_provider_at
+from tests.support.live import own_simulator, point_provider_at
 
 
 @pytest.fixture(scope="module")

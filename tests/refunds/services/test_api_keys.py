@@ -4,11 +4,11 @@ import pytest
 from django.test import Client
 
 from audit.models import AuditEvent
-from refunds.errors import ERR_AUTHN_REQUIRED
+from core.errors import ERR_AUTHN_REQUIRED
 from refunds.models import ApiKey
 from refunds.services.api_keys import api_key_create, api_key_revoke
+from tests.console.admin.test_refunds import staff
 from tests.refunds.factories import agent
-from tests.refunds.test_admin import staff
 
 pytestmark = pytest.mark.django_db
 

@@ -1,9 +1,9 @@
 import pytest
 
+from core.errors import ERR_CONFLICT_STATE, DomainError
 from ledger.enums import EntryType
 from ledger.models import JournalEntry
 from refunds.enums import OutboxStatus, Reason, RefundState
-from refunds.errors import ERR_CONFLICT_STATE, DomainError
 from refunds.models import OutboxMessage, Refund
 from refunds.services.cancel import refund_cancel
 from tests.refunds.factories import captured_order, make_refund, requester

@@ -17,14 +17,15 @@ from django.db.models import Sum
 from django.utils import timezone
 
 from audit.models import AuditEvent, AuditSeal
-from audit.services import Actor, audit_record, audit_seal_pending, audit_verify
+from audit.services import audit_record, audit_seal_pending, audit_verify
+from core.actor import Actor
+from core.errors import DomainError
 from ledger.enums import EntryType
 from ledger.models import JournalEntry
 from ledger.services import trial_balance
+from providers.registry import get_provider
 from refunds.enums import ACTIVE_STATES, DecisionKind, OutboxStatus, Reason, RefundState, Role
-from refunds.errors import DomainError
 from refunds.models import Decision, OutboxMessage, Payment, Refund
-from refunds.providers.registry import get_provider
 from refunds.services import execute
 from refunds.services.cancel import refund_cancel
 from refunds.services.decide import refund_approve

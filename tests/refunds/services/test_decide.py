@@ -1,10 +1,7 @@
 import pytest
 
 from audit.models import AuditEvent
-from ledger.enums import EntryType
-from ledger.models import JournalEntry
-from refunds.enums import Reason, RefundState, Role
-from refunds.errors import (
+from core.errors import (
     ERR_AUTHZ_DUAL_CONTROL,
     ERR_AUTHZ_MAKER_CHECKER,
     ERR_AUTHZ_ROLE,
@@ -13,6 +10,9 @@ from refunds.errors import (
     ERR_EXCEEDS_REMAINING,
     DomainError,
 )
+from ledger.enums import EntryType
+from ledger.models import JournalEntry
+from refunds.enums import Reason, RefundState, Role
 from refunds.models import OutboxMessage
 from refunds.services.decide import refund_approve, refund_deny, refund_edit
 from tests.refunds.factories import agent, captured_order, make_refund, requester

@@ -7,9 +7,9 @@ from cryptography.fernet import Fernet
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from audit.models import AuditEvent
-from audit.services import Actor
+from core.actor import Actor
+from core.errors import ERR_EXCEEDS_REMAINING, ERR_VALIDATION, DomainError
 from refunds.enums import Reason
-from refunds.errors import ERR_EXCEEDS_REMAINING, ERR_VALIDATION, DomainError
 from refunds.models import EvidenceFile, Refund
 from refunds.services.evidence import evidence_read, evidence_validate, refund_request_with_evidence
 from tests.refunds.factories import UserFactory, captured_order

@@ -4,18 +4,18 @@ import pytest
 from django.utils import timezone
 
 from audit.models import AuditEvent
+from core.errors import ERR_CONFLICT_STATE, ERR_EXCEEDS_REMAINING, DomainError
 from ledger.enums import EntryType
 from ledger.models import JournalEntry
+from providers.base import ProviderOutcome
+from providers.breaker import CircuitBreaker
 from refunds.enums import OutboxStatus, Reason, RefundState, Role
-from refunds.errors import ERR_CONFLICT_STATE, ERR_EXCEEDS_REMAINING, DomainError
 from refunds.models import OutboxMessage, Refund
-from refunds.providers.base import ProviderOutcome
-from refunds.providers.breaker import CircuitBreaker
 from refunds.services.cancel import refund_cancel
 from refunds.services.execute import outbox_deliver, outbox_replay, refund_submit
 from refunds.services.outcome import refund_apply_outcome
-from tests.live import free_port
 from tests.refunds.factories import agent, captured_order, make_refund, requester
+from tests.support.live import free_port
 
 pytestmark = pytest.mark.django_db
 

@@ -1,9 +1,9 @@
 import pytest
 
+from core.errors import ERR_AUTHZ_ROLE, ERR_VALIDATION, DomainError
 from ledger.enums import EntryType
 from ledger.models import JournalEntry
 from refunds.enums import RefundState, Role
-from refunds.errors import ERR_AUTHZ_ROLE, ERR_VALIDATION, DomainError
 from refunds.models import OutboxMessage, PayoutTask
 from refunds.services.cancel import refund_cancel
 from refunds.services.payout import payout_mark_paid

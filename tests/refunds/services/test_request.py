@@ -1,10 +1,7 @@
 import pytest
 
 from audit.models import AuditEvent
-from ledger.enums import EntryType
-from ledger.models import JournalEntry
-from refunds.enums import PaymentStatus, PolicyOutcome, Reason, RefundState
-from refunds.errors import (
+from core.errors import (
     ERR_AMOUNT_RANGE,
     ERR_CHARGED_BACK,
     ERR_CURRENCY_MISMATCH,
@@ -13,6 +10,9 @@ from refunds.errors import (
     ERR_VOIDED,
     DomainError,
 )
+from ledger.enums import EntryType
+from ledger.models import JournalEntry
+from refunds.enums import PaymentStatus, PolicyOutcome, Reason, RefundState
 from refunds.models import OutboxMessage, Refund
 from refunds.services.request import refund_request
 from tests.refunds.factories import captured_order, make_refund, requester

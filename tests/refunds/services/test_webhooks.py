@@ -3,9 +3,9 @@ import time
 
 import pytest
 
+from providers.stripe.signature import sign_payload
 from refunds.enums import RefundState
 from refunds.models import WebhookEvent
-from refunds.providers.signature import sign_payload
 from refunds.services.webhooks import WebhookRejected, webhook_receive
 from tests.refunds.factories import captured_order, make_refund
 

@@ -1,0 +1,81 @@
+"""Idempotency-Key handling for API writes (SPEC §9).
+
+The record is inserted as the first statement of the request's transaction.
+PostgreSQL makes a concurrent insert of the same (api key, key) wait on the
+unique index until the first transaction ends: if it committed, the waiter
+gets IntegrityError and replays the stored answer; if it rolled back, the
+waiter proceeds as the first. Either way the operation runs once.
+
+Business refusals (4xx raised by services) are stored and replayed like
+successes — as Stripe does — but the service's writes are rolled back to a
+savepoint first. Malformed requests are refused before any record exists.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable
+
+from django.db import IntegrityError, transaction
+from rest_framework.response import Response
+
+from api.errors import domain_error_response, error_response
+from api.models import IdempotencyRecord
+from core.errors import ERR_CONFLICT_IDEMPOTENCY, ERR_IDEMPOTENCY_KEY_MISSING, DomainError
+from refunds.models import ApiKey
+
+MAX_KEY_LENGTH = 255
+
+
+def request_fingerprint(method: str, path: str, body: object) -> str:
+    canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(f"{method} {path}\n{canonical}".encode()).hexdigest()
+
+
+def idempotency_key_from(request) -> str | None:
+    key = (request.headers.get("Idempotency-Key") or "").strip()
+    return key if 0 < len(key) <= MAX_KEY_LENGTH else None
+
+
+def missing_key_response() -> Response:
+    return error_response(ERR_IDEMPOTENCY_KEY_MISSING)
+
+
+def _replay(record: IdempotencyRecord, fingerprint: str) -> Response:
+    if record.fingerprint != fingerprint:
+        return error_response(ERR_CONFLICT_IDEMPOTENCY)
+    response = Response(record.response_body, status=record.response_status)
+    response["Idempotency-Status"] = "replayed"
+    return response
+
+
+def run_idempotent(
+    *, api_key: ApiKey, key: str, fingerprint: str, operation: Callable[[], tuple[int, dict]]
+) -> Response:
+    """Run `operation` at most once per (api_key, key) and answer like the first time.
+
+    No read before the insert: a first request (the common case) costs one
+    statement, and a replay finds out from the unique index.
+    """
+    try:
+        with transaction.atomic():
+            record = IdempotencyRecord.objects.create(api_key=api_key, key=key, fingerprint=fingerprint)
+            try:
+                with transaction.atomic():
+                    status, body = operation()
+            except DomainError as error:
+                response = domain_error_response(error)
+                status, body = response.status_code, response.data
+            record.response_status = status
+            record.response_body = body
+            record.save(update_fields=["response_status", "response_body"])
+    except IntegrityError:
+        # Lost the race on the unique key: the winner has committed its answer.
+        record = IdempotencyRecord.objects.filter(api_key=api_key, key=key).first()
+        if record is None or record.response_status is None:
+            raise
+        return _replay(record, fingerprint)
+    response = Response(body, status=status)
+    response["Idempotency-Status"] = "created"
+    return response

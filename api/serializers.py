@@ -1,0 +1,179 @@
+"""Input and output shapes of the API, one pair per operation."""
+
+from __future__ import annotations
+
+from rest_framework import serializers
+
+from core.money import is_known_currency
+from refunds.enums import PaymentStatus, Rail, Reason
+
+
+class StrictIntegerField(serializers.IntegerField):
+    """An integer in JSON, not a string or float that happens to look like one."""
+
+    def to_internal_value(self, data):
+        if isinstance(data, bool) or not isinstance(data, int):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+class CurrencyField(serializers.CharField):
+    def __init__(self, **kwargs) -> None:
+        super().__init__(min_length=3, max_length=3, **kwargs)
+
+    def to_internal_value(self, data):
+        value = super().to_internal_value(data).upper()
+        if not is_known_currency(value):
+            raise serializers.ValidationError(f"Unknown currency '{value}'.")
+        return value
+
+
+# --- orders ------------------------------------------------------------------
+
+
+class CustomerInput(serializers.Serializer):
+    id = serializers.CharField(max_length=100)
+    email = serializers.EmailField(required=False, allow_blank=True, default="")
+    name = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
+    locale = serializers.ChoiceField(choices=["en", "ar", "de"], required=False, default="en")
+
+
+class LineInput(serializers.Serializer):
+    sku = serializers.CharField(max_length=100, required=False, allow_blank=True, default="")
+    description = serializers.CharField(max_length=300, required=False, allow_blank=True, default="")
+    unit_amount_minor = StrictIntegerField(min_value=0)
+    quantity = StrictIntegerField(min_value=1, required=False, default=1)
+    tax_minor = StrictIntegerField(min_value=0, required=False, default=0)
+    discount_minor = StrictIntegerField(min_value=0, required=False, default=0)
+
+
+class PaymentInput(serializers.Serializer):
+    provider_payment_id = serializers.CharField(max_length=100)
+    rail = serializers.ChoiceField(choices=Rail.choices)
+    amount_minor = StrictIntegerField(min_value=1)
+    status = serializers.ChoiceField(choices=PaymentStatus.choices)
+    captured_at = serializers.DateTimeField(required=False, allow_null=True, default=None)
+
+
+class OrderInput(serializers.Serializer):
+    order_id = serializers.CharField(max_length=100)
+    currency = CurrencyField()
+    customer = CustomerInput()
+    placed_at = serializers.DateTimeField(required=False, allow_null=True, default=None)
+    service_starts_at = serializers.DateTimeField(required=False, allow_null=True, default=None)
+    lines = LineInput(many=True, required=False, default=list, max_length=500)
+    payment = PaymentInput()
+
+    def validate(self, attrs):
+        for line in attrs["lines"]:
+            if line["discount_minor"] > line["unit_amount_minor"] * line["quantity"]:
+                raise serializers.ValidationError({"lines": "A discount cannot exceed the line amount."})
+        return attrs
+
+
+class OrderOutput(serializers.Serializer):
+    order_id = serializers.CharField()
+    currency = serializers.CharField()
+    created = serializers.BooleanField()
+    payment_status = serializers.CharField()
+    captured_amount_minor = serializers.IntegerField()
+    remaining_refundable_minor = serializers.IntegerField()
+
+
+# --- refunds -----------------------------------------------------------------
+
+
+class RefundCreateInput(serializers.Serializer):
+    amount_minor = StrictIntegerField(min_value=1)
+    currency = CurrencyField()
+    reason = serializers.ChoiceField(choices=Reason.choices)
+    note = serializers.CharField(max_length=2000, required=False, allow_blank=True, default="")
+    evidence = serializers.ListField(
+        child=serializers.CharField(max_length=500), required=False, default=list, max_length=10
+    )
+
+
+class RefundCreateOutput(serializers.Serializer):
+    refund_id = serializers.CharField()
+    state = serializers.CharField()
+    amount_minor = serializers.IntegerField()
+    currency = serializers.CharField()
+    remaining_refundable_minor = serializers.IntegerField()
+    message_id = serializers.CharField()
+    policy_outcome = serializers.CharField()
+    policy_rule = serializers.CharField()
+    status_url = serializers.CharField()
+
+
+class DecisionInput(serializers.Serializer):
+    decision = serializers.ChoiceField(choices=["approve", "deny"])
+    note = serializers.CharField(max_length=2000, required=False, allow_blank=True, default="")
+
+
+class CancelInput(serializers.Serializer):
+    note = serializers.CharField(max_length=2000, required=False, allow_blank=True, default="")
+
+
+class PayoutInput(serializers.Serializer):
+    reference = serializers.CharField(max_length=200)
+
+
+class LedgerEntryOutput(serializers.Serializer):
+    type = serializers.CharField(source="entry_type")
+    amount_minor = serializers.IntegerField()
+    currency = serializers.CharField()
+    created_at = serializers.DateTimeField()
+
+
+class PolicyOutput(serializers.Serializer):
+    outcome = serializers.CharField(source="policy_outcome")
+    rule = serializers.CharField(source="policy_rule")
+    rule_text = serializers.CharField(source="policy_rule_text")
+    version = serializers.IntegerField(source="policy_version.version")
+    recommendation = serializers.CharField()
+
+
+class ApprovalOutput(serializers.Serializer):
+    by = serializers.CharField(source="actor_label")
+    at = serializers.DateTimeField(source="created_at")
+    senior = serializers.BooleanField(source="as_senior")
+
+
+class RefundOutput(serializers.Serializer):
+    refund_id = serializers.CharField(source="public_id")
+    order_id = serializers.CharField(source="order.order_id")
+    state = serializers.CharField()
+    amount_minor = serializers.IntegerField()
+    currency = serializers.CharField()
+    reason = serializers.CharField()
+    note = serializers.CharField(source="customer_note")
+    evidence = serializers.ListField(child=serializers.CharField())
+    policy = PolicyOutput(source="*")
+    approvals_required = serializers.IntegerField()
+    approvals = serializers.SerializerMethodField()
+    decline_reason = serializers.CharField()
+    override_flagged = serializers.BooleanField()
+    provider_payment_id = serializers.CharField(source="payment.provider_payment_id")
+    provider_refund_id = serializers.CharField(allow_null=True)
+    failure_code = serializers.CharField()
+    failure_retryable = serializers.BooleanField()
+    ledger_entries = LedgerEntryOutput(many=True)
+    status_url = serializers.CharField()
+    correlation_id = serializers.CharField()
+    created_at = serializers.DateTimeField()
+    updated_at = serializers.DateTimeField()
+    decided_at = serializers.DateTimeField(allow_null=True)
+    submitted_at = serializers.DateTimeField(allow_null=True)
+    completed_at = serializers.DateTimeField(allow_null=True)
+
+    def get_approvals(self, refund) -> list[dict]:
+        approvals = [d for d in refund.decisions.all() if d.kind == "approve"]
+        return ApprovalOutput(approvals, many=True).data
+
+
+class OrderRefundsOutput(serializers.Serializer):
+    order_id = serializers.CharField()
+    currency = serializers.CharField()
+    captured_amount_minor = serializers.IntegerField()
+    remaining_refundable_minor = serializers.IntegerField()
+    refunds = RefundOutput(many=True)

@@ -1,0 +1,211 @@
+"""The JSON API of SPEC §9: one view per operation; views translate, services decide."""
+
+from __future__ import annotations
+
+import time
+
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from api import serializers as s
+from api.idempotency import idempotency_key_from, missing_key_response, request_fingerprint, run_idempotent
+from api.throttling import CreateThrottle, DecideThrottle
+from core.actor import Actor
+from core.correlation import get_correlation_id
+from refunds.enums import Scope
+from refunds.metrics import REFUND_CREATE_LATENCY_MS
+from refunds.models import Refund
+from refunds.selectors import order_get, order_refunds, refund_get
+from refunds.services import orders as order_services
+from refunds.services.cancel import refund_cancel
+from refunds.services.decide import refund_approve, refund_deny
+from refunds.services.execute import refund_submit
+from refunds.services.payout import payout_mark_paid
+from refunds.services.request import refund_request
+
+IDEMPOTENCY_HEADER = OpenApiParameter(
+    "Idempotency-Key", str, OpenApiParameter.HEADER, required=True, description="Unique per operation; kept 24 h+."
+)
+CORRELATION_HEADER = OpenApiParameter("X-Correlation-Id", str, OpenApiParameter.HEADER, required=False)
+
+
+def _actor(request) -> Actor:
+    return Actor.for_api_key(request.auth)
+
+
+def _refund_detail(refund: Refund) -> dict:
+    return s.RefundOutput(refund).data
+
+
+class OrderUpsertView(APIView):
+    required_scope = Scope.ORDERS_WRITE
+
+    @extend_schema(request=s.OrderInput, responses={200: s.OrderOutput, 201: s.OrderOutput}, tags=["orders"])
+    def post(self, request):
+        """Create or update an order with its lines and payment (captures, voids, chargebacks)."""
+        data = s.OrderInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        v = data.validated_data
+        order, created = order_services.order_upsert(
+            data=order_services.OrderInput(
+                order_id=v["order_id"],
+                currency=v["currency"],
+                customer_id=v["customer"]["id"],
+                customer_email=v["customer"]["email"],
+                customer_name=v["customer"]["name"],
+                customer_locale=v["customer"]["locale"],
+                placed_at=v["placed_at"],
+                service_starts_at=v["service_starts_at"],
+                lines=[order_services.LineInput(**line) for line in v["lines"]],
+                payment=order_services.PaymentInput(**v["payment"]),
+            ),
+            actor=_actor(request),
+        )
+        payment = order.payment
+        body = {
+            "order_id": order.order_id,
+            "currency": order.currency,
+            "created": created,
+            "payment_status": payment.status,
+            "captured_amount_minor": payment.amount_minor,
+            "remaining_refundable_minor": payment.remaining_refundable_minor,
+        }
+        return Response(body, status=201 if created else 200)
+
+
+class OrderRefundsView(APIView):
+    throttle_classes = [CreateThrottle]
+
+    @property
+    def required_scope(self) -> str:
+        # One URL, two operations: reading needs refunds:read, creating refunds:create.
+        return Scope.REFUNDS_READ if self.request.method == "GET" else Scope.REFUNDS_CREATE
+
+    def get_throttles(self):
+        return super().get_throttles() if self.request.method == "POST" else []
+
+    @extend_schema(responses={200: s.OrderRefundsOutput}, tags=["refunds"])
+    def get(self, request, order_id: str):
+        """List an order's refunds with the amount still refundable."""
+        order = order_get(order_id=order_id)
+        payment = getattr(order, "payment", None)
+        return Response(
+            {
+                "order_id": order.order_id,
+                "currency": order.currency,
+                "captured_amount_minor": payment.amount_minor if payment else 0,
+                "remaining_refundable_minor": payment.remaining_refundable_minor if payment else 0,
+                "refunds": s.RefundOutput(order_refunds(order=order), many=True).data,
+            }
+        )
+
+    @extend_schema(
+        request=s.RefundCreateInput,
+        responses={202: s.RefundCreateOutput},
+        parameters=[IDEMPOTENCY_HEADER, CORRELATION_HEADER],
+        tags=["refunds"],
+    )
+    def post(self, request, order_id: str):
+        """Request a refund. Decided by policy at once: auto-approved or queued for review."""
+        started = time.perf_counter()
+        key = idempotency_key_from(request)
+        if key is None:
+            return missing_key_response()
+        data = s.RefundCreateInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        v = data.validated_data
+
+        def create() -> tuple[int, dict]:
+            order = order_get(order_id=order_id)
+            refund = refund_request(
+                order=order,
+                amount_minor=v["amount_minor"],
+                currency=v["currency"],
+                reason=v["reason"],
+                customer_note=v["note"],
+                evidence=v["evidence"],
+                actor=_actor(request),
+                correlation_id=get_correlation_id(),
+            )
+            return 202, {
+                "refund_id": refund.public_id,
+                "state": refund.state,
+                "amount_minor": refund.amount_minor,
+                "currency": refund.currency,
+                "remaining_refundable_minor": refund.payment.remaining_refundable_minor,
+                "message_id": "refund.request.accepted",
+                "policy_outcome": refund.policy_outcome,
+                "policy_rule": refund.policy_rule,
+                "status_url": refund.status_url,
+            }
+
+        response = run_idempotent(
+            api_key=request.auth,
+            key=key,
+            fingerprint=request_fingerprint("POST", request.path, request.data),
+            operation=create,
+        )
+        REFUND_CREATE_LATENCY_MS.observe((time.perf_counter() - started) * 1000)
+        return response
+
+
+class RefundDetailView(APIView):
+    required_scope = Scope.REFUNDS_READ
+
+    @extend_schema(responses={200: s.RefundOutput}, tags=["refunds"])
+    def get(self, request, refund_id: str):
+        """A refund with its policy outcome, approvals, ledger entries and status page link."""
+        return Response(_refund_detail(refund_get(public_id=refund_id)))
+
+
+class RefundDecisionView(APIView):
+    required_scope = Scope.REFUNDS_DECIDE
+    throttle_classes = [DecideThrottle]
+
+    @extend_schema(request=s.DecisionInput, responses={200: s.RefundOutput}, tags=["refunds"])
+    def post(self, request, refund_id: str):
+        """Approve or deny a refund under review. Maker-checker and dual control apply."""
+        data = s.DecisionInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        refund = refund_get(public_id=refund_id)
+        decide = refund_approve if data.validated_data["decision"] == "approve" else refund_deny
+        decide(refund_id=refund.pk, actor=_actor(request), note=data.validated_data["note"])
+        return Response(_refund_detail(refund_get(public_id=refund_id)))
+
+
+class RefundCancelView(APIView):
+    required_scope = Scope.REFUNDS_CREATE
+
+    @extend_schema(request=s.CancelInput, responses={200: s.RefundOutput}, tags=["refunds"])
+    def post(self, request, refund_id: str):
+        """Cancel a refund that has not been sent to the provider."""
+        data = s.CancelInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        refund = refund_get(public_id=refund_id)
+        refund_cancel(refund_id=refund.pk, actor=_actor(request), note=data.validated_data["note"])
+        return Response(_refund_detail(refund_get(public_id=refund_id)))
+
+
+class RefundSubmitView(APIView):
+    required_scope = Scope.REFUNDS_SUBMIT
+
+    @extend_schema(request=None, responses={200: s.RefundOutput}, tags=["refunds"])
+    def post(self, request, refund_id: str):
+        """Send an approved refund to the provider now, or retry a retryable failure."""
+        refund = refund_get(public_id=refund_id)
+        refund_submit(refund_id=refund.pk, actor=_actor(request))
+        return Response(_refund_detail(refund_get(public_id=refund_id)))
+
+
+class RefundPayoutView(APIView):
+    required_scope = Scope.REFUNDS_PAYOUT
+
+    @extend_schema(request=s.PayoutInput, responses={200: s.RefundOutput}, tags=["refunds"])
+    def post(self, request, refund_id: str):
+        """Mark a manual payout paid (PROVIDER=manual); completes the refund."""
+        data = s.PayoutInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        refund = refund_get(public_id=refund_id)
+        payout_mark_paid(refund_id=refund.pk, actor=_actor(request), reference=data.validated_data["reference"])
+        return Response(_refund_detail(refund_get(public_id=refund_id)))

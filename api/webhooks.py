@@ -1,0 +1,35 @@
+from __future__ import annotations
+
+from django.http import HttpRequest, JsonResponse
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_POST
+
+from core.correlation import get_correlation_id
+from refunds.services.webhooks import WebhookRejected, webhook_receive
+
+MAX_WEBHOOK_BYTES = 256 * 1024
+
+
+@csrf_exempt  # authenticated by the provider's HMAC signature, not a session
+@require_POST
+def payments_webhook(request: HttpRequest) -> JsonResponse:
+    """`POST /webhooks/payments`: 2xx once stored (or already stored), 400 if unverifiable."""
+    if len(request.body) > MAX_WEBHOOK_BYTES:
+        return _rejected("payload too large")
+    try:
+        result = webhook_receive(payload=request.body, signature_header=request.headers.get("Stripe-Signature", ""))
+    except WebhookRejected as error:
+        return _rejected(str(error))
+    return JsonResponse({"received": True, "status": result.status, "event_id": result.event_id})
+
+
+def _rejected(reason: str) -> JsonResponse:
+    return JsonResponse(
+        {
+            "code": "ERR.WEBHOOK.rejected",
+            "message_id": "webhook.rejected",
+            "message": f"Webhook rejected: {reason}.",
+            "correlation_id": get_correlation_id(),
+        },
+        status=400,
+    )

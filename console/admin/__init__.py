@@ -1,0 +1,10 @@
+"""The Django admin, for staff: risk edits the policy, finance works dead letters and payouts.
+
+Everything else is read-only evidence (refunds, orders, the ledger, the audit
+trail). Admin registrations live with the staff screens, not beside the models,
+so the domain and record apps hold nothing UI-shaped.
+"""
+
+from console.admin import audit, execution, ledger, refunds
+
+__all__ = ["audit", "execution", "ledger", "refunds"]

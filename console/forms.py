@@ -1,0 +1,399 @@
+"""Forms of the agent console and the risk policy admin.
+
+Forms only translate what a person typed into service arguments (amounts in
+the currency's minor units, known reasons); the services decide whether the
+action is allowed, and their refusals are shown next to the form.
+"""
+
+from __future__ import annotations
+
+import re
+from decimal import Decimal, InvalidOperation
+from itertools import pairwise
+
+from django import forms
+from django.core.exceptions import ValidationError
+from django.template.defaultfilters import filesizeformat
+
+from console.presenters import VIEW_ALL, VIEW_OVERRIDES, VIEW_WAITING, QueueFilters
+from core.money import CURRENCY_EXPONENTS, exponent, major_to_minor
+from refunds.enums import Reason, RefundState
+from refunds.models import RefundPolicy
+from refunds.services.evidence import evidence_max_bytes, evidence_max_files
+
+NOTE_MAX = 2000
+SUBMISSION_TOKEN = re.compile(r"[0-9a-f]{32}")
+
+
+def parse_major_amount(value: str, currency: str) -> int:
+    """`"45.50"` in USD → 4550. Refuses negatives, zero and more decimals than the currency has."""
+    text = (value or "").strip().replace(",", "")
+    try:
+        amount = Decimal(text)
+    except InvalidOperation:
+        raise ValidationError("Enter an amount such as 45.00.", code="invalid") from None
+    if not amount.is_finite() or amount <= 0:
+        raise ValidationError("The amount must be more than zero.", code="range")
+    try:
+        return major_to_minor(amount, currency)
+    except ValueError:
+        places = exponent(currency)
+        raise ValidationError(
+            f"{currency} amounts have {places} decimal place{'s' if places != 1 else ''} at most.", code="precision"
+        ) from None
+
+
+# --- queue --------------------------------------------------------------------
+
+
+class QueueFilterForm(forms.Form):
+    """The queue's filters, read from the query string so every view of the queue is a link."""
+
+    view = forms.ChoiceField(
+        choices=[(VIEW_WAITING, "Waiting"), (VIEW_OVERRIDES, "Overrides"), (VIEW_ALL, "All")],
+        required=False,
+        widget=forms.HiddenInput,
+    )
+    q = forms.CharField(
+        label="Search",
+        required=False,
+        max_length=200,
+        help_text="Order id, refund id (rf_…) or customer email",
+        widget=forms.TextInput(attrs={"type": "search", "autocomplete": "off"}),
+    )
+    state = forms.ChoiceField(label="State", required=False, choices=[("", "Any state"), *RefundState.choices])
+    reason = forms.ChoiceField(label="Reason", required=False, choices=[("", "Any reason"), *Reason.choices])
+    # Bounded like policy limits: a bound is scaled to minor units and compared in the database,
+    # where a 40-digit number would overflow the integer column instead of matching nothing.
+    amount_min = forms.DecimalField(label="Amount from", required=False, min_value=0, max_digits=14, decimal_places=3)
+    amount_max = forms.DecimalField(label="Amount to", required=False, min_value=0, max_digits=14, decimal_places=3)
+    second_approval = forms.BooleanField(label="Needs second approval", required=False)
+    flagged = forms.BooleanField(label="Flagged overrides", required=False)
+
+    def filters(self) -> QueueFilters:
+        """The valid filters; a field the agent mistyped is ignored (and shown as an error)."""
+        data = self.cleaned_data if self.is_bound and hasattr(self, "cleaned_data") else {}
+        return QueueFilters(
+            view=data.get("view") or VIEW_WAITING,
+            state=data.get("state") or "",
+            reason=data.get("reason") or "",
+            amount_min=data.get("amount_min"),
+            amount_max=data.get("amount_max"),
+            second_approval=bool(data.get("second_approval")),
+            flagged=bool(data.get("flagged")),
+            q=data.get("q") or "",
+        )
+
+
+# --- card actions ---------------------------------------------------------------
+
+
+class _CardForm(forms.Form):
+    """The card shows several forms at once: each gets its own id prefix so labels point at the right field."""
+
+    id_prefix = "card"
+
+    def __init__(self, *args, **kwargs) -> None:
+        kwargs.setdefault("auto_id", f"{self.id_prefix}_%s")
+        super().__init__(*args, **kwargs)
+
+
+class ApproveForm(_CardForm):
+    id_prefix = "approve"
+    note = forms.CharField(
+        label="Note (internal, optional)", required=False, max_length=NOTE_MAX, widget=forms.Textarea(attrs={"rows": 2})
+    )
+
+
+class DeclineForm(_CardForm):
+    id_prefix = "decline"
+    note = forms.CharField(
+        label="Reason for declining",
+        max_length=NOTE_MAX,
+        help_text="Required. The customer reads it in a kind decline email, so write it for them.",
+        error_messages={"required": "Declining a refund needs a reason."},
+        widget=forms.Textarea(attrs={"rows": 3}),
+    )
+
+
+class EditForm(_CardForm):
+    """Edit the drafted reply and/or the amount, then save or save-and-approve."""
+
+    id_prefix = "edit"
+
+    reply = forms.CharField(
+        label="Reply to the customer",
+        max_length=5000,
+        error_messages={"required": "The reply cannot be empty."},
+        # The form only appears when the agent asked to edit: put them straight into the text.
+        widget=forms.Textarea(attrs={"rows": 7, "autofocus": True}),
+    )
+    amount = forms.CharField(label="Amount", max_length=30)
+    note = forms.CharField(
+        label="Why the change (internal, audited)",
+        required=False,
+        max_length=NOTE_MAX,
+        widget=forms.Textarea(attrs={"rows": 2}),
+    )
+
+    def __init__(self, *args, currency: str, available: str, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.currency = currency
+        self.fields["amount"].label = f"Amount ({currency})"
+        self.fields["amount"].help_text = f"Up to {available}, the remaining refundable including this refund."
+        self.fields["amount"].widget.attrs.update({"inputmode": "decimal", "autocomplete": "off"})
+
+    def clean_amount(self) -> int:
+        return parse_major_amount(self.cleaned_data["amount"], self.currency)
+
+
+# --- create on behalf -------------------------------------------------------------
+
+
+class OrderLookupForm(forms.Form):
+    order = forms.CharField(label="Order id", max_length=100, help_text="The merchant's order id, e.g. DEMO-100.")
+
+
+class MultipleFileInput(forms.ClearableFileInput):
+    allow_multiple_selected = True
+
+
+class MultipleFileField(forms.FileField):
+    """Several files in one input (Django's documented pattern); the evidence service checks them."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        kwargs.setdefault("widget", MultipleFileInput(attrs={"accept": ".jpg,.jpeg,.png,.pdf"}))
+        super().__init__(*args, **kwargs)
+
+    def clean(self, data, initial=None) -> list:
+        single = super().clean
+        if isinstance(data, list | tuple):
+            return [single(item, initial) for item in data if item]
+        return [single(data, initial)] if data else []
+
+
+class CreateRefundForm(forms.Form):
+    # One per rendering of the form: a second POST of the same form (double click, resent
+    # after a timeout, browser back) finds the refund the first one created instead of a twin.
+    submission = forms.CharField(required=False, max_length=64, widget=forms.HiddenInput)
+    amount = forms.CharField(label="Amount", max_length=30)
+    reason = forms.ChoiceField(label="Reason", choices=[("", "Choose a reason"), *Reason.choices])
+    customer_note = forms.CharField(
+        label="Customer's note",
+        required=False,
+        max_length=NOTE_MAX,
+        help_text="What the customer told us, in their words.",
+        widget=forms.Textarea(attrs={"rows": 3}),
+    )
+    evidence = MultipleFileField(label="Evidence", required=False)
+
+    def __init__(self, *args, currency: str, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.currency = currency
+        self.fields["evidence"].help_text = (
+            f"Photos (JPEG, PNG) or PDF documents; up to {evidence_max_files()} files "
+            f"of {filesizeformat(evidence_max_bytes())} each."
+        )
+        self.fields["amount"].label = f"Amount ({currency})"
+        self.fields["amount"].widget.attrs.update({"inputmode": "decimal", "autocomplete": "off"})
+
+    def clean_amount(self) -> int:
+        return parse_major_amount(self.cleaned_data["amount"], self.currency)
+
+    def clean_submission(self) -> str:
+        # A hidden field the agent cannot fix: anything but our own token just means "no guard".
+        value = self.cleaned_data.get("submission") or ""
+        return value if SUBMISSION_TOKEN.fullmatch(value) else ""
+
+
+# --- policy (Django admin, risk) ------------------------------------------------------
+
+# Limits apply in each order's own currency; a limit must be exact in every
+# currency we accept, so it may have no more decimals than the currency with
+# the fewest minor units (JPY: none).
+LIMIT_DECIMALS = min(CURRENCY_EXPONENTS.values())
+CEILING_REASONS = [reason for reason in Reason if reason != Reason.GOODWILL]
+
+
+def _check_limit(value: Decimal | None, name: str) -> None:
+    if value is None:
+        return
+    if value != value.quantize(Decimal(1).scaleb(-LIMIT_DECIMALS)):
+        fewest = ", ".join(sorted(c for c, e in CURRENCY_EXPONENTS.items() if e == LIMIT_DECIMALS))
+        allowed = "a whole amount" if LIMIT_DECIMALS == 0 else f"at most {LIMIT_DECIMALS} decimals"
+        raise ValidationError(
+            f"{name} must be {allowed}: limits apply in each order's own currency, and {fewest} "
+            f"{'have no minor unit' if LIMIT_DECIMALS == 0 else f'have {LIMIT_DECIMALS} decimals'}.",
+            code="precision",
+        )
+
+
+def _ceiling_field(reason: Reason) -> forms.DecimalField:
+    return forms.DecimalField(
+        label=f"Auto-approve ceiling: {reason.label}",
+        required=False,
+        min_value=0,
+        max_digits=14,
+        decimal_places=3,
+        help_text=f"'{reason.value}' refunds up to this amount (order currency, whole units) are approved "
+        f"automatically; above it they are reviewed (rule R-CEILING-{reason.value.upper()}). "
+        "Empty: never auto-approved.",
+    )
+
+
+# Declared on a class (not added in __init__) so the admin's fieldsets can name them.
+_CeilingFields = type(
+    "_CeilingFields", (forms.Form,), {f"ceiling_{reason.value}": _ceiling_field(reason) for reason in CEILING_REASONS}
+)
+
+
+class RefundPolicyForm(_CeilingFields, forms.ModelForm):
+    """Every rule of SPEC §3.2 as a field; saving publishes a new version (see RefundPolicyAdmin)."""
+
+    evidence_required_reasons = forms.TypedMultipleChoiceField(
+        label="Reasons that need evidence",
+        choices=Reason.choices,
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        help_text="Requests for these reasons without evidence go to review with a decline recommendation "
+        "(rule R-EVIDENCE-QUALITY for quality, and so on).",
+    )
+    cancellation_fee_schedule = forms.JSONField(
+        label="Cancellation fee schedule",
+        help_text='For reservations: a list of tiers {"min_days": days before the service starts, "percent": '
+        'share of the price refunded}. Example: [{"min_days": 7, "percent": 100}, {"min_days": 2, "percent": 50}, '
+        '{"min_days": 0, "percent": 0}]. Needs a tier at 0 days; later cancellations never refund more.',
+        widget=forms.Textarea(attrs={"rows": 4, "cols": 80}),
+    )
+
+    fee_schedule_reasons = forms.TypedMultipleChoiceField(
+        label="Reasons the fee schedule applies to",
+        choices=[(value, label) for value, label in Reason.choices if value != Reason.GOODWILL],
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        help_text="Refunds of a booking for these reasons get at most the schedule's share of the captured "
+        "amount (less what was already refunded); asking for more goes to review with a decline "
+        "recommendation and a reply that names the share. Other reasons are refunded whatever the date. "
+        "Goodwill is always reviewed and never limited by the schedule.",
+    )
+
+    class Meta:
+        model = RefundPolicy
+        fields = [
+            "window_days",
+            "velocity_max_per_24h",
+            "dual_control_threshold",
+            "evidence_required_reasons",
+            "cancellation_fee_schedule",
+            "fee_schedule_reasons",
+            "note",
+        ]
+        labels = {
+            "window_days": "Refund window (days since capture)",
+            "velocity_max_per_24h": "Customer velocity (refunds per 24 h before review)",
+            "dual_control_threshold": "Dual-control threshold for goodwill",
+            "note": "Why this change",
+        }
+        help_texts = {
+            "window_days": "Refunds requested later than this many days after capture go to review with a decline "
+            "recommendation (rule R-WINDOW-60D for 60 days). 1 to 3650.",
+            "velocity_max_per_24h": "When a customer already has this many refunds in the last 24 hours, the next "
+            "one is reviewed with a decline recommendation (rule R-VELOCITY-24H). At least 1.",
+            "dual_control_threshold": "Goodwill refunds are always reviewed; above this amount (in the order's "
+            "currency, whole units) they need two different senior agents (rule R-GOODWILL-DUAL-CONTROL). "
+            "Compared in each currency's minor units: 200 is 20000 for USD or EUR (cents), 200 for JPY and "
+            "200000 for KWD (fils). Not negative.",
+            "note": "Required. Shown in the policy history and the audit trail.",
+        }
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["note"].required = True
+        ceilings = self.instance.auto_approve_ceilings or {}
+        for reason in CEILING_REASONS:
+            name = f"ceiling_{reason.value}"
+            if name not in self.initial and ceilings.get(reason.value) is not None:
+                self.initial[name] = Decimal(str(ceilings[reason.value]))
+
+    @staticmethod
+    def ceiling_field_names() -> list[str]:
+        return [f"ceiling_{reason.value}" for reason in CEILING_REASONS]
+
+    def clean_window_days(self) -> int:
+        value = self.cleaned_data["window_days"]
+        if not 1 <= value <= 3650:
+            raise ValidationError("The window must be between 1 and 3650 days.")
+        return value
+
+    def clean_velocity_max_per_24h(self) -> int:
+        value = self.cleaned_data["velocity_max_per_24h"]
+        if value < 1:
+            raise ValidationError("Velocity must be at least 1 refund per 24 hours.")
+        return value
+
+    def clean_dual_control_threshold(self) -> Decimal:
+        value = self.cleaned_data["dual_control_threshold"]
+        if value is None or value < 0:
+            raise ValidationError("The threshold cannot be negative.")
+        _check_limit(value, "The threshold")
+        return value
+
+    def clean_evidence_required_reasons(self) -> list[str]:
+        values = list(self.cleaned_data.get("evidence_required_reasons") or [])
+        unknown = sorted(set(values) - set(Reason.values))
+        if unknown:
+            raise ValidationError(f"Unknown reasons: {', '.join(unknown)}.")
+        return [reason for reason in Reason.values if reason in values]
+
+    def clean_fee_schedule_reasons(self) -> list[str]:
+        values = list(self.cleaned_data.get("fee_schedule_reasons") or [])
+        return [reason for reason in Reason.values if reason in values and reason != Reason.GOODWILL]
+
+    def clean_cancellation_fee_schedule(self) -> list[dict[str, int]]:
+        return validate_fee_schedule(self.cleaned_data.get("cancellation_fee_schedule"))
+
+    def clean(self) -> dict:
+        cleaned = super().clean()
+        ceilings = {}
+        for reason in CEILING_REASONS:
+            name = f"ceiling_{reason.value}"
+            value = cleaned.get(name)
+            if value is None:
+                continue
+            try:
+                _check_limit(value, "The ceiling")
+            except ValidationError as error:
+                self.add_error(name, error)
+                continue
+            ceilings[reason.value] = str(value)
+        # Not a model field of the form: set on the instance so the published version carries it.
+        self.instance.auto_approve_ceilings = ceilings
+        return cleaned
+
+
+def validate_fee_schedule(value) -> list[dict[str, int]]:
+    """A list of {"min_days", "percent"} tiers, sorted from earliest cancellation to latest."""
+    if not isinstance(value, list) or not value:
+        raise ValidationError('Enter a list of tiers, e.g. [{"min_days": 0, "percent": 0}].')
+    tiers = []
+    for index, tier in enumerate(value, start=1):
+        if not isinstance(tier, dict) or set(tier) != {"min_days", "percent"}:
+            raise ValidationError(f'Tier {index} must have exactly "min_days" and "percent".')
+        days, percent = tier["min_days"], tier["percent"]
+        if not all(isinstance(v, int) and not isinstance(v, bool) for v in (days, percent)):
+            raise ValidationError(f"Tier {index}: min_days and percent must be whole numbers.")
+        if days < 0:
+            raise ValidationError(f"Tier {index}: min_days cannot be negative.")
+        if not 0 <= percent <= 100:
+            raise ValidationError(f"Tier {index}: percent must be between 0 and 100.")
+        tiers.append({"min_days": days, "percent": percent})
+    tiers.sort(key=lambda t: t["min_days"], reverse=True)
+    days_seen = [t["min_days"] for t in tiers]
+    if len(set(days_seen)) != len(days_seen):
+        raise ValidationError("Each min_days may appear only once.")
+    if days_seen[-1] != 0:
+        raise ValidationError("Add a tier with min_days 0, so every cancellation time has a rule.")
+    percents = [t["percent"] for t in tiers]
+    if any(later > earlier for earlier, later in pairwise(percents)):
+        raise ValidationError("A later cancellation cannot refund a larger share than an earlier one.")
+    return tiers

@@ -1,0 +1,222 @@
+"""The refund card and its three actions: approve, edit (then approve), decline.
+
+Every action is a plain POST form that works without JavaScript (redirect
+back to the card on success, the card with the message on refusal); with
+htmx the same forms swap the card in place. Refusals from the services
+(maker-checker, dual control, a state that moved on) are shown as messages,
+never as a server error.
+"""
+
+from __future__ import annotations
+
+import io
+
+from django.contrib import messages
+from django.db import transaction
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from console.forms import ApproveForm, DeclineForm, EditForm
+from console.presenters import console_refund, major_input, next_waiting_refund, refund_card
+from console.views.common import PERM_DECIDE, PERM_VIEW, acting, console_permission
+from core.errors import ERR_AMOUNT_RANGE, ERR_EXCEEDS_REMAINING, DomainError
+from core.money import format_plain
+from refunds.enums import DecisionKind, RefundState
+from refunds.models import EvidenceFile, Refund
+from refunds.services.decide import refund_approve, refund_deny, refund_edit
+from refunds.services.evidence import evidence_read
+
+CARD_TARGET = "card"
+DECLINE_DRAFT_MESSAGE = (
+    "The drafted reply still declines this refund. Write the reply the customer should get with the "
+    "approval (Edit draft or amount), then approve."
+)
+
+
+def _refund_or_404(public_id: str) -> Refund:
+    refund = console_refund(public_id=public_id)
+    if refund is None:
+        raise Http404("No such refund")
+    return refund
+
+
+def _edit_form(card, data=None) -> EditForm:
+    refund = card.refund
+    return EditForm(
+        data,
+        currency=refund.currency,
+        available=card.available,
+        initial={"reply": refund.draft_reply, "amount": major_input(refund.amount_minor, refund.currency)},
+    )
+
+
+def _render_card(
+    request: HttpRequest,
+    public_id: str,
+    *,
+    status: int = 200,
+    edit_form: EditForm | None = None,
+    decline_form: DeclineForm | None = None,
+    approve_form: ApproveForm | None = None,
+    edit_open: bool = False,
+) -> HttpResponse:
+    """The card, freshly read (an action may just have changed it), with any forms carrying errors.
+
+    htmx requests get the card fragment with status 200 so htmx swaps it in
+    (it ignores error statuses); plain requests get the whole page with the
+    refusal's own status.
+    """
+    refund = _refund_or_404(public_id)
+    card = refund_card(refund=refund, user=request.user)
+    context = {
+        "card": card,
+        "refund": refund,
+        "approve_form": approve_form or ApproveForm(),
+        "decline_form": decline_form or DeclineForm(),
+        "edit_form": edit_form or _edit_form(card),
+        "edit_open": edit_open or edit_form is not None,
+        "next_refund": next_waiting_refund(after=refund),
+    }
+    if request.htmx:
+        return render(request, f"console/card.html#{CARD_TARGET}", context)
+    return render(request, "console/card.html", context, status=status)
+
+
+def _after_action(request: HttpRequest, public_id: str) -> HttpResponse:
+    """Success: htmx swaps the fresh card in; without JavaScript, post/redirect/get."""
+    if request.htmx:
+        return _render_card(request, public_id)
+    return redirect("console:card", public_id=public_id)
+
+
+def _refused(request: HttpRequest, public_id: str, error: DomainError, **forms) -> HttpResponse:
+    messages.error(request, error.message)
+    return _render_card(request, public_id, status=error.http_status, **forms)
+
+
+@require_GET
+@console_permission(PERM_VIEW)
+def card(request: HttpRequest, public_id: str) -> HttpResponse:
+    return _render_card(request, public_id)
+
+
+@require_POST
+@console_permission(PERM_DECIDE)
+def approve(request: HttpRequest, public_id: str) -> HttpResponse:
+    refund = _refund_or_404(public_id)
+    form = ApproveForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "The note is too long.")
+        return _render_card(request, public_id, status=400, approve_form=form)
+    card = refund_card(refund=refund, user=request.user)
+    # Only when this user could approve: a maker or a decided refund gets the service's own answer.
+    if card.can_approve and card.reply_declines:
+        messages.error(request, DECLINE_DRAFT_MESSAGE)
+        return _render_card(request, public_id, status=400, approve_form=form)
+    already_decided = refund.state != RefundState.REQUESTED
+    try:
+        refund = refund_approve(refund_id=refund.pk, actor=acting(request), note=form.cleaned_data["note"])
+    except DomainError as error:
+        return _refused(request, public_id, error, approve_form=form)
+    if already_decided:
+        # The service answers a repeated approval idempotently; say so rather than claim a new one.
+        messages.info(request, f"This refund was already {refund.get_state_display().lower()}; nothing changed.")
+    else:
+        messages.success(request, _approved_message(refund))
+    return _after_action(request, public_id)
+
+
+def _approved_message(refund: Refund) -> str:
+    if refund.state == RefundState.REQUESTED:
+        given = refund.decisions.filter(kind=DecisionKind.APPROVE).count()
+        return (
+            f"Your approval is recorded ({given} of {refund.approvals_required}). "
+            "A different senior agent must give the next one."
+        )
+    return f"Approved {format_plain(refund.amount_minor, refund.currency)}. The customer gets the drafted reply."
+
+
+@require_POST
+@console_permission(PERM_DECIDE)
+def decline(request: HttpRequest, public_id: str) -> HttpResponse:
+    refund = _refund_or_404(public_id)
+    form = DeclineForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, form.errors["note"][0])
+        return _render_card(request, public_id, status=400, decline_form=form)
+    already_declined = refund.state == RefundState.DENIED
+    try:
+        refund = refund_deny(refund_id=refund.pk, actor=acting(request), note=form.cleaned_data["note"])
+    except DomainError as error:
+        return _refused(request, public_id, error, decline_form=form)
+    if already_declined:
+        messages.info(request, "This refund was already declined; the reason given then stands.")
+    elif refund.override_flagged:
+        messages.warning(request, "Declined. This overrides the policy's approve recommendation and is flagged.")
+    else:
+        messages.success(request, "Declined. The customer gets a kind decline with your reason.")
+    return _after_action(request, public_id)
+
+
+@require_http_methods(["GET", "POST"])
+@console_permission(PERM_DECIDE)
+def edit(request: HttpRequest, public_id: str) -> HttpResponse:
+    """GET opens the draft for editing in place; POST saves it, and approves too if asked.
+
+    "Save and approve" runs the edit and the approval in one transaction: if
+    the approval is refused (maker-checker, dual control) the edit is rolled
+    back with it and the form comes back as typed, so the agent never ends up
+    with half of what they asked for. Both steps are audited separately.
+    """
+    refund = _refund_or_404(public_id)
+    card = refund_card(refund=refund, user=request.user)
+    if request.method == "GET":
+        return _render_card(request, public_id, edit_open=True)
+    form = _edit_form(card, request.POST)
+    if not form.is_valid():
+        messages.error(request, "Check the highlighted fields.")
+        return _render_card(request, public_id, status=400, edit_form=form)
+    also_approve = request.POST.get("action") == "approve"
+    keeps_decline_draft = card.approve_is_override and form.cleaned_data["reply"].strip() == card.original_reply.strip()
+    if also_approve and card.can_approve and keeps_decline_draft:
+        form.add_error("reply", DECLINE_DRAFT_MESSAGE)
+        messages.error(request, DECLINE_DRAFT_MESSAGE)
+        return _render_card(request, public_id, status=400, edit_form=form)
+    actor = acting(request)
+    try:
+        with transaction.atomic():
+            refund = refund_edit(
+                refund_id=refund.pk,
+                actor=actor,
+                amount_minor=form.cleaned_data["amount"],
+                reply=form.cleaned_data["reply"],
+                note=form.cleaned_data["note"],
+            )
+            if also_approve:
+                refund = refund_approve(refund_id=refund.pk, actor=actor, note=form.cleaned_data["note"])
+    except DomainError as error:
+        if error.code in {ERR_EXCEEDS_REMAINING, ERR_AMOUNT_RANGE}:
+            form.add_error("amount", error.message)
+        return _refused(request, public_id, error, edit_form=form)
+    messages.success(request, _approved_message(refund) if also_approve else "Your changes to the draft are saved.")
+    return _after_action(request, public_id)
+
+
+@require_GET
+@console_permission(PERM_VIEW)
+def evidence_download(request: HttpRequest, public_id: str, evidence_id: int) -> HttpResponse:
+    """Decrypt one evidence file for a signed-in agent; always a download, never rendered inline."""
+    evidence = EvidenceFile.objects.filter(pk=evidence_id, refund__public_id=public_id).first()
+    if evidence is None:
+        raise Http404("No such evidence file")
+    try:
+        data = evidence_read(evidence=evidence)
+    except DomainError as error:
+        messages.error(request, error.message)
+        return redirect("console:card", public_id=public_id)
+    response = FileResponse(
+        io.BytesIO(data), as_attachment=True, filename=evidence.original_name, content_type=evidence.content_type
+    )
+    response["Cache-Control"] = "private, no-store"
+    return response

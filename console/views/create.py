@@ -1,0 +1,120 @@
+"""Creating a refund on a customer's behalf: same services and policy as the API."""
+
+from __future__ import annotations
+
+import uuid
+
+from django.contrib import messages
+from django.db import IntegrityError
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_http_methods
+
+from console.forms import CreateRefundForm, OrderLookupForm
+from console.presenters import console_order, major_input
+from console.views.common import PERM_REQUEST, acting, console_permission
+from core.errors import ERR_AMOUNT_RANGE, ERR_CURRENCY_MISMATCH, ERR_EXCEEDS_REMAINING, DomainError
+from core.money import format_plain
+from refunds.models import Order, Refund
+from refunds.services.evidence import evidence_validate, refund_request_with_evidence
+
+AMOUNT_ERRORS = {ERR_AMOUNT_RANGE, ERR_CURRENCY_MISMATCH, ERR_EXCEEDS_REMAINING}
+
+
+@require_http_methods(["GET", "POST"])
+@console_permission(PERM_REQUEST)
+def create(request: HttpRequest) -> HttpResponse:
+    """Pick an order (`?order=`), then amount, reason, note and evidence.
+
+    The order is chosen with a GET form so the page works without
+    JavaScript; the amount defaults to what is left to refund. The refund and
+    its evidence files are created together by `refund_request_with_evidence`;
+    any refusal (over remaining, not captured, a file of the wrong type) comes
+    back on the form, and nothing is stored. A form sent twice creates one
+    refund (see `_create_once`).
+    """
+    order_id = (request.GET.get("order") or "").strip()
+    lookup = OrderLookupForm({"order": order_id} if order_id else None)
+    order = console_order(order_id=order_id) if order_id else None
+    if order_id and order is None:
+        lookup.add_error("order", f"No order with id “{order_id}”.")
+    context = {"lookup": lookup, "order": order, "nav": "create"}
+    if order is None:
+        return render(request, "console/create.html", context, status=404 if order_id else 200)
+
+    payment = getattr(order, "payment", None)
+    currency = payment.currency if payment else order.currency
+    remaining = payment.remaining_refundable_minor if payment else 0
+    context.update(
+        captured=format_plain(payment.amount_minor, currency) if payment else "no payment",
+        remaining=format_plain(remaining, currency),
+        nothing_left=payment is not None and remaining == 0,
+        payment=payment,
+    )
+    if request.method == "GET":
+        form = CreateRefundForm(
+            currency=currency,
+            initial={"amount": major_input(remaining, currency), "submission": uuid.uuid4().hex},
+        )
+        return render(request, "console/create.html", {**context, "form": form})
+
+    form = CreateRefundForm(request.POST, request.FILES, currency=currency)
+    if not form.is_valid():
+        return render(request, "console/create.html", {**context, "form": form}, status=400)
+    return _create_once(request, form, order=order, currency=currency, context=context)
+
+
+def _create_once(
+    request: HttpRequest, form: CreateRefundForm, *, order: Order, currency: str, context: dict
+) -> HttpResponse:
+    """Create the refund unless this very form was already sent.
+
+    The form's one-time token goes into the refund, unique per requester in
+    the database: a resend after success finds that refund, and two copies of
+    one POST racing on different web processes cannot both create — the second
+    waits on the unique index and is then sent to the refund the first made.
+    A refusal stores nothing, so the agent can correct the form and send it
+    again with the same token.
+    """
+    token = form.cleaned_data.get("submission") or None
+    if token and (sent := _sent_before(request, token)) is not None:
+        return sent
+    try:
+        uploads = evidence_validate(files=form.cleaned_data["evidence"])
+        refund = refund_request_with_evidence(
+            order=order,
+            amount_minor=form.cleaned_data["amount"],
+            currency=currency,
+            reason=form.cleaned_data["reason"],
+            actor=acting(request),
+            customer_note=form.cleaned_data["customer_note"],
+            uploads=uploads,
+            request_token=token,
+        )
+    except IntegrityError:
+        sent = _sent_before(request, token) if token else None
+        if sent is None:
+            raise
+        return sent
+    except DomainError as error:
+        field = error.details.get("field")
+        if field == "evidence":
+            form.add_error("evidence", error.message)
+        elif error.code in AMOUNT_ERRORS:
+            form.add_error("amount", error.message)
+        else:
+            form.add_error(None, error.message)
+        return render(request, "console/create.html", {**context, "form": form}, status=error.http_status)
+    messages.success(
+        request,
+        f"Refund {refund.public_id} created: {refund.get_state_display()} by policy rule {refund.policy_rule}.",
+    )
+    return redirect("console:card", public_id=refund.public_id)
+
+
+def _sent_before(request: HttpRequest, token: str) -> HttpResponse | None:
+    created = Refund.objects.filter(requested_by=request.user, request_token=token).only("public_id").first()
+    if created is None:
+        return None
+    messages.info(request, f"This form was already sent: refund {created.public_id} exists, nothing new was created.")
+    return redirect("console:card", public_id=created.public_id)

@@ -1,0 +1,53 @@
+"""The review queue: refunds waiting for a decision, oldest first, filtered and paginated."""
+
+from __future__ import annotations
+
+from django.core.paginator import Paginator
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.views.decorators.http import require_GET
+
+from console.forms import QueueFilterForm
+from console.presenters import VIEW_OVERRIDES, console_queue, console_queue_counts, queue_rows
+from console.views.common import PERM_VIEW, console_permission
+
+PAGE_SIZE = 25
+RESULTS_TARGET = "queue-results"
+
+
+@require_GET
+@console_permission(PERM_VIEW)
+def queue(request: HttpRequest) -> HttpResponse:
+    """The queue page; for htmx (filters, paging, the periodic refresh) only the results region.
+
+    Filters and the page number live in the query string, so the periodic
+    refresh re-asks exactly what the agent is looking at, and every view of
+    the queue can be bookmarked or opened without JavaScript.
+    """
+    form = QueueFilterForm(request.GET or None)
+    if form.is_bound:
+        form.is_valid()
+    filters = form.filters()
+    page = Paginator(console_queue(filters=filters), PAGE_SIZE).get_page(request.GET.get("page"))
+    params = request.GET.copy()
+    params.pop("page", None)
+    context = {
+        "form": form,
+        "filters": filters,
+        "page": page,
+        "rows": queue_rows(page.object_list),
+        "counts": console_queue_counts(),
+        "query": params.urlencode(),
+        "view_query": _without(params, "view"),
+        "nav": "overrides" if filters.view == VIEW_OVERRIDES else "queue",
+    }
+    if request.htmx and request.htmx.target == RESULTS_TARGET:
+        # The results, plus the tabs out of band (their counts and filter-carrying links).
+        return render(request, "console/queue.html#refresh", context)
+    return render(request, "console/queue.html", context)
+
+
+def _without(params, key: str) -> str:
+    copy = params.copy()
+    copy.pop(key, None)
+    return copy.urlencode()

@@ -1,0 +1,25 @@
+"""One page per refund answering "why did we refund this?"."""
+
+from __future__ import annotations
+
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.views.decorators.http import require_GET
+
+from console.presenters import console_refund, console_timeline
+from console.views.common import PERM_VIEW, console_permission
+from core.money import format_plain
+
+
+@require_GET
+@console_permission(PERM_VIEW)
+def timeline(request: HttpRequest, public_id: str) -> HttpResponse:
+    refund = console_refund(public_id=public_id)
+    if refund is None:
+        raise Http404("No such refund")
+    context = {
+        "refund": refund,
+        "amount": format_plain(refund.amount_minor, refund.currency),
+        "items": console_timeline(refund=refund),
+    }
+    return render(request, "console/timeline.html", context)

@@ -1,0 +1,38 @@
+"""Who did something: a console user, an API key (and its user), or the system.
+
+Every service takes an `Actor`; the audit trail, decisions and logs record it.
+The user and API key are kept as objects (duck-typed, no model import), so
+this kernel module depends on nothing of ours.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who did something: a console user, an API key (and its user), or the system."""
+
+    type: str
+    label: str
+    user: Any = None
+    api_key: Any = None
+
+    @classmethod
+    def system(cls, label: str = "system") -> Actor:
+        return cls(type="system", label=label)
+
+    @classmethod
+    def for_user(cls, user) -> Actor:
+        return cls(type="user", label=user.get_username(), user=user)
+
+    @classmethod
+    def for_api_key(cls, api_key) -> Actor:
+        return cls(
+            type="api_key",
+            label=f"{api_key.user.get_username()} (key {api_key.prefix})",
+            user=api_key.user,
+            api_key=api_key,
+        )

@@ -1,0 +1,75 @@
+"""Operational endpoints: liveness, readiness, metrics, and JSON error pages for the machine audiences."""
+
+from __future__ import annotations
+
+import logging
+
+from celery import current_app
+from django.db import connection
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.views.decorators.http import require_GET
+from django.views.defaults import page_not_found, server_error
+from prometheus_client import CONTENT_TYPE_LATEST
+
+from core.errors import ERR_INTERNAL, ERR_NOT_FOUND, error_body
+from core.metrics import scrape
+
+logger = logging.getLogger("core.health")
+
+# Machine audiences: merchant systems (/v1/) and payment providers (/webhooks/) always get the JSON error shape.
+JSON_PREFIXES = ("/v1/", "/webhooks/")
+
+
+@require_GET
+def healthz(request: HttpRequest) -> JsonResponse:
+    return JsonResponse({"status": "ok"})
+
+
+def _check_database() -> str | None:
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+    except Exception as exc:  # noqa: BLE001 - any failure means "not ready"
+        return f"database: {exc.__class__.__name__}"
+    return None
+
+
+def _check_broker() -> str | None:
+    try:
+        with current_app.connection_for_write() as conn:
+            conn.ensure_connection(max_retries=1, timeout=2)
+    except Exception as exc:  # noqa: BLE001
+        return f"broker: {exc.__class__.__name__}"
+    return None
+
+
+@require_GET
+def readyz(request: HttpRequest) -> JsonResponse:
+    problems = [p for p in (_check_database(), _check_broker()) if p]
+    if problems:
+        logger.warning("not ready", extra={"message_id": "MSG.ops.not_ready", "problems": problems})
+        return JsonResponse({"status": "unavailable", "problems": problems}, status=503)
+    return JsonResponse({"status": "ready"})
+
+
+@require_GET
+def metrics(request: HttpRequest) -> HttpResponse:
+    return HttpResponse(scrape(), content_type=CONTENT_TYPE_LATEST)
+
+
+def _wants_json(request: HttpRequest) -> bool:
+    return request.path.startswith(JSON_PREFIXES)
+
+
+def handler404(request: HttpRequest, exception=None) -> HttpResponse:
+    if _wants_json(request):
+        status, body = error_body(ERR_NOT_FOUND)
+        return JsonResponse(body, status=status)
+    return page_not_found(request, exception)
+
+
+def handler500(request: HttpRequest) -> HttpResponse:
+    if _wants_json(request):
+        status, body = error_body(ERR_INTERNAL)
+        return JsonResponse(body, status=status)
+    return server_error(request)

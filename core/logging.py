@@ -1,0 +1,43 @@
+"""JSON log lines with the message id and correlation id (SPEC §10).
+
+Log calls pass structured fields in `extra={"message_id": ..., ...}`; only ids,
+amounts and states go there — never names, emails or card data.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from datetime import UTC, datetime
+
+from core.correlation import get_correlation_id
+
+_STANDARD = set(vars(logging.makeLogRecord({}))) | {"message", "asctime", "correlation_id"}
+# A customer's status-page link is a bearer secret. Django logs the path of a failing request
+# (and the request object itself), so every line is scrubbed of anything shaped like one.
+_STATUS_TOKEN_PATH = re.compile(r"/r/[A-Za-z0-9_-]{16,}")
+
+
+class CorrelationIdFilter(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not getattr(record, "correlation_id", None):
+            record.correlation_id = get_correlation_id()
+        return True
+
+
+class JsonFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        entry = {
+            "ts": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname,
+            "logger": record.name,
+            "msg": record.getMessage(),
+            "correlation_id": getattr(record, "correlation_id", ""),
+        }
+        for key, value in vars(record).items():
+            if key not in _STANDARD and not key.startswith("_"):
+                entry[key] = value
+        if record.exc_info:
+            entry["exc"] = self.formatException(record.exc_info)
+        return _STATUS_TOKEN_PATH.sub("/r/[token]", json.dumps(entry, default=str, ensure_ascii=False))

@@ -1,0 +1,332 @@
+"""The simulator's protocol: Stripe's refunds subset, as a pure function of a request.
+
+No sockets and no threads here (see `simulator.py` for those), so every rule
+about modes, validation and idempotency reads top to bottom in one class.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import secrets
+import string
+import time
+from dataclasses import dataclass, field
+from email.message import Message
+from typing import Any
+from urllib.parse import parse_qsl, unquote
+
+from devtools.stripe_sim.store import SimulatorStore
+
+API_VERSION = "2024-10-28.acacia"
+_REFUND_PATH = re.compile(r"^/v1/refunds/([^/]+)$")
+_ID_ALPHABET = string.ascii_letters + string.digits
+_REASONS = {"duplicate", "fraudulent", "requested_by_customer"}
+
+
+@dataclass(frozen=True)
+class SimulatorConfig:
+    """Everything the simulator can be told on its command line."""
+
+    db_path: str
+    host: str = "127.0.0.1"
+    port: int = 8765
+    webhook_url: str | None = None
+    webhook_secret: str | None = None
+    async_delay: float = 1.0
+    stall: float = 10.0
+    api_key: str | None = None
+    webhook_max_attempts: int = 8
+    webhook_backoff: float = 1.0
+    webhook_timeout: float = 5.0
+
+
+@dataclass
+class SimRequest:
+    method: str
+    path: str
+    query: str
+    headers: Message
+    body: bytes
+
+
+@dataclass
+class SimResponse:
+    status: int
+    body: dict[str, Any]
+    headers: dict[str, str] = field(default_factory=dict)
+    delay: float = 0.0  # seconds to stall before answering (timeout mode)
+
+
+def new_id(prefix: str) -> str:
+    return prefix + "".join(secrets.choice(_ID_ALPHABET) for _ in range(24))
+
+
+def error_response(status: int, message: str, *, type_: str = "invalid_request_error", **extra: Any) -> SimResponse:
+    return SimResponse(status, {"error": {"type": type_, "message": message, **extra}})
+
+
+def _mode(payment_intent: str) -> str:
+    for mode in ("ok", "async", "fail", "timeout", "5xx"):
+        if payment_intent.startswith(f"pi_sim_{mode}_"):
+            return mode
+    return "ok"
+
+
+def make_event(
+    event_type: str,
+    obj: dict[str, Any],
+    created: int,
+    *,
+    previous: dict[str, Any] | None = None,
+    idempotency_key: str | None = None,
+) -> dict[str, Any]:
+    """A Stripe event envelope around a snapshot of `obj`."""
+    data: dict[str, Any] = {"object": obj}
+    if previous:
+        data["previous_attributes"] = previous
+    return {
+        "id": new_id("evt_"),
+        "object": "event",
+        "api_version": API_VERSION,
+        "created": created,
+        "data": data,
+        "livemode": False,
+        "pending_webhooks": 1,
+        "request": {"id": None, "idempotency_key": idempotency_key},
+        "type": event_type,
+    }
+
+
+class SimulatorApp:
+    """The protocol: turns a parsed request into a response. No sockets here."""
+
+    def __init__(self, config: SimulatorConfig, store: SimulatorStore) -> None:
+        self.config = config
+        self.store = store
+        self.clock_offset = 0.0
+
+    def now(self) -> float:
+        """The simulated clock: real time shifted by POST /_sim/clock (for `created`)."""
+        return time.time() + self.clock_offset
+
+    def handle(self, req: SimRequest) -> SimResponse:
+        """Route one request; /_sim/* helpers need no API key, /v1/* does."""
+        if req.path.startswith("/_sim/"):
+            return self._admin(req)
+        scope = self._scope(req)
+        if scope is None:
+            return error_response(401, "You did not provide a valid API key (Authorization: Bearer).")
+        if req.path == "/v1/refunds" and req.method == "POST":
+            return self._create(req, scope)
+        if req.path == "/v1/refunds" and req.method == "GET":
+            return self._list(req)
+        match = _REFUND_PATH.match(req.path)
+        if match and req.method == "GET":
+            refund_id = unquote(match.group(1))
+            obj = self.store.get_refund(refund_id)
+            if obj is None:
+                return error_response(
+                    404,
+                    f"No such refund: '{refund_id}'",
+                    code="resource_missing",
+                    param="id",
+                )
+            return SimResponse(200, obj)
+        return error_response(404, f"Unrecognized request URL ({req.method}: {req.path}).")
+
+    def _scope(self, req: SimRequest) -> str | None:
+        """Idempotency keys are scoped per API key, as at Stripe."""
+        scheme, _, token = (req.headers.get("Authorization") or "").partition(" ")
+        token = token.strip()
+        if scheme.lower() != "bearer" or not token:
+            return None
+        if self.config.api_key and not secrets.compare_digest(token, self.config.api_key):
+            return None
+        return hashlib.sha256(token.encode()).hexdigest()[:16]
+
+    def _create(self, req: SimRequest, scope: str) -> SimResponse:
+        pairs = parse_qsl(req.body.decode("utf-8", "replace"), keep_blank_values=True)
+        params, problem = self._validate_create(pairs)
+        if problem is not None:
+            return problem  # like Stripe: validation errors are not stored
+        key = (req.headers.get("Idempotency-Key") or "").strip() or None
+        echo = {"Idempotency-Key": key} if key else {}
+        if key is not None:
+            if len(key) > 255:
+                return error_response(400, "Idempotency-Key must be at most 255 characters.")
+            fingerprint = hashlib.sha256(json.dumps([req.path, sorted(pairs)]).encode()).hexdigest()
+            state, status, body = self.store.claim(scope, key, fingerprint, self.now())
+            if state == "mismatch":
+                return error_response(
+                    400,
+                    f"Idempotency key '{key}' was already used with different parameters; "
+                    "use a new key for a different request.",
+                    type_="idempotency_error",
+                )
+            if state == "in_use":
+                resp = error_response(
+                    409,
+                    "Another request with this idempotency key is still in progress; retry later.",
+                    code="idempotency_key_in_use",
+                )
+                resp.headers["Stripe-Should-Retry"] = "true"
+                return resp
+            if state == "replay":
+                return SimResponse(status, body, {**echo, "Idempotent-Replayed": "true"})
+        try:
+            return self._execute(params, scope, key, echo)
+        except BaseException:
+            if key is not None:
+                self.store.release(scope, key)  # nothing was saved: the key is free again
+            raise
+
+    def _execute(self, params: dict[str, Any], scope: str, key: str | None, echo: dict[str, str]) -> SimResponse:
+        pi = params["payment_intent"]
+        mode = _mode(pi)
+        if mode == "5xx" and self.store.bump_fault(scope, key or f"pi:{pi}") <= 2:
+            if key is not None:
+                self.store.release(scope, key)
+            return error_response(500, "Simulated provider error (pi_sim_5xx_).", type_="api_error")
+        now = int(self.now())
+        status = {"async": "pending", "fail": "failed"}.get(mode, "succeeded")
+        obj: dict[str, Any] = {
+            "id": new_id("re_"),
+            "object": "refund",
+            "amount": params["amount"],
+            "balance_transaction": new_id("txn_"),
+            "charge": "ch_" + hashlib.sha256(pi.encode()).hexdigest()[:24],
+            "created": now,
+            "currency": params["currency"],
+            "metadata": params["metadata"],
+            "payment_intent": pi,
+            "reason": params["reason"],
+            "receipt_number": None,
+            "source_transfer_reversal": None,
+            "status": status,
+            "transfer_reversal": None,
+        }
+        event_types = ["refund.created"]
+        if status == "failed":
+            obj["failure_reason"] = "expired_or_canceled_card"
+            obj["failure_balance_transaction"] = new_id("txn_")
+            event_types.append("refund.failed")
+        events = [make_event(t, obj, now, idempotency_key=key) for t in event_types]
+        settle_at = self.now() + self.config.async_delay if status == "pending" else None
+        idem = (scope, key) if key is not None else None
+        with_webhooks = bool(self.config.webhook_url)
+        self.store.create_refund(obj, settle_at, idem, events if with_webhooks else [])
+        delay = self.config.stall if mode == "timeout" else 0.0
+        return SimResponse(200, obj, dict(echo), delay=delay)
+
+    def _validate_create(self, pairs: list[tuple[str, str]]) -> tuple[dict[str, Any], SimResponse | None]:
+        params: dict[str, Any] = {"metadata": {}, "reason": None}
+        for name, value in pairs:
+            if name.startswith("metadata[") and name.endswith("]"):
+                params["metadata"][name[9:-1]] = value
+            elif name in ("payment_intent", "amount", "currency", "reason"):
+                params[name] = value
+            elif name != "expand[]":
+                return params, error_response(
+                    400,
+                    f"Received unknown parameter: {name}",
+                    code="parameter_unknown",
+                    param=name,
+                )
+        if not params.get("payment_intent"):
+            return params, error_response(
+                400,
+                "Must provide payment_intent (the simulator does not support charge).",
+                code="parameter_missing",
+                param="payment_intent",
+            )
+        amount = str(params.get("amount", ""))
+        if not re.fullmatch(r"[0-9]+", amount) or int(amount) <= 0:
+            return params, error_response(
+                400,
+                "amount must be a positive integer (the simulator knows no captured amounts).",
+                code="parameter_invalid_integer",
+                param="amount",
+            )
+        params["amount"] = int(amount)
+        currency = params.get("currency") or params["metadata"].get("currency") or "usd"
+        if not re.fullmatch(r"[A-Za-z]{3}", currency):
+            return params, error_response(400, "Invalid currency.", code="invalid_currency", param="currency")
+        params["currency"] = currency.lower()
+        if params["reason"] is not None and params["reason"] not in _REASONS:
+            return params, error_response(400, "Invalid reason.", code="parameter_invalid_empty", param="reason")
+        return params, None
+
+    def _list(self, req: SimRequest) -> SimResponse:
+        filters: dict[str, int] = {}
+        payment_intent = starting_after = None
+        limit = 10
+        for name, value in parse_qsl(req.query, keep_blank_values=True):
+            created_op = re.fullmatch(r"created(?:\[(gt|gte|lt|lte)\])?", name)
+            if name in ("limit",) or created_op:
+                if not re.fullmatch(r"-?[0-9]+", value):
+                    return error_response(
+                        400,
+                        f"Invalid integer: {value}",
+                        code="parameter_invalid_integer",
+                        param=name,
+                    )
+                if name == "limit":
+                    limit = int(value)
+                else:
+                    filters[created_op.group(1) or "eq"] = int(value)  # type: ignore[union-attr]
+            elif name == "payment_intent":
+                payment_intent = value
+            elif name == "starting_after":
+                starting_after = value
+            elif name != "expand[]":
+                return error_response(
+                    400,
+                    f"Received unknown parameter: {name}",
+                    code="parameter_unknown",
+                    param=name,
+                )
+        if not 1 <= limit <= 100:
+            return error_response(400, "limit must be between 1 and 100.", param="limit")
+        try:
+            data, has_more = self.store.list_refunds(
+                payment_intent=payment_intent,
+                created=filters,
+                limit=limit,
+                starting_after=starting_after,
+            )
+        except LookupError:
+            return error_response(
+                400,
+                f"No such refund: '{starting_after}'",
+                code="resource_missing",
+                param="starting_after",
+            )
+        return SimResponse(
+            200,
+            {
+                "object": "list",
+                "url": "/v1/refunds",
+                "has_more": has_more,
+                "data": data,
+            },
+        )
+
+    def _admin(self, req: SimRequest) -> SimResponse:
+        if req.path == "/_sim/health" and req.method == "GET":
+            return SimResponse(200, {"status": "ok", **self.store.stats()})
+        if req.path == "/_sim/webhooks" and req.method == "GET":
+            return SimResponse(200, {"data": self.store.webhook_log()})
+        if req.path == "/_sim/reset" and req.method == "POST":
+            self.store.reset()
+            self.clock_offset = 0.0
+            return SimResponse(200, {"status": "reset"})
+        if req.path == "/_sim/clock" and req.method == "POST":
+            form = dict(parse_qsl(req.body.decode() or req.query))
+            try:
+                self.clock_offset = float(form.get("offset", "0"))
+            except ValueError:
+                return error_response(400, "offset must be a number of seconds.")
+            return SimResponse(200, {"offset": self.clock_offset, "now": int(self.now())})
+        return error_response(404, f"Unrecognized request URL ({req.method}: {req.path}).")

@@ -1,0 +1,8 @@
+from django.apps import AppConfig
+
+
+class NotificationsConfig(AppConfig):
+    """Customer texts and emails, sent when a refund changes (SPEC §8)."""
+
+    name = "notifications"
+    default_auto_field = "django.db.models.BigAutoField"

@@ -1,0 +1,14 @@
+from django.apps import AppConfig
+
+
+class ReconciliationConfig(AppConfig):
+    """Daily reconciliation of the provider's refunds against ours (SPEC §7)."""
+
+    name = "reconciliation"
+    default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from core.metrics import register_database_gauges
+        from reconciliation.metrics import database_gauges
+
+        register_database_gauges("reconciliation", database_gauges)

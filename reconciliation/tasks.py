@@ -1,0 +1,73 @@
+"""Celery tasks of the ledger: reconciliation (nightly and on demand) and the trial balance check.
+
+Each fetches ids, calls one service, and retries only trouble that waiting can
+fix (the provider or the database being unavailable). A failed reconciliation
+is recorded as a failed run before anything is retried, and a retry is a new
+run - runs are never edited back into shape.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from celery import shared_task
+from django.conf import settings
+from django.db import OperationalError
+
+from providers.base import ProviderUnavailable
+
+logger = logging.getLogger("reconciliation.tasks")
+
+
+@shared_task(name="ledger.reconcile_run")
+def reconcile_run(*, run_id: int) -> str:
+    """Do a run finance queued from the screens; returns its final status."""
+    from reconciliation.models import ReconciliationRun
+    from reconciliation.services import reconciliation_run_execute
+
+    if not ReconciliationRun.objects.filter(pk=run_id).exists():
+        logger.warning(
+            "reconciliation run not found", extra={"message_id": "MSG.reconciliation.missing", "run_id": run_id}
+        )
+        return "missing"
+    try:
+        return reconciliation_run_execute(run_id=run_id).status
+    except Exception:  # noqa: BLE001 - recorded on the run and logged by the service; finance re-runs it
+        return "failed"
+
+
+@shared_task(
+    name="ledger.reconcile_yesterday",
+    autoretry_for=(ProviderUnavailable, OperationalError),
+    retry_backoff=300,
+    retry_backoff_max=3600,
+    max_retries=6,
+)
+def reconcile_yesterday() -> dict:
+    """The nightly job (beat): check the trial balance, then reconcile yesterday from the provider's list API."""
+    from core.actor import Actor
+    from reconciliation.enums import ReconProvider, RunSource
+    from reconciliation.services import reconciliation_run, trial_balance_check
+    from reconciliation.window import yesterday
+
+    check = trial_balance_check(checked_by="nightly job")
+    result: dict = {"trial_balance_ok": check.is_balanced}
+    if getattr(settings, "PROVIDER", ReconProvider.STRIPE) != ReconProvider.STRIPE:
+        logger.info(
+            "nightly reconciliation skipped: the provider has no list API",
+            extra={"message_id": "MSG.reconciliation.skipped", "provider": settings.PROVIDER},
+        )
+        return result
+    run = reconciliation_run(
+        day=yesterday(), provider=ReconProvider.STRIPE, source=RunSource.API, actor=Actor.system("nightly job")
+    )
+    result.update(run_id=run.pk, status=run.status, exceptions=run.exception_count)
+    return result
+
+
+@shared_task(name="ledger.trial_balance_check")
+def trial_balance_check_task() -> bool:
+    """Sum all postings per currency now; logs an error and flips the gauge if any is not zero."""
+    from reconciliation.services import trial_balance_check
+
+    return trial_balance_check(checked_by="task").is_balanced

@@ -1,0 +1,283 @@
+"""Reads for the customer status page (`/r/<token>/`): the token lookup and what the page shows.
+
+Everything here is rendered for a customer, so it carries no personal data
+beyond the masked email, and every text comes from `notifications.messages`.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import hmac
+import re
+from dataclasses import dataclass
+from datetime import datetime, tzinfo
+from functools import lru_cache
+from zoneinfo import ZoneInfo
+
+from babel import Locale, UnknownLocaleError
+from babel.dates import format_date, format_datetime, format_time
+from babel.numbers import format_decimal, get_currency_symbol
+from django.conf import settings
+from django.utils import translation
+
+from core.money import exponent, minor_to_major
+from notifications.messages import (
+    EVENT_LABELS,
+    RAIL_LABELS,
+    STEP_LABELS,
+    STEP_STATUS_TEXT,
+    CustomerMessage,
+    message_get,
+    message_id_for_state,
+    rail_duration_text,
+)
+from refunds.enums import RefundState
+from refunds.models import OrderLine, Refund
+from refunds.models.refund import token_digest
+
+S = RefundState
+
+# `secrets.token_urlsafe(32)` gives 43 characters of this alphabet; anything
+# else cannot be a token, so it is refused without touching the database.
+TOKEN_RE = re.compile(r"[A-Za-z0-9_-]{32,64}")
+# Compared against when no row matches, so a miss does the same work as a hit.
+_ABSENT_DIGEST = token_digest("no refund has this token")
+_LATIN_SYMBOL = re.compile(r"[A-Za-z$]")
+MAX_ITEMS_SHOWN = 5
+# Refunds in these states no longer change: the page stops polling.
+FINAL_STATES = frozenset({S.COMPLETED, S.DENIED, S.CANCELED})
+
+
+def refund_by_status_token(token: str) -> Refund | None:
+    """The refund whose status token is `token`, or None — the caller cannot tell why.
+
+    The lookup goes through the SHA-256 digest of the token (unique index), never
+    the plaintext column: the database compares digests, whose prefixes an
+    attacker cannot steer, so index timing leaks nothing about real tokens.
+    The digest found is then compared in constant time (`hmac.compare_digest`).
+    One query: the refund with its order, customer and payment.
+    """
+    if not isinstance(token, str) or not TOKEN_RE.fullmatch(token):
+        return None
+    digest = token_digest(token)
+    try:
+        refund = Refund.objects.select_related("order__customer", "payment").get(status_token_digest=digest)
+    except Refund.DoesNotExist:
+        refund = None
+    stored = refund.status_token_digest if refund is not None else _ABSENT_DIGEST
+    if not hmac.compare_digest(stored, digest) or refund is None:
+        return None
+    return refund
+
+
+# --- language and locale --------------------------------------------------------
+def supported_language(code: str | None) -> str | None:
+    """'de-CH', 'de_ch' or 'de' → 'de' when German is offered; None when not offered."""
+    if not code or len(code) > 20:
+        return None
+    try:
+        return translation.get_supported_language_variant(code.replace("_", "-").lower())
+    except LookupError:
+        return None
+
+
+def status_language(*, requested: str | None, customer_locale: str) -> str:
+    """The page's language: the switch (`?lang=`) first, then the customer record, then the default."""
+    return supported_language(requested) or supported_language(customer_locale) or settings.LANGUAGE_CODE
+
+
+@lru_cache(maxsize=128)
+def babel_locale(language: str, customer_locale: str = "") -> Locale:
+    """The customer's own locale (e.g. de_CH, for its number format) when it is in the page's language."""
+    try:
+        customer = Locale.parse(customer_locale.replace("-", "_")) if customer_locale else None
+    except (ValueError, TypeError, UnknownLocaleError):
+        customer = None
+    if customer is not None and customer.language == language:
+        return customer
+    return Locale.parse(language)
+
+
+@lru_cache(maxsize=8)
+def display_time_zone() -> tzinfo:
+    # Customers have no time zone on record yet; times say which zone they are in.
+    return ZoneInfo(getattr(settings, "STATUS_PAGE_TIME_ZONE", None) or settings.TIME_ZONE)
+
+
+def format_amount(amount_minor: int, currency: str, locale: Locale) -> str:
+    """'$1,234.50', '1.234,50 €', '‏42.50 US$' — Babel's pattern for the locale, ISO minor units.
+
+    The number of decimals is the currency's ISO 4217 exponent, never CLDR's
+    display digits: they differ for some currencies (IQD has 3 minor digits,
+    CLDR shows 0; LBP 2 and 0), and rounding there would show a customer an
+    amount that is not the one refunded.
+    """
+    digits = exponent(currency)
+    # A copy: the locale's pattern object is Babel's shared, cached one.
+    pattern = copy.copy(locale.currency_formats["standard"])
+    pattern.frac_prec = (digits, digits)
+    text = pattern.apply(minor_to_major(amount_minor, currency), locale, currency=currency, currency_digits=False)
+    if locale.character_order == "right-to-left":
+        symbol = get_currency_symbol(currency, locale=locale)
+        if _LATIN_SYMBOL.search(symbol) and symbol in text:
+            # In right-to-left text the bidi algorithm tears "US$" into "$US"; an
+            # isolate (LRI … PDI) keeps a Latin symbol in one piece, beside the number.
+            text = text.replace(symbol, f"\u2066{symbol}\u2069")
+    return text
+
+
+def format_when(moment: datetime, locale: Locale) -> str:
+    """'23 November 2025, 18:36 UTC' in the locale's own order, words and digits."""
+    zone = display_time_zone()
+    local = moment.astimezone(zone)
+    pattern = locale.datetime_formats["medium"]
+    text = pattern.format(format_time(local, "short", locale=locale), format_date(local, "long", locale=locale))
+    # A no-break space: the zone never wraps onto a line of its own on a phone.
+    return f"{text}\u00a0{format_datetime(local, 'z', tzinfo=zone, locale=locale)}"
+
+
+# --- the page's content -------------------------------------------------------------
+@dataclass(frozen=True)
+class StepEvent:
+    label: str
+    iso: str
+    text: str
+
+
+@dataclass(frozen=True)
+class Step:
+    key: str
+    label: str
+    status: str  # done | current | upcoming
+    tone: str = "ok"  # ok | warning | problem
+    current: bool = False
+    events: tuple[StepEvent, ...] = ()
+
+    @property
+    def status_text(self) -> str:
+        # A delayed step (warning) is still running, so it is "current step", not "stopped".
+        if self.tone == "problem":
+            return str(STEP_STATUS_TEXT["problem"])
+        return str(STEP_STATUS_TEXT[self.status])
+
+    @property
+    def css(self) -> str:
+        return f"step--{self.status} step--{self.tone}"
+
+
+@dataclass(frozen=True)
+class StatusView:
+    reference: str
+    language: str
+    message: CustomerMessage
+    tone: str  # ok | success | warning | problem: the card's colour, never its only signal
+    steps: tuple[Step, ...]
+    amount_text: str
+    order_id: str
+    items: tuple[str, ...]
+    more_items: int
+    rail_label: str
+    duration_text: str
+    decline_reason: str
+    masked_email: str
+    poll: bool
+    version: str
+
+
+def _steps(refund: Refund, when) -> tuple[Step, ...]:
+    """requested → processing → refunded, or the step where it stopped (declined, canceled, failed)."""
+    state = refund.state
+
+    def events(*pairs: tuple[str, datetime | None]) -> tuple[StepEvent, ...]:
+        return tuple(
+            StepEvent(str(EVENT_LABELS[key]) if key else "", moment.isoformat(), when(moment))
+            for key, moment in pairs
+            if moment is not None
+        )
+
+    def step(key: str, status: str, *pairs, tone: str = "ok", current: bool = False) -> Step:
+        return Step(key, str(STEP_LABELS[key]), status, tone, current or status == "current", events(*pairs))
+
+    processing_events = (("approved", refund.decided_at), ("sent", refund.submitted_at))
+    if state == S.REQUESTED:
+        return (
+            step("requested", "current", ("", refund.created_at)),
+            step("processing", "upcoming"),
+            step("refunded", "upcoming"),
+        )
+    requested = step("requested", "done", ("", refund.created_at))
+    if state in (S.APPROVED, S.SUBMITTING, S.PROVIDER_PENDING):
+        return requested, step("processing", "current", *processing_events), step("refunded", "upcoming")
+    if state == S.COMPLETED:
+        return (
+            requested,
+            step("processing", "done", *processing_events),
+            step("refunded", "done", ("", refund.completed_at), current=True),
+        )
+    if state == S.DENIED:
+        return requested, step("declined", "current", ("", refund.decided_at), tone="problem")
+    if state == S.CANCELED:
+        canceled = step("canceled", "current", ("", refund.updated_at), tone="problem")
+        if refund.decided_at is None:
+            return requested, canceled
+        return requested, step("processing", "done", *processing_events), canceled
+    if refund.failure_retryable:
+        # Only delayed: the provider step runs again by itself, so the processing step is
+        # still the current one (marked delayed) and "refunded" is still ahead.
+        delayed = step("delayed", "current", *processing_events, ("retrying", refund.updated_at), tone="warning")
+        return requested, delayed, step("refunded", "upcoming")
+    failed = step("failed", "current", ("", refund.updated_at), tone="problem")
+    return requested, step("processing", "done", *processing_events), failed
+
+
+def _version(message_id: str, refund: Refund, steps: tuple[Step, ...]) -> str:
+    """Changes exactly when what the page shows changes; the poll sends it back to get a 204."""
+    shown = [message_id, refund.amount_minor, refund.decline_reason, [e.iso for s in steps for e in s.events]]
+    return f"{message_id}~{hashlib.blake2s(repr(shown).encode(), digest_size=6).hexdigest()}"
+
+
+def status_view(refund: Refund, *, language: str) -> StatusView:
+    """Everything the page shows for `refund`, rendered in the active language.
+
+    Call it inside `translation.override(language)`: durations are plural forms
+    resolved here. One query (the order lines, as plain tuples: this page is hot).
+    """
+    customer = refund.order.customer
+    locale = babel_locale(language, customer.locale or "")
+    state = refund.state
+    message = message_get(message_id_for_state(state, failure_retryable=refund.failure_retryable))
+    steps = _steps(refund, lambda moment: format_when(moment, locale))
+    lines = [
+        (description or sku, quantity)
+        for description, sku, quantity in OrderLine.objects.filter(order_id=refund.order_id)
+        .order_by("line_no")
+        .values_list("description", "sku", "quantity")
+        if description or sku
+    ]
+    items = tuple(
+        f"{format_decimal(quantity, locale=locale)} × {name}" if quantity > 1 else name
+        for name, quantity in lines[:MAX_ITEMS_SHOWN]
+    )
+    # A retryable failure is only a delay: the money still comes, in the rail's usual time.
+    money_moving = state not in (S.DENIED, S.CANCELED, S.FAILED) or bool(refund.failure_retryable)
+    rail = refund.payment.rail
+    return StatusView(
+        reference=refund.public_id,
+        language=language,
+        message=message,
+        tone="success" if state == S.COMPLETED else next((s.tone for s in steps if s.current), "ok"),
+        steps=steps,
+        amount_text=format_amount(refund.amount_minor, refund.currency, locale),
+        order_id=refund.order.order_id,
+        items=items,
+        more_items=max(len(lines) - MAX_ITEMS_SHOWN, 0),
+        rail_label=str(RAIL_LABELS.get(rail, rail)),
+        duration_text=(
+            rail_duration_text(rail, number_format=lambda n: format_decimal(n, locale=locale)) if money_moving else ""
+        ),
+        decline_reason=refund.decline_reason if state == S.DENIED else "",
+        masked_email=customer.masked_email,
+        poll=state not in FINAL_STATES and not (state == S.FAILED and not refund.failure_retryable),
+        version=_version(message.id, refund, steps),
+    )

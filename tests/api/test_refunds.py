@@ -1,0 +1,135 @@
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from core.errors import ERR_AUTHZ_MAKER_CHECKER, ERR_CONFLICT_STATE
+from refunds.enums import Role
+from tests.api.conftest import create
+from tests.refunds.factories import captured_order, captured_yesterday
+
+pytestmark = pytest.mark.django_db
+
+ORDER = {
+    "order_id": "A-1",
+    "currency": "USD",
+    "customer": {"id": "c-1", "email": "c@example.com", "locale": "de"},
+    "lines": [{"sku": "X", "unit_amount_minor": 9000, "tax_minor": 1000}],
+    "payment": {
+        "provider_payment_id": "pi_sim_ok_a1",
+        "rail": "card",
+        "amount_minor": 10000,
+        "status": "captured",
+        "captured_at": captured_yesterday(),
+    },
+}
+
+
+def test_order_upsert_creates_then_updates(merchant):
+    assert merchant.post("/v1/orders", ORDER, format="json").status_code == 201
+    changed = {**ORDER, "payment": {**ORDER["payment"], "status": "charged_back"}}
+    response = merchant.post("/v1/orders", changed, format="json")
+    assert response.status_code == 200
+    assert response.json()["payment_status"] == "charged_back"
+
+
+def test_order_upsert_validates_amounts(merchant):
+    bad = {**ORDER, "payment": {**ORDER["payment"], "amount_minor": "100"}}
+    response = merchant.post("/v1/orders", bad, format="json")
+    assert response.status_code == 400
+
+
+def test_create_answers_202_with_contract_fields(merchant):
+    merchant.post("/v1/orders", ORDER, format="json")
+    response = create(merchant, "A-1", amount_minor=4000)
+    assert response.status_code == 202
+    body = response.json()
+    assert body["refund_id"].startswith("rf_")
+    assert body["state"] == "approved"
+    assert body["remaining_refundable_minor"] == 6000
+    assert body["message_id"] == "refund.request.accepted"
+
+
+def test_read_returns_ledger_policy_provider_ids_and_status_url(merchant):
+    merchant.post("/v1/orders", ORDER, format="json")
+    refund_id = create(merchant, "A-1", amount_minor=4000).json()["refund_id"]
+    body = merchant.get(f"/v1/refunds/{refund_id}").json()
+    assert body["ledger_entries"] == [
+        {
+            "type": "REFUND_PENDING",
+            "amount_minor": 4000,
+            "currency": "USD",
+            "created_at": body["ledger_entries"][0]["created_at"],
+        }
+    ]
+    assert body["provider_payment_id"] == "pi_sim_ok_a1"
+    assert body["provider_refund_id"] is None
+    assert body["policy"]["rule"] == "R-AUTO-OTHER" and body["policy"]["version"] == 1
+    assert body["status_url"].startswith("http") and "/r/" in body["status_url"]
+
+
+def test_list_refunds_of_an_order_with_remaining(merchant):
+    merchant.post("/v1/orders", ORDER, format="json")
+    create(merchant, "A-1", key="1", amount_minor=3000)
+    create(merchant, "A-1", key="2", amount_minor=2000)
+    body = merchant.get("/v1/orders/A-1/refunds").json()
+    assert body["remaining_refundable_minor"] == 5000
+    assert [r["amount_minor"] for r in body["refunds"]] == [3000, 2000]
+
+
+def test_decision_api_enforces_maker_checker(client_for):
+    order = captured_order(amount_minor=100000)
+    maker = client_for("merchant", role=Role.SENIOR_AGENT)
+    refund_id = create(maker, order.order_id, reason="goodwill", amount_minor=5000).json()["refund_id"]
+    response = maker.post(f"/v1/refunds/{refund_id}/decision", {"decision": "approve"}, format="json")
+    assert response.status_code == 403
+    assert response.json()["code"] == ERR_AUTHZ_MAKER_CHECKER
+
+
+def test_decision_approve_and_deny(client_for, merchant):
+    order = captured_order(amount_minor=100000)
+    checker = client_for("checker", role=Role.AGENT)
+    a = create(merchant, order.order_id, key="a", reason="goodwill", amount_minor=5000).json()["refund_id"]
+    b = create(merchant, order.order_id, key="b", reason="goodwill", amount_minor=5000).json()["refund_id"]
+    assert (
+        checker.post(f"/v1/refunds/{a}/decision", {"decision": "approve"}, format="json").json()["state"] == "approved"
+    )
+    denied = checker.post(f"/v1/refunds/{b}/decision", {"decision": "deny", "note": "no"}, format="json").json()
+    assert denied["state"] == "denied" and denied["decline_reason"] == "no"
+    again = checker.post(f"/v1/refunds/{b}/decision", {"decision": "approve"}, format="json")
+    assert again.status_code == 409 and again.json()["code"] == ERR_CONFLICT_STATE
+
+
+def test_cancel_via_api(merchant):
+    order = captured_order(amount_minor=10000)
+    refund_id = create(merchant, order.order_id, amount_minor=1000).json()["refund_id"]
+    body = merchant.post(f"/v1/refunds/{refund_id}/cancel", {"note": "duplicate"}, format="json").json()
+    assert body["state"] == "canceled"
+
+
+def test_openapi_schema_is_served(client):
+    response = client.get("/v1/schema", HTTP_ACCEPT="application/vnd.oai.openapi+json")
+    assert response.status_code == 200
+    assert b"/v1/orders/{order_id}/refunds" in response.content
+
+
+def test_health_and_readiness(client):
+    assert client.get("/healthz").json() == {"status": "ok"}
+    assert client.get("/readyz").json() == {"status": "ready"}
+
+
+def test_queries_per_create_and_read_do_not_silently_grow(merchant):
+    merchant.post("/v1/orders", ORDER, format="json")
+    create(merchant, "A-1", key="warm", amount_minor=100)  # warm: first use of the policy, content types
+    with CaptureQueriesContext(connection) as create_queries:
+        refund_id = create(merchant, "A-1", key="measured", amount_minor=100).json()["refund_id"]
+    with CaptureQueriesContext(connection) as read_queries:
+        assert merchant.get(f"/v1/refunds/{refund_id}").status_code == 200
+    # Budgets: update them knowingly, with the reason, when a feature needs more.
+    # Savepoints are bookkeeping of nested atomics, not round trips with work.
+    create_sql = [q["sql"] for q in create_queries.captured_queries if "SAVEPOINT" not in q["sql"]]
+    read_sql = [q["sql"] for q in read_queries.captured_queries if "SAVEPOINT" not in q["sql"]]
+    # 16: auth, idempotency (insert, answer), order, payment lock, policy, velocity, refund insert (already
+    # approved when auto-approved) + history, reservation, decision, lines, ledger (entry, postings),
+    # outbox, audit events (one insert; the chain is sealed later, outside the request).
+    assert len(create_sql) == 16, [q[:90] for q in create_sql]
+    assert len(read_sql) == 4, [q[:90] for q in read_sql]

@@ -1,0 +1,40 @@
+"""Provider down for a while: refunds are accepted and wait, the breaker opens, all complete after."""
+
+import time
+
+import requests
+
+from providers.breaker import CircuitBreaker
+from refunds.enums import RefundState
+from refunds.models import OutboxMessage, Refund
+from tests.e2e.chaos.conftest import create_refund, push_order
+from tests.support.live import wait_for
+
+
+def test_outage_refunds_wait_breaker_opens_then_all_complete(own_stack, chaos_client):
+    own_stack.simulator.stop()
+    orders = [push_order(chaos_client, mode="ok") for _ in range(6)]
+
+    refund_ids = [create_refund(chaos_client, order_id) for order_id, _ in orders]  # still accepted
+
+    wait_for(_breaker_open, timeout=30, message="the circuit breaker to open")
+    time.sleep(2)
+    states = set(Refund.objects.filter(public_id__in=refund_ids).values_list("state", flat=True))
+    assert states <= {RefundState.APPROVED, RefundState.SUBMITTING}
+    assert not OutboxMessage.objects.filter(refund__public_id__in=refund_ids, status="dead").exists()
+
+    own_stack.simulator.start()  # same port, same state file
+
+    wait_for(
+        lambda: Refund.objects.filter(public_id__in=refund_ids, state=RefundState.COMPLETED).count() == 6,
+        timeout=90,
+        message="every refund to complete after the outage",
+    )
+    for _, payment_id in orders:
+        assert len(own_stack.simulator.refunds_for(payment_id)) == 1
+    assert requests.get(f"{own_stack.url}/healthz", timeout=5).ok
+
+
+def _breaker_open() -> bool:
+    # The test process shares the stack's Redis, so it sees the breaker every worker sees.
+    return CircuitBreaker("stripe").state() != "closed"

@@ -1,0 +1,405 @@
+"""Customer emails: one per transition, in the customer's language, after commit, retried, never in the way."""
+
+from __future__ import annotations
+
+import smtplib
+from datetime import timedelta
+from unittest import mock
+
+import pytest
+from django.core import mail
+from django.core.mail.backends.locmem import EmailBackend as LocmemBackend
+from django.db import transaction
+from django.utils import timezone, translation
+
+from audit.models import AuditEvent
+from notifications.emails import notification_send
+from notifications.messages import (
+    MSG_APPROVED,
+    MSG_COMPLETED,
+    MSG_DECLINED,
+    MSG_FAILED,
+    MSG_FAILED_RETRYING,
+    MSG_REQUEST_ACCEPTED,
+    message_get,
+)
+from notifications.tasks import MAX_RETRIES, send_refund_email
+from refunds.enums import Reason, Recommendation, RefundState
+from refunds.models import Payment, Refund
+from refunds.services.common import after_commit_state
+from refunds.services.decide import refund_approve, refund_deny, refund_edit
+from tests.refunds.factories import agent, make_refund
+from tests.support.customer_states import DECLINE_REASON, LANGUAGES, compile_catalogues, customer_order
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _catalogues() -> None:
+    compile_catalogues()
+
+
+@pytest.fixture(autouse=True)
+def _emails_run_inline():
+    """Run the email task in-process (as CELERY_TASK_ALWAYS_EAGER would) without making
+    every other task eager: provider delivery is not the subject here."""
+
+    def run_now(*, kwargs, **options):
+        return send_refund_email.apply(kwargs=kwargs)
+
+    with mock.patch.object(send_refund_email, "apply_async", side_effect=run_now) as queued:
+        yield queued
+
+
+def _requested(language: str = "en", **order_fields) -> Refund:
+    order = customer_order(locale=language, **order_fields)
+    return make_refund(order=order, amount_minor=4250, reason=Reason.GOODWILL)
+
+
+def _provider_outcome(refund: Refund, state: str, *, retryable: bool = False) -> None:
+    """What the provider-execution service will do: move the refund and call after_commit_state."""
+    with transaction.atomic():
+        Refund.objects.filter(pk=refund.pk).update(state=RefundState.SUBMITTING, submitted_at=timezone.now())
+        fields = {"completed_at": timezone.now()} if state == RefundState.COMPLETED else {}
+        if state == RefundState.FAILED:
+            fields = {"failure_code": "card_expired", "failure_retryable": retryable}
+        Refund.objects.filter(pk=refund.pk).update(state=state, **fields)
+        refund.refresh_from_db()
+        after_commit_state(refund, "MSG.refund.completed" if state == RefundState.COMPLETED else "MSG.refund.failed")
+
+
+def _transition(kind: str, language: str, captured) -> Refund:
+    """Run one transition with on-commit callbacks executed; return the refund."""
+    with captured(execute=True):
+        refund = _requested(language)
+    if kind == "accepted":
+        return refund
+    mail.outbox.clear()
+    with captured(execute=True):
+        if kind == "declined":
+            refund_deny(refund_id=refund.pk, actor=agent("decliner"), note=DECLINE_REASON)
+        else:
+            refund_approve(refund_id=refund.pk, actor=agent("approver"))
+    if kind in ("completed", "failed", "failed_retryable"):
+        mail.outbox.clear()
+        with captured(execute=True):
+            state = RefundState.COMPLETED if kind == "completed" else RefundState.FAILED
+            _provider_outcome(refund, state, retryable=kind == "failed_retryable")
+    return refund
+
+
+EXPECTED = {
+    "accepted": MSG_REQUEST_ACCEPTED,
+    "approved": MSG_APPROVED,
+    "declined": MSG_DECLINED,
+    "completed": MSG_COMPLETED,
+    "failed": MSG_FAILED,
+    "failed_retryable": MSG_FAILED_RETRYING,
+}
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+@pytest.mark.parametrize("kind", list(EXPECTED))
+def test_each_transition_sends_one_email_in_the_customers_language(django_capture_on_commit_callbacks, kind, language):
+    refund = _transition(kind, language, django_capture_on_commit_callbacks)
+    assert len(mail.outbox) == 1
+    email = mail.outbox[0]
+    message = message_get(EXPECTED[kind])
+    with translation.override(language):
+        title, body = str(message.title), str(message.body)
+    assert email.to == ["jane.doe@example.com"]
+    assert email.subject == f"{title} · {refund.order.order_id}"
+    assert email.extra_headers["Content-Language"] == language
+    assert body in email.body
+    assert refund.status_url in email.body
+    html, mimetype = email.alternatives[0]
+    assert mimetype == "text/html"
+    assert f'<html lang="{language}" dir="{"rtl" if language == "ar" else "ltr"}">' in html
+    assert f'href="{refund.status_url}"' in html
+    assert title in html
+    if language != "en":
+        assert title != str(message.title)
+
+
+@pytest.mark.parametrize("kind", list(EXPECTED))
+def test_each_email_is_on_the_refunds_timeline(django_capture_on_commit_callbacks, kind):
+    refund = _transition(kind, "de", django_capture_on_commit_callbacks)
+    event = AuditEvent.objects.filter(refund=refund, action="notification.sent").latest("id")
+    assert event.actor_type == "system"
+    assert event.actor_label == "notifier"
+    assert event.note == f"{EXPECTED[kind]} (de)"
+    assert event.after == {"channel": "email", "message_id": EXPECTED[kind], "language": "de"}
+    assert "jane.doe" not in str(event.after) + event.note
+
+
+@pytest.mark.parametrize(
+    ("outcome", "expected"),
+    [
+        ({"status": "succeeded", "provider_refund_id": "re_done"}, MSG_COMPLETED),
+        ({"status": "failed", "provider_refund_id": "re_no", "failure_code": "card_expired"}, MSG_FAILED),
+        (
+            {"status": "failed", "provider_refund_id": "re_later", "failure_code": "rate_limit", "retryable": True},
+            MSG_FAILED_RETRYING,
+        ),
+    ],
+    ids=["completed", "failed", "failed_retryable"],
+)
+def test_the_provider_outcome_service_itself_sends_the_email(django_capture_on_commit_callbacks, outcome, expected):
+    """The real service, not a stand-in: removing its after_commit_state call would fail here."""
+    from providers.base import ProviderOutcome
+    from refunds.services.outcome import refund_apply_outcome
+
+    with django_capture_on_commit_callbacks(execute=True):
+        refund = _requested("ar")
+        refund_approve(refund_id=refund.pk, actor=agent("approver"))
+    Refund.objects.filter(pk=refund.pk).update(state=RefundState.SUBMITTING, submitted_at=timezone.now())
+    mail.outbox.clear()
+    with django_capture_on_commit_callbacks(execute=True):
+        _, applied = refund_apply_outcome(refund_id=refund.pk, outcome=ProviderOutcome(**outcome), source="test")
+    assert applied
+    assert [e.extra_headers["X-Refund-Message"] for e in mail.outbox] == [expected]
+    assert mail.outbox[0].extra_headers["Content-Language"] == "ar"
+
+
+@pytest.mark.parametrize(
+    ("currency", "language", "amount"),
+    [("JPY", "en", "¥4,250"), ("KWD", "de", "4,250\xa0KWD"), ("KWD", "ar", "4.250\xa0د.ك.\u200f")],
+)
+def test_the_email_amount_is_formatted_for_the_currency_and_language(
+    django_capture_on_commit_callbacks, currency, language, amount
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        _requested(language, currency=currency, amount_minor=10000)
+    (email,) = mail.outbox
+    assert amount in email.body
+    assert amount in email.alternatives[0][0]
+
+
+def test_an_arabic_html_email_is_right_to_left_even_where_the_html_element_is_dropped(
+    django_capture_on_commit_callbacks,
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        refund = _requested("ar")
+        refund_deny(refund_id=refund.pk, actor=agent("decliner"), note=DECLINE_REASON)
+    html = mail.outbox[-1].alternatives[0][0]
+    # Webmail keeps the body's content only: the wrapper repeats lang and dir, and
+    # the sides are physical (left/right) because mail clients ignore logical CSS.
+    assert '<div lang="ar" dir="rtl"' in html
+    assert "text-align:right" in html
+    assert "border-right:4px solid" in html
+    assert "inline-start" not in html and "inline-end" not in html
+    assert '<blockquote dir="auto"' in html
+
+
+def test_approval_email_carries_the_reply_the_agent_edited(django_capture_on_commit_callbacks):
+    refund = _requested()
+    refund_edit(refund_id=refund.pk, actor=agent("editor"), reply="Sorry the mug arrived chipped — refund on its way.")
+    with django_capture_on_commit_callbacks(execute=True):
+        refund_approve(refund_id=refund.pk, actor=agent("approver"))
+    (email,) = mail.outbox
+    assert "Message from our team:" in email.body
+    assert "Sorry the mug arrived chipped — refund on its way." in email.body
+    assert "Sorry the mug arrived chipped — refund on its way." in email.alternatives[0][0]
+
+
+def _captured_long_ago():
+    order = customer_order()
+    Payment.objects.filter(order=order).update(captured_at=timezone.now() - timedelta(days=90))  # outside the window
+    return order
+
+
+def test_approving_a_decline_recommendation_never_mails_the_policys_decline_draft(django_capture_on_commit_callbacks):
+    refund = make_refund(order=_captured_long_ago(), amount_minor=1000)
+    assert refund.recommendation == Recommendation.DECLINE and "cannot approve" in refund.draft_reply
+    with django_capture_on_commit_callbacks(execute=True):
+        refund_approve(refund_id=refund.pk, actor=agent("approver"))  # e.g. through the API
+    (email,) = mail.outbox
+    assert "cannot approve" not in email.body
+    assert "Message from our team:" not in email.body
+    assert "cannot approve" not in email.alternatives[0][0]
+
+
+def test_a_rewritten_reply_goes_out_with_an_overriding_approval(django_capture_on_commit_callbacks):
+    refund = make_refund(order=_captured_long_ago(), amount_minor=1000)
+    refund_edit(refund_id=refund.pk, actor=agent("editor"), reply="We made an exception for you.")
+    with django_capture_on_commit_callbacks(execute=True):
+        refund_approve(refund_id=refund.pk, actor=agent("approver"))
+    (email,) = mail.outbox
+    assert "We made an exception for you." in email.body
+
+
+def test_decline_email_carries_the_agents_reason(django_capture_on_commit_callbacks):
+    refund = _transition("declined", "en", django_capture_on_commit_callbacks)
+    (email,) = mail.outbox
+    assert DECLINE_REASON in email.body
+    assert refund.status_url in email.body
+
+
+def test_a_refund_approved_by_policy_at_creation_gets_only_the_approval_email(django_capture_on_commit_callbacks):
+    order = customer_order()
+    with django_capture_on_commit_callbacks(execute=True):
+        refund = make_refund(order=order, amount_minor=1000, reason=Reason.OTHER)
+    assert refund.state == RefundState.APPROVED
+    assert [e.extra_headers["X-Refund-Message"] for e in mail.outbox] == [MSG_APPROVED]
+
+
+def test_cancel_and_submission_send_no_email(django_capture_on_commit_callbacks):
+    from refunds.services.cancel import refund_cancel
+
+    refund = _requested()
+    with django_capture_on_commit_callbacks(execute=True):
+        refund_cancel(refund_id=refund.pk, actor=agent("canceler"))
+        with transaction.atomic():
+            after_commit_state(refund, "MSG.refund.submitted")
+    assert mail.outbox == []
+
+
+def test_nothing_is_sent_when_the_transaction_rolls_back(django_capture_on_commit_callbacks):
+    refund = _requested()
+    with (
+        django_capture_on_commit_callbacks(execute=True) as callbacks,
+        pytest.raises(RuntimeError),
+        transaction.atomic(),
+    ):
+        refund_approve(refund_id=refund.pk, actor=agent("approver"))
+        raise RuntimeError("something later in the request failed")
+    assert callbacks == []
+    assert mail.outbox == []
+    assert Refund.objects.get(pk=refund.pk).state == RefundState.REQUESTED
+
+
+def test_email_is_queued_only_after_commit(django_capture_on_commit_callbacks):
+    refund = _requested()
+    with mock.patch.object(send_refund_email, "apply_async") as queue:
+        with django_capture_on_commit_callbacks(execute=False) as callbacks:
+            refund_approve(refund_id=refund.pk, actor=agent("approver"))
+        assert not queue.called
+        for callback in callbacks:
+            callback()
+    queue.assert_called_once()
+    assert queue.call_args.kwargs["kwargs"] == {"refund_id": refund.pk, "message_id": MSG_APPROVED}
+
+
+def test_a_broker_outage_neither_blocks_nor_undoes_the_refund(django_capture_on_commit_callbacks, caplog):
+    refund = _requested()
+    with (
+        mock.patch.object(send_refund_email, "apply_async", side_effect=ConnectionError("broker down")),
+        django_capture_on_commit_callbacks(execute=True),
+    ):
+        approved = refund_approve(refund_id=refund.pk, actor=agent("approver"))
+    assert approved.state == RefundState.APPROVED
+    assert Refund.objects.get(pk=refund.pk).state == RefundState.APPROVED
+    assert any(getattr(r, "message_id", "") == "MSG.notification.enqueue_failed" for r in caplog.records)
+
+
+class FlakyBackend(LocmemBackend):
+    """Fails the first `failures` sends with `error`, then delivers to mail.outbox."""
+
+    failures = 0
+    error: Exception = smtplib.SMTPServerDisconnected("connection lost")
+    attempts = 0
+
+    def send_messages(self, messages):
+        type(self).attempts += 1
+        if type(self).attempts <= type(self).failures:
+            raise type(self).error
+        return super().send_messages(messages)
+
+
+@pytest.fixture
+def flaky(settings):
+    settings.EMAIL_BACKEND = f"{__name__}.FlakyBackend"
+    FlakyBackend.attempts = 0
+    yield FlakyBackend
+    FlakyBackend.failures = 0
+    FlakyBackend.error = smtplib.SMTPServerDisconnected("connection lost")
+
+
+def _approved_refund() -> Refund:
+    refund = _requested()
+    refund_approve(refund_id=refund.pk, actor=agent("approver"))
+    return refund
+
+
+def test_a_transient_smtp_failure_is_retried_until_sent(flaky):
+    flaky.failures = 2
+    refund = _approved_refund()
+    result = send_refund_email.apply(kwargs={"refund_id": refund.pk, "message_id": MSG_APPROVED})
+    assert flaky.attempts == 3
+    assert len(mail.outbox) == 1
+    assert AuditEvent.objects.filter(refund=refund, action="notification.sent").count() == 1
+    assert not AuditEvent.objects.filter(refund=refund, action="notification.failed").exists()
+    assert result.successful()
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        smtplib.SMTPConnectError(421, b"try later"),
+        smtplib.SMTPRecipientsRefused({"jane.doe@example.com": (450, b"mailbox busy")}),
+        ConnectionRefusedError(111, "refused"),
+        TimeoutError("timed out"),
+    ],
+)
+def test_retries_are_bounded_and_the_give_up_is_on_the_timeline(flaky, error):
+    flaky.failures, flaky.error = 100, error
+    refund = _approved_refund()
+    before = Refund.objects.get(pk=refund.pk)
+    send_refund_email.apply(kwargs={"refund_id": refund.pk, "message_id": MSG_APPROVED})
+    assert flaky.attempts == MAX_RETRIES + 1
+    assert mail.outbox == []
+    failed = AuditEvent.objects.get(refund=refund, action="notification.failed")
+    assert failed.note.startswith(f"{MSG_APPROVED} (en): gave up after retries: {type(error).__name__}")
+    assert "jane.doe" not in failed.note + str(failed.after)
+    after = Refund.objects.get(pk=refund.pk)
+    assert (after.state, after.updated_at) == (before.state, before.updated_at)
+
+
+def test_a_permanent_refusal_is_not_retried(flaky):
+    flaky.failures = 100
+    flaky.error = smtplib.SMTPRecipientsRefused({"jane.doe@example.com": (550, b"no such user")})
+    refund = _approved_refund()
+    send_refund_email.apply(kwargs={"refund_id": refund.pk, "message_id": MSG_APPROVED})
+    assert flaky.attempts == 1
+    failed = AuditEvent.objects.get(refund=refund, action="notification.failed")
+    assert failed.note == f"{MSG_APPROVED} (en): SMTPRecipientsRefused"
+
+
+def test_a_transient_error_is_raised_for_the_task_to_retry_and_a_later_send_succeeds(flaky):
+    from notifications.emails import TransientSendError
+
+    flaky.failures = 1
+    refund = _approved_refund()
+    with pytest.raises(TransientSendError):
+        notification_send(refund_id=refund.pk, message_id=MSG_APPROVED)
+    assert not AuditEvent.objects.filter(refund=refund, action__startswith="notification.").exists()
+    assert notification_send(refund_id=refund.pk, message_id=MSG_APPROVED) == "sent"
+
+
+def test_a_redelivered_task_does_not_send_twice():
+    refund = _approved_refund()
+    assert send_refund_email(refund_id=refund.pk, message_id=MSG_APPROVED) == "sent"
+    assert send_refund_email(refund_id=refund.pk, message_id=MSG_APPROVED) == "duplicate"
+    assert len(mail.outbox) == 1
+
+
+def test_a_customer_without_email_is_skipped_and_that_is_on_the_timeline():
+    order = customer_order(email="")
+    refund = make_refund(order=order, amount_minor=4250, reason=Reason.GOODWILL)
+    assert notification_send(refund_id=refund.pk, message_id=MSG_REQUEST_ACCEPTED) == "skipped"
+    assert mail.outbox == []
+    assert AuditEvent.objects.get(refund=refund, action="notification.skipped").note.endswith("no email address")
+
+
+def test_a_vanished_refund_is_logged_and_ignored():
+    assert send_refund_email(refund_id=987654321, message_id=MSG_APPROVED) == "missing"
+
+
+def test_the_task_has_a_stable_name_and_keyword_only_ids():
+    import inspect
+
+    assert send_refund_email.name == "refunds.send_refund_email"
+    params = inspect.signature(send_refund_email.run).parameters
+    assert all(p.kind is inspect.Parameter.KEYWORD_ONLY for p in params.values())
+    with pytest.raises(TypeError):
+        send_refund_email.run(1, MSG_APPROVED)
