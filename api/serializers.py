@@ -5,6 +5,7 @@ from __future__ import annotations
 from rest_framework import serializers
 
 from core.money import is_known_currency
+from providers.registry import provider_names
 from refunds.enums import PaymentStatus, Rail, Reason
 
 
@@ -49,6 +50,8 @@ class LineInput(serializers.Serializer):
 
 class PaymentInput(serializers.Serializer):
     provider_payment_id = serializers.CharField(max_length=100)
+    # Optional: which provider holds the payment; default PROVIDER.
+    provider = serializers.ChoiceField(choices=provider_names(), required=False, default="")
     rail = serializers.ChoiceField(choices=Rail.choices)
     amount_minor = StrictIntegerField(min_value=1)
     status = serializers.ChoiceField(choices=PaymentStatus.choices)

@@ -62,6 +62,7 @@ def seed(per_combination: int) -> list[tuple[str, str]]:
             for line in range(1, 4):
                 OrderLine.objects.create(order=order, line_no=line, description=f"Item {line}", unit_amount_minor=3000)
             payment = Payment.objects.create(
+                provider="stripe",
                 order=order, rail=next(rails), provider_payment_id=f"pi_bench_{n}", amount_minor=9000,
                 currency="EUR", status=PaymentStatus.CAPTURED, captured_at=now, refund_reserved_minor=4250,
             )  # fmt: skip

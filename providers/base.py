@@ -121,10 +121,19 @@ class IdempotencyMismatch(ProviderRejected):
 
 
 class Provider(abc.ABC):
-    """A payment provider able to refund a captured payment."""
+    """A payment provider able to refund a captured payment.
+
+    Each payment records the provider that holds it (`Payment.provider`, a
+    name of `providers.registry.PROVIDERS`); everything the domain asks a
+    provider goes through this contract, so no processor's vocabulary, header
+    or status leaks out of its package.
+    """
 
     name: ClassVar[str]
+    label: ClassVar[str]
     supports_partial: ClassVar[bool] = True
+    # No API to call: approval opens a payout task, and finance marking it paid completes the refund.
+    settles_by_hand: ClassVar[bool] = False
 
     @abc.abstractmethod
     def execute_refund(

@@ -57,16 +57,17 @@ def poll_provider_pending(*, limit: int = 200) -> int:
     from refunds.models import Refund
     from refunds.services.outcome import refund_apply_outcome
 
-    if settings.PROVIDER != "stripe":
-        return 0
     cutoff = timezone.now() - timedelta(seconds=settings.PROVIDER_POLL_PENDING_AFTER_SECONDS)
     pending = Refund.objects.filter(
         state=RefundState.PROVIDER_PENDING, updated_at__lt=cutoff, provider_refund_id__isnull=False
-    ).values_list("pk", "provider_refund_id")[:limit]
+    ).values_list("pk", "provider_refund_id", "payment__provider")[:limit]
     applied = 0
-    for refund_id, provider_refund_id in pending:
+    for refund_id, provider_refund_id, provider_name in pending:
+        provider = get_provider(provider_name)
+        if provider.settles_by_hand:
+            continue  # finance settles these; there is nobody to ask
         try:
-            outcome = get_provider().fetch_refund(provider_refund_id=provider_refund_id)
+            outcome = provider.fetch_refund(provider_refund_id=provider_refund_id)
         except ProviderError as error:
             logger.warning("poll failed", extra={"message_id": "MSG.refund.poll_failed", "error": str(error)})
             continue

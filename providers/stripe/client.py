@@ -147,6 +147,7 @@ class StripeProtocolProvider(Provider):
     """
 
     name = "stripe"
+    label = "Stripe protocol"
     supports_partial = True
 
     def __init__(

@@ -13,6 +13,8 @@ class Payment(models.Model):
     """
 
     order = models.OneToOneField("refunds.Order", on_delete=models.PROTECT, related_name="payment")
+    # Which provider holds the payment (a name of providers.registry.PROVIDERS): its refunds go there.
+    provider = models.CharField(max_length=30)
     rail = models.CharField(max_length=20, choices=Rail.choices)
     provider_payment_id = models.CharField(max_length=100, unique=True)
     amount_minor = models.BigIntegerField()

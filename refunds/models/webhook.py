@@ -18,6 +18,8 @@ class WebhookEvent(models.Model):
         (STATUS_UNKNOWN_REFUND, "unknown refund"),
     ]
 
+    # The provider whose endpoint received (and whose secret verified) the event.
+    provider = models.CharField(max_length=30)
     event_id = models.CharField(max_length=100, unique=True)
     event_type = models.CharField(max_length=60)
     provider_refund_id = models.CharField(max_length=100, blank=True, db_index=True)

@@ -3,7 +3,6 @@ deny, edit (SPEC §3.3). The API and the agent console both call these."""
 
 from __future__ import annotations
 
-from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
@@ -20,6 +19,7 @@ from core.errors import (
     InvalidTransition,
 )
 from ledger.services import refund_post_pending
+from providers.registry import get_provider
 from refunds.enums import DecisionKind, PolicyOutcome, Reason, Recommendation, RefundState
 from refunds.models import Decision, OutboxMessage, PayoutTask, Refund
 from refunds.services.common import (
@@ -64,7 +64,7 @@ def approval_effects(*, refund: Refund, actor: Actor, note: str, before: dict) -
     if actor.type == "system":
         Decision.objects.create(refund=refund, kind=DecisionKind.APPROVE, actor=None, note=note)
     refund_post_pending(refund=refund)
-    if settings.PROVIDER == "manual":
+    if get_provider(refund.payment.provider).settles_by_hand:
         PayoutTask.objects.create(refund=refund)
     else:
         message = OutboxMessage.objects.create(

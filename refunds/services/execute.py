@@ -54,6 +54,7 @@ class Claim:
     message_id: int
     refund_id: int
     public_id: str
+    provider: str
     payment_id: str
     amount_minor: int
     currency: str
@@ -113,6 +114,7 @@ def outbox_claim(*, message_id: int) -> Claim | None:
             message_id=message.pk,
             refund_id=refund.pk,
             public_id=refund.public_id,
+            provider=payment.provider,
             payment_id=payment.provider_payment_id,
             amount_minor=refund.amount_minor,
             currency=refund.currency,
@@ -125,13 +127,13 @@ def outbox_deliver(*, message_id: int) -> str:
     claim = outbox_claim(message_id=message_id)
     if claim is None:
         return "skipped"
-    breaker = CircuitBreaker(settings.PROVIDER)
+    breaker = CircuitBreaker(claim.provider)
     if not breaker.allow():
         delay = max(breaker.open_until() - timezone.now().timestamp(), 1.0)
         _release(claim, error="circuit open", delay=delay, count_attempt=False)
         return "deferred"
     try:
-        outcome = get_provider().execute_refund(
+        outcome = get_provider(claim.provider).execute_refund(
             payment_id=claim.payment_id,
             amount_minor=claim.amount_minor,
             currency=claim.currency,

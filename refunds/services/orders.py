@@ -10,6 +10,7 @@ from django.db import transaction
 from audit.services import audit_record
 from core.actor import Actor
 from core.errors import ERR_CURRENCY_MISMATCH, ERR_VALIDATION, DomainError
+from providers.registry import default_provider_name
 from refunds.models import Customer, Order, OrderLine, Payment
 
 
@@ -30,6 +31,7 @@ class PaymentInput:
     amount_minor: int
     status: str
     captured_at: datetime | None = None
+    provider: str = ""  # a name of providers.registry.PROVIDERS; empty: the default (PROVIDER)
 
 
 @dataclass(frozen=True)
@@ -97,6 +99,7 @@ def order_upsert(*, data: OrderInput, actor: Actor) -> tuple[Order, bool]:
                 OrderLine(order=order, line_no=n, **vars(line)) for n, line in enumerate(data.lines, start=1)
             )
         payment_fields = {
+            "provider": data.payment.provider or (payment.provider if payment else default_provider_name()),
             "rail": data.payment.rail,
             "provider_payment_id": data.payment.provider_payment_id,
             "amount_minor": data.payment.amount_minor,

@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from audit.services import audit_record
 from core.actor import Actor
+from providers.registry import default_provider_name
 from providers.stripe.client import normalise_refund
 from providers.stripe.signature import SignatureError, verify_signature
 from refunds.metrics import WEBHOOK_REPLAY_DEDUP_TOTAL
@@ -66,6 +67,7 @@ def webhook_receive(*, payload: bytes, signature_header: str) -> WebhookResult:
     try:
         with transaction.atomic():
             inbox = WebhookEvent.objects.create(
+                provider=default_provider_name(),
                 event_id=event_id,
                 event_type=event_type,
                 provider_refund_id=str(obj.get("id") or "") if obj.get("object") == "refund" else "",

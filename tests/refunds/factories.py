@@ -10,6 +10,7 @@ from django.contrib.auth.models import Group
 from django.utils import timezone
 
 from core.actor import Actor
+from providers.registry import default_provider_name
 from refunds.enums import PaymentStatus, Rail, Reason, Role, Scope
 from refunds.models import Customer, Order, OrderLine, Payment
 from refunds.services.api_keys import api_key_create
@@ -59,6 +60,7 @@ class PaymentFactory(factory.django.DjangoModelFactory):
         model = Payment
 
     order = factory.SubFactory(OrderFactory)
+    provider = factory.LazyFunction(default_provider_name)
     rail = Rail.CARD
     provider_payment_id = factory.Sequence(lambda n: f"pi_sim_ok_{n:08d}")
     amount_minor = 10000

@@ -125,9 +125,12 @@ def test_concurrent_deliveries_of_one_message_call_the_provider_once(provider_se
     real = get_provider
 
     class Counting:
+        def __init__(self, name: str) -> None:
+            self.name = name
+
         def execute_refund(self, **kwargs):
             calls.append(kwargs["idempotency_key"])
-            return real().execute_refund(**kwargs)
+            return real(self.name).execute_refund(**kwargs)
 
     monkeypatch.setattr(execute, "get_provider", Counting)
 
