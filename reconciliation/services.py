@@ -22,6 +22,7 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
+from audit.enums import AuditAction
 from audit.services import audit_record
 from core.actor import Actor
 from core.errors import ERR_AUTHZ_ROLE, ERR_CONFLICT_STATE, ERR_VALIDATION, DomainError
@@ -198,7 +199,7 @@ def _execute(run: ReconciliationRun, *, actor: Actor, file: FileSource | None) -
     run.save()
     audit_record(
         actor=actor,
-        action="reconciliation.run_completed",
+        action=AuditAction.RECONCILIATION_RUN_COMPLETED,
         subject=f"reconciliation {run.day} {run.provider}"[:100],
         note=(
             f"run {run.pk} ({run.source}): {run.item_count} items, {run.exception_count} exceptions, "
@@ -377,7 +378,7 @@ def reconciliation_item_resolve(*, item_id: int, note: str, actor: Actor) -> Rec
         refund = item.refund if item.refund_id else None
         audit_record(
             actor=actor,
-            action="reconciliation.item_resolved",
+            action=AuditAction.RECONCILIATION_ITEM_RESOLVED,
             refund=refund,
             subject=(item.refund_public_id or item.provider_refund_id or f"item {item.pk}")[:100],
             amount_minor=item.our_amount_minor if item.our_amount_minor is not None else item.provider_amount_minor,

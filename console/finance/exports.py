@@ -11,6 +11,7 @@ from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.views.decorators.http import require_GET
 
+from audit.enums import AuditAction
 from audit.services import audit_record
 from console.finance.common import acting, finance_required
 from console.finance.forms import RangeForm
@@ -26,7 +27,7 @@ def _csv_response(chunks, filename: str) -> StreamingHttpResponse:
 
 
 def _audit(request: HttpRequest, subject: str, note: str) -> None:
-    audit_record(actor=acting(request), action="reconciliation.exported", subject=subject[:100], note=note)
+    audit_record(actor=acting(request), action=AuditAction.RECONCILIATION_EXPORTED, subject=subject[:100], note=note)
 
 
 @require_GET

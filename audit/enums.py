@@ -1,0 +1,49 @@
+"""Every action the audit trail records, named once (SPEC §5).
+
+The values are stored in `AuditEvent.action` and shown on timelines, so they
+never change. A refund's state events (`refund.approved`, …) are also the
+names of its log lines (`MSG.refund.approved`, see `log_message_id`) and what
+the customer notifications react to: one event, one name
+(docs/architecture.md "Events").
+"""
+
+from django.db import models
+
+
+class AuditAction(models.TextChoices):
+    # A refund entering a state (refunds.services.transition); the log line is MSG.<value>.
+    REFUND_REQUESTED = "refund.requested"
+    REFUND_APPROVED = "refund.approved"
+    REFUND_DENIED = "refund.denied"
+    REFUND_CANCELED = "refund.canceled"
+    REFUND_SUBMITTED = "refund.submitted"
+    REFUND_PROVIDER_PENDING = "refund.provider_pending"
+    REFUND_COMPLETED = "refund.completed"
+    REFUND_FAILED = "refund.failed"
+    # Other things that happen to a refund, or say how a state was reached.
+    REFUND_APPROVAL_RECORDED = "refund.approval_recorded"
+    REFUND_EDITED = "refund.edited"
+    REFUND_EVIDENCE_ATTACHED = "refund.evidence_attached"
+    REFUND_RETRY_SUBMITTED = "refund.retry_submitted"
+    REFUND_PAYOUT_PAID = "refund.payout_paid"
+    OUTBOX_DEAD_LETTERED = "outbox.dead_lettered"
+    OUTBOX_REPLAYED = "outbox.replayed"
+    WEBHOOK_RECEIVED = "webhook.received"
+    NOTIFICATION_SENT = "notification.sent"
+    NOTIFICATION_FAILED = "notification.failed"
+    NOTIFICATION_SKIPPED = "notification.skipped"
+    # Orders, policy, credentials.
+    ORDER_CREATED = "order.created"
+    ORDER_UPDATED = "order.updated"
+    POLICY_CHANGED = "policy.changed"
+    API_KEY_CREATED = "api_key.created"
+    API_KEY_REVOKED = "api_key.revoked"
+    # Finance.
+    RECONCILIATION_RUN_COMPLETED = "reconciliation.run_completed"
+    RECONCILIATION_ITEM_RESOLVED = "reconciliation.item_resolved"
+    RECONCILIATION_EXPORTED = "reconciliation.exported"
+
+    @property
+    def log_message_id(self) -> str:
+        """The message id of the log line for this event (SPEC §10): `MSG.refund.approved`."""
+        return f"MSG.{self.value}"
