@@ -20,9 +20,9 @@ from refunds.selectors import order_get, order_refunds, refund_get
 from refunds.services import orders as order_services
 from refunds.services.cancel import refund_cancel
 from refunds.services.decide import refund_approve, refund_deny
-from refunds.services.execute import refund_submit
 from refunds.services.payout import payout_mark_paid
 from refunds.services.request import refund_request
+from refunds.services.submit import refund_submit
 
 IDEMPOTENCY_HEADER = OpenApiParameter(
     "Idempotency-Key", str, OpenApiParameter.HEADER, required=True, description="Unique per operation; kept 24 h+."

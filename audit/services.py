@@ -6,7 +6,7 @@ import hashlib
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.db import transaction
@@ -53,18 +53,20 @@ def audit_record(*, actor: Actor, action: str, **fields: Any) -> AuditEvent:
     return audit_record_many([dict(actor=actor, action=action, **fields)])[0]
 
 
-def audit_record_many(events: list[dict[str, Any]]) -> list[AuditEvent]:
+def audit_record_many(events: list[dict[str, Any]], *, occurred_at: datetime | None = None) -> list[AuditEvent]:
     """Append events in order, in the caller's transaction: one INSERT, no lock.
 
     Each dict holds `actor`, `action` and optionally refund, subject,
     amount_minor, currency, policy_rule, note, before, after, flagged.
+    `occurred_at` is when the recorded change began (default: now); every
+    record the change writes is then at or after its event.
     The events commit or roll back with the change they record. A trigger
     queues each one for the sealer, which links it into the hash chain a few
     seconds after commit (`audit_seal_pending`): audited transactions never
     wait for each other on the chain.
     """
     correlation_id = get_correlation_id()
-    now = timezone.now()
+    now = occurred_at or timezone.now()
     built = []
     for fields in events:
         fields = dict(fields)

@@ -6,14 +6,14 @@ import logging
 
 from celery import shared_task
 
+from audit.services import audit_seal_pending
+
 logger = logging.getLogger("audit.tasks")
 
 
 @shared_task(name="audit.seal_chain")
 def seal_chain() -> int:
     """Link the events committed since the last run into the hash chain (beat, every AUDIT_SEAL_SECONDS)."""
-    from audit.services import audit_seal_pending
-
     sealed = audit_seal_pending()
     if sealed:
         logger.info("audit events sealed", extra={"message_id": "MSG.audit.sealed", "sealed": sealed})

@@ -39,7 +39,7 @@ def seed(per_combination: int) -> list[tuple[str, str]]:
     from refunds.enums import PaymentStatus, Rail, RefundState
     from refunds.models import Customer, Order, OrderLine, Payment, Refund
     from refunds.services.policy import policy_get_active
-    from refunds.services.roles import reference_data_ensure
+    from refunds.services.reference_data import reference_data_ensure
 
     reference_data_ensure()
     policy = policy_get_active()

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections import defaultdict
 
 from django.db import transaction
+from django.db.models import Sum
 
 from core.money import split_pro_rata
 from ledger.enums import AccountCode, AccountKind, EntryType
@@ -131,7 +132,5 @@ def refund_post_reversed(*, refund) -> JournalEntry | None:
 
 def trial_balance() -> dict[str, int]:
     """Sum of all postings per currency; every value must be 0."""
-    from django.db.models import Sum
-
     rows = Posting.objects.values("currency").annotate(total=Sum("amount_minor")).order_by("currency")
     return {row["currency"]: row["total"] for row in rows}

@@ -6,3 +6,7 @@ class NotificationsConfig(AppConfig):
 
     name = "notifications"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        # Connects the receivers of refunds.signals (the import is the registration).
+        from notifications import receivers  # noqa: F401

@@ -1,11 +1,13 @@
 """Customer emails on refund transitions (SPEC §8): accepted, approved, declined, completed, failed.
 
 The chain, in order:
-1. a service changes a refund's state and calls `after_commit_state`, which
-   calls `notification_enqueue_on_commit` (still inside the transaction);
-2. after commit — never before, so a rolled-back refund sends nothing — the
-   Celery task `refunds.send_refund_email` is queued; a broker outage is
-   logged and swallowed, it cannot fail the request that changed the refund;
+1. a refund enters a state (`refunds.services.transition`); once the
+   transaction commits — never before, so a rolled-back refund sends nothing —
+   the `refund_changed` signal fires;
+2. `notifications.receivers` picks the email the event calls for
+   (`email_for_event`) and queues the Celery task `refunds.send_refund_email`;
+   a broker outage is logged and swallowed, it cannot fail the request that
+   changed the refund;
 3. the task calls `notification_send`: renders plain text + HTML in the
    customer's language with the status link, sends through Django's email
    API, and writes the audit event `notification.sent` (or `.failed`) so the
@@ -25,13 +27,14 @@ import smtplib
 from babel.numbers import format_decimal
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
-from django.db import transaction
 from django.template.loader import render_to_string
 from django.utils import translation
 
+from audit.enums import AuditAction
 from audit.models import AuditEvent
 from audit.services import audit_record
 from core.actor import Actor
+from core.i18n import babel_locale, customer_language, format_amount
 from notifications.messages import (
     MSG_APPROVED,
     MSG_COMPLETED,
@@ -43,26 +46,23 @@ from notifications.messages import (
     message_get,
     rail_duration_text,
 )
-from refunds.enums import DecisionKind, Recommendation, RefundState
+from refunds.enums import RefundState
 from refunds.models import Refund
-from status_page.presenters import babel_locale, format_amount, status_language
+from refunds.selectors import reply_declines
 
 logger = logging.getLogger("notifications.emails")
 
-ACTION_SENT = "notification.sent"
-ACTION_FAILED = "notification.failed"
-ACTION_SKIPPED = "notification.skipped"
 NOTIFIER = Actor.system("notifier")
 
-# The log message id a service passes to `after_commit_state` -> the email it means.
-EMAIL_FOR_STATE_MESSAGE: dict[str, str] = {
-    "MSG.refund.requested": MSG_REQUEST_ACCEPTED,
-    "MSG.refund.approved": MSG_APPROVED,
-    "MSG.refund.denied": MSG_DECLINED,
-    "MSG.refund.completed": MSG_COMPLETED,
-    "MSG.refund.failed": MSG_FAILED,
+# The refund event -> the email it sends.
+EMAIL_FOR_EVENT: dict[str, str] = {
+    AuditAction.REFUND_REQUESTED: MSG_REQUEST_ACCEPTED,
+    AuditAction.REFUND_APPROVED: MSG_APPROVED,
+    AuditAction.REFUND_DENIED: MSG_DECLINED,
+    AuditAction.REFUND_COMPLETED: MSG_COMPLETED,
+    AuditAction.REFUND_FAILED: MSG_FAILED,
 }
-EMAIL_MESSAGE_IDS = frozenset({*EMAIL_FOR_STATE_MESSAGE.values(), MSG_FAILED_RETRYING})
+EMAIL_MESSAGE_IDS = frozenset({*EMAIL_FOR_EVENT.values(), MSG_FAILED_RETRYING})
 
 
 class TransientSendError(Exception):
@@ -73,9 +73,9 @@ class TransientSendError(Exception):
         self.detail = detail
 
 
-def email_message_id(*, refund: Refund, state_message_id: str) -> str | None:
-    """Which email (if any) a state change sends, decided inside the changing transaction."""
-    message_id = EMAIL_FOR_STATE_MESSAGE.get(state_message_id)
+def email_for_event(*, refund: Refund, event: str) -> str | None:
+    """Which email (if any) a refund event sends; `refund` is the refund as its transaction left it."""
+    message_id = EMAIL_FOR_EVENT.get(event)
     if message_id == MSG_REQUEST_ACCEPTED and refund.state != RefundState.REQUESTED:
         # Approved by policy in the same transaction: the approval email says it all,
         # and two emails in the same second would only arrive in random order.
@@ -83,31 +83,6 @@ def email_message_id(*, refund: Refund, state_message_id: str) -> str | None:
     if message_id == MSG_FAILED and refund.failure_retryable:
         return MSG_FAILED_RETRYING
     return message_id
-
-
-def notification_enqueue_on_commit(*, refund: Refund, state_message_id: str) -> None:
-    """Queue the email for this state change once (and only if) the transaction commits."""
-    message_id = email_message_id(refund=refund, state_message_id=state_message_id)
-    if message_id is None:
-        return
-    refund_pk, public_id = refund.pk, refund.public_id
-
-    def _enqueue() -> None:
-        from notifications.tasks import send_refund_email
-
-        try:
-            send_refund_email.apply_async(
-                kwargs={"refund_id": refund_pk, "message_id": message_id},
-                retry=True,
-                retry_policy={"max_retries": 2, "interval_start": 0, "interval_step": 0.2, "interval_max": 0.5},
-            )
-        except Exception:  # the refund is committed: a lost email must not turn into a 500
-            logger.exception(
-                "could not queue the customer email",
-                extra={"message_id": "MSG.notification.enqueue_failed", "refund_id": public_id, "email": message_id},
-            )
-
-    transaction.on_commit(_enqueue)
 
 
 def is_transient(exc: BaseException) -> bool:
@@ -151,7 +126,7 @@ def notification_build(*, refund: Refund, message_id: str, language: str) -> Ema
                 else ""
             ),
             # The approval email carries the reply the agent edited; a decline, the agent's reason.
-            "draft_reply": approval_reply(refund) if message_id == MSG_APPROVED else "",
+            "draft_reply": "" if message_id != MSG_APPROVED or reply_declines(refund) else refund.draft_reply,
             "decline_reason": refund.decline_reason if message_id == MSG_DECLINED else "",
         }
         subject = f"{message.title} · {refund.order.order_id}"
@@ -166,21 +141,6 @@ def notification_build(*, refund: Refund, message_id: str, language: str) -> Ema
     )
     email.attach_alternative(html, "text/html")
     return email
-
-
-def approval_reply(refund: Refund) -> str:
-    """The drafted reply an approval email may carry.
-
-    When the policy recommended declining, its draft says so ("… cannot
-    approve it"); approved through the API with that draft untouched, the
-    email would say "approved" and "cannot approve" at once. Then the email
-    goes without the draft. The console makes the agent rewrite it first.
-    """
-    if refund.recommendation != Recommendation.DECLINE:
-        return refund.draft_reply
-    first_edit = refund.decisions.filter(kind=DecisionKind.EDIT).order_by("created_at", "id").first()
-    policy_draft = first_edit.reply_before if first_edit is not None else refund.draft_reply
-    return "" if refund.draft_reply.strip() == policy_draft.strip() else refund.draft_reply
 
 
 def _record(refund: Refund, action: str, message_id: str, language: str, detail: str = "") -> None:
@@ -200,7 +160,9 @@ def _record(refund: Refund, action: str, message_id: str, language: str, detail:
 
 
 def notification_already_sent(*, refund: Refund, message_id: str) -> bool:
-    return AuditEvent.objects.filter(refund=refund, action=ACTION_SENT, after__message_id=message_id).exists()
+    return AuditEvent.objects.filter(
+        refund=refund, action=AuditAction.NOTIFICATION_SENT, after__message_id=message_id
+    ).exists()
 
 
 def notification_send(*, refund_id: int, message_id: str) -> str:
@@ -218,16 +180,16 @@ def notification_send(*, refund_id: int, message_id: str) -> str:
     if notification_already_sent(refund=refund, message_id=message_id):
         return "duplicate"
     customer = refund.order.customer
-    language = status_language(requested=None, customer_locale=customer.locale)
+    language = customer_language(requested=None, customer_locale=customer.locale)
     if not customer.email:
-        _record(refund, ACTION_SKIPPED, message_id, language, "no email address")
+        _record(refund, AuditAction.NOTIFICATION_SKIPPED, message_id, language, "no email address")
         return "skipped"
     try:
         notification_build(refund=refund, message_id=message_id, language=language).send(fail_silently=False)
     except Exception as exc:
         if is_transient(exc):
             raise TransientSendError(_describe(exc)) from exc
-        _record(refund, ACTION_FAILED, message_id, language, _describe(exc))
+        _record(refund, AuditAction.NOTIFICATION_FAILED, message_id, language, _describe(exc))
         logger.warning(
             "customer email refused",
             extra={"message_id": "MSG.notification.failed", "refund_id": refund.public_id, "email": message_id},
@@ -235,7 +197,7 @@ def notification_send(*, refund_id: int, message_id: str) -> str:
         if isinstance(exc, smtplib.SMTPException):
             return "failed"
         raise
-    _record(refund, ACTION_SENT, message_id, language)
+    _record(refund, AuditAction.NOTIFICATION_SENT, message_id, language)
     logger.info(
         "customer email sent",
         extra={"message_id": "MSG.notification.sent", "refund_id": refund.public_id, "email": message_id},
@@ -248,8 +210,8 @@ def notification_record_gave_up(*, refund_id: int, message_id: str, detail: str)
     refund = Refund.objects.select_related("order__customer").filter(pk=refund_id).first()
     if refund is None:
         return
-    language = status_language(requested=None, customer_locale=refund.order.customer.locale)
-    _record(refund, ACTION_FAILED, message_id, language, f"gave up after retries: {detail}")
+    language = customer_language(requested=None, customer_locale=refund.order.customer.locale)
+    _record(refund, AuditAction.NOTIFICATION_FAILED, message_id, language, f"gave up after retries: {detail}")
     logger.error(
         "customer email not sent after retries",
         extra={"message_id": "MSG.notification.failed", "refund_id": refund.public_id, "email": message_id},

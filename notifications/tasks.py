@@ -1,4 +1,4 @@
-"""Celery task delivering customer emails (see refunds/notifications.py for the chain)."""
+"""Celery task delivering customer emails (see notifications/emails.py for the chain). Its name is a wire contract."""
 
 from __future__ import annotations
 

@@ -2,6 +2,8 @@
 
 from django.db import models
 
+from audit.enums import AuditAction
+
 
 class RefundState(models.TextChoices):
     REQUESTED = "requested"
@@ -53,9 +55,11 @@ class PaymentStatus(models.TextChoices):
 
 
 class PolicyOutcome(models.TextChoices):
+    """What the policy decided at creation. Hard refusals (charged back, voided, not captured,
+    over remaining) are not outcomes: they are refused before a refund exists (SPEC §9 errors)."""
+
     AUTO_APPROVE = "auto_approve"
     REVIEW = "review"
-    DENY = "deny"
 
 
 class Recommendation(models.TextChoices):
@@ -74,6 +78,18 @@ class ActorType(models.TextChoices):
     USER = "user"
     API_KEY = "api_key"
     SYSTEM = "system"
+
+
+class PayoutStatus(models.TextChoices):
+    """A manual payout task (providers that settle by hand)."""
+
+    OPEN = "open"
+    PAID = "paid"
+    CANCELED = "canceled"
+
+
+class OutboxTopic(models.TextChoices):
+    SUBMIT = "refund.submit"
 
 
 class OutboxStatus(models.TextChoices):
@@ -98,3 +114,17 @@ class Role(models.TextChoices):
     FINANCE = "finance"
     RISK = "risk"
     ADMIN = "admin"
+
+
+# The event a refund entering each state is: the audit action of the move (unless the move names a
+# more specific one), the log line's message id (`MSG.<event>`), and what notifications react to.
+STATE_EVENTS: dict[str, AuditAction] = {
+    RefundState.REQUESTED: AuditAction.REFUND_REQUESTED,
+    RefundState.APPROVED: AuditAction.REFUND_APPROVED,
+    RefundState.DENIED: AuditAction.REFUND_DENIED,
+    RefundState.CANCELED: AuditAction.REFUND_CANCELED,
+    RefundState.SUBMITTING: AuditAction.REFUND_SUBMITTED,
+    RefundState.PROVIDER_PENDING: AuditAction.REFUND_PROVIDER_PENDING,
+    RefundState.COMPLETED: AuditAction.REFUND_COMPLETED,
+    RefundState.FAILED: AuditAction.REFUND_FAILED,
+}

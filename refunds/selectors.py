@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.db.models import Prefetch, QuerySet
 
 from core.errors import ERR_NOT_FOUND, DomainError
+from refunds.enums import DecisionKind, Recommendation
 from refunds.models import Decision, Order, Refund
 
 
@@ -31,3 +32,28 @@ def order_get(*, order_id: str) -> Order:
 
 def order_refunds(*, order: Order) -> QuerySet[Refund]:
     return refund_queryset().filter(order=order).order_by("created_at", "id")
+
+
+# --- the drafted reply -------------------------------------------------------------
+
+
+def policy_reply(refund: Refund) -> str:
+    """The reply the policy drafted, before any edit (each edit keeps the reply it replaced)."""
+    edits = sorted(
+        (d for d in refund.decisions.all() if d.kind == DecisionKind.EDIT), key=lambda d: (d.created_at, d.pk)
+    )
+    return edits[0].reply_before if edits else refund.draft_reply
+
+
+def reply_declines(refund: Refund, reply: str | None = None) -> bool:
+    """The reply (default: the current draft) is still the policy's decline draft.
+
+    The approval email carries the drafted reply: sent as the policy wrote it
+    for a refund it recommended declining, it would tell the customer
+    "approved" and "we cannot approve it" at once. So the console makes the
+    agent write the approval reply first, and an approval given elsewhere
+    (the API) sends the email without the draft.
+    """
+    if refund.recommendation != Recommendation.DECLINE:
+        return False
+    return (refund.draft_reply if reply is None else reply).strip() == policy_reply(refund).strip()

@@ -6,22 +6,15 @@ beyond the masked email, and every text comes from `notifications.messages`.
 
 from __future__ import annotations
 
-import copy
 import hashlib
 import hmac
 import re
 from dataclasses import dataclass
-from datetime import datetime, tzinfo
-from functools import lru_cache
-from zoneinfo import ZoneInfo
+from datetime import datetime
 
-from babel import Locale, UnknownLocaleError
-from babel.dates import format_date, format_datetime, format_time
-from babel.numbers import format_decimal, get_currency_symbol
-from django.conf import settings
-from django.utils import translation
+from babel.numbers import format_decimal
 
-from core.money import exponent, minor_to_major
+from core.i18n import babel_locale, format_amount, format_when
 from notifications.messages import (
     EVENT_LABELS,
     RAIL_LABELS,
@@ -43,7 +36,6 @@ S = RefundState
 TOKEN_RE = re.compile(r"[A-Za-z0-9_-]{32,64}")
 # Compared against when no row matches, so a miss does the same work as a hit.
 _ABSENT_DIGEST = token_digest("no refund has this token")
-_LATIN_SYMBOL = re.compile(r"[A-Za-z$]")
 MAX_ITEMS_SHOWN = 5
 # Refunds in these states no longer change: the page stops polling.
 FINAL_STATES = frozenset({S.COMPLETED, S.DENIED, S.CANCELED})
@@ -69,72 +61,6 @@ def refund_by_status_token(token: str) -> Refund | None:
     if not hmac.compare_digest(stored, digest) or refund is None:
         return None
     return refund
-
-
-# --- language and locale --------------------------------------------------------
-def supported_language(code: str | None) -> str | None:
-    """'de-CH', 'de_ch' or 'de' → 'de' when German is offered; None when not offered."""
-    if not code or len(code) > 20:
-        return None
-    try:
-        return translation.get_supported_language_variant(code.replace("_", "-").lower())
-    except LookupError:
-        return None
-
-
-def status_language(*, requested: str | None, customer_locale: str) -> str:
-    """The page's language: the switch (`?lang=`) first, then the customer record, then the default."""
-    return supported_language(requested) or supported_language(customer_locale) or settings.LANGUAGE_CODE
-
-
-@lru_cache(maxsize=128)
-def babel_locale(language: str, customer_locale: str = "") -> Locale:
-    """The customer's own locale (e.g. de_CH, for its number format) when it is in the page's language."""
-    try:
-        customer = Locale.parse(customer_locale.replace("-", "_")) if customer_locale else None
-    except (ValueError, TypeError, UnknownLocaleError):
-        customer = None
-    if customer is not None and customer.language == language:
-        return customer
-    return Locale.parse(language)
-
-
-@lru_cache(maxsize=8)
-def display_time_zone() -> tzinfo:
-    # Customers have no time zone on record yet; times say which zone they are in.
-    return ZoneInfo(getattr(settings, "STATUS_PAGE_TIME_ZONE", None) or settings.TIME_ZONE)
-
-
-def format_amount(amount_minor: int, currency: str, locale: Locale) -> str:
-    """'$1,234.50', '1.234,50 €', '‏42.50 US$' — Babel's pattern for the locale, ISO minor units.
-
-    The number of decimals is the currency's ISO 4217 exponent, never CLDR's
-    display digits: they differ for some currencies (IQD has 3 minor digits,
-    CLDR shows 0; LBP 2 and 0), and rounding there would show a customer an
-    amount that is not the one refunded.
-    """
-    digits = exponent(currency)
-    # A copy: the locale's pattern object is Babel's shared, cached one.
-    pattern = copy.copy(locale.currency_formats["standard"])
-    pattern.frac_prec = (digits, digits)
-    text = pattern.apply(minor_to_major(amount_minor, currency), locale, currency=currency, currency_digits=False)
-    if locale.character_order == "right-to-left":
-        symbol = get_currency_symbol(currency, locale=locale)
-        if _LATIN_SYMBOL.search(symbol) and symbol in text:
-            # In right-to-left text the bidi algorithm tears "US$" into "$US"; an
-            # isolate (LRI … PDI) keeps a Latin symbol in one piece, beside the number.
-            text = text.replace(symbol, f"\u2066{symbol}\u2069")
-    return text
-
-
-def format_when(moment: datetime, locale: Locale) -> str:
-    """'23 November 2025, 18:36 UTC' in the locale's own order, words and digits."""
-    zone = display_time_zone()
-    local = moment.astimezone(zone)
-    pattern = locale.datetime_formats["medium"]
-    text = pattern.format(format_time(local, "short", locale=locale), format_date(local, "long", locale=locale))
-    # A no-break space: the zone never wraps onto a line of its own on a phone.
-    return f"{text}\u00a0{format_datetime(local, 'z', tzinfo=zone, locale=locale)}"
 
 
 # --- the page's content -------------------------------------------------------------

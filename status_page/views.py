@@ -22,13 +22,8 @@ from django.utils import translation
 from django.utils.cache import patch_cache_control, patch_vary_headers
 from django.views.decorators.http import require_safe
 
-from status_page.presenters import (
-    StatusView,
-    refund_by_status_token,
-    status_language,
-    status_view,
-    supported_language,
-)
+from core.i18n import customer_language, supported_language
+from status_page.presenters import StatusView, refund_by_status_token, status_view
 
 WINDOW_SECONDS = 60
 DEFAULT_RATE_LIMIT_PER_MINUTE = 60
@@ -140,7 +135,7 @@ def refund_status(request: HttpRequest, token: str) -> HttpResponse:
     if refund is None:
         return _plain_page(request, "status_page/not_found.html", 404)
 
-    language = status_language(requested=request.GET.get("lang"), customer_locale=refund.order.customer.locale)
+    language = customer_language(requested=request.GET.get("lang"), customer_locale=refund.order.customer.locale)
     with translation.override(language):
         view = status_view(refund, language=language)
         since = request.GET.get("since", "")

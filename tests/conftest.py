@@ -31,7 +31,7 @@ def _reference_data(request) -> None:
         return
     transactional = bool(names & live) or bool(marker and marker.kwargs.get("transaction"))
     request.getfixturevalue("transactional_db" if transactional else "db")
-    from refunds.services.roles import reference_data_ensure
+    from refunds.services.reference_data import reference_data_ensure
 
     reference_data_ensure()
 

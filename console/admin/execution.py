@@ -8,13 +8,11 @@ from django.contrib import admin, messages
 
 from core.actor import Actor
 from core.errors import DomainError
-from refunds.enums import OutboxStatus
+from refunds.enums import OutboxStatus, PayoutStatus
 from refunds.models import OutboxMessage, PayoutTask
-from refunds.services.execute import outbox_replay
+from refunds.outbox import outbox_replay
+from refunds.permissions import Perm, has_perm
 from refunds.services.payout import payout_mark_paid
-
-PERM_FINANCE = "refunds.view_finance"
-PERM_PAYOUT = "refunds.mark_payout_paid"
 
 
 @admin.register(OutboxMessage)
@@ -37,10 +35,10 @@ class OutboxMessageAdmin(admin.ModelAdmin):
         return False
 
     def has_view_permission(self, request, obj=None) -> bool:
-        return request.user.has_perm(PERM_FINANCE) or super().has_view_permission(request, obj)
+        return has_perm(request.user, Perm.VIEW_FINANCE) or super().has_view_permission(request, obj)
 
     def has_replay_permission(self, request) -> bool:
-        return request.user.has_perm(PERM_FINANCE)
+        return has_perm(request.user, Perm.VIEW_FINANCE)
 
     @admin.action(description="Replay selected dead-lettered messages", permissions=["replay"])
     def replay_dead_letters(self, request, queryset) -> None:
@@ -82,12 +80,12 @@ class PayoutTaskAdmin(admin.ModelAdmin):
         return False
 
     def has_view_permission(self, request, obj=None) -> bool:
-        return request.user.has_perm(PERM_FINANCE) or super().has_view_permission(request, obj)
+        return has_perm(request.user, Perm.VIEW_FINANCE) or super().has_view_permission(request, obj)
 
     def has_change_permission(self, request, obj=None) -> bool:
-        if obj is not None and obj.status != PayoutTask.STATUS_OPEN:
+        if obj is not None and obj.status != PayoutStatus.OPEN:
             return False
-        return request.user.has_perm(PERM_PAYOUT)
+        return has_perm(request.user, Perm.MARK_PAYOUT_PAID)
 
     def save_model(self, request, obj, form, change) -> None:
         try:

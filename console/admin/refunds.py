@@ -13,6 +13,7 @@ from django.utils.html import format_html
 from simple_history.admin import SimpleHistoryAdmin
 
 from console.forms import RefundPolicyForm
+from core.actor import Actor
 from refunds.models import (
     ApiKey,
     Customer,
@@ -24,6 +25,9 @@ from refunds.models import (
     RefundPolicy,
     WebhookEvent,
 )
+from refunds.services.api_keys import api_key_revoke
+from refunds.services.policy import policy_get_active
+from refunds.services.policy_admin import policy_publish
 
 # The rules of SPEC §3.2, as RefundPolicy fields (compared between versions).
 POLICY_RULE_FIELDS = [
@@ -134,9 +138,6 @@ class ApiKeyAdmin(admin.ModelAdmin):
 
     @admin.action(description="Revoke selected keys")
     def revoke(self, request, queryset) -> None:
-        from core.actor import Actor
-        from refunds.services.api_keys import api_key_revoke
-
         revoked = api_key_revoke(
             key_ids=list(queryset.values_list("pk", flat=True)), actor=Actor.for_user(request.user)
         )
@@ -239,8 +240,6 @@ class RefundPolicyAdmin(GuardedHistoryAdmin):
 
     def get_changeform_initial_data(self, request) -> dict:
         """A new version starts from the one in force, not from the model's defaults."""
-        from refunds.services.policy import policy_get_active
-
         current = policy_get_active()
         initial = {field: getattr(current, field) for field in POLICY_RULE_FIELDS}
         threshold = current.dual_control_threshold
@@ -250,8 +249,6 @@ class RefundPolicyAdmin(GuardedHistoryAdmin):
         return {**initial, **super().get_changeform_initial_data(request)}
 
     def save_model(self, request, obj: RefundPolicy, form, change: bool) -> None:
-        from refunds.services.policy_admin import policy_publish
-
         previous = obj.version
         published = policy_publish(policy=obj, user=request.user)
         detail = f" Version {previous} is kept unchanged." if change and previous else ""

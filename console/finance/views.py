@@ -36,6 +36,7 @@ from reconciliation.selectors import (
     trial_balance_latest,
 )
 from reconciliation.services import reconciliation_item_resolve, reconciliation_run_create, trial_balance_check
+from reconciliation.tasks import reconcile_run
 from reconciliation.window import yesterday
 
 logger = logging.getLogger("ledger.finance")
@@ -109,8 +110,6 @@ def run_request(request: HttpRequest) -> HttpResponse:
 
 def _enqueue(run_id: int) -> None:
     """Hand the run to a worker; if the broker is down the run stays queued, visibly, for a re-run."""
-    from reconciliation.tasks import reconcile_run
-
     try:
         reconcile_run.apply_async(kwargs={"run_id": run_id})
     except Exception as error:  # noqa: BLE001 - the request already succeeded; say what went wrong

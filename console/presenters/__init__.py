@@ -7,7 +7,7 @@ and queries. State never changes here.
 
 from __future__ import annotations
 
-from bisect import bisect_left
+from bisect import bisect_left, bisect_right
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -17,14 +17,14 @@ from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 from django.db.models import Count, F, Prefetch, Q, QuerySet
 from django.utils import timezone
 
+from audit.enums import AuditAction
 from audit.models import AuditEvent
 from core.money import CURRENCY_EXPONENTS, format_plain, minor_to_major
 from ledger.models import JournalEntry, Posting
 from refunds.enums import ACTIVE_STATES, DecisionKind, PolicyOutcome, Recommendation, RefundState
 from refunds.models import Decision, Order, OrderLine, OutboxMessage, Refund, WebhookEvent
-
-PERM_DECIDE = "refunds.decide_refund"
-PERM_SENIOR = "refunds.approve_senior"
+from refunds.permissions import ApprovalRefusal, Perm, approval_refusal, edit_refusal, has_perm
+from refunds.selectors import policy_reply, reply_declines
 
 VIEW_WAITING = "waiting"
 VIEW_OVERRIDES = "overrides"
@@ -220,18 +220,11 @@ class RefundCard:
     approve_blocker: str
     approve_is_override: bool
     decline_is_override: bool
+    # The draft is still the policy's decline reply: approving needs an approval reply first
+    # (refunds.selectors.reply_declines).
+    reply_declines: bool
     # The reply the policy drafted, before any edit (edits keep what they replaced).
     original_reply: str = ""
-
-    @property
-    def reply_declines(self) -> bool:
-        """The reply is still the policy's decline draft, so approving with it would contradict itself.
-
-        The approval email carries the drafted reply: sent as it stands it
-        would tell the customer "approved" and "we cannot approve it" at once.
-        The agent has to write the approval reply first (edit, then approve).
-        """
-        return self.approve_is_override and self.refund.draft_reply.strip() == self.original_reply.strip()
 
     @property
     def needs_two(self) -> bool:
@@ -242,17 +235,15 @@ class RefundCard:
         return len(self.approvals)
 
 
-def _approve_blocker(refund: Refund, *, is_maker: bool, user_approved: bool, can_decide: bool, can_senior: bool) -> str:
-    """Why this user cannot approve, said before they try (the service still decides)."""
-    if is_maker:
-        return "You requested this refund, so someone else must approve it (maker-checker)."
-    if not can_decide:
-        return "Your role cannot approve refunds."
-    if refund.approvals_required > 1 and not can_senior:
-        return "This goodwill refund needs two senior agents; ask a senior to approve it."
-    if user_approved:
-        return "You gave an approval already; a different senior agent must give the second one."
-    return ""
+# How the console says each approval refusal to the person at the card, before they try.
+APPROVAL_BLOCKERS: dict[ApprovalRefusal, str] = {
+    ApprovalRefusal.MAKER: "You requested this refund, so someone else must approve it (maker-checker).",
+    ApprovalRefusal.ROLE: "Your role cannot approve refunds.",
+    ApprovalRefusal.NOT_SENIOR: "This goodwill refund needs two senior agents; ask a senior to approve it.",
+    ApprovalRefusal.ALREADY_APPROVED: (
+        "You gave an approval already; a different senior agent must give the second one."
+    ),
+}
 
 
 def refund_card(*, refund: Refund, user) -> RefundCard:
@@ -261,16 +252,8 @@ def refund_card(*, refund: Refund, user) -> RefundCard:
     decisions = list(refund.decisions.all())
     approvals = [d for d in decisions if d.kind == DecisionKind.APPROVE]
     is_open = refund.state == RefundState.REQUESTED
-    is_maker = refund.requested_by_id is not None and refund.requested_by_id == user.pk
-    user_approved = any(d.actor_id == user.pk for d in approvals)
-    can_decide = user.has_perm(PERM_DECIDE)
-    blocker = _approve_blocker(
-        refund,
-        is_maker=is_maker,
-        user_approved=user_approved,
-        can_decide=can_decide,
-        can_senior=user.has_perm(PERM_SENIOR),
-    )
+    refusal = approval_refusal(refund, user, approver_ids={d.actor_id for d in approvals})
+    blocker = APPROVAL_BLOCKERS[refusal] if refusal is not None else ""
     held = refund.amount_minor if refund.state in ACTIVE_STATES else 0
     available = payment.remaining_refundable_minor + held
     file_names = {f.original_name for f in refund.evidence_files.all()}
@@ -296,14 +279,14 @@ def refund_card(*, refund: Refund, user) -> RefundCard:
         edits=edits,
         evidence_refs=[str(ref) for ref in refund.evidence if str(ref) not in file_names],
         is_open=is_open,
-        can_decide=can_decide,
-        can_approve=is_open and not blocker,
-        # The service refuses edits once someone approved: that approval was for the old terms.
-        can_edit=is_open and can_decide and not approvals,
+        can_decide=has_perm(user, Perm.DECIDE),
+        can_approve=is_open and refusal is None,
+        can_edit=edit_refusal(refund, user, approvals_given=len(approvals)) is None,
         approve_blocker=blocker if is_open else "",
         approve_is_override=reviewed and refund.recommendation == Recommendation.DECLINE,
         decline_is_override=reviewed and refund.recommendation == Recommendation.APPROVE,
-        original_reply=edits[0].reply_before if edits else refund.draft_reply,
+        reply_declines=reply_declines(refund),
+        original_reply=policy_reply(refund),
     )
 
 
@@ -324,36 +307,41 @@ KIND_PROVIDER = "provider"
 KIND_WEBHOOK = "webhook"
 KIND_EMAIL = "email"
 
-_TITLES = {
-    "refund.requested": "Refund requested",
-    "refund.approved": "Approved",
-    "refund.approval_recorded": "Approval recorded",
-    "refund.edited": "Draft or amount edited",
-    "refund.denied": "Declined",
-    "refund.canceled": "Canceled",
-    "refund.evidence_attached": "Evidence attached",
-    "notification.sent": "Email sent to the customer",
-    "notification.failed": "Email to the customer failed",
-    "notification.skipped": "No email sent (no address on file)",
-    "refund.submitted": "Submitted to the provider",
-    "refund.retry_submitted": "Submitted to the provider again (retry)",
-    "refund.provider_pending": "Provider answered: pending",
-    "refund.completed": "Completed: the provider confirmed the refund",
-    "refund.failed": "Failed at the provider",
-    "refund.payout_paid": "Manual payout marked paid",
-    "outbox.dead_lettered": "Dead letter recorded for finance",
-    "outbox.replayed": "Dead letter replayed",
+A = AuditAction
+_TITLES: dict[str, str] = {
+    A.REFUND_REQUESTED: "Refund requested",
+    A.REFUND_APPROVED: "Approved",
+    A.REFUND_APPROVAL_RECORDED: "Approval recorded",
+    A.REFUND_EDITED: "Draft or amount edited",
+    A.REFUND_DENIED: "Declined",
+    A.REFUND_CANCELED: "Canceled",
+    A.REFUND_EVIDENCE_ATTACHED: "Evidence attached",
+    A.NOTIFICATION_SENT: "Email sent to the customer",
+    A.NOTIFICATION_FAILED: "Email to the customer failed",
+    A.NOTIFICATION_SKIPPED: "No email sent (no address on file)",
+    A.REFUND_SUBMITTED: "Submitted to the provider",
+    A.REFUND_RETRY_SUBMITTED: "Submitted to the provider again (retry)",
+    A.REFUND_PROVIDER_PENDING: "Provider answered: pending",
+    A.REFUND_COMPLETED: "Completed: the provider confirmed the refund",
+    A.REFUND_FAILED: "Failed at the provider",
+    A.REFUND_PAYOUT_PAID: "Manual payout marked paid",
+    A.OUTBOX_DEAD_LETTERED: "Dead letter recorded for finance",
+    A.OUTBOX_REPLAYED: "Dead letter replayed",
+    A.WEBHOOK_RECEIVED: "Webhook received",
 }
-_PROVIDER_ACTIONS = (
-    "refund.submit",
-    "refund.retry_submitted",
-    "refund.provider",
-    "refund.completed",
-    "refund.failed",
-    "refund.payout",
-    "outbox.",
-    "provider.",
-    "webhook.",
+_EMAIL_ACTIONS = frozenset({A.NOTIFICATION_SENT, A.NOTIFICATION_FAILED, A.NOTIFICATION_SKIPPED})
+_PROVIDER_ACTIONS = frozenset(
+    {
+        A.REFUND_SUBMITTED,
+        A.REFUND_RETRY_SUBMITTED,
+        A.REFUND_PROVIDER_PENDING,
+        A.REFUND_COMPLETED,
+        A.REFUND_FAILED,
+        A.REFUND_PAYOUT_PAID,
+        A.OUTBOX_DEAD_LETTERED,
+        A.OUTBOX_REPLAYED,
+        A.WEBHOOK_RECEIVED,
+    }
 )
 # Snapshot keys worth showing as "before → after", in reading order.
 _CHANGE_KEYS = ["state", "amount_minor", "approvals_required", "draft_reply", "provider_refund_id"]
@@ -377,9 +365,9 @@ class TimelineItem:
 
 
 def _audit_kind(action: str) -> str:
-    if action.startswith("notification."):
+    if action in _EMAIL_ACTIONS:
         return KIND_EMAIL
-    if action.startswith(_PROVIDER_ACTIONS):
+    if action in _PROVIDER_ACTIONS:
         return KIND_PROVIDER
     return KIND_AUDIT
 
@@ -456,18 +444,17 @@ def _ledger_items(refund: Refund) -> list[TimelineItem]:
 
 
 def _outbox_items(refund: Refund) -> list[TimelineItem]:
-    """Provider submissions (or manual payouts): queued, delivered, dead-lettered."""
+    """Provider submissions: queued, delivered, dead-lettered."""
     items = []
     for message in OutboxMessage.objects.filter(refund=refund).order_by("created_at", "id"):
-        payout = message.topic == OutboxMessage.TOPIC_PAYOUT
         details = [("Idempotency key", message.idempotency_key), ("Status", message.status)]
         if message.attempts:
             details.append(("Attempts", str(message.attempts)))
         if message.last_error:
             details.append(("Last error", message.last_error))
         steps = [
-            (message.created_at, "Queued for manual payout" if payout else "Queued for the provider", details, ""),
-            (message.delivered_at, "Handed to finance" if payout else "Delivered to the provider", [], ""),
+            (message.created_at, "Queued for the provider", details, ""),
+            (message.delivered_at, "Delivered to the provider", [], ""),
             (message.dead_at, "Dead-lettered after the last retry", [], message.last_error),
         ]
         items += [
@@ -519,8 +506,9 @@ def _webhook_items(refund: Refund) -> list[TimelineItem]:
     return items
 
 
-# A service writes its ledger entry and outbox row first and its audit events last, all in one
-# transaction: records this close before an audit event belong to that event's transaction.
+# A refund's move is audited with the time it began (refunds.services.transition), and everything it
+# writes — ledger entry, outbox message — follows within the same transaction; a webhook that
+# caused a move was stored just before it. Records this close to an audit event belong with it.
 SAME_TRANSACTION = timedelta(seconds=2)
 
 
@@ -529,22 +517,25 @@ def console_timeline(*, refund: Refund) -> list[TimelineItem]:
 
     Audit events (who, which rule, before/after; emails are audit events too),
     ledger entries with their postings, provider submissions from the outbox
-    and provider webhooks. Ordered by time, except that a record written in
-    the same transaction as audit events is placed with them — the webhook
-    that caused a completion before it, the ledger entry and outbox row an
-    approval caused after it — because audit events are written last and
-    their clock time alone would put every effect before its cause.
+    and provider webhooks. Ordered by time, except that a record written with
+    audit events is placed with them: an effect (ledger entry, outbox row)
+    right after the latest event at or before it, a cause (the webhook that
+    completed the refund) right before the first event at or after it — their
+    clock times alone could interleave with the next change's.
     """
     audit = _audit_items(refund)
     others = _ledger_items(refund) + _outbox_items(refund) + _webhook_items(refund)
     audit_times = sorted({item.at for item in audit})
 
     def anchored(item: TimelineItem) -> datetime:
-        if item.phase == 0:
-            return item.at
-        index = bisect_left(audit_times, item.at)
-        if index < len(audit_times) and audit_times[index] - item.at <= SAME_TRANSACTION:
-            return audit_times[index]
+        if item.phase < 0:
+            index = bisect_left(audit_times, item.at)
+            if index < len(audit_times) and audit_times[index] - item.at <= SAME_TRANSACTION:
+                return audit_times[index]
+        elif item.phase > 0:
+            index = bisect_right(audit_times, item.at) - 1
+            if index >= 0 and item.at - audit_times[index] <= SAME_TRANSACTION:
+                return audit_times[index]
         return item.at
 
     return sorted(audit + others, key=lambda item: (anchored(item), item.phase, item.sort_key))

@@ -19,11 +19,13 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from console.forms import ApproveForm, DeclineForm, EditForm
 from console.presenters import console_refund, major_input, next_waiting_refund, refund_card
-from console.views.common import PERM_DECIDE, PERM_VIEW, acting, console_permission
+from console.views.common import acting, console_permission
 from core.errors import ERR_AMOUNT_RANGE, ERR_EXCEEDS_REMAINING, DomainError
 from core.money import format_plain
 from refunds.enums import DecisionKind, RefundState
 from refunds.models import EvidenceFile, Refund
+from refunds.permissions import Perm
+from refunds.selectors import reply_declines
 from refunds.services.decide import refund_approve, refund_deny, refund_edit
 from refunds.services.evidence import evidence_read
 
@@ -96,13 +98,13 @@ def _refused(request: HttpRequest, public_id: str, error: DomainError, **forms) 
 
 
 @require_GET
-@console_permission(PERM_VIEW)
+@console_permission(Perm.VIEW_REFUND)
 def card(request: HttpRequest, public_id: str) -> HttpResponse:
     return _render_card(request, public_id)
 
 
 @require_POST
-@console_permission(PERM_DECIDE)
+@console_permission(Perm.DECIDE)
 def approve(request: HttpRequest, public_id: str) -> HttpResponse:
     refund = _refund_or_404(public_id)
     form = ApproveForm(request.POST)
@@ -138,7 +140,7 @@ def _approved_message(refund: Refund) -> str:
 
 
 @require_POST
-@console_permission(PERM_DECIDE)
+@console_permission(Perm.DECIDE)
 def decline(request: HttpRequest, public_id: str) -> HttpResponse:
     refund = _refund_or_404(public_id)
     form = DeclineForm(request.POST)
@@ -160,7 +162,7 @@ def decline(request: HttpRequest, public_id: str) -> HttpResponse:
 
 
 @require_http_methods(["GET", "POST"])
-@console_permission(PERM_DECIDE)
+@console_permission(Perm.DECIDE)
 def edit(request: HttpRequest, public_id: str) -> HttpResponse:
     """GET opens the draft for editing in place; POST saves it, and approves too if asked.
 
@@ -178,7 +180,7 @@ def edit(request: HttpRequest, public_id: str) -> HttpResponse:
         messages.error(request, "Check the highlighted fields.")
         return _render_card(request, public_id, status=400, edit_form=form)
     also_approve = request.POST.get("action") == "approve"
-    keeps_decline_draft = card.approve_is_override and form.cleaned_data["reply"].strip() == card.original_reply.strip()
+    keeps_decline_draft = reply_declines(card.refund, form.cleaned_data["reply"])
     if also_approve and card.can_approve and keeps_decline_draft:
         form.add_error("reply", DECLINE_DRAFT_MESSAGE)
         messages.error(request, DECLINE_DRAFT_MESSAGE)
@@ -204,7 +206,7 @@ def edit(request: HttpRequest, public_id: str) -> HttpResponse:
 
 
 @require_GET
-@console_permission(PERM_VIEW)
+@console_permission(Perm.VIEW_REFUND)
 def evidence_download(request: HttpRequest, public_id: str, evidence_id: int) -> HttpResponse:
     """Decrypt one evidence file for a signed-in agent; always a download, never rendered inline."""
     evidence = EvidenceFile.objects.filter(pk=evidence_id, refund__public_id=public_id).first()

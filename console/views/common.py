@@ -11,10 +11,7 @@ from django.shortcuts import render
 from django_htmx.http import HttpResponseClientRedirect
 
 from core.actor import Actor
-
-PERM_VIEW = "refunds.view_refund"
-PERM_DECIDE = "refunds.decide_refund"
-PERM_REQUEST = "refunds.request_refund"
+from refunds.permissions import has_perm
 
 
 def console_permission(perm: str) -> Callable:
@@ -35,7 +32,7 @@ def console_permission(perm: str) -> Callable:
                 if getattr(request, "htmx", False):
                     return HttpResponseClientRedirect(redirect_to_login(request.get_full_path()).url)
                 return redirect_to_login(request.get_full_path())
-            if not user.is_active or not user.has_perm(perm):
+            if not has_perm(user, perm):
                 return forbidden(request)
             return view(request, *args, **kwargs)
 

@@ -12,17 +12,18 @@ from django.views.decorators.http import require_http_methods
 
 from console.forms import CreateRefundForm, OrderLookupForm
 from console.presenters import console_order, major_input
-from console.views.common import PERM_REQUEST, acting, console_permission
+from console.views.common import acting, console_permission
 from core.errors import ERR_AMOUNT_RANGE, ERR_CURRENCY_MISMATCH, ERR_EXCEEDS_REMAINING, DomainError
 from core.money import format_plain
 from refunds.models import Order, Refund
+from refunds.permissions import Perm
 from refunds.services.evidence import evidence_validate, refund_request_with_evidence
 
 AMOUNT_ERRORS = {ERR_AMOUNT_RANGE, ERR_CURRENCY_MISMATCH, ERR_EXCEEDS_REMAINING}
 
 
 @require_http_methods(["GET", "POST"])
-@console_permission(PERM_REQUEST)
+@console_permission(Perm.REQUEST)
 def create(request: HttpRequest) -> HttpResponse:
     """Pick an order (`?order=`), then amount, reason, note and evidence.
 

@@ -9,14 +9,15 @@ from django.views.decorators.http import require_GET
 
 from console.forms import QueueFilterForm
 from console.presenters import VIEW_OVERRIDES, console_queue, console_queue_counts, queue_rows
-from console.views.common import PERM_VIEW, console_permission
+from console.views.common import console_permission
+from refunds.permissions import Perm
 
 PAGE_SIZE = 25
 RESULTS_TARGET = "queue-results"
 
 
 @require_GET
-@console_permission(PERM_VIEW)
+@console_permission(Perm.VIEW_REFUND)
 def queue(request: HttpRequest) -> HttpResponse:
     """The queue page; for htmx (filters, paging, the periodic refresh) only the results region.
 

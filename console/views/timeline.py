@@ -7,12 +7,13 @@ from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
 from console.presenters import console_refund, console_timeline
-from console.views.common import PERM_VIEW, console_permission
+from console.views.common import console_permission
 from core.money import format_plain
+from refunds.permissions import Perm
 
 
 @require_GET
-@console_permission(PERM_VIEW)
+@console_permission(Perm.VIEW_REFUND)
 def timeline(request: HttpRequest, public_id: str) -> HttpResponse:
     refund = console_refund(public_id=public_id)
     if refund is None:

@@ -65,7 +65,7 @@ def backwards(apps, schema_editor):
 
 
 def create_roles(apps, schema_editor):
-    from refunds.services.roles import roles_sync
+    from refunds.permissions import roles_sync
 
     roles_sync(apps, strict=False)
 

@@ -4,7 +4,7 @@ from django.db import migrations
 
 
 def sync_roles(apps, schema_editor):
-    from refunds.services.roles import roles_sync
+    from refunds.permissions import roles_sync
 
     roles_sync(apps, strict=False)
 

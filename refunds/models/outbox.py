@@ -1,7 +1,7 @@
 from django.db import models
 from django.utils import timezone
 
-from refunds.enums import OutboxStatus
+from refunds.enums import OutboxStatus, OutboxTopic
 
 
 class OutboxMessage(models.Model):
@@ -12,11 +12,8 @@ class OutboxMessage(models.Model):
     the database and the queue. `idempotency_key` is what the provider sees.
     """
 
-    TOPIC_SUBMIT = "refund.submit"
-    TOPIC_PAYOUT = "refund.payout"
-
     refund = models.ForeignKey("refunds.Refund", on_delete=models.PROTECT, related_name="outbox_messages")
-    topic = models.CharField(max_length=40)
+    topic = models.CharField(max_length=40, choices=OutboxTopic.choices, default=OutboxTopic.SUBMIT)
     idempotency_key = models.CharField(max_length=100, unique=True)
     payload = models.JSONField(default=dict)
     status = models.CharField(max_length=10, choices=OutboxStatus.choices, default=OutboxStatus.PENDING)

@@ -7,13 +7,14 @@ from django.contrib.auth.models import Group
 from django.db import transaction
 from django.utils import timezone
 
+from audit.enums import AuditAction
 from audit.services import audit_record
 from core.actor import Actor
 from core.errors import ERR_VALIDATION, DomainError
 from refunds.enums import Role, Scope
 from refunds.models import ApiKey
 from refunds.models.api_key import hash_key
-from refunds.services.roles import roles_ensure
+from refunds.permissions import roles_ensure
 
 
 def api_key_create(
@@ -40,7 +41,7 @@ def api_key_create(
         key = ApiKey.objects.create(user=user, name=name, prefix=prefix, key_hash=hash_key(raw), scopes=sorted(scopes))
         audit_record(
             actor=actor or Actor.system("manage.py create_api_key"),
-            action="api_key.created",
+            action=AuditAction.API_KEY_CREATED,
             subject=f"api key {prefix}",
             note=f"for {username}" + (f" (role {role})" if role else "") + f"; scopes {', '.join(key.scopes)}",
         )
@@ -59,5 +60,7 @@ def api_key_revoke(*, key_ids: list[int], actor: Actor) -> int:
         for key in keys:
             key.revoked_at = now
             key.save(update_fields=["revoked_at"])
-            audit_record(actor=actor, action="api_key.revoked", subject=f"api key {key.prefix}", note=key.name)
+            audit_record(
+                actor=actor, action=AuditAction.API_KEY_REVOKED, subject=f"api key {key.prefix}", note=key.name
+            )
     return len(keys)

@@ -28,6 +28,7 @@ from cryptography.fernet import InvalidToken, MultiFernet
 from django.conf import settings
 from django.db import transaction
 
+from audit.enums import AuditAction
 from audit.services import audit_record
 from core.actor import Actor
 from core.crypto import fernet_for
@@ -168,7 +169,7 @@ def evidence_attach(*, refund: Refund, uploads: list[EvidenceUpload], actor: Act
             )
         audit_record(
             actor=actor,
-            action="refund.evidence_attached",
+            action=AuditAction.REFUND_EVIDENCE_ATTACHED,
             refund=refund,
             note=", ".join(u.name for u in uploads),
             after={"files": [{"name": u.name, "bytes": len(u.data), "sha256": u.sha256} for u in uploads]},

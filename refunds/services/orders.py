@@ -7,6 +7,7 @@ from datetime import datetime
 
 from django.db import transaction
 
+from audit.enums import AuditAction
 from audit.services import audit_record
 from core.actor import Actor
 from core.errors import ERR_CURRENCY_MISMATCH, ERR_VALIDATION, DomainError
@@ -115,7 +116,7 @@ def order_upsert(*, data: OrderInput, actor: Actor) -> tuple[Order, bool]:
             payment.save()
         audit_record(
             actor=actor,
-            action="order.created" if created else "order.updated",
+            action=AuditAction.ORDER_CREATED if created else AuditAction.ORDER_UPDATED,
             subject=order.order_id,
             amount_minor=payment.amount_minor,
             currency=order.currency,

@@ -11,78 +11,58 @@ from django.db import transaction
 from django.utils import timezone
 
 from core.actor import Actor
-from ledger.services import refund_post_reversed, refund_post_settled
 from providers.base import ProviderOutcome
 from refunds.enums import RefundState
 from refunds.models import Refund
-from refunds.services.common import after_commit_state, audit_refund, payment_release, refund_lock, refund_snapshot
+from refunds.services.transition import refund_lock, refund_transition
 
 S = RefundState
-# Where each outcome may move a refund from. Anything else is late or repeated news.
-_MOVES = {
-    "succeeded": {S.SUBMITTING, S.PROVIDER_PENDING},
-    "pending": {S.SUBMITTING},
-    "failed": {S.SUBMITTING, S.PROVIDER_PENDING},
+# Where each outcome may move a refund from, and to. Anything else is late or repeated news.
+_MOVES: dict[str, tuple[frozenset[str], RefundState]] = {
+    "succeeded": (frozenset({S.SUBMITTING, S.PROVIDER_PENDING}), S.COMPLETED),
+    "pending": (frozenset({S.SUBMITTING}), S.PROVIDER_PENDING),
+    "failed": (frozenset({S.SUBMITTING, S.PROVIDER_PENDING}), S.FAILED),
 }
 
 
 def refund_apply_outcome(*, refund_id: int, outcome: ProviderOutcome, source: str) -> tuple[Refund, bool]:
     """Move a submitted refund according to a provider outcome; return (refund, applied).
 
-    Side effects when applied, in order, in one transaction: the provider
-    refund id and status on the refund; the transition (`provider_pending`,
-    `completed` with the REFUND_SETTLED entry, or `failed` — releasing the
-    reserved amount, and REFUND_REVERSED when the failure is terminal); the
-    audit event `refund.<state>` citing `source`. An outcome that would move the
-    refund backwards or sideways (late/repeated webhook, answer after a
-    webhook) changes nothing and returns applied=False.
+    Side effects when applied, in one transaction: the provider refund id and
+    status on the refund, and the move (`refund_transition`: `provider_pending`;
+    `completed` with REFUND_SETTLED; or `failed`, which releases the amount and,
+    when terminal, posts REFUND_REVERSED), audited as `refund.<state>` citing
+    `source`. An outcome that would move the refund backwards or sideways
+    (late/repeated webhook, answer after a webhook) changes nothing but a
+    newly learnt provider refund id, and returns applied=False.
     """
-    actor = Actor.system(f"provider:{source}")
     with transaction.atomic():
         refund, payment = refund_lock(refund_id=refund_id)
-        before = refund_snapshot(refund)
-        fields = ["updated_at"]
-        if outcome.provider_refund_id and not refund.provider_refund_id:
+        learnt_id = bool(outcome.provider_refund_id and not refund.provider_refund_id)
+        if learnt_id:
             refund.provider_refund_id = outcome.provider_refund_id
-            fields.append("provider_refund_id")
-        if refund.state not in _MOVES[outcome.status]:
-            if len(fields) > 1:
-                refund.save(update_fields=fields)
+        sources, target = _MOVES[outcome.status]
+        if refund.state not in sources:
+            if learnt_id:
+                refund.save(update_fields=["provider_refund_id", "updated_at"])
             return refund, False
-        refund.provider_status = str(outcome.raw.get("status") or outcome.status)[:30]
-        fields.append("provider_status")
-        if outcome.status == "pending":
-            refund.mark_provider_pending()
-            message_id = "MSG.refund.provider_pending"
-        elif outcome.status == "succeeded":
-            refund.complete()
-            refund.completed_at = timezone.now()
-            fields.append("completed_at")
-            refund_post_settled(refund=refund)
-            message_id = "MSG.refund.completed"
-        else:
-            refund.fail()
-            refund.failure_code = outcome.failure_code or "unknown"
-            refund.failure_retryable = outcome.retryable
-            fields += ["failure_code", "failure_retryable"]
-            # `failed` no longer holds money against the payment (SPEC §3).
-            payment_release(payment=payment, amount_minor=refund.amount_minor)
-            if not outcome.retryable:
-                refund_post_reversed(refund=refund)
-            message_id = "MSG.refund.failed"
-        fields.append("state")
-        refund.save(update_fields=fields)
-        audit_refund(
-            actor=actor,
-            action=f"refund.{refund.state}",
-            refund=refund,
-            before=before,
-            note=f"{source}: provider refund {refund.provider_refund_id or '-'} {refund.provider_status}"
-            + (
-                f", failure {refund.failure_code} (retryable: {refund.failure_retryable})"
-                if refund.failure_code
-                else ""
-            ),
+        changes = {
+            "provider_refund_id": refund.provider_refund_id,
+            "provider_status": str(outcome.raw.get("status") or outcome.status)[:30],
+        }
+        if target == S.COMPLETED:
+            changes["completed_at"] = timezone.now()
+        elif target == S.FAILED:
+            changes["failure_code"] = outcome.failure_code or "unknown"
+            changes["failure_retryable"] = outcome.retryable
+        failure = f", failure {changes['failure_code']} (retryable: {outcome.retryable})" if target == S.FAILED else ""
+        refund_transition(
+            refund,
+            payment=payment,
+            to=target,
+            actor=Actor.system(f"provider:{source}"),
+            note=f"{source}: provider refund {refund.provider_refund_id or '-'} {changes['provider_status']}{failure}",
+            changes=changes,
+            log={"source": source, "provider_refund_id": refund.provider_refund_id},
         )
-        after_commit_state(refund, message_id, source=source, provider_refund_id=refund.provider_refund_id)
     return refund, True

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import json
+
+from django.core.serializers.json import DjangoJSONEncoder
 from django.db import transaction
 from django.db.models import Max
+from django.forms.models import model_to_dict
 
+from audit.enums import AuditAction
 from audit.services import audit_record
 from core.actor import Actor
 from refunds.models import RefundPolicy
@@ -17,10 +22,6 @@ def policy_publish(*, policy: RefundPolicy, user) -> RefundPolicy:
     lock so two risk analysts saving at once get distinct versions), audit
     `policy.changed` with the old and new values.
     """
-    import json
-
-    from django.core.serializers.json import DjangoJSONEncoder
-    from django.forms.models import model_to_dict
 
     def snapshot(policy_version: RefundPolicy) -> dict:
         # Limits are Decimals; the audit trail stores JSON (exact strings, never floats).
@@ -36,7 +37,7 @@ def policy_publish(*, policy: RefundPolicy, user) -> RefundPolicy:
         policy.pk, policy.version = new.pk, new.version
         audit_record(
             actor=Actor.for_user(user),
-            action="policy.changed",
+            action=AuditAction.POLICY_CHANGED,
             subject=f"policy v{new.version}",
             note=new.note,
             before=snapshot(previous) if previous else None,

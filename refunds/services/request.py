@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 from django.db import transaction
-from django.utils import timezone
 
-from audit.services import audit_record_many
 from core.actor import Actor
 from core.errors import (
     ERR_AMOUNT_RANGE,
@@ -19,9 +17,9 @@ from core.errors import (
 )
 from refunds.enums import PaymentStatus, PolicyOutcome, Reason
 from refunds.models import Order, Payment, Refund
-from refunds.services.common import after_commit_state, refund_snapshot
-from refunds.services.decide import approval_effects
+from refunds.services.decide import approval_audit, approval_effects
 from refunds.services.policy import customer_refund_count_24h, policy_evaluate, policy_get_active
+from refunds.services.transition import Approval, refund_open
 
 _HARD_REFUSALS = {
     PaymentStatus.CHARGED_BACK: ERR_CHARGED_BACK,
@@ -65,15 +63,13 @@ def refund_request(
     Side effects, in order, in one transaction:
     1. lock the order's payment row (serialises every refund of this payment
        across processes; remaining refundable is re-read under the lock);
-    2. insert the refund (`requested`) and reserve its amount on the payment —
-       the payment's CHECK constraint refuses an over-refund even if a bug
-       skipped step 1;
-    3. when auto-approved: the refund is inserted `approved`, with the approval
-       decision, REFUND_PENDING ledger entry and provider outbox row (see
-       `approval_effects`);
-    4. audit events `refund.requested` (with the cited rule) and, if approved,
-       `refund.approved`, in one insert.
-    After commit: the MSG.refund.requested log line and outcome metric.
+    2. `refund_open`: reserve the amount on the payment (its CHECK constraint
+       refuses an over-refund even if a bug skipped step 1), insert the refund —
+       already `approved` when the policy auto-approves (REFUND_PENDING) — and
+       audit `refund.requested` citing the rule (and `refund.approved`);
+    3. when auto-approved, `approval_effects` as the policy: the system
+       decision and the provider submission.
+    After commit: the log lines, metrics and `refund_changed` signals.
     """
     if reason not in Reason.values:
         raise DomainError(ERR_VALIDATION, f"Unknown reason '{reason}'.", field="reason")
@@ -114,31 +110,18 @@ def refund_request(
             approvals_required=decision.approvals_required,
             draft_reply=decision.draft_reply,
         )
-        requested = refund_snapshot(refund)
-        auto_approved = decision.outcome == PolicyOutcome.AUTO_APPROVE
-        if auto_approved:
-            # Inserted already approved: one write instead of insert + update.
-            # The audit trail still records both steps, in order.
-            refund.approve()
-            refund.decided_at = timezone.now()
-        refund.save(force_insert=True)
-        payment.refund_reserved_minor += amount_minor
-        payment.save(update_fields=["refund_reserved_minor", "updated_at"])
-
-        audit_events = [
-            dict(
-                actor=actor, action="refund.requested", note=customer_note, after=requested, policy_rule=decision.cited
-            )
-        ]
-        if auto_approved:
-            audit_events += approval_effects(
-                refund=refund, actor=Actor.system("policy"), note=decision.cited, before=requested
-            )
-        audit_record_many(
-            [
-                dict(refund=refund, amount_minor=refund.amount_minor, currency=refund.currency, **e)
-                for e in audit_events
-            ],
+        approval = None
+        if decision.outcome == PolicyOutcome.AUTO_APPROVE:
+            approval = Approval(actor=Actor.system("policy"), note=decision.cited, audit=approval_audit(refund))
+        refund_open(
+            refund,
+            payment=payment,
+            actor=actor,
+            note=customer_note,
+            audit={"policy_rule": decision.cited},
+            log={"policy_rule": decision.rule, "order_id": order.order_id},
+            approval=approval,
         )
-        after_commit_state(refund, "MSG.refund.requested", policy_rule=decision.rule, order_id=order.order_id)
+        if approval is not None:
+            approval_effects(refund=refund, payment=payment, actor=approval.actor, note=approval.note)
     return refund

@@ -24,10 +24,13 @@ from notifications.messages import (
     message_get,
 )
 from notifications.tasks import MAX_RETRIES, send_refund_email
+from providers.base import ProviderOutcome
 from refunds.enums import Reason, Recommendation, RefundState
-from refunds.models import Payment, Refund
-from refunds.services.common import after_commit_state
+from refunds.models import OutboxMessage, Payment, Refund
+from refunds.outbox import outbox_claim
+from refunds.services.cancel import refund_cancel
 from refunds.services.decide import refund_approve, refund_deny, refund_edit
+from refunds.services.outcome import refund_apply_outcome
 from tests.refunds.factories import agent, make_refund
 from tests.support.customer_states import DECLINE_REASON, LANGUAGES, compile_catalogues, customer_order
 
@@ -57,15 +60,18 @@ def _requested(language: str = "en", **order_fields) -> Refund:
 
 
 def _provider_outcome(refund: Refund, state: str, *, retryable: bool = False) -> None:
-    """What the provider-execution service will do: move the refund and call after_commit_state."""
-    with transaction.atomic():
-        Refund.objects.filter(pk=refund.pk).update(state=RefundState.SUBMITTING, submitted_at=timezone.now())
-        fields = {"completed_at": timezone.now()} if state == RefundState.COMPLETED else {}
-        if state == RefundState.FAILED:
-            fields = {"failure_code": "card_expired", "failure_retryable": retryable}
-        Refund.objects.filter(pk=refund.pk).update(state=state, **fields)
-        refund.refresh_from_db()
-        after_commit_state(refund, "MSG.refund.completed" if state == RefundState.COMPLETED else "MSG.refund.failed")
+    """An approved refund sent (outbox claim), then the provider's answer applied by the real service."""
+    message = OutboxMessage.objects.get(refund=refund)
+    assert outbox_claim(message_id=message.pk) is not None
+    if state == RefundState.COMPLETED:
+        outcome = ProviderOutcome(status="succeeded", provider_refund_id=f"re_{refund.public_id}")
+    else:
+        code = "insufficient_funds" if retryable else "expired_or_canceled_card"
+        outcome = ProviderOutcome(
+            status="failed", provider_refund_id=f"re_{refund.public_id}", failure_code=code, retryable=retryable
+        )
+    refund_apply_outcome(refund_id=refund.pk, outcome=outcome, source="test")
+    refund.refresh_from_db()
 
 
 def _transition(kind: str, language: str, captured) -> Refund:
@@ -145,10 +151,7 @@ def test_each_email_is_on_the_refunds_timeline(django_capture_on_commit_callback
     ids=["completed", "failed", "failed_retryable"],
 )
 def test_the_provider_outcome_service_itself_sends_the_email(django_capture_on_commit_callbacks, outcome, expected):
-    """The real service, not a stand-in: removing its after_commit_state call would fail here."""
-    from providers.base import ProviderOutcome
-    from refunds.services.outcome import refund_apply_outcome
-
+    """The real service, not a stand-in: a move that did not signal its commit would fail here."""
     with django_capture_on_commit_callbacks(execute=True):
         refund = _requested("ar")
         refund_approve(refund_id=refund.pk, actor=agent("approver"))
@@ -244,13 +247,18 @@ def test_a_refund_approved_by_policy_at_creation_gets_only_the_approval_email(dj
 
 
 def test_cancel_and_submission_send_no_email(django_capture_on_commit_callbacks):
-    from refunds.services.cancel import refund_cancel
-
     refund = _requested()
     with django_capture_on_commit_callbacks(execute=True):
-        refund_cancel(refund_id=refund.pk, actor=agent("canceler"))
-        with transaction.atomic():
-            after_commit_state(refund, "MSG.refund.submitted")
+        refund_approve(refund_id=refund.pk, actor=agent("approver"))
+    mail.outbox.clear()
+    with django_capture_on_commit_callbacks(execute=True):
+        assert outbox_claim(message_id=OutboxMessage.objects.get(refund=refund).pk) is not None
+    assert Refund.objects.get(pk=refund.pk).state == RefundState.SUBMITTING
+
+    other = _requested()
+    mail.outbox.clear()
+    with django_capture_on_commit_callbacks(execute=True):
+        refund_cancel(refund_id=other.pk, actor=agent("canceler"))
     assert mail.outbox == []
 
 

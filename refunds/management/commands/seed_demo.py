@@ -16,8 +16,8 @@ from refunds.enums import PaymentStatus, Rail, Reason, Role, Scope
 from refunds.models import ApiKey, Refund
 from refunds.services.api_keys import api_key_create
 from refunds.services.orders import LineInput, OrderInput, PaymentInput, order_upsert
+from refunds.services.reference_data import reference_data_ensure
 from refunds.services.request import refund_request
-from refunds.services.roles import reference_data_ensure
 
 DEMO_USERS = [
     ("agent", Role.AGENT, "Support agent"),

@@ -2,7 +2,7 @@ import pytest
 from django.test import Client
 from django.utils import timezone
 
-from refunds.enums import OutboxStatus, RefundState, Role
+from refunds.enums import OutboxStatus, PayoutStatus, RefundState, Role
 from refunds.models import OutboxMessage, PayoutTask
 from tests.refunds.factories import UserFactory, captured_order, make_refund
 
@@ -61,4 +61,4 @@ def test_risk_cannot_mark_payouts_paid(settings):
     response = staff("risky", Role.RISK).post(f"/admin/refunds/payouttask/{task.pk}/change/", {"reference": "X"})
     assert response.status_code == 403
     task.refresh_from_db()
-    assert task.status == PayoutTask.STATUS_OPEN
+    assert task.status == PayoutStatus.OPEN

@@ -24,12 +24,12 @@ from ledger.enums import EntryType
 from ledger.models import JournalEntry
 from ledger.services import trial_balance
 from providers.registry import get_provider
+from refunds import outbox
 from refunds.enums import ACTIVE_STATES, DecisionKind, OutboxStatus, Reason, RefundState, Role
 from refunds.models import Decision, OutboxMessage, Payment, Refund
-from refunds.services import execute
+from refunds.outbox import outbox_deliver
 from refunds.services.cancel import refund_cancel
 from refunds.services.decide import refund_approve
-from refunds.services.execute import outbox_deliver
 from tests.refunds.factories import agent, captured_order, make_refund, requester
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -132,7 +132,7 @@ def test_concurrent_deliveries_of_one_message_call_the_provider_once(provider_se
             calls.append(kwargs["idempotency_key"])
             return real(self.name).execute_refund(**kwargs)
 
-    monkeypatch.setattr(execute, "get_provider", Counting)
+    monkeypatch.setattr(outbox, "get_provider", Counting)
 
     outcomes = race(*[lambda: outbox_deliver(message_id=message.pk) for _ in range(6)])
 

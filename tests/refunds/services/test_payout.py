@@ -3,7 +3,7 @@ import pytest
 from core.errors import ERR_AUTHZ_ROLE, ERR_VALIDATION, DomainError
 from ledger.enums import EntryType
 from ledger.models import JournalEntry
-from refunds.enums import RefundState, Role
+from refunds.enums import PayoutStatus, RefundState, Role
 from refunds.models import OutboxMessage, PayoutTask
 from refunds.services.cancel import refund_cancel
 from refunds.services.payout import payout_mark_paid
@@ -19,7 +19,7 @@ def manual(settings):
 
 def test_manual_provider_approval_creates_a_payout_task_not_an_outbox_message(manual):
     refund = make_refund(order=captured_order(), amount_minor=2500)
-    assert PayoutTask.objects.get(refund=refund).status == PayoutTask.STATUS_OPEN
+    assert PayoutTask.objects.get(refund=refund).status == PayoutStatus.OPEN
     assert not OutboxMessage.objects.filter(refund=refund).exists()
 
 
@@ -30,7 +30,7 @@ def test_finance_marks_paid_with_a_reference_which_completes_the_refund(manual):
 
     assert paid.state == RefundState.COMPLETED
     task = PayoutTask.objects.get(refund=refund)
-    assert (task.status, task.reference, task.paid_by.username) == (PayoutTask.STATUS_PAID, "BANK-123", "fin")
+    assert (task.status, task.reference, task.paid_by.username) == (PayoutStatus.PAID, "BANK-123", "fin")
     assert JournalEntry.objects.filter(refund=refund, entry_type=EntryType.REFUND_SETTLED).exists()
 
 
@@ -47,4 +47,4 @@ def test_payout_needs_a_reference_and_the_finance_role(manual):
 def test_canceling_an_approved_manual_refund_cancels_its_payout(manual):
     refund = make_refund(order=captured_order(), amount_minor=2500)
     refund_cancel(refund_id=refund.pk, actor=requester())
-    assert PayoutTask.objects.get(refund=refund).status == PayoutTask.STATUS_CANCELED
+    assert PayoutTask.objects.get(refund=refund).status == PayoutStatus.CANCELED

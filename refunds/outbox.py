@@ -1,20 +1,24 @@
-"""Delivering approved refunds to the provider exactly once (SPEC §6).
+"""Carrying approved refunds to their provider exactly once (SPEC §6): the outbox, whole.
 
-The outbox row written with the approval is the durable intent. Delivery:
+Opening a submission writes the durable intent in the transaction that
+decided it: an outbox message for a provider with an API, or a payout task for
+one that settles by hand (`Provider.settles_by_hand`). An approved refund can
+therefore never be lost between the database and the queue. Delivery:
 
 1. claim — lock payment, refund, then the outbox row (the order every service
    uses, so cancel and delivery cannot deadlock); move the refund
    `approved → submitting` (after this, cancel is refused); take a lease;
    commit. The provider is never called inside a transaction.
 2. call — `execute_refund` with the message's idempotency key, which is stable
-   for the submission: a retry after a timeout, a crash or a redelivered task
-   asks the same question again and gets the same refund back.
+   for the submission round: a retry after a timeout, a crash or a redelivered
+   task asks the same question again and gets the same refund back.
 3. record — apply the outcome and mark the message done in one transaction;
    or, when the outcome is unknown, reschedule with backoff and jitter; after
    the last attempt the message is dead-lettered for finance to replay.
 
 A worker that dies between 1 and 3 leaves a lease that simply runs out; the
-sweeper then gives the message to another worker.
+sweeper (beat) then gives the message to another worker. The Celery tasks live
+here, beside what they run, so queueing a delivery needs no import cycle.
 """
 
 from __future__ import annotations
@@ -24,13 +28,16 @@ import random
 from dataclasses import dataclass
 from datetime import timedelta
 
+from celery import shared_task
 from django.conf import settings
-from django.db import transaction
+from django.db import OperationalError, transaction
+from django.db.models import Q
 from django.utils import timezone
 
+from audit.enums import AuditAction
 from audit.services import audit_record
 from core.actor import Actor
-from core.errors import ERR_CONFLICT_STATE, ERR_EXCEEDS_REMAINING, DomainError, InvalidTransition
+from core.errors import ERR_CONFLICT_STATE, DomainError
 from providers.base import (
     RETRYABLE_FAILURE_CODES,
     IdempotencyMismatch,
@@ -40,17 +47,69 @@ from providers.base import (
 )
 from providers.breaker import CircuitBreaker
 from providers.registry import get_provider
-from refunds.enums import OutboxStatus, RefundState
-from refunds.models import OutboxMessage, Refund
-from refunds.services.common import after_commit_state, audit_refund, refund_lock, refund_snapshot, require_transition
+from refunds.enums import OutboxStatus, OutboxTopic, PayoutStatus, RefundState
+from refunds.models import OutboxMessage, Payment, PayoutTask, Refund
 from refunds.services.outcome import refund_apply_outcome
+from refunds.services.transition import refund_lock, refund_transition
 
-logger = logging.getLogger("refunds.execute")
+logger = logging.getLogger("refunds.outbox")
 S = RefundState
+OUTBOX_ACTOR = Actor.system("outbox")
+
+
+def submission_key(refund: Refund, round_: int) -> str:
+    """The idempotency key the provider sees for submission round `round_` of a refund.
+
+    Stable per round, so every retry of one round is deduplicated by the
+    provider; new per round, because a failed provider refund is final and
+    its key would only replay the failure.
+    """
+    return f"{refund.public_id}-{round_}"
+
+
+def submission_open(*, refund: Refund, payment: Payment, round_: int) -> OutboxMessage | PayoutTask:
+    """Write what carries round `round_` of `refund` to its provider; delivery is queued on commit.
+
+    A provider that settles by hand gets a payout task for finance (the refund
+    waits `approved` until it is marked paid); any other an outbox message.
+    Runs inside the caller's transaction, holding the refund lock.
+    """
+    if get_provider(payment.provider).settles_by_hand:
+        return PayoutTask.objects.create(refund=refund)
+    message = OutboxMessage.objects.create(
+        refund=refund,
+        topic=OutboxTopic.SUBMIT,
+        idempotency_key=submission_key(refund, round_),
+        payload={"refund_id": refund.public_id, "round": round_},
+    )
+    outbox_enqueue(message.pk)
+    return message
+
+
+def submission_close(*, refund: Refund) -> None:
+    """The refund will not be sent (canceled before submission): stop what would have sent it."""
+    now = timezone.now()
+    OutboxMessage.objects.filter(refund=refund, status=OutboxStatus.PENDING).update(
+        status=OutboxStatus.CANCELED, updated_at=now
+    )
+    PayoutTask.objects.filter(refund=refund, status=PayoutStatus.OPEN).update(status=PayoutStatus.CANCELED)
+
+
+def outbox_enqueue(message_id: int, *, countdown: float = 0) -> None:
+    """Queue the delivery task once the current transaction commits (the sweeper covers a lost one)."""
+    transaction.on_commit(lambda: deliver_outbox.apply_async(kwargs={"message_id": message_id}, countdown=countdown))
+
+
+def backoff_seconds(attempts: int) -> float:
+    """Exponential backoff with full jitter: uniform in [base/2, min(cap, base·2^(n-1))]."""
+    ceiling = min(settings.OUTBOX_BACKOFF_MAX_SECONDS, settings.OUTBOX_BACKOFF_BASE_SECONDS * 2 ** max(attempts - 1, 0))
+    return random.uniform(settings.OUTBOX_BACKOFF_BASE_SECONDS / 2, max(ceiling, settings.OUTBOX_BACKOFF_BASE_SECONDS))
 
 
 @dataclass(frozen=True)
 class Claim:
+    """One delivery attempt of a message, as taken under the locks (the provider call needs no row)."""
+
     message_id: int
     refund_id: int
     public_id: str
@@ -59,19 +118,6 @@ class Claim:
     amount_minor: int
     currency: str
     idempotency_key: str
-
-
-def enqueue_delivery(message_id: int, *, countdown: float = 0) -> None:
-    """Queue the delivery task once the current transaction commits."""
-    from refunds.tasks import deliver_outbox
-
-    transaction.on_commit(lambda: deliver_outbox.apply_async(kwargs={"message_id": message_id}, countdown=countdown))
-
-
-def backoff_seconds(attempts: int) -> float:
-    """Exponential backoff with full jitter: uniform in [base/2, min(cap, base·2^(n-1))]."""
-    ceiling = min(settings.OUTBOX_BACKOFF_MAX_SECONDS, settings.OUTBOX_BACKOFF_BASE_SECONDS * 2 ** max(attempts - 1, 0))
-    return random.uniform(settings.OUTBOX_BACKOFF_BASE_SECONDS / 2, max(ceiling, settings.OUTBOX_BACKOFF_BASE_SECONDS))
 
 
 def outbox_claim(*, message_id: int) -> Claim | None:
@@ -88,19 +134,14 @@ def outbox_claim(*, message_id: int) -> Claim | None:
         if message.lease_expires_at and message.lease_expires_at > now:
             return None  # another worker is calling the provider right now
         if refund.state == S.APPROVED:
-            before = refund_snapshot(refund)
-            refund.submit()
-            refund.submission_count += 1
-            refund.submitted_at = now
-            refund.save(update_fields=["state", "submission_count", "submitted_at", "updated_at"])
-            audit_refund(
-                actor=Actor.system("outbox"),
-                action="refund.submitted",
-                refund=refund,
+            refund_transition(
+                refund,
+                payment=payment,
+                to=S.SUBMITTING,
+                actor=OUTBOX_ACTOR,
                 note=f"idempotency key {message.idempotency_key}",
-                before=before,
+                log={"idempotency_key": message.idempotency_key},
             )
-            after_commit_state(refund, "MSG.refund.submitted", idempotency_key=message.idempotency_key)
         elif refund.state != S.SUBMITTING:
             # Canceled before submission, or already settled by a webhook: nothing to send.
             message.status = OutboxStatus.CANCELED if refund.state == S.CANCELED else OutboxStatus.DONE
@@ -160,8 +201,9 @@ def outbox_deliver(*, message_id: int) -> str:
         breaker.record_success()
     with transaction.atomic():
         refund_apply_outcome(refund_id=claim.refund_id, outcome=outcome, source="api")
+        now = timezone.now()
         OutboxMessage.objects.filter(pk=claim.message_id).update(
-            status=OutboxStatus.DONE, lease_expires_at=None, delivered_at=timezone.now(), updated_at=timezone.now()
+            status=OutboxStatus.DONE, lease_expires_at=None, delivered_at=now, updated_at=now
         )
     return outcome.status
 
@@ -182,7 +224,7 @@ def _release(claim: Claim, *, error: str, delay: float | None = None, count_atte
         message.lease_expires_at = None
         message.last_error = error
         message.save(update_fields=["attempts", "available_at", "lease_expires_at", "last_error", "updated_at"])
-        enqueue_delivery(message.pk, countdown=wait)
+        outbox_enqueue(message.pk, countdown=wait)
     logger.warning(
         "provider call to retry",
         extra={"message_id": "MSG.refund.submit_retry", "refund_id": claim.public_id, "error": error, "wait_s": wait},
@@ -192,16 +234,13 @@ def _release(claim: Claim, *, error: str, delay: float | None = None, count_atte
 
 def _dead_letter(claim: Claim, *, error: str) -> None:
     with transaction.atomic():
+        now = timezone.now()
         OutboxMessage.objects.filter(pk=claim.message_id).update(
-            status=OutboxStatus.DEAD,
-            dead_at=timezone.now(),
-            lease_expires_at=None,
-            last_error=error[:2000],
-            updated_at=timezone.now(),
+            status=OutboxStatus.DEAD, dead_at=now, lease_expires_at=None, last_error=error[:2000], updated_at=now
         )
         audit_record(
-            actor=Actor.system("outbox"),
-            action="outbox.dead_lettered",
+            actor=OUTBOX_ACTOR,
+            action=AuditAction.OUTBOX_DEAD_LETTERED,
             refund=Refund.objects.get(pk=claim.refund_id),
             amount_minor=claim.amount_minor,
             currency=claim.currency,
@@ -227,63 +266,38 @@ def outbox_replay(*, message_id: int, actor: Actor) -> OutboxMessage:
         message.available_at = timezone.now()
         message.dead_at = None
         message.save(update_fields=["status", "attempts", "available_at", "dead_at", "updated_at"])
-        audit_record(actor=actor, action="outbox.replayed", refund=message.refund, note=f"message {message.pk}")
-        enqueue_delivery(message.pk)
+        audit_record(
+            actor=actor, action=AuditAction.OUTBOX_REPLAYED, refund=message.refund, note=f"message {message.pk}"
+        )
+        outbox_enqueue(message.pk)
     return message
 
 
-def refund_submit(*, refund_id: int, actor: Actor) -> Refund:
-    """Push an approved refund to the provider now, or retry a retryable failure.
+def outbox_due(*, limit: int) -> list[int]:
+    """Messages due for delivery that no worker holds: their task was lost, or their lease ran out."""
+    now = timezone.now()
+    return list(
+        OutboxMessage.objects.filter(status=OutboxStatus.PENDING, available_at__lte=now)
+        .filter(Q(lease_expires_at__isnull=True) | Q(lease_expires_at__lt=now))
+        .order_by("available_at")
+        .values_list("pk", flat=True)[:limit]
+    )
 
-    A retry re-reserves the amount under the payment lock (a failed refund no
-    longer held it, and the payment may have been refunded since), moves the
-    refund `failed → submitting` and writes a new outbox message whose key is
-    new for this submission — the provider's failed refund is final, so the old
-    key would only replay the failure. Then one delivery attempt runs inline;
-    if a worker holds the message, this returns the state as it is.
-    """
-    with transaction.atomic():
-        refund, payment = refund_lock(refund_id=refund_id)
-        if refund.state == S.FAILED:
-            if not refund.failure_retryable:
-                raise InvalidTransition(refund.state, S.SUBMITTING)
-            if refund.amount_minor > payment.remaining_refundable_minor:
-                raise DomainError(ERR_EXCEEDS_REMAINING, remaining_refundable_minor=payment.remaining_refundable_minor)
-            before = refund_snapshot(refund)
-            require_transition(refund, refund.submit, S.SUBMITTING)
-            refund.submit()
-            refund.submission_count += 1
-            refund.submitted_at = timezone.now()
-            refund.failure_code, refund.failure_retryable = "", False
-            refund.save(
-                update_fields=[
-                    "state", "submission_count", "submitted_at", "failure_code", "failure_retryable", "updated_at",
-                ]
-            )  # fmt: skip
-            payment.refund_reserved_minor += refund.amount_minor
-            payment.save(update_fields=["refund_reserved_minor", "updated_at"])
-            message = OutboxMessage.objects.create(
-                refund=refund,
-                topic=OutboxMessage.TOPIC_SUBMIT,
-                idempotency_key=f"{refund.public_id}-{refund.submission_count}",
-                payload={"refund_id": refund.public_id, "retry_of_failure": before["state"]},
-            )
-            audit_refund(
-                actor=actor,
-                action="refund.retry_submitted",
-                refund=refund,
-                note=f"idempotency key {message.idempotency_key}",
-                before=before,
-            )
-            after_commit_state(refund, "MSG.refund.submitted", idempotency_key=message.idempotency_key)
-        elif refund.state == S.APPROVED:
-            message = OutboxMessage.objects.filter(refund=refund, status=OutboxStatus.PENDING).first()
-            if message is None:
-                raise DomainError(ERR_CONFLICT_STATE, "This refund has no pending provider message.")
-        elif refund.state in (S.SUBMITTING, S.PROVIDER_PENDING):
-            return refund  # already on its way
-        else:
-            raise InvalidTransition(refund.state, S.SUBMITTING)
-    OutboxMessage.objects.filter(pk=message.pk).update(available_at=timezone.now())
-    outbox_deliver(message_id=message.pk)
-    return Refund.objects.get(pk=refund_id)
+
+# --- Celery tasks (names are wire contracts: queued messages and beat name them) --------------------
+
+
+@shared_task(name="refunds.deliver_outbox", autoretry_for=(OperationalError,), retry_backoff=True, max_retries=5)
+def deliver_outbox(*, message_id: int) -> str:
+    return outbox_deliver(message_id=message_id)
+
+
+@shared_task(name="refunds.sweep_outbox")
+def sweep_outbox(*, limit: int = 500) -> int:
+    """Re-queue due messages whose task was lost (crash after commit, broker loss, dead worker)."""
+    due = outbox_due(limit=limit)
+    for message_id in due:
+        deliver_outbox.apply_async(kwargs={"message_id": message_id})
+    if due:
+        logger.info("outbox sweep", extra={"message_id": "MSG.outbox.swept", "queued": len(due)})
+    return len(due)

@@ -1,0 +1,188 @@
+"""Who may do what: the permissions, the roles that hold them, and the approval rules (SPEC §3.3).
+
+One module answers for services and screens alike: a service raises the
+refusal as a `DomainError`, a screen words it for the person in front of it
+before they try — both ask the same function, so the console can never offer
+an action the service then refuses, or hide one it would allow.
+
+Permissions are Django permissions on the refund model (`Refund.Meta.permissions`)
+held through role groups; the services check them again under their row locks.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Collection
+from typing import Any
+
+from django.apps import apps as global_apps
+from django.contrib.auth.management import create_permissions
+from django.contrib.auth.models import Group
+from django.db import models
+
+from core.errors import (
+    ERR_AUTHZ_DUAL_CONTROL,
+    ERR_AUTHZ_MAKER_CHECKER,
+    ERR_AUTHZ_ROLE,
+    ERR_CONFLICT_STATE,
+    DomainError,
+    InvalidTransition,
+)
+from refunds.enums import RefundState, Role
+from refunds.models import Refund
+
+
+class Perm(models.TextChoices):
+    """The permissions code asks for (`user.has_perm(Perm.DECIDE)`)."""
+
+    VIEW_REFUND = "refunds.view_refund", "See refunds (console, timeline)"
+    REQUEST = "refunds.request_refund", "Create refunds on a customer's behalf"
+    DECIDE = "refunds.decide_refund", "Approve, edit or decline refunds"
+    APPROVE_SENIOR = "refunds.approve_senior", "Give a senior approval (dual control)"
+    MARK_PAYOUT_PAID = "refunds.mark_payout_paid", "Mark manual payouts paid"
+    VIEW_FINANCE = "refunds.view_finance", "Run and read reconciliation; replay dead letters"
+
+
+# Which permissions each role holds ("app_label.codename"): the Perm values plus the model permissions
+# the Django admin asks for.
+ROLE_PERMISSIONS: dict[str, list[str]] = {
+    Role.AGENT: [Perm.VIEW_REFUND, Perm.DECIDE, Perm.REQUEST, "refunds.view_order"],
+    Role.SENIOR_AGENT: [Perm.VIEW_REFUND, Perm.DECIDE, Perm.APPROVE_SENIOR, Perm.REQUEST, "refunds.view_order"],
+    Role.FINANCE: [
+        Perm.VIEW_REFUND,
+        Perm.VIEW_FINANCE,
+        Perm.MARK_PAYOUT_PAID,
+        "refunds.view_order",
+        "refunds.view_outboxmessage",
+        "refunds.view_payouttask",
+        "refunds.change_payouttask",
+        "refunds.view_webhookevent",
+        "ledger.view_journalentry",
+        "ledger.view_account",
+        "audit.view_auditevent",
+    ],
+    Role.RISK: [
+        Perm.VIEW_REFUND,
+        "refunds.view_refundpolicy",
+        "refunds.add_refundpolicy",
+        "refunds.change_refundpolicy",
+        "audit.view_auditevent",
+    ],
+    Role.ADMIN: [
+        Perm.VIEW_REFUND,
+        Perm.DECIDE,
+        Perm.APPROVE_SENIOR,
+        Perm.REQUEST,
+        Perm.VIEW_FINANCE,
+        Perm.MARK_PAYOUT_PAID,
+        "refunds.view_refundpolicy",
+        "refunds.change_refundpolicy",
+        "refunds.view_order",
+        "refunds.view_outboxmessage",
+        "refunds.view_payouttask",
+        "refunds.change_payouttask",
+        "refunds.view_webhookevent",
+        "ledger.view_journalentry",
+        "audit.view_auditevent",
+    ],
+}
+_ROLE_APPS = ("refunds", "ledger", "audit")
+
+
+def has_perm(user: Any, perm: str) -> bool:
+    """An active user holding `perm` (through a role or directly); never an anonymous one."""
+    return user is not None and user.is_active and user.has_perm(perm)
+
+
+def require_perm(user: Any, perm: str, message: str | None = None) -> None:
+    if not has_perm(user, perm):
+        raise DomainError(ERR_AUTHZ_ROLE, message)
+
+
+# --- approvals (maker-checker, dual control) ----------------------------------
+
+
+class ApprovalRefusal(enum.Enum):
+    """Why a person may not approve a refund that is waiting for approval."""
+
+    MAKER = "maker"  # they requested it (maker-checker)
+    ROLE = "role"  # their role cannot decide refunds
+    NOT_SENIOR = "not_senior"  # two approvals are needed and they are not a senior
+    ALREADY_APPROVED = "already_approved"  # they gave one of the two approvals already
+
+    def error(self) -> DomainError:
+        """The refusal as the services raise it (and the API answers it)."""
+        return {
+            ApprovalRefusal.MAKER: lambda: DomainError(ERR_AUTHZ_MAKER_CHECKER),
+            ApprovalRefusal.ROLE: lambda: DomainError(ERR_AUTHZ_ROLE),
+            ApprovalRefusal.NOT_SENIOR: lambda: DomainError(
+                ERR_AUTHZ_ROLE, "This refund needs approvals from senior agents."
+            ),
+            ApprovalRefusal.ALREADY_APPROVED: lambda: DomainError(
+                ERR_AUTHZ_DUAL_CONTROL, "You already approved this refund; a different senior must."
+            ),
+        }[self]()
+
+
+def approval_refusal(refund: Refund, user: Any, *, approver_ids: Collection[int | None]) -> ApprovalRefusal | None:
+    """Why `user` may not approve `refund` now, or None when they may (the state is the caller's check).
+
+    `approver_ids` are the users who already approved it. Checked in this
+    order, so the most fundamental reason is the one given.
+    """
+    if user is not None and refund.requested_by_id is not None and refund.requested_by_id == user.pk:
+        return ApprovalRefusal.MAKER
+    if not has_perm(user, Perm.DECIDE):
+        return ApprovalRefusal.ROLE
+    if refund.approvals_required > 1 and not has_perm(user, Perm.APPROVE_SENIOR):
+        return ApprovalRefusal.NOT_SENIOR
+    if user is not None and user.pk in approver_ids:
+        return ApprovalRefusal.ALREADY_APPROVED
+    return None
+
+
+def edit_refusal(refund: Refund, user: Any, *, approvals_given: int) -> DomainError | None:
+    """Why `user` may not edit `refund`'s amount or reply now, or None.
+
+    An edit after a first approval is refused: that approval was given for the old terms.
+    """
+    if not has_perm(user, Perm.DECIDE):
+        return DomainError(ERR_AUTHZ_ROLE)
+    if refund.state != RefundState.REQUESTED:
+        return InvalidTransition(refund.state, "edited")
+    if approvals_given:
+        return DomainError(ERR_CONFLICT_STATE, "This refund already has an approval; it can no longer be edited.")
+    return None
+
+
+# --- roles as groups ------------------------------------------------------------
+
+
+def roles_sync(apps: Any, *, strict: bool = True) -> None:
+    """Give each role group exactly ROLE_PERMISSIONS, with the models of `apps`.
+
+    Migrations pass their historical app registry and strict=False: a model
+    added by a later migration has no permission yet at that point (the later
+    migration syncs again). `roles_ensure` uses the live registry, strictly.
+    """
+    for label in _ROLE_APPS:
+        create_permissions(global_apps.get_app_config(label), apps=apps, verbosity=0)
+    group_model = apps.get_model("auth", "Group")
+    permission_model = apps.get_model("auth", "Permission")
+    for role, perms in ROLE_PERMISSIONS.items():
+        group, _ = group_model.objects.get_or_create(name=role)
+        wanted = []
+        for perm in perms:
+            app_label, codename = str(perm).split(".")
+            permission = permission_model.objects.filter(content_type__app_label=app_label, codename=codename).first()
+            if permission is None and strict:
+                raise LookupError(f"permission {perm} of role {role} does not exist")
+            if permission is not None:
+                wanted.append(permission)
+        group.permissions.set(wanted)
+
+
+def roles_ensure() -> dict[str, Group]:
+    """Create the role groups with their permissions; safe to run any number of times."""
+    roles_sync(global_apps)
+    return {group.name: group for group in Group.objects.filter(name__in=ROLE_PERMISSIONS)}

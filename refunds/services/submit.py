@@ -1,0 +1,52 @@
+"""Sending a refund to its provider now (`POST /v1/refunds/{id}/submit`), or again after a retryable failure."""
+
+from __future__ import annotations
+
+from django.db import transaction
+from django.utils import timezone
+
+from audit.enums import AuditAction
+from core.actor import Actor
+from core.errors import ERR_CONFLICT_STATE, DomainError, InvalidTransition
+from refunds.enums import OutboxStatus, RefundState
+from refunds.models import OutboxMessage, Refund
+from refunds.outbox import outbox_deliver, submission_key, submission_open
+from refunds.services.transition import refund_lock, refund_transition
+
+S = RefundState
+
+
+def refund_submit(*, refund_id: int, actor: Actor) -> Refund:
+    """Push an approved refund to the provider now, or retry a retryable failure.
+
+    A retry moves the refund `failed → submitting` (which reserves the amount
+    again under the payment lock — refused if the payment was refunded since —
+    and starts a new submission round), audited as `refund.retry_submitted`,
+    with an outbox message whose key is new for the round: the provider's
+    failed refund is final, so the old key would only replay the failure.
+    Then one delivery attempt runs inline; if a worker holds the message, this
+    returns the state as it is.
+    """
+    with transaction.atomic():
+        refund, payment = refund_lock(refund_id=refund_id)
+        if refund.state == S.FAILED:
+            refund_transition(
+                refund,
+                payment=payment,
+                to=S.SUBMITTING,
+                actor=actor,
+                action=AuditAction.REFUND_RETRY_SUBMITTED,
+                note=f"idempotency key {submission_key(refund, refund.submission_count + 1)}",
+            )
+            message = submission_open(refund=refund, payment=payment, round_=refund.submission_count)
+        elif refund.state == S.APPROVED:
+            message = OutboxMessage.objects.filter(refund=refund, status=OutboxStatus.PENDING).first()
+            if message is None:
+                raise DomainError(ERR_CONFLICT_STATE, "This refund has no pending provider message.")
+        elif refund.state in (S.SUBMITTING, S.PROVIDER_PENDING):
+            return refund  # already on its way
+        else:
+            raise InvalidTransition(refund.state, S.SUBMITTING)
+    OutboxMessage.objects.filter(pk=message.pk).update(available_at=timezone.now())
+    outbox_deliver(message_id=message.pk)
+    return Refund.objects.get(pk=refund_id)

@@ -1,0 +1,293 @@
+"""The one place a refund changes state (SPEC §3.1), and the lock every change takes first.
+
+Every service that moves a refund — a decision, a cancel, the outbox, a
+provider answer, a manual payout — locks it with `refund_lock` and calls
+`refund_transition`; a new refund enters the machine through `refund_open`.
+So the rules that follow from a state, not from who asked, are written once:
+
+* the edge must exist (the FSM on `Refund`; PostgreSQL's trigger refuses the
+  rest even from raw SQL);
+* money held: a refund holds its amount against the payment while its state
+  is in `ACTIVE_STATES`; leaving that set releases it, re-entering it (a retry
+  after a failure) reserves it again — refused if the payment no longer has it;
+* the ledger: `approved` posts REFUND_PENDING, `completed` REFUND_SETTLED, and
+  leaving the approved path (cancel after approval, a terminal failure) posts
+  REFUND_REVERSED (SPEC §4);
+* entering `submitting` counts the submission round;
+* the audit event, with the snapshots before and after;
+* after commit, never before: the log line `MSG.<event>`, the outcome metric
+  and the `refund_changed` signal (customer emails react to it).
+
+Side effects that depend on who asks (decisions, the provider submission of
+`refunds.outbox`) stay with the services.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from functools import partial
+from typing import Any
+
+from django.db import transaction
+from django.db.models import Subquery
+from django.utils import timezone
+from django_fsm import can_proceed
+
+from audit.enums import AuditAction
+from audit.services import audit_record_many
+from core.actor import Actor
+from core.errors import ERR_EXCEEDS_REMAINING, ERR_NOT_FOUND, DomainError, InvalidTransition
+from ledger.services import refund_post_pending, refund_post_reversed, refund_post_settled
+from refunds.enums import ACTIVE_STATES, STATE_EVENTS, RefundState
+from refunds.metrics import REFUND_OUTCOME_TOTAL
+from refunds.models import Payment, Refund
+from refunds.signals import refund_changed
+
+logger = logging.getLogger("refunds")
+S = RefundState
+
+# The FSM method (on Refund) that makes each move.
+_FSM_METHODS: dict[str, str] = {
+    S.APPROVED: "approve",
+    S.DENIED: "deny",
+    S.CANCELED: "cancel",
+    S.SUBMITTING: "submit",
+    S.PROVIDER_PENDING: "mark_provider_pending",
+    S.COMPLETED: "complete",
+    S.FAILED: "fail",
+}
+
+
+def refund_lock(*, refund_id: int) -> tuple[Refund, Payment]:
+    """Lock a refund and its payment, payment first.
+
+    Every service that touches both takes the locks in this order (payment,
+    then refund) — the same order as refund creation — so two services can
+    never deadlock on each other. Must run inside a transaction.
+    """
+    # The payment is found through a subquery so locking it costs one round trip;
+    # a refund's payment never changes, so the subquery cannot race.
+    refund_payment = Refund.objects.filter(pk=refund_id).values("payment_id")[:1]
+    payment = Payment.objects.select_for_update().filter(pk=Subquery(refund_payment)).first()
+    if payment is None:
+        raise DomainError(ERR_NOT_FOUND)
+    # of=("self",): lock the refund row only. Without it PostgreSQL also locks
+    # the joined order and the (shared) policy row FOR UPDATE, which blocks
+    # every refund insert's foreign-key check on that policy — and deadlocks.
+    refund = Refund.objects.select_for_update(of=("self",)).select_related("order", "policy_version").get(pk=refund_id)
+    refund.payment = payment
+    return refund, payment
+
+
+def refund_snapshot(refund: Refund) -> dict[str, Any]:
+    """What the audit trail keeps of a refund before and after a change."""
+    return {
+        "state": refund.state,
+        "amount_minor": refund.amount_minor,
+        "currency": refund.currency,
+        "reason": refund.reason,
+        "policy_outcome": refund.policy_outcome,
+        "policy_rule": refund.policy_rule,
+        "approvals_required": refund.approvals_required,
+        "draft_reply": refund.draft_reply,
+        "provider_refund_id": refund.provider_refund_id,
+    }
+
+
+def payment_reserve(*, payment: Payment, amount_minor: int) -> None:
+    """Hold `amount_minor` of the payment for a refund (caller holds the payment lock).
+
+    The check is the friendly refusal; the payment's CHECK constraint
+    (reserved ≤ amount) is what makes an over-refund impossible.
+    """
+    if amount_minor > payment.remaining_refundable_minor:
+        raise DomainError(ERR_EXCEEDS_REMAINING, remaining_refundable_minor=payment.remaining_refundable_minor)
+    payment.refund_reserved_minor += amount_minor
+    payment.save(update_fields=["refund_reserved_minor", "updated_at"])
+
+
+def payment_release(*, payment: Payment, amount_minor: int) -> None:
+    """Give `amount_minor` back to the payment's remaining refundable (caller holds the lock)."""
+    payment.refund_reserved_minor -= amount_minor
+    payment.save(update_fields=["refund_reserved_minor", "updated_at"])
+
+
+@dataclass(frozen=True)
+class Approval:
+    """The policy's approval of a refund at its creation (see `refund_open`)."""
+
+    actor: Actor
+    note: str = ""
+    audit: Mapping[str, Any] = field(default_factory=dict)
+
+
+def refund_open(
+    refund: Refund,
+    *,
+    payment: Payment,
+    actor: Actor,
+    note: str = "",
+    audit: Mapping[str, Any] | None = None,
+    log: Mapping[str, Any] | None = None,
+    approval: Approval | None = None,
+) -> None:
+    """A new refund enters the machine in `requested` — and, when the policy approved it, moves on to `approved`.
+
+    Side effects, in order: the reservation on the (locked) payment; with an
+    approval, the `requested → approved` move checked as any other; ONE insert
+    (a refund approved at creation is inserted approved: one write instead of
+    insert + update); with an approval the REFUND_PENDING entry; the audit
+    events `refund.requested` (and `refund.approved`) in one insert; after
+    commit the log lines, metrics and signals, in that order.
+    """
+    if refund.state != S.REQUESTED or not refund._state.adding:
+        raise InvalidTransition(refund.state, S.REQUESTED)
+    at = timezone.now()
+    payment_reserve(payment=payment, amount_minor=refund.amount_minor)
+    requested = refund_snapshot(refund)
+    steps = [_Step(actor, STATE_EVENTS[S.REQUESTED], None, note, None, requested, audit or {}, log or {})]
+    if approval is not None:
+        changes = {"decided_at": timezone.now()}
+        before = _move(refund, payment=payment, to=S.APPROVED, changes=changes)
+        steps.append(
+            _Step(approval.actor, STATE_EVENTS[S.APPROVED], None, approval.note, before, None, approval.audit, {})
+        )
+    refund.save(force_insert=True)
+    if approval is not None:
+        _post_ledger(refund, source=S.REQUESTED, to=S.APPROVED)
+    _record(refund, steps, at=at)
+
+
+def refund_transition(
+    refund: Refund,
+    *,
+    payment: Payment,
+    to: RefundState,
+    actor: Actor,
+    action: AuditAction | None = None,
+    note: str = "",
+    changes: Mapping[str, Any] | None = None,
+    audit: Mapping[str, Any] | None = None,
+    log: Mapping[str, Any] | None = None,
+) -> None:
+    """Move a locked refund to `to`, with every effect the move implies (see the module docstring).
+
+    `changes` are other fields set in the same write (decided_at, failure code …);
+    `action` names the audit event when it says more than the state does
+    (`refund.payout_paid`); `audit` adds fields to the audit event (policy_rule,
+    flagged) and `log` to the log line. The caller holds `refund_lock`.
+
+    Side effects, in order: edge check (raises InvalidTransition), money held,
+    the submission round, the row update, the ledger entry, the audit event;
+    after commit the log line, metric and `refund_changed` signal.
+    """
+    source, at = refund.state, timezone.now()
+    before = _move(refund, payment=payment, to=to, changes=changes or {})
+    fields = {"state", "updated_at", *(changes or {})}
+    if to == S.SUBMITTING:
+        fields |= {"submission_count", "submitted_at", "failure_code", "failure_retryable"}
+    refund.save(update_fields=sorted(fields))
+    _post_ledger(refund, source=source, to=to)
+    _record(refund, [_Step(actor, STATE_EVENTS[to], action, note, before, None, audit or {}, log or {})], at=at)
+
+
+def _move(refund: Refund, *, payment: Payment, to: RefundState, changes: Mapping[str, Any]) -> dict[str, Any]:
+    """Check the edge and make the move in memory (money held, submission round, fields); return the before snapshot."""
+    source = refund.state
+    method = getattr(refund, _FSM_METHODS.get(to, ""), None)
+    if method is None or not can_proceed(method):
+        raise InvalidTransition(source, to)
+    before = refund_snapshot(refund)
+    if source in ACTIVE_STATES and to not in ACTIVE_STATES:
+        payment_release(payment=payment, amount_minor=refund.amount_minor)
+    elif source not in ACTIVE_STATES and to in ACTIVE_STATES:
+        payment_reserve(payment=payment, amount_minor=refund.amount_minor)
+    method()
+    if to == S.SUBMITTING:
+        refund.submission_count += 1
+        refund.submitted_at = timezone.now()
+        refund.failure_code, refund.failure_retryable = "", False  # a new round: the last failure is history
+    for name, value in changes.items():
+        setattr(refund, name, value)
+    return before
+
+
+def _post_ledger(refund: Refund, *, source: str, to: str) -> None:
+    """The journal entry a move implies (SPEC §4); the (refund, type) unique key refuses a second one."""
+    if to == S.APPROVED:
+        refund_post_pending(refund=refund)
+    elif to == S.COMPLETED:
+        refund_post_settled(refund=refund)
+    elif (to == S.CANCELED and source == S.APPROVED) or (to == S.FAILED and not refund.failure_retryable):
+        refund_post_reversed(refund=refund)
+
+
+@dataclass(frozen=True)
+class _Step:
+    actor: Actor
+    event: AuditAction
+    action: AuditAction | None
+    note: str
+    before: dict[str, Any] | None
+    after: dict[str, Any] | None  # None: the refund as it is now
+    audit: Mapping[str, Any]
+    log: Mapping[str, Any]
+
+
+def _record(refund: Refund, steps: list[_Step], *, at: datetime) -> None:
+    """The audit events now, in the transaction (one insert); log lines, metrics and signals once it commits.
+
+    The events are dated `at`, when the change began: every record the change
+    writes (ledger entry, outbox message …) is at or after its event, which is
+    how the refund's timeline puts effects after their cause.
+    """
+    now = refund_snapshot(refund)
+    audit_record_many(
+        [
+            dict(
+                actor=step.actor,
+                action=step.action or step.event,
+                refund=refund,
+                amount_minor=refund.amount_minor,
+                currency=refund.currency,
+                note=step.note,
+                before=step.before,
+                after=step.after if step.after is not None else now,
+                **step.audit,
+            )
+            for step in steps
+        ],
+        occurred_at=at,
+    )
+    for step in steps:
+        state = (step.after or now)["state"]
+        extra = {
+            "message_id": step.event.log_message_id,
+            "refund_id": refund.public_id,
+            "state": state,
+            "amount_minor": refund.amount_minor,
+            "currency": refund.currency,
+            **step.log,
+        }
+        transaction.on_commit(partial(_announce, refund, step.event, state, extra))
+
+
+def _announce(refund: Refund, event: AuditAction, state: str, extra: dict[str, Any]) -> None:
+    """After commit: the outcome metric, the log line, and the signal other apps react to."""
+    REFUND_OUTCOME_TOTAL.labels(state=state).inc()
+    logger.info(event.log_message_id, extra=extra)
+    # Robust: the change is committed; a failing receiver is logged, never turned into an error here.
+    for receiver, error in refund_changed.send_robust(sender=Refund, refund=refund, event=event, state=state):
+        if isinstance(error, Exception):
+            logger.error(
+                "refund_changed receiver failed",
+                exc_info=error,
+                extra={
+                    "message_id": "MSG.refund.receiver_failed",
+                    "refund_id": refund.public_id,
+                    "receiver": getattr(receiver, "__qualname__", str(receiver)),
+                },
+            )
