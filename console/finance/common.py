@@ -7,12 +7,13 @@ from functools import wraps
 
 from django.contrib.auth.views import redirect_to_login
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
 
+from console.views.common import forbidden
 from core.actor import Actor
 from reconciliation.exports import format_minor
 
 PERM_FINANCE = "refunds.view_finance"
+FORBIDDEN_MESSAGE = "Reconciliation and its exports are for the finance role. Ask an administrator if you need access."
 
 
 def finance_required(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
@@ -29,7 +30,7 @@ def finance_required(view: Callable[..., HttpResponse]) -> Callable[..., HttpRes
         if not user.is_authenticated:
             return redirect_to_login(request.get_full_path())
         if not user.is_active or not user.has_perm(PERM_FINANCE):
-            return render(request, "console/finance/forbidden.html", status=403)
+            return forbidden(request, FORBIDDEN_MESSAGE)
         return view(request, *args, **kwargs)
 
     return wrapped

@@ -317,7 +317,7 @@ def test_the_queue_refresh_keeps_the_filters_the_focus_and_fresh_counts(console,
 SERIOUS = {"serious", "critical"}
 
 
-def _axe_problems(page) -> list:
+def axe_problems(page) -> list:
     """axe-core's serious or critical findings (and unresolved ARIA references) on the page as it is now.
 
     axe.min.js ships inside axe-playwright-python and runs in the page through
@@ -342,7 +342,7 @@ def test_every_console_page_passes_axe(console, page):
     refunds = busy_queue()
     captured_order(amount_minor=12000, order__order_id="ORD-5001")
     page.goto(f"{console}/console/login/")
-    pages = {"login": _axe_problems(page)}
+    pages = {"login": axe_problems(page)}
     sign_in(page, console, "agent")
     card = f"{console}/console/refunds/{refunds['late'].public_id}/"
     for name, url in [
@@ -355,12 +355,12 @@ def test_every_console_page_passes_axe(console, page):
         ("timeline", f"{card}timeline/"),
     ]:
         page.goto(url)
-        pages[name] = _axe_problems(page)
+        pages[name] = axe_problems(page)
     page.goto(card)
     page.get_by_label("Reason for declining").fill(" ")
     page.get_by_role("button", name="Decline").click()  # a refusal, swapped in by htmx
     page.locator("#decline_note_error").wait_for()
-    pages["card: refused decline"] = _axe_problems(page)
+    pages["card: refused decline"] = axe_problems(page)
     assert {name: found for name, found in pages.items() if found} == {}
 
 
@@ -369,6 +369,6 @@ def test_axe_would_catch_an_unlabelled_control_on_the_card(console, page):
     refund = busy_queue()["goodwill"]
     sign_in(page, console, "agent")
     page.goto(f"{console}/console/refunds/{refund.public_id}/")
-    assert _axe_problems(page) == []
+    assert axe_problems(page) == []
     page.evaluate("() => document.querySelector('label[for=decline_note]').remove()")
-    assert "label" in {rule_id for rule_id, _, _ in _axe_problems(page)}
+    assert "label" in {rule_id for rule_id, _, _ in axe_problems(page)}

@@ -24,6 +24,7 @@ from reconciliation.models import ReconciliationItem, ReconciliationRun
 from reconciliation.services import reconciliation_run, trial_balance_check
 from refunds.enums import Role
 from refunds.models import WebhookEvent
+from tests.e2e.browser.test_console import axe_problems
 from tests.reconciliation.factories import (
     new_provider_id,
     provider_report,
@@ -154,6 +155,32 @@ def test_an_agent_signed_in_is_refused_the_finance_screens(finance, page, screen
     sign_in(page, finance, "agent")
 
     expect(page.get_by_role("heading", name="Not allowed")).to_be_visible()
+    assert axe_problems(page) == []
     response = page.request.get(f"{finance}/finance/ledger/export.csv?day_from=2026-01-01&day_to=2026-01-31")
     assert response.status == 403
     page.screenshot(path=str(screenshot_dir / "finance-forbidden.png"), full_page=True)
+
+
+def test_every_finance_page_passes_axe(finance, page):
+    """The shared chrome with the finance accent: contrast, labels, landmarks and ARIA on each finance page."""
+    run = a_day_with_every_exception()
+    trial_balance_check(checked_by="nightly job")
+    item = ReconciliationItem.objects.filter(run=run, kind=K.AMOUNT_MISMATCH).get()
+    sign_in(page, finance, "fiona")
+    pages = {"runs": axe_problems(page)}
+    for name, url in [
+        ("runs, filtered with history", f"{finance}/finance/?provider=stripe&history=on"),
+        ("run", f"{finance}/finance/runs/{run.pk}/"),
+        ("run, all items of a kind", f"{finance}/finance/runs/{run.pk}/?kind={K.AMOUNT_MISMATCH}&resolution=all"),
+        ("not found", f"{finance}/finance/runs/{run.pk + 1000}/"),
+        ("bad export dates", f"{finance}/finance/export.csv?day_from=2026-02-01&day_to=2026-01-01"),
+    ]:
+        page.goto(url)
+        pages[name] = axe_problems(page)
+    page.goto(f"{finance}/finance/runs/{run.pk}/")
+    row = page.locator(f"#item-{item.pk}")
+    row.get_by_label("Resolution note").fill(" ")  # blank once stripped: refused with a message
+    row.get_by_role("button", name="Resolve").click()
+    page.get_by_role("alert").wait_for()
+    pages["run: refused resolve"] = axe_problems(page)
+    assert {name: found for name, found in pages.items() if found} == {}
