@@ -1,43 +1,18 @@
-"""What every finance view shares: the permission gate, the acting user, money for display."""
+"""What every finance view shares: the permission gate and money for display."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from functools import wraps
-
-from django.contrib.auth.views import redirect_to_login
-from django.http import HttpRequest, HttpResponse
-
-from console.views.common import forbidden
-from core.actor import Actor
+from console.views.common import console_permission
 from reconciliation.exports import format_minor
+from refunds.permissions import Perm
 
-PERM_FINANCE = "refunds.view_finance"
-FORBIDDEN_MESSAGE = "Reconciliation and its exports are for the finance role. Ask an administrator if you need access."
-
-
-def finance_required(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
-    """Let a view run only for a signed-in user holding `refunds.view_finance` (finance and admin roles).
-
-    Checked on the server for every request, screens and CSV downloads
-    alike. Anonymous users go to settings.LOGIN_URL (the console login) and
-    come back; signed-in users without the permission get a 403 page.
-    """
-
-    @wraps(view)
-    def wrapped(request: HttpRequest, *args, **kwargs) -> HttpResponse:
-        user = request.user
-        if not user.is_authenticated:
-            return redirect_to_login(request.get_full_path())
-        if not user.is_active or not user.has_perm(PERM_FINANCE):
-            return forbidden(request, FORBIDDEN_MESSAGE)
-        return view(request, *args, **kwargs)
-
-    return wrapped
-
-
-def acting(request: HttpRequest) -> Actor:
-    return Actor.for_user(request.user)
+# Finance and admin roles; screens and CSV downloads alike.
+finance_required = console_permission(
+    Perm.VIEW_FINANCE,
+    forbidden_message=(
+        "Reconciliation and its exports are for the finance role. Ask an administrator if you need access."
+    ),
+)
 
 
 def money(amount_minor: int | None, currency: str) -> str:

@@ -13,8 +13,9 @@ from django.views.decorators.http import require_GET
 
 from audit.enums import AuditAction
 from audit.services import audit_record
-from console.finance.common import acting, finance_required
+from console.finance.common import finance_required
 from console.finance.forms import RangeForm
+from console.views.common import acting
 from reconciliation import exports
 from reconciliation.models import ReconciliationRun
 

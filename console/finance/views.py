@@ -21,8 +21,9 @@ from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_POST
 
-from console.finance.common import acting, finance_required, money
+from console.finance.common import finance_required, money
 from console.finance.forms import ItemFilterForm, RangeForm, ResolveForm, RunFilterForm, RunRequestForm
+from console.views.common import acting
 from core.errors import DomainError
 from reconciliation.enums import ItemKind, RunSource, RunStatus
 from reconciliation.models import ReconciliationItem, ReconciliationRun

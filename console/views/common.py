@@ -14,14 +14,14 @@ from core.actor import Actor
 from refunds.permissions import has_perm
 
 
-def console_permission(perm: str) -> Callable:
-    """Let a view run only for a signed-in user holding `perm`.
+def console_permission(perm: str, *, forbidden_message: str = "") -> Callable:
+    """Let a view run only for a signed-in user holding `perm` (every staff screen, CSV downloads too).
 
     Only the session counts: the console never accepts an API key or a
     customer's status token. Anonymous users go to the login page (htmx
     requests are told to redirect the whole page, not to swap the login form
     into a fragment); signed-in users without the permission get a 403 page
-    that says so.
+    that says so (`forbidden_message`, or a general one).
     """
 
     def decorator(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
@@ -33,7 +33,7 @@ def console_permission(perm: str) -> Callable:
                     return HttpResponseClientRedirect(redirect_to_login(request.get_full_path()).url)
                 return redirect_to_login(request.get_full_path())
             if not has_perm(user, perm):
-                return forbidden(request)
+                return forbidden(request, forbidden_message)
             return view(request, *args, **kwargs)
 
         return wrapped
