@@ -6,3 +6,7 @@ class ApiConfig(AppConfig):
 
     name = "api"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        # Registers the schema extension describing our API keys (the import is the registration).
+        from api import schema  # noqa: F401

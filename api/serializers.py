@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from core.money import is_known_currency
+from notifications.messages import MSG_REQUEST_ACCEPTED
 from providers.registry import provider_names
 from refunds.enums import PaymentStatus, Rail, Reason
 
@@ -75,12 +77,17 @@ class OrderInput(serializers.Serializer):
 
 
 class OrderOutput(serializers.Serializer):
+    """An order as stored; `created` (context) says whether this call created it."""
+
     order_id = serializers.CharField()
     currency = serializers.CharField()
-    created = serializers.BooleanField()
-    payment_status = serializers.CharField()
-    captured_amount_minor = serializers.IntegerField()
-    remaining_refundable_minor = serializers.IntegerField()
+    created = serializers.SerializerMethodField()
+    payment_status = serializers.CharField(source="payment.status")
+    captured_amount_minor = serializers.IntegerField(source="payment.amount_minor")
+    remaining_refundable_minor = serializers.IntegerField(source="payment.remaining_refundable_minor")
+
+    def get_created(self, order) -> bool:
+        return bool(self.context["created"])
 
 
 # --- refunds -----------------------------------------------------------------
@@ -97,15 +104,19 @@ class RefundCreateInput(serializers.Serializer):
 
 
 class RefundCreateOutput(serializers.Serializer):
-    refund_id = serializers.CharField()
+    refund_id = serializers.CharField(source="public_id")
     state = serializers.CharField()
     amount_minor = serializers.IntegerField()
     currency = serializers.CharField()
-    remaining_refundable_minor = serializers.IntegerField()
-    message_id = serializers.CharField()
+    remaining_refundable_minor = serializers.IntegerField(source="payment.remaining_refundable_minor")
+    # The customer message the request is acknowledged with (SPEC §8), whatever the policy decided.
+    message_id = serializers.SerializerMethodField()
     policy_outcome = serializers.CharField()
     policy_rule = serializers.CharField()
     status_url = serializers.CharField()
+
+    def get_message_id(self, refund) -> str:
+        return MSG_REQUEST_ACCEPTED
 
 
 class DecisionInput(serializers.Serializer):
@@ -175,8 +186,22 @@ class RefundOutput(serializers.Serializer):
 
 
 class OrderRefundsOutput(serializers.Serializer):
+    """An order with its refunds (context `refunds`); an order without a payment has nothing to refund."""
+
     order_id = serializers.CharField()
     currency = serializers.CharField()
-    captured_amount_minor = serializers.IntegerField()
-    remaining_refundable_minor = serializers.IntegerField()
-    refunds = RefundOutput(many=True)
+    captured_amount_minor = serializers.SerializerMethodField()
+    remaining_refundable_minor = serializers.SerializerMethodField()
+    refunds = serializers.SerializerMethodField()
+
+    def get_captured_amount_minor(self, order) -> int:
+        payment = getattr(order, "payment", None)
+        return payment.amount_minor if payment else 0
+
+    def get_remaining_refundable_minor(self, order) -> int:
+        payment = getattr(order, "payment", None)
+        return payment.remaining_refundable_minor if payment else 0
+
+    @extend_schema_field(RefundOutput(many=True))
+    def get_refunds(self, order) -> list[dict]:
+        return RefundOutput(self.context["refunds"], many=True).data

@@ -62,15 +62,7 @@ class OrderUpsertView(APIView):
             ),
             actor=_actor(request),
         )
-        payment = order.payment
-        body = {
-            "order_id": order.order_id,
-            "currency": order.currency,
-            "created": created,
-            "payment_status": payment.status,
-            "captured_amount_minor": payment.amount_minor,
-            "remaining_refundable_minor": payment.remaining_refundable_minor,
-        }
+        body = s.OrderOutput(order, context={"created": created}).data
         return Response(body, status=201 if created else 200)
 
 
@@ -89,16 +81,7 @@ class OrderRefundsView(APIView):
     def get(self, request, order_id: str):
         """List an order's refunds with the amount still refundable."""
         order = order_get(order_id=order_id)
-        payment = getattr(order, "payment", None)
-        return Response(
-            {
-                "order_id": order.order_id,
-                "currency": order.currency,
-                "captured_amount_minor": payment.amount_minor if payment else 0,
-                "remaining_refundable_minor": payment.remaining_refundable_minor if payment else 0,
-                "refunds": s.RefundOutput(order_refunds(order=order), many=True).data,
-            }
-        )
+        return Response(s.OrderRefundsOutput(order, context={"refunds": order_refunds(order=order)}).data)
 
     @extend_schema(
         request=s.RefundCreateInput,
@@ -128,17 +111,7 @@ class OrderRefundsView(APIView):
                 actor=_actor(request),
                 correlation_id=get_correlation_id(),
             )
-            return 202, {
-                "refund_id": refund.public_id,
-                "state": refund.state,
-                "amount_minor": refund.amount_minor,
-                "currency": refund.currency,
-                "remaining_refundable_minor": refund.payment.remaining_refundable_minor,
-                "message_id": "refund.request.accepted",
-                "policy_outcome": refund.policy_outcome,
-                "policy_rule": refund.policy_rule,
-                "status_url": refund.status_url,
-            }
+            return 202, dict(s.RefundCreateOutput(refund).data)
 
         response = run_idempotent(
             api_key=request.auth,
