@@ -6,7 +6,6 @@ Floats never touch an amount. ISO 4217 exponents decide what a minor unit is
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from decimal import Decimal
 
 # ISO 4217 minor-unit exponents for the currencies we accept. Anything not
@@ -57,43 +56,6 @@ def format_plain(amount_minor: int, currency: str) -> str:
     exp = exponent(currency)
     value = minor_to_major(amount_minor, currency)
     return f"{value:.{exp}f} {currency}"
-
-
-@dataclass(frozen=True, slots=True)
-class Money:
-    amount_minor: int
-    currency: str
-
-    def __post_init__(self) -> None:
-        if not isinstance(self.amount_minor, int) or isinstance(self.amount_minor, bool):
-            raise TypeError("amount_minor must be an int")
-        exponent(self.currency)
-
-    def _same(self, other: Money) -> None:
-        if other.currency != self.currency:
-            raise ValueError(f"currency mismatch: {self.currency} vs {other.currency}")
-
-    def __add__(self, other: Money) -> Money:
-        self._same(other)
-        return Money(self.amount_minor + other.amount_minor, self.currency)
-
-    def __sub__(self, other: Money) -> Money:
-        self._same(other)
-        return Money(self.amount_minor - other.amount_minor, self.currency)
-
-    def __neg__(self) -> Money:
-        return Money(-self.amount_minor, self.currency)
-
-    def __lt__(self, other: Money) -> bool:
-        self._same(other)
-        return self.amount_minor < other.amount_minor
-
-    def __le__(self, other: Money) -> bool:
-        self._same(other)
-        return self.amount_minor <= other.amount_minor
-
-    def __str__(self) -> str:
-        return format_plain(self.amount_minor, self.currency)
 
 
 def split_pro_rata(amount: int, weights: list[int]) -> list[int]:
