@@ -1,6 +1,6 @@
 """Celery tasks of the refund domain. Task names are wire contracts (queued messages and beat name them).
 
-The outbox's delivery and sweep tasks live in `refunds.outbox`, beside what
+The outbox's delivery and sweep tasks live in `refunds.services.outbox`, beside what
 they run; importing them here registers them wherever Celery autodiscovers
 `refunds.tasks`.
 """
@@ -18,7 +18,7 @@ from providers.base import ProviderError
 from providers.registry import get_provider
 from refunds.enums import RefundState
 from refunds.models import Refund
-from refunds.outbox import deliver_outbox, sweep_outbox
+from refunds.services.outbox import deliver_outbox, sweep_outbox
 from refunds.services.outcome import refund_apply_outcome
 
 __all__ = ["deliver_outbox", "poll_provider_pending", "sweep_outbox"]

@@ -10,8 +10,8 @@ from core.actor import Actor
 from core.errors import DomainError
 from refunds.enums import OutboxStatus, PayoutStatus
 from refunds.models import OutboxMessage, PayoutTask
-from refunds.outbox import outbox_replay
 from refunds.permissions import Perm, has_perm
+from refunds.services.outbox import outbox_replay
 from refunds.services.payout import payout_mark_paid
 
 

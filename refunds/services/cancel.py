@@ -7,7 +7,7 @@ from django.db import transaction
 from core.actor import Actor
 from refunds.enums import DecisionKind, RefundState
 from refunds.models import Decision, Refund
-from refunds.outbox import submission_close
+from refunds.services.outbox import submission_close
 from refunds.services.transition import refund_lock, refund_transition
 
 

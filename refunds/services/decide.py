@@ -19,8 +19,8 @@ from core.errors import (
 )
 from refunds.enums import DecisionKind, PolicyOutcome, Reason, Recommendation, RefundState
 from refunds.models import Decision, Payment, Refund
-from refunds.outbox import submission_open
 from refunds.permissions import ApprovalRefusal, Perm, approval_refusal, edit_refusal, require_perm
+from refunds.services.outbox import submission_open
 from refunds.services.policy import dual_control_threshold_minor
 from refunds.services.transition import refund_lock, refund_snapshot, refund_transition
 
@@ -58,7 +58,7 @@ def approval_effects(*, refund: Refund, payment: Payment, actor: Actor, note: st
 
     Side effects, in order: a system Decision when the policy approved it (a
     person's approval has its Decision already); the provider submission
-    (`refunds.outbox.submission_open`: an outbox message whose delivery is
+    (`refunds.services.outbox.submission_open`: an outbox message whose delivery is
     queued on commit, or a payout task for a provider settled by hand).
     """
     if actor.type == "system":

@@ -10,7 +10,7 @@ from core.actor import Actor
 from core.errors import ERR_CONFLICT_STATE, DomainError, InvalidTransition
 from refunds.enums import OutboxStatus, RefundState
 from refunds.models import OutboxMessage, Refund
-from refunds.outbox import outbox_deliver, submission_key, submission_open
+from refunds.services.outbox import outbox_deliver, submission_key, submission_open
 from refunds.services.transition import refund_lock, refund_transition
 
 S = RefundState

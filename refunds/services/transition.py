@@ -19,7 +19,7 @@ So the rules that follow from a state, not from who asked, are written once:
   and the `refund_changed` signal (customer emails react to it).
 
 Side effects that depend on who asks (decisions, the provider submission of
-`refunds.outbox`) stay with the services.
+`refunds.services.outbox`) stay with the services.
 """
 
 from __future__ import annotations

@@ -27,9 +27,9 @@ from notifications.tasks import MAX_RETRIES, send_refund_email
 from providers.base import ProviderOutcome
 from refunds.enums import Reason, Recommendation, RefundState
 from refunds.models import OutboxMessage, Payment, Refund
-from refunds.outbox import outbox_claim
 from refunds.services.cancel import refund_cancel
 from refunds.services.decide import refund_approve, refund_deny, refund_edit
+from refunds.services.outbox import outbox_claim
 from refunds.services.outcome import refund_apply_outcome
 from tests.refunds.factories import agent, make_refund
 from tests.support.customer_states import DECLINE_REASON, LANGUAGES, compile_catalogues, customer_order

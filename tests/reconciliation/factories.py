@@ -15,8 +15,8 @@ from django.utils import timezone
 from providers.base import ProviderOutcome
 from refunds.enums import Reason, RefundState, Role
 from refunds.models import OutboxMessage, Refund
-from refunds.outbox import outbox_claim
 from refunds.services.decide import refund_approve
+from refunds.services.outbox import outbox_claim
 from refunds.services.outcome import refund_apply_outcome
 from tests.refunds.factories import agent, captured_order, make_refund
 

@@ -6,7 +6,7 @@ from core.actor import Actor
 from core.errors import DomainError
 from refunds.enums import OutboxStatus
 from refunds.models import OutboxMessage
-from refunds.outbox import outbox_replay
+from refunds.services.outbox import outbox_replay
 
 
 class Command(BaseCommand):

@@ -28,7 +28,7 @@ from reconciliation.models import ReconciliationItem
 from reconciliation.services import reconciliation_run
 from refunds.enums import Reason, RefundState, Role
 from refunds.models import OutboxMessage
-from refunds.outbox import outbox_claim, outbox_deliver
+from refunds.services.outbox import outbox_claim, outbox_deliver
 from refunds.services.outcome import refund_apply_outcome
 from tests.refunds.factories import UserFactory, captured_order, make_refund
 from tests.support.live import own_simulator, point_provider_at

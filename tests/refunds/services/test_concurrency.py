@@ -24,12 +24,12 @@ from ledger.enums import EntryType
 from ledger.models import JournalEntry
 from ledger.services import trial_balance
 from providers.registry import get_provider
-from refunds import outbox
 from refunds.enums import ACTIVE_STATES, DecisionKind, OutboxStatus, Reason, RefundState, Role
 from refunds.models import Decision, OutboxMessage, Payment, Refund
-from refunds.outbox import outbox_deliver
+from refunds.services import outbox
 from refunds.services.cancel import refund_cancel
 from refunds.services.decide import refund_approve
+from refunds.services.outbox import outbox_deliver
 from tests.refunds.factories import agent, captured_order, make_refund, requester
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -11,8 +11,8 @@ from providers.base import ProviderOutcome
 from providers.breaker import CircuitBreaker
 from refunds.enums import OutboxStatus, Reason, RefundState, Role
 from refunds.models import OutboxMessage, Refund
-from refunds.outbox import outbox_deliver, outbox_replay
 from refunds.services.cancel import refund_cancel
+from refunds.services.outbox import outbox_deliver, outbox_replay
 from refunds.services.outcome import refund_apply_outcome
 from refunds.services.submit import refund_submit
 from tests.refunds.factories import agent, captured_order, make_refund, requester

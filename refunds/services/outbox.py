@@ -52,7 +52,7 @@ from refunds.models import OutboxMessage, Payment, PayoutTask, Refund
 from refunds.services.outcome import refund_apply_outcome
 from refunds.services.transition import refund_lock, refund_transition
 
-logger = logging.getLogger("refunds.outbox")
+logger = logging.getLogger("refunds.services.outbox")
 S = RefundState
 OUTBOX_ACTOR = Actor.system("outbox")
 
