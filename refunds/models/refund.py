@@ -190,3 +190,15 @@ ALLOWED_TRANSITIONS: frozenset[tuple[str, str]] = frozenset(
         (S.PROVIDER_PENDING, S.FAILED),
     }
 )
+
+# The FSM method above that moves a refund into each state (the services call it through
+# refunds.services.transition, never directly).
+TRANSITION_METHODS: dict[str, str] = {
+    S.APPROVED: "approve",
+    S.DENIED: "deny",
+    S.CANCELED: "cancel",
+    S.SUBMITTING: "submit",
+    S.PROVIDER_PENDING: "mark_provider_pending",
+    S.COMPLETED: "complete",
+    S.FAILED: "fail",
+}

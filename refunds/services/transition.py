@@ -44,21 +44,11 @@ from ledger.services import refund_post_pending, refund_post_reversed, refund_po
 from refunds.enums import ACTIVE_STATES, STATE_EVENTS, RefundState
 from refunds.metrics import REFUND_OUTCOME_TOTAL
 from refunds.models import Payment, Refund
+from refunds.models.refund import TRANSITION_METHODS
 from refunds.signals import refund_changed
 
 logger = logging.getLogger("refunds")
 S = RefundState
-
-# The FSM method (on Refund) that makes each move.
-_FSM_METHODS: dict[str, str] = {
-    S.APPROVED: "approve",
-    S.DENIED: "deny",
-    S.CANCELED: "cancel",
-    S.SUBMITTING: "submit",
-    S.PROVIDER_PENDING: "mark_provider_pending",
-    S.COMPLETED: "complete",
-    S.FAILED: "fail",
-}
 
 
 def refund_lock(*, refund_id: int) -> tuple[Refund, Payment]:
@@ -197,7 +187,7 @@ def refund_transition(
 def _move(refund: Refund, *, payment: Payment, to: RefundState, changes: Mapping[str, Any]) -> dict[str, Any]:
     """Check the edge and make the move in memory (money held, submission round, fields); return the before snapshot."""
     source = refund.state
-    method = getattr(refund, _FSM_METHODS.get(to, ""), None)
+    method = getattr(refund, TRANSITION_METHODS.get(to, ""), None)
     if method is None or not can_proceed(method):
         raise InvalidTransition(source, to)
     before = refund_snapshot(refund)

@@ -8,21 +8,12 @@ from django_fsm import can_proceed
 
 from refunds.enums import RefundState
 from refunds.models import Refund
-from refunds.models.refund import ALLOWED_TRANSITIONS
+from refunds.models.refund import ALLOWED_TRANSITIONS, TRANSITION_METHODS
 from tests.refunds.factories import captured_order, make_refund
 
 pytestmark = pytest.mark.django_db
 
 S = RefundState
-TRANSITION_METHODS = {
-    S.APPROVED: "approve",
-    S.DENIED: "deny",
-    S.CANCELED: "cancel",
-    S.SUBMITTING: "submit",
-    S.PROVIDER_PENDING: "mark_provider_pending",
-    S.COMPLETED: "complete",
-    S.FAILED: "fail",
-}
 
 
 @pytest.mark.parametrize(("source", "target"), sorted(itertools.product(S.values, S.values)))
