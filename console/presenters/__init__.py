@@ -20,6 +20,8 @@ from django.utils import timezone
 from audit.models import AuditEvent
 from core.money import CURRENCY_EXPONENTS, format_plain, minor_to_major
 from ledger.models import JournalEntry, Posting
+from providers.base import WebhookRejected
+from providers.registry import UnknownProvider, get_provider
 from refunds.enums import ACTIVE_STATES, DecisionKind, PolicyOutcome, Recommendation, RefundState
 from refunds.models import Decision, Order, OrderLine, OutboxMessage, Refund, WebhookEvent
 
@@ -487,11 +489,14 @@ def _outbox_items(refund: Refund) -> list[TimelineItem]:
     return items
 
 
-def _provider_status(payload) -> str:
-    """The refund status inside a Stripe-style event (`data.object.status`), if present."""
+def _provider_status(payload: dict, provider: str | None = None) -> str:
+    """The provider's own word for the refund's state in a stored webhook event ("" if it says none).
+
+    `provider` is the event's (`WebhookEvent.provider`); None reads it as the default provider's.
+    """
     try:
-        return str(payload["data"]["object"]["status"])
-    except (KeyError, TypeError):
+        return get_provider(provider).parse_event(payload).provider_status
+    except (WebhookRejected, UnknownProvider):
         return ""
 
 
