@@ -1,43 +1,13 @@
-"""Payment providers: one small base contract, the Stripe-protocol client, the
-webhook signature scheme and a stand-alone simulator (SPEC §6).
+"""Payment providers (SPEC §6): the contract, the registry, and one package per provider.
 
-`StripeProtocolProvider` is imported lazily so the simulator process, which
-only needs the signature helpers, does not pay for `requests`.
+- `base` - the `Provider` contract and the normalised types crossing it
+  (`ProviderOutcome`, `ProviderEvent`, `ReportRow`) and its exceptions;
+- `registry` - which providers exist (`PROVIDERS`) and `get_provider(name)`;
+- `breaker` - a circuit breaker per provider;
+- `reports` - CSV helpers shared by the providers' report layouts;
+- `stripe/`, `manual/` - one self-contained package per provider.
+
+Adding a provider is one package and one line in `registry.PROVIDERS`. This
+package imports nothing itself: the simulator process imports
+`providers.stripe.signature` and stays free of Django and `requests`.
 """
-
-from typing import Any
-
-from providers.base import (
-    RETRYABLE_FAILURE_CODES,
-    FailureCode,
-    IdempotencyMismatch,
-    Provider,
-    ProviderError,
-    ProviderOutcome,
-    ProviderRejected,
-    ProviderUnavailable,
-)
-from providers.stripe.signature import SignatureError, sign_payload, verify_signature
-
-__all__ = [
-    "RETRYABLE_FAILURE_CODES",
-    "FailureCode",
-    "IdempotencyMismatch",
-    "Provider",
-    "ProviderError",
-    "ProviderOutcome",
-    "ProviderRejected",
-    "ProviderUnavailable",
-    "SignatureError",
-    "StripeProtocolProvider",
-    "sign_payload",
-    "verify_signature",
-]
-
-
-def __getattr__(name: str) -> Any:
-    if name == "StripeProtocolProvider":
-        from providers.stripe.client import StripeProtocolProvider
-
-        return StripeProtocolProvider
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,4 +1,4 @@
-"""The small contract every payment provider implements (SPEC §6, STYLE §5).
+"""The small contract every payment provider implements (SPEC §6, §7, STYLE §5).
 
 A provider turns "refund this much of that payment" into one of three
 normalised outcomes, so the refund services never look at a processor's
@@ -10,17 +10,28 @@ caller must react to them in opposite ways:
   idempotency key, which is what makes the retry safe.
 * `ProviderRejected` - the provider answered and refused; nothing happened and
   repeating the same request cannot change that.
+
+Beyond executing refunds, a provider may list its refunds, read its own report
+files and send signed webhooks. Which of these it can do is said by class
+attributes (`lists_refunds`, `reads_reports`, `sends_webhooks`), so callers ask
+the capability rather than the provider's name; a method of a capability the
+provider lacks raises `CapabilityMissing`. Everything crossing this boundary
+is one of the normalised types below: `ProviderOutcome` (one refund's state),
+`ProviderEvent` (one webhook event) and `ReportRow` (one refund as the
+provider's side of a reconciliation).
 """
 
 from __future__ import annotations
 
 import abc
 import enum
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Literal
+from datetime import datetime
+from typing import Any, ClassVar, Literal, NamedTuple
 
 OutcomeStatus = Literal["succeeded", "pending", "failed"]
+OUTCOME_STATUSES: tuple[OutcomeStatus, ...] = ("succeeded", "pending", "failed")
 
 
 class FailureCode(enum.StrEnum):
@@ -63,7 +74,7 @@ class ProviderOutcome:
     raw: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        if self.status not in ("succeeded", "pending", "failed"):
+        if self.status not in OUTCOME_STATUSES:
             raise ValueError(f"unknown outcome status {self.status!r}")
         if self.status != "failed" and (self.failure_code or self.retryable):
             raise ValueError("only a failed outcome carries a failure code")
@@ -72,6 +83,55 @@ class ProviderOutcome:
     def is_final(self) -> bool:
         """True when no later webhook can change this outcome."""
         return self.status != "pending"
+
+
+@dataclass(frozen=True)
+class ProviderEvent:
+    """One webhook event of a provider, in our words.
+
+    `payload` is the event as received, decoded from JSON: the inbox stores it
+    and `Provider.parse_event` reads it back later (screens, reconciliation).
+    `outcome` is None when the event is not about a refund; then the refund
+    fields are None too. `provider_status` is the provider's own word for the
+    refund's state ("requires_action"), for people to read; decisions use
+    `outcome.status`.
+    """
+
+    event_id: str
+    event_type: str
+    payload: dict[str, Any]
+    created_at: datetime | None = None
+    provider_refund_id: str | None = None
+    refund_public_id: str | None = None
+    outcome: ProviderOutcome | None = None
+    amount_minor: int | None = None
+    currency: str | None = None
+    provider_status: str = ""
+
+    @property
+    def is_refund_event(self) -> bool:
+        return self.outcome is not None
+
+
+class ReportRow(NamedTuple):
+    """One refund as the provider reports it: the provider side of a reconciliation (SPEC §7).
+
+    A tuple, so a million of them stream into PostgreSQL's COPY as they are.
+    `created_unix` is None when a report carries no time (the run's day is
+    assumed); `refund_public_id` is our id as the provider echoes it (from the
+    metadata we sent), so a refund whose provider id we never learned is still
+    recognised. `reversal` marks a row that is not a refund but gives a failed
+    refund's money back: it only says that refund failed.
+    """
+
+    provider_refund_id: str
+    amount_minor: int
+    currency: str
+    status: OutcomeStatus
+    created_unix: int | None
+    payment_id: str
+    refund_public_id: str
+    reversal: bool = False
 
 
 class ProviderError(Exception):
@@ -120,20 +180,76 @@ class IdempotencyMismatch(ProviderRejected):
     """
 
 
+class CapabilityMissing(NotImplementedError):
+    """Asked a provider for something its capability flags say it cannot do (a bug of the caller)."""
+
+
+class WebhookRejected(Exception):
+    """A webhook request we must not act on: answered 400, nothing stored.
+
+    `reason` is short and stable ("not_an_event", "no_webhooks", …) so
+    rejections can be counted by cause; the message is what the 400 answer says.
+    """
+
+    def __init__(self, message: str, *, reason: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+class WebhookSignatureInvalid(WebhookRejected):
+    """The signature does not prove the provider sent this payload, now.
+
+    `reason` is one of "malformed", "no_signature", "timestamp", "mismatch".
+    """
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(f"signature: {reason}", reason=reason)
+
+
+class ReportFormatError(ValueError):
+    """A provider report cannot be read as a whole; a partial reconciliation would lie, so none is made."""
+
+
+def header_value(headers: Mapping[str, str], name: str) -> str:
+    """The value of HTTP header `name`, whatever the case of the mapping's keys ("" when absent)."""
+    value = headers.get(name)
+    if value is None:
+        wanted = name.lower()
+        value = next((v for k, v in headers.items() if k.lower() == wanted), "")
+    return value
+
+
 class Provider(abc.ABC):
     """A payment provider able to refund a captured payment.
 
     Each payment records the provider that holds it (`Payment.provider`, a
     name of `providers.registry.PROVIDERS`); everything the domain asks a
     provider goes through this contract, so no processor's vocabulary, header
-    or status leaks out of its package.
+    or status leaks out of its package. Instances are built by
+    `providers.registry.get_provider` through `from_settings`.
     """
 
     name: ClassVar[str]
+    # For screens and choices ("Stripe protocol", "Manual payouts").
     label: ClassVar[str]
     supports_partial: ClassVar[bool] = True
     # No API to call: approval opens a payout task, and finance marking it paid completes the refund.
     settles_by_hand: ClassVar[bool] = False
+    # `iter_refunds` and `fetch_refund_row` work: reconciliation can read a day from the provider's API.
+    lists_refunds: ClassVar[bool] = False
+    # `report_rows` and `check_report_header` work: finance can reconcile from an uploaded report.
+    reads_reports: ClassVar[bool] = False
+    # `verify_webhook` and `parse_event` work: the provider tells us about refunds at /webhooks/payments.
+    sends_webhooks: ClassVar[bool] = False
+    # Where the provider's API lives (recorded on reconciliation runs); empty without an API.
+    api_base: str = ""
+
+    @classmethod
+    def from_settings(cls) -> Provider:
+        """An instance configured from Django settings (credentials, timeouts, webhook secrets)."""
+        return cls()
+
+    # --- refunds ------------------------------------------------------------
 
     @abc.abstractmethod
     def execute_refund(
@@ -155,11 +271,46 @@ class Provider(abc.ABC):
     def fetch_refund(self, *, provider_refund_id: str) -> ProviderOutcome:
         """Read the current state of a refund (polling when no webhook came)."""
 
-    @abc.abstractmethod
-    def iter_refunds(self, *, created_gte: int, created_lt: int, page_size: int = 100) -> Iterator[dict[str, Any]]:
-        """Yield every refund created in [created_gte, created_lt) (unix seconds).
+    # --- listing (lists_refunds) ------------------------------------------------
 
-        Each item is a normalised dict with the keys id, amount, currency,
-        status (succeeded/pending/failed), failure_code, payment_intent,
-        created and metadata - what reconciliation (SPEC §7) compares.
+    def iter_refunds(self, *, created_gte: int, created_lt: int, page_size: int = 100) -> Iterator[ReportRow]:
+        """Yield every refund created in [created_gte, created_lt) (unix seconds), one at a time."""
+        raise CapabilityMissing(f"{self.name} does not list refunds")
+
+    def fetch_refund_row(self, *, provider_refund_id: str) -> ReportRow:
+        """One refund as a `ReportRow` (reconciliation looks up refunds the day's listing missed).
+
+        Raises `ProviderRejected` with code `not_found` when the provider does not know it.
         """
+        raise CapabilityMissing(f"{self.name} does not list refunds")
+
+    # --- webhooks (sends_webhooks) -------------------------------------------------
+
+    def verify_webhook(self, *, payload: bytes, headers: Mapping[str, str]) -> ProviderEvent:
+        """Check that the provider sent exactly these bytes, recently; return the event.
+
+        Verifies the provider's own signature header with its secrets and
+        timestamp tolerance. Raises `WebhookSignatureInvalid` when that fails and
+        `WebhookRejected` when the payload is not an event of this provider.
+        """
+        raise WebhookRejected(f"{self.name} sends no webhooks", reason="no_webhooks")
+
+    def parse_event(self, payload: dict[str, Any]) -> ProviderEvent:
+        """Read a stored event (already verified when it arrived); raises `WebhookRejected` if it is none."""
+        raise WebhookRejected(f"{self.name} sends no webhooks", reason="no_webhooks")
+
+    # --- reports (reads_reports) ----------------------------------------------------
+
+    def check_report_header(self, header: Sequence[str]) -> None:
+        """Refuse (`ReportFormatError`) a report whose header row is none of this provider's layouts.
+
+        Lets an upload be refused at once instead of minutes later in the worker.
+        """
+        raise ReportFormatError(f"{self.label} gives no reports to reconcile from")
+
+    def report_rows(self, lines: Iterable[str]) -> Iterator[ReportRow]:
+        """Parse a report (text lines of a CSV file, header first) into rows, one at a time.
+
+        Raises `ReportFormatError` naming the line when any part cannot be read.
+        """
+        raise ReportFormatError(f"{self.label} gives no reports to reconcile from")

@@ -1,4 +1,8 @@
-"""Vocabularies of reconciliation; the values are stored and exported, so they never change."""
+"""Vocabularies of reconciliation; the values are stored and exported, so they never change.
+
+Providers are not among them: a run's provider is a name of `providers.registry.PROVIDERS`
+(choices from `providers.registry.provider_choices`).
+"""
 
 from django.db import models
 
@@ -13,11 +17,6 @@ class RunStatus(models.TextChoices):
 class RunSource(models.TextChoices):
     API = "api", "Provider list API"
     FILE = "file", "Provider report CSV"
-
-
-class ReconProvider(models.TextChoices):
-    STRIPE = "stripe", "Stripe protocol"
-    MANUAL = "manual", "Manual payouts"
 
 
 class ItemKind(models.TextChoices):

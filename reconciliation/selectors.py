@@ -7,7 +7,8 @@ from datetime import date
 
 from django.db.models import Q, QuerySet
 
-from reconciliation.enums import EXCEPTION_KINDS, ItemKind, ReconProvider, RunStatus
+from providers.registry import provider_names
+from reconciliation.enums import EXCEPTION_KINDS, ItemKind, RunStatus
 from reconciliation.models import ReconciliationItem, ReconciliationRun, TrialBalanceCheck
 
 
@@ -81,6 +82,6 @@ def latest_current_runs() -> list[ReconciliationRun]:
     """Per provider, the current run of the most recent reconciled day (for the mismatch-rate gauge)."""
     runs = (
         ReconciliationRun.objects.filter(is_current=True, provider=provider).order_by("-day").first()
-        for provider in ReconProvider.values
+        for provider in provider_names()
     )
     return [run for run in runs if run is not None]

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import IO
 
 from django.conf import settings
+from django.core.files.storage import default_storage
 from django.db import connection, transaction
 from django.utils import timezone
 
@@ -26,17 +27,13 @@ from audit.enums import AuditAction
 from audit.services import audit_record
 from core.actor import Actor
 from core.errors import ERR_AUTHZ_ROLE, ERR_CONFLICT_STATE, ERR_VALIDATION, DomainError
+from ledger.services import trial_balance
+from providers.base import FailureCode, Provider, ProviderRejected, ReportFormatError, ReportRow
+from providers.registry import get_provider, provider_class, provider_names
 from reconciliation import classify, staging
-from reconciliation.enums import ItemKind, ReconProvider, RunSource, RunStatus
+from reconciliation.enums import ItemKind, RunSource, RunStatus
 from reconciliation.models import ReconciliationItem, ReconciliationRun, TrialBalanceCheck
-from reconciliation.sources import (
-    ReportFormatError,
-    Row,
-    open_text,
-    row_from_record,
-    rows_from_api,
-    rows_from_csv,
-)
+from reconciliation.sources import open_text, rows_from_api, rows_from_report
 from reconciliation.webhooks import unknown_refund_events_add
 from reconciliation.window import DayWindow, day_window
 
@@ -68,17 +65,22 @@ def reconciliation_run_create(
 ) -> ReconciliationRun:
     """Record that a run of `day` was asked for (status queued); `reconciliation_run_execute` does it."""
     _require_finance(actor)
-    if provider not in ReconProvider.values:
+    if provider not in provider_names():
         raise DomainError(ERR_VALIDATION, f"Unknown provider '{provider}'.", field="provider")
     if source not in RunSource.values:
         raise DomainError(ERR_VALIDATION, f"Unknown source '{source}'.", field="source")
-    if source == RunSource.API and provider != ReconProvider.STRIPE:
-        raise DomainError(ERR_VALIDATION, "Manual payouts have no provider API; upload a report.", field="source")
+    capabilities = provider_class(provider)
+    if source == RunSource.API and not capabilities.lists_refunds:
+        raise DomainError(
+            ERR_VALIDATION, f"{capabilities.label} have no provider API; upload a report.", field="source"
+        )
+    if source == RunSource.FILE and not capabilities.reads_reports:
+        raise DomainError(ERR_VALIDATION, f"{capabilities.label} give no reports; use the API.", field="source")
     window = day_window(day)
     if window.start > timezone.now():
         raise DomainError(ERR_VALIDATION, "A day in the future has nothing to reconcile yet.", field="day")
     if source == RunSource.API and not source_name:
-        source_name = str(getattr(settings, "PROVIDER_API_BASE", ""))[:255]
+        source_name = get_provider(provider).api_base[:255]
     return ReconciliationRun.objects.create(
         day=day,
         provider=provider,
@@ -147,6 +149,7 @@ def reconciliation_run_execute(
 
 def _execute(run: ReconciliationRun, *, actor: Actor, file: FileSource | None) -> None:
     window = day_window(run.day, run.timezone)
+    provider = get_provider(run.provider)
     vendor = connection.vendor
     timings = _Timings()
     with connection.cursor() as cursor:
@@ -156,7 +159,7 @@ def _execute(run: ReconciliationRun, *, actor: Actor, file: FileSource | None) -
             # Compiling these one-off statements costs more than it saves.
             cursor.execute("SELECT set_config('jit', 'off', true)")
         staging.stage_create(cursor)
-        run.provider_rows = staging.stage_load(cursor, _provider_rows(run, window, file), vendor=vendor)
+        run.provider_rows = staging.stage_load(cursor, _provider_rows(run, provider, window, file), vendor=vendor)
         staging.stage_prepare(cursor, vendor=vendor)
         with_meta = staging.meta_build(cursor, vendor=vendor) > 0
         timings.lap("stage")
@@ -170,12 +173,12 @@ def _execute(run: ReconciliationRun, *, actor: Actor, file: FileSource | None) -
             cursor, window, run_id=run.pk, provider=run.provider, connection=connection, vendor=vendor
         )
         if run.source == RunSource.API:
-            _look_up_unlisted(cursor)
+            _look_up_unlisted(cursor, provider)
         classify.items_insert_unlisted(cursor, run_id=run.pk, start=start, vendor=vendor)
         staging.drop_all(cursor)
         timings.lap("classify_unlisted")
-    if run.provider == ReconProvider.STRIPE:
-        unknown_refund_events_add(run=run)
+    if provider.sends_webhooks:
+        unknown_refund_events_add(run=run, provider=provider)
     with connection.cursor() as cursor:
         summary = classify.run_summary(cursor, run_id=run.pk, start=start, end=end)
         if vendor == "postgresql":
@@ -224,47 +227,41 @@ class _Timings:
         self._last = now
 
 
-def _provider_rows(run: ReconciliationRun, window: DayWindow, file: FileSource | None) -> Iterator[Row]:
+def _provider_rows(
+    run: ReconciliationRun, provider: Provider, window: DayWindow, file: FileSource | None
+) -> Iterator[ReportRow]:
     """The provider side as normalised rows: from its list API or from the report file."""
     if run.source == RunSource.API:
-        from providers.registry import get_provider
-
-        yield from rows_from_api(get_provider(), created_gte=window.fetch_gte, created_lt=window.fetch_lt)
+        yield from rows_from_api(provider, created_gte=window.fetch_gte, created_lt=window.fetch_lt)
     elif file is not None and not isinstance(file, str | Path):
-        yield from rows_from_csv(open_text(file))  # the caller's file: the caller closes it
+        yield from rows_from_report(provider, open_text(file))  # the caller's file: the caller closes it
     elif file is not None:
         with open_text(file) as stream:
-            yield from rows_from_csv(stream)
+            yield from rows_from_report(provider, stream)
     elif run.upload_path:
-        from django.core.files.storage import default_storage
-
         with default_storage.open(run.upload_path, "rb") as stored:
-            yield from rows_from_csv(open_text(stored))
+            yield from rows_from_report(provider, open_text(stored))
     else:
         raise ReportFormatError("this file run has no report to read")
 
 
-def _look_up_unlisted(cursor) -> None:
+def _look_up_unlisted(cursor, provider: Provider) -> None:
     """Ask the provider, one by one, about our refunds of the day its listing did not contain.
 
     They were created on another day (a refund pending for days, a retry
     across midnight). Bounded by RECONCILIATION_MAX_LOOKUPS; beyond it, and for
-    refunds the provider does not know (404), the refund stays unlisted and is
-    reported missing at the provider.
+    refunds the provider does not know (not found), the refund stays unlisted
+    and is reported missing at the provider.
     """
-    from providers.base import FailureCode, ProviderRejected
-    from providers.registry import get_provider
-
     limit = int(getattr(settings, "RECONCILIATION_MAX_LOOKUPS", DEFAULT_MAX_LOOKUPS))
-    provider = get_provider()
     for provider_refund_id in staging.unlisted_without_provider_row(cursor, limit=limit):
         try:
-            outcome = provider.fetch_refund(provider_refund_id=provider_refund_id)
+            row = provider.fetch_refund_row(provider_refund_id=provider_refund_id)
         except ProviderRejected as error:
             if error.code == FailureCode.NOT_FOUND:
                 continue
             raise
-        staging.stage_add(cursor, row_from_record(outcome.raw))
+        staging.stage_add(cursor, row)
 
 
 def _make_current(run: ReconciliationRun) -> ReconciliationRun | None:
@@ -402,8 +399,6 @@ def trial_balance_check(*, checked_by: str = "system") -> TrialBalanceCheck:
     An unbalanced ledger is logged as an error (MSG.ledger.trial_balance_unbalanced)
     and shows in the `ledger_trial_balance_ok` gauge.
     """
-    from ledger.services import trial_balance
-
     balances = {currency: int(total) for currency, total in trial_balance().items()}
     is_balanced = all(total == 0 for total in balances.values())
     check = TrialBalanceCheck.objects.create(balances=balances, is_balanced=is_balanced, checked_by=checked_by[:150])

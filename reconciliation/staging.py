@@ -6,7 +6,7 @@ for another run to trip over, and two runs never see each other's rows.
 
 - `recon_stage` - the provider rows as read (COPY FROM STDIN). A row with
   `reversal = 1` is not a refund but the balance transaction that gave a
-  failed refund's money back (Stripe's `refund_failure`): it only marks the
+  failed refund's money back (Stripe's `refund_failure`, say): it only marks the
   refund it names as failed.
 - `recon_failed` - the provider refund ids that have such a reversal row.
 - `recon_meta` - provider refunds that name one of our refunds in their
@@ -30,8 +30,7 @@ from itertools import islice
 
 from django.db import IntegrityError, transaction
 
-from reconciliation.enums import ReconProvider
-from reconciliation.sources import ReportFormatError, Row
+from providers.base import ReportFormatError, ReportRow
 from reconciliation.window import DayWindow
 
 STAGE = "recon_stage"
@@ -44,7 +43,7 @@ STAGE_COLUMNS = (
     "currency",
     "status",
     "created_unix",
-    "payment_intent",
+    "payment_id",
     "metadata_refund_id",
     "reversal",
 )
@@ -64,12 +63,12 @@ def stage_create(cursor) -> None:
     drop_all(cursor)
     cursor.execute(
         f"CREATE TEMP TABLE {STAGE} (provider_refund_id text NOT NULL, amount_minor bigint NOT NULL, "
-        "currency text NOT NULL, status text NOT NULL, created_unix bigint, payment_intent text NOT NULL, "
+        "currency text NOT NULL, status text NOT NULL, created_unix bigint, payment_id text NOT NULL, "
         "metadata_refund_id text NOT NULL, reversal integer NOT NULL)"
     )
 
 
-def stage_load(cursor, rows: Iterable[Row], *, vendor: str) -> int:
+def stage_load(cursor, rows: Iterable[ReportRow], *, vendor: str) -> int:
     """Stream the rows into the stage table; returns how many were written.
 
     PostgreSQL: one COPY … FROM STDIN, fed row by row from the generator, so
@@ -93,10 +92,11 @@ def stage_load(cursor, rows: Iterable[Row], *, vendor: str) -> int:
     return count
 
 
-def stage_add(cursor, row: Row) -> None:
+def stage_add(cursor, row: ReportRow) -> None:
     """Add one provider refund fetched by id (the run's lookups of our unlisted refunds)."""
     placeholders = ", ".join(["%s"] * len(STAGE_COLUMNS))
-    cursor.execute(f"INSERT INTO {STAGE} ({', '.join(STAGE_COLUMNS)}) VALUES ({placeholders})", list(row))  # noqa: S608
+    values = [*row[:-1], int(row.reversal)]  # the column is an integer (COPY's binary int4 takes a bool as is)
+    cursor.execute(f"INSERT INTO {STAGE} ({', '.join(STAGE_COLUMNS)}) VALUES ({placeholders})", values)  # noqa: S608
 
 
 def stage_prepare(cursor, *, vendor: str) -> None:
@@ -125,7 +125,7 @@ def stage_prepare(cursor, *, vendor: str) -> None:
         f"""
         INSERT INTO {STAGE} ({", ".join(STAGE_COLUMNS)})
         SELECT f.provider_refund_id, MAX(f.amount_minor), MAX(f.currency), 'failed', MIN(f.created_unix),
-               MAX(f.payment_intent), MAX(f.metadata_refund_id), 0
+               MAX(f.payment_id), MAX(f.metadata_refund_id), 0
         FROM {STAGE} f
         WHERE f.reversal = 1
           AND NOT EXISTS (SELECT 1 FROM {STAGE} s WHERE s.reversal = 0 AND s.provider_refund_id = f.provider_refund_id)
@@ -168,10 +168,16 @@ def meta_build(cursor, *, vendor: str) -> int:
     return cursor.fetchone()[0]
 
 
-def _provider_filter(provider: str, column: str) -> str:
-    """Our refunds that went to this provider: manual payouts are paid by finance, the rest by the API."""
-    exists = f"EXISTS (SELECT 1 FROM refunds_payouttask t WHERE t.refund_id = {column})"  # noqa: S608
-    return exists if provider == ReconProvider.MANUAL else f"NOT {exists}"
+def _provider_filter(column: str) -> str:
+    """Refund `column` is of a payment the run's provider holds (whose name is the filter's one parameter).
+
+    Each payment names its provider, so a run of one provider never reports
+    another provider's refunds (or those paid by hand) as missing at it.
+    """
+    return (
+        "EXISTS (SELECT 1 FROM refunds_refund pr JOIN refunds_payment pp ON pp.id = pr.payment_id "  # noqa: S608
+        f"WHERE pr.id = {column} AND pp.provider = %s)"
+    )
 
 
 def unlisted_build(cursor, window: DayWindow, *, run_id: int, provider: str, connection, vendor: str) -> int:
@@ -196,7 +202,7 @@ def unlisted_build(cursor, window: DayWindow, *, run_id: int, provider: str, con
         SELECT je.refund_id AS refund_id, 1 AS settled
         FROM ledger_journalentry je
         WHERE je.entry_type = 'REFUND_SETTLED' AND je.created_at >= %s AND je.created_at < %s
-          AND {_provider_filter(provider, "je.refund_id")}
+          AND {_provider_filter("je.refund_id")}
           AND je.refund_id NOT IN ({covered})
         UNION ALL
         SELECT r.id, 0
@@ -206,10 +212,10 @@ def unlisted_build(cursor, window: DayWindow, *, run_id: int, provider: str, con
           AND NOT EXISTS (
               SELECT 1 FROM ledger_journalentry je WHERE je.refund_id = r.id AND je.entry_type = 'REFUND_SETTLED'
           )
-          AND {_provider_filter(provider, "r.id")}
+          AND {_provider_filter("r.id")}
           AND r.id NOT IN ({covered})
         """,  # noqa: S608
-        [start, end, run_id, start, end, run_id],
+        [start, end, provider, run_id, start, end, provider, run_id],
     )
     analyze(cursor, vendor, UNLISTED)
     cursor.execute(f"SELECT COUNT(*) FROM {UNLISTED}")  # noqa: S608

@@ -1,4 +1,4 @@
-"""Celery tasks of the ledger: reconciliation (nightly and on demand) and the trial balance check.
+"""Celery tasks of reconciliation (nightly and on demand) and the trial balance check.
 
 Each fetches ids, calls one service, and retries only trouble that waiting can
 fix (the provider or the database being unavailable). A failed reconciliation
@@ -11,10 +11,15 @@ from __future__ import annotations
 import logging
 
 from celery import shared_task
-from django.conf import settings
 from django.db import OperationalError
 
+from core.actor import Actor
 from providers.base import ProviderUnavailable
+from providers.registry import default_provider_name, provider_class
+from reconciliation.enums import RunSource
+from reconciliation.models import ReconciliationRun
+from reconciliation.services import reconciliation_run, reconciliation_run_execute, trial_balance_check
+from reconciliation.window import yesterday
 
 logger = logging.getLogger("reconciliation.tasks")
 
@@ -22,9 +27,6 @@ logger = logging.getLogger("reconciliation.tasks")
 @shared_task(name="ledger.reconcile_run")
 def reconcile_run(*, run_id: int) -> str:
     """Do a run finance queued from the screens; returns its final status."""
-    from reconciliation.models import ReconciliationRun
-    from reconciliation.services import reconciliation_run_execute
-
     if not ReconciliationRun.objects.filter(pk=run_id).exists():
         logger.warning(
             "reconciliation run not found", extra={"message_id": "MSG.reconciliation.missing", "run_id": run_id}
@@ -44,22 +46,22 @@ def reconcile_run(*, run_id: int) -> str:
     max_retries=6,
 )
 def reconcile_yesterday() -> dict:
-    """The nightly job (beat): check the trial balance, then reconcile yesterday from the provider's list API."""
-    from core.actor import Actor
-    from reconciliation.enums import ReconProvider, RunSource
-    from reconciliation.services import reconciliation_run, trial_balance_check
-    from reconciliation.window import yesterday
+    """The nightly job (beat): check the trial balance, then reconcile yesterday from the default provider's API.
 
+    A provider without a list API (manual payouts) is reconciled from reports
+    finance uploads, so the night only checks the trial balance for it.
+    """
     check = trial_balance_check(checked_by="nightly job")
     result: dict = {"trial_balance_ok": check.is_balanced}
-    if getattr(settings, "PROVIDER", ReconProvider.STRIPE) != ReconProvider.STRIPE:
+    provider = default_provider_name()
+    if not provider_class(provider).lists_refunds:
         logger.info(
             "nightly reconciliation skipped: the provider has no list API",
-            extra={"message_id": "MSG.reconciliation.skipped", "provider": settings.PROVIDER},
+            extra={"message_id": "MSG.reconciliation.skipped", "provider": provider},
         )
         return result
     run = reconciliation_run(
-        day=yesterday(), provider=ReconProvider.STRIPE, source=RunSource.API, actor=Actor.system("nightly job")
+        day=yesterday(), provider=provider, source=RunSource.API, actor=Actor.system("nightly job")
     )
     result.update(run_id=run.pk, status=run.status, exceptions=run.exception_count)
     return result
@@ -68,6 +70,4 @@ def reconcile_yesterday() -> dict:
 @shared_task(name="ledger.trial_balance_check")
 def trial_balance_check_task() -> bool:
     """Sum all postings per currency now; logs an error and flips the gauge if any is not zero."""
-    from reconciliation.services import trial_balance_check
-
     return trial_balance_check(checked_by="task").is_balanced

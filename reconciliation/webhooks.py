@@ -9,18 +9,28 @@ provider's dashboard) is seen even when the report missed it.
 
 from __future__ import annotations
 
-from django.db.models import Count, Max
+from django.db.models import Count, Max, Q
 
+from providers.base import Provider, WebhookRejected
+from providers.registry import default_provider_name
 from reconciliation.enums import ItemKind
 from reconciliation.models import ReconciliationItem, ReconciliationRun
-from reconciliation.sources import PROVIDER_STATUS
 from refunds.models import Refund, WebhookEvent
 
 
-def unknown_refund_events_add(*, run: ReconciliationRun) -> int:
-    """Add or annotate items for the day's unknown-refund events; returns items added."""
+def unknown_refund_events_add(*, run: ReconciliationRun, provider: Provider) -> int:
+    """Add or annotate items for the day's unknown-refund events of the run's provider; returns items added.
+
+    `provider` reads the stored events (`Provider.parse_event`). Side effects:
+    notes on the run's missing_in_ledger items the events name, and one
+    `unknown_refund_event` item per other unknown refund (from its latest event).
+    """
+    named = Q(provider=run.provider)
+    if run.provider == default_provider_name():
+        named |= Q(provider="")  # an event row that names no provider is the default provider's
     events = (
         WebhookEvent.objects.filter(
+            named,
             status=WebhookEvent.STATUS_UNKNOWN_REFUND,
             received_at__gte=run.window_start,
             received_at__lt=run.window_end,
@@ -47,16 +57,18 @@ def unknown_refund_events_add(*, run: ReconciliationRun) -> int:
     )
     items = []
     for event in latest.values():
-        obj = (event.payload.get("data") or {}).get("object") or {}
-        amount = obj.get("amount")
+        try:
+            parsed = provider.parse_event(event.payload)
+        except WebhookRejected:  # stored, so it was an event when it came; keep what the inbox row says
+            parsed = None
         items.append(
             ReconciliationItem(
                 run=run,
                 kind=ItemKind.UNKNOWN_REFUND_EVENT,
                 provider_refund_id=event.provider_refund_id,
-                provider_amount_minor=amount if isinstance(amount, int) and not isinstance(amount, bool) else None,
-                provider_currency=str(obj.get("currency") or "").upper()[:3],
-                provider_status=PROVIDER_STATUS.get(str(obj.get("status")), "")[:20],
+                provider_amount_minor=parsed.amount_minor if parsed else None,
+                provider_currency=((parsed and parsed.currency) or "")[:3],
+                provider_status=(parsed.outcome.status if parsed and parsed.outcome else "")[:20],
                 provider_created_at=event.provider_created_at,
                 note=f"webhook {event.event_type} {event.event_id}"[:200],
             )

@@ -9,11 +9,16 @@ from datetime import timedelta
 from django import forms
 from django.conf import settings
 
-from reconciliation.enums import ItemKind, ReconProvider, RunSource
-from reconciliation.sources import ReportFormatError, detect_layout
+from providers.base import ReportFormatError
+from providers.registry import UnknownProvider, default_provider_name, get_provider, provider_choices
+from reconciliation.enums import ItemKind, RunSource
 
 DEFAULT_MAX_UPLOAD_BYTES = 1024**3
 DEFAULT_MAX_EXPORT_DAYS = 366
+
+
+def _all_providers() -> list[tuple[str, str]]:
+    return [("", "all"), *provider_choices()]
 
 
 class DateInput(forms.DateInput):
@@ -22,7 +27,7 @@ class DateInput(forms.DateInput):
 
 class RunRequestForm(forms.Form):
     day = forms.DateField(widget=DateInput)
-    provider = forms.ChoiceField(choices=ReconProvider.choices, initial=ReconProvider.STRIPE)
+    provider = forms.ChoiceField(choices=provider_choices, initial=default_provider_name)
     source = forms.ChoiceField(choices=RunSource.choices, initial=RunSource.API, widget=forms.RadioSelect)
     report = forms.FileField(required=False, help_text="Provider report CSV (only for a report run).")
 
@@ -32,13 +37,13 @@ class RunRequestForm(forms.Form):
         if data.get("source") == RunSource.FILE:
             if not report:
                 self.add_error("report", "Choose the provider's report CSV.")
-            else:
-                self._check_report(report)
+            elif data.get("provider"):
+                self._check_report(report, provider=data["provider"])
         elif report:
             self.add_error("report", "A report is only read by a report run; choose that source or drop the file.")
         return data
 
-    def _check_report(self, report) -> None:
+    def _check_report(self, report, *, provider: str) -> None:
         limit = int(getattr(settings, "RECONCILIATION_MAX_UPLOAD_BYTES", DEFAULT_MAX_UPLOAD_BYTES))
         if report.size > limit:
             self.add_error("report", f"The report is larger than {limit // 2**20} MB.")
@@ -48,8 +53,9 @@ class RunRequestForm(forms.Form):
         first = report.read(64 * 1024).decode("utf-8-sig", errors="replace").splitlines()[:1]
         report.seek(0)
         try:
-            detect_layout(next(csv.reader(io.StringIO(first[0] if first else ""))))
-        except (ReportFormatError, StopIteration) as error:
+            header = next(csv.reader(io.StringIO(first[0] if first else "")))
+            get_provider(provider).check_report_header(header)
+        except (ReportFormatError, StopIteration, UnknownProvider) as error:
             self.add_error("report", str(error) or "The report has no header row.")
 
 
@@ -62,7 +68,7 @@ class RangeForm(forms.Form):
 
     day_from = forms.DateField(widget=DateInput, label="From")
     day_to = forms.DateField(widget=DateInput, label="To")
-    provider = forms.ChoiceField(choices=[("", "all"), *ReconProvider.choices], required=False)
+    provider = forms.ChoiceField(choices=_all_providers, required=False)
     exceptions = forms.BooleanField(required=False, label="Exceptions only")
 
     def clean(self) -> dict:
@@ -91,5 +97,5 @@ class ItemFilterForm(forms.Form):
 class RunFilterForm(forms.Form):
     day_from = forms.DateField(widget=DateInput, required=False, label="From")
     day_to = forms.DateField(widget=DateInput, required=False, label="To")
-    provider = forms.ChoiceField(choices=[("", "all"), *ReconProvider.choices], required=False)
+    provider = forms.ChoiceField(choices=_all_providers, required=False)
     history = forms.BooleanField(required=False, label="Show superseded runs")

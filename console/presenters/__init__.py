@@ -21,6 +21,8 @@ from audit.enums import AuditAction
 from audit.models import AuditEvent
 from core.money import CURRENCY_EXPONENTS, format_plain, minor_to_major
 from ledger.models import JournalEntry, Posting
+from providers.base import WebhookRejected
+from providers.registry import UnknownProvider, get_provider
 from refunds.enums import ACTIVE_STATES, DecisionKind, PolicyOutcome, Recommendation, RefundState
 from refunds.models import Decision, Order, OrderLine, OutboxMessage, Refund, WebhookEvent
 from refunds.permissions import ApprovalRefusal, Perm, approval_refusal, edit_refusal, has_perm
@@ -474,11 +476,14 @@ def _outbox_items(refund: Refund) -> list[TimelineItem]:
     return items
 
 
-def _provider_status(payload) -> str:
-    """The refund status inside a Stripe-style event (`data.object.status`), if present."""
+def _provider_status(payload: dict, provider: str | None = None) -> str:
+    """The provider's own word for the refund's state in a stored webhook event ("" if it says none).
+
+    `provider` is the event's (`WebhookEvent.provider`); None reads it as the default provider's.
+    """
     try:
-        return str(payload["data"]["object"]["status"])
-    except (KeyError, TypeError):
+        return get_provider(provider).parse_event(payload).provider_status
+    except (WebhookRejected, UnknownProvider):
         return ""
 
 

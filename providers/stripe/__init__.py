@@ -1,28 +1,13 @@
-"""The Stripe refunds wire protocol: client, status vocabulary, webhook signatures (SPEC §6).
+"""Stripe: everything Stripe-shaped lives in this package (SPEC §6, §7).
 
-Everything Stripe-shaped lives in this package; the rest of the code base
-speaks `providers.base`. The simulator (devtools/stripe_sim) speaks the same
-protocol, so pointing `PROVIDER_API_BASE` at it or at Stripe is configuration.
+- `client` - `StripeProtocolProvider`, the `Provider` of the Stripe refunds
+  wire protocol (the simulator in devtools/stripe_sim speaks it too, so
+  pointing `PROVIDER_API_BASE` at it or at Stripe is configuration);
+- `normalise` - the one status map, failure reasons, error answers;
+- `webhooks` and `signature` - the event envelope, the `Stripe-Signature`
+  header and its HMAC scheme;
+- `reports` - the itemized balance report and refund list CSV layouts.
+
+Nothing is imported here: the simulator process imports `signature` alone and
+must not pay for `requests` or Django.
 """
-
-from __future__ import annotations
-
-from typing import TYPE_CHECKING
-
-from django.conf import settings
-
-if TYPE_CHECKING:
-    from providers.stripe.client import StripeProtocolProvider
-
-
-def provider_from_settings() -> StripeProtocolProvider:
-    """The client configured by PROVIDER_API_BASE, PROVIDER_API_KEY and PROVIDER_TIMEOUT_SECONDS."""
-    # Imported here: the simulator process imports this package for the signature scheme only.
-    from providers.stripe.client import StripeProtocolProvider
-
-    return StripeProtocolProvider(
-        settings.PROVIDER_API_BASE,
-        settings.PROVIDER_API_KEY,
-        settings.PROVIDER_TIMEOUT_SECONDS,
-        connect_timeout=min(3.0, settings.PROVIDER_TIMEOUT_SECONDS),
-    )

@@ -3,7 +3,8 @@
 It speaks exactly what Stripe's v1 API speaks - form-encoded POST /v1/refunds
 with an `Idempotency-Key` header, GET /v1/refunds/{id}, and the cursor-paginated
 GET /v1/refunds list - so the simulator and the real API are interchangeable by
-configuration (`api_base`, `api_key`).
+configuration (`api_base`, `api_key`). Webhooks and reports are read by the
+package's `webhooks` and `reports` modules; this class is their `Provider` face.
 
 Deliberately no automatic retries here: a retry is a decision of the outbox
 task (backoff, circuit breaker, dead letter), and it must reuse the same
@@ -13,130 +14,30 @@ idempotency key, which only the caller knows to be stable.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
-from typing import Any
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from typing import Any, ClassVar
 from urllib.parse import quote
 
 import requests
+from django.conf import settings
 
 from providers.base import (
-    RETRYABLE_FAILURE_CODES,
-    FailureCode,
-    IdempotencyMismatch,
-    OutcomeStatus,
     Provider,
     ProviderError,
+    ProviderEvent,
     ProviderOutcome,
-    ProviderRejected,
     ProviderUnavailable,
+    ReportRow,
 )
+from providers.stripe import reports, webhooks
+from providers.stripe.normalise import error_from_response, normalise_refund, report_row
+from providers.stripe.signature import DEFAULT_TOLERANCE_SECONDS
 
 logger = logging.getLogger(__name__)
 
 # The API version we read objects as. From 2024-10-28.acacia Stripe sends
 # refund.created / refund.updated / refund.failed for every refund type.
 DEFAULT_STRIPE_VERSION = "2024-10-28.acacia"
-
-_STATUS_MAP: dict[str, OutcomeStatus] = {
-    "succeeded": "succeeded",
-    "pending": "pending",
-    # The customer must act (e.g. give bank details); money has not moved yet.
-    "requires_action": "pending",
-    "failed": "failed",
-    "canceled": "failed",
-}
-
-# Refund.failure_reason -> our code.
-_FAILURE_REASON_MAP: dict[str, FailureCode] = {
-    "expired_or_canceled_card": FailureCode.EXPIRED_OR_CANCELED_CARD,
-    "lost_or_stolen_card": FailureCode.LOST_OR_STOLEN_CARD,
-    "insufficient_funds": FailureCode.INSUFFICIENT_FUNDS,
-    "charge_for_pending_refund_disputed": FailureCode.DISPUTED,
-    "declined": FailureCode.DECLINED,
-    "merchant_request": FailureCode.CANCELED,
-    "unknown": FailureCode.UNKNOWN,
-}
-
-# error.code of a 4xx answer -> our code.
-_ERROR_CODE_MAP: dict[str, FailureCode] = {
-    "charge_already_refunded": FailureCode.CHARGE_ALREADY_REFUNDED,
-    "amount_too_large": FailureCode.AMOUNT_TOO_LARGE,
-    "charge_disputed": FailureCode.DISPUTED,
-    "balance_insufficient": FailureCode.INSUFFICIENT_FUNDS,
-    "card_declined": FailureCode.DECLINED,
-    "resource_missing": FailureCode.NOT_FOUND,
-}
-
-
-def normalise_refund(obj: dict[str, Any]) -> ProviderOutcome:
-    """Translate a Stripe refund object into a `ProviderOutcome`.
-
-    An unknown status is read as pending: it never moves money on our side,
-    and a later webhook or fetch tells the truth.
-    """
-    stripe_status = str(obj.get("status") or "")
-    status = _STATUS_MAP.get(stripe_status, "pending")
-    if stripe_status not in _STATUS_MAP:
-        logger.warning("provider.stripe.unknown_status", extra={"status": stripe_status})
-    failure_code: str | None = None
-    if status == "failed":
-        if stripe_status == "canceled":
-            failure_code = FailureCode.CANCELED
-        else:
-            reason = str(obj.get("failure_reason") or "unknown")
-            failure_code = _FAILURE_REASON_MAP.get(reason, FailureCode.UNKNOWN)
-    return ProviderOutcome(
-        status=status,
-        provider_refund_id=obj.get("id"),
-        failure_code=failure_code,
-        retryable=failure_code in RETRYABLE_FAILURE_CODES,
-        raw=obj,
-    )
-
-
-def refund_record(obj: dict[str, Any]) -> dict[str, Any]:
-    """The reconciliation view of a Stripe refund object (see `iter_refunds`)."""
-    outcome = normalise_refund(obj)
-    return {
-        "id": obj.get("id"),
-        "amount": obj.get("amount"),
-        "currency": str(obj.get("currency") or "").upper(),
-        "status": outcome.status,
-        "failure_code": outcome.failure_code,
-        "payment_intent": obj.get("payment_intent"),
-        "created": obj.get("created"),
-        "metadata": dict(obj.get("metadata") or {}),
-    }
-
-
-def error_from_response(status: int, body: dict[str, Any]) -> ProviderError:
-    """Classify a non-2xx answer as transient (`ProviderUnavailable`) or final.
-
-    409 (idempotency key in use / lock timeout), 429 and 5xx mean "try again
-    with the same key". 401/403 are also treated as unavailable: our
-    credentials are wrong, not the refund, and it must succeed once they are
-    fixed rather than be failed for good.
-    """
-    err = body.get("error") if isinstance(body.get("error"), dict) else {}
-    err_type, err_code = err.get("type"), err.get("code")
-    message = str(err.get("message") or f"provider answered HTTP {status}")
-    if status >= 500 or status in (409, 424, 429):
-        return ProviderUnavailable(message, code=err_code or err_type, http_status=status, raw=body)
-    if status in (401, 403):
-        return ProviderUnavailable(message, code="authentication", http_status=status, raw=body)
-    if err_type == "idempotency_error":
-        return IdempotencyMismatch(message, code=FailureCode.IDEMPOTENCY_MISMATCH, http_status=status, raw=body)
-    code = _ERROR_CODE_MAP.get(str(err_code))
-    if code is None:
-        if err_type == "card_error":
-            code = FailureCode.DECLINED
-        elif status == 404:
-            code = FailureCode.NOT_FOUND
-        elif status == 400:
-            code = FailureCode.INVALID_REQUEST
-        else:
-            code = FailureCode.UNKNOWN
-    return ProviderRejected(message, code=code, http_status=status, raw=body)
 
 
 class StripeProtocolProvider(Provider):
@@ -146,9 +47,12 @@ class StripeProtocolProvider(Provider):
     instance per thread, as a Session is not guaranteed thread-safe.
     """
 
-    name = "stripe"
-    label = "Stripe protocol"
-    supports_partial = True
+    name: ClassVar[str] = "stripe"
+    label: ClassVar[str] = "Stripe protocol"
+    supports_partial: ClassVar[bool] = True
+    lists_refunds: ClassVar[bool] = True
+    reads_reports: ClassVar[bool] = True
+    sends_webhooks: ClassVar[bool] = True
 
     def __init__(
         self,
@@ -159,11 +63,15 @@ class StripeProtocolProvider(Provider):
         connect_timeout: float | None = None,
         api_version: str = DEFAULT_STRIPE_VERSION,
         session: requests.Session | None = None,
+        webhook_secrets: Sequence[str] = (),
+        webhook_tolerance_seconds: int = DEFAULT_TOLERANCE_SECONDS,
     ) -> None:
         if not api_key:
             raise ValueError("an API key is required")
         self.api_base = api_base.rstrip("/")
         self.timeout = (connect_timeout or timeout, timeout)
+        self.webhook_secrets = tuple(webhook_secrets)
+        self.webhook_tolerance_seconds = webhook_tolerance_seconds
         self.session = session or requests.Session()
         self.session.headers.update(
             {
@@ -172,6 +80,23 @@ class StripeProtocolProvider(Provider):
                 "User-Agent": "refund-desk/1 (stripe-protocol)",
                 "Accept": "application/json",
             }
+        )
+
+    @classmethod
+    def from_settings(cls) -> StripeProtocolProvider:
+        """The client the settings describe (the registry builds it once per thread and configuration).
+
+        PROVIDER_API_BASE, PROVIDER_API_KEY and PROVIDER_TIMEOUT_SECONDS for the
+        API; PROVIDER_WEBHOOK_SECRET (comma-separated, so a secret can be rotated
+        without dropping events) and WEBHOOK_TOLERANCE_SECONDS for webhooks.
+        """
+        return cls(
+            settings.PROVIDER_API_BASE,
+            settings.PROVIDER_API_KEY,
+            settings.PROVIDER_TIMEOUT_SECONDS,
+            connect_timeout=min(3.0, settings.PROVIDER_TIMEOUT_SECONDS),
+            webhook_secrets=[s.strip() for s in settings.PROVIDER_WEBHOOK_SECRET.split(",") if s.strip()],
+            webhook_tolerance_seconds=settings.WEBHOOK_TOLERANCE_SECONDS,
         )
 
     def execute_refund(
@@ -212,10 +137,9 @@ class StripeProtocolProvider(Provider):
 
     def fetch_refund(self, *, provider_refund_id: str) -> ProviderOutcome:
         """GET /v1/refunds/{id}."""
-        path = "/v1/refunds/" + quote(provider_refund_id, safe="")
-        return normalise_refund(self._request("GET", path))
+        return normalise_refund(self._request("GET", self._refund_path(provider_refund_id)))
 
-    def iter_refunds(self, *, created_gte: int, created_lt: int, page_size: int = 100) -> Iterator[dict[str, Any]]:
+    def iter_refunds(self, *, created_gte: int, created_lt: int, page_size: int = 100) -> Iterator[ReportRow]:
         """Walk GET /v1/refunds newest first, following `has_more`/`starting_after`."""
         if not 1 <= page_size <= 100:
             raise ValueError("page_size must be within 1..100")
@@ -228,10 +152,39 @@ class StripeProtocolProvider(Provider):
             page = self._request("GET", "/v1/refunds", params=params)
             data = page.get("data") or []
             for obj in data:
-                yield refund_record(obj)
+                yield report_row(obj)
             if not page.get("has_more") or not data:
                 return
             params["starting_after"] = data[-1]["id"]
+
+    def fetch_refund_row(self, *, provider_refund_id: str) -> ReportRow:
+        """GET /v1/refunds/{id}, as the provider side of a reconciliation."""
+        return report_row(self._request("GET", self._refund_path(provider_refund_id)))
+
+    def verify_webhook(self, *, payload: bytes, headers: Mapping[str, str]) -> ProviderEvent:
+        """Check the `Stripe-Signature` header with our endpoint secrets and tolerance; read the event."""
+        return webhooks.verify_webhook(
+            payload=payload,
+            headers=headers,
+            secrets=self.webhook_secrets,
+            tolerance_seconds=self.webhook_tolerance_seconds,
+        )
+
+    def parse_event(self, payload: dict[str, Any]) -> ProviderEvent:
+        """Read a stored Stripe event (verified when it arrived)."""
+        return webhooks.parse_event(payload)
+
+    def check_report_header(self, header: Sequence[str]) -> None:
+        """Accept the header of a Stripe balance report or a refund list (docs/reconciliation.md)."""
+        reports.detect_layout(header)
+
+    def report_rows(self, lines: Iterable[str]) -> Iterator[ReportRow]:
+        """Parse a Stripe balance report or a refund list, streaming."""
+        return reports.report_rows(lines)
+
+    @staticmethod
+    def _refund_path(provider_refund_id: str) -> str:
+        return "/v1/refunds/" + quote(provider_refund_id, safe="")
 
     def _request(
         self,

@@ -1,31 +1,32 @@
-"""The provider webhook inbox (SPEC §6): verified, deduplicated, applied once."""
+"""The provider webhook inbox (SPEC §6): verified, deduplicated, applied once.
+
+Provider-neutral: the named provider verifies the request and reads the event
+(`Provider.verify_webhook`); the inbox only stores, deduplicates and applies
+the normalised `ProviderEvent`.
+"""
 
 from __future__ import annotations
 
-import json
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
 
-from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
+from audit.enums import AuditAction
 from audit.services import audit_record
 from core.actor import Actor
-from providers.registry import default_provider_name
-from providers.stripe.client import normalise_refund
-from providers.stripe.signature import SignatureError, verify_signature
+from providers.base import ProviderEvent, WebhookRejected, WebhookSignatureInvalid
+from providers.registry import UnknownProvider, get_provider
 from refunds.metrics import WEBHOOK_REPLAY_DEDUP_TOTAL
 from refunds.models import Refund, WebhookEvent
 from refunds.services.outcome import refund_apply_outcome
 
+__all__ = ["WebhookRejected", "WebhookResult", "webhook_receive"]
+
 logger = logging.getLogger("refunds.webhooks")
-
-
-class WebhookRejected(Exception):
-    """Unverifiable or malformed: answered 400, nothing stored."""
 
 
 @dataclass(frozen=True)
@@ -34,64 +35,64 @@ class WebhookResult:
     event_id: str
 
 
-def webhook_secrets() -> list[str]:
-    # Comma-separated so a secret can be rotated without dropping events.
-    return [s.strip() for s in settings.PROVIDER_WEBHOOK_SECRET.split(",") if s.strip()]
+def webhook_receive(*, provider: str, payload: bytes, headers: Mapping[str, str]) -> WebhookResult:
+    """Verify, store and apply one event of `provider` (a name of `providers.registry.PROVIDERS`).
 
-
-def webhook_receive(*, payload: bytes, signature_header: str) -> WebhookResult:
-    """Verify, store and apply one provider event.
-
-    Side effects, in one transaction: the inbox row (unique by event id), and
-    for refund events the outcome applied to the refund (see
-    `refund_apply_outcome`, which never moves a refund backwards). A replayed
-    event id only increments its `replay_count` and the dedup metric. An
-    event for a refund we do not know is kept as `unknown_refund` for
+    Raises `WebhookRejected` - answered 400, nothing stored - when the
+    provider is unknown or sends no webhooks, the signature does not verify
+    (logged as MSG.webhook.rejected with its reason), or the payload is not an
+    event. Otherwise, side effects in one transaction: the inbox row (unique
+    by event id) naming the provider, and for refund events the outcome
+    applied to the refund (see `refund_apply_outcome`, which never moves a
+    refund backwards) with the audit event `webhook.received`. A replayed
+    event id only increments its `replay_count` and the dedup metric. An event
+    for a refund we do not know is kept as `unknown_refund` for
     reconciliation. If applying fails, nothing is stored and the provider
     retries.
     """
     try:
-        verify_signature(payload, signature_header, webhook_secrets(), settings.WEBHOOK_TOLERANCE_SECONDS)
-    except SignatureError as error:
-        logger.warning(
-            "webhook signature rejected", extra={"message_id": "MSG.webhook.rejected", "reason": error.reason}
-        )
-        raise WebhookRejected(f"signature: {error.reason}") from None
+        receiver = get_provider(provider)
+    except UnknownProvider:
+        raise WebhookRejected(f"no provider named {provider!r}", reason="unknown_provider") from None
     try:
-        event = json.loads(payload)
-        event_id, event_type = str(event["id"]), str(event["type"])
-        obj = event.get("data", {}).get("object", {})
-    except (ValueError, KeyError, TypeError, AttributeError):
-        raise WebhookRejected("payload is not a provider event") from None
+        event = receiver.verify_webhook(payload=payload, headers=headers)
+    except WebhookSignatureInvalid as error:
+        logger.warning(
+            "webhook signature rejected",
+            extra={"message_id": "MSG.webhook.rejected", "reason": error.reason, "provider": provider},
+        )
+        raise
 
     try:
         with transaction.atomic():
             inbox = WebhookEvent.objects.create(
-                provider=default_provider_name(),
-                event_id=event_id,
-                event_type=event_type,
-                provider_refund_id=str(obj.get("id") or "") if obj.get("object") == "refund" else "",
-                payload=event,
+                provider=provider,
+                event_id=event.event_id,
+                event_type=event.event_type,
+                provider_refund_id=event.provider_refund_id or "",
+                payload=event.payload,
                 status=WebhookEvent.STATUS_IGNORED,
-                provider_created_at=_from_unix(event.get("created")),
+                provider_created_at=event.created_at,
             )
-            _apply(inbox, obj)
+            _apply(inbox, event)
     except IntegrityError:
-        WebhookEvent.objects.filter(event_id=event_id).update(
+        # The event id is unique: this event was stored before (the provider sent it again).
+        WebhookEvent.objects.filter(event_id=event.event_id).update(
             replay_count=F("replay_count") + 1, last_replayed_at=timezone.now()
         )
         WEBHOOK_REPLAY_DEDUP_TOTAL.inc()
-        logger.info("webhook replay ignored", extra={"message_id": "MSG.webhook.replayed", "event_id": event_id})
-        return WebhookResult("duplicate", event_id)
-    return WebhookResult(inbox.status, event_id)
+        logger.info("webhook replay ignored", extra={"message_id": "MSG.webhook.replayed", "event_id": event.event_id})
+        return WebhookResult("duplicate", event.event_id)
+    return WebhookResult(inbox.status, event.event_id)
 
 
-def _apply(inbox: WebhookEvent, obj: dict) -> None:
-    if obj.get("object") != "refund":
+def _apply(inbox: WebhookEvent, event: ProviderEvent) -> None:
+    """Apply a refund event's outcome to its refund and record what happened on the inbox row."""
+    if event.outcome is None:
         inbox.note = "not a refund event"
         inbox.save(update_fields=["note"])
         return
-    refund = _find_refund(obj)
+    refund = _find_refund(provider=inbox.provider, event=event)
     if refund is None:
         inbox.status = WebhookEvent.STATUS_UNKNOWN_REFUND
         inbox.note = "no refund with this provider id or metadata refund_id"
@@ -101,7 +102,7 @@ def _apply(inbox: WebhookEvent, obj: dict) -> None:
             extra={"message_id": "MSG.webhook.unknown_refund", "provider_refund_id": inbox.provider_refund_id},
         )
         return
-    outcome = normalise_refund(obj)
+    outcome = event.outcome
     refund, applied = refund_apply_outcome(refund_id=refund.pk, outcome=outcome, source="webhook")
     inbox.refund = refund
     inbox.status = WebhookEvent.STATUS_PROCESSED if applied else WebhookEvent.STATUS_IGNORED
@@ -109,24 +110,19 @@ def _apply(inbox: WebhookEvent, obj: dict) -> None:
     inbox.save(update_fields=["refund", "status", "note"])
     audit_record(
         actor=Actor.system("webhook"),
-        action="webhook.received",
+        action=AuditAction.WEBHOOK_RECEIVED,
         refund=refund,
         note=f"{inbox.event_type} {inbox.event_id}: {inbox.note}",
     )
 
 
-def _find_refund(obj: dict) -> Refund | None:
-    provider_id = obj.get("id")
-    refund = Refund.objects.filter(provider_refund_id=provider_id).first() if provider_id else None
-    if refund is None:
+def _find_refund(*, provider: str, event: ProviderEvent) -> Refund | None:
+    """Our refund the event is about, among the refunds of payments held by `provider`."""
+    refunds = Refund.objects.filter(payment__provider=provider)
+    refund = None
+    if event.provider_refund_id:
+        refund = refunds.filter(provider_refund_id=event.provider_refund_id).first()
+    if refund is None and event.refund_public_id:
         # The webhook can beat our own record of the provider id (e.g. after a timeout).
-        public_id = (obj.get("metadata") or {}).get("refund_id")
-        refund = Refund.objects.filter(public_id=public_id).first() if public_id else None
+        refund = refunds.filter(public_id=event.refund_public_id).first()
     return refund
-
-
-def _from_unix(value) -> datetime | None:
-    try:
-        return datetime.fromtimestamp(int(value), tz=UTC)
-    except (TypeError, ValueError):
-        return None

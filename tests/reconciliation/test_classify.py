@@ -201,33 +201,45 @@ def test_refund_settled_on_another_day_is_not_counted_on_this_one(system_actor):
     assert run.item_count == 0
 
 
-def test_unknown_refund_webhook_becomes_an_item_when_the_report_misses_it(system_actor):
-    WebhookEvent.objects.create(
-        event_id="evt_unknown_1",
-        event_type="refund.updated",
-        provider_refund_id="re_from_dashboard",
-        payload={
-            "data": {"object": {"id": "re_from_dashboard", "amount": 777, "currency": "usd", "status": "succeeded"}}
-        },
+def unknown_refund_event(event_id, provider_refund_id, *, provider="stripe", event_type="refund.updated", **refund):
+    """A verified inbox event (as the inbox stores it) for a refund we do not know."""
+    obj = {"object": "refund", "id": provider_refund_id, **refund}
+    return WebhookEvent.objects.create(
+        provider=provider,
+        event_id=event_id,
+        event_type=event_type,
+        provider_refund_id=provider_refund_id,
+        payload={"id": event_id, "type": event_type, "data": {"object": obj}},
         status=WebhookEvent.STATUS_UNKNOWN_REFUND,
     )
+
+
+def test_unknown_refund_webhook_of_another_provider_is_left_to_that_providers_runs(system_actor):
+    unknown_refund_event("evt_elsewhere", "re_elsewhere", provider="manual", amount=5, currency="usd")
+
+    run = run_file(system_actor, [])
+
+    assert not ReconciliationItem.objects.filter(run=run).exists()
+
+
+def test_unknown_refund_webhook_becomes_an_item_when_the_report_misses_it(system_actor):
+    unknown_refund_event("evt_unknown_1", "re_from_dashboard", amount=777, currency="usd", status="requires_action")
 
     run = run_file(system_actor, [])
 
     item = ReconciliationItem.objects.get(run=run)
-    assert (item.kind, item.provider_amount_minor, item.provider_currency) == (K.UNKNOWN_REFUND_EVENT, 777, "USD")
+    assert (item.kind, item.provider_amount_minor, item.provider_currency, item.provider_status) == (
+        K.UNKNOWN_REFUND_EVENT,
+        777,
+        "USD",
+        "pending",
+    )
     assert run.counts[K.UNKNOWN_REFUND_EVENT] == 1 and run.totals["USD"]["provider_minor"] == 0
 
 
 def test_unknown_refund_webhook_annotates_the_listed_refund(system_actor):
     stranger = provider_row(None)
-    WebhookEvent.objects.create(
-        event_id="evt_unknown_2",
-        event_type="refund.created",
-        provider_refund_id=stranger["id"],
-        payload={},
-        status=WebhookEvent.STATUS_UNKNOWN_REFUND,
-    )
+    unknown_refund_event("evt_unknown_2", stranger["id"], event_type="refund.created")
 
     run = run_file(system_actor, [stranger])
 
@@ -289,13 +301,7 @@ def test_every_kind_planted_in_one_day_is_found_once(system_actor):
     state = refund_settled()
     missing_at_provider = refund_settled()
     missing_in_ledger = provider_row(None)
-    WebhookEvent.objects.create(
-        event_id="evt_unknown_all",
-        event_type="refund.updated",
-        provider_refund_id="re_only_in_a_webhook",
-        payload={"data": {"object": {"id": "re_only_in_a_webhook", "amount": 5, "currency": "usd"}}},
-        status=WebhookEvent.STATUS_UNKNOWN_REFUND,
-    )
+    unknown_refund_event("evt_unknown_all", "re_only_in_a_webhook", amount=5, currency="usd")
 
     run = run_file(
         system_actor,

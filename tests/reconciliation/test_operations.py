@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from core.actor import Actor
 from core.metrics import scrape as scrape_metrics
+from providers.base import ReportRow
 from reconciliation.enums import RunSource, RunStatus
 from reconciliation.models import ReconciliationRun, TrialBalanceCheck
 from reconciliation.services import reconciliation_run, reconciliation_run_create, trial_balance_check
@@ -24,6 +25,8 @@ pytestmark = pytest.mark.django_db
 
 class _Listing:
     """A provider listing only (the provider is not the subject here)."""
+
+    lists_refunds, sends_webhooks, api_base = True, False, "listing"
 
     def __init__(self, records):
         self.records, self.asked = records, []
@@ -40,7 +43,7 @@ def scrape() -> str:
 def test_nightly_task_checks_the_trial_balance_and_reconciles_yesterday(monkeypatch, settings):
     settings.PROVIDER = "stripe"
     listing = _Listing([])
-    monkeypatch.setattr("providers.registry.get_provider", lambda: listing)
+    monkeypatch.setattr("reconciliation.services.get_provider", lambda name=None: listing)
 
     result = reconcile_yesterday.run()
 
@@ -70,16 +73,18 @@ def test_queued_run_is_done_by_the_worker_task(system_actor):
     run = reconciliation_run_create(day=today(), provider="stripe", source=RunSource.API, actor=system_actor)
 
     with mock.patch(
-        "providers.registry.get_provider",
+        "reconciliation.services.get_provider",
         return_value=_Listing(
             [
-                {
-                    "id": refund.provider_refund_id,
-                    "amount": refund.amount_minor,
-                    "currency": "USD",
-                    "status": "succeeded",
-                    "created": int(timezone.now().timestamp()),
-                }
+                ReportRow(
+                    provider_refund_id=refund.provider_refund_id,
+                    amount_minor=refund.amount_minor,
+                    currency="USD",
+                    status="succeeded",
+                    created_unix=int(timezone.now().timestamp()),
+                    payment_id="",
+                    refund_public_id="",
+                )
             ]
         ),
     ):
@@ -99,7 +104,7 @@ def test_worker_task_records_a_failed_run_instead_of_crashing(system_actor, monk
 
 
 def test_unbalanced_trial_balance_is_logged_and_shown_by_the_gauge(monkeypatch, caplog):
-    monkeypatch.setattr("ledger.services.trial_balance", lambda: {"USD": 0, "EUR": 15})
+    monkeypatch.setattr("reconciliation.services.trial_balance", lambda: {"USD": 0, "EUR": 15})
 
     with caplog.at_level(logging.ERROR, logger="reconciliation"):
         check = trial_balance_check()

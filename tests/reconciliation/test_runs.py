@@ -8,7 +8,7 @@ from django.utils import timezone
 from audit.models import AuditEvent
 from core.actor import Actor
 from core.errors import ERR_AUTHZ_ROLE, ERR_CONFLICT_STATE, ERR_VALIDATION, DomainError
-from providers.base import Provider, ProviderOutcome, ProviderRejected
+from providers.base import Provider, ProviderRejected, ReportFormatError, ReportRow
 from reconciliation.enums import ItemKind, RunSource, RunStatus
 from reconciliation.models import ReconciliationItem, ReconciliationRun
 from reconciliation.services import (
@@ -17,7 +17,6 @@ from reconciliation.services import (
     reconciliation_run_create,
     reconciliation_run_execute,
 )
-from reconciliation.sources import ReportFormatError
 from refunds.enums import Role
 from tests.reconciliation.factories import provider_report, provider_row, refund_answered, refund_settled, today
 from tests.refunds.factories import UserFactory
@@ -134,6 +133,8 @@ class _FakeListProvider(Provider):
     """The provider is not the subject here: a listing and a lookup table, no wire protocol."""
 
     name = "fake"
+    label = "Fake"
+    lists_refunds = True
 
     def __init__(self, listed, by_id):
         self.listed, self.by_id, self.fetched = listed, by_id, []
@@ -142,26 +143,28 @@ class _FakeListProvider(Provider):
         raise NotImplementedError
 
     def fetch_refund(self, *, provider_refund_id):
+        raise NotImplementedError
+
+    def fetch_refund_row(self, *, provider_refund_id):
         self.fetched.append(provider_refund_id)
         if provider_refund_id not in self.by_id:
             raise ProviderRejected("No such refund", code="not_found", http_status=404)
-        return ProviderOutcome(
-            status="succeeded", provider_refund_id=provider_refund_id, raw=self.by_id[provider_refund_id]
-        )
+        return self.by_id[provider_refund_id]
 
     def iter_refunds(self, *, created_gte, created_lt, page_size=100):
-        return iter([r for r in self.listed if created_gte <= r["created"] < created_lt])
+        return iter([r for r in self.listed if created_gte <= r.created_unix < created_lt])
 
 
 def _record(refund, created):
-    return {
-        "id": refund.provider_refund_id,
-        "amount": refund.amount_minor,
-        "currency": refund.currency,
-        "status": "succeeded",
-        "created": int(created.timestamp()),
-        "metadata": {"refund_id": refund.public_id},
-    }
+    return ReportRow(
+        provider_refund_id=refund.provider_refund_id,
+        amount_minor=refund.amount_minor,
+        currency=refund.currency,
+        status="succeeded",
+        created_unix=int(created.timestamp()),
+        payment_id=refund.payment.provider_payment_id,
+        refund_public_id=refund.public_id,
+    )
 
 
 def test_api_run_looks_up_refunds_the_provider_created_on_another_day(system_actor, monkeypatch):
@@ -173,7 +176,7 @@ def test_api_run_looks_up_refunds_the_provider_created_on_another_day(system_act
         listed=[_record(on_time, timezone.now()), _record(late, long_ago)],
         by_id={late.provider_refund_id: _record(late, long_ago)},
     )
-    monkeypatch.setattr("providers.registry.get_provider", lambda: fake)
+    monkeypatch.setattr("reconciliation.services.get_provider", lambda name=None: fake)
 
     run = reconciliation_run(day=today(), provider="stripe", source=RunSource.API, actor=system_actor)
 

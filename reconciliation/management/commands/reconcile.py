@@ -8,13 +8,13 @@ import time
 from datetime import date, datetime
 from pathlib import Path
 
-from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from core.actor import Actor
 from core.errors import DomainError
 from core.money import format_plain
-from reconciliation.enums import ReconProvider, RunSource, RunStatus
+from providers.registry import UnknownProvider, default_provider_name, provider_class, provider_names
+from reconciliation.enums import RunSource, RunStatus
 from reconciliation.models import ReconciliationRun
 from reconciliation.services import reconciliation_run
 from reconciliation.window import yesterday
@@ -30,19 +30,23 @@ class Command(BaseCommand):
         parser.add_argument("--date", type=day_argument, default=None, help="YYYY-MM-DD (default: yesterday)")
         parser.add_argument("--provider-file", default=None, help="the provider's report CSV (default: its list API)")
         parser.add_argument(
-            "--provider", default=None, choices=ReconProvider.values, help="default: settings.PROVIDER (stripe)"
+            "--provider", default=None, choices=provider_names(), help="default: settings.PROVIDER (stripe)"
         )
 
     def handle(self, *args, **options) -> None:
         day = options["date"] or yesterday()
-        provider = options["provider"] or getattr(settings, "PROVIDER", ReconProvider.STRIPE)
-        if provider not in ReconProvider.values:
-            raise CommandError(f"settings.PROVIDER is {provider!r}; say --provider {' or '.join(ReconProvider.values)}")
+        try:
+            provider = options["provider"] or default_provider_name()
+        except UnknownProvider as error:
+            raise CommandError(f"{error}; say --provider {' or '.join(provider_names())}") from None
+        capabilities = provider_class(provider)
         report = options["provider_file"]
         if report is not None:
             _check_report_file(report)
-        elif provider == ReconProvider.MANUAL:
-            raise CommandError("manual payouts have no provider API: give their report with --provider-file F")
+        elif not capabilities.lists_refunds:
+            raise CommandError(
+                f"{capabilities.label.lower()} have no provider API: give their report with --provider-file F"
+            )
         source = RunSource.FILE if report is not None else RunSource.API
         started = time.monotonic()
         try:

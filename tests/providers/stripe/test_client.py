@@ -16,6 +16,7 @@ from providers.base import (
     ProviderOutcome,
     ProviderRejected,
     ProviderUnavailable,
+    ReportRow,
 )
 from providers.stripe.client import StripeProtocolProvider
 from tests.support.stripe_sim import (
@@ -206,21 +207,26 @@ def test_iter_refunds_walks_every_page_of_the_created_range(
     day_ids, day_start = create_at(-86400, 5)
     create_at(0, 1)  # today: outside the range
 
-    records = list(provider.iter_refunds(created_gte=day_start, created_lt=day_start + 3600, page_size=2))
+    rows = list(provider.iter_refunds(created_gte=day_start, created_lt=day_start + 3600, page_size=2))
 
-    assert [r["id"] for r in records] == list(reversed(day_ids))  # newest first, once each
-    assert {r["status"] for r in records} == {"succeeded"}
-    assert {r["currency"] for r in records} == {"EUR"}
-    assert set(records[0]) == {
-        "id",
-        "amount",
-        "currency",
-        "status",
-        "failure_code",
-        "payment_intent",
-        "created",
-        "metadata",
+    assert [r.provider_refund_id for r in rows] == list(reversed(day_ids))  # newest first, once each
+    assert all(isinstance(r, ReportRow) for r in rows)
+    assert {(r.status, r.currency, r.amount_minor, r.refund_public_id, r.reversal) for r in rows} == {
+        ("succeeded", "EUR", 1500, "rf_test", False)
     }
+    assert all(day_start <= r.created_unix < day_start + 3600 and r.payment_id.startswith("pi_sim_ok_") for r in rows)
+
+
+def test_fetch_refund_row_reads_one_refund_for_reconciliation(provider: StripeProtocolProvider) -> None:
+    pi = payment_id("ok")
+    outcome = _refund(provider, pi, amount=1234, currency="USD")
+
+    row = provider.fetch_refund_row(provider_refund_id=outcome.provider_refund_id)
+
+    assert row == ReportRow(outcome.provider_refund_id, 1234, "USD", "succeeded", row.created_unix, pi, "rf_test")
+    with pytest.raises(ProviderRejected) as err:
+        provider.fetch_refund_row(provider_refund_id="re_does_not_exist")
+    assert err.value.code == "not_found"
 
 
 def test_wrong_api_key_is_unavailable_not_a_refund_failure(

@@ -10,8 +10,9 @@ from providers.base import (
     ProviderOutcome,
     ProviderRejected,
     ProviderUnavailable,
+    ReportRow,
 )
-from providers.stripe.client import error_from_response, normalise_refund, refund_record
+from providers.stripe.normalise import error_from_response, normalise_refund, report_row
 
 
 def _refund(**fields: object) -> dict[str, object]:
@@ -80,19 +81,25 @@ def test_only_failed_outcomes_carry_failure_codes() -> None:
         ProviderOutcome(status="refunded", provider_refund_id="re_1")  # type: ignore[arg-type]
 
 
-def test_refund_record_is_the_reconciliation_view() -> None:
-    obj = _refund(status="pending", payment_intent="pi_1", created=10, metadata={"a": "b"})
+def test_a_refund_object_is_one_report_row_for_reconciliation() -> None:
+    obj = _refund(status="requires_action", payment_intent="pi_1", created=10, metadata={"refund_id": "rf_1"})
 
-    assert refund_record(obj) == {
-        "id": "re_1",
-        "amount": 500,
-        "currency": "EUR",
-        "status": "pending",
-        "failure_code": None,
-        "payment_intent": "pi_1",
-        "created": 10,
-        "metadata": {"a": "b"},
-    }
+    assert report_row(obj) == ReportRow(
+        provider_refund_id="re_1",
+        amount_minor=500,
+        currency="EUR",
+        status="pending",
+        created_unix=10,
+        payment_id="pi_1",
+        refund_public_id="rf_1",
+        reversal=False,
+    )
+
+
+def test_a_report_row_without_metadata_or_time_leaves_them_empty() -> None:
+    row = report_row(_refund(status="canceled"))
+
+    assert (row.status, row.created_unix, row.payment_id, row.refund_public_id) == ("failed", None, "", "")
 
 
 def _err(type_: str, code: str | None = None) -> dict[str, object]:

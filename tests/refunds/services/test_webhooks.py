@@ -1,11 +1,16 @@
+"""The webhook inbox: verified by the named provider, stored once, applied once (SPEC §6, journey 9)."""
+
 import json
+import logging
 import time
 
 import pytest
 
+from audit.enums import AuditAction
+from audit.models import AuditEvent
 from providers.stripe.signature import sign_payload
 from refunds.enums import RefundState
-from refunds.models import WebhookEvent
+from refunds.models import Refund, WebhookEvent
 from refunds.services.webhooks import WebhookRejected, webhook_receive
 from tests.refunds.factories import captured_order, make_refund
 
@@ -14,6 +19,7 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def secret(settings):
+    settings.PROVIDER = "stripe"
     settings.PROVIDER_WEBHOOK_SECRET = "whsec_old, whsec_new"
     return "whsec_new"
 
@@ -36,10 +42,12 @@ def event(refund, status="succeeded", event_id="evt_1", provider_id="re_abc"):
     return json.dumps(body).encode()
 
 
+def receive(payload: bytes, signature: str, provider: str = "stripe"):
+    return webhook_receive(provider=provider, payload=payload, headers={"Stripe-Signature": signature})
+
+
 def submitted_refund():
     refund = make_refund(order=captured_order(), amount_minor=1000)
-    from refunds.models import Refund
-
     Refund.objects.filter(pk=refund.pk).update(state=RefundState.SUBMITTING)
     return refund
 
@@ -47,32 +55,48 @@ def submitted_refund():
 def test_signed_event_completes_the_refund_found_by_metadata(secret):
     refund = submitted_refund()
     payload = event(refund)
-    result = webhook_receive(payload=payload, signature_header=sign_payload(payload, secret))
+    result = receive(payload, sign_payload(payload, secret))
     assert result.status == WebhookEvent.STATUS_PROCESSED
     refund.refresh_from_db()
-    assert (refund.state, refund.provider_refund_id) == (RefundState.COMPLETED, "re_abc")
+    assert (refund.state, refund.provider_refund_id, refund.provider_status) == (
+        RefundState.COMPLETED,
+        "re_abc",
+        "succeeded",
+    )
+    stored = WebhookEvent.objects.get()
+    assert (stored.provider, stored.event_id, stored.provider_refund_id) == ("stripe", "evt_1", "re_abc")
+    assert AuditEvent.objects.filter(action=AuditAction.WEBHOOK_RECEIVED, refund=refund).count() == 1
+
+
+def test_the_signature_header_is_found_whatever_its_case(secret):
+    refund = submitted_refund()
+    payload = event(refund)
+    headers = {"stripe-signature": sign_payload(payload, secret)}
+    assert webhook_receive(provider="stripe", payload=payload, headers=headers).status == "processed"
 
 
 def test_rotated_old_secret_still_verifies(secret):
     refund = submitted_refund()
     payload = event(refund)
-    assert webhook_receive(payload=payload, signature_header=sign_payload(payload, "whsec_old")).status == "processed"
+    assert receive(payload, sign_payload(payload, "whsec_old")).status == "processed"
 
 
 @pytest.mark.parametrize(
-    "header",
+    ("header", "reason"),
     [
-        lambda p: sign_payload(p, "whsec_wrong"),
-        lambda p: sign_payload(p, "whsec_new", timestamp=int(time.time()) - 301),
-        lambda p: "t=1,v1=deadbeef",
-        lambda p: "",
+        (lambda p: sign_payload(p, "whsec_wrong"), "mismatch"),
+        (lambda p: sign_payload(p, "whsec_new", timestamp=int(time.time()) - 301), "timestamp"),
+        (lambda p: "t=1,v1=deadbeef", "timestamp"),
+        (lambda p: "", "malformed"),
     ],
 )
-def test_unverifiable_events_are_rejected_and_not_stored(secret, header):
+def test_unverifiable_events_are_rejected_logged_and_not_stored(secret, header, reason, caplog):
     refund = submitted_refund()
     payload = event(refund)
-    with pytest.raises(WebhookRejected):
-        webhook_receive(payload=payload, signature_header=header(payload))
+    with caplog.at_level(logging.WARNING, logger="refunds.webhooks"), pytest.raises(WebhookRejected) as rejected:
+        receive(payload, header(payload))
+    assert str(rejected.value) == f"signature: {reason}"
+    assert [r.reason for r in caplog.records if getattr(r, "message_id", "") == "MSG.webhook.rejected"] == [reason]
     assert not WebhookEvent.objects.exists()
 
 
@@ -81,14 +105,40 @@ def test_tampered_body_is_rejected(secret):
     payload = event(refund)
     header = sign_payload(payload, secret)
     with pytest.raises(WebhookRejected):
-        webhook_receive(payload=payload.replace(b"succeeded", b"failed"), signature_header=header)
+        receive(payload.replace(b"succeeded", b"failed"), header)
+
+
+def test_an_event_signed_with_the_right_secret_for_another_provider_is_rejected(secret):
+    refund = submitted_refund()
+    payload = event(refund)
+    with pytest.raises(WebhookRejected) as rejected:
+        receive(payload, sign_payload(payload, secret), provider="manual")
+    assert rejected.value.reason == "no_webhooks"
+    with pytest.raises(WebhookRejected) as unknown:
+        receive(payload, sign_payload(payload, secret), provider="adyen")
+    assert unknown.value.reason == "unknown_provider"
+    assert not WebhookEvent.objects.exists()
+    refund.refresh_from_db()
+    assert refund.state == RefundState.SUBMITTING
+
+
+def test_an_event_is_applied_only_to_refunds_of_payments_its_provider_holds(secret):
+    refund = submitted_refund()
+    refund.payment.__class__.objects.filter(pk=refund.payment_id).update(provider="manual")
+    payload = event(refund)
+
+    result = receive(payload, sign_payload(payload, secret))
+
+    assert result.status == WebhookEvent.STATUS_UNKNOWN_REFUND
+    refund.refresh_from_db()
+    assert refund.state == RefundState.SUBMITTING
 
 
 def test_replays_are_counted_and_change_nothing(secret):
     refund = submitted_refund()
     payload = event(refund)
-    for _ in range(5):
-        webhook_receive(payload=payload, signature_header=sign_payload(payload, secret))
+    results = [receive(payload, sign_payload(payload, secret)).status for _ in range(5)]
+    assert results == ["processed"] + ["duplicate"] * 4
     stored = WebhookEvent.objects.get()
     assert stored.replay_count == 4
 
@@ -96,14 +146,35 @@ def test_replays_are_counted_and_change_nothing(secret):
 def test_late_failed_event_after_completion_is_recorded_and_ignored(secret):
     refund = submitted_refund()
     done = event(refund, "succeeded", "evt_done")
-    webhook_receive(payload=done, signature_header=sign_payload(done, secret))
+    receive(done, sign_payload(done, secret))
     late = event(refund, "failed", "evt_late")
-    result = webhook_receive(payload=late, signature_header=sign_payload(late, secret))
+    result = receive(late, sign_payload(late, secret))
     assert result.status == WebhookEvent.STATUS_IGNORED
     refund.refresh_from_db()
     assert refund.state == RefundState.COMPLETED
 
 
-def test_non_json_body_is_rejected(secret):
-    with pytest.raises(WebhookRejected):
-        webhook_receive(payload=b"nope", signature_header=sign_payload(b"nope", secret))
+def test_event_for_an_unknown_refund_is_kept_for_reconciliation(secret):
+    stranger = make_refund(order=captured_order(), amount_minor=500)
+    payload = event(stranger, provider_id="re_from_dashboard")
+    Refund.objects.filter(pk=stranger.pk).update(public_id="rf_someone_else")
+
+    result = receive(payload, sign_payload(payload, secret))
+
+    assert result.status == WebhookEvent.STATUS_UNKNOWN_REFUND
+    assert WebhookEvent.objects.get().provider_refund_id == "re_from_dashboard"
+
+
+def test_an_event_about_something_else_is_stored_and_ignored(secret):
+    payload = json.dumps({"id": "evt_charge", "type": "charge.succeeded", "data": {"object": {"object": "charge"}}})
+    result = receive(payload.encode(), sign_payload(payload.encode(), secret))
+    assert result.status == WebhookEvent.STATUS_IGNORED
+    assert WebhookEvent.objects.get().note == "not a refund event"
+
+
+@pytest.mark.parametrize("body", [b"nope", b"[]", b'{"type": "refund.updated"}'])
+def test_a_signed_body_that_is_not_an_event_is_rejected(secret, body):
+    with pytest.raises(WebhookRejected) as rejected:
+        receive(body, sign_payload(body, secret))
+    assert str(rejected.value) == "payload is not a provider event"
+    assert not WebhookEvent.objects.exists()

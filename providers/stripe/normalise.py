@@ -1,0 +1,134 @@
+"""Stripe's vocabulary in our words: the one status map, failure reasons, error answers (SPEC §6).
+
+Every Stripe word that decides something on our side is translated here and
+nowhere else - by the client (answers), the webhook parser (events) and the
+report parser (the refund list layout's status column) alike.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from providers.base import (
+    RETRYABLE_FAILURE_CODES,
+    FailureCode,
+    IdempotencyMismatch,
+    OutcomeStatus,
+    ProviderError,
+    ProviderOutcome,
+    ProviderRejected,
+    ProviderUnavailable,
+    ReportRow,
+)
+
+logger = logging.getLogger(__name__)
+
+# Refund.status -> our outcome.
+STATUS_MAP: dict[str, OutcomeStatus] = {
+    "succeeded": "succeeded",
+    "pending": "pending",
+    # The customer must act (e.g. give bank details); money has not moved yet.
+    "requires_action": "pending",
+    "failed": "failed",
+    "canceled": "failed",
+}
+
+# Refund.failure_reason -> our code.
+FAILURE_REASON_MAP: dict[str, FailureCode] = {
+    "expired_or_canceled_card": FailureCode.EXPIRED_OR_CANCELED_CARD,
+    "lost_or_stolen_card": FailureCode.LOST_OR_STOLEN_CARD,
+    "insufficient_funds": FailureCode.INSUFFICIENT_FUNDS,
+    "charge_for_pending_refund_disputed": FailureCode.DISPUTED,
+    "declined": FailureCode.DECLINED,
+    "merchant_request": FailureCode.CANCELED,
+    "unknown": FailureCode.UNKNOWN,
+}
+
+# error.code of a 4xx answer -> our code.
+ERROR_CODE_MAP: dict[str, FailureCode] = {
+    "charge_already_refunded": FailureCode.CHARGE_ALREADY_REFUNDED,
+    "amount_too_large": FailureCode.AMOUNT_TOO_LARGE,
+    "charge_disputed": FailureCode.DISPUTED,
+    "balance_insufficient": FailureCode.INSUFFICIENT_FUNDS,
+    "card_declined": FailureCode.DECLINED,
+    "resource_missing": FailureCode.NOT_FOUND,
+}
+
+
+def outcome_status(stripe_status: str) -> OutcomeStatus:
+    """Our status for a Stripe refund status; an unknown one is pending (it never moves money on our side)."""
+    status = STATUS_MAP.get(stripe_status)
+    if status is None:
+        logger.warning("provider.stripe.unknown_status", extra={"status": stripe_status})
+        return "pending"
+    return status
+
+
+def normalise_refund(obj: dict[str, Any]) -> ProviderOutcome:
+    """Translate a Stripe refund object into a `ProviderOutcome`.
+
+    An unknown status is read as pending: it never moves money on our side,
+    and a later webhook or fetch tells the truth.
+    """
+    stripe_status = str(obj.get("status") or "")
+    status = outcome_status(stripe_status)
+    failure_code: str | None = None
+    if status == "failed":
+        if stripe_status == "canceled":
+            failure_code = FailureCode.CANCELED
+        else:
+            reason = str(obj.get("failure_reason") or "unknown")
+            failure_code = FAILURE_REASON_MAP.get(reason, FailureCode.UNKNOWN)
+    return ProviderOutcome(
+        status=status,
+        provider_refund_id=obj.get("id"),
+        failure_code=failure_code,
+        retryable=failure_code in RETRYABLE_FAILURE_CODES,
+        raw=obj,
+    )
+
+
+def report_row(obj: dict[str, Any]) -> ReportRow:
+    """A Stripe refund object (listed or fetched) as the provider side of a reconciliation."""
+    metadata = obj.get("metadata") or {}
+    created = obj.get("created")
+    return ReportRow(
+        provider_refund_id=str(obj["id"]),
+        amount_minor=int(obj["amount"]),
+        currency=str(obj.get("currency") or "").upper(),
+        status=outcome_status(str(obj.get("status") or "")),
+        created_unix=int(created) if created is not None else None,
+        payment_id=str(obj.get("payment_intent") or ""),
+        refund_public_id=str(metadata.get("refund_id") or ""),
+    )
+
+
+def error_from_response(status: int, body: dict[str, Any]) -> ProviderError:
+    """Classify a non-2xx answer as transient (`ProviderUnavailable`) or final.
+
+    409 (idempotency key in use / lock timeout), 429 and 5xx mean "try again
+    with the same key". 401/403 are also treated as unavailable: our
+    credentials are wrong, not the refund, and it must succeed once they are
+    fixed rather than be failed for good.
+    """
+    err = body.get("error") if isinstance(body.get("error"), dict) else {}
+    err_type, err_code = err.get("type"), err.get("code")
+    message = str(err.get("message") or f"provider answered HTTP {status}")
+    if status >= 500 or status in (409, 424, 429):
+        return ProviderUnavailable(message, code=err_code or err_type, http_status=status, raw=body)
+    if status in (401, 403):
+        return ProviderUnavailable(message, code="authentication", http_status=status, raw=body)
+    if err_type == "idempotency_error":
+        return IdempotencyMismatch(message, code=FailureCode.IDEMPOTENCY_MISMATCH, http_status=status, raw=body)
+    code = ERROR_CODE_MAP.get(str(err_code))
+    if code is None:
+        if err_type == "card_error":
+            code = FailureCode.DECLINED
+        elif status == 404:
+            code = FailureCode.NOT_FOUND
+        elif status == 400:
+            code = FailureCode.INVALID_REQUEST
+        else:
+            code = FailureCode.UNKNOWN
+    return ProviderRejected(message, code=code, http_status=status, raw=body)
