@@ -176,7 +176,7 @@ class RefundPayoutView(APIView):
 
     @extend_schema(request=s.PayoutInput, responses={200: s.RefundOutput}, tags=["refunds"])
     def post(self, request, refund_id: str):
-        """Mark a manual payout paid (PROVIDER=manual); completes the refund."""
+        """Mark a manual payout paid (a payment whose provider settles by hand); completes the refund."""
         data = s.PayoutInput(data=request.data)
         data.is_valid(raise_exception=True)
         refund = refund_get(public_id=refund_id)

@@ -1,4 +1,9 @@
-"""`POST /webhooks/payments`: the provider's webhook endpoint (SPEC §6, §9)."""
+"""The providers' webhook endpoints (SPEC §6, §9).
+
+`POST /webhooks/payments` receives the default provider's events (`PROVIDER`,
+as it always has); `POST /webhooks/payments/<provider>` a named provider's, for
+deployments whose payments are held by more than one.
+"""
 
 from __future__ import annotations
 
@@ -15,16 +20,18 @@ MAX_WEBHOOK_BYTES = 256 * 1024
 
 @csrf_exempt  # authenticated by the provider's signature, not a session
 @require_POST
-def payments_webhook(request: HttpRequest) -> JsonResponse:
-    """2xx once stored (or already stored), 400 if unverifiable.
+def payments_webhook(request: HttpRequest, provider: str | None = None) -> JsonResponse:
+    """2xx once stored (or already stored), 400 if unverifiable or the provider is unknown.
 
-    Events arrive for the default provider (`PROVIDER`); which header carries
-    its signature is the provider's business, so every header is passed on.
+    Which header carries the signature is the provider's business, so every
+    header is passed on.
     """
     if len(request.body) > MAX_WEBHOOK_BYTES:
         return _rejected("payload too large")
     try:
-        result = webhook_receive(provider=default_provider_name(), payload=request.body, headers=request.headers)
+        result = webhook_receive(
+            provider=provider or default_provider_name(), payload=request.body, headers=request.headers
+        )
     except WebhookRejected as error:
         return _rejected(str(error))
     return JsonResponse({"received": True, "status": result.status, "event_id": result.event_id})

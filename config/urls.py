@@ -13,6 +13,7 @@ urlpatterns = [
     path("readyz", health.readyz, name="readyz"),
     path("metrics", health.metrics, name="metrics"),
     path("webhooks/payments", payments_webhook, name="webhooks-payments"),
+    path("webhooks/payments/<str:provider>", payments_webhook, name="webhooks-payments-provider"),
     path("v1/schema", SpectacularAPIView.as_view(), name="schema"),
     path("v1/", include("api.urls")),
     path("console/", include("console.urls")),

@@ -9,12 +9,12 @@ provider's dashboard) is seen even when the report missed it.
 
 from __future__ import annotations
 
-from django.db.models import Count, Max, Q
+from django.db.models import Count, Max
 
 from providers.base import Provider, WebhookRejected
-from providers.registry import default_provider_name
 from reconciliation.enums import ItemKind
 from reconciliation.models import ReconciliationItem, ReconciliationRun
+from refunds.enums import WebhookStatus
 from refunds.models import Refund, WebhookEvent
 
 
@@ -25,13 +25,10 @@ def unknown_refund_events_add(*, run: ReconciliationRun, provider: Provider) -> 
     notes on the run's missing_in_ledger items the events name, and one
     `unknown_refund_event` item per other unknown refund (from its latest event).
     """
-    named = Q(provider=run.provider)
-    if run.provider == default_provider_name():
-        named |= Q(provider="")  # an event row that names no provider is the default provider's
     events = (
         WebhookEvent.objects.filter(
-            named,
-            status=WebhookEvent.STATUS_UNKNOWN_REFUND,
+            provider=run.provider,
+            status=WebhookStatus.UNKNOWN_REFUND,
             received_at__gte=run.window_start,
             received_at__lt=run.window_end,
         )

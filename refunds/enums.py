@@ -80,6 +80,14 @@ class ActorType(models.TextChoices):
     SYSTEM = "system"
 
 
+class WebhookStatus(models.TextChoices):
+    """What the inbox did with a verified provider event."""
+
+    PROCESSED = "processed", "processed"
+    IGNORED = "ignored", "ignored (stale or duplicate outcome)"
+    UNKNOWN_REFUND = "unknown_refund", "unknown refund"
+
+
 class PayoutStatus(models.TextChoices):
     """A manual payout task (providers that settle by hand)."""
 

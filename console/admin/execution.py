@@ -64,7 +64,7 @@ class PayoutForm(forms.ModelForm):
 
 @admin.register(PayoutTask)
 class PayoutTaskAdmin(admin.ModelAdmin):
-    """Open payouts (PROVIDER=manual); entering the reference marks the payout paid and completes the refund."""
+    """Open payouts (providers settled by hand); entering the reference marks it paid and completes the refund."""
 
     form = PayoutForm
     list_display = ["refund", "status", "reference", "paid_by", "paid_at", "created_at"]

@@ -476,11 +476,8 @@ def _outbox_items(refund: Refund) -> list[TimelineItem]:
     return items
 
 
-def _provider_status(payload: dict, provider: str | None = None) -> str:
-    """The provider's own word for the refund's state in a stored webhook event ("" if it says none).
-
-    `provider` is the event's (`WebhookEvent.provider`); None reads it as the default provider's.
-    """
+def _provider_status(payload: dict, provider: str) -> str:
+    """The provider's own word for the refund's state in a stored webhook event ("" if it says none)."""
     try:
         return get_provider(provider).parse_event(payload).provider_status
     except (WebhookRejected, UnknownProvider):
@@ -491,7 +488,7 @@ def _webhook_items(refund: Refund) -> list[TimelineItem]:
     items = []
     for event in WebhookEvent.objects.filter(refund=refund).order_by("received_at", "id"):
         details = [("Event id", event.event_id), ("Inbox status", event.get_status_display())]
-        status = _provider_status(event.payload)
+        status = _provider_status(event.payload, event.provider)
         if status:
             details.insert(0, ("Provider status", status))
         if event.replay_count:

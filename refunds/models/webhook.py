@@ -1,31 +1,24 @@
 from django.db import models
 
+from refunds.enums import WebhookStatus
+
 
 class WebhookEvent(models.Model):
-    """The provider webhook inbox (SPEC §6): every verified event, once, by event id.
+    """The provider webhook inbox (SPEC §6): every verified event, once, by (provider, event id).
 
     Only events whose signature verified are stored; a replay of a known event
     id increments `replay_count` and changes nothing else. Events for refunds
     we do not know are kept (status `unknown_refund`) for reconciliation.
     """
 
-    STATUS_PROCESSED = "processed"
-    STATUS_IGNORED = "ignored"
-    STATUS_UNKNOWN_REFUND = "unknown_refund"
-    STATUS_CHOICES = [
-        (STATUS_PROCESSED, "processed"),
-        (STATUS_IGNORED, "ignored (stale or duplicate outcome)"),
-        (STATUS_UNKNOWN_REFUND, "unknown refund"),
-    ]
-
     # The provider whose endpoint received (and whose secret verified) the event.
     provider = models.CharField(max_length=30)
-    event_id = models.CharField(max_length=100, unique=True)
+    event_id = models.CharField(max_length=100)
     event_type = models.CharField(max_length=60)
     provider_refund_id = models.CharField(max_length=100, blank=True, db_index=True)
     refund = models.ForeignKey("refunds.Refund", null=True, on_delete=models.PROTECT, related_name="webhook_events")
     payload = models.JSONField()
-    status = models.CharField(max_length=20, choices=STATUS_CHOICES)
+    status = models.CharField(max_length=20, choices=WebhookStatus.choices)
     note = models.CharField(max_length=300, blank=True)
     provider_created_at = models.DateTimeField(null=True)
     received_at = models.DateTimeField(auto_now_add=True, db_index=True)
@@ -34,6 +27,14 @@ class WebhookEvent(models.Model):
 
     class Meta:
         ordering = ["-received_at"]
+        constraints = [
+            # Event ids are unique per provider, not across providers.
+            models.UniqueConstraint(fields=["provider", "event_id"], name="webhook_event_once_per_provider"),
+            models.CheckConstraint(condition=~models.Q(provider=""), name="webhook_event_names_its_provider"),
+            models.CheckConstraint(
+                condition=models.Q(status__in=WebhookStatus.values), name="webhook_event_status_known"
+            ),
+        ]
 
     def __str__(self) -> str:
         return self.event_id

@@ -20,6 +20,7 @@ from audit.services import audit_record
 from core.actor import Actor
 from providers.base import ProviderEvent, WebhookRejected, WebhookSignatureInvalid
 from providers.registry import UnknownProvider, get_provider
+from refunds.enums import WebhookStatus
 from refunds.metrics import WEBHOOK_REPLAY_DEDUP_TOTAL
 from refunds.models import Refund, WebhookEvent
 from refunds.services.outcome import refund_apply_outcome
@@ -71,13 +72,13 @@ def webhook_receive(*, provider: str, payload: bytes, headers: Mapping[str, str]
                 event_type=event.event_type,
                 provider_refund_id=event.provider_refund_id or "",
                 payload=event.payload,
-                status=WebhookEvent.STATUS_IGNORED,
+                status=WebhookStatus.IGNORED,
                 provider_created_at=event.created_at,
             )
             _apply(inbox, event)
     except IntegrityError:
         # The event id is unique: this event was stored before (the provider sent it again).
-        WebhookEvent.objects.filter(event_id=event.event_id).update(
+        WebhookEvent.objects.filter(provider=provider, event_id=event.event_id).update(
             replay_count=F("replay_count") + 1, last_replayed_at=timezone.now()
         )
         WEBHOOK_REPLAY_DEDUP_TOTAL.inc()
@@ -94,7 +95,7 @@ def _apply(inbox: WebhookEvent, event: ProviderEvent) -> None:
         return
     refund = _find_refund(provider=inbox.provider, event=event)
     if refund is None:
-        inbox.status = WebhookEvent.STATUS_UNKNOWN_REFUND
+        inbox.status = WebhookStatus.UNKNOWN_REFUND
         inbox.note = "no refund with this provider id or metadata refund_id"
         inbox.save(update_fields=["status", "note"])
         logger.warning(
@@ -105,7 +106,7 @@ def _apply(inbox: WebhookEvent, event: ProviderEvent) -> None:
     outcome = event.outcome
     refund, applied = refund_apply_outcome(refund_id=refund.pk, outcome=outcome, source="webhook")
     inbox.refund = refund
-    inbox.status = WebhookEvent.STATUS_PROCESSED if applied else WebhookEvent.STATUS_IGNORED
+    inbox.status = WebhookStatus.PROCESSED if applied else WebhookStatus.IGNORED
     inbox.note = f"{outcome.status} -> refund {refund.state}" + ("" if applied else " (no change: late or repeated)")
     inbox.save(update_fields=["refund", "status", "note"])
     audit_record(

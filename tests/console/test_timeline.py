@@ -4,7 +4,7 @@ import pytest
 
 from audit.services import audit_record
 from core.actor import Actor
-from refunds.enums import Reason, Role
+from refunds.enums import Reason, Role, WebhookStatus
 from refunds.models import WebhookEvent
 from tests.console.conftest import review_refund
 from tests.refunds.factories import captured_order, make_refund
@@ -21,12 +21,13 @@ def positions(html: str, *needles: str) -> list[int]:
 def test_timeline_merges_audit_ledger_provider_webhook_and_email_in_order(agent_client):
     refund = make_refund(order=captured_order(amount_minor=10000), amount_minor=2000, reason=Reason.OTHER)
     WebhookEvent.objects.create(
+        provider="stripe",
         event_id="evt_1",
         event_type="refund.updated",
         provider_refund_id="re_1",
         refund=refund,
         payload={"data": {"object": {"status": "succeeded"}}},
-        status=WebhookEvent.STATUS_PROCESSED,
+        status=WebhookStatus.PROCESSED,
         replay_count=2,
     )
     audit_record(

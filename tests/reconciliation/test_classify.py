@@ -11,6 +11,7 @@ from reconciliation.classify import LATE_FAILURE_NOTE
 from reconciliation.enums import ItemKind, RunSource, RunStatus
 from reconciliation.models import ReconciliationItem
 from reconciliation.services import reconciliation_run
+from refunds.enums import WebhookStatus
 from refunds.models import WebhookEvent
 from tests.reconciliation.factories import (
     new_provider_id,
@@ -210,7 +211,7 @@ def unknown_refund_event(event_id, provider_refund_id, *, provider="stripe", eve
         event_type=event_type,
         provider_refund_id=provider_refund_id,
         payload={"id": event_id, "type": event_type, "data": {"object": obj}},
-        status=WebhookEvent.STATUS_UNKNOWN_REFUND,
+        status=WebhookStatus.UNKNOWN_REFUND,
     )
 
 

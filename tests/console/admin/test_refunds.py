@@ -243,7 +243,9 @@ def test_a_superuser_cannot_change_a_refund_or_an_audit_event_through_admin():
 
 
 def test_the_webhook_inbox_is_listed_read_only():
-    WebhookEvent.objects.create(event_id="evt_9", event_type="refund.updated", payload={}, status="unknown_refund")
+    WebhookEvent.objects.create(
+        provider="stripe", event_id="evt_9", event_type="refund.updated", payload={}, status="unknown_refund"
+    )
     html = staff("root", Role.ADMIN, superuser=True).get("/admin/refunds/webhookevent/").content.decode()
     assert "evt_9" in html and "Add webhook event" not in html
 

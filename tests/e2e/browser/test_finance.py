@@ -22,7 +22,7 @@ from reconciliation.enums import ItemKind, RunSource
 from reconciliation.exports import ITEM_COLUMNS
 from reconciliation.models import ReconciliationItem, ReconciliationRun
 from reconciliation.services import reconciliation_run, trial_balance_check
-from refunds.enums import Role
+from refunds.enums import Role, WebhookStatus
 from refunds.models import WebhookEvent
 from tests.e2e.browser.test_console import axe_problems
 from tests.reconciliation.factories import (
@@ -69,6 +69,7 @@ def a_day_with_every_exception() -> ReconciliationRun:
     state = refund_settled(amount_minor=6100)
     refund_settled(amount_minor=4200)  # the provider's report does not have it: missing at provider
     WebhookEvent.objects.create(
+        provider="stripe",
         event_id="evt_dashboard_1",
         event_type="refund.updated",
         provider_refund_id="re_made_in_the_dashboard",
@@ -77,7 +78,7 @@ def a_day_with_every_exception() -> ReconciliationRun:
                 "object": {"id": "re_made_in_the_dashboard", "amount": 1500, "currency": "usd", "status": "succeeded"}
             }
         },
-        status=WebhookEvent.STATUS_UNKNOWN_REFUND,
+        status=WebhookStatus.UNKNOWN_REFUND,
     )
     rows = [
         *(provider_row(refund) for refund in matched),

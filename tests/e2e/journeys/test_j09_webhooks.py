@@ -7,6 +7,7 @@ import requests
 
 from audit.models import AuditEvent
 from providers.stripe.signature import sign_payload
+from refunds.enums import WebhookStatus
 from refunds.models import WebhookEvent
 from tests.e2e.journeys.conftest import refund_body, wait_state
 from tests.support.live import SIM_WEBHOOK_SECRET
@@ -28,7 +29,7 @@ def test_replayed_webhook_is_processed_once(stack, stack_merchant, stack_order):
     ).json()["refund_id"]
     refund = wait_state(stack_merchant, refund_id, {"completed"}, timeout=30)
     settled = WebhookEvent.objects.filter(refund__public_id=refund_id, event_type="refund.updated").first()
-    assert settled is not None and settled.status == WebhookEvent.STATUS_PROCESSED
+    assert settled is not None and settled.status == WebhookStatus.PROCESSED
     payload = json.dumps(settled.payload).encode()
 
     answers = [_post(stack, payload, sign_payload(payload, SIM_WEBHOOK_SECRET)) for _ in range(5)]
@@ -69,4 +70,4 @@ def test_event_for_unknown_refund_is_kept_for_reconciliation(stack, transactiona
     answer = _post(stack, payload, sign_payload(payload, SIM_WEBHOOK_SECRET))
 
     assert answer.status_code == 200
-    assert WebhookEvent.objects.get(event_id="evt_stranger").status == WebhookEvent.STATUS_UNKNOWN_REFUND
+    assert WebhookEvent.objects.get(event_id="evt_stranger").status == WebhookStatus.UNKNOWN_REFUND

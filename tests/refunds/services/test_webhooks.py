@@ -9,7 +9,7 @@ import pytest
 from audit.enums import AuditAction
 from audit.models import AuditEvent
 from providers.stripe.signature import sign_payload
-from refunds.enums import RefundState
+from refunds.enums import RefundState, WebhookStatus
 from refunds.models import Refund, WebhookEvent
 from refunds.services.webhooks import WebhookRejected, webhook_receive
 from tests.refunds.factories import captured_order, make_refund
@@ -56,7 +56,7 @@ def test_signed_event_completes_the_refund_found_by_metadata(secret):
     refund = submitted_refund()
     payload = event(refund)
     result = receive(payload, sign_payload(payload, secret))
-    assert result.status == WebhookEvent.STATUS_PROCESSED
+    assert result.status == WebhookStatus.PROCESSED
     refund.refresh_from_db()
     assert (refund.state, refund.provider_refund_id, refund.provider_status) == (
         RefundState.COMPLETED,
@@ -129,7 +129,7 @@ def test_an_event_is_applied_only_to_refunds_of_payments_its_provider_holds(secr
 
     result = receive(payload, sign_payload(payload, secret))
 
-    assert result.status == WebhookEvent.STATUS_UNKNOWN_REFUND
+    assert result.status == WebhookStatus.UNKNOWN_REFUND
     refund.refresh_from_db()
     assert refund.state == RefundState.SUBMITTING
 
@@ -149,7 +149,7 @@ def test_late_failed_event_after_completion_is_recorded_and_ignored(secret):
     receive(done, sign_payload(done, secret))
     late = event(refund, "failed", "evt_late")
     result = receive(late, sign_payload(late, secret))
-    assert result.status == WebhookEvent.STATUS_IGNORED
+    assert result.status == WebhookStatus.IGNORED
     refund.refresh_from_db()
     assert refund.state == RefundState.COMPLETED
 
@@ -161,14 +161,14 @@ def test_event_for_an_unknown_refund_is_kept_for_reconciliation(secret):
 
     result = receive(payload, sign_payload(payload, secret))
 
-    assert result.status == WebhookEvent.STATUS_UNKNOWN_REFUND
+    assert result.status == WebhookStatus.UNKNOWN_REFUND
     assert WebhookEvent.objects.get().provider_refund_id == "re_from_dashboard"
 
 
 def test_an_event_about_something_else_is_stored_and_ignored(secret):
     payload = json.dumps({"id": "evt_charge", "type": "charge.succeeded", "data": {"object": {"object": "charge"}}})
     result = receive(payload.encode(), sign_payload(payload.encode(), secret))
-    assert result.status == WebhookEvent.STATUS_IGNORED
+    assert result.status == WebhookStatus.IGNORED
     assert WebhookEvent.objects.get().note == "not a refund event"
 
 
