@@ -15,7 +15,7 @@ from django import forms
 from django.core.exceptions import ValidationError
 from django.template.defaultfilters import filesizeformat
 
-from console.presenters import VIEW_ALL, VIEW_OVERRIDES, VIEW_WAITING, QueueFilters
+from console.presenters.queue import VIEW_ALL, VIEW_OVERRIDES, VIEW_WAITING, QueueFilters
 from core.money import CURRENCY_EXPONENTS, exponent, major_to_minor
 from refunds.enums import Reason, RefundState
 from refunds.models import RefundPolicy

@@ -18,7 +18,8 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from console.forms import ApproveForm, DeclineForm, EditForm
-from console.presenters import console_refund, major_input, next_waiting_refund, refund_card
+from console.presenters.card import console_refund, major_input, refund_card
+from console.presenters.queue import next_waiting_refund
 from console.views.common import acting, console_permission
 from core.errors import ERR_AMOUNT_RANGE, ERR_EXCEEDS_REMAINING, DomainError
 from core.money import format_plain

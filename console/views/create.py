@@ -11,7 +11,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
 
 from console.forms import CreateRefundForm, OrderLookupForm
-from console.presenters import console_order, major_input
+from console.presenters.card import console_order, major_input
 from console.views.common import acting, console_permission
 from core.errors import ERR_AMOUNT_RANGE, ERR_CURRENCY_MISMATCH, ERR_EXCEEDS_REMAINING, DomainError
 from core.money import format_plain

@@ -8,7 +8,7 @@ from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
 from console.forms import QueueFilterForm
-from console.presenters import VIEW_OVERRIDES, console_queue, console_queue_counts, queue_rows
+from console.presenters.queue import VIEW_OVERRIDES, console_queue, console_queue_counts, queue_rows
 from console.views.common import console_permission
 from refunds.permissions import Perm
 

@@ -6,7 +6,8 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
-from console.presenters import console_refund, console_timeline
+from console.presenters.card import console_refund
+from console.presenters.timeline import console_timeline
 from console.views.common import console_permission
 from core.money import format_plain
 from refunds.permissions import Perm

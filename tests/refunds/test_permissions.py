@@ -7,7 +7,7 @@ import itertools
 import pytest
 from django.db import transaction
 
-from console.presenters import console_refund, refund_card
+from console.presenters.card import console_refund, refund_card
 from core.actor import Actor
 from core.errors import DomainError
 from refunds.enums import Reason, RefundState, Role

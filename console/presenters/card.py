@@ -1,0 +1,141 @@
+"""The refund card: the refund, what it is measured against, and what this user may do now."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.db.models import Prefetch
+
+from core.money import CURRENCY_EXPONENTS, format_plain, minor_to_major
+from refunds.enums import ACTIVE_STATES, DecisionKind, PolicyOutcome, Recommendation, RefundState
+from refunds.models import Decision, Order, OrderLine, Refund
+from refunds.permissions import ApprovalRefusal, Perm, approval_refusal, edit_refusal, has_perm
+from refunds.selectors import policy_reply, reply_declines
+
+
+def console_refund(*, public_id: str) -> Refund | None:
+    return (
+        Refund.objects.select_related("order", "order__customer", "payment", "policy_version", "requested_by")
+        .prefetch_related(
+            Prefetch("decisions", queryset=Decision.objects.select_related("actor")),
+            Prefetch("order__lines", queryset=OrderLine.objects.order_by("line_no")),
+            "evidence_files",
+        )
+        .filter(public_id=public_id)
+        .first()
+    )
+
+
+def major_input(amount_minor: int, currency: str) -> str:
+    """An amount as typed into a form: `45.00` for USD, `1200` for JPY."""
+    exp = CURRENCY_EXPONENTS.get(currency, 2)
+    return f"{minor_to_major(amount_minor, currency):.{exp}f}"
+
+
+@dataclass(frozen=True)
+class CardLine:
+    description: str
+    sku: str
+    quantity: int
+    tax: str
+    total: str
+
+
+@dataclass(frozen=True)
+class RefundCard:
+    """The approval card: the refund, what it is measured against, and what this user may do."""
+
+    refund: Refund
+    amount: str
+    captured: str
+    remaining: str
+    # What an edit may set the amount to: the payment's remaining plus what this refund already holds.
+    available: str
+    lines: list[CardLine]
+    approvals: list[Decision]
+    edits: list[Decision]
+    evidence_refs: list[str]
+    is_open: bool
+    can_decide: bool
+    can_approve: bool
+    can_edit: bool
+    approve_blocker: str
+    approve_is_override: bool
+    decline_is_override: bool
+    # The draft is still the policy's decline reply: approving needs an approval reply first
+    # (refunds.selectors.reply_declines).
+    reply_declines: bool
+    # The reply the policy drafted, before any edit (edits keep what they replaced).
+    original_reply: str = ""
+
+    @property
+    def needs_two(self) -> bool:
+        return self.refund.approvals_required > 1
+
+    @property
+    def approvals_given(self) -> int:
+        return len(self.approvals)
+
+
+# How the console says each approval refusal to the person at the card, before they try.
+APPROVAL_BLOCKERS: dict[ApprovalRefusal, str] = {
+    ApprovalRefusal.MAKER: "You requested this refund, so someone else must approve it (maker-checker).",
+    ApprovalRefusal.ROLE: "Your role cannot approve refunds.",
+    ApprovalRefusal.NOT_SENIOR: "This goodwill refund needs two senior agents; ask a senior to approve it.",
+    ApprovalRefusal.ALREADY_APPROVED: (
+        "You gave an approval already; a different senior agent must give the second one."
+    ),
+}
+
+
+def refund_card(*, refund: Refund, user) -> RefundCard:
+    currency = refund.currency
+    payment = refund.payment
+    decisions = list(refund.decisions.all())
+    approvals = [d for d in decisions if d.kind == DecisionKind.APPROVE]
+    is_open = refund.state == RefundState.REQUESTED
+    refusal = approval_refusal(refund, user, approver_ids={d.actor_id for d in approvals})
+    blocker = APPROVAL_BLOCKERS[refusal] if refusal is not None else ""
+    held = refund.amount_minor if refund.state in ACTIVE_STATES else 0
+    available = payment.remaining_refundable_minor + held
+    file_names = {f.original_name for f in refund.evidence_files.all()}
+    reviewed = refund.policy_outcome == PolicyOutcome.REVIEW
+    edits = [d for d in decisions if d.kind == DecisionKind.EDIT]
+    return RefundCard(
+        refund=refund,
+        amount=format_plain(refund.amount_minor, currency),
+        captured=format_plain(payment.amount_minor, currency),
+        remaining=format_plain(payment.remaining_refundable_minor, currency),
+        available=format_plain(available, currency),
+        lines=[
+            CardLine(
+                description=line.description,
+                sku=line.sku,
+                quantity=line.quantity,
+                tax=format_plain(line.tax_minor, currency),
+                total=format_plain(line.gross_minor, currency),
+            )
+            for line in refund.order.lines.all()
+        ],
+        approvals=approvals,
+        edits=edits,
+        evidence_refs=[str(ref) for ref in refund.evidence if str(ref) not in file_names],
+        is_open=is_open,
+        can_decide=has_perm(user, Perm.DECIDE),
+        can_approve=is_open and refusal is None,
+        can_edit=edit_refusal(refund, user, approvals_given=len(approvals)) is None,
+        approve_blocker=blocker if is_open else "",
+        approve_is_override=reviewed and refund.recommendation == Recommendation.DECLINE,
+        decline_is_override=reviewed and refund.recommendation == Recommendation.APPROVE,
+        reply_declines=reply_declines(refund),
+        original_reply=policy_reply(refund),
+    )
+
+
+def console_order(*, order_id: str) -> Order | None:
+    return (
+        Order.objects.select_related("customer", "payment")
+        .prefetch_related(Prefetch("lines", queryset=OrderLine.objects.order_by("line_no")))
+        .filter(order_id=order_id.strip())
+        .first()
+    )
