@@ -26,7 +26,7 @@ from django.utils import timezone
 from audit.enums import AuditAction
 from audit.services import audit_record
 from core.actor import Actor
-from core.errors import ERR_AUTHZ_ROLE, ERR_CONFLICT_STATE, ERR_VALIDATION, DomainError
+from core.errors import ERR_CONFLICT_STATE, ERR_VALIDATION, DomainError
 from ledger.services import trial_balance
 from providers.base import FailureCode, Provider, ProviderRejected, ReportFormatError, ReportRow
 from providers.registry import get_provider, provider_class, provider_names
@@ -36,10 +36,10 @@ from reconciliation.models import ReconciliationItem, ReconciliationRun, TrialBa
 from reconciliation.sources import open_text, rows_from_api, rows_from_report
 from reconciliation.webhooks import unknown_refund_events_add
 from reconciliation.window import DayWindow, day_window
+from refunds.permissions import Perm, require_perm
 
 logger = logging.getLogger("reconciliation")
 
-PERM_FINANCE = "refunds.view_finance"
 DEFAULT_MAX_LOOKUPS = 1000
 DEFAULT_WORK_MEM = "256MB"
 
@@ -50,8 +50,7 @@ def _require_finance(actor: Actor) -> None:
     """People need the finance permission; the system (beat, operators' command) acts on its own authority."""
     if actor.type == "system":
         return
-    if actor.user is None or not actor.user.has_perm(PERM_FINANCE):
-        raise DomainError(ERR_AUTHZ_ROLE, "Reconciliation is for the finance role.")
+    require_perm(actor.user, Perm.VIEW_FINANCE, "Reconciliation is for the finance role.")
 
 
 def reconciliation_run_create(
