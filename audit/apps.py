@@ -1,5 +1,7 @@
 from django.apps import AppConfig
 
+from core.metrics import register_database_gauges
+
 
 class AuditConfig(AppConfig):
     """The hash-chained, append-only audit trail (SPEC §5)."""
@@ -8,7 +10,7 @@ class AuditConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
+        # Models load only once the registry is ready, hence the import here.
         from audit.metrics import database_gauges
-        from core.metrics import register_database_gauges
 
         register_database_gauges("audit", database_gauges)

@@ -1,5 +1,7 @@
 from django.apps import AppConfig
 
+from core.metrics import register_database_gauges
+
 
 class RefundsConfig(AppConfig):
     """The refund domain: orders, payments, policy, the state machine, the outbox."""
@@ -8,7 +10,7 @@ class RefundsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from core.metrics import register_database_gauges
+        # Models load only once the registry is ready, hence the import here.
         from refunds.metrics import database_gauges
 
         register_database_gauges("refunds", database_gauges)
