@@ -1,0 +1,105 @@
+"""Review of the state-machine refactor: behaviour the old services had that the new ones lost.
+
+Each test states the old behaviour (2060de9) and fails on the refactored code.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+from django.db import transaction
+
+from audit.enums import AuditAction
+from audit.models import AuditEvent
+from core.actor import Actor
+from providers.base import ProviderOutcome
+from refunds.enums import Reason, RefundState, Role
+from refunds.models import Payment, Refund
+from refunds.services import submit as submit_service
+from refunds.services.outcome import refund_apply_outcome
+from refunds.services.payout import payout_mark_paid
+from refunds.services.submit import refund_submit
+from refunds.services.transition import refund_lock, refund_transition
+from tests.refunds.factories import agent, captured_order, make_refund
+
+pytestmark = pytest.mark.django_db
+S = RefundState
+SYSTEM = Actor.system("test")
+
+
+def move(refund: Refund, to: str, **kwargs) -> Refund:
+    with transaction.atomic():
+        locked, payment = refund_lock(refund_id=refund.pk)
+        refund_transition(locked, payment=payment, to=to, actor=SYSTEM, **kwargs)
+    return locked
+
+
+def submitted(amount_minor: int = 3000) -> Refund:
+    """A reviewed refund, approved and claimed for submission, whose provider id we never learned."""
+    refund = make_refund(order=captured_order(amount_minor=10000), amount_minor=amount_minor, reason=Reason.GOODWILL)
+    for state in (S.APPROVED, S.SUBMITTING):
+        refund = move(refund, state)
+    assert not refund.provider_refund_id
+    return refund
+
+
+def test_the_audit_event_of_a_provider_answer_shows_the_provider_refund_id_it_taught_us():
+    """Old outcome.py took the `before` snapshot BEFORE setting the learnt provider refund id.
+
+    Now the id is set on the refund before `refund_transition` snapshots it, so
+    before == after for provider_refund_id: the audit trail (and the console
+    timeline, whose change list includes provider_refund_id) no longer shows
+    when and from which source we learnt the provider's id.
+    """
+    refund = submitted()
+
+    refund_apply_outcome(
+        refund_id=refund.pk,
+        outcome=ProviderOutcome(status="succeeded", provider_refund_id="re_learnt", raw={"status": "succeeded"}),
+        source="webhook",
+    )
+
+    event = AuditEvent.objects.get(refund=refund, action=AuditAction.REFUND_COMPLETED)
+    assert event.after["provider_refund_id"] == "re_learnt"
+    assert not event.before["provider_refund_id"], "the before snapshot already carries the id it just learnt"
+
+
+def test_a_retry_logs_the_idempotency_key_of_its_new_round(monkeypatch, caplog, django_capture_on_commit_callbacks):
+    """Old refund_submit logged MSG.refund.submitted with `idempotency_key` on a retry; the new one drops it."""
+    refund = submitted()
+    refund = move(refund, S.FAILED, changes={"failure_code": "insufficient_funds", "failure_retryable": True})
+    monkeypatch.setattr(submit_service, "outbox_deliver", lambda *, message_id: "skipped")
+
+    with caplog.at_level(logging.INFO, logger="refunds"), django_capture_on_commit_callbacks(execute=True):
+        refund_submit(refund_id=refund.pk, actor=SYSTEM)
+    lines = [r for r in caplog.records if getattr(r, "message_id", "") == "MSG.refund.submitted"]
+    assert lines, "no MSG.refund.submitted line"
+    assert getattr(lines[-1], "idempotency_key", None) == f"{refund.public_id}-2"
+
+
+def test_retrying_a_failed_refund_of_a_payment_settled_by_hand_does_not_strand_it(settings, monkeypatch):
+    """`refund_submit` treats whatever `submission_open` returns as an OutboxMessage.
+
+    For a payment whose provider settles by hand it returns a PayoutTask: the
+    task's pk is then used as an outbox message id (`OutboxMessage.filter(pk=…)
+    .update(available_at=now)` and `outbox_deliver(message_id=…)` act on SOME
+    OTHER refund's message), and the refund is left `submitting` with an open
+    payout task that `payout_mark_paid` can never complete (submitting →
+    submitting is not an edge). Reachable because a payment's provider can be
+    changed by an order upsert while its refunds are in flight.
+    """
+    refund = submitted()
+    refund = move(refund, S.FAILED, changes={"failure_code": "insufficient_funds", "failure_retryable": True})
+    Payment.objects.filter(pk=refund.payment_id).update(provider="manual")
+    delivered: list[int] = []
+    monkeypatch.setattr(submit_service, "outbox_deliver", lambda *, message_id: delivered.append(message_id))
+
+    try:
+        refund_submit(refund_id=refund.pk, actor=SYSTEM)
+    except Exception:  # noqa: BLE001 - refusing the retry is an acceptable fix too
+        assert Refund.objects.get(pk=refund.pk).state == S.FAILED
+        return
+    assert delivered == [], "a payout task's pk was delivered as an outbox message id"
+    paid = payout_mark_paid(refund_id=refund.pk, actor=agent("fin", Role.FINANCE), reference="BANK-1")
+    assert paid.state == S.COMPLETED
