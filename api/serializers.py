@@ -53,7 +53,7 @@ class LineInput(serializers.Serializer):
 class PaymentInput(serializers.Serializer):
     provider_payment_id = serializers.CharField(max_length=100)
     # Optional: which provider holds the payment; default PROVIDER.
-    provider = serializers.ChoiceField(choices=provider_names(), required=False, default="")
+    provider = serializers.ChoiceField(choices=provider_names(), required=False)
     rail = serializers.ChoiceField(choices=Rail.choices)
     amount_minor = StrictIntegerField(min_value=1)
     status = serializers.ChoiceField(choices=PaymentStatus.choices)

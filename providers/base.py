@@ -239,7 +239,7 @@ class Provider(abc.ABC):
     lists_refunds: ClassVar[bool] = False
     # `report_rows` and `check_report_header` work: finance can reconcile from an uploaded report.
     reads_reports: ClassVar[bool] = False
-    # `verify_webhook` and `parse_event` work: the provider tells us about refunds at /webhooks/payments.
+    # `verify_webhook` and `parse_event` work: the provider tells us about refunds at /webhooks/payments/<name>.
     sends_webhooks: ClassVar[bool] = False
     # Where the provider's API lives (recorded on reconciliation runs); empty without an API.
     api_base: str = ""

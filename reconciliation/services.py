@@ -160,7 +160,7 @@ def _execute(run: ReconciliationRun, *, actor: Actor, file: FileSource | None) -
         staging.stage_create(cursor)
         run.provider_rows = staging.stage_load(cursor, _provider_rows(run, provider, window, file), vendor=vendor)
         staging.stage_prepare(cursor, vendor=vendor)
-        with_meta = staging.meta_build(cursor, vendor=vendor) > 0
+        with_meta = staging.meta_build(cursor, provider=run.provider, vendor=vendor) > 0
         timings.lap("stage")
         start = connection.ops.adapt_datetimefield_value(window.start)
         end = connection.ops.adapt_datetimefield_value(window.end)

@@ -143,13 +143,17 @@ def analyze(cursor, vendor: str, *tables: str) -> None:
             cursor.execute(f"ANALYZE {table}")
 
 
-def meta_build(cursor, *, vendor: str) -> int:
+def meta_build(cursor, *, provider: str, vendor: str) -> int:
     """Provider refunds we know only by the `refund_id` we put in their metadata.
 
     A refund whose provider call timed out may exist at the provider while we
     never learned its id. Only when exactly one provider refund names it - two
-    would be a double refund, and both must stay visible as exceptions - and
-    when its provider id is not one we already hold for another refund.
+    would be a double refund, and both must stay visible as exceptions - when
+    its provider id is not one we already hold for another refund, and when
+    the refund is of a payment this provider holds (a row naming another
+    provider's refund is that money refunded twice, not the missing id).
+    Pass 1's join by provider refund id needs no such filter: those ids are
+    unique across all refunds, and each provider mints its own.
     """
     cursor.execute(
         f"""
@@ -159,9 +163,11 @@ def meta_build(cursor, *, vendor: str) -> int:
         JOIN refunds_refund r ON r.public_id = s.metadata_refund_id AND r.provider_refund_id IS NULL
         WHERE s.reversal = 0 AND s.metadata_refund_id <> ''
           AND NOT EXISTS (SELECT 1 FROM refunds_refund k WHERE k.provider_refund_id = s.provider_refund_id)
+          AND {_provider_filter("r.id")}
         GROUP BY r.id
         HAVING COUNT(*) = 1
-        """  # noqa: S608
+        """,  # noqa: S608
+        [provider],
     )
     analyze(cursor, vendor, META)
     cursor.execute(f"SELECT COUNT(*) FROM {META}")  # noqa: S608

@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.db.models import Prefetch, QuerySet
 
 from core.errors import ERR_NOT_FOUND, DomainError
-from refunds.enums import DecisionKind, Recommendation
+from refunds.enums import DecisionKind, PolicyOutcome, Recommendation
 from refunds.models import Decision, Order, Refund
 
 
@@ -54,6 +54,6 @@ def reply_declines(refund: Refund, reply: str | None = None) -> bool:
     agent write the approval reply first, and an approval given elsewhere
     (the API) sends the email without the draft.
     """
-    if refund.recommendation != Recommendation.DECLINE:
+    if refund.policy_outcome != PolicyOutcome.REVIEW or refund.recommendation != Recommendation.DECLINE:
         return False
     return (refund.draft_reply if reply is None else reply).strip() == policy_reply(refund).strip()

@@ -3,10 +3,11 @@
 from django.contrib import admin
 
 from audit.models import AuditEvent
+from console.admin.common import ReadOnlyMixin
 
 
 @admin.register(AuditEvent)
-class AuditEventAdmin(admin.ModelAdmin):
+class AuditEventAdmin(ReadOnlyMixin, admin.ModelAdmin):
     """The audit trail is evidence: hash-chained, append-only, never edited from here."""
 
     list_display = [
@@ -31,12 +32,3 @@ class AuditEventAdmin(admin.ModelAdmin):
         # Sealed into the hash chain a few seconds after commit; until then, pending.
         seal = getattr(event, "seal", None)
         return str(seal.seq) if seal is not None else "pending"
-
-    def has_add_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False

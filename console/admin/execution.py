@@ -6,6 +6,7 @@ from __future__ import annotations
 from django import forms
 from django.contrib import admin, messages
 
+from console.admin.common import ReadOnlyMixin
 from core.actor import Actor
 from core.errors import DomainError
 from refunds.enums import OutboxStatus, PayoutStatus
@@ -16,7 +17,7 @@ from refunds.services.payout import payout_mark_paid
 
 
 @admin.register(OutboxMessage)
-class OutboxMessageAdmin(admin.ModelAdmin):
+class OutboxMessageAdmin(ReadOnlyMixin, admin.ModelAdmin):
     """Read-only; dead-lettered messages can be replayed (same idempotency key, fresh attempts)."""
 
     list_display = ["id", "refund", "topic", "status", "attempts", "available_at", "dead_at", "last_error"]
@@ -24,15 +25,6 @@ class OutboxMessageAdmin(admin.ModelAdmin):
     search_fields = ["refund__public_id", "idempotency_key"]
     list_select_related = ["refund"]
     actions = ["replay_dead_letters"]
-
-    def has_add_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
 
     def has_view_permission(self, request, obj=None) -> bool:
         return has_perm(request.user, Perm.VIEW_FINANCE) or super().has_view_permission(request, obj)

@@ -2,27 +2,15 @@
 
 from django.contrib import admin
 
+from console.admin.common import ReadOnlyMixin
 from ledger.models import Account, JournalEntry, Posting
 
 
-class ReadOnlyAdminMixin:
-    """The ledger is append-only: corrections are reversing entries posted by services, never edits."""
-
-    def has_add_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
-
-
-class ReadOnlyAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class ReadOnlyAdmin(ReadOnlyMixin, admin.ModelAdmin):
     pass
 
 
-class PostingInline(ReadOnlyAdminMixin, admin.TabularInline):
+class PostingInline(ReadOnlyMixin, admin.TabularInline):
     model = Posting
     extra = 0
     can_delete = False

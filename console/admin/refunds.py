@@ -12,6 +12,7 @@ from django.urls import reverse
 from django.utils.html import format_html
 from simple_history.admin import SimpleHistoryAdmin
 
+from console.admin.common import ReadOnlyMixin
 from console.forms import RefundPolicyForm
 from core.actor import Actor
 from refunds.models import (
@@ -39,19 +40,6 @@ POLICY_RULE_FIELDS = [
     "cancellation_fee_schedule",
     "fee_schedule_reasons",
 ]
-
-
-class ReadOnlyMixin:
-    """Changes go through services (API, console), never through admin forms."""
-
-    def has_add_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
 
 
 class GuardedHistoryAdmin(SimpleHistoryAdmin):

@@ -32,8 +32,13 @@ from providers.reports import (
     unknown_layout,
 )
 
-# A payout list speaks our words: succeeded, pending, failed.
-_STATUSES: dict[str, OutcomeStatus] = {status: status for status in OUTCOME_STATUSES}
+# A payout list speaks our words: succeeded, pending, failed — and, as payout lists always could
+# (they share the refund-list layout), "requires_action" (still pending) and "canceled" (failed).
+_STATUSES: dict[str, OutcomeStatus] = {
+    **{status: status for status in OUTCOME_STATUSES},
+    "requires_action": "pending",
+    "canceled": "failed",
+}
 
 
 class ManualProvider(Provider):

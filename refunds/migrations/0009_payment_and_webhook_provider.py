@@ -1,7 +1,9 @@
 """Each payment (and each received webhook event) names its provider.
 
-Until now the provider was global (`PROVIDER`); existing rows get that setting's
-value, which is what they were executed with.
+Until now the provider was global (`PROVIDER`): existing payments get that
+setting's value, which is what their refunds were executed with. Webhook events
+were only ever verified as Stripe's (the endpoint checked `Stripe-Signature`
+whatever `PROVIDER` said), so existing events are Stripe's.
 """
 
 from django.conf import settings
@@ -9,9 +11,8 @@ from django.db import migrations, models
 
 
 def fill_from_setting(apps, schema_editor):
-    provider = getattr(settings, "PROVIDER", "stripe") or "stripe"
-    apps.get_model("refunds", "Payment").objects.update(provider=provider)
-    apps.get_model("refunds", "WebhookEvent").objects.update(provider=provider)
+    apps.get_model("refunds", "Payment").objects.update(provider=getattr(settings, "PROVIDER", "") or "stripe")
+    apps.get_model("refunds", "WebhookEvent").objects.update(provider="stripe")
 
 
 class Migration(migrations.Migration):

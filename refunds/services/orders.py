@@ -11,7 +11,7 @@ from audit.enums import AuditAction
 from audit.services import audit_record
 from core.actor import Actor
 from core.errors import ERR_CURRENCY_MISMATCH, ERR_VALIDATION, DomainError
-from providers.registry import default_provider_name
+from providers.registry import default_provider_name, provider_names
 from refunds.models import Customer, Order, OrderLine, Payment
 
 
@@ -53,8 +53,9 @@ def order_upsert(*, data: OrderInput, actor: Actor) -> tuple[Order, bool]:
     """Create or update an order with its customer, lines and payment.
 
     Updates are how the merchant tells us about captures, voids and
-    chargebacks. Refused: changing the currency, or the payment, of an order
-    that already has refunds, and lowering a payment below what its refunds
+    chargebacks. Refused: changing the currency, the payment or the payment's
+    provider of an order that already has refunds (its refunds are on their
+    way through that provider), and lowering a payment below what its refunds
     already hold (the payment CHECK constraint also guards this). Lines are
     replaced only while the order has no refund, since refunds were split over
     them. Side effects: customer, order, lines, payment rows; audit
@@ -85,11 +86,19 @@ def order_upsert(*, data: OrderInput, actor: Actor) -> tuple[Order, bool]:
                 raise DomainError(ERR_CURRENCY_MISMATCH, "The order already has refunds in another currency.")
             if has_refunds and payment and payment.provider_payment_id != data.payment.provider_payment_id:
                 raise DomainError(ERR_VALIDATION, "The order already has refunds on another payment.")
+            if has_refunds and payment and data.payment.provider and data.payment.provider != payment.provider:
+                raise DomainError(
+                    ERR_VALIDATION,
+                    f"The order already has refunds through provider '{payment.provider}'.",
+                    field="payment.provider",
+                )
             order.customer = customer
             order.currency = data.currency
             order.placed_at = data.placed_at
             order.service_starts_at = data.service_starts_at
             order.save()
+        if data.payment.provider and data.payment.provider not in provider_names():
+            raise DomainError(ERR_VALIDATION, f"Unknown provider '{data.payment.provider}'.", field="payment.provider")
         if data.payment.amount_minor <= 0:
             raise DomainError(ERR_VALIDATION, "The payment amount must be positive.", field="payment.amount_minor")
         if payment is not None and data.payment.amount_minor < payment.refund_reserved_minor:
@@ -131,6 +140,7 @@ def _order_snapshot(order: Order, payment: Payment | None) -> dict:
         "order_id": order.order_id,
         "currency": order.currency,
         "payment_id": payment.provider_payment_id if payment else None,
+        "provider": payment.provider if payment else None,
         "payment_status": payment.status if payment else None,
         "amount_minor": payment.amount_minor if payment else None,
     }

@@ -46,7 +46,7 @@ from providers.base import (
     ProviderUnavailable,
 )
 from providers.breaker import CircuitBreaker
-from providers.registry import get_provider
+from providers.registry import get_provider, provider_class
 from refunds.enums import OutboxStatus, OutboxTopic, PayoutStatus, RefundState
 from refunds.models import OutboxMessage, Payment, PayoutTask, Refund
 from refunds.services.outcome import refund_apply_outcome
@@ -74,7 +74,7 @@ def submission_open(*, refund: Refund, payment: Payment, round_: int) -> OutboxM
     waits `approved` until it is marked paid); any other an outbox message.
     Runs inside the caller's transaction, holding the refund lock.
     """
-    if get_provider(payment.provider).settles_by_hand:
+    if provider_class(payment.provider).settles_by_hand:
         return PayoutTask.objects.create(refund=refund)
     message = OutboxMessage.objects.create(
         refund=refund,

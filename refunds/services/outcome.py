@@ -38,16 +38,16 @@ def refund_apply_outcome(*, refund_id: int, outcome: ProviderOutcome, source: st
     """
     with transaction.atomic():
         refund, payment = refund_lock(refund_id=refund_id)
-        learnt_id = bool(outcome.provider_refund_id and not refund.provider_refund_id)
-        if learnt_id:
-            refund.provider_refund_id = outcome.provider_refund_id
+        # Learnt from this answer if we did not know it (a timeout can hide the id until a webhook or poll).
+        provider_refund_id = refund.provider_refund_id or outcome.provider_refund_id
         sources, target = _MOVES[outcome.status]
         if refund.state not in sources:
-            if learnt_id:
+            if provider_refund_id != refund.provider_refund_id:
+                refund.provider_refund_id = provider_refund_id
                 refund.save(update_fields=["provider_refund_id", "updated_at"])
             return refund, False
         changes = {
-            "provider_refund_id": refund.provider_refund_id,
+            "provider_refund_id": provider_refund_id,
             "provider_status": str(outcome.raw.get("status") or outcome.status)[:30],
         }
         if target == S.COMPLETED:
@@ -61,8 +61,8 @@ def refund_apply_outcome(*, refund_id: int, outcome: ProviderOutcome, source: st
             payment=payment,
             to=target,
             actor=Actor.system(f"provider:{source}"),
-            note=f"{source}: provider refund {refund.provider_refund_id or '-'} {changes['provider_status']}{failure}",
+            note=f"{source}: provider refund {provider_refund_id or '-'} {changes['provider_status']}{failure}",
             changes=changes,
-            log={"source": source, "provider_refund_id": refund.provider_refund_id},
+            log={"source": source, "provider_refund_id": provider_refund_id},
         )
     return refund, True

@@ -8,6 +8,7 @@ from django.utils import timezone
 from audit.enums import AuditAction
 from core.actor import Actor
 from core.errors import ERR_CONFLICT_STATE, DomainError, InvalidTransition
+from providers.registry import provider_class
 from refunds.enums import OutboxStatus, RefundState
 from refunds.models import OutboxMessage, Refund
 from refunds.services.outbox import outbox_deliver, submission_key, submission_open
@@ -29,14 +30,19 @@ def refund_submit(*, refund_id: int, actor: Actor) -> Refund:
     """
     with transaction.atomic():
         refund, payment = refund_lock(refund_id=refund_id)
+        if provider_class(payment.provider).settles_by_hand:
+            # Nothing to push: finance pays these out and marks the payout task paid.
+            raise DomainError(ERR_CONFLICT_STATE, "This refund is paid out by hand: mark its payout paid.")
         if refund.state == S.FAILED:
+            key = submission_key(refund, refund.submission_count + 1)
             refund_transition(
                 refund,
                 payment=payment,
                 to=S.SUBMITTING,
                 actor=actor,
                 action=AuditAction.REFUND_RETRY_SUBMITTED,
-                note=f"idempotency key {submission_key(refund, refund.submission_count + 1)}",
+                note=f"idempotency key {key}",
+                log={"idempotency_key": key},
             )
             message = submission_open(refund=refund, payment=payment, round_=refund.submission_count)
         elif refund.state == S.APPROVED:

@@ -43,7 +43,7 @@ def webhook_receive(*, provider: str, payload: bytes, headers: Mapping[str, str]
     provider is unknown or sends no webhooks, the signature does not verify
     (logged as MSG.webhook.rejected with its reason), or the payload is not an
     event. Otherwise, side effects in one transaction: the inbox row (unique
-    by event id) naming the provider, and for refund events the outcome
+    per provider and event id) naming the provider, and for refund events the outcome
     applied to the refund (see `refund_apply_outcome`, which never moves a
     refund backwards) with the audit event `webhook.received`. A replayed
     event id only increments its `replay_count` and the dedup metric. An event

@@ -53,6 +53,11 @@ def test_webhooks_naming_the_manual_provider_are_rejected(manual: ManualProvider
         manual.parse_event({"id": "evt_1", "type": "refund.updated"})
 
 
+def test_payout_lists_keep_the_refund_list_words_they_always_had(manual: ManualProvider) -> None:
+    report = "id,amount,currency,status\nmanual_rf_1,100,eur,canceled\nmanual_rf_2,100,eur,requires_action\n"
+    assert [row.status for row in manual.report_rows(io.StringIO(report))] == ["failed", "pending"]
+
+
 def test_finance_reconciles_from_its_payout_list_in_our_words(manual: ManualProvider) -> None:
     report = (
         "id,amount,currency,status,created\nmanual_rf_1,2500,eur,succeeded,1700000000\nmanual_rf_2,90,eur,failed,\n"
@@ -69,7 +74,7 @@ def test_finance_reconciles_from_its_payout_list_in_our_words(manual: ManualProv
     ("report", "message"),
     [
         ("source_id,reporting_category,gross,currency\nre_1,refund,-1.00,usd\n", "unknown report layout"),
-        ("id,amount,currency,status\nmanual_rf_1,100,eur,requires_action\n", "line 2: unknown status"),
+        ("id,amount,currency,status\nmanual_rf_1,100,eur,refunded\n", "line 2: unknown status"),
     ],
 )
 def test_a_payout_list_in_another_layout_or_vocabulary_is_refused(

@@ -1,4 +1,4 @@
-"""Review of the providers refactor: what the new `payment.provider` input lets a merchant do."""
+"""Orders pushed by the merchant: what may change once a payment has refunds."""
 
 from __future__ import annotations
 

@@ -1,15 +1,12 @@
-"""Review of the app split: a fresh database must get the role permissions it got before the refactor.
+"""Migrations: a fresh database gets what the code expects — every role's permissions.
 
 The role groups are synced by migrations (`roles_sync(apps, strict=False)`),
 which can only grant permissions of models that exist at that point of the
-plan. Before the split, `ledger` and `audit` were migrated before the
-refunds migrations that sync roles; the new dependencies (api, reconciliation,
-ledger.0004 → refunds.0008) put refunds.0002/0004 first, and no later
-migration syncs again. A fresh `migrate` then leaves finance, risk and admin
-without audit.view_auditevent / ledger.view_journalentry / ledger.view_account
-until something happens to call `roles_ensure` (seed_demo, create_api_key
-with a role). The test suite never sees it: its autouse fixture calls
-`reference_data_ensure()` before every test.
+plan. When apps are split or reordered, the last sync must still run after
+every app whose permissions the roles hold (refunds/0012); otherwise a fresh
+`migrate` leaves finance, risk and admin without audit and ledger
+permissions until something calls `roles_ensure`. The rest of the suite
+cannot see it: its autouse fixture calls `reference_data_ensure()` first.
 """
 
 from __future__ import annotations

