@@ -7,14 +7,16 @@ from datetime import timedelta
 import factory
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
+from django.db import transaction
 from django.utils import timezone
 
 from core.actor import Actor
 from providers.registry import default_provider_name
-from refunds.enums import PaymentStatus, Rail, Reason, Role, Scope
+from refunds.enums import PaymentStatus, Rail, Reason, RefundState, Role, Scope
 from refunds.models import Customer, Order, OrderLine, Payment
 from refunds.services.api_keys import api_key_create
 from refunds.services.request import refund_request
+from refunds.services.transition import refund_lock, refund_transition
 
 
 def captured_yesterday() -> str:
@@ -111,3 +113,23 @@ ALL_SCOPES = list(Scope.values)
 def api_key(username: str = "merchant", scopes: list[str] | None = None, role: str | None = None) -> str:
     _, raw = api_key_create(username=username, scopes=scopes or ALL_SCOPES, role=role)
     return raw
+
+
+def move_refund(refund, to: str, *, actor: Actor | None = None, **kwargs):
+    """Move a refund as a service does: its locks and the one transition function, in one transaction.
+
+    For tests whose subject is what follows a state, not the service that gets there.
+    """
+    with transaction.atomic():
+        locked, payment = refund_lock(refund_id=refund.pk)
+        refund_transition(locked, payment=payment, to=to, actor=actor or Actor.system("test"), **kwargs)
+    return locked
+
+
+def submitted_refund(*, amount_minor: int = 3000, order_amount: int = 10000):
+    """A refund reviewed (goodwill), approved and sent: `submitting`, its provider id not known yet."""
+    order = captured_order(amount_minor=order_amount)
+    refund = make_refund(order=order, amount_minor=amount_minor, reason=Reason.GOODWILL)
+    for state in (RefundState.APPROVED, RefundState.SUBMITTING):
+        refund = move_refund(refund, state)
+    return refund

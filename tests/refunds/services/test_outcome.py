@@ -3,37 +3,18 @@
 from __future__ import annotations
 
 import pytest
-from django.db import transaction
 
 from audit.enums import AuditAction
 from audit.models import AuditEvent
 from core.actor import Actor
 from providers.base import ProviderOutcome
-from refunds.enums import Reason, RefundState
-from refunds.models import Refund
+from refunds.enums import RefundState
 from refunds.services.outcome import refund_apply_outcome
-from refunds.services.transition import refund_lock, refund_transition
-from tests.refunds.factories import captured_order, make_refund
+from tests.refunds.factories import submitted_refund
 
 pytestmark = pytest.mark.django_db
 S = RefundState
 SYSTEM = Actor.system("test")
-
-
-def move(refund: Refund, to: str, **kwargs) -> Refund:
-    with transaction.atomic():
-        locked, payment = refund_lock(refund_id=refund.pk)
-        refund_transition(locked, payment=payment, to=to, actor=SYSTEM, **kwargs)
-    return locked
-
-
-def submitted(amount_minor: int = 3000) -> Refund:
-    """A reviewed refund, approved and claimed for submission, whose provider id we never learned."""
-    refund = make_refund(order=captured_order(amount_minor=10000), amount_minor=amount_minor, reason=Reason.GOODWILL)
-    for state in (S.APPROVED, S.SUBMITTING):
-        refund = move(refund, state)
-    assert not refund.provider_refund_id
-    return refund
 
 
 def test_the_audit_event_of_a_provider_answer_shows_the_provider_refund_id_it_taught_us():
@@ -44,7 +25,7 @@ def test_the_audit_event_of_a_provider_answer_shows_the_provider_refund_id_it_ta
     timeline, whose change list includes provider_refund_id) no longer shows
     when and from which source we learnt the provider's id.
     """
-    refund = submitted()
+    refund = submitted_refund()
 
     refund_apply_outcome(
         refund_id=refund.pk,

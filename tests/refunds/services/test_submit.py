@@ -5,42 +5,24 @@ from __future__ import annotations
 import logging
 
 import pytest
-from django.db import transaction
 
 from core.actor import Actor
-from refunds.enums import Reason, RefundState, Role
+from refunds.enums import RefundState, Role
 from refunds.models import Payment, Refund
 from refunds.services import submit as submit_service
 from refunds.services.payout import payout_mark_paid
 from refunds.services.submit import refund_submit
-from refunds.services.transition import refund_lock, refund_transition
-from tests.refunds.factories import agent, captured_order, make_refund
+from tests.refunds.factories import agent, move_refund, submitted_refund
 
 pytestmark = pytest.mark.django_db
 S = RefundState
 SYSTEM = Actor.system("test")
 
 
-def move(refund: Refund, to: str, **kwargs) -> Refund:
-    with transaction.atomic():
-        locked, payment = refund_lock(refund_id=refund.pk)
-        refund_transition(locked, payment=payment, to=to, actor=SYSTEM, **kwargs)
-    return locked
-
-
-def submitted(amount_minor: int = 3000) -> Refund:
-    """A reviewed refund, approved and claimed for submission, whose provider id we never learned."""
-    refund = make_refund(order=captured_order(amount_minor=10000), amount_minor=amount_minor, reason=Reason.GOODWILL)
-    for state in (S.APPROVED, S.SUBMITTING):
-        refund = move(refund, state)
-    assert not refund.provider_refund_id
-    return refund
-
-
 def test_a_retry_logs_the_idempotency_key_of_its_new_round(monkeypatch, caplog, django_capture_on_commit_callbacks):
     """Old refund_submit logged MSG.refund.submitted with `idempotency_key` on a retry; the new one drops it."""
-    refund = submitted()
-    refund = move(refund, S.FAILED, changes={"failure_code": "insufficient_funds", "failure_retryable": True})
+    refund = submitted_refund()
+    refund = move_refund(refund, S.FAILED, changes={"failure_code": "insufficient_funds", "failure_retryable": True})
     monkeypatch.setattr(submit_service, "outbox_deliver", lambda *, message_id: "skipped")
 
     with caplog.at_level(logging.INFO, logger="refunds"), django_capture_on_commit_callbacks(execute=True):
@@ -61,8 +43,8 @@ def test_retrying_a_failed_refund_of_a_payment_settled_by_hand_does_not_strand_i
     submitting is not an edge). Reachable because a payment's provider can be
     changed by an order upsert while its refunds are in flight.
     """
-    refund = submitted()
-    refund = move(refund, S.FAILED, changes={"failure_code": "insufficient_funds", "failure_retryable": True})
+    refund = submitted_refund()
+    refund = move_refund(refund, S.FAILED, changes={"failure_code": "insufficient_funds", "failure_retryable": True})
     Payment.objects.filter(pk=refund.payment_id).update(provider="manual")
     delivered: list[int] = []
     monkeypatch.setattr(submit_service, "outbox_deliver", lambda *, message_id: delivered.append(message_id))

@@ -17,7 +17,7 @@ from refunds.enums import ACTIVE_STATES, Reason, RefundState
 from refunds.models import Payment, Refund
 from refunds.services.transition import refund_lock, refund_transition
 from refunds.signals import refund_changed
-from tests.refunds.factories import captured_order, make_refund
+from tests.refunds.factories import captured_order, make_refund, move_refund
 
 pytestmark = pytest.mark.django_db
 S = RefundState
@@ -28,13 +28,6 @@ def reviewed(amount_minor: int = 3000, order_amount: int = 10000) -> Refund:
     return make_refund(
         order=captured_order(amount_minor=order_amount), amount_minor=amount_minor, reason=Reason.GOODWILL
     )
-
-
-def move(refund: Refund, to: str, **kwargs) -> Refund:
-    with transaction.atomic():
-        locked, payment = refund_lock(refund_id=refund.pk)
-        refund_transition(locked, payment=payment, to=to, actor=SYSTEM, **kwargs)
-    return locked
 
 
 def reserved(refund: Refund) -> int:
@@ -65,7 +58,7 @@ def entries(refund: Refund) -> list[str]:
 def test_each_path_holds_money_and_posts_exactly_what_its_states_imply(path, held, ledger):
     refund = reviewed()
     for state in path:
-        refund = move(refund, state)
+        refund = move_refund(refund, state)
     assert refund.state == path[-1]
     assert (reserved(refund) == refund.amount_minor) is held
     assert (refund.state in ACTIVE_STATES) is held
@@ -77,7 +70,7 @@ def test_each_path_holds_money_and_posts_exactly_what_its_states_imply(path, hel
 def test_a_move_that_is_not_an_edge_is_refused_and_changes_nothing():
     refund = reviewed()
     with pytest.raises(InvalidTransition) as error:
-        move(refund, S.COMPLETED)
+        move_refund(refund, S.COMPLETED)
     assert (error.value.current, error.value.target) == (S.REQUESTED, S.COMPLETED)
     assert Refund.objects.get(pk=refund.pk).state == S.REQUESTED
     assert reserved(refund) == refund.amount_minor
@@ -87,11 +80,11 @@ def test_a_move_that_is_not_an_edge_is_refused_and_changes_nothing():
 def test_retry_after_a_retryable_failure_reserves_again_and_counts_a_new_round():
     refund = reviewed()
     for state in (S.APPROVED, S.SUBMITTING):
-        refund = move(refund, state)
-    refund = move(refund, S.FAILED, changes={"failure_code": "insufficient_funds", "failure_retryable": True})
+        refund = move_refund(refund, state)
+    refund = move_refund(refund, S.FAILED, changes={"failure_code": "insufficient_funds", "failure_retryable": True})
     assert reserved(refund) == 0
     assert entries(refund) == [EntryType.REFUND_PENDING]  # a retryable failure is not reversed
-    refund = move(refund, S.SUBMITTING, action=AuditAction.REFUND_RETRY_SUBMITTED)
+    refund = move_refund(refund, S.SUBMITTING, action=AuditAction.REFUND_RETRY_SUBMITTED)
     assert (refund.submission_count, refund.failure_code, refund.failure_retryable) == (2, "", False)
     assert reserved(refund) == refund.amount_minor
     assert AuditEvent.objects.filter(refund=refund).latest("id").action == AuditAction.REFUND_RETRY_SUBMITTED
@@ -100,11 +93,11 @@ def test_retry_after_a_retryable_failure_reserves_again_and_counts_a_new_round()
 def test_retry_is_refused_when_the_payment_no_longer_has_the_amount():
     refund = reviewed(amount_minor=6000)
     for state in (S.APPROVED, S.SUBMITTING):
-        refund = move(refund, state)
-    refund = move(refund, S.FAILED, changes={"failure_code": "insufficient_funds", "failure_retryable": True})
+        refund = move_refund(refund, state)
+    refund = move_refund(refund, S.FAILED, changes={"failure_code": "insufficient_funds", "failure_retryable": True})
     make_refund(order=refund.order, amount_minor=5000, reason=Reason.OTHER)  # takes what the failure released
     with pytest.raises(DomainError) as error:
-        move(refund, S.SUBMITTING)
+        move_refund(refund, S.SUBMITTING)
     assert error.value.code == ERR_EXCEEDS_REMAINING
     assert Refund.objects.get(pk=refund.pk).state == S.FAILED
 
@@ -112,10 +105,12 @@ def test_retry_is_refused_when_the_payment_no_longer_has_the_amount():
 def test_terminal_failure_cannot_be_submitted_again():
     refund = reviewed()
     for state in (S.APPROVED, S.SUBMITTING):
-        refund = move(refund, state)
-    refund = move(refund, S.FAILED, changes={"failure_code": "expired_or_canceled_card", "failure_retryable": False})
+        refund = move_refund(refund, state)
+    refund = move_refund(
+        refund, S.FAILED, changes={"failure_code": "expired_or_canceled_card", "failure_retryable": False}
+    )
     with pytest.raises(InvalidTransition):
-        move(refund, S.SUBMITTING)
+        move_refund(refund, S.SUBMITTING)
 
 
 def test_log_metric_and_signal_wait_for_the_commit(django_capture_on_commit_callbacks, caplog):
@@ -129,7 +124,7 @@ def test_log_metric_and_signal_wait_for_the_commit(django_capture_on_commit_call
     try:
         with caplog.at_level(logging.INFO, logger="refunds"):
             with django_capture_on_commit_callbacks(execute=False) as callbacks:
-                move(refund, S.APPROVED)
+                move_refund(refund, S.APPROVED)
             assert heard == []
             assert not any(getattr(r, "message_id", "") == "MSG.refund.approved" for r in caplog.records)
             for callback in callbacks:
@@ -164,7 +159,7 @@ def test_a_failing_receiver_is_logged_not_raised(django_capture_on_commit_callba
     refund_changed.connect(broken)
     try:
         with django_capture_on_commit_callbacks(execute=True):
-            move(refund, S.APPROVED)
+            move_refund(refund, S.APPROVED)
     finally:
         refund_changed.disconnect(broken)
     assert Refund.objects.get(pk=refund.pk).state == S.APPROVED
@@ -172,7 +167,7 @@ def test_a_failing_receiver_is_logged_not_raised(django_capture_on_commit_callba
 
 
 def test_events_are_dated_when_the_move_began_so_its_records_follow_it():
-    refund = move(reviewed(), S.APPROVED)
+    refund = move_refund(reviewed(), S.APPROVED)
     event = AuditEvent.objects.filter(refund=refund, action=AuditAction.REFUND_APPROVED).get()
     entry = JournalEntry.objects.get(refund=refund, entry_type=EntryType.REFUND_PENDING)
     assert event.occurred_at <= entry.created_at
