@@ -18,12 +18,11 @@ SYSTEM = Actor.system("test")
 
 
 def test_the_audit_event_of_a_provider_answer_shows_the_provider_refund_id_it_taught_us():
-    """Old outcome.py took the `before` snapshot BEFORE setting the learnt provider refund id.
+    """The id learnt from an answer is part of the move: before without it, after with it.
 
-    Now the id is set on the refund before `refund_transition` snapshots it, so
-    before == after for provider_refund_id: the audit trail (and the console
-    timeline, whose change list includes provider_refund_id) no longer shows
-    when and from which source we learnt the provider's id.
+    Otherwise the audit trail (and the console timeline, whose change list
+    includes provider_refund_id) could not show when, and from which source
+    (api, webhook, poll), we learnt the provider's id.
     """
     refund = submitted_refund()
 

@@ -20,7 +20,7 @@ SYSTEM = Actor.system("test")
 
 
 def test_a_retry_logs_the_idempotency_key_of_its_new_round(monkeypatch, caplog, django_capture_on_commit_callbacks):
-    """Old refund_submit logged MSG.refund.submitted with `idempotency_key` on a retry; the new one drops it."""
+    """Operators match a retry's log line to the provider's records by its new round's key."""
     refund = submitted_refund()
     refund = move_refund(refund, S.FAILED, changes={"failure_code": "insufficient_funds", "failure_retryable": True})
     monkeypatch.setattr(submit_service, "outbox_deliver", lambda *, message_id: "skipped")
@@ -33,15 +33,12 @@ def test_a_retry_logs_the_idempotency_key_of_its_new_round(monkeypatch, caplog, 
 
 
 def test_retrying_a_failed_refund_of_a_payment_settled_by_hand_does_not_strand_it(settings, monkeypatch):
-    """`refund_submit` treats whatever `submission_open` returns as an OutboxMessage.
+    """A payout settled by hand has no provider message to push: the retry is refused, nothing moves.
 
-    For a payment whose provider settles by hand it returns a PayoutTask: the
-    task's pk is then used as an outbox message id (`OutboxMessage.filter(pk=…)
-    .update(available_at=now)` and `outbox_deliver(message_id=…)` act on SOME
-    OTHER refund's message), and the refund is left `submitting` with an open
-    payout task that `payout_mark_paid` can never complete (submitting →
-    submitting is not an edge). Reachable because a payment's provider can be
-    changed by an order upsert while its refunds are in flight.
+    Were it sent down the outbox path, its payout task's id would be taken for
+    an outbox message id (acting on some other refund's message) and the
+    refund left `submitting` with a payout task `payout_mark_paid` can never
+    complete.
     """
     refund = submitted_refund()
     refund = move_refund(refund, S.FAILED, changes={"failure_code": "insufficient_funds", "failure_retryable": True})
