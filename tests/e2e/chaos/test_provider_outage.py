@@ -7,13 +7,13 @@ import requests
 from providers.breaker import CircuitBreaker
 from refunds.enums import RefundState
 from refunds.models import OutboxMessage, Refund
-from tests.e2e.chaos.conftest import create_refund, push_order
 from tests.support.live import wait_for
+from tests.support.merchant import create_refund, push_order
 
 
 def test_outage_refunds_wait_breaker_opens_then_all_complete(own_stack, chaos_client):
     own_stack.simulator.stop()
-    orders = [push_order(chaos_client, mode="ok") for _ in range(6)]
+    orders = [push_order(chaos_client, mode="ok", amount_minor=5000) for _ in range(6)]
 
     refund_ids = [create_refund(chaos_client, order_id) for order_id, _ in orders]  # still accepted
 
