@@ -11,6 +11,7 @@ from tests.support.stack import Stack
 
 @pytest.fixture
 def own_stack(request, transactional_db, django_db_setup):
+    """A stack for this test alone, stopped before its tables are flushed (`transactional_db` is set up first)."""
     marker = request.node.get_closest_marker("stack_options")
     running = Stack(worker_concurrency=2, **(marker.kwargs if marker else {})).start()
     yield running
