@@ -75,31 +75,28 @@ def _clear_cache(request: pytest.FixtureRequest) -> None:
 
 
 @pytest.fixture(autouse=True)
-def _reference_data(request: pytest.FixtureRequest) -> None:
-    """Roles, accounts and policy exist in every test that touches the database.
-
-    Migrations create them, but transactional tests end with a flush that
-    empties every table, so they are re-ensured (idempotently) per test.
-    """
+def _database(request: pytest.FixtureRequest) -> None:
+    """Tests using a live process get `transactional_db`: what they create is committed, for it to see."""
     if not _uses_database(request):
         return
     marker = request.node.get_closest_marker("django_db")
-    names = set(request.fixturenames)
-    transactional = bool(names & LIVE_FIXTURES) or bool(marker and marker.kwargs.get("transaction"))
+    transactional = bool(set(request.fixturenames) & LIVE_FIXTURES) or bool(marker and marker.kwargs.get("transaction"))
     request.getfixturevalue("transactional_db" if transactional else "db")
-    from refunds.services.roles import reference_data_ensure
-
-    reference_data_ensure()
 
 
 @pytest.fixture(scope="session", autouse=True)
-def _flush_retries_on_deadlock():
-    """A running stack's beat keeps its worker touching the tables between tests.
+def _flush_keeps_reference_data():
+    """After a transactional test's flush, the reference data is back, committed, for every later test.
 
-    Its periodic tasks (sweeper, audit sealer) can hold a row lock while a
-    transactional test's teardown TRUNCATEs the tables, and PostgreSQL then
-    aborts one side as a deadlock. Retrying the flush (never the test) is
-    enough.
+    Roles, accounts, the audit chain head and the default policy come with
+    the migrations; a transactional test ends with a flush that empties every
+    table. Ensuring them once after each flush (and not once per test, about
+    90 ms) keeps every test starting from a migrated database.
+
+    The flush is retried (never the test) when PostgreSQL aborts it as a
+    deadlock: a running stack's beat keeps its worker touching the tables
+    between tests (sweeper, audit sealer) and may hold a row lock while the
+    flush TRUNCATEs.
     """
     import time
 
@@ -107,18 +104,22 @@ def _flush_retries_on_deadlock():
     from django.db import OperationalError
     from django.test.testcases import TransactionTestCase
 
+    from refunds.services.roles import reference_data_ensure
+
     original = TransactionTestCase._fixture_teardown
 
-    def teardown_with_retries(self):
+    def teardown_then_reference_data(self):
         for attempt in range(5):
             try:
-                return original(self)
+                original(self)
+                break
             except (OperationalError, CommandError):
                 if attempt == 4:
                     raise
                 time.sleep(0.5)
+        reference_data_ensure()
 
-    TransactionTestCase._fixture_teardown = teardown_with_retries
+    TransactionTestCase._fixture_teardown = teardown_then_reference_data
     yield
     TransactionTestCase._fixture_teardown = original
 
