@@ -7,7 +7,10 @@ STAMP := $(VENV)/.installed
 export DATABASE_URL_TEST ?= postgres://postgres@127.0.0.1:5432/refund_desk
 export REDIS_URL_TEST ?= redis://127.0.0.1:6379/15
 
-.PHONY: install demo test lint format browser-deps migrate benchmark clean
+# The test commands honour DATABASE_URL and REDIS_URL when set (their own database and Redis db per checkout).
+TEST_SERVICES = DATABASE_URL=$${DATABASE_URL:-$(DATABASE_URL_TEST)} REDIS_URL=$${REDIS_URL:-$(REDIS_URL_TEST)}
+
+.PHONY: install demo test test-fast checks lint format browser-deps migrate benchmark clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "Python 3.11 is required ($(PYTHON) not found)"; exit 1; }
@@ -30,14 +33,20 @@ browser-deps:
 demo: install
 	@bash scripts/demo.sh
 
-test: install browser-deps
-	@DATABASE_URL=$${DATABASE_URL:-$(DATABASE_URL_TEST)} REDIS_URL=$${REDIS_URL:-$(REDIS_URL_TEST)} $(PY) scripts/check_services.py
+# Everything: unit, service and API tests, then the end-to-end tiers (tests/e2e: journeys, chaos, browser).
+test: checks browser-deps
+	$(TEST_SERVICES) $(PY) -m pytest $(PYTEST_ARGS)
+
+# Unit, service and API tests (all but tests/e2e), for the edit-test loop: under 2 minutes on 2 cores.
+test-fast: checks
+	$(TEST_SERVICES) $(PY) -m pytest -m "not e2e" $(PYTEST_ARGS)
+
+checks: install
+	@$(TEST_SERVICES) $(PY) scripts/check_services.py
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/lint-imports
 	$(PY) scripts/compile_messages.py
-	DATABASE_URL=$${DATABASE_URL:-$(DATABASE_URL_TEST)} REDIS_URL=$${REDIS_URL:-$(REDIS_URL_TEST)} \
-		$(PY) -m pytest $(PYTEST_ARGS)
 
 lint: install
 	$(VENV)/bin/ruff check .

@@ -26,6 +26,9 @@ import psycopg
 from api_load import Client, push_orders
 from common import PG, ROOT, bench_env, manage, percentiles, recreate_database, start_gunicorn, write_results
 
+sys.path.insert(0, str(ROOT))  # the one simulator launcher lives with the tests
+from tests.support.simulator import Simulator
+
 DB = "refund_desk_bench_e2e"
 WEB_PORT, SIM_PORT = 8792, 8793
 
@@ -48,13 +51,17 @@ def main() -> None:
     recreate_database(DB, env)
     key = manage(env, "create_api_key", "bench", "--scopes", "orders:write,refunds:create,refunds:read").strip()
     key = key.splitlines()[-1]
+    simulator = Simulator(
+        db_path=Path(tmp) / "sim.sqlite3",
+        api_key="sk_bench",
+        webhook_secret="whsec_bench",
+        webhook_url=f"http://127.0.0.1:{WEB_PORT}/webhooks/payments",
+        port=SIM_PORT,
+        stall=10.0,
+        webhook_backoff=1.0,
+        env=env,
+    ).start()
     procs = [
-        subprocess.Popen(
-            [sys.executable, "-m", "devtools.stripe_sim.server", "--port", str(SIM_PORT), "--db", f"{tmp}/sim.sqlite3",
-             "--webhook-url", f"http://127.0.0.1:{WEB_PORT}/webhooks/payments", "--webhook-secret", "whsec_bench",
-             "--api-key", "sk_bench"],
-            cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        ),
         subprocess.Popen(
             [sys.executable, "-m", "celery", "-A", "config", "worker", "--loglevel=WARNING",
              f"--concurrency={args.worker_concurrency}", "--without-gossip", "--without-mingle",
@@ -142,6 +149,7 @@ def main() -> None:
                 proc.wait(timeout=20)
             except subprocess.TimeoutExpired:
                 proc.kill()
+        simulator.stop()
     path = write_results("e2e_latency", results)
     print(json.dumps(results, indent=2))
     print(f"written to {path}")

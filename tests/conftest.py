@@ -1,48 +1,102 @@
-"""Cross-cutting fixtures only; per-app fixtures live beside their tests."""
+"""Cross-cutting fixtures only; per-app fixtures live beside their tests.
+
+Pure tests (no database, no cache) need no service: PostgreSQL and Redis are
+checked where a test first needs them, in `django_db_setup` and in the cache
+cleanup of database tests, and the run stops there with one clear message.
+"""
 
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import pytest
 
 pytest_plugins = ["tests.support.stripe_sim"]
 
+E2E = Path(__file__).resolve().parent / "e2e"
+# Fixtures that make a test use the database, besides the django_db mark.
+DB_FIXTURES = {"db", "transactional_db", "live_server", "live_app", "stack", "own_stack"}
+# Those whose data must be committed, for other processes to see it.
+LIVE_FIXTURES = {"transactional_db", "live_server", "live_app", "stack", "own_stack"}
 
-def pytest_configure(config) -> None:
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark the end-to-end tiers by folder, so `-m "not e2e"` or `-m chaos` selects them."""
+    for item in items:
+        path = Path(item.path)
+        if E2E in path.parents:
+            item.add_marker(pytest.mark.e2e)
+            item.add_marker(getattr(pytest.mark, path.relative_to(E2E).parts[0]))
+
+
+def _uses_database(request: pytest.FixtureRequest) -> bool:
+    return bool(set(request.fixturenames) & DB_FIXTURES) or request.node.get_closest_marker("django_db") is not None
+
+
+@pytest.fixture(scope="session")
+def _services() -> None:
+    """Stop the run, with one message, when PostgreSQL or Redis does not answer; tidy Redis after the run."""
+    from django.conf import settings
+
     from scripts.check_services import check
 
     problems = check(os.environ["DATABASE_URL"], os.environ["REDIS_URL"])
     if problems:
         pytest.exit("\n".join(problems) + "\nThe tests need a real PostgreSQL and Redis.", returncode=3)
+    yield
+    from tests.support.live import delete_cache_keys, delete_queues
+
+    # Tasks this process queued (on_commit of transactional tests) have no worker: they go with the session.
+    delete_queues(settings.TEST_NAMESPACE)
+    delete_cache_keys(settings.TEST_NAMESPACE)
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(_services, django_db_setup) -> None:
+    """pytest-django's test database, once the services are known to answer."""
 
 
 @pytest.fixture(autouse=True)
-def _reference_data(request) -> None:
-    """Roles, accounts and policy exist in every test that touches the database.
+def _clear_cache(request: pytest.FixtureRequest) -> None:
+    """Database tests start with none of this session's cache keys (rate limits, breakers).
 
-    Migrations create them, but transactional tests end with a flush that
-    empties every table, so they are re-ensured (idempotently) per test.
+    Only this session's keys: processes of a running stack and other
+    sessions share the Redis database, each under a prefix of its own.
     """
-    names = set(request.fixturenames)
-    marker = request.node.get_closest_marker("django_db")
-    live = {"transactional_db", "live_app", "stack"}
-    if not names & ({"db"} | live) and marker is None:
+    if not _uses_database(request):
         return
-    transactional = bool(names & live) or bool(marker and marker.kwargs.get("transaction"))
-    request.getfixturevalue("transactional_db" if transactional else "db")
-    from refunds.services.reference_data import reference_data_ensure
+    request.getfixturevalue("_services")
+    from django.conf import settings
 
-    reference_data_ensure()
+    from tests.support.live import delete_cache_keys
+
+    delete_cache_keys(settings.TEST_NAMESPACE)
+
+
+@pytest.fixture(autouse=True)
+def _database(request: pytest.FixtureRequest) -> None:
+    """Tests using a live process get `transactional_db`: what they create is committed, for it to see."""
+    if not _uses_database(request):
+        return
+    marker = request.node.get_closest_marker("django_db")
+    transactional = bool(set(request.fixturenames) & LIVE_FIXTURES) or bool(marker and marker.kwargs.get("transaction"))
+    request.getfixturevalue("transactional_db" if transactional else "db")
 
 
 @pytest.fixture(scope="session", autouse=True)
-def _flush_retries_on_deadlock():
-    """End-to-end tests leave the web, worker and simulator running between tests.
+def _flush_keeps_reference_data():
+    """After a transactional test's flush, the reference data is back, committed, for every later test.
 
-    A webhook or task still in flight while a transactional test's teardown
-    TRUNCATEs the tables can deadlock with it; PostgreSQL then aborts one side.
-    Retrying the flush (never the test) is enough.
+    Roles, accounts, the audit chain head and the default policy come with
+    the migrations; a transactional test ends with a flush that empties every
+    table. Ensuring them once after each flush (and not once per test, about
+    90 ms) keeps every test starting from a migrated database.
+
+    The flush is retried (never the test) when PostgreSQL aborts it as a
+    deadlock: a running stack's beat keeps its worker touching the tables
+    between tests (sweeper, audit sealer) and may hold a row lock while the
+    flush TRUNCATEs.
     """
     import time
 
@@ -50,27 +104,24 @@ def _flush_retries_on_deadlock():
     from django.db import OperationalError
     from django.test.testcases import TransactionTestCase
 
+    from refunds.services.reference_data import reference_data_ensure
+
     original = TransactionTestCase._fixture_teardown
 
-    def teardown_with_retries(self):
+    def teardown_then_reference_data(self):
         for attempt in range(5):
             try:
-                return original(self)
+                original(self)
+                break
             except (OperationalError, CommandError):
                 if attempt == 4:
                     raise
                 time.sleep(0.5)
+        reference_data_ensure()
 
-    TransactionTestCase._fixture_teardown = teardown_with_retries
+    TransactionTestCase._fixture_teardown = teardown_then_reference_data
     yield
     TransactionTestCase._fixture_teardown = original
-
-
-@pytest.fixture(autouse=True)
-def _clear_cache() -> None:
-    from django.core.cache import cache
-
-    cache.clear()
 
 
 @pytest.fixture(scope="session")
@@ -80,12 +131,11 @@ def live_app(django_db_setup, django_db_blocker):
     Tests using it get `transactional_db`, so what they create is committed
     and visible to the server's processes.
     """
-    from tests.support.live import GunicornServer
+    from tests.support.live import LiveApp
 
-    server = GunicornServer(workers=4)
-    server.start()
-    yield server
-    server.stop()
+    app = LiveApp(workers=4).start()
+    yield app
+    app.stop()
 
 
 @pytest.fixture(scope="module")
@@ -93,7 +143,7 @@ def stack(django_db_setup, django_db_blocker):
     """Simulator + gunicorn + a real Celery worker (with beat) on the test database.
 
     Module-scoped: its worker's sweeper sees every pending message in the
-    database, so no two stacks may run at once.
+    database, so no two stacks may run at once (Stack.start refuses).
     """
     from tests.support.stack import Stack
 

@@ -1,21 +1,32 @@
 """Test settings: the real PostgreSQL and Redis of SPEC §2, never SQLite.
 
 `DATABASE_URL` and `REDIS_URL` default to the local services at 127.0.0.1 and
-can be overridden; the test runner refuses to start if they do not answer.
+can be overridden; a test that needs them stops the run with a clear message
+if they do not answer (tests/conftest.py), pure tests run without them.
 """
 
 import os
+import uuid
 
 os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/refund_desk")
 os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/15")
-# The broker gets its own Redis database: tests clear the cache database.
+# The broker gets its own Redis database: tests delete cache keys, never queues.
 os.environ.setdefault("CELERY_BROKER_URL", os.environ["REDIS_URL"].rsplit("/", 1)[0] + "/9")
-# One queue per test session, shared with the workers that session starts,
-# so parallel or earlier sessions never consume each other's tasks.
 os.environ.setdefault("DEVTOOLS", "1")
-os.environ.setdefault("CELERY_TASK_DEFAULT_QUEUE", f"refunds-test-{os.getpid()}")
 
-from config.settings.base import *  # noqa: F403
+# A namespace per process set: its Celery queues and its cache keys. A test
+# session (each xdist worker is one) names its own after its pid; the web and
+# worker processes a test starts are handed theirs (tests/support/live.py).
+# The random part keeps a recycled pid from meeting what a killed session left in Redis.
+# Deliberately not written back to os.environ: xdist workers inherit the
+# environment of the session that spawns them and must not share its name.
+TEST_NAMESPACE = os.environ.get("TEST_NAMESPACE") or f"refunds-test-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+os.environ["CELERY_TASK_DEFAULT_QUEUE"] = TEST_NAMESPACE
+
+from config.settings.base import *  # noqa: E402, F403
+from config.settings.base import CACHES  # noqa: E402
+
+CACHES["default"]["KEY_PREFIX"] = TEST_NAMESPACE
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"

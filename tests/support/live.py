@@ -1,20 +1,37 @@
-"""Running the real app as separate processes for HTTP-level and concurrency tests."""
+"""Running the real app as separate processes for HTTP-level and concurrency tests.
+
+Every set of processes a test starts (one live server, one stack) gets a
+namespace of its own: its Celery queues are `<namespace>`,
+`<namespace>.provider` and `<namespace>.email`, and its cache keys carry the
+namespace as prefix (config/settings/test.py reads both from the
+environment). So a worker consumes only the tasks of its own stack, never one
+left behind by an earlier stack or sent by the test process, and a breaker
+opened in one stack is not seen by the next one.
+"""
 
 from __future__ import annotations
 
 import contextlib
+import itertools
 import os
 import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TypeVar
 
+import redis
 import requests
 from django.conf import settings
 
+from tests.support.simulator import Simulator
+
 ROOT = Path(__file__).resolve().parents[2]
+T = TypeVar("T")
+
+_namespaces = itertools.count(1)
 
 
 def free_port() -> int:
@@ -23,16 +40,24 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+def new_namespace(label: str) -> str:
+    """A name no other process set of this or any other test session uses (the session's own is unique)."""
+    return f"{settings.TEST_NAMESPACE}-{label}{next(_namespaces)}"
+
+
 def test_database_url() -> str:
     db = settings.DATABASES["default"]
     return f"postgres://{db['USER'] or 'postgres'}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
 
 
-def app_env(**extra: str) -> dict[str, str]:
+def app_env(*, namespace: str, **extra: str) -> dict[str, str]:
+    """The environment of an app process (web or worker) of the namespace on the test database."""
     env = dict(os.environ)
     env.update(
         DJANGO_SETTINGS_MODULE="config.settings.test",
         DATABASE_URL=test_database_url(),
+        CELERY_BROKER_URL=settings.CELERY_BROKER_URL,
+        TEST_NAMESPACE=namespace,
         PYTHONPATH=str(ROOT),
         LOG_LEVEL="WARNING",
     )
@@ -40,8 +65,40 @@ def app_env(**extra: str) -> dict[str, str]:
     return env
 
 
+def queue_names(namespace: str) -> list[str]:
+    """The queues config/settings/base.py derives from CELERY_TASK_DEFAULT_QUEUE."""
+    return [namespace, f"{namespace}.provider", f"{namespace}.email"]
+
+
+def delete_queues(namespace: str) -> None:
+    """Drop the namespace's queues from the broker, with whatever is still in them.
+
+    Exact key names (kombu's Redis layout: one list per queue and priority
+    step, one binding set per exchange), so no other namespace is touched.
+    """
+    keys = [f"_kombu.binding.{namespace}"]
+    for queue in queue_names(namespace):
+        keys += [queue] + [f"{queue}\x06\x16{priority}" for priority in (3, 6, 9)]
+    client = redis.Redis.from_url(settings.CELERY_BROKER_URL)
+    try:
+        client.delete(*keys)
+    finally:
+        client.close()
+
+
+def delete_cache_keys(namespace: str) -> None:
+    """Delete every cache key of the namespace (Django prefixes each key with `<prefix>:`), and no other."""
+    client = redis.Redis.from_url(settings.CACHES["default"]["LOCATION"])
+    try:
+        keys = list(client.scan_iter(match=f"{namespace}:*", count=1000))
+        if keys:
+            client.delete(*keys)
+    finally:
+        client.close()
+
+
 class GunicornServer:
-    def __init__(self, *, workers: int = 2, port: int | None = None, **env: str) -> None:
+    def __init__(self, *, env: dict[str, str], workers: int = 2, port: int | None = None) -> None:
         self.port = port or free_port()
         self.workers = workers
         self.env = env
@@ -56,7 +113,7 @@ class GunicornServer:
                 "--log-level", "warning", "--graceful-timeout", "2",
             ],
             cwd=ROOT,
-            env=self.env if "DATABASE_URL" in self.env else app_env(**self.env),
+            env=self.env,
         )  # fmt: skip
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
@@ -66,16 +123,41 @@ class GunicornServer:
                 if requests.get(f"{self.url}/healthz", timeout=2).status_code == 200:
                     return
             except requests.RequestException:
-                time.sleep(0.2)
+                time.sleep(0.1)
         raise RuntimeError("gunicorn did not become healthy in 30 s")
 
-    def stop(self) -> None:
+    def terminate(self) -> None:
+        """Ask for a graceful shutdown without waiting for it (see `stop`)."""
         if self.process and self.process.poll() is None:
             self.process.terminate()
+
+    def stop(self) -> None:
+        self.terminate()
+        if self.process:
             try:
                 self.process.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 self.process.kill()
+                self.process.wait(timeout=10)
+
+
+class LiveApp:
+    """The app under gunicorn in a namespace of its own, on the test database (no worker)."""
+
+    def __init__(self, *, workers: int = 4) -> None:
+        self.namespace = new_namespace("web")
+        self.web = GunicornServer(env=app_env(namespace=self.namespace), workers=workers)
+        self.url = self.web.url
+
+    def start(self) -> LiveApp:
+        self.web.start()
+        return self
+
+    def stop(self) -> None:
+        self.web.stop()
+        # What its requests queued (deliveries, emails) nobody consumes: it goes with the namespace.
+        delete_queues(self.namespace)
+        delete_cache_keys(self.namespace)
 
 
 class ApiClient:
@@ -97,9 +179,10 @@ SIM_API_KEY = "sk_test_stack"
 SIM_WEBHOOK_SECRET = "whsec_test_stack"
 
 
-def stack_env(**extra: str) -> dict[str, str]:
-    """Settings shared by every process of a test stack (web, worker, simulator)."""
+def stack_env(*, namespace: str, **extra: str) -> dict[str, str]:
+    """Settings shared by the app processes of a test stack (web and workers)."""
     return app_env(
+        namespace=namespace,
         PROVIDER="stripe",
         PROVIDER_API_KEY=SIM_API_KEY,
         PROVIDER_WEBHOOK_SECRET=SIM_WEBHOOK_SECRET,
@@ -111,60 +194,27 @@ def stack_env(**extra: str) -> dict[str, str]:
         OUTBOX_SWEEP_SECONDS="1",
         BREAKER_FAILURE_THRESHOLD="4",
         BREAKER_COOLDOWN_SECONDS="2",
-        CELERY_BROKER_URL=os.environ["CELERY_BROKER_URL"],
-        CELERY_TASK_DEFAULT_QUEUE=os.environ["CELERY_TASK_DEFAULT_QUEUE"],
         **extra,
     )
 
 
-class Simulator:
-    """The provider simulator process on a fixed port, restartable on the same state file."""
-
-    def __init__(self, *, port: int, db_path: Path, webhook_url: str, stall: float = 3.0) -> None:
-        self.port, self.db_path, self.webhook_url, self.stall = port, db_path, webhook_url, stall
-        self.url = f"http://127.0.0.1:{port}"
-        self.process: subprocess.Popen | None = None
-
-    def start(self) -> None:
-        self.process = subprocess.Popen(
-            [
-                sys.executable, "-m", "devtools.stripe_sim.server", "--port", str(self.port),
-                "--db", str(self.db_path), "--webhook-url", self.webhook_url,
-                "--webhook-secret", SIM_WEBHOOK_SECRET, "--api-key", SIM_API_KEY,
-                "--stall", str(self.stall), "--async-delay", "1", "--webhook-backoff", "0.3",
-            ],
-            cwd=ROOT, env=app_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        )  # fmt: skip
-        deadline = time.monotonic() + 15
-        while time.monotonic() < deadline:
-            try:
-                if requests.get(f"{self.url}/_sim/health", timeout=1).ok:
-                    return
-            except requests.RequestException:
-                time.sleep(0.1)
-        raise RuntimeError("simulator did not start")
-
-    def stop(self) -> None:
-        if self.process and self.process.poll() is None:
-            self.process.terminate()
-            self.process.wait(timeout=10)
-
-    def refunds_for(self, payment_intent: str) -> list[dict]:
-        response = requests.get(
-            f"{self.url}/v1/refunds",
-            params={"payment_intent": payment_intent, "limit": 100},
-            headers={"Authorization": f"Bearer {SIM_API_KEY}"},
-            timeout=10,
-        )
-        response.raise_for_status()
-        return response.json()["data"]
+def stack_simulator(directory: Path, *, webhook_url: str | None, stall: float = 3.0) -> Simulator:
+    """A simulator speaking the stack's key and secret (not started)."""
+    return Simulator(
+        db_path=directory / "sim.sqlite3",
+        api_key=SIM_API_KEY,
+        webhook_secret=SIM_WEBHOOK_SECRET,
+        webhook_url=webhook_url,
+        stall=stall,
+        async_delay=1.0,
+        webhook_backoff=0.3,
+    )
 
 
 @contextlib.contextmanager
 def own_simulator(directory: Path, *, stall: float = 3.0) -> Iterator[Simulator]:
-    """A simulator process of a test module's own, whose webhooks go nowhere (the tests drive delivery)."""
-    sim = Simulator(port=free_port(), db_path=directory / "sim.sqlite3", webhook_url="http://127.0.0.1:9/", stall=stall)
-    sim.start()
+    """A simulator process of a test module's own, without webhooks (the tests drive delivery)."""
+    sim = stack_simulator(directory, webhook_url=None, stall=stall).start()
     try:
         yield sim
     finally:
@@ -182,19 +232,22 @@ def point_provider_at(settings, simulator: Simulator, *, timeout: float) -> None
 class CeleryWorker:
     """A real Celery worker process (with embedded beat for the sweeper)."""
 
-    def __init__(self, *, env: dict[str, str], concurrency: int = 2, beat: bool = True, name: str = "w1") -> None:
+    def __init__(
+        self, *, env: dict[str, str], schedule_dir: Path, concurrency: int = 2, beat: bool = True, name: str = "w1"
+    ) -> None:
         self.env, self.concurrency, self.beat, self.name = env, concurrency, beat, name
+        self.schedule_dir = schedule_dir
         self.process: subprocess.Popen | None = None
 
     def start(self) -> None:
         args = [
             sys.executable, "-m", "celery", "-A", "config", "worker", "--loglevel=WARNING",
-            f"--concurrency={self.concurrency}",  # no -Q: every queue of this session (settings.CELERY_TASK_QUEUES)
-            "-n", f"{self.name}@%h", "--without-gossip", "--without-mingle",
+            f"--concurrency={self.concurrency}",  # no -Q: the three queues of its namespace (CELERY_TASK_QUEUES)
+            "-n", f"{self.name}.{self.env['TEST_NAMESPACE']}@%h", "--without-gossip", "--without-mingle",
         ]  # fmt: skip
         if self.beat:
-            args += ["-B", "--schedule", str(ROOT / "var" / f"beat-{os.getpid()}-{self.name}")]
-        (ROOT / "var").mkdir(exist_ok=True)
+            # Beat's schedule file belongs to this stack: a later stack starts its periodic tasks afresh.
+            args += ["-B", "--schedule", str(self.schedule_dir / f"beat-{self.name}")]
         self.process = subprocess.Popen(args, cwd=ROOT, env=self.env, start_new_session=True)
 
     def kill(self) -> None:
@@ -203,17 +256,24 @@ class CeleryWorker:
             os.killpg(self.process.pid, 9)
             self.process.wait(timeout=10)
 
-    def stop(self) -> None:
-        """Warm shutdown: the main process lets running tasks finish, then exits."""
+    def terminate(self) -> None:
+        """Ask for a warm shutdown without waiting for it (see `stop`)."""
         if self.process and self.process.poll() is None:
             self.process.terminate()
+
+    def stop(self) -> None:
+        """Warm shutdown: the main process lets running tasks finish, then exits."""
+        self.terminate()
+        if self.process:
             try:
                 self.process.wait(timeout=20)
             except subprocess.TimeoutExpired:
                 self.kill()
 
 
-def wait_for(predicate, *, timeout: float = 30.0, interval: float = 0.2, message: str = "condition"):
+def wait_for(
+    predicate: Callable[[], T], *, timeout: float = 30.0, interval: float = 0.2, message: str = "condition"
+) -> T:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         value = predicate()

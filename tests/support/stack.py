@@ -1,52 +1,131 @@
-"""A whole running system for end-to-end tests: simulator + gunicorn + Celery worker."""
+"""A whole running system for end-to-end tests: simulator + gunicorn + Celery worker(s)."""
 
 from __future__ import annotations
 
+import copy
 import tempfile
 from pathlib import Path
+from typing import ClassVar
 
-from tests.support.live import CeleryWorker, GunicornServer, Simulator, free_port, stack_env
+import redis
+from django.conf import settings
+
+from tests.support.live import (
+    CeleryWorker,
+    GunicornServer,
+    delete_cache_keys,
+    delete_queues,
+    free_port,
+    new_namespace,
+    queue_names,
+    stack_env,
+    stack_simulator,
+    wait_for,
+)
 
 
 class Stack:
+    """The processes of one running system, in a namespace of their own (queues, cache keys).
+
+    The namespace keeps stacks apart in Redis; the database they cannot keep
+    apart: every stack works on the session's test database, and a stack's
+    sweeper would hand another stack's outbox messages to its own simulator.
+    So one stack runs at a time, and starting a second one is an error.
+    """
+
+    _running: ClassVar[Stack | None] = None
+
     def __init__(
         self, *, web_workers: int = 2, worker_concurrency: int = 2, stall: float = 3.0, webhooks: bool = True
     ) -> None:
-        self.tmp = tempfile.TemporaryDirectory(prefix="refund-stack-")
-        web_port, sim_port = free_port(), free_port()
-        self.env = stack_env(
-            PROVIDER_API_BASE=f"http://127.0.0.1:{sim_port}", APP_BASE_URL=f"http://127.0.0.1:{web_port}"
-        )
-        self.simulator = Simulator(
-            port=sim_port,
-            db_path=Path(self.tmp.name) / "sim.sqlite3",
+        self.namespace = new_namespace("stack")
+        self.tmp = tempfile.TemporaryDirectory(prefix=f"{self.namespace}-")
+        self.directory = Path(self.tmp.name)
+        self.web_workers, self.worker_concurrency = web_workers, worker_concurrency
+        self.web_port = free_port()
+        self.simulator = stack_simulator(
+            self.directory,
             # Without webhooks, only our own calls (and retries) can settle a refund.
-            webhook_url=f"http://127.0.0.1:{web_port if webhooks else free_port()}/webhooks/payments",
+            webhook_url=f"http://127.0.0.1:{self.web_port}/webhooks/payments" if webhooks else None,
             stall=stall,
         )
-        self.web = GunicornServer(workers=web_workers, port=web_port, **self.env)
-        self.workers = [CeleryWorker(env=self.env, concurrency=worker_concurrency, name="w1")]
+        self.env: dict[str, str] = {}
+        self.web: GunicornServer | None = None
+        self.workers: list[CeleryWorker] = []
 
     @property
     def url(self) -> str:
-        return self.web.url
+        return f"http://127.0.0.1:{self.web_port}"
 
     def start(self) -> Stack:
-        self.simulator.start()
-        self.web.start()
-        for worker in self.workers:
-            worker.start()
+        if Stack._running is not None:
+            raise RuntimeError(f"{Stack._running.namespace} is still running: two stacks would share one outbox")
+        Stack._running = self
+        try:
+            # The simulator first: the app processes are configured with the port it got.
+            self.simulator.start()
+            self.env = stack_env(namespace=self.namespace, PROVIDER_API_BASE=self.simulator.url, APP_BASE_URL=self.url)
+            self.web = GunicornServer(env=self.env, workers=self.web_workers, port=self.web_port)
+            self.web.start()
+            self.add_worker(beat=True, concurrency=self.worker_concurrency)
+        except BaseException:
+            self.stop()
+            raise
         return self
 
-    def add_worker(self, *, beat: bool = False) -> CeleryWorker:
-        worker = CeleryWorker(env=self.env, beat=beat, name=f"w{len(self.workers) + 1}")
+    def add_worker(self, *, beat: bool = False, concurrency: int = 2) -> CeleryWorker:
+        worker = CeleryWorker(
+            env=self.env,
+            schedule_dir=self.directory,
+            concurrency=concurrency,
+            beat=beat,
+            name=f"w{len(self.workers) + 1}",
+        )
         worker.start()
         self.workers.append(worker)
         return worker
 
+    def wait_idle(self, *, timeout: float = 30.0) -> None:
+        """Wait until nothing is in flight: no outbox message to deliver, no webhook to post, no task queued.
+
+        Called before a test's database flush, so what one test set going
+        cannot write into the next one's (emptied) tables.
+        """
+        from refunds.enums import OutboxStatus
+        from refunds.models import OutboxMessage
+
+        broker = redis.Redis.from_url(settings.CELERY_BROKER_URL)
+        try:
+
+            def idle() -> bool:
+                return (
+                    not OutboxMessage.objects.filter(status=OutboxStatus.PENDING).exists()
+                    and (not self.simulator.running or self.simulator.health()["webhooks_pending"] == 0)
+                    and sum(broker.llen(queue) for queue in queue_names(self.namespace)) == 0
+                )
+
+            wait_for(idle, timeout=timeout, interval=0.1, message=f"{self.namespace} to be idle")
+        finally:
+            broker.close()
+
+    def caches(self) -> dict:
+        """The CACHES setting of the stack's processes, for `override_settings` in the test process."""
+        caches = copy.deepcopy(settings.CACHES)
+        caches["default"]["KEY_PREFIX"] = self.namespace
+        return caches
+
     def stop(self) -> None:
-        for worker in self.workers:
-            worker.stop()
-        self.web.stop()
-        self.simulator.stop()
-        self.tmp.cleanup()
+        try:
+            # All shut down side by side (a worker's warm shutdown alone takes about two seconds).
+            processes = [*self.workers, *([self.web] if self.web else [])]
+            for process in processes:
+                process.terminate()
+            for process in processes:
+                process.stop()
+            self.simulator.stop()
+            delete_queues(self.namespace)
+            delete_cache_keys(self.namespace)
+            self.tmp.cleanup()
+        finally:
+            if Stack._running is self:
+                Stack._running = None

@@ -1,38 +1,39 @@
-"""Helpers that run the provider simulator as a real process (see conftest.py).
+"""The provider and simulator tests' fixtures (a pytest plugin of the root conftest).
 
-Nothing here fakes the provider: the simulator is started with
-`python -m devtools.stripe_sim.server` on a free port, with its own SQLite
-file, and posts its signed webhooks to a small stdlib HTTP server running in
-the test process. The stall (2 s) is longer than the client timeout (1 s), as
-in production, so the timeout mode really times out.
+Nothing here fakes the provider: the simulator is the real process started by
+`tests.support.simulator.Simulator`, with its own SQLite file, posting its
+signed webhooks to a small stdlib HTTP server in the test process. The stall
+(2 s) is longer than the client timeout (1 s), as in production, so the
+timeout mode really times out.
+
+One simulator serves a whole test module (a process start and stop costs about
+a second); each test gets it back empty (see `simulator`).
 """
 
 from __future__ import annotations
 
 import json
-import os
-import select
-import subprocess
-import sys
 import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 from typing import Any
 
 import pytest
-import requests
 
 from providers.stripe.client import StripeProtocolProvider
+from tests.support.simulator import ROOT, Simulator
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
 API_KEY = "sk_test_provider_suite"
 WEBHOOK_SECRET = "whsec_provider_suite"
 STALL_SECONDS = 2.0
 CLIENT_TIMEOUT = 1.0
 ASYNC_DELAY = 0.3
+
+# The names the provider and simulator tests import.
+SimulatorProcess = Simulator
+REPO_ROOT = ROOT
 
 
 def payment_id(mode: str) -> str:
@@ -58,6 +59,7 @@ class WebhookReceiver:
         self.requests: list[tuple[dict[str, str], bytes]] = []
         self.fail_next = 0  # answer 500 to this many requests first
         self.fail_all = False
+        self.simulator: Simulator | None = None  # the module's simulator posting here, once started
         self._lock = threading.Lock()
         receiver = self
 
@@ -93,103 +95,83 @@ class WebhookReceiver:
             return events
         return [e for e in events if e["data"]["object"]["id"] == refund_id]
 
+    def clear(self) -> None:
+        with self._lock:
+            self.requests.clear()
+        self.fail_next, self.fail_all = 0, False
+
     def close(self) -> None:
         self._server.shutdown()
         self._server.server_close()
 
 
-class SimulatorProcess:
-    """The simulator as a subprocess; restartable on the same SQLite file."""
-
-    def __init__(self, db_path: Path, webhook_url: str, log_path: Path) -> None:
-        self.db_path = db_path
-        self.webhook_url = webhook_url
-        self.log_path = log_path
-        self.proc: subprocess.Popen[bytes] | None = None
-        self.url = ""
-
-    def start(self) -> None:
-        args = [
-            sys.executable,
-            "-m",
-            "devtools.stripe_sim.server",
-            "--port",
-            "0",
-            "--db",
-            str(self.db_path),
-            "--webhook-url",
-            self.webhook_url,
-            "--webhook-secret",
-            WEBHOOK_SECRET,
-            "--api-key",
-            API_KEY,
-            "--stall",
-            str(STALL_SECONDS),
-            "--async-delay",
-            str(ASYNC_DELAY),
-            "--webhook-backoff",
-            "0.2",
-        ]
-        env = {**os.environ, "PYTHONPATH": str(REPO_ROOT), "PYTHONUNBUFFERED": "1"}
-        with open(self.log_path, "ab") as log:
-            self.proc = subprocess.Popen(args, cwd=REPO_ROOT, env=env, stdout=subprocess.PIPE, stderr=log)
-        assert self.proc.stdout is not None
-        ready, _, _ = select.select([self.proc.stdout], [], [], 15)
-        line = self.proc.stdout.readline().decode() if ready else ""
-        if "listening on " not in line:
-            self.stop()
-            raise RuntimeError(f"simulator did not start:\n{self.log_path.read_text()}")
-        self.url = line.rsplit(" ", 1)[1].strip()
-
-    def stop(self) -> None:
-        if self.proc is None:
-            return
-        self.proc.terminate()
-        try:
-            self.proc.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait(timeout=5)
-        if self.proc.stdout:
-            self.proc.stdout.close()
-        self.proc = None
-
-    def restart(self) -> None:
-        self.stop()
-        self.start()
-
-    def request(self, method: str, path: str, **kwargs: Any) -> requests.Response:
-        """A raw HTTP call with our API key (for protocol-level assertions)."""
-        headers = {"Authorization": f"Bearer {API_KEY}", **kwargs.pop("headers", {})}
-        return requests.request(method, self.url + path, headers=headers, timeout=10, **kwargs)
-
-    def refunds_for(self, payment_intent: str) -> list[dict[str, Any]]:
-        resp = self.request("GET", "/v1/refunds", params={"payment_intent": payment_intent})
-        resp.raise_for_status()
-        return resp.json()["data"]
-
-    def webhook_log(self) -> list[dict[str, Any]]:
-        return requests.get(self.url + "/_sim/webhooks", timeout=10).json()["data"]
+# --- fixtures ---------------------------------------------------------------------------------------------
 
 
-# --- fixtures (a pytest plugin of the root conftest: the provider and simulator tests share them) ---
-
-
-@pytest.fixture
-def webhook_receiver() -> Iterator[WebhookReceiver]:
+@pytest.fixture(scope="module")
+def _module_webhook_receiver() -> Iterator[WebhookReceiver]:
     receiver = WebhookReceiver()
     yield receiver
     receiver.close()
 
 
-@pytest.fixture
-def simulator(tmp_path: Path, webhook_receiver: WebhookReceiver) -> Iterator[SimulatorProcess]:
-    sim = SimulatorProcess(tmp_path / "sim.sqlite3", webhook_receiver.url, tmp_path / "sim.log")
+@pytest.fixture(scope="module")
+def _module_simulator(
+    tmp_path_factory: pytest.TempPathFactory, _module_webhook_receiver: WebhookReceiver
+) -> Iterator[Simulator]:
+    directory = tmp_path_factory.mktemp("sim")
+    sim = Simulator(
+        db_path=directory / "sim.sqlite3",
+        api_key=API_KEY,
+        webhook_secret=WEBHOOK_SECRET,
+        webhook_url=_module_webhook_receiver.url,
+        stall=STALL_SECONDS,
+        async_delay=ASYNC_DELAY,
+        webhook_backoff=0.2,
+    )
     sim.start()
+    _module_webhook_receiver.simulator = sim
     yield sim
+    _module_webhook_receiver.simulator = None
     sim.stop()
 
 
 @pytest.fixture
-def provider(simulator: SimulatorProcess) -> StripeProtocolProvider:
+def webhook_receiver(_module_webhook_receiver: WebhookReceiver) -> WebhookReceiver:
+    """The module's receiver, empty, answering 200, with nothing of an earlier test still on its way."""
+    receiver = _module_webhook_receiver
+    sim = receiver.simulator
+    if sim is None:
+        receiver.clear()
+        return receiver
+    if not sim.running:  # an earlier test stopped it and failed before starting it again
+        sim.start()
+    _quiesce(sim, receiver)
+    return receiver
+
+
+@pytest.fixture
+def simulator(_module_simulator: Simulator, webhook_receiver: WebhookReceiver) -> Simulator:
+    """The module's simulator, running and empty (`webhook_receiver` has reset it)."""
+    return _module_simulator
+
+
+def _quiesce(sim: Simulator, receiver: WebhookReceiver) -> None:
+    """Reset the simulator so that no webhook of an earlier test can still reach the receiver.
+
+    A reset drops queued webhooks, but the simulator's single delivery thread
+    may be posting one at that moment. Its next post after the reset is a
+    probe of our own: once the probe has arrived, that earlier post has
+    arrived too, and a second reset drops the probe.
+    """
+    receiver.clear()
+    sim.reset()
+    probe = sim.request("POST", "/v1/refunds", data={"payment_intent": payment_id("ok"), "amount": "1"}).json()
+    wait_until(lambda: receiver.events(probe["id"]))
+    sim.reset()
+    receiver.clear()
+
+
+@pytest.fixture
+def provider(simulator: Simulator) -> StripeProtocolProvider:
     return StripeProtocolProvider(simulator.url, API_KEY, timeout=CLIENT_TIMEOUT)

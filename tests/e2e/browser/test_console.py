@@ -41,6 +41,23 @@ def sign_in(page, base_url: str, username: str) -> None:
     page.get_by_role("heading", name="Review queue").wait_for()
 
 
+def click_and_settle(page, target) -> None:
+    """Click something that makes htmx swap the card, and return once htmx has settled the new one.
+
+    Until then htmx has not wired the new elements (a form would post without
+    it) and is still to move the focus to the new `[autofocus]` field.
+    Chromium focuses that field itself as soon as it is inserted, so seeing
+    it focused proves nothing: text typed elsewhere in that window follows
+    the focus into the draft. htmx:afterSettle fires after its last step.
+    """
+    page.evaluate(
+        "() => { window.settledForTest = false; document.body.addEventListener("
+        "'htmx:afterSettle', () => { window.settledForTest = true; }, {once: true}); }"
+    )
+    target.click()
+    page.wait_for_function("() => window.settledForTest === true")
+
+
 def refund_for(
     order_id: str,
     *,
@@ -168,7 +185,7 @@ def test_agent_edits_the_amount_and_wording_then_approves(console, page, screens
     refund = busy_queue()["late"]
     sign_in(page, console, "agent")
     page.goto(f"{console}/console/refunds/{refund.public_id}/")
-    page.get_by_role("link", name="Edit draft or amount").click()
+    click_and_settle(page, page.get_by_role("link", name="Edit draft or amount"))
     reply = page.get_by_label("Reply to the customer")
     # The draft opens in place with the focus in it, ready to type.
     expect(reply).to_be_focused()
@@ -194,8 +211,7 @@ def test_edit_above_the_remaining_refundable_is_refused_on_the_form(console, pag
     refund = busy_queue()["late"]
     sign_in(page, console, "agent")
     page.goto(f"{console}/console/refunds/{refund.public_id}/")
-    page.get_by_role("link", name="Edit draft or amount").click()
-    # Focus lands in the draft once the swapped-in form has settled; typing before that can be lost.
+    click_and_settle(page, page.get_by_role("link", name="Edit draft or amount"))
     expect(page.get_by_label("Reply to the customer")).to_be_focused()
     page.get_by_label("Amount (USD)").fill("950.00")
     page.get_by_role("button", name="Save and approve").click()
@@ -277,7 +293,7 @@ def test_approving_against_a_decline_recommendation_needs_an_approval_reply(cons
     card = page.locator("#card")
     assert "cannot approve it" in card.inner_text()
     expect(page.get_by_role("button", name="Approve and send reply")).to_have_count(0)
-    page.get_by_role("link", name="Write the approval reply").click()
+    click_and_settle(page, page.get_by_role("link", name="Write the approval reply"))
     reply = page.get_by_label("Reply to the customer")
     expect(reply).to_be_focused()
     reply.fill("Thank you for the photo of the cracked lid. We are refunding 45.00 USD.")
@@ -358,7 +374,7 @@ def test_every_console_page_passes_axe(console, page):
         pages[name] = axe_problems(page)
     page.goto(card)
     page.get_by_label("Reason for declining").fill(" ")
-    page.get_by_role("button", name="Decline").click()  # a refusal, swapped in by htmx
+    click_and_settle(page, page.get_by_role("button", name="Decline"))  # a refusal, swapped in by htmx
     page.locator("#decline_note_error").wait_for()
     pages["card: refused decline"] = axe_problems(page)
     assert {name: found for name, found in pages.items() if found} == {}

@@ -10,8 +10,8 @@ from audit.services import audit_verify
 from ledger.services import trial_balance
 from refunds.enums import OutboxStatus, RefundState
 from refunds.models import OutboxMessage, Refund
-from tests.e2e.chaos.conftest import create_refund, push_order
 from tests.support.live import wait_for
+from tests.support.merchant import create_refund, push_order
 
 MODES = ["ok"] * 8 + ["async"] * 3 + ["fail"] * 3 + ["timeout"] * 3 + ["5xx"] * 3
 EXPECTED = {

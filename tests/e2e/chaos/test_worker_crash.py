@@ -4,13 +4,13 @@ import pytest
 
 from refunds.enums import RefundState
 from refunds.models import OutboxMessage, Refund
-from tests.e2e.chaos.conftest import create_refund, push_order
 from tests.support.live import wait_for
+from tests.support.merchant import create_refund, push_order
 
 
 @pytest.mark.stack_options(webhooks=False)
 def test_worker_killed_mid_call_then_new_worker_completes_exactly_once(own_stack, chaos_client):
-    order_id, payment_id = push_order(chaos_client, mode="timeout")
+    order_id, payment_id = push_order(chaos_client, mode="timeout", amount_minor=5000)
     refund_id = create_refund(chaos_client, order_id)
 
     # The simulator stalls the first call for 3 s: wait until a worker holds the lease, then crash it.

@@ -2,11 +2,11 @@
 completed; remaining 0; provider refund id stored; REFUND_PENDING and REFUND_SETTLED posted."""
 
 from ledger.services import trial_balance
-from tests.e2e.journeys.conftest import refund_body, wait_state
+from tests.support.merchant import push_order, refund_body, wait_state
 
 
-def test_full_refund_is_auto_approved_and_completes(stack, stack_merchant, stack_order):
-    order_id, payment_id = stack_order(mode="ok", amount_minor=10000)
+def test_full_refund_is_auto_approved_and_completes(stack, stack_merchant):
+    order_id, payment_id = push_order(stack_merchant, mode="ok", amount_minor=10000)
 
     created = stack_merchant.post(f"/v1/orders/{order_id}/refunds", refund_body(10000), **{"Idempotency-Key": "j1"})
     assert created.status_code == 202

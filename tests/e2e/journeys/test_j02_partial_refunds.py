@@ -1,10 +1,10 @@
 """SPEC §11 journey 2: captured 100.00, refunds of 30.00 then 20.00 → both complete, remaining 50.00."""
 
-from tests.e2e.journeys.conftest import refund_body, wait_state
+from tests.support.merchant import push_order, refund_body, wait_state
 
 
-def test_two_partial_refunds_complete_and_leave_fifty(stack, stack_merchant, stack_order):
-    order_id, payment_id = stack_order(mode="ok", amount_minor=10000)
+def test_two_partial_refunds_complete_and_leave_fifty(stack, stack_merchant):
+    order_id, payment_id = push_order(stack_merchant, mode="ok", amount_minor=10000)
     path = f"/v1/orders/{order_id}/refunds"
 
     first = stack_merchant.post(path, refund_body(3000), **{"Idempotency-Key": "j2-a"}).json()

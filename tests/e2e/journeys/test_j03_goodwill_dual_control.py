@@ -3,17 +3,17 @@ second, different senior approves → proceeds; the requester could approve neit
 
 from core.errors import ERR_AUTHZ_DUAL_CONTROL, ERR_AUTHZ_MAKER_CHECKER
 from refunds.enums import Role
-from tests.e2e.journeys.conftest import refund_body, wait_state
 from tests.refunds.factories import api_key
 from tests.support.live import ApiClient
+from tests.support.merchant import push_order, refund_body, wait_state
 
 
-def test_goodwill_over_threshold_needs_two_different_seniors(stack, stack_order):
+def test_goodwill_over_threshold_needs_two_different_seniors(stack, stack_merchant):
     # The requester is itself a senior: maker-checker must still refuse it.
     requester = ApiClient(stack.url, api_key("senior-requester", role=Role.SENIOR_AGENT))
     senior1 = ApiClient(stack.url, api_key("senior-one", role=Role.SENIOR_AGENT))
     senior2 = ApiClient(stack.url, api_key("senior-two", role=Role.SENIOR_AGENT))
-    order_id, _ = stack_order(mode="ok", amount_minor=50000)
+    order_id, _ = push_order(stack_merchant, mode="ok", amount_minor=50000)
 
     created = requester.post(
         f"/v1/orders/{order_id}/refunds", refund_body(25000, reason="goodwill"), **{"Idempotency-Key": "j3"}

@@ -1,11 +1,11 @@
 """SPEC §11 journey 4: a refund over the remaining amount is refused with 400."""
 
 from core.errors import ERR_EXCEEDS_REMAINING
-from tests.e2e.journeys.conftest import refund_body
+from tests.support.merchant import push_order, refund_body
 
 
-def test_refund_over_remaining_is_refused(merchant_http, push_order):
-    order_id = push_order(amount_minor=10000)
+def test_refund_over_remaining_is_refused(merchant_http):
+    order_id, _ = push_order(merchant_http, amount_minor=10000)
     first = merchant_http.post(f"/v1/orders/{order_id}/refunds", refund_body(6000), **{"Idempotency-Key": "a"})
     assert first.status_code == 202
 

@@ -2,12 +2,12 @@
 
 from audit.models import AuditEvent
 from refunds.models import OutboxMessage, Refund
-from tests.e2e.journeys.conftest import refund_body, wait_state
 from tests.support.live import wait_for
+from tests.support.merchant import push_order, refund_body, wait_state
 
 
-def test_timeout_is_retried_with_the_same_key_and_refunds_once(stack, stack_merchant, stack_order):
-    order_id, payment_id = stack_order(mode="timeout", amount_minor=8000)
+def test_timeout_is_retried_with_the_same_key_and_refunds_once(stack, stack_merchant):
+    order_id, payment_id = push_order(stack_merchant, mode="timeout", amount_minor=8000)
 
     created = stack_merchant.post(f"/v1/orders/{order_id}/refunds", refund_body(8000), **{"Idempotency-Key": "j6"})
     refund = wait_state(stack_merchant, created.json()["refund_id"], {"completed"}, timeout=45)
@@ -28,8 +28,8 @@ def test_timeout_is_retried_with_the_same_key_and_refunds_once(stack, stack_merc
     assert AuditEvent.objects.filter(refund=row, action="refund.submitted").count() == 1
 
 
-def test_5xx_twice_then_success_refunds_once(stack, stack_merchant, stack_order):
-    order_id, payment_id = stack_order(mode="5xx", amount_minor=4000)
+def test_5xx_twice_then_success_refunds_once(stack, stack_merchant):
+    order_id, payment_id = push_order(stack_merchant, mode="5xx", amount_minor=4000)
 
     created = stack_merchant.post(f"/v1/orders/{order_id}/refunds", refund_body(4000), **{"Idempotency-Key": "j6b"})
     wait_state(stack_merchant, created.json()["refund_id"], {"completed"}, timeout=45)
@@ -37,8 +37,8 @@ def test_5xx_twice_then_success_refunds_once(stack, stack_merchant, stack_order)
     assert len(stack.simulator.refunds_for(payment_id)) == 1
 
 
-def test_async_refund_waits_pending_then_completes_by_webhook(stack, stack_merchant, stack_order):
-    order_id, payment_id = stack_order(mode="async", amount_minor=4000)
+def test_async_refund_waits_pending_then_completes_by_webhook(stack, stack_merchant):
+    order_id, payment_id = push_order(stack_merchant, mode="async", amount_minor=4000)
 
     created = stack_merchant.post(f"/v1/orders/{order_id}/refunds", refund_body(4000), **{"Idempotency-Key": "j6c"})
     refund_id = created.json()["refund_id"]
@@ -48,8 +48,8 @@ def test_async_refund_waits_pending_then_completes_by_webhook(stack, stack_merch
     assert done["provider_refund_id"] == stack.simulator.refunds_for(payment_id)[0]["id"]
 
 
-def test_failed_refund_is_reversed_and_releases_the_amount(stack, stack_merchant, stack_order):
-    order_id, _ = stack_order(mode="fail", amount_minor=4000)
+def test_failed_refund_is_reversed_and_releases_the_amount(stack, stack_merchant):
+    order_id, _ = push_order(stack_merchant, mode="fail", amount_minor=4000)
 
     created = stack_merchant.post(f"/v1/orders/{order_id}/refunds", refund_body(4000), **{"Idempotency-Key": "j6d"})
     failed = wait_state(stack_merchant, created.json()["refund_id"], {"failed"})

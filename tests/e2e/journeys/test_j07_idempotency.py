@@ -3,11 +3,11 @@
 from concurrent.futures import ThreadPoolExecutor
 
 from core.errors import ERR_CONFLICT_IDEMPOTENCY
-from tests.e2e.journeys.conftest import refund_body
+from tests.support.merchant import push_order, refund_body
 
 
-def test_same_key_replays_and_other_body_conflicts(merchant_http, push_order):
-    order_id = push_order(amount_minor=10000)
+def test_same_key_replays_and_other_body_conflicts(merchant_http):
+    order_id, _ = push_order(merchant_http, amount_minor=10000)
     path = f"/v1/orders/{order_id}/refunds"
 
     first = merchant_http.post(path, refund_body(3000), **{"Idempotency-Key": "key-7"})
@@ -22,8 +22,8 @@ def test_same_key_replays_and_other_body_conflicts(merchant_http, push_order):
     assert len(merchant_http.get(path).json()["refunds"]) == 1
 
 
-def test_racing_retries_with_one_key_create_one_refund(merchant_http, push_order):
-    order_id = push_order(amount_minor=10000)
+def test_racing_retries_with_one_key_create_one_refund(merchant_http):
+    order_id, _ = push_order(merchant_http, amount_minor=10000)
     path = f"/v1/orders/{order_id}/refunds"
 
     with ThreadPoolExecutor(max_workers=8) as pool:

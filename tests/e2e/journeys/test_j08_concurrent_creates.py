@@ -10,7 +10,7 @@ from core.errors import ERR_EXCEEDS_REMAINING
 from ledger.models import JournalEntry, Posting
 from ledger.services import trial_balance
 from refunds.models import Refund
-from tests.e2e.journeys.conftest import refund_body
+from tests.support.merchant import push_order, refund_body
 
 
 def _fire(args: tuple[str, str, str, int]) -> tuple[int, str]:
@@ -25,8 +25,8 @@ def _fire(args: tuple[str, str, str, int]) -> tuple[int, str]:
     return response.status_code, response.json().get("code", "")
 
 
-def test_fifty_concurrent_creates_accept_exactly_three(live_app, merchant_http, push_order):
-    order_id = push_order(amount_minor=10000)
+def test_fifty_concurrent_creates_accept_exactly_three(live_app, merchant_http):
+    order_id, _ = push_order(merchant_http, amount_minor=10000)
     key = merchant_http.session.headers["Authorization"].split()[1]
 
     with ProcessPoolExecutor(max_workers=6) as pool:

@@ -9,8 +9,8 @@ from audit.models import AuditEvent
 from providers.stripe.signature import sign_payload
 from refunds.enums import WebhookStatus
 from refunds.models import WebhookEvent
-from tests.e2e.journeys.conftest import refund_body, wait_state
 from tests.support.live import SIM_WEBHOOK_SECRET
+from tests.support.merchant import push_order, refund_body, wait_state
 
 
 def _post(stack, payload: bytes, signature: str) -> requests.Response:
@@ -22,8 +22,8 @@ def _post(stack, payload: bytes, signature: str) -> requests.Response:
     )
 
 
-def test_replayed_webhook_is_processed_once(stack, stack_merchant, stack_order):
-    order_id, _ = stack_order(mode="async", amount_minor=3000)
+def test_replayed_webhook_is_processed_once(stack, stack_merchant):
+    order_id, _ = push_order(stack_merchant, mode="async", amount_minor=3000)
     refund_id = stack_merchant.post(
         f"/v1/orders/{order_id}/refunds", refund_body(3000), **{"Idempotency-Key": "j9"}
     ).json()["refund_id"]

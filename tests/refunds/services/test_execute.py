@@ -1,5 +1,8 @@
 """Delivery of approved refunds to a real simulator process (no worker: delivery is called directly)."""
 
+import time
+from types import SimpleNamespace
+
 import pytest
 from django.utils import timezone
 
@@ -7,6 +10,7 @@ from audit.models import AuditEvent
 from core.errors import ERR_CONFLICT_STATE, ERR_EXCEEDS_REMAINING, DomainError
 from ledger.enums import EntryType
 from ledger.models import JournalEntry
+from providers import breaker as breaker_module
 from providers.base import ProviderOutcome
 from providers.breaker import CircuitBreaker
 from refunds.enums import OutboxStatus, Reason, RefundState, Role
@@ -16,7 +20,7 @@ from refunds.services.outbox import outbox_deliver, outbox_replay
 from refunds.services.outcome import refund_apply_outcome
 from refunds.services.submit import refund_submit
 from tests.refunds.factories import agent, captured_order, make_refund, requester
-from tests.support.live import free_port
+from tests.support.live import free_port, wait_for
 
 pytestmark = pytest.mark.django_db
 
@@ -58,9 +62,8 @@ def test_timeout_retries_with_the_same_key_and_one_refund_exists(provider_settin
     refund.refresh_from_db()
     assert refund.state == RefundState.SUBMITTING
     OutboxMessage.objects.filter(pk=message.pk).update(available_at=timezone.now())
-    import time
-
-    time.sleep(2.2)  # the simulator finishes its stalled first answer
+    # The simulator stores the refund before it stalls its answer; from then on the same key replays it at once.
+    wait_for(lambda: simulator.refunds_for(refund.payment.provider_payment_id), message="the refund at the simulator")
     assert outbox_deliver(message_id=message.pk) == "succeeded"
     assert len(simulator.refunds_for(refund.payment.provider_payment_id)) == 1
 
@@ -117,13 +120,14 @@ def test_open_breaker_defers_without_calling_or_burning_attempts(provider_settin
     assert simulator.refunds_for(refund.payment.provider_payment_id) == []
 
 
-def test_breaker_half_open_lets_one_trial_through_and_closes_on_success(provider_settings):
-    breaker = CircuitBreaker("stripe", threshold=2, cooldown=0.01)
+def test_breaker_half_open_lets_one_trial_through_and_closes_on_success(provider_settings, monkeypatch):
+    breaker = CircuitBreaker("stripe", threshold=2, cooldown=30)
     breaker.record_failure()
     breaker.record_failure()
-    import time
-
-    time.sleep(0.05)
+    # The cooldown passes on the breaker's clock only: the one-trial lock is a cache key living as long as the
+    # cooldown in real time, and a short real cooldown could expire it between the two allow() calls below.
+    later = time.time() + 31
+    monkeypatch.setattr(breaker_module, "time", SimpleNamespace(time=lambda: later))
     assert breaker.state() == "half_open"
     assert breaker.allow() is True
     assert breaker.allow() is False  # only one trial at a time

@@ -1,0 +1,65 @@
+"""What a merchant system does over HTTP in the end-to-end tests: push orders, ask for refunds, follow them."""
+
+from __future__ import annotations
+
+import itertools
+import os
+
+from tests.refunds.factories import captured_yesterday
+from tests.support.live import ApiClient, wait_for
+
+# Order ids must not repeat within a test database; the pid keeps xdist workers' ids apart in logs too.
+_orders = itertools.count(1)
+
+
+def push_order(
+    client: ApiClient, *, mode: str = "ok", amount_minor: int = 10000, currency: str = "USD", status: str = "captured"
+) -> tuple[str, str]:
+    """Push an order through the API; its payment id picks the simulator's behaviour (`pi_sim_<mode>_…`).
+
+    Returns the order id and the provider payment id.
+    """
+    order_id = f"O{os.getpid()}-{next(_orders):05d}"
+    payment_id = f"pi_sim_{mode}_{order_id.lower().replace('-', '')}"
+    tax_minor = amount_minor // 11
+    response = client.post(
+        "/v1/orders",
+        {
+            "order_id": order_id,
+            "currency": currency,
+            "customer": {"id": f"c-{order_id}", "email": "buyer@example.com"},
+            "lines": [{"sku": "SKU", "unit_amount_minor": amount_minor - tax_minor, "tax_minor": tax_minor}],
+            "payment": {
+                "provider_payment_id": payment_id,
+                "rail": "card",
+                "amount_minor": amount_minor,
+                "status": status,
+                "captured_at": captured_yesterday() if status == "captured" else None,
+            },
+        },
+    )
+    assert response.status_code == 201, response.text
+    return order_id, payment_id
+
+
+def refund_body(amount_minor: int, **extra: object) -> dict:
+    return {"amount_minor": amount_minor, "currency": "USD", "reason": "not_received", **extra}
+
+
+def create_refund(client: ApiClient, order_id: str, amount_minor: int = 5000) -> str:
+    """Ask for a refund (auto-approved below the review threshold); returns its public id."""
+    response = client.post(
+        f"/v1/orders/{order_id}/refunds", refund_body(amount_minor), **{"Idempotency-Key": f"create-{order_id}"}
+    )
+    assert response.status_code == 202, response.text
+    return response.json()["refund_id"]
+
+
+def wait_state(client: ApiClient, refund_id: str, states: set[str], timeout: float = 30.0) -> dict:
+    """The refund as the API shows it, once it is in one of `states`."""
+
+    def current() -> dict | None:
+        body = client.get(f"/v1/refunds/{refund_id}").json()
+        return body if body["state"] in states else None
+
+    return wait_for(current, timeout=timeout, message=f"{refund_id} to reach {states}")
