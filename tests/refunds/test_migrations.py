@@ -5,8 +5,8 @@ which can only grant permissions of models that exist at that point of the
 plan. When apps are split or reordered, the last sync must still run after
 every app whose permissions the roles hold (refunds/0012); otherwise a fresh
 `migrate` leaves finance, risk and admin without audit and ledger
-permissions until something calls `roles_ensure`. The rest of the suite
-cannot see it: its autouse fixture calls `reference_data_ensure()` first.
+permissions until something calls `roles_ensure` — and every test database
+is made by these migrations.
 """
 
 from __future__ import annotations
