@@ -8,6 +8,7 @@ cleanup of database tests, and the run stops there with one clear message.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -15,6 +16,7 @@ import pytest
 pytest_plugins = ["tests.support.stripe_sim"]
 
 E2E = Path(__file__).resolve().parent / "e2e"
+E2E_TIERS = {"journeys", "chaos", "browser"}  # folders of tests/e2e, each a marker (pyproject.toml)
 # Fixtures that make a test use the database, besides the django_db mark.
 DB_FIXTURES = {"db", "transactional_db", "live_server", "live_app", "stack", "own_stack"}
 # Those whose data must be committed, for other processes to see it.
@@ -27,7 +29,9 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         path = Path(item.path)
         if E2E in path.parents:
             item.add_marker(pytest.mark.e2e)
-            item.add_marker(getattr(pytest.mark, path.relative_to(E2E).parts[0]))
+            tier = path.relative_to(E2E).parts[0]
+            if tier in E2E_TIERS:
+                item.add_marker(getattr(pytest.mark, tier))
 
 
 def _uses_database(request: pytest.FixtureRequest) -> bool:
@@ -35,7 +39,7 @@ def _uses_database(request: pytest.FixtureRequest) -> bool:
 
 
 @pytest.fixture(scope="session")
-def _services() -> None:
+def _services() -> Iterator[None]:
     """Stop the run, with one message, when PostgreSQL or Redis does not answer; tidy Redis after the run."""
     from django.conf import settings
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import itertools
+import json
 import os
 import socket
 import subprocess
@@ -74,14 +75,24 @@ def delete_queues(namespace: str) -> None:
     """Drop the namespace's queues from the broker, with whatever is still in them.
 
     Exact key names (kombu's Redis layout: one list per queue and priority
-    step, one binding set per exchange), so no other namespace is touched.
+    step, two binding sets per exchange), so no other namespace is touched.
+    A killed worker's unacknowledged messages go too: they sit in the
+    broker's one `unacked` hash, and a worker of any session would put them
+    back into these queues once their visibility timeout ran out.
     """
-    keys = [f"_kombu.binding.{namespace}"]
-    for queue in queue_names(namespace):
+    queues = queue_names(namespace)
+    keys = [f"_kombu.binding.{namespace}", f"_kombu.binding_permanent.{namespace}"]
+    for queue in queues:
         keys += [queue] + [f"{queue}\x06\x16{priority}" for priority in (3, 6, 9)]
     client = redis.Redis.from_url(settings.CELERY_BROKER_URL)
     try:
         client.delete(*keys)
+        for tag, raw in client.hscan_iter("unacked"):
+            with contextlib.suppress(ValueError, TypeError):
+                _, _, routing_key = json.loads(raw)
+                if routing_key in queues:
+                    client.hdel("unacked", tag)
+                    client.zrem("unacked_index", tag)
     finally:
         client.close()
 
