@@ -10,7 +10,7 @@ from audit.services import audit_verify
 from ledger.services import trial_balance
 from refunds.enums import OutboxStatus, RefundState
 from refunds.models import OutboxMessage, Refund
-from tests.support.live import wait_for
+from tests.support.live import wait_for, wait_for_progress
 from tests.support.merchant import create_refund, push_order
 
 MODES = ["ok"] * 8 + ["async"] * 3 + ["fail"] * 3 + ["timeout"] * 3 + ["5xx"] * 3
@@ -36,11 +36,11 @@ def test_two_hundred_refunds_through_two_workers(own_stack, chaos_client):
 
     ids = [refund_id for _, _, refund_id in created]
     terminal = Q(state=RefundState.COMPLETED) | Q(state=RefundState.FAILED)
-    wait_for(
-        lambda: Refund.objects.filter(public_id__in=ids).filter(terminal).count() == 200,
-        timeout=240,
-        interval=1,
-        message="all 200 refunds to finish",
+    # Every refund must end; how fast is the benchmarks' business (benchmarks/e2e_latency.py).
+    wait_for_progress(
+        lambda: Refund.objects.filter(public_id__in=ids).filter(terminal).count(),
+        target=200,
+        message="refunds finished",
     )
 
     states = dict(Refund.objects.filter(public_id__in=ids).values_list("public_id", "state"))
