@@ -75,6 +75,12 @@ PAYMENT_FROZEN_STATUSES = frozenset({PaymentStatus.CAPTURED, PaymentStatus.CHARG
 # The money went back (chargeback) or was never taken (void): no refund of such a payment may go out,
 # whenever it is found — at creation, at approval, right before submission.
 PAYMENT_WITHDRAWN_STATUSES = frozenset({PaymentStatus.CHARGED_BACK, PaymentStatus.VOIDED})
+# The `failure_code` a refund stopped for that reason carries (canceled or failed), for the API,
+# the console and the customer's email.
+PAYMENT_WITHDRAWN_FAILURE_CODES: dict[str, str] = {
+    PaymentStatus.CHARGED_BACK: "payment_charged_back",
+    PaymentStatus.VOIDED: "payment_voided",
+}
 
 
 class PolicyOutcome(models.TextChoices):

@@ -7,23 +7,21 @@ from django.db import transaction
 from core.actor import Actor
 from core.errors import (
     ERR_AMOUNT_RANGE,
-    ERR_CHARGED_BACK,
     ERR_CURRENCY_MISMATCH,
     ERR_EXCEEDS_REMAINING,
     ERR_NOT_CAPTURED,
     ERR_VALIDATION,
-    ERR_VOIDED,
     DomainError,
 )
 from refunds.enums import PaymentStatus, PolicyOutcome, Reason
 from refunds.models import Order, Payment, Refund
 from refunds.services.decide import approval_audit, approval_effects
+from refunds.services.outbox import WITHDRAWN_PAYMENT_ERRORS
 from refunds.services.policy import customer_refund_count_24h, policy_evaluate, policy_get_active
 from refunds.services.transition import Approval, refund_open
 
 _HARD_REFUSALS = {
-    PaymentStatus.CHARGED_BACK: ERR_CHARGED_BACK,
-    PaymentStatus.VOIDED: ERR_VOIDED,
+    **WITHDRAWN_PAYMENT_ERRORS,  # checked again at approval and before submission (refunds.services.outbox)
     PaymentStatus.CAPTURE_PENDING: ERR_NOT_CAPTURED,
     PaymentStatus.CAPTURE_FAILED: ERR_NOT_CAPTURED,
 }

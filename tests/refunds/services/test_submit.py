@@ -7,12 +7,12 @@ import logging
 import pytest
 
 from core.actor import Actor
-from refunds.enums import Reason, RefundState, Role
+from refunds.enums import RefundState, Role
 from refunds.models import Refund
 from refunds.services import submit as submit_service
 from refunds.services.payout import payout_mark_paid
 from refunds.services.submit import refund_submit
-from tests.refunds.factories import agent, captured_order, make_refund, move_refund, submitted_refund
+from tests.refunds.factories import agent, move_refund, submitted_refund
 
 pytestmark = pytest.mark.django_db
 S = RefundState
@@ -40,9 +40,7 @@ def test_retrying_a_failed_refund_of_a_payment_settled_by_hand_does_not_strand_i
     refund left `submitting` with a payout task `payout_mark_paid` can never
     complete.
     """
-    refund = make_refund(order=captured_order(provider="manual"), amount_minor=3000, reason=Reason.GOODWILL)
-    for state in (S.APPROVED, S.SUBMITTING):
-        refund = move_refund(refund, state)
+    refund = submitted_refund(provider="manual")
     refund = move_refund(refund, S.FAILED, changes={"failure_code": "insufficient_funds", "failure_retryable": True})
     delivered: list[int] = []
     monkeypatch.setattr(submit_service, "outbox_deliver", lambda *, message_id: delivered.append(message_id))
