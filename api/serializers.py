@@ -9,6 +9,7 @@ from core.money import is_known_currency
 from notifications.messages import MSG_REQUEST_ACCEPTED
 from providers.registry import provider_names
 from refunds.enums import PaymentStatus, Rail, Reason
+from refunds.services.evidence_refs import MAX_ITEMS, REFERENCE_TYPES, evidence_item_parse
 
 
 class StrictIntegerField(serializers.IntegerField):
@@ -93,14 +94,42 @@ class OrderOutput(serializers.Serializer):
 # --- refunds -----------------------------------------------------------------
 
 
+@extend_schema_field(
+    {
+        "oneOf": [
+            {"type": "integer", "description": "the id of a file uploaded for this order"},
+            {
+                "type": "object",
+                "properties": {
+                    "type": {"type": "string", "enum": list(REFERENCE_TYPES)},
+                    "uri": {"type": "string", "format": "uri", "pattern": "^https://"},
+                },
+                "required": ["type", "uri"],
+                "additionalProperties": False,
+            },
+        ]
+    }
+)
+class EvidenceItemField(serializers.Field):
+    """An uploaded file id or `{"type": "photo"|"document"|"url", "uri": "https://…"}` (the rules are
+    `refunds.services.evidence_refs`; the service checks the file belongs to the order)."""
+
+    def to_internal_value(self, data):
+        try:
+            return evidence_item_parse(data)
+        except ValueError as error:
+            raise serializers.ValidationError(str(error)) from None
+
+    def to_representation(self, value):
+        return value
+
+
 class RefundCreateInput(serializers.Serializer):
     amount_minor = StrictIntegerField(min_value=1)
     currency = CurrencyField()
     reason = serializers.ChoiceField(choices=Reason.choices)
     note = serializers.CharField(max_length=2000, required=False, allow_blank=True, default="")
-    evidence = serializers.ListField(
-        child=serializers.CharField(max_length=500), required=False, default=list, max_length=10
-    )
+    evidence = serializers.ListField(child=EvidenceItemField(), required=False, default=list, max_length=MAX_ITEMS)
 
 
 class RefundCreateOutput(serializers.Serializer):
@@ -161,7 +190,8 @@ class RefundOutput(serializers.Serializer):
     currency = serializers.CharField()
     reason = serializers.CharField()
     note = serializers.CharField(source="customer_note")
-    evidence = serializers.ListField(child=serializers.CharField())
+    # Stored items (`refunds.services.evidence_refs`); refunds from before typed evidence may hold plain strings.
+    evidence = serializers.ListField(child=serializers.JSONField())
     policy = PolicyOutput(source="*")
     approvals_required = serializers.IntegerField()
     approvals = serializers.SerializerMethodField()

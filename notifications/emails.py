@@ -37,6 +37,7 @@ from core.actor import Actor
 from core.i18n import babel_locale, customer_language, format_amount
 from notifications.messages import (
     MSG_APPROVED,
+    MSG_CANCELED,
     MSG_COMPLETED,
     MSG_DECLINED,
     MSG_FAILED,
@@ -46,7 +47,7 @@ from notifications.messages import (
     message_get,
     rail_duration_text,
 )
-from refunds.enums import RefundState
+from refunds.enums import PAYMENT_WITHDRAWN_FAILURE_CODES, RefundState
 from refunds.models import Refund
 from refunds.selectors import reply_declines
 
@@ -62,7 +63,7 @@ EMAIL_FOR_EVENT: dict[str, str] = {
     AuditAction.REFUND_COMPLETED: MSG_COMPLETED,
     AuditAction.REFUND_FAILED: MSG_FAILED,
 }
-EMAIL_MESSAGE_IDS = frozenset({*EMAIL_FOR_EVENT.values(), MSG_FAILED_RETRYING})
+EMAIL_MESSAGE_IDS = frozenset({*EMAIL_FOR_EVENT.values(), MSG_FAILED_RETRYING, MSG_CANCELED})
 
 
 class TransientSendError(Exception):
@@ -82,6 +83,10 @@ def email_for_event(*, refund: Refund, event: str) -> str | None:
         return None
     if message_id == MSG_FAILED and refund.failure_retryable:
         return MSG_FAILED_RETRYING
+    if event == AuditAction.REFUND_CANCELED and refund.failure_code in PAYMENT_WITHDRAWN_FAILURE_CODES.values():
+        # A cancel asked for by the merchant or an agent is theirs to explain; one the system made because
+        # the payment was charged back or voided meanwhile is ours to tell (issue 10).
+        return MSG_CANCELED
     return message_id
 
 

@@ -54,6 +54,35 @@ class PaymentStatus(models.TextChoices):
     CHARGED_BACK = "charged_back"
 
 
+# Where the merchant may move a payment's status (`POST /v1/orders`); pushing the same status is
+# always fine. Charged back and voided are final: a payment that came back to `captured` would
+# make money refundable again that the customer already has back (issue 10). The database trigger
+# of migration refunds/0013 is generated from the same edges.
+PAYMENT_STATUS_EDGES: dict[str, frozenset[str]] = {
+    PaymentStatus.CAPTURE_PENDING: frozenset(
+        {PaymentStatus.CAPTURED, PaymentStatus.CAPTURE_FAILED, PaymentStatus.VOIDED}
+    ),
+    PaymentStatus.CAPTURE_FAILED: frozenset(
+        {PaymentStatus.CAPTURE_PENDING, PaymentStatus.CAPTURED, PaymentStatus.VOIDED}
+    ),
+    PaymentStatus.CAPTURED: frozenset({PaymentStatus.CHARGED_BACK, PaymentStatus.VOIDED}),
+    PaymentStatus.CHARGED_BACK: frozenset(),
+    PaymentStatus.VOIDED: frozenset(),
+}
+# From these on, what was captured is history: amount, currency, captured_at, provider and
+# provider payment id never change again (the refunds taken from it were measured against them).
+PAYMENT_FROZEN_STATUSES = frozenset({PaymentStatus.CAPTURED, PaymentStatus.CHARGED_BACK, PaymentStatus.VOIDED})
+# The money went back (chargeback) or was never taken (void): no refund of such a payment may go out,
+# whenever it is found — at creation, at approval, right before submission.
+PAYMENT_WITHDRAWN_STATUSES = frozenset({PaymentStatus.CHARGED_BACK, PaymentStatus.VOIDED})
+# The `failure_code` a refund stopped for that reason carries (canceled or failed), for the API,
+# the console and the customer's email.
+PAYMENT_WITHDRAWN_FAILURE_CODES: dict[str, str] = {
+    PaymentStatus.CHARGED_BACK: "payment_charged_back",
+    PaymentStatus.VOIDED: "payment_voided",
+}
+
+
 class PolicyOutcome(models.TextChoices):
     """What the policy decided at creation. Hard refusals (charged back, voided, not captured,
     over remaining) are not outcomes: they are refused before a refund exists (SPEC §9 errors)."""

@@ -27,6 +27,7 @@ GUARDS = {
     "ledger_posting_no_update",
     "ledger_posting_no_delete",
     "refunds_refund_state_guard",
+    "refunds_payment_guard",
 }
 
 
@@ -55,5 +56,35 @@ def test_the_guards_refuse_what_postgresql_refuses(demo_database):
     for statement in ("UPDATE audit_auditevent SET note = 'x'", "DELETE FROM audit_auditevent"):
         with pytest.raises(sqlite3.IntegrityError, match="append-only"):
             db.execute(statement)
+    db.rollback()
+    db.close()
+
+
+def test_a_captured_payment_cannot_be_rewritten_in_sqlite_either(demo_database):
+    db = sqlite3.connect(demo_database)
+    db.execute(
+        "INSERT INTO refunds_customer (external_id, email, name, locale, created_at)"
+        " VALUES ('c', '', '', 'en', '2026-01-01')"
+    )
+    db.execute(
+        "INSERT INTO refunds_order (order_id, customer_id, currency, created_at, updated_at)"
+        " VALUES ('O-1', (SELECT id FROM refunds_customer WHERE external_id = 'c'), 'USD', '2026-01-01', '2026-01-01')"
+    )
+    db.execute(
+        "INSERT INTO refunds_payment (order_id, provider, rail, provider_payment_id, amount_minor, currency, status,"
+        " captured_at, refund_reserved_minor, updated_at)"
+        " VALUES ((SELECT id FROM refunds_order WHERE order_id = 'O-1'), 'stripe', 'card', 'pi_1', 10000, 'USD',"
+        " 'captured', '2026-01-01', 0, '2026-01-01')"
+    )
+    for statement in (
+        "UPDATE refunds_payment SET amount_minor = 10000000",
+        "UPDATE refunds_payment SET captured_at = NULL",
+        "UPDATE refunds_payment SET status = 'capture_pending'",
+    ):
+        with pytest.raises(sqlite3.IntegrityError, match="payment change not allowed"):
+            db.execute(statement)
+    db.execute("UPDATE refunds_payment SET status = 'charged_back', refund_reserved_minor = 0")
+    with pytest.raises(sqlite3.IntegrityError, match="payment change not allowed"):
+        db.execute("UPDATE refunds_payment SET status = 'captured'")
     db.rollback()
     db.close()

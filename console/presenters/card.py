@@ -5,10 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from django.db.models import Prefetch
+from django.urls import reverse
 
 from core.money import CURRENCY_EXPONENTS, format_plain, minor_to_major
 from refunds.enums import ACTIVE_STATES, DecisionKind, PolicyOutcome, Recommendation, RefundState
-from refunds.models import Decision, Order, OrderLine, Refund
+from refunds.models import Decision, EvidenceFile, Order, OrderLine, Refund
 from refunds.permissions import ApprovalRefusal, Perm, approval_refusal, edit_refusal, has_perm
 from refunds.selectors import policy_reply, reply_declines
 
@@ -42,6 +43,49 @@ class CardLine:
 
 
 @dataclass(frozen=True)
+class EvidenceRef:
+    """One evidence item besides this refund's own files: a typed reference, a file uploaded with an
+    earlier refund of the order, or (refunds from before typed evidence) a plain string."""
+
+    kind: str  # photo, document, url, file; "" for a plain string
+    label: str
+    href: str = ""  # an https reference, or the console download of an earlier refund's file
+
+
+def evidence_refs(refund: Refund) -> list[EvidenceRef]:
+    """`refund.evidence` as the card lists it, after the files attached to the refund itself."""
+    own = {f.pk for f in refund.evidence_files.all()}
+    own_names = {f.original_name for f in refund.evidence_files.all()}
+    file_ids = [i.get("file_id") for i in refund.evidence if isinstance(i, dict) and i.get("type") == "file"]
+    file_ids = [pk for pk in file_ids if isinstance(pk, int)]
+    others = {
+        f.pk: f
+        for f in EvidenceFile.objects.filter(pk__in=set(file_ids) - own, refund__order_id=refund.order_id)
+        .select_related("refund")
+        .only("pk", "original_name", "refund__public_id")
+    }
+    refs = []
+    for item in refund.evidence:
+        if not isinstance(item, dict):
+            if str(item) not in own_names:  # older refunds named their uploaded files
+                refs.append(EvidenceRef(kind="", label=str(item)))
+        elif item.get("type") == "file":
+            other = others.get(item.get("file_id"))
+            if other is not None:
+                href = reverse("console:evidence", args=[other.refund.public_id, other.pk])
+                refs.append(
+                    EvidenceRef(kind="file", label=f"{other.original_name} ({other.refund.public_id})", href=href)
+                )
+        else:
+            uri = str(item.get("uri", ""))
+            # Links only to https: what the API accepted; anything else stored some other way stays text.
+            refs.append(
+                EvidenceRef(kind=str(item.get("type", "")), label=uri, href=uri if uri.startswith("https://") else "")
+            )
+    return refs
+
+
+@dataclass(frozen=True)
 class RefundCard:
     """The approval card: the refund, what it is measured against, and what this user may do."""
 
@@ -54,7 +98,7 @@ class RefundCard:
     lines: list[CardLine]
     approvals: list[Decision]
     edits: list[Decision]
-    evidence_refs: list[str]
+    evidence_refs: list[EvidenceRef]
     is_open: bool
     can_decide: bool
     can_approve: bool
@@ -98,7 +142,6 @@ def refund_card(*, refund: Refund, user) -> RefundCard:
     blocker = APPROVAL_BLOCKERS[refusal] if refusal is not None else ""
     held = refund.amount_minor if refund.state in ACTIVE_STATES else 0
     available = payment.remaining_refundable_minor + held
-    file_names = {f.original_name for f in refund.evidence_files.all()}
     reviewed = refund.policy_outcome == PolicyOutcome.REVIEW
     edits = [d for d in decisions if d.kind == DecisionKind.EDIT]
     return RefundCard(
@@ -119,7 +162,7 @@ def refund_card(*, refund: Refund, user) -> RefundCard:
         ],
         approvals=approvals,
         edits=edits,
-        evidence_refs=[str(ref) for ref in refund.evidence if str(ref) not in file_names],
+        evidence_refs=evidence_refs(refund),
         is_open=is_open,
         can_decide=has_perm(user, Perm.DECIDE),
         can_approve=is_open and refusal is None,

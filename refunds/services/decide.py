@@ -20,13 +20,14 @@ from core.errors import (
 from refunds.enums import DecisionKind, PolicyOutcome, Reason, Recommendation, RefundState
 from refunds.models import Decision, Payment, Refund
 from refunds.permissions import ApprovalRefusal, Perm, approval_refusal, edit_refusal, require_perm
-from refunds.services.outbox import submission_open
+from refunds.services.outbox import refund_stop_if_payment_withdrawn, submission_open
 from refunds.services.policy import dual_control_threshold_minor
 from refunds.services.transition import refund_lock, refund_snapshot, refund_transition
 
 S = RefundState
 # An approval asked for again once the refund moved on is answered with the refund, unchanged.
 _APPROVED_OR_LATER = frozenset({S.APPROVED, S.SUBMITTING, S.PROVIDER_PENDING, S.COMPLETED})
+PAYMENT_CHECK_ACTOR = Actor.system("payment_check")
 
 
 def refund_approve_now(*, refund: Refund, payment: Payment, actor: Actor, note: str = "") -> None:
@@ -102,38 +103,50 @@ def refund_approve(*, refund_id: int, actor: Actor, note: str = "") -> Refund:
             raise InvalidTransition(refund.state, S.APPROVED)
         if refusal is not None:
             raise refusal.error()
-        senior = refund.approvals_required > 1
-        try:
-            with transaction.atomic():
-                Decision.objects.create(
-                    refund=refund,
-                    kind=DecisionKind.APPROVE,
-                    actor=user,
-                    api_key=actor.api_key,
-                    as_senior=senior,
-                    note=note,
-                    amount_after_minor=refund.amount_minor,
-                )
-        except IntegrityError:
-            raise ApprovalRefusal.ALREADY_APPROVED.error() from None
-        approvals = len(approver_ids) + 1
-        if _is_override(refund, Recommendation.APPROVE) and not refund.override_flagged:
-            refund.override_flagged = True
-            refund.save(update_fields=["override_flagged", "updated_at"])
-        if approvals < refund.approvals_required:
-            audit_record(
-                actor=actor,
-                action=AuditAction.REFUND_APPROVAL_RECORDED,
-                refund=refund,
-                amount_minor=refund.amount_minor,
-                currency=refund.currency,
-                note=f"{approvals} of {refund.approvals_required} approvals. {note}".strip(),
-                policy_rule=_cited(refund),
-                flagged=refund.override_flagged,
-            )
-            return refund
-        refund_approve_now(refund=refund, payment=payment, actor=actor, note=note)
+        # Charged back or voided since the request: no approval can send it. The refund is canceled in this
+        # transaction (committed), and the approver told why afterwards.
+        stopped = refund_stop_if_payment_withdrawn(refund=refund, payment=payment, actor=PAYMENT_CHECK_ACTOR)
+        if stopped is None:
+            _approval_record(refund, payment, actor=actor, note=note, approvals_before=len(approver_ids))
+    if stopped is not None:
+        raise stopped
     return refund
+
+
+def _approval_record(refund: Refund, payment: Payment, *, actor: Actor, note: str, approvals_before: int) -> None:
+    """One person's approval of a locked, approvable refund: the Decision, then either the audit event
+    `refund.approval_recorded` (one of two) or everything `refund_approve_now` does."""
+    senior = refund.approvals_required > 1
+    try:
+        with transaction.atomic():
+            Decision.objects.create(
+                refund=refund,
+                kind=DecisionKind.APPROVE,
+                actor=actor.user,
+                api_key=actor.api_key,
+                as_senior=senior,
+                note=note,
+                amount_after_minor=refund.amount_minor,
+            )
+    except IntegrityError:
+        raise ApprovalRefusal.ALREADY_APPROVED.error() from None
+    approvals = approvals_before + 1
+    if _is_override(refund, Recommendation.APPROVE) and not refund.override_flagged:
+        refund.override_flagged = True
+        refund.save(update_fields=["override_flagged", "updated_at"])
+    if approvals < refund.approvals_required:
+        audit_record(
+            actor=actor,
+            action=AuditAction.REFUND_APPROVAL_RECORDED,
+            refund=refund,
+            amount_minor=refund.amount_minor,
+            currency=refund.currency,
+            note=f"{approvals} of {refund.approvals_required} approvals. {note}".strip(),
+            policy_rule=_cited(refund),
+            flagged=refund.override_flagged,
+        )
+        return
+    refund_approve_now(refund=refund, payment=payment, actor=actor, note=note)
 
 
 def refund_deny(*, refund_id: int, actor: Actor, note: str) -> Refund:

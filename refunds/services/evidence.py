@@ -34,6 +34,7 @@ from core.actor import Actor
 from core.crypto import fernet_for
 from core.errors import ERR_VALIDATION, DomainError
 from refunds.models import EvidenceFile, Order, Refund
+from refunds.services.evidence_refs import FILE
 from refunds.services.request import refund_request
 
 DEFAULT_MAX_BYTES = 5 * 1024 * 1024
@@ -194,9 +195,11 @@ def refund_request_with_evidence(
     """Create a refund on a customer's behalf with its evidence files, all or nothing.
 
     The refund is created by `refund_request` (same checks and policy as the
-    API), told the evidence names so the evidence rule sees them, and the files
-    are attached in the same transaction: a refused request stores no file, and
-    a failed store leaves no refund. Files written before a rollback are removed.
+    API), told how many files come with it so the evidence rule sees them, and
+    the files are attached in the same transaction, the refund's `evidence`
+    then naming them by id (`{"type": "file", "file_id": N}`, the API's shape):
+    a refused request stores no file, and a failed store leaves no refund.
+    Files written before a rollback are removed.
     """
     stored: list[str] = []
     try:
@@ -208,11 +211,14 @@ def refund_request_with_evidence(
                 reason=reason,
                 actor=actor,
                 customer_note=customer_note,
-                evidence=[u.name for u in uploads or []],
+                uploaded_files=len(uploads or []),
                 request_token=request_token,
             )
             rows = evidence_attach(refund=refund, uploads=list(uploads or []), actor=actor)
             stored = [row.stored_name for row in rows]
+            if rows:
+                refund.evidence = [{"type": FILE, "file_id": row.pk} for row in rows]
+                refund.save(update_fields=["evidence", "updated_at"])
     except BaseException:
         # The rows were rolled back (a refusal, or the commit itself failed): take the files with them.
         _remove(stored)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -10,9 +11,12 @@ from django.db import transaction
 from audit.enums import AuditAction
 from audit.services import audit_record
 from core.actor import Actor
-from core.errors import ERR_CURRENCY_MISMATCH, ERR_VALIDATION, DomainError
+from core.errors import ERR_CONFLICT_ORDER, ERR_VALIDATION, DomainError
 from providers.registry import default_provider_name, provider_names
+from refunds.enums import PAYMENT_FROZEN_STATUSES, PAYMENT_STATUS_EDGES
 from refunds.models import Customer, Order, OrderLine, Payment
+
+logger = logging.getLogger("refunds")
 
 
 @dataclass(frozen=True)
@@ -53,22 +57,35 @@ def order_upsert(*, data: OrderInput, actor: Actor) -> tuple[Order, bool]:
     """Create or update an order with its customer, lines and payment.
 
     Updates are how the merchant tells us about captures, voids and
-    chargebacks. Refused: changing the currency, the payment or the payment's
-    provider of an order that already has refunds (its refunds are on their
-    way through that provider), and lowering a payment below what its refunds
-    already hold (the payment CHECK constraint also guards this). Lines are
-    replaced only while the order has no refund, since refunds were split over
-    them. Side effects: customer, order, lines, payment rows; audit
-    `order.created` / `order.updated`. Returns (order, created).
+    chargebacks — and nothing more: once the payment is captured (status
+    captured, charged back or voided) its amount, currency, capture time,
+    provider and provider payment id are history; its status moves only along
+    `PAYMENT_STATUS_EDGES` (never back to captured); and once the order has a
+    refund its `service_starts_at` (which the fee schedule priced) is frozen.
+    A refused change raises DomainError(ERR_CONFLICT_ORDER, field=…) and, the
+    whole upsert being one transaction, changes nothing (customer included).
+    A database trigger (migration refunds/0013) refuses the same payment
+    changes from any other path. Lines are replaced only while the order has
+    no refund, since refunds were split over them. Side effects: customer,
+    order, lines, payment rows; audit `order.created` / `order.updated`.
+    Returns (order, created).
     """
     with transaction.atomic():
+        order = Order.objects.select_for_update().filter(order_id=data.order_id).first()
+        created = order is None
+        payment = None if created else Payment.objects.select_for_update().filter(order=order).first()
+        has_refunds = not created and order.refunds.exists()
+        if data.payment.provider and data.payment.provider not in provider_names():
+            raise DomainError(ERR_VALIDATION, f"Unknown provider '{data.payment.provider}'.", field="payment.provider")
+        if data.payment.amount_minor <= 0:
+            raise DomainError(ERR_VALIDATION, "The payment amount must be positive.", field="payment.amount_minor")
+        if not created:
+            _refuse_rewrite(order, payment, data, has_refunds=has_refunds)
+        _refuse_payment_id_of_another_order(data, order)
         customer, _ = Customer.objects.update_or_create(
             external_id=data.customer_id,
             defaults={"email": data.customer_email, "name": data.customer_name, "locale": data.customer_locale},
         )
-        order = Order.objects.select_for_update().filter(order_id=data.order_id).first()
-        created = order is None
-        payment = None
         before = None
         if created:
             order = Order.objects.create(
@@ -79,31 +96,13 @@ def order_upsert(*, data: OrderInput, actor: Actor) -> tuple[Order, bool]:
                 service_starts_at=data.service_starts_at,
             )
         else:
-            payment = Payment.objects.select_for_update().filter(order=order).first()
             before = _order_snapshot(order, payment)
-            has_refunds = order.refunds.exists()
-            if has_refunds and data.currency != order.currency:
-                raise DomainError(ERR_CURRENCY_MISMATCH, "The order already has refunds in another currency.")
-            if has_refunds and payment and payment.provider_payment_id != data.payment.provider_payment_id:
-                raise DomainError(ERR_VALIDATION, "The order already has refunds on another payment.")
-            if has_refunds and payment and data.payment.provider and data.payment.provider != payment.provider:
-                raise DomainError(
-                    ERR_VALIDATION,
-                    f"The order already has refunds through provider '{payment.provider}'.",
-                    field="payment.provider",
-                )
             order.customer = customer
             order.currency = data.currency
             order.placed_at = data.placed_at
             order.service_starts_at = data.service_starts_at
             order.save()
-        if data.payment.provider and data.payment.provider not in provider_names():
-            raise DomainError(ERR_VALIDATION, f"Unknown provider '{data.payment.provider}'.", field="payment.provider")
-        if data.payment.amount_minor <= 0:
-            raise DomainError(ERR_VALIDATION, "The payment amount must be positive.", field="payment.amount_minor")
-        if payment is not None and data.payment.amount_minor < payment.refund_reserved_minor:
-            raise DomainError(ERR_VALIDATION, "The payment amount is below what its refunds already hold.")
-        if created or not order.refunds.exists():
+        if not has_refunds:
             order.lines.all().delete()
             OrderLine.objects.bulk_create(
                 OrderLine(order=order, line_no=n, **vars(line)) for n, line in enumerate(data.lines, start=1)
@@ -133,6 +132,49 @@ def order_upsert(*, data: OrderInput, actor: Actor) -> tuple[Order, bool]:
             after=_order_snapshot(order, payment),
         )
     return order, created
+
+
+def _refuse_rewrite(order: Order, payment: Payment | None, data: OrderInput, *, has_refunds: bool) -> None:
+    """Raise ERR_CONFLICT_ORDER naming the first field the push may no longer change (see `order_upsert`)."""
+    if payment is not None and payment.status in PAYMENT_FROZEN_STATUSES:
+        pushed = data.payment
+        frozen = [
+            ("payment.provider_payment_id", payment.provider_payment_id, pushed.provider_payment_id),
+            # An omitted provider means "the one it has" (as at creation it means the default).
+            ("payment.provider", payment.provider, pushed.provider or payment.provider),
+            ("payment.amount_minor", payment.amount_minor, pushed.amount_minor),
+            ("currency", order.currency, data.currency),
+            ("payment.captured_at", payment.captured_at, pushed.captured_at),
+        ]
+        for name, kept, asked in frozen:
+            if kept != asked:
+                raise _conflict(order, name, f"The payment was {payment.status}: its {name} cannot change.")
+    moved = payment is not None and data.payment.status != payment.status
+    if moved and data.payment.status not in PAYMENT_STATUS_EDGES[payment.status]:
+        raise _conflict(order, "payment.status", f"A {payment.status} payment cannot become {data.payment.status}.")
+    if has_refunds and data.service_starts_at != order.service_starts_at:
+        raise _conflict(order, "service_starts_at", "The order has refunds: its service start cannot change.")
+
+
+def _refuse_payment_id_of_another_order(data: OrderInput, order: Order | None) -> None:
+    taken = Payment.objects.filter(provider_payment_id=data.payment.provider_payment_id)
+    if order is not None:
+        taken = taken.exclude(order=order)
+    if taken.exists():
+        raise DomainError(
+            ERR_CONFLICT_ORDER,
+            "This provider payment id belongs to another order.",
+            field="payment.provider_payment_id",
+        )
+
+
+def _conflict(order: Order, name: str, message: str) -> DomainError:
+    # A refused rewrite is worth a line for whoever watches the merchant integration (no customer data).
+    logger.warning(
+        "order change refused",
+        extra={"message_id": "MSG.order.change_refused", "order_id": order.order_id, "field": name},
+    )
+    return DomainError(ERR_CONFLICT_ORDER, message, field=name)
 
 
 def _order_snapshot(order: Order, payment: Payment | None) -> dict:

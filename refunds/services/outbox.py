@@ -37,7 +37,7 @@ from django.utils import timezone
 from audit.enums import AuditAction
 from audit.services import audit_record
 from core.actor import Actor
-from core.errors import ERR_CONFLICT_STATE, DomainError
+from core.errors import ERR_CHARGED_BACK, ERR_CONFLICT_STATE, ERR_VOIDED, DomainError
 from providers.base import (
     RETRYABLE_FAILURE_CODES,
     IdempotencyMismatch,
@@ -47,7 +47,15 @@ from providers.base import (
 )
 from providers.breaker import CircuitBreaker
 from providers.registry import get_provider, provider_class
-from refunds.enums import OutboxStatus, OutboxTopic, PayoutStatus, RefundState
+from refunds.enums import (
+    PAYMENT_WITHDRAWN_FAILURE_CODES,
+    PAYMENT_WITHDRAWN_STATUSES,
+    OutboxStatus,
+    OutboxTopic,
+    PaymentStatus,
+    PayoutStatus,
+    RefundState,
+)
 from refunds.models import OutboxMessage, Payment, PayoutTask, Refund
 from refunds.services.outcome import refund_apply_outcome
 from refunds.services.transition import refund_lock, refund_transition
@@ -55,6 +63,11 @@ from refunds.services.transition import refund_lock, refund_transition
 logger = logging.getLogger("refunds.services.outbox")
 S = RefundState
 OUTBOX_ACTOR = Actor.system("outbox")
+# The refusal a charged-back or voided payment answers, at creation (refunds.services.request) and later.
+WITHDRAWN_PAYMENT_ERRORS: dict[str, str] = {
+    PaymentStatus.CHARGED_BACK: ERR_CHARGED_BACK,
+    PaymentStatus.VOIDED: ERR_VOIDED,
+}
 
 
 def submission_key(refund: Refund, round_: int) -> str:
@@ -95,6 +108,53 @@ def submission_close(*, refund: Refund) -> None:
     PayoutTask.objects.filter(refund=refund, status=PayoutStatus.OPEN).update(status=PayoutStatus.CANCELED)
 
 
+def refund_stop_if_payment_withdrawn(*, refund: Refund, payment: Payment, actor: Actor) -> DomainError | None:
+    """Stop a refund whose payment was charged back or voided since it was requested; return why, or None.
+
+    Creation refuses such payments, but the merchant may report the
+    chargeback (or void) later, while the refund waits for a decision or for
+    delivery. Sending it then would pay the customer twice (the chargeback
+    already returned the money) or refund money never taken. So, with the
+    refund and payment locked (`refund_lock`):
+
+    * `requested` or `approved`: → `canceled` (SPEC §3.1 edges);
+    * `submitting` (the provider may have been asked; the outcome is unknown):
+      → `failed`, not retryable, flagged in the audit trail — reconciliation
+      shows a provider refund if an earlier attempt did make one;
+    * any other state: nothing to stop here (the error is still returned).
+
+    The move goes through `refund_transition`, so the reservation is released,
+    an approved refund's REFUND_PENDING reversed, the audit event written, and
+    the customer told after commit (notifications); the pending submission is
+    closed so no worker sends it. `failure_code` says why
+    (`PAYMENT_WITHDRAWN_FAILURE_CODES`). The caller raises the returned error
+    after its transaction commits (a refusal raised inside would roll the stop back).
+    """
+    if payment.status not in PAYMENT_WITHDRAWN_STATUSES:
+        return None
+    error = DomainError(WITHDRAWN_PAYMENT_ERRORS[payment.status], payment_status=payment.status)
+    code = PAYMENT_WITHDRAWN_FAILURE_CODES[payment.status]
+    note = f"payment {payment.status} after the request: not sent to the provider"
+    if refund.state in (S.REQUESTED, S.APPROVED):
+        changes, to, audit = {"failure_code": code}, S.CANCELED, {}
+    elif refund.state == S.SUBMITTING:
+        changes, to, audit = {"failure_code": code, "failure_retryable": False}, S.FAILED, {"flagged": True}
+    else:
+        return error
+    refund_transition(
+        refund,
+        payment=payment,
+        to=to,
+        actor=actor,
+        note=note,
+        changes=changes,
+        audit=audit,
+        log={"failure_code": code},
+    )
+    submission_close(refund=refund)
+    return error
+
+
 def outbox_enqueue(message_id: int, *, countdown: float = 0) -> None:
     """Queue the delivery task once the current transaction commits (the sweeper covers a lost one)."""
     transaction.on_commit(lambda: deliver_outbox.apply_async(kwargs={"message_id": message_id}, countdown=countdown))
@@ -133,6 +193,10 @@ def outbox_claim(*, message_id: int) -> Claim | None:
             return None
         if message.lease_expires_at and message.lease_expires_at > now:
             return None  # another worker is calling the provider right now
+        if refund.state in (S.APPROVED, S.SUBMITTING):
+            stopped = refund_stop_if_payment_withdrawn(refund=refund, payment=payment, actor=OUTBOX_ACTOR)
+            if stopped is not None:
+                return None  # charged back or voided since it was approved: never sent (the message is closed)
         if refund.state == S.APPROVED:
             refund_transition(
                 refund,

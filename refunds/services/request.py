@@ -7,23 +7,22 @@ from django.db import transaction
 from core.actor import Actor
 from core.errors import (
     ERR_AMOUNT_RANGE,
-    ERR_CHARGED_BACK,
     ERR_CURRENCY_MISMATCH,
     ERR_EXCEEDS_REMAINING,
     ERR_NOT_CAPTURED,
     ERR_VALIDATION,
-    ERR_VOIDED,
     DomainError,
 )
 from refunds.enums import PaymentStatus, PolicyOutcome, Reason
 from refunds.models import Order, Payment, Refund
 from refunds.services.decide import approval_audit, approval_effects
+from refunds.services.evidence_refs import evidence_clean
+from refunds.services.outbox import WITHDRAWN_PAYMENT_ERRORS
 from refunds.services.policy import customer_refund_count_24h, policy_evaluate, policy_get_active
 from refunds.services.transition import Approval, refund_open
 
 _HARD_REFUSALS = {
-    PaymentStatus.CHARGED_BACK: ERR_CHARGED_BACK,
-    PaymentStatus.VOIDED: ERR_VOIDED,
+    **WITHDRAWN_PAYMENT_ERRORS,  # checked again at approval and before submission (refunds.services.outbox)
     PaymentStatus.CAPTURE_PENDING: ERR_NOT_CAPTURED,
     PaymentStatus.CAPTURE_FAILED: ERR_NOT_CAPTURED,
 }
@@ -51,10 +50,17 @@ def refund_request(
     actor: Actor,
     customer_note: str = "",
     evidence: list | None = None,
+    uploaded_files: int = 0,
     correlation_id: str = "",
     request_token: str | None = None,
 ) -> Refund:
     """Create a refund, decide it by policy, and approve it if the policy says so.
+
+    `evidence`: uploaded file ids of the order and typed references, checked
+    and stored by `refunds.services.evidence_refs.evidence_clean` (anything
+    else is refused, ERR_VALIDATION). `uploaded_files`: how many files the
+    caller attaches in the same transaction (`refund_request_with_evidence`);
+    either satisfies the policy's evidence rule.
 
     `request_token` (the console form's one-time token) is stored unique per
     requester: a second request with it raises IntegrityError, after waiting
@@ -73,13 +79,13 @@ def refund_request(
     """
     if reason not in Reason.values:
         raise DomainError(ERR_VALIDATION, f"Unknown reason '{reason}'.", field="reason")
-    evidence = list(evidence or [])
     with transaction.atomic():
         try:
             payment = Payment.objects.select_for_update(of=("self",)).select_related("order").get(order=order)
         except Payment.DoesNotExist:
             raise DomainError(ERR_NOT_CAPTURED, "The order has no payment yet.") from None
         payment_check_refundable(payment=payment, amount_minor=amount_minor, currency=currency)
+        evidence = evidence_clean(order=order, items=list(evidence or []))
 
         policy = policy_get_active()
         decision = policy_evaluate(
@@ -87,7 +93,7 @@ def refund_request(
             payment=payment,
             amount_minor=amount_minor,
             reason=reason,
-            has_evidence=bool(evidence),
+            has_evidence=bool(evidence) or uploaded_files > 0,
             customer_refunds_24h=customer_refund_count_24h(customer_id=order.customer_id),
         )
         refund = Refund(

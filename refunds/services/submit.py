@@ -11,7 +11,7 @@ from core.errors import ERR_CONFLICT_STATE, DomainError, InvalidTransition
 from providers.registry import provider_class
 from refunds.enums import OutboxStatus, RefundState
 from refunds.models import OutboxMessage, Refund
-from refunds.services.outbox import outbox_deliver, submission_key, submission_open
+from refunds.services.outbox import WITHDRAWN_PAYMENT_ERRORS, outbox_deliver, submission_key, submission_open
 from refunds.services.transition import refund_lock, refund_transition
 
 S = RefundState
@@ -24,8 +24,9 @@ def refund_submit(*, refund_id: int, actor: Actor) -> Refund:
     again under the payment lock — refused if the payment was refunded since —
     and starts a new submission round), audited as `refund.retry_submitted`,
     with an outbox message whose key is new for the round: the provider's
-    failed refund is final, so the old key would only replay the failure.
-    Then one delivery attempt runs inline; if a worker holds the message, this
+    failed refund is final, so the old key would only replay the failure. A
+    retry is refused (422, as at creation) once the payment was charged back or
+    voided. Then one delivery attempt runs inline; if a worker holds the message, this
     returns the state as it is.
     """
     with transaction.atomic():
@@ -34,6 +35,9 @@ def refund_submit(*, refund_id: int, actor: Actor) -> Refund:
             # Nothing to push: finance pays these out and marks the payout task paid.
             raise DomainError(ERR_CONFLICT_STATE, "This refund is paid out by hand: mark its payout paid.")
         if refund.state == S.FAILED:
+            if payment.status in WITHDRAWN_PAYMENT_ERRORS:
+                # Charged back or voided since: a retry would pay back money the customer already has.
+                raise DomainError(WITHDRAWN_PAYMENT_ERRORS[payment.status], payment_status=payment.status)
             key = submission_key(refund, refund.submission_count + 1)
             refund_transition(
                 refund,

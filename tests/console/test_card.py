@@ -4,6 +4,7 @@ from unittest import mock
 
 import pytest
 from django.core import mail
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 
 from audit.models import AuditEvent
@@ -12,8 +13,9 @@ from notifications.messages import MSG_APPROVED, MSG_DECLINED
 from refunds.enums import DecisionKind, Reason, RefundState, Role
 from refunds.models import Decision, Refund
 from refunds.services.decide import refund_approve
+from refunds.services.evidence import evidence_validate, refund_request_with_evidence
 from tests.console.conftest import htmx_headers, review_refund
-from tests.refunds.factories import OrderLineFactory, agent, captured_order, make_refund
+from tests.refunds.factories import OrderLineFactory, agent, captured_order, make_refund, requester
 
 pytestmark = pytest.mark.django_db
 
@@ -53,13 +55,35 @@ def test_card_shows_the_items_reason_note_and_evidence(agent_client):
         amount_minor=3000,
         reason=Reason.QUALITY,
         customer_note="The lid arrived cracked.",
-        evidence=["photo-ref-77"],
+        evidence=[{"type": "photo", "uri": "https://photos.example.com/ref-77.jpg"}],
     )
     html = agent_client.get(card_url(refund)).content.decode()
     assert "Ceramic teapot" in html and "TEA-1 · tax 12.00 USD" in html
     assert '<td class="num">2</td>' in html  # quantity
     assert "<strong>Quality</strong>" in html and "The lid arrived cracked." in html
-    assert "photo-ref-77" in html and "No evidence attached." not in html
+    assert '<a href="https://photos.example.com/ref-77.jpg" rel="noopener noreferrer nofollow">' in html
+    assert "No evidence attached." not in html
+
+
+def test_card_links_a_file_uploaded_with_an_earlier_refund_of_the_order(agent_client, settings, tmp_path):
+    settings.MEDIA_ROOT = tmp_path / "private"
+    order = captured_order(amount_minor=20000)
+    png = SimpleUploadedFile("lid.png", b"\x89PNG\r\n\x1a\n" + b"\x00" * 50, content_type="image/png")
+    earlier = refund_request_with_evidence(
+        order=order,
+        amount_minor=1000,
+        currency="USD",
+        reason=Reason.QUALITY,
+        actor=requester(),
+        uploads=evidence_validate(files=[png]),
+    )
+    (uploaded,) = earlier.evidence_files.all()
+    refund = make_refund(order=order, amount_minor=2000, reason=Reason.QUALITY, evidence=[uploaded.pk])
+
+    html = agent_client.get(card_url(refund)).content.decode()
+
+    assert f'href="/console/refunds/{earlier.public_id}/evidence/{uploaded.pk}/"' in html
+    assert f"lid.png ({earlier.public_id})" in html
 
 
 def test_reader_without_decide_permission_sees_the_card_without_actions(login):

@@ -26,7 +26,7 @@ from notifications.messages import (
 from notifications.tasks import MAX_RETRIES, send_refund_email
 from providers.base import ProviderOutcome
 from refunds.enums import Reason, Recommendation, RefundState
-from refunds.models import OutboxMessage, Payment, Refund
+from refunds.models import OutboxMessage, Refund
 from refunds.services.cancel import refund_cancel
 from refunds.services.decide import refund_approve, refund_deny, refund_edit
 from refunds.services.outbox import outbox_claim
@@ -206,9 +206,7 @@ def test_approval_email_carries_the_reply_the_agent_edited(django_capture_on_com
 
 
 def _captured_long_ago():
-    order = customer_order()
-    Payment.objects.filter(order=order).update(captured_at=timezone.now() - timedelta(days=90))  # outside the window
-    return order
+    return customer_order(captured_at=timezone.now() - timedelta(days=90))  # outside the window
 
 
 def test_approving_a_decline_recommendation_never_mails_the_policys_decline_draft(django_capture_on_commit_callbacks):

@@ -126,9 +126,9 @@ def move_refund(refund, to: str, *, actor: Actor | None = None, **kwargs):
     return locked
 
 
-def submitted_refund(*, amount_minor: int = 3000, order_amount: int = 10000):
+def submitted_refund(*, amount_minor: int = 3000, order_amount: int = 10000, **payment_fields):
     """A refund reviewed (goodwill), approved and sent: `submitting`, its provider id not known yet."""
-    order = captured_order(amount_minor=order_amount)
+    order = captured_order(amount_minor=order_amount, **payment_fields)
     refund = make_refund(order=order, amount_minor=amount_minor, reason=Reason.GOODWILL)
     for state in (RefundState.APPROVED, RefundState.SUBMITTING):
         refund = move_refund(refund, state)

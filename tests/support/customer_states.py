@@ -62,12 +62,18 @@ def customer_order(
     lines: int = 1,
     email: str = "jane.doe@example.com",
     name: str = "Jane Doe",
+    **payment_fields,
 ):
     customer = Customer.objects.create(
         external_id=f"cust-{Customer.objects.count() + 1}-{locale}", email=email, name=name, locale=locale
     )
     payment = PaymentFactory(
-        order__customer=customer, order__currency=currency, currency=currency, amount_minor=amount_minor, rail=rail
+        order__customer=customer,
+        order__currency=currency,
+        currency=currency,
+        amount_minor=amount_minor,
+        rail=rail,
+        **payment_fields,
     )
     for n in range(lines):
         OrderLineFactory(order=payment.order, line_no=n + 1, description=f"Blue ceramic mug {n + 1}", sku=f"MUG-{n}")

@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from core.actor import Actor
 from refunds.enums import PaymentStatus, Rail, Reason, Role, Scope
-from refunds.models import ApiKey, Refund
+from refunds.models import ApiKey, Order, Refund
 from refunds.services.api_keys import api_key_create
 from refunds.services.orders import LineInput, OrderInput, PaymentInput, order_upsert
 from refunds.services.reference_data import reference_data_ensure
@@ -81,30 +81,34 @@ class Command(BaseCommand):
         now = timezone.now()
         for n, (order_id, currency, amount, status, payment_id, rail, _) in enumerate(DEMO_ORDERS):
             tax = amount // 11
-            order, _ = order_upsert(
-                data=OrderInput(
-                    order_id=order_id,
-                    currency=currency,
-                    customer_id=f"cust-{n % 5}",
-                    customer_email=f"customer{n % 5}@example.com",
-                    customer_name=f"Demo customer {n % 5}",
-                    customer_locale=CUSTOMER_LOCALES[n % 5],
-                    placed_at=now - timedelta(days=3),
-                    # A booking: its cancellation follows the fee schedule (50 % between 2 and 7 days ahead).
-                    service_starts_at=now + timedelta(days=4) if order_id == "DEMO-BOOKING" else None,
-                    lines=[
-                        LineInput(unit_amount_minor=amount - tax, tax_minor=tax, sku=f"SKU-{n}", description="Item")
-                    ],
-                    payment=PaymentInput(
-                        provider_payment_id=payment_id,
-                        rail=rail,
-                        amount_minor=amount,
-                        status=status,
-                        captured_at=now - timedelta(days=2) if status == PaymentStatus.CAPTURED else None,
+            # Re-runs keep an existing order as it is: a captured payment is history and may not be
+            # re-pushed with a new capture time, nor a refunded booking with a new start (issue 10).
+            order = Order.objects.filter(order_id=order_id).first()
+            if order is None:
+                order, _ = order_upsert(
+                    data=OrderInput(
+                        order_id=order_id,
+                        currency=currency,
+                        customer_id=f"cust-{n % 5}",
+                        customer_email=f"customer{n % 5}@example.com",
+                        customer_name=f"Demo customer {n % 5}",
+                        customer_locale=CUSTOMER_LOCALES[n % 5],
+                        placed_at=now - timedelta(days=3),
+                        # A booking: its cancellation follows the fee schedule (50 % between 2 and 7 days ahead).
+                        service_starts_at=now + timedelta(days=4) if order_id == "DEMO-BOOKING" else None,
+                        lines=[
+                            LineInput(unit_amount_minor=amount - tax, tax_minor=tax, sku=f"SKU-{n}", description="Item")
+                        ],
+                        payment=PaymentInput(
+                            provider_payment_id=payment_id,
+                            rail=rail,
+                            amount_minor=amount,
+                            status=status,
+                            captured_at=now - timedelta(days=2) if status == PaymentStatus.CAPTURED else None,
+                        ),
                     ),
-                ),
-                actor=actor,
-            )
+                    actor=actor,
+                )
             if order_id == "DEMO-ZERO" and not order.refunds.exists():
                 refund_request(
                     order=order, amount_minor=amount, currency=currency, reason=Reason.DUPLICATE, actor=actor

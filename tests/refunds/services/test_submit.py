@@ -8,7 +8,7 @@ import pytest
 
 from core.actor import Actor
 from refunds.enums import RefundState, Role
-from refunds.models import Payment, Refund
+from refunds.models import Refund
 from refunds.services import submit as submit_service
 from refunds.services.payout import payout_mark_paid
 from refunds.services.submit import refund_submit
@@ -40,9 +40,8 @@ def test_retrying_a_failed_refund_of_a_payment_settled_by_hand_does_not_strand_i
     refund left `submitting` with a payout task `payout_mark_paid` can never
     complete.
     """
-    refund = submitted_refund()
+    refund = submitted_refund(provider="manual")
     refund = move_refund(refund, S.FAILED, changes={"failure_code": "insufficient_funds", "failure_retryable": True})
-    Payment.objects.filter(pk=refund.payment_id).update(provider="manual")
     delivered: list[int] = []
     monkeypatch.setattr(submit_service, "outbox_deliver", lambda *, message_id: delivered.append(message_id))
 

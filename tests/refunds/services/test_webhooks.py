@@ -46,8 +46,8 @@ def receive(payload: bytes, signature: str, provider: str = "stripe"):
     return webhook_receive(provider=provider, payload=payload, headers={"Stripe-Signature": signature})
 
 
-def submitted_refund():
-    refund = make_refund(order=captured_order(), amount_minor=1000)
+def submitted_refund(**payment_fields):
+    refund = make_refund(order=captured_order(**payment_fields), amount_minor=1000)
     Refund.objects.filter(pk=refund.pk).update(state=RefundState.SUBMITTING)
     return refund
 
@@ -123,8 +123,7 @@ def test_an_event_signed_with_the_right_secret_for_another_provider_is_rejected(
 
 
 def test_an_event_is_applied_only_to_refunds_of_payments_its_provider_holds(secret):
-    refund = submitted_refund()
-    refund.payment.__class__.objects.filter(pk=refund.payment_id).update(provider="manual")
+    refund = submitted_refund(provider="manual")  # a payment captured through another provider
     payload = event(refund)
 
     result = receive(payload, sign_payload(payload, secret))
