@@ -12,7 +12,8 @@ from audit.services import audit_record
 from core.actor import Actor
 from core.errors import ERR_CURRENCY_MISMATCH, ERR_VALIDATION, DomainError
 from providers.registry import default_provider_name, provider_names
-from refunds.models import Customer, Order, OrderLine, Payment
+from refunds.models import Merchant, Order, OrderLine, Payment
+from refunds.services.customers import customer_upsert
 
 
 @dataclass(frozen=True)
@@ -49,8 +50,11 @@ class OrderInput:
     lines: list[LineInput] = field(default_factory=list)
 
 
-def order_upsert(*, data: OrderInput, actor: Actor) -> tuple[Order, bool]:
-    """Create or update an order with its customer, lines and payment.
+def order_upsert(*, data: OrderInput, merchant: Merchant, actor: Actor) -> tuple[Order, bool]:
+    """Create or update `merchant`'s order with its customer, lines and payment.
+
+    Orders and customers are looked up within `merchant` only: an order or
+    customer id another merchant uses is a different order or customer.
 
     Updates are how the merchant tells us about captures, voids and
     chargebacks. Refused: changing the currency, the payment or the payment's
@@ -58,20 +62,26 @@ def order_upsert(*, data: OrderInput, actor: Actor) -> tuple[Order, bool]:
     way through that provider), and lowering a payment below what its refunds
     already hold (the payment CHECK constraint also guards this). Lines are
     replaced only while the order has no refund, since refunds were split over
-    them. Side effects: customer, order, lines, payment rows; audit
-    `order.created` / `order.updated`. Returns (order, created).
+    them. Side effects: customer (`customer_upsert`: a changed address is
+    audited), order, lines, payment rows; audit `order.created` /
+    `order.updated`. Returns (order, created).
     """
     with transaction.atomic():
-        customer, _ = Customer.objects.update_or_create(
+        customer = customer_upsert(
+            merchant=merchant,
             external_id=data.customer_id,
-            defaults={"email": data.customer_email, "name": data.customer_name, "locale": data.customer_locale},
+            email=data.customer_email,
+            name=data.customer_name,
+            locale=data.customer_locale,
+            actor=actor,
         )
-        order = Order.objects.select_for_update().filter(order_id=data.order_id).first()
+        order = Order.objects.select_for_update().filter(merchant=merchant, order_id=data.order_id).first()
         created = order is None
         payment = None
         before = None
         if created:
             order = Order.objects.create(
+                merchant=merchant,
                 order_id=data.order_id,
                 customer=customer,
                 currency=data.currency,

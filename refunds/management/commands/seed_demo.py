@@ -15,6 +15,7 @@ from core.actor import Actor
 from refunds.enums import PaymentStatus, Rail, Reason, Role, Scope
 from refunds.models import ApiKey, Refund
 from refunds.services.api_keys import api_key_create
+from refunds.services.merchants import merchant_default
 from refunds.services.orders import LineInput, OrderInput, PaymentInput, order_upsert
 from refunds.services.reference_data import reference_data_ensure
 from refunds.services.request import refund_request
@@ -79,6 +80,7 @@ class Command(BaseCommand):
         merchant = User.objects.get(username="merchant")
         actor = Actor(type="api_key", label="merchant (seed)", user=merchant)
         now = timezone.now()
+        default = merchant_default()
         for n, (order_id, currency, amount, status, payment_id, rail, _) in enumerate(DEMO_ORDERS):
             tax = amount // 11
             order, _ = order_upsert(
@@ -103,6 +105,7 @@ class Command(BaseCommand):
                         captured_at=now - timedelta(days=2) if status == PaymentStatus.CAPTURED else None,
                     ),
                 ),
+                merchant=default,
                 actor=actor,
             )
             if order_id == "DEMO-ZERO" and not order.refunds.exists():
