@@ -21,7 +21,7 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
         if scheme != self.keyword or not raw.strip():
             raise exceptions.AuthenticationFailed("Malformed Authorization header.")
         api_key = (
-            ApiKey.objects.select_related("user")
+            ApiKey.objects.select_related("user", "merchant")
             .filter(key_hash=hash_key(raw.strip()), revoked_at__isnull=True, user__is_active=True)
             .first()
         )

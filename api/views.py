@@ -15,7 +15,7 @@ from core.actor import Actor
 from core.correlation import get_correlation_id
 from refunds.enums import Scope
 from refunds.metrics import REFUND_CREATE_LATENCY_MS
-from refunds.models import Refund
+from refunds.models import Merchant, Refund
 from refunds.selectors import order_get, order_refunds, refund_get
 from refunds.services import orders as order_services
 from refunds.services.cancel import refund_cancel
@@ -32,6 +32,11 @@ CORRELATION_HEADER = OpenApiParameter("X-Correlation-Id", str, OpenApiParameter.
 
 def _actor(request) -> Actor:
     return Actor.for_api_key(request.auth)
+
+
+def _merchant(request) -> Merchant:
+    """Every lookup is scoped by the key's merchant: another merchant's objects answer 404 (docs/api.md)."""
+    return request.auth.merchant
 
 
 def _refund_detail(refund: Refund) -> dict:
@@ -60,6 +65,7 @@ class OrderUpsertView(APIView):
                 lines=[order_services.LineInput(**line) for line in v["lines"]],
                 payment=order_services.PaymentInput(**v["payment"]),
             ),
+            merchant=_merchant(request),
             actor=_actor(request),
         )
         body = s.OrderOutput(order, context={"created": created}).data
@@ -80,7 +86,7 @@ class OrderRefundsView(APIView):
     @extend_schema(responses={200: s.OrderRefundsOutput}, tags=["refunds"])
     def get(self, request, order_id: str):
         """List an order's refunds with the amount still refundable."""
-        order = order_get(order_id=order_id)
+        order = order_get(order_id=order_id, merchant=_merchant(request))
         return Response(s.OrderRefundsOutput(order, context={"refunds": order_refunds(order=order)}).data)
 
     @extend_schema(
@@ -100,7 +106,7 @@ class OrderRefundsView(APIView):
         v = data.validated_data
 
         def create() -> tuple[int, dict]:
-            order = order_get(order_id=order_id)
+            order = order_get(order_id=order_id, merchant=_merchant(request))
             refund = refund_request(
                 order=order,
                 amount_minor=v["amount_minor"],
@@ -129,7 +135,7 @@ class RefundDetailView(APIView):
     @extend_schema(responses={200: s.RefundOutput}, tags=["refunds"])
     def get(self, request, refund_id: str):
         """A refund with its policy outcome, approvals, ledger entries and status page link."""
-        return Response(_refund_detail(refund_get(public_id=refund_id)))
+        return Response(_refund_detail(refund_get(public_id=refund_id, merchant=_merchant(request))))
 
 
 class RefundDecisionView(APIView):
@@ -141,10 +147,10 @@ class RefundDecisionView(APIView):
         """Approve or deny a refund under review. Maker-checker and dual control apply."""
         data = s.DecisionInput(data=request.data)
         data.is_valid(raise_exception=True)
-        refund = refund_get(public_id=refund_id)
+        refund = refund_get(public_id=refund_id, merchant=_merchant(request))
         decide = refund_approve if data.validated_data["decision"] == "approve" else refund_deny
         decide(refund_id=refund.pk, actor=_actor(request), note=data.validated_data["note"])
-        return Response(_refund_detail(refund_get(public_id=refund_id)))
+        return Response(_refund_detail(refund_get(public_id=refund_id, merchant=_merchant(request))))
 
 
 class RefundCancelView(APIView):
@@ -155,9 +161,9 @@ class RefundCancelView(APIView):
         """Cancel a refund that has not been sent to the provider."""
         data = s.CancelInput(data=request.data)
         data.is_valid(raise_exception=True)
-        refund = refund_get(public_id=refund_id)
+        refund = refund_get(public_id=refund_id, merchant=_merchant(request))
         refund_cancel(refund_id=refund.pk, actor=_actor(request), note=data.validated_data["note"])
-        return Response(_refund_detail(refund_get(public_id=refund_id)))
+        return Response(_refund_detail(refund_get(public_id=refund_id, merchant=_merchant(request))))
 
 
 class RefundSubmitView(APIView):
@@ -166,9 +172,9 @@ class RefundSubmitView(APIView):
     @extend_schema(request=None, responses={200: s.RefundOutput}, tags=["refunds"])
     def post(self, request, refund_id: str):
         """Send an approved refund to the provider now, or retry a retryable failure."""
-        refund = refund_get(public_id=refund_id)
+        refund = refund_get(public_id=refund_id, merchant=_merchant(request))
         refund_submit(refund_id=refund.pk, actor=_actor(request))
-        return Response(_refund_detail(refund_get(public_id=refund_id)))
+        return Response(_refund_detail(refund_get(public_id=refund_id, merchant=_merchant(request))))
 
 
 class RefundPayoutView(APIView):
@@ -179,6 +185,6 @@ class RefundPayoutView(APIView):
         """Mark a manual payout paid (a payment whose provider settles by hand); completes the refund."""
         data = s.PayoutInput(data=request.data)
         data.is_valid(raise_exception=True)
-        refund = refund_get(public_id=refund_id)
+        refund = refund_get(public_id=refund_id, merchant=_merchant(request))
         payout_mark_paid(refund_id=refund.pk, actor=_actor(request), reference=data.validated_data["reference"])
-        return Response(_refund_detail(refund_get(public_id=refund_id)))
+        return Response(_refund_detail(refund_get(public_id=refund_id, merchant=_merchant(request))))

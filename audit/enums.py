@@ -38,6 +38,9 @@ class AuditAction(models.TextChoices):
     POLICY_CHANGED = "policy.changed"
     API_KEY_CREATED = "api_key.created"
     API_KEY_REVOKED = "api_key.revoked"
+    MERCHANT_CREATED = "merchant.created"
+    # The merchant pushed another address for a customer (masked and keyed-hashed, never the address).
+    CUSTOMER_EMAIL_CHANGED = "customer.email_changed"
     # Finance.
     RECONCILIATION_RUN_COMPLETED = "reconciliation.run_completed"
     RECONCILIATION_ITEM_RESOLVED = "reconciliation.item_resolved"

@@ -38,10 +38,12 @@ def seed(per_combination: int) -> list[tuple[str, str]]:
 
     from refunds.enums import PaymentStatus, Rail, RefundState
     from refunds.models import Customer, Order, OrderLine, Payment, Refund
+    from refunds.services.merchants import merchant_default
     from refunds.services.policy import policy_get_active
     from refunds.services.reference_data import reference_data_ensure
 
     reference_data_ensure()
+    merchant = merchant_default()
     policy = policy_get_active()
     paths = {
         RefundState.REQUESTED: [],
@@ -57,8 +59,12 @@ def seed(per_combination: int) -> list[tuple[str, str]]:
         for n, (state, language) in enumerate(
             itertools.product(paths, ["en", "ar", "de"] * per_combination),
         ):
-            customer = Customer.objects.create(external_id=f"bench-{n}", email=f"c{n}@example.com", locale=language)
-            order = Order.objects.create(order_id=f"BENCH-{n:05d}", customer=customer, currency="EUR")
+            customer = Customer.objects.create(
+                merchant=merchant, external_id=f"bench-{n}", email=f"c{n}@example.com", locale=language
+            )
+            order = Order.objects.create(
+                merchant=merchant, order_id=f"BENCH-{n:05d}", customer=customer, currency="EUR"
+            )
             for line in range(1, 4):
                 OrderLine.objects.create(order=order, line_no=line, description=f"Item {line}", unit_amount_minor=3000)
             payment = Payment.objects.create(
@@ -68,6 +74,7 @@ def seed(per_combination: int) -> list[tuple[str, str]]:
             )  # fmt: skip
             refund = Refund.objects.create(
                 order=order, payment=payment, amount_minor=4250, currency="EUR", reason="other",
+                customer_email=customer.email,
                 policy_version=policy, policy_outcome="review", policy_rule="R-BENCH", policy_rule_text="bench",
                 recommendation="approve",
             )  # fmt: skip

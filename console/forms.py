@@ -62,6 +62,7 @@ class QueueFilterForm(forms.Form):
         widget=forms.TextInput(attrs={"type": "search", "autocomplete": "off"}),
     )
     state = forms.ChoiceField(label="State", required=False, choices=[("", "Any state"), *RefundState.choices])
+    merchant = forms.ChoiceField(label="Merchant", required=False, choices=[("", "Every merchant")])
     reason = forms.ChoiceField(label="Reason", required=False, choices=[("", "Any reason"), *Reason.choices])
     # Bounded like policy limits: a bound is scaled to minor units and compared in the database,
     # where a 40-digit number would overflow the integer column instead of matching nothing.
@@ -69,6 +70,10 @@ class QueueFilterForm(forms.Form):
     amount_max = forms.DecimalField(label="Amount to", required=False, min_value=0, max_digits=14, decimal_places=3)
     second_approval = forms.BooleanField(label="Needs second approval", required=False)
     flagged = forms.BooleanField(label="Flagged overrides", required=False)
+
+    def __init__(self, *args, merchants: list[tuple[str, str]], **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["merchant"].choices = [("", "Every merchant"), *merchants]
 
     def filters(self) -> QueueFilters:
         """The valid filters; a field the agent mistyped is ignored (and shown as an error)."""
@@ -82,6 +87,7 @@ class QueueFilterForm(forms.Form):
             second_approval=bool(data.get("second_approval")),
             flagged=bool(data.get("flagged")),
             q=data.get("q") or "",
+            merchant=data.get("merchant") or "",
         )
 
 

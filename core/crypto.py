@@ -10,6 +10,8 @@ unreadable: set the key explicitly in production).
 from __future__ import annotations
 
 import base64
+import hashlib
+import hmac
 from functools import lru_cache
 
 from cryptography.fernet import Fernet, MultiFernet
@@ -31,3 +33,15 @@ def _fernet(configured: str, purpose: bytes, secret_key: str) -> MultiFernet:
     # A dedicated sub-key per purpose: the raw SECRET_KEY is never used as an encryption key.
     derived = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=purpose).derive(secret_key.encode())
     return MultiFernet([Fernet(base64.urlsafe_b64encode(derived))])
+
+
+def keyed_digest(value: str, *, purpose: bytes) -> str:
+    """A keyed hash (HMAC-SHA256 under a sub-key of SECRET_KEY for `purpose`), 32 hex characters.
+
+    Equal values give equal digests, so a record can be matched against a
+    value one already knows; without the key, a list of guesses (every
+    address of a leaked list) cannot be checked against it, as a plain
+    SHA-256 could.
+    """
+    key = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=purpose).derive(settings.SECRET_KEY.encode())
+    return hmac.new(key, value.encode(), hashlib.sha256).hexdigest()[:32]

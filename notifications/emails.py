@@ -141,7 +141,8 @@ def notification_build(*, refund: Refund, message_id: str, language: str) -> Ema
         subject=subject,
         body=text,
         from_email=settings.DEFAULT_FROM_EMAIL,
-        to=[customer.email],
+        # The address the refund was requested under, never one pushed since (docs/customer.md).
+        to=[refund.customer_email],
         headers={"Auto-Submitted": "auto-generated", "Content-Language": language, "X-Refund-Message": message_id},
     )
     email.attach_alternative(html, "text/html")
@@ -186,7 +187,7 @@ def notification_send(*, refund_id: int, message_id: str) -> str:
         return "duplicate"
     customer = refund.order.customer
     language = customer_language(requested=None, customer_locale=customer.locale)
-    if not customer.email:
+    if not refund.customer_email:
         _record(refund, AuditAction.NOTIFICATION_SKIPPED, message_id, language, "no email address")
         return "skipped"
     try:

@@ -20,11 +20,13 @@ from django.contrib.auth.management import create_permissions
 from django.contrib.auth.models import Group
 from django.db import models
 
+from core.actor import Actor
 from core.errors import (
     ERR_AUTHZ_DUAL_CONTROL,
     ERR_AUTHZ_MAKER_CHECKER,
     ERR_AUTHZ_ROLE,
     ERR_CONFLICT_STATE,
+    ERR_NOT_FOUND,
     DomainError,
     InvalidTransition,
 )
@@ -97,6 +99,33 @@ def has_perm(user: Any, perm: str) -> bool:
 def require_perm(user: Any, perm: str, message: str | None = None) -> None:
     if not has_perm(user, perm):
         raise DomainError(ERR_AUTHZ_ROLE, message)
+
+
+# --- tenancy ---------------------------------------------------------------------
+
+
+def merchant_refusal(refund: Refund, actor: Actor) -> DomainError | None:
+    """An API key reaches only its own merchant's refunds; another merchant's is answered as not found.
+
+    Never a 403: that would tell the key the refund exists. The API's lookups
+    are already scoped (`refunds.selectors`); services ask again under their
+    row lock, so no other caller can act across merchants either. Staff
+    (console users, no key) and the system reach every merchant.
+    """
+    api_key = actor.api_key
+    if api_key is not None and api_key.merchant_id != refund.order.merchant_id:
+        return DomainError(ERR_NOT_FOUND)
+    return None
+
+
+def cancel_refusal(refund: Refund, actor: Actor) -> DomainError | None:
+    """Who may cancel: a key of the refund's own merchant, staff who may decide refunds, the system."""
+    refusal = merchant_refusal(refund, actor)
+    if refusal is not None or actor.api_key is not None or actor.type == "system":
+        return refusal
+    if not has_perm(actor.user, Perm.DECIDE):
+        return DomainError(ERR_AUTHZ_ROLE)
+    return None
 
 
 # --- approvals (maker-checker, dual control) ----------------------------------

@@ -6,7 +6,7 @@ from django.db.models import Prefetch, QuerySet
 
 from core.errors import ERR_NOT_FOUND, DomainError
 from refunds.enums import DecisionKind, PolicyOutcome, Recommendation
-from refunds.models import Decision, Order, Refund
+from refunds.models import Decision, Merchant, Order, Refund
 
 
 def refund_queryset() -> QuerySet[Refund]:
@@ -16,15 +16,17 @@ def refund_queryset() -> QuerySet[Refund]:
     )
 
 
-def refund_get(*, public_id: str) -> Refund:
-    refund = refund_queryset().filter(public_id=public_id).first()
+def refund_get(*, public_id: str, merchant: Merchant) -> Refund:
+    """A refund of `merchant` (the caller's API key's): another merchant's is not found, like no refund at all."""
+    refund = refund_queryset().filter(public_id=public_id, order__merchant=merchant).first()
     if refund is None:
         raise DomainError(ERR_NOT_FOUND)
     return refund
 
 
-def order_get(*, order_id: str) -> Order:
-    order = Order.objects.select_related("payment", "customer").filter(order_id=order_id).first()
+def order_get(*, order_id: str, merchant: Merchant) -> Order:
+    """`merchant`'s order with this id (order ids are unique per merchant); another merchant's is not found."""
+    order = Order.objects.select_related("payment", "customer").filter(order_id=order_id, merchant=merchant).first()
     if order is None:
         raise DomainError(ERR_NOT_FOUND)
     return order

@@ -27,6 +27,7 @@ from notifications.messages import (
 )
 from refunds.enums import RefundState
 from refunds.models import OrderLine, Refund
+from refunds.models.customer import mask_email
 from refunds.models.refund import token_digest
 
 S = RefundState
@@ -203,7 +204,8 @@ def status_view(refund: Refund, *, language: str) -> StatusView:
             rail_duration_text(rail, number_format=lambda n: format_decimal(n, locale=locale)) if money_moving else ""
         ),
         decline_reason=refund.decline_reason if state == S.DENIED else "",
-        masked_email=customer.masked_email,
+        # The address the refund was requested under: a later change is not confirmed to the link's holder.
+        masked_email=mask_email(refund.customer_email),
         poll=state not in FINAL_STATES and not (state == S.FAILED and not refund.failure_retryable),
         version=_version(message.id, refund, steps),
     )

@@ -63,12 +63,13 @@ def test_the_guards_refuse_what_postgresql_refuses(demo_database):
 def test_a_captured_payment_cannot_be_rewritten_in_sqlite_either(demo_database):
     db = sqlite3.connect(demo_database)
     db.execute(
-        "INSERT INTO refunds_customer (external_id, email, name, locale, created_at)"
-        " VALUES ('c', '', '', 'en', '2026-01-01')"
+        "INSERT INTO refunds_customer (merchant_id, external_id, email, name, locale, created_at)"
+        " VALUES ((SELECT id FROM refunds_merchant WHERE slug = 'default'), 'c', '', '', 'en', '2026-01-01')"
     )
     db.execute(
-        "INSERT INTO refunds_order (order_id, customer_id, currency, created_at, updated_at)"
-        " VALUES ('O-1', (SELECT id FROM refunds_customer WHERE external_id = 'c'), 'USD', '2026-01-01', '2026-01-01')"
+        "INSERT INTO refunds_order (merchant_id, order_id, customer_id, currency, created_at, updated_at)"
+        " VALUES ((SELECT id FROM refunds_merchant WHERE slug = 'default'), 'O-1',"
+        " (SELECT id FROM refunds_customer WHERE external_id = 'c'), 'USD', '2026-01-01', '2026-01-01')"
     )
     db.execute(
         "INSERT INTO refunds_payment (order_id, provider, rail, provider_payment_id, amount_minor, currency, status,"

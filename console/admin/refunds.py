@@ -87,9 +87,10 @@ class OrderLineInline(ReadOnlyMixin, admin.TabularInline):
 
 @admin.register(Order)
 class OrderAdmin(ReadOnlyMixin, GuardedHistoryAdmin):
-    list_display = ["order_id", "customer", "currency", "created_at"]
+    list_display = ["order_id", "merchant", "customer", "currency", "created_at"]
+    list_filter = ["merchant"]
     search_fields = ["order_id", "customer__external_id", "customer__email"]
-    list_select_related = ["customer"]
+    list_select_related = ["customer", "merchant"]
     inlines = [OrderLineInline]
 
 
@@ -110,15 +111,20 @@ class PaymentAdmin(ReadOnlyMixin, admin.ModelAdmin):
 
 @admin.register(Customer)
 class CustomerAdmin(ReadOnlyMixin, admin.ModelAdmin):
-    list_display = ["external_id", "email", "locale"]
+    list_display = ["external_id", "merchant", "email", "locale"]
+    list_filter = ["merchant"]
+    list_select_related = ["merchant"]
     search_fields = ["external_id", "email"]
 
 
 @admin.register(ApiKey)
 class ApiKeyAdmin(admin.ModelAdmin):
-    list_display = ["prefix", "user", "name", "scopes", "created_at", "revoked_at"]
+    list_display = ["prefix", "user", "merchant", "name", "scopes", "created_at", "revoked_at"]
+    list_filter = ["merchant"]
+    list_select_related = ["user", "merchant"]
     # revoked_at too: clearing it in the form would quietly bring a revoked key back to life.
-    readonly_fields = ["prefix", "key_hash", "user", "scopes", "created_at", "revoked_at"]
+    # merchant too: moving a key to another merchant would hand it that merchant's data.
+    readonly_fields = ["prefix", "key_hash", "user", "merchant", "scopes", "created_at", "revoked_at"]
     actions = ["revoke"]
 
     def has_add_permission(self, request, obj=None) -> bool:

@@ -16,7 +16,9 @@ from refunds.selectors import policy_reply, reply_declines
 
 def console_refund(*, public_id: str) -> Refund | None:
     return (
-        Refund.objects.select_related("order", "order__customer", "payment", "policy_version", "requested_by")
+        Refund.objects.select_related(
+            "order", "order__customer", "order__merchant", "payment", "policy_version", "requested_by"
+        )
         .prefetch_related(
             Prefetch("decisions", queryset=Decision.objects.select_related("actor")),
             Prefetch("order__lines", queryset=OrderLine.objects.order_by("line_no")),
@@ -175,10 +177,17 @@ def refund_card(*, refund: Refund, user) -> RefundCard:
     )
 
 
-def console_order(*, order_id: str) -> Order | None:
-    return (
-        Order.objects.select_related("customer", "payment")
+def console_orders(*, order_id: str, merchant: str = "") -> list[Order]:
+    """Orders with this id — of one merchant (its slug) when given, else of every merchant.
+
+    Order ids are unique per merchant only, so staff, who see every merchant,
+    may find several: the create form then asks which merchant's order is meant.
+    """
+    orders = (
+        Order.objects.select_related("customer", "payment", "merchant")
         .prefetch_related(Prefetch("lines", queryset=OrderLine.objects.order_by("line_no")))
         .filter(order_id=order_id.strip())
-        .first()
     )
+    if merchant:
+        orders = orders.filter(merchant__slug=merchant)
+    return list(orders.order_by("merchant__slug")[:50])

@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from core.money import CURRENCY_EXPONENTS, format_plain
 from refunds.enums import DecisionKind, RefundState
-from refunds.models import Refund
+from refunds.models import Merchant, Refund
 
 VIEW_WAITING = "waiting"
 VIEW_OVERRIDES = "overrides"
@@ -30,6 +30,7 @@ class QueueFilters:
     second_approval: bool = False
     flagged: bool = False
     q: str = ""
+    merchant: str = ""  # a merchant's slug; empty: every merchant
 
 
 def _currencies_by_exponent() -> dict[int, list[str]]:
@@ -72,7 +73,7 @@ def _search(term: str) -> Q:
 
 def console_queue(*, filters: QueueFilters) -> QuerySet[Refund]:
     """Refunds for the queue, oldest first (the longest wait is worked first)."""
-    refunds = Refund.objects.select_related("order", "order__customer").annotate(
+    refunds = Refund.objects.select_related("order", "order__customer", "order__merchant").annotate(
         approvals_given=Count("decisions", filter=Q(decisions__kind=DecisionKind.APPROVE))
     )
     if filters.view == VIEW_WAITING and not filters.state:
@@ -82,6 +83,8 @@ def console_queue(*, filters: QueueFilters) -> QuerySet[Refund]:
         refunds = refunds.filter(override_flagged=True)
     if filters.state:
         refunds = refunds.filter(state=filters.state)
+    if filters.merchant:
+        refunds = refunds.filter(order__merchant__slug=filters.merchant)
     if filters.reason:
         refunds = refunds.filter(reason=filters.reason)
     if filters.amount_min is not None:
@@ -101,12 +104,18 @@ def console_queue(*, filters: QueueFilters) -> QuerySet[Refund]:
     return refunds.order_by("created_at", "id")
 
 
-def console_queue_counts() -> dict[str, int]:
-    """Numbers on the queue's tabs."""
+def console_queue_counts(*, merchant: str = "") -> dict[str, int]:
+    """Numbers on the queue's tabs, for one merchant (its slug) when the queue is filtered to it."""
+    refunds = Refund.objects.filter(order__merchant__slug=merchant) if merchant else Refund.objects.all()
     return {
-        VIEW_WAITING: Refund.objects.filter(state=RefundState.REQUESTED).count(),
-        VIEW_OVERRIDES: Refund.objects.filter(override_flagged=True).count(),
+        VIEW_WAITING: refunds.filter(state=RefundState.REQUESTED).count(),
+        VIEW_OVERRIDES: refunds.filter(override_flagged=True).count(),
     }
+
+
+def merchant_choices() -> list[tuple[str, str]]:
+    """Every merchant as (slug, name) for a filter; staff see them all."""
+    return [(merchant.slug, str(merchant)) for merchant in Merchant.objects.order_by("name", "slug")]
 
 
 def age_label(since: datetime, now: datetime | None = None) -> str:

@@ -11,7 +11,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
 
 from console.forms import CreateRefundForm, OrderLookupForm
-from console.presenters.card import console_order, major_input
+from console.presenters.card import console_orders, major_input
 from console.views.common import acting, console_permission
 from core.errors import ERR_AMOUNT_RANGE, ERR_CURRENCY_MISMATCH, ERR_EXCEEDS_REMAINING, DomainError
 from core.money import format_plain
@@ -25,7 +25,8 @@ AMOUNT_ERRORS = {ERR_AMOUNT_RANGE, ERR_CURRENCY_MISMATCH, ERR_EXCEEDS_REMAINING}
 @require_http_methods(["GET", "POST"])
 @console_permission(Perm.REQUEST)
 def create(request: HttpRequest) -> HttpResponse:
-    """Pick an order (`?order=`), then amount, reason, note and evidence.
+    """Pick an order (`?order=`, and `&merchant=` when several merchants use that id), then amount,
+    reason, note and evidence.
 
     The order is chosen with a GET form so the page works without
     JavaScript; the amount defaults to what is left to refund. The refund and
@@ -35,11 +36,16 @@ def create(request: HttpRequest) -> HttpResponse:
     refund (see `_create_once`).
     """
     order_id = (request.GET.get("order") or "").strip()
+    merchant = (request.GET.get("merchant") or "").strip()
     lookup = OrderLookupForm({"order": order_id} if order_id else None)
-    order = console_order(order_id=order_id) if order_id else None
-    if order_id and order is None:
-        lookup.add_error("order", f"No order with id “{order_id}”.")
+    orders = console_orders(order_id=order_id, merchant=merchant) if order_id else []
+    if order_id and not orders:
+        lookup.add_error("order", f"No order with id “{order_id}”" + (f" at merchant {merchant}." if merchant else "."))
+    order = orders[0] if len(orders) == 1 else None
     context = {"lookup": lookup, "order": order, "nav": "create"}
+    if len(orders) > 1:
+        # Order ids are unique per merchant only: the agent says whose order they mean.
+        return render(request, "console/create.html", {**context, "clashes": orders})
     if order is None:
         return render(request, "console/create.html", context, status=404 if order_id else 200)
 

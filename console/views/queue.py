@@ -8,7 +8,13 @@ from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
 from console.forms import QueueFilterForm
-from console.presenters.queue import VIEW_OVERRIDES, console_queue, console_queue_counts, queue_rows
+from console.presenters.queue import (
+    VIEW_OVERRIDES,
+    console_queue,
+    console_queue_counts,
+    merchant_choices,
+    queue_rows,
+)
 from console.views.common import console_permission
 from refunds.permissions import Perm
 
@@ -21,11 +27,14 @@ RESULTS_TARGET = "queue-results"
 def queue(request: HttpRequest) -> HttpResponse:
     """The queue page; for htmx (filters, paging, the periodic refresh) only the results region.
 
+    Staff see every merchant; with more than one, each row names its merchant
+    and the merchant filter narrows the queue (and its tab counts) to one.
     Filters and the page number live in the query string, so the periodic
     refresh re-asks exactly what the agent is looking at, and every view of
     the queue can be bookmarked or opened without JavaScript.
     """
-    form = QueueFilterForm(request.GET or None)
+    merchants = merchant_choices()
+    form = QueueFilterForm(request.GET or None, merchants=merchants)
     if form.is_bound:
         form.is_valid()
     filters = form.filters()
@@ -37,7 +46,9 @@ def queue(request: HttpRequest) -> HttpResponse:
         "filters": filters,
         "page": page,
         "rows": queue_rows(page.object_list),
-        "counts": console_queue_counts(),
+        "counts": console_queue_counts(merchant=filters.merchant),
+        # With one merchant (a single-merchant installation) there is nothing to tell apart.
+        "show_merchants": len(merchants) > 1,
         "query": params.urlencode(),
         "view_query": _without(params, "view"),
         "nav": "overrides" if filters.view == VIEW_OVERRIDES else "queue",

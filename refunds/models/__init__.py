@@ -2,6 +2,7 @@ from refunds.models.api_key import ApiKey
 from refunds.models.customer import Customer
 from refunds.models.decision import Decision
 from refunds.models.evidence import EvidenceFile
+from refunds.models.merchant import Merchant
 from refunds.models.order import Order, OrderLine
 from refunds.models.outbox import OutboxMessage
 from refunds.models.payment import Payment
@@ -15,6 +16,7 @@ __all__ = [
     "Customer",
     "Decision",
     "EvidenceFile",
+    "Merchant",
     "Order",
     "OrderLine",
     "OutboxMessage",

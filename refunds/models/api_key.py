@@ -17,6 +17,8 @@ class ApiKey(models.Model):
     """
 
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="api_keys")
+    # Whose data the key reaches: every API lookup is scoped by it (docs/api.md "Tenancy").
+    merchant = models.ForeignKey("refunds.Merchant", on_delete=models.PROTECT, related_name="api_keys")
     name = models.CharField(max_length=100, blank=True)
     prefix = models.CharField(max_length=16, db_index=True)
     key_hash = models.CharField(max_length=64, unique=True)

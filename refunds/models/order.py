@@ -3,9 +3,16 @@ from simple_history.models import HistoricalRecords
 
 
 class Order(models.Model):
-    """An order pushed by the merchant system (SPEC §3). Amounts live on lines and payment."""
+    """An order pushed by the merchant system (SPEC §3). Amounts live on lines and payment.
 
-    order_id = models.CharField(max_length=100, unique=True)
+    `order_id` is the merchant's own id, unique within the merchant; the order's
+    customer is always of the same merchant (a composite foreign key, refunds/0013).
+    A refund belongs to its order's merchant.
+    """
+
+    merchant = models.ForeignKey("refunds.Merchant", on_delete=models.PROTECT, related_name="orders")
+    # Indexed alone too: staff look an order up by its id across merchants (console).
+    order_id = models.CharField(max_length=100, db_index=True)
     customer = models.ForeignKey("refunds.Customer", on_delete=models.PROTECT, related_name="orders")
     currency = models.CharField(max_length=3)
     placed_at = models.DateTimeField(null=True, blank=True)
@@ -15,6 +22,11 @@ class Order(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
 
     history = HistoricalRecords()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["merchant", "order_id"], name="order_unique_order_id_per_merchant"),
+        ]
 
     def __str__(self) -> str:
         return self.order_id

@@ -58,6 +58,10 @@ class Refund(models.Model):
     )
     requested_via = models.CharField(max_length=10, choices=ActorType.choices, default=ActorType.USER)
     correlation_id = models.CharField(max_length=64, blank=True)
+    # The customer's address when the refund was requested: its emails go there and its status
+    # page shows it (masked). A later change of the customer's address applies to later refunds
+    # only, so a re-pointed address never receives an older refund's link (docs/customer.md).
+    customer_email = models.EmailField(blank=True, editable=False)
     # The one-time token of the console form that asked for this refund: unique per requester, so a
     # form sent twice (double click, resend, two tabs) creates one refund whatever process serves it.
     request_token = models.CharField(max_length=64, null=True, blank=True, editable=False)

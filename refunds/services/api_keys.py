@@ -15,35 +15,58 @@ from refunds.enums import Role, Scope
 from refunds.models import ApiKey
 from refunds.models.api_key import hash_key
 from refunds.permissions import roles_ensure
+from refunds.services.merchants import merchant_default, merchant_get
 
 
 def api_key_create(
-    *, username: str, scopes: list[str], role: str | None = None, name: str = "", actor: Actor | None = None
+    *,
+    username: str,
+    scopes: list[str],
+    role: str | None = None,
+    merchant: str | None = None,
+    name: str = "",
+    actor: Actor | None = None,
 ) -> tuple[ApiKey, str]:
-    """Create the user if needed, give it `role`, and mint a key with `scopes`.
+    """Create the user if needed, give it `role`, and mint a key with `scopes` for `merchant`.
 
+    `merchant` is a merchant's slug; without one the key belongs to the
+    default merchant. A user's keys all belong to one merchant: a key for
+    another merchant needs another user, so no identity ever spans two tenants.
     Returns the stored key and the raw secret, which is never stored and
     cannot be shown again. Audited as `api_key.created` (prefix, user,
-    scopes; never the secret).
+    merchant, scopes; never the secret).
     """
     unknown = sorted(set(scopes) - set(Scope.values))
     if unknown or not scopes:
         raise DomainError(ERR_VALIDATION, f"Unknown or no scopes: {unknown}. Known: {', '.join(Scope.values)}")
     if role is not None and role not in Role.values:
         raise DomainError(ERR_VALIDATION, f"Unknown role '{role}'. Known: {', '.join(Role.values)}")
+    tenant = merchant_get(slug=merchant) if merchant is not None else merchant_default()
     with transaction.atomic():
         user, _ = get_user_model().objects.get_or_create(username=username)
+        other = ApiKey.objects.filter(user=user).exclude(merchant=tenant).select_related("merchant").first()
+        if other is not None:
+            raise DomainError(
+                ERR_VALIDATION,
+                f"User '{username}' holds keys of merchant '{other.merchant.slug}'; "
+                f"mint keys for '{tenant.slug}' for another user.",
+                field="merchant",
+            )
         if role is not None:
             if not Group.objects.filter(name=role).exists():
                 roles_ensure()
             user.groups.add(Group.objects.get(name=role))
         prefix, raw = ApiKey.generate()
-        key = ApiKey.objects.create(user=user, name=name, prefix=prefix, key_hash=hash_key(raw), scopes=sorted(scopes))
+        key = ApiKey.objects.create(
+            user=user, merchant=tenant, name=name, prefix=prefix, key_hash=hash_key(raw), scopes=sorted(scopes)
+        )
         audit_record(
             actor=actor or Actor.system("manage.py create_api_key"),
             action=AuditAction.API_KEY_CREATED,
             subject=f"api key {prefix}",
-            note=f"for {username}" + (f" (role {role})" if role else "") + f"; scopes {', '.join(key.scopes)}",
+            note=f"for {username}"
+            + (f" (role {role})" if role else "")
+            + f"; merchant {tenant.slug}; scopes {', '.join(key.scopes)}",
         )
     return key, raw
 

@@ -19,7 +19,14 @@ from core.errors import (
 )
 from refunds.enums import DecisionKind, PolicyOutcome, Reason, Recommendation, RefundState
 from refunds.models import Decision, Payment, Refund
-from refunds.permissions import ApprovalRefusal, Perm, approval_refusal, edit_refusal, require_perm
+from refunds.permissions import (
+    ApprovalRefusal,
+    Perm,
+    approval_refusal,
+    edit_refusal,
+    merchant_refusal,
+    require_perm,
+)
 from refunds.services.outbox import refund_stop_if_payment_withdrawn, submission_open
 from refunds.services.policy import dual_control_threshold_minor
 from refunds.services.transition import refund_lock, refund_snapshot, refund_transition
@@ -67,6 +74,12 @@ def approval_effects(*, refund: Refund, payment: Payment, actor: Actor, note: st
     submission_open(refund=refund, payment=payment, round_=refund.submission_count + 1)
 
 
+def _require_same_merchant(refund: Refund, actor: Actor) -> None:
+    refusal = merchant_refusal(refund, actor)
+    if refusal is not None:
+        raise refusal
+
+
 def _cited(refund: Refund) -> str:
     return f"{refund.policy_rule}: {refund.policy_rule_text}"
 
@@ -91,6 +104,7 @@ def refund_approve(*, refund_id: int, actor: Actor, note: str = "") -> Refund:
     user = actor.user
     with transaction.atomic():
         refund, payment = refund_lock(refund_id=refund_id)
+        _require_same_merchant(refund, actor)
         approver_ids = list(
             Decision.objects.filter(refund=refund, kind=DecisionKind.APPROVE).values_list("actor_id", flat=True)
         )
@@ -161,6 +175,7 @@ def refund_deny(*, refund_id: int, actor: Actor, note: str) -> Refund:
         raise DomainError(ERR_DECLINE_REASON_REQUIRED)
     with transaction.atomic():
         refund, payment = refund_lock(refund_id=refund_id)
+        _require_same_merchant(refund, actor)
         if refund.state == S.DENIED:
             return refund
         require_perm(actor.user, Perm.DECIDE)

@@ -14,7 +14,8 @@ from core.actor import Actor
 from core.errors import ERR_CONFLICT_ORDER, ERR_VALIDATION, DomainError
 from providers.registry import default_provider_name, provider_names
 from refunds.enums import PAYMENT_FROZEN_STATUSES, PAYMENT_STATUS_EDGES
-from refunds.models import Customer, Order, OrderLine, Payment
+from refunds.models import Merchant, Order, OrderLine, Payment
+from refunds.services.customers import customer_upsert
 
 logger = logging.getLogger("refunds")
 
@@ -53,8 +54,11 @@ class OrderInput:
     lines: list[LineInput] = field(default_factory=list)
 
 
-def order_upsert(*, data: OrderInput, actor: Actor) -> tuple[Order, bool]:
-    """Create or update an order with its customer, lines and payment.
+def order_upsert(*, data: OrderInput, merchant: Merchant, actor: Actor) -> tuple[Order, bool]:
+    """Create or update `merchant`'s order with its customer, lines and payment.
+
+    Orders and customers are looked up within `merchant` only: an order or
+    customer id another merchant uses is a different order or customer.
 
     Updates are how the merchant tells us about captures, voids and
     chargebacks — and nothing more: once the payment is captured (status
@@ -67,11 +71,11 @@ def order_upsert(*, data: OrderInput, actor: Actor) -> tuple[Order, bool]:
     A database trigger (migration refunds/0013) refuses the same payment
     changes from any other path. Lines are replaced only while the order has
     no refund, since refunds were split over them. Side effects: customer,
-    order, lines, payment rows; audit `order.created` / `order.updated`.
+    order, lines, payment rows (`customer_upsert`: a changed address is audited); audit `order.created` / `order.updated`.
     Returns (order, created).
     """
     with transaction.atomic():
-        order = Order.objects.select_for_update().filter(order_id=data.order_id).first()
+        order = Order.objects.select_for_update().filter(merchant=merchant, order_id=data.order_id).first()
         created = order is None
         payment = None if created else Payment.objects.select_for_update().filter(order=order).first()
         has_refunds = not created and order.refunds.exists()
@@ -82,13 +86,18 @@ def order_upsert(*, data: OrderInput, actor: Actor) -> tuple[Order, bool]:
         if not created:
             _refuse_rewrite(order, payment, data, has_refunds=has_refunds)
         _refuse_payment_id_of_another_order(data, order)
-        customer, _ = Customer.objects.update_or_create(
+        customer = customer_upsert(
+            merchant=merchant,
             external_id=data.customer_id,
-            defaults={"email": data.customer_email, "name": data.customer_name, "locale": data.customer_locale},
+            email=data.customer_email,
+            name=data.customer_name,
+            locale=data.customer_locale,
+            actor=actor,
         )
         before = None
         if created:
             order = Order.objects.create(
+                merchant=merchant,
                 order_id=data.order_id,
                 customer=customer,
                 currency=data.currency,

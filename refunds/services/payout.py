@@ -10,7 +10,7 @@ from core.actor import Actor
 from core.errors import ERR_CONFLICT_STATE, ERR_VALIDATION, DomainError
 from refunds.enums import PayoutStatus, RefundState
 from refunds.models import PayoutTask, Refund
-from refunds.permissions import Perm, require_perm
+from refunds.permissions import Perm, merchant_refusal, require_perm
 from refunds.services.transition import refund_lock, refund_transition
 
 
@@ -29,6 +29,8 @@ def payout_mark_paid(*, refund_id: int, actor: Actor, reference: str) -> Refund:
     require_perm(actor.user, Perm.MARK_PAYOUT_PAID)
     with transaction.atomic():
         refund, payment = refund_lock(refund_id=refund_id)
+        if (refusal := merchant_refusal(refund, actor)) is not None:
+            raise refusal
         task = PayoutTask.objects.select_for_update().filter(refund=refund).first()
         if task is None:
             raise DomainError(ERR_CONFLICT_STATE, "This refund has no manual payout task.")

@@ -1,10 +1,12 @@
-"""What every fresh database needs before the first refund: roles, accounts, the audit chain head, a policy."""
+"""What every fresh database needs before the first refund: roles, accounts, the audit chain head, a policy,
+the default merchant."""
 
 from __future__ import annotations
 
 from audit.models import AuditChainHead
 from ledger.services import accounts_ensure
 from refunds.permissions import roles_ensure
+from refunds.services.merchants import merchant_default
 from refunds.services.policy import policy_get_active
 
 
@@ -14,3 +16,4 @@ def reference_data_ensure() -> None:
     accounts_ensure()
     AuditChainHead.objects.get_or_create(id=1)
     policy_get_active()
+    merchant_default()

@@ -107,6 +107,7 @@ def refund_request(
             requested_by=actor.user,
             requested_via=actor.type,
             correlation_id=correlation_id,
+            customer_email=order.customer.email,
             request_token=request_token or None,
             policy_version=policy,
             policy_outcome=decision.outcome,

@@ -11,6 +11,7 @@ from core.errors import ERR_CONFLICT_STATE, DomainError, InvalidTransition
 from providers.registry import provider_class
 from refunds.enums import OutboxStatus, RefundState
 from refunds.models import OutboxMessage, Refund
+from refunds.permissions import merchant_refusal
 from refunds.services.outbox import WITHDRAWN_PAYMENT_ERRORS, outbox_deliver, submission_key, submission_open
 from refunds.services.transition import refund_lock, refund_transition
 
@@ -31,6 +32,8 @@ def refund_submit(*, refund_id: int, actor: Actor) -> Refund:
     """
     with transaction.atomic():
         refund, payment = refund_lock(refund_id=refund_id)
+        if (refusal := merchant_refusal(refund, actor)) is not None:
+            raise refusal
         if provider_class(payment.provider).settles_by_hand:
             # Nothing to push: finance pays these out and marks the payout task paid.
             raise DomainError(ERR_CONFLICT_STATE, "This refund is paid out by hand: mark its payout paid.")

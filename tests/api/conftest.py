@@ -6,11 +6,11 @@ from tests.refunds.factories import api_key
 
 @pytest.fixture
 def client_for(db):
-    """An API client authenticated with a new key (scopes and role as asked)."""
+    """An API client authenticated with a new key (scopes, role and merchant slug as asked)."""
 
-    def make(username="merchant", scopes=None, role=None) -> APIClient:
+    def make(username="merchant", scopes=None, role=None, merchant=None) -> APIClient:
         client = APIClient()
-        client.credentials(HTTP_AUTHORIZATION=f"Bearer {api_key(username, scopes, role)}")
+        client.credentials(HTTP_AUTHORIZATION=f"Bearer {api_key(username, scopes, role, merchant)}")
         return client
 
     return make

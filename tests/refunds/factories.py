@@ -15,6 +15,7 @@ from providers.registry import default_provider_name
 from refunds.enums import PaymentStatus, Rail, Reason, RefundState, Role, Scope
 from refunds.models import Customer, Order, OrderLine, Payment
 from refunds.services.api_keys import api_key_create
+from refunds.services.merchants import merchant_default
 from refunds.services.request import refund_request
 from refunds.services.transition import refund_lock, refund_transition
 
@@ -43,6 +44,7 @@ class CustomerFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = Customer
 
+    merchant = factory.LazyFunction(merchant_default)
     external_id = factory.Sequence(lambda n: f"cust-{n}")
     email = factory.LazyAttribute(lambda c: f"{c.external_id}@example.com")
     locale = "en"
@@ -52,8 +54,9 @@ class OrderFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = Order
 
+    merchant = factory.LazyFunction(merchant_default)
     order_id = factory.Sequence(lambda n: f"ORD-{n:06d}")
-    customer = factory.SubFactory(CustomerFactory)
+    customer = factory.SubFactory(CustomerFactory, merchant=factory.SelfAttribute("..merchant"))
     currency = "USD"
 
 
@@ -92,6 +95,12 @@ def requester(username: str = "merchant") -> Actor:
     return Actor.for_user(UserFactory(username=username))
 
 
+def merchant_system(username: str = "merchant-system", merchant: str | None = None) -> Actor:
+    """The merchant system as the API sees it: a key (of the default merchant unless `merchant` names one)."""
+    key, _ = api_key_create(username=username, scopes=ALL_SCOPES, merchant=merchant)
+    return Actor.for_api_key(key)
+
+
 def agent(username: str = "agent", role: str = Role.AGENT) -> Actor:
     return Actor.for_user(UserFactory(username=username, role=role))
 
@@ -110,8 +119,10 @@ def make_refund(*, order: Order, amount_minor: int, reason: str = Reason.OTHER, 
 ALL_SCOPES = list(Scope.values)
 
 
-def api_key(username: str = "merchant", scopes: list[str] | None = None, role: str | None = None) -> str:
-    _, raw = api_key_create(username=username, scopes=scopes or ALL_SCOPES, role=role)
+def api_key(
+    username: str = "merchant", scopes: list[str] | None = None, role: str | None = None, merchant: str | None = None
+) -> str:
+    _, raw = api_key_create(username=username, scopes=scopes or ALL_SCOPES, role=role, merchant=merchant)
     return raw
 
 

@@ -12,8 +12,9 @@ from refunds.enums import Reason, RefundState
 from refunds.models import Customer, Refund
 from refunds.services.cancel import refund_cancel
 from refunds.services.decide import refund_deny
+from refunds.services.merchants import merchant_default
 from scripts.compile_messages import compile_all
-from tests.refunds.factories import OrderLineFactory, PaymentFactory, agent, make_refund, requester
+from tests.refunds.factories import OrderLineFactory, PaymentFactory, agent, make_refund, merchant_system
 
 S = RefundState
 LANGUAGES = ("en", "ar", "de")
@@ -65,7 +66,11 @@ def customer_order(
     **payment_fields,
 ):
     customer = Customer.objects.create(
-        external_id=f"cust-{Customer.objects.count() + 1}-{locale}", email=email, name=name, locale=locale
+        merchant=merchant_default(),
+        external_id=f"cust-{Customer.objects.count() + 1}-{locale}",
+        email=email,
+        name=name,
+        locale=locale,
     )
     payment = PaymentFactory(
         order__customer=customer,
@@ -90,7 +95,7 @@ def refund_in_state(customer_state: str, *, refund_minor: int = 4250, **order_fi
         if customer_state == "denied":
             refund = refund_deny(refund_id=refund.pk, actor=agent("agent-deny"), note=DECLINE_REASON)
         elif customer_state == "canceled":
-            refund = refund_cancel(refund_id=refund.pk, actor=requester())
+            refund = refund_cancel(refund_id=refund.pk, actor=merchant_system())
         return Refund.objects.select_related("order__customer", "payment").get(pk=refund.pk)
     refund = make_refund(order=order, amount_minor=refund_minor, reason=Reason.OTHER)  # auto-approved
     assert refund.state == S.APPROVED

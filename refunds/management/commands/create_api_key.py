@@ -11,14 +11,26 @@ class Command(BaseCommand):
         parser.add_argument("username")
         parser.add_argument("--scopes", required=True, help="Comma-separated, e.g. refunds:create,refunds:read")
         parser.add_argument("--role", help="Add the user to this role group (agent, senior_agent, …)")
+        parser.add_argument(
+            "--merchant", help="The slug of the merchant whose data the key reaches (default: the default merchant)"
+        )
         parser.add_argument("--name", default="", help="A label for the key")
 
-    def handle(self, *args, username: str, scopes: str, role: str | None, name: str, **options) -> None:
+    def handle(
+        self, *args, username: str, scopes: str, role: str | None, merchant: str | None, name: str, **options
+    ) -> None:
         try:
             key, raw = api_key_create(
-                username=username, scopes=[s.strip() for s in scopes.split(",") if s.strip()], role=role, name=name
+                username=username,
+                scopes=[s.strip() for s in scopes.split(",") if s.strip()],
+                role=role,
+                merchant=merchant,
+                name=name,
             )
         except DomainError as error:
             raise CommandError(error.message) from None
-        self.stderr.write(f"API key {key.prefix} for {username} with scopes {','.join(key.scopes)}; shown once:")
+        self.stderr.write(
+            f"API key {key.prefix} for {username} of merchant {key.merchant.slug} "
+            f"with scopes {','.join(key.scopes)}; shown once:"
+        )
         self.stdout.write(raw)

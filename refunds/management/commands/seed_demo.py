@@ -1,4 +1,4 @@
-"""Demo users for every role, a merchant API key, and orders covering SPEC §9's fixtures."""
+"""Demo users for every role, a merchant API key, orders covering SPEC §9's fixtures, and a second merchant."""
 
 from __future__ import annotations
 
@@ -13,8 +13,9 @@ from django.utils import timezone
 
 from core.actor import Actor
 from refunds.enums import PaymentStatus, Rail, Reason, Role, Scope
-from refunds.models import ApiKey, Order, Refund
+from refunds.models import ApiKey, Merchant, Order, Refund
 from refunds.services.api_keys import api_key_create
+from refunds.services.merchants import merchant_create, merchant_default
 from refunds.services.orders import LineInput, OrderInput, PaymentInput, order_upsert
 from refunds.services.reference_data import reference_data_ensure
 from refunds.services.request import refund_request
@@ -46,12 +47,15 @@ DEMO_ORDERS = [
     ("DEMO-GOODWILL", "USD", 50000, PaymentStatus.CAPTURED, "pi_sim_ok_demogw", Rail.CARD, "goodwill review"),
     ("DEMO-BOOKING", "USD", 30000, PaymentStatus.CAPTURED, "pi_sim_ok_demobook", Rail.CARD, "booking in 4 days"),
 ]
+# The second demo merchant (tenancy): one order, whose id the default merchant uses too.
+OUTLET_SLUG = "demo-outlet"
+OUTLET_ORDER = "DEMO-100"
 # One language per demo customer (orders share customers, so the language must not depend on the order).
 CUSTOMER_LOCALES = ["en", "ar", "de", "en", "de"]
 
 
 class Command(BaseCommand):
-    help = "Create demo users (one per role), a merchant API key and demo orders. Safe to re-run."
+    help = "Create demo users (one per role), a merchant API key, demo orders and a second merchant. Safe to re-run."
 
     def add_arguments(self, parser) -> None:
         parser.add_argument("--password", default=os.environ.get("DEMO_PASSWORD", "refunds-demo"))
@@ -79,11 +83,12 @@ class Command(BaseCommand):
         merchant = User.objects.get(username="merchant")
         actor = Actor(type="api_key", label="merchant (seed)", user=merchant)
         now = timezone.now()
+        default = merchant_default()
         for n, (order_id, currency, amount, status, payment_id, rail, _) in enumerate(DEMO_ORDERS):
             tax = amount // 11
             # Re-runs keep an existing order as it is: a captured payment is history and may not be
             # re-pushed with a new capture time, nor a refunded booking with a new start (issue 10).
-            order = Order.objects.filter(order_id=order_id).first()
+            order = Order.objects.filter(merchant=default, order_id=order_id).first()
             if order is None:
                 order, _ = order_upsert(
                     data=OrderInput(
@@ -107,6 +112,7 @@ class Command(BaseCommand):
                             captured_at=now - timedelta(days=2) if status == PaymentStatus.CAPTURED else None,
                         ),
                     ),
+                    merchant=default,
                     actor=actor,
                 )
             if order_id == "DEMO-ZERO" and not order.refunds.exists():
@@ -119,6 +125,7 @@ class Command(BaseCommand):
             if order_id == "DEMO-BOOKING" and not order.refunds.exists():
                 # The customer cancels 4 days ahead and asks for everything: reviewed under R-CANCEL-FEE-50.
                 refund_request(order=order, amount_minor=amount, currency=currency, reason=Reason.OTHER, actor=actor)
+        outlet_key = self._second_merchant(now)
         self.stdout.write(f"Demo users (password for all: {password}):")
         for username, role, label in DEMO_USERS:
             self.stdout.write(f"  {username:<8} {role:<13} {label}")
@@ -128,6 +135,55 @@ class Command(BaseCommand):
         for refund in Refund.objects.filter(order__order_id__startswith="DEMO-").select_related("order__customer"):
             label = f"{refund.order.order_id} {refund.state} {refund.order.customer.locale}"
             self.stdout.write(f"  {label:<28} {refund.status_url}")
+        self.stdout.write(
+            f"Second merchant {OUTLET_SLUG}: its own {OUTLET_ORDER} (the same order id as the default merchant's), "
+            "a goodwill refund in review; its key sees only its own orders (404 for the other's)."
+        )
+        if outlet_key:
+            self.stdout.write(f"{OUTLET_SLUG} API key (orders:write, refunds:create/read), shown once:")
+            self.stdout.write(outlet_key)
         if raw_key:
             self.stdout.write("Merchant API key (orders:write, refunds:create/read/submit), shown once:")
             self.stdout.write(raw_key)
+
+    def _second_merchant(self, now) -> str | None:
+        """A second tenant with one order whose id the default merchant uses too: shows off tenancy.
+
+        Returns its key's secret when minted now (shown once), else None.
+        """
+        merchant = Merchant.objects.filter(slug=OUTLET_SLUG).first() or merchant_create(
+            slug=OUTLET_SLUG, name="Demo Outlet", actor=Actor.system("seed_demo")
+        )
+        raw_key = None
+        if not ApiKey.objects.filter(merchant=merchant, revoked_at__isnull=True).exists():
+            _, raw_key = api_key_create(
+                username="outlet",
+                scopes=[Scope.ORDERS_WRITE, Scope.REFUNDS_CREATE, Scope.REFUNDS_READ],
+                merchant=OUTLET_SLUG,
+                name="demo outlet system",
+            )
+        actor = Actor(type="api_key", label="outlet (seed)", user=get_user_model().objects.get(username="outlet"))
+        order, _ = order_upsert(
+            data=OrderInput(
+                order_id=OUTLET_ORDER,
+                currency="EUR",
+                customer_id="cust-0",  # the same customer id as the default merchant's first customer: another person
+                customer_email="outlet.customer@example.org",
+                customer_name="Outlet customer",
+                customer_locale="de",
+                placed_at=now - timedelta(days=3),
+                lines=[LineInput(unit_amount_minor=5400, tax_minor=600, sku="OUT-1", description="Outlet item")],
+                payment=PaymentInput(
+                    provider_payment_id="pi_sim_ok_outlet100",
+                    rail=Rail.CARD,
+                    amount_minor=6000,
+                    status=PaymentStatus.CAPTURED,
+                    captured_at=now - timedelta(days=2),
+                ),
+            ),
+            merchant=merchant,
+            actor=actor,
+        )
+        if not order.refunds.exists():
+            refund_request(order=order, amount_minor=2000, currency="EUR", reason=Reason.GOODWILL, actor=actor)
+        return raw_key

@@ -4,9 +4,10 @@ import pytest
 from django.test import Client
 
 from audit.models import AuditEvent
-from core.errors import ERR_AUTHN_REQUIRED
+from core.errors import ERR_AUTHN_REQUIRED, ERR_VALIDATION, DomainError
 from refunds.models import ApiKey
 from refunds.services.api_keys import api_key_create, api_key_revoke
+from refunds.services.merchants import merchant_create
 from tests.console.admin.test_refunds import staff
 from tests.refunds.factories import agent
 
@@ -17,7 +18,7 @@ def test_minting_a_key_is_audited_without_its_secret():
     key, raw = api_key_create(username="merchant", scopes=["refunds:read"], role="agent")
     event = AuditEvent.objects.get(action="api_key.created")
     assert event.subject == f"api key {key.prefix}"
-    assert event.note == "for merchant (role agent); scopes refunds:read"
+    assert event.note == "for merchant (role agent); merchant default; scopes refunds:read"
     assert raw not in event.note and key.key_hash not in event.note
 
 
@@ -50,3 +51,30 @@ def test_the_admin_action_revokes_through_the_service():
     assert "Revoked 1 key(s)" in response.content.decode()
     assert ApiKey.objects.get(pk=key.pk).revoked_at is not None
     assert AuditEvent.objects.get(action="api_key.revoked").actor_label == "root"
+
+
+# --- merchants (issue 10 item 3) ---------------------------------------------------------
+
+
+def test_a_key_belongs_to_the_default_merchant_unless_one_is_named(system_actor):
+    merchant_create(slug="acme", actor=system_actor)
+    default_key, _ = api_key_create(username="shop", scopes=["refunds:read"])
+    acme_key, _ = api_key_create(username="acme-system", scopes=["refunds:read"], merchant="acme")
+    assert (default_key.merchant.slug, acme_key.merchant.slug) == ("default", "acme")
+
+
+def test_an_unknown_merchant_is_refused_naming_the_known_ones():
+    with pytest.raises(DomainError) as error:
+        api_key_create(username="shop", scopes=["refunds:read"], merchant="acme")
+    assert error.value.code == ERR_VALIDATION
+    assert "Unknown merchant 'acme'. Known: default" in error.value.message
+    assert not ApiKey.objects.exists()
+
+
+def test_one_user_never_holds_keys_of_two_merchants(system_actor):
+    merchant_create(slug="acme", actor=system_actor)
+    api_key_create(username="shop", scopes=["refunds:read"])
+    with pytest.raises(DomainError) as error:
+        api_key_create(username="shop", scopes=["refunds:read"], merchant="acme")
+    assert "holds keys of merchant 'default'" in error.value.message
+    assert ApiKey.objects.count() == 1

@@ -19,7 +19,7 @@ from refunds.services.cancel import refund_cancel
 from refunds.services.outbox import outbox_deliver, outbox_replay
 from refunds.services.outcome import refund_apply_outcome
 from refunds.services.submit import refund_submit
-from tests.refunds.factories import agent, captured_order, make_refund, requester
+from tests.refunds.factories import agent, captured_order, make_refund, merchant_system, requester
 from tests.support.live import free_port, wait_for
 
 pytestmark = pytest.mark.django_db
@@ -137,7 +137,7 @@ def test_breaker_half_open_lets_one_trial_through_and_closes_on_success(provider
 
 def test_canceled_refund_is_never_sent(provider_settings, simulator):
     refund, message = approved("ok")
-    refund_cancel(refund_id=refund.pk, actor=requester())
+    refund_cancel(refund_id=refund.pk, actor=merchant_system())
 
     assert outbox_deliver(message_id=message.pk) == "skipped"
     assert simulator.refunds_for(refund.payment.provider_payment_id) == []
@@ -147,7 +147,7 @@ def test_cancel_after_submission_is_refused(provider_settings):
     refund, message = approved("async")
     outbox_deliver(message_id=message.pk)
     with pytest.raises(DomainError) as error:
-        refund_cancel(refund_id=refund.pk, actor=requester())
+        refund_cancel(refund_id=refund.pk, actor=merchant_system())
     assert error.value.code == ERR_CONFLICT_STATE
 
 

@@ -7,7 +7,7 @@ from refunds.enums import PayoutStatus, RefundState, Role
 from refunds.models import OutboxMessage, PayoutTask
 from refunds.services.cancel import refund_cancel
 from refunds.services.payout import payout_mark_paid
-from tests.refunds.factories import agent, captured_order, make_refund, requester
+from tests.refunds.factories import agent, captured_order, make_refund, merchant_system
 
 pytestmark = pytest.mark.django_db
 
@@ -46,5 +46,5 @@ def test_payout_needs_a_reference_and_the_finance_role(manual):
 
 def test_canceling_an_approved_manual_refund_cancels_its_payout(manual):
     refund = make_refund(order=captured_order(), amount_minor=2500)
-    refund_cancel(refund_id=refund.pk, actor=requester())
+    refund_cancel(refund_id=refund.pk, actor=merchant_system())
     assert PayoutTask.objects.get(refund=refund).status == PayoutStatus.CANCELED

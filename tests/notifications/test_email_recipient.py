@@ -1,0 +1,53 @@
+"""Who a refund's emails go to: the address it was requested under (issue 10 item 4).
+
+An address pushed after the request applies to later refunds; an older
+refund's emails — which carry its status link, a bearer secret — never go to it.
+"""
+
+from __future__ import annotations
+
+from unittest import mock
+
+import pytest
+from django.core import mail
+
+from notifications.emails import notification_send
+from notifications.messages import MSG_DECLINED, MSG_REQUEST_ACCEPTED
+from notifications.tasks import send_refund_email
+from refunds.enums import Reason
+from refunds.models import Customer
+from refunds.services.decide import refund_deny
+from tests.refunds.factories import agent, make_refund
+from tests.support.customer_states import compile_catalogues, customer_order
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _catalogues() -> None:
+    compile_catalogues()
+
+
+@pytest.fixture(autouse=True)
+def _emails_not_queued():
+    # Sent by calling notification_send below; the queued copies are not the subject.
+    with mock.patch.object(send_refund_email, "apply_async"):
+        yield
+
+
+def test_an_older_refunds_emails_go_to_the_address_it_was_requested_under():
+    order = customer_order(email="jane.doe@example.com")
+    older = make_refund(order=order, amount_minor=1000, reason=Reason.GOODWILL)
+    Customer.objects.filter(pk=order.customer_id).update(email="mallory@attacker.example")
+    refund_deny(refund_id=older.pk, actor=agent(), note="Delivered and signed for.")
+    assert notification_send(refund_id=older.pk, message_id=MSG_DECLINED) == "sent"
+    assert [m.to for m in mail.outbox] == [["jane.doe@example.com"]]
+
+
+def test_a_refund_requested_after_the_change_goes_to_the_new_address():
+    order = customer_order(email="jane.doe@example.com")
+    Customer.objects.filter(pk=order.customer_id).update(email="jane@new.example")
+    order.customer.refresh_from_db()
+    newer = make_refund(order=order, amount_minor=1000, reason=Reason.GOODWILL)
+    assert notification_send(refund_id=newer.pk, message_id=MSG_REQUEST_ACCEPTED) == "sent"
+    assert [m.to for m in mail.outbox] == [["jane@new.example"]]
