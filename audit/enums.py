@@ -38,6 +38,10 @@ class AuditAction(models.TextChoices):
     POLICY_CHANGED = "policy.changed"
     API_KEY_CREATED = "api_key.created"
     API_KEY_REVOKED = "api_key.revoked"
+    # Staff sign-in: second-factor devices (console/mfa.py).
+    STAFF_MFA_ENROLLED = "staff.mfa_enrolled"
+    STAFF_RECOVERY_CODES_REGENERATED = "staff.recovery_codes_regenerated"
+    STAFF_MFA_RESET = "staff.mfa_reset"
     # Finance.
     RECONCILIATION_RUN_COMPLETED = "reconciliation.run_completed"
     RECONCILIATION_ITEM_RESOLVED = "reconciliation.item_resolved"

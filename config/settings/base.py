@@ -299,7 +299,19 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
-INSTALLED_APPS += ["axes"]
+INSTALLED_APPS += [
+    "axes",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
+]
+# OTPMiddleware tells whether the session passed the second factor (it needs request.user);
+# StaffMfaMiddleware then sends staff who must pass it, and have not, to enrolment or verification.
+_AUTH_MIDDLEWARE = MIDDLEWARE.index("django.contrib.auth.middleware.AuthenticationMiddleware")
+MIDDLEWARE[_AUTH_MIDDLEWARE + 1 : _AUTH_MIDDLEWARE + 1] = [
+    "django_otp.middleware.OTPMiddleware",
+    "console.middleware.StaffMfaMiddleware",
+]
 # Last, as axes asks: it turns a lockout flagged during authentication into the lockout page.
 MIDDLEWARE.append("axes.middleware.AxesMiddleware")
 # axes' backend refuses a locked-out account or address before the password is even checked.
@@ -326,3 +338,11 @@ AXES_CLIENT_IP_CALLABLE = "core.client_ip.client_ip"
 CLIENT_IP_HEADER = os.environ.get("CLIENT_IP_HEADER", "").strip()
 # axes' own log lines mask the username and address; ours (MSG.auth.*) carry a digest of the username.
 AXES_VERBOSE = False
+# The second factor (TOTP, recovery codes) for seniors, finance, risk and admins
+# (refunds.permissions.requires_mfa). The demo (DEBUG=1) keeps it off.
+MFA_REQUIRED = env_bool("MFA_REQUIRED", not DEBUG)
+# The name authenticator apps show beside the code.
+OTP_TOTP_ISSUER = "Refund desk"
+MFA_RECOVERY_CODES = 10
+# Never show an authenticator's key or the recovery codes in the admin (console/admin/accounts.py).
+OTP_ADMIN_HIDE_SENSITIVE_DATA = True
