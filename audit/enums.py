@@ -41,6 +41,10 @@ class AuditAction(models.TextChoices):
     MERCHANT_CREATED = "merchant.created"
     # The merchant pushed another address for a customer (masked and keyed-hashed, never the address).
     CUSTOMER_EMAIL_CHANGED = "customer.email_changed"
+    # Staff sign-in: second-factor devices (console/mfa.py).
+    STAFF_MFA_ENROLLED = "staff.mfa_enrolled"
+    STAFF_RECOVERY_CODES_REGENERATED = "staff.recovery_codes_regenerated"
+    STAFF_MFA_RESET = "staff.mfa_reset"
     # Finance.
     RECONCILIATION_RUN_COMPLETED = "reconciliation.run_completed"
     RECONCILIATION_ITEM_RESOLVED = "reconciliation.item_resolved"

@@ -6,3 +6,6 @@ class ConsoleConfig(AppConfig):
 
     name = "console"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from console import signals  # noqa: F401  (connects the sign-in log lines)

@@ -403,3 +403,14 @@ def validate_fee_schedule(value) -> list[dict[str, int]]:
     if any(later > earlier for earlier, later in pairwise(percents)):
         raise ValidationError("A later cancellation cannot refund a larger share than an earlier one.")
     return tiers
+
+
+class TwoFactorCodeForm(forms.Form):
+    """A code from the authenticator app, or (when verifying) one of the recovery codes."""
+
+    code = forms.CharField(
+        label="Code",
+        max_length=32,
+        strip=True,
+        widget=forms.TextInput(attrs={"autocomplete": "one-time-code", "autocapitalize": "off", "spellcheck": "false"}),
+    )

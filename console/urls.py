@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from console.views import auth, card, create, queue, timeline
+from console.views import account, auth, card, create, queue, timeline
 
 app_name = "console"
 
@@ -10,6 +10,15 @@ urlpatterns = [
     path("", queue.queue, name="queue"),
     path("login/", auth.ConsoleLoginView.as_view(), name="login"),
     path("logout/", auth.ConsoleLogoutView.as_view(), name="logout"),
+    path("account/", account.account, name="account"),
+    path("account/two-factor/setup/", account.setup, name="mfa_setup"),
+    path("account/two-factor/verify/", account.verify, name="mfa_verify"),
+    path("account/two-factor/recovery-codes/", account.recovery_codes, name="mfa_recovery_codes"),
+    path(
+        "account/two-factor/recovery-codes/regenerate/",
+        account.recovery_codes_regenerate,
+        name="mfa_recovery_codes_regenerate",
+    ),
     path("refunds/new/", create.create, name="create"),
     path("refunds/<str:public_id>/", card.card, name="card"),
     path("refunds/<str:public_id>/approve/", card.approve, name="approve"),

@@ -128,6 +128,24 @@ def cancel_refusal(refund: Refund, actor: Actor) -> DomainError | None:
     return None
 
 
+def requires_mfa(user: Any) -> bool:
+    """Whether `user` must pass a second factor (TOTP or a recovery code) to use staff screens.
+
+    Anyone who can do more than an agent: seniors, finance, risk, admins and
+    superusers, and any role added later with more power (user administration,
+    say) without this list having to learn its name. A stolen agent password
+    can request refunds but never approve one alone (maker-checker), so agents
+    may enrol but are not made to. Asked by console.middleware.StaffMfaMiddleware
+    when `MFA_REQUIRED` is on; API keys never pass through it.
+    """
+    if user is None or not user.is_authenticated or not user.is_active:
+        return False
+    if user.is_superuser:
+        return True
+    agent_permissions = {str(perm) for perm in ROLE_PERMISSIONS[Role.AGENT]}
+    return bool(user.get_all_permissions() - agent_permissions)
+
+
 # --- approvals (maker-checker, dual control) ----------------------------------
 
 

@@ -36,3 +36,5 @@ STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
+# Existing tests sign staff in with a password alone; the two-factor tests turn this on.
+MFA_REQUIRED = False

@@ -5,6 +5,6 @@ trail). Admin registrations live with the staff screens, not beside the models,
 so the domain and record apps hold nothing UI-shaped.
 """
 
-from console.admin import audit, execution, ledger, refunds
+from console.admin import accounts, audit, execution, ledger, refunds
 
-__all__ = ["audit", "execution", "ledger", "refunds"]
+__all__ = ["accounts", "audit", "execution", "ledger", "refunds"]
