@@ -19,7 +19,14 @@ from audit.enums import AuditAction
 from audit.services import audit_record
 from core.actor import Actor
 from core.money import format_plain, is_known_currency
-from providers.base import ProviderEvent, WebhookRejected, WebhookSignatureInvalid
+from providers.base import (
+    EVENT_ID_MAX_LENGTH,
+    EVENT_TYPE_MAX_LENGTH,
+    PROVIDER_REFUND_ID_MAX_LENGTH,
+    ProviderEvent,
+    WebhookRejected,
+    WebhookSignatureInvalid,
+)
 from providers.registry import UnknownProvider, get_provider
 from refunds.enums import RefundState, WebhookStatus
 from refunds.metrics import WEBHOOK_REPLAY_DEDUP_TOTAL
@@ -110,21 +117,18 @@ def _check_fits_inbox(event: ProviderEvent) -> None:
 
     The provider's parser checks its own envelope; this is the inbox's own
     guard, so a too-long id is a refusal rather than a database error (a 500).
+    A refund id in the metadata is only looked up, never stored: any string will do.
     """
-    limits = {
-        "event id": (event.event_id, WebhookEvent._meta.get_field("event_id").max_length),
-        "event type": (event.event_type, WebhookEvent._meta.get_field("event_type").max_length),
-        "provider refund id": (
-            event.provider_refund_id or "",
-            WebhookEvent._meta.get_field("provider_refund_id").max_length,
-        ),
-        "refund id": (event.refund_public_id or "", Refund._meta.get_field("public_id").max_length),
+    fields = {
+        "event id": (event.event_id, EVENT_ID_MAX_LENGTH),
+        "event type": (event.event_type, EVENT_TYPE_MAX_LENGTH),
+        "provider refund id": (event.provider_refund_id or "", PROVIDER_REFUND_ID_MAX_LENGTH),
     }
-    for label, (value, max_length) in limits.items():
+    for label, (value, max_length) in fields.items():
         if not isinstance(value, str) or len(value) > max_length or "\x00" in value:
-            raise WebhookRejected(f"{label} does not fit", reason="malformed")
+            raise WebhookRejected(f"the {label} does not fit the inbox", reason="malformed")
     if not event.event_id:
-        raise WebhookRejected("event id missing", reason="malformed")
+        raise WebhookRejected("the event has no id", reason="malformed")
 
 
 def _apply(inbox: WebhookEvent, event: ProviderEvent) -> None:
