@@ -21,6 +21,10 @@ class JSONInputError(ValueError):
     """The input is not JSON we accept; the message says why, for the caller."""
 
 
+class JSONNotValid(JSONInputError):
+    """The input is no JSON at all (as opposed to JSON beyond our limits)."""
+
+
 def loads(data: bytes | str, *, max_depth: int = MAX_DEPTH) -> Any:
     """Decode `data`; raise `JSONInputError` if it is no JSON, nested deeper than `max_depth`, or holds NUL."""
     try:
@@ -28,7 +32,7 @@ def loads(data: bytes | str, *, max_depth: int = MAX_DEPTH) -> Any:
     except RecursionError:
         raise JSONInputError(f"nested deeper than {max_depth} levels") from None
     except ValueError as error:  # also UnicodeDecodeError, and numbers of more than 4,300 digits
-        raise JSONInputError(f"not valid JSON ({error.__class__.__name__})") from None
+        raise JSONNotValid(f"not valid JSON ({error.__class__.__name__})") from None
     check(value, max_depth=max_depth)
     return value
 

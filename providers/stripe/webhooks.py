@@ -55,6 +55,8 @@ def verify_webhook(
         raise WebhookSignatureInvalid(error.reason) from None
     try:
         event = jsonsafe.loads(payload)
+    except jsonsafe.JSONNotValid:
+        raise _not_an_event() from None
     except jsonsafe.JSONInputError as error:
         raise WebhookRejected(f"payload is not a provider event: {error}", reason="not_an_event") from None
     if not isinstance(event, dict) or "id" not in event or "type" not in event:
