@@ -8,6 +8,7 @@ from django.http import Http404
 from rest_framework import exceptions
 from rest_framework.response import Response
 
+from api.parsers import JSONBodyRefused
 from core.errors import (
     ERR_AMOUNT_RANGE,
     ERR_AUTHN_REQUIRED,
@@ -58,6 +59,8 @@ def exception_handler(exc, context) -> Response | None:
         return response
     if isinstance(exc, exceptions.MethodNotAllowed):
         return error_response(ERR_METHOD_NOT_ALLOWED)
+    if isinstance(exc, JSONBodyRefused):
+        return error_response(ERR_VALIDATION, str(exc.detail))
     if isinstance(exc, exceptions.ParseError):
         return error_response(ERR_VALIDATION, "The body is not valid JSON.")
     if isinstance(exc, exceptions.UnsupportedMediaType):

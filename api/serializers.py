@@ -5,7 +5,7 @@ from __future__ import annotations
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from core.money import is_known_currency
+from core.money import MAX_AMOUNT_MINOR, is_known_currency
 from notifications.messages import MSG_REQUEST_ACCEPTED
 from providers.registry import provider_names
 from refunds.enums import PaymentStatus, Rail, Reason
@@ -19,6 +19,18 @@ class StrictIntegerField(serializers.IntegerField):
         if isinstance(data, bool) or not isinstance(data, int):
             self.fail("invalid")
         return super().to_internal_value(data)
+
+
+class MinorUnitsField(StrictIntegerField):
+    """An amount in minor units: an integer in JSON, at most MAX_AMOUNT_MINOR (beyond it the database fails, a 500)."""
+
+    def __init__(self, **kwargs) -> None:
+        kwargs.setdefault("max_value", MAX_AMOUNT_MINOR)
+        super().__init__(**kwargs)
+
+
+# quantity is a PostgreSQL integer column.
+MAX_QUANTITY = 2**31 - 1
 
 
 class CurrencyField(serializers.CharField):
@@ -45,10 +57,15 @@ class CustomerInput(serializers.Serializer):
 class LineInput(serializers.Serializer):
     sku = serializers.CharField(max_length=100, required=False, allow_blank=True, default="")
     description = serializers.CharField(max_length=300, required=False, allow_blank=True, default="")
-    unit_amount_minor = StrictIntegerField(min_value=0)
-    quantity = StrictIntegerField(min_value=1, required=False, default=1)
-    tax_minor = StrictIntegerField(min_value=0, required=False, default=0)
-    discount_minor = StrictIntegerField(min_value=0, required=False, default=0)
+    unit_amount_minor = MinorUnitsField(min_value=0)
+    quantity = StrictIntegerField(min_value=1, max_value=MAX_QUANTITY, required=False, default=1)
+    tax_minor = MinorUnitsField(min_value=0, required=False, default=0)
+    discount_minor = MinorUnitsField(min_value=0, required=False, default=0)
+
+    def validate(self, attrs):
+        if attrs["unit_amount_minor"] * attrs["quantity"] > MAX_AMOUNT_MINOR:
+            raise serializers.ValidationError({"quantity": f"The line amount exceeds {MAX_AMOUNT_MINOR} minor units."})
+        return attrs
 
 
 class PaymentInput(serializers.Serializer):
@@ -56,7 +73,7 @@ class PaymentInput(serializers.Serializer):
     # Optional: which provider holds the payment; default PROVIDER.
     provider = serializers.ChoiceField(choices=provider_names(), required=False)
     rail = serializers.ChoiceField(choices=Rail.choices)
-    amount_minor = StrictIntegerField(min_value=1)
+    amount_minor = MinorUnitsField(min_value=1)
     status = serializers.ChoiceField(choices=PaymentStatus.choices)
     captured_at = serializers.DateTimeField(required=False, allow_null=True, default=None)
 
@@ -125,7 +142,7 @@ class EvidenceItemField(serializers.Field):
 
 
 class RefundCreateInput(serializers.Serializer):
-    amount_minor = StrictIntegerField(min_value=1)
+    amount_minor = MinorUnitsField(min_value=1)
     currency = CurrencyField()
     reason = serializers.ChoiceField(choices=Reason.choices)
     note = serializers.CharField(max_length=2000, required=False, allow_blank=True, default="")

@@ -20,6 +20,13 @@ CURRENCY_EXPONENTS: dict[str, int] = {
 }  # fmt: skip
 
 
+# The largest amount in minor units we accept anywhere. Amounts are bigint
+# columns, and PostgreSQL adds them (reserved + refunded <= captured): bounded
+# at 2**53 - 1, no sum of a payment's amounts can leave bigint's range, and every
+# JSON reader (JavaScript's included) holds each amount exactly.
+MAX_AMOUNT_MINOR = 2**53 - 1
+
+
 class UnknownCurrency(ValueError):
     pass
 

@@ -113,6 +113,14 @@ class ProviderEvent:
         return self.outcome is not None
 
 
+# What the webhook inbox keeps of an event (the columns of refunds.models.WebhookEvent).
+# A provider's parser refuses an event whose fields do not fit, instead of the
+# insert failing in the database (a 500, retried by the provider for days).
+EVENT_ID_MAX_LENGTH = 100
+EVENT_TYPE_MAX_LENGTH = 60
+PROVIDER_REFUND_ID_MAX_LENGTH = 100
+
+
 class ReportRow(NamedTuple):
     """One refund as the provider reports it: the provider side of a reconciliation (SPEC §7).
 

@@ -115,6 +115,8 @@ class WebhookStatus(models.TextChoices):
     PROCESSED = "processed", "processed"
     IGNORED = "ignored", "ignored (stale or duplicate outcome)"
     UNKNOWN_REFUND = "unknown_refund", "unknown refund"
+    # Names one of our refunds but does not add up (provider id, state, amount or currency): finance looks.
+    HELD = "held", "held for finance"
 
 
 class PayoutStatus(models.TextChoices):

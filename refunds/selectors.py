@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from django.db.models import Prefetch, QuerySet
+from collections.abc import Iterable
+
+from django.db.models import Prefetch, Q, QuerySet
 
 from core.errors import ERR_NOT_FOUND, DomainError
-from refunds.enums import DecisionKind, PolicyOutcome, Recommendation
-from refunds.models import Decision, Merchant, Order, Refund
+from refunds.enums import DecisionKind, PolicyOutcome, Recommendation, WebhookStatus
+from refunds.models import Decision, Merchant, Order, Refund, WebhookEvent
 
 
 def refund_queryset() -> QuerySet[Refund]:
@@ -59,3 +61,21 @@ def reply_declines(refund: Refund, reply: str | None = None) -> bool:
     if refund.policy_outcome != PolicyOutcome.REVIEW or refund.recommendation != Recommendation.DECLINE:
         return False
     return (refund.draft_reply if reply is None else reply).strip() == policy_reply(refund).strip()
+
+
+# What finance must look at: events that named nobody we know, and events held because they did not add up.
+WEBHOOK_ATTENTION_STATUSES = (WebhookStatus.HELD, WebhookStatus.UNKNOWN_REFUND)
+
+
+def webhook_events(*, statuses: Iterable[str] = (), provider: str = "", search: str = "") -> QuerySet[WebhookEvent]:
+    """The webhook inbox, newest first, for finance: by status (any of `statuses`), provider, event or refund id."""
+    events = WebhookEvent.objects.select_related("refund").order_by("-received_at", "-id")
+    if statuses:
+        events = events.filter(status__in=list(statuses))
+    if provider:
+        events = events.filter(provider=provider)
+    if search:
+        events = events.filter(
+            Q(event_id=search) | Q(provider_refund_id=search) | Q(refund__public_id=search) | Q(note__contains=search)
+        )
+    return events

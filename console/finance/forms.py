@@ -12,6 +12,7 @@ from django.conf import settings
 from providers.base import ReportFormatError
 from providers.registry import UnknownProvider, default_provider_name, get_provider, provider_choices
 from reconciliation.enums import ItemKind, RunSource
+from refunds.enums import WebhookStatus
 
 DEFAULT_MAX_UPLOAD_BYTES = 1024**3
 DEFAULT_MAX_EXPORT_DAYS = 366
@@ -99,3 +100,13 @@ class RunFilterForm(forms.Form):
     day_to = forms.DateField(widget=DateInput, required=False, label="To")
     provider = forms.ChoiceField(choices=_all_providers, required=False)
     history = forms.BooleanField(required=False, label="Show superseded runs")
+
+
+class WebhookFilterForm(forms.Form):
+    """The webhook inbox: by default what needs finance (held and unknown-refund events)."""
+
+    status = forms.ChoiceField(
+        choices=[("", "needs attention"), *WebhookStatus.choices, ("all", "all events")], required=False
+    )
+    provider = forms.ChoiceField(choices=_all_providers, required=False)
+    search = forms.CharField(max_length=100, required=False, label="Event, provider refund or refund id")

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from console.finance import exports, views
+from console.finance import exports, inbox, views
 
 app_name = "finance"
 
@@ -15,4 +15,5 @@ urlpatterns = [
     path("export.csv", exports.range_export, name="range_export"),
     path("ledger/export.csv", exports.ledger_export, name="ledger_export"),
     path("trial-balance/", views.trial_balance, name="trial_balance"),
+    path("webhooks/", inbox.webhook_inbox, name="webhooks"),
 ]

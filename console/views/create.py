@@ -15,13 +15,21 @@ from console.presenters.card import console_orders, major_input
 from console.views.common import acting, console_permission
 from core.errors import ERR_AMOUNT_RANGE, ERR_CURRENCY_MISMATCH, ERR_EXCEEDS_REMAINING, DomainError
 from core.money import format_plain
+from core.uploads import bounded_upload
 from refunds.models import Order, Refund
 from refunds.permissions import Perm
-from refunds.services.evidence import evidence_validate, refund_request_with_evidence
+from refunds.services.evidence import (
+    evidence_max_bytes,
+    evidence_max_files,
+    evidence_validate,
+    refund_request_with_evidence,
+)
 
 AMOUNT_ERRORS = {ERR_AMOUNT_RANGE, ERR_CURRENCY_MISMATCH, ERR_EXCEEDS_REMAINING}
 
 
+# Evidence is refused by size as it streams in, before Django stores it (see core.uploads).
+@bounded_upload(max_file_bytes=evidence_max_bytes, max_files=evidence_max_files)
 @require_http_methods(["GET", "POST"])
 @console_permission(Perm.REQUEST)
 def create(request: HttpRequest) -> HttpResponse:

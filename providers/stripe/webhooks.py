@@ -8,16 +8,30 @@ turn it into a `ProviderEvent`.
 
 from __future__ import annotations
 
-import json
+import re
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from providers.base import ProviderEvent, WebhookRejected, WebhookSignatureInvalid, header_value
+from core import jsonsafe
+from providers.base import (
+    EVENT_ID_MAX_LENGTH,
+    EVENT_TYPE_MAX_LENGTH,
+    PROVIDER_REFUND_ID_MAX_LENGTH,
+    ProviderEvent,
+    WebhookRejected,
+    WebhookSignatureInvalid,
+    header_value,
+)
 from providers.stripe.normalise import normalise_refund
 from providers.stripe.signature import DEFAULT_TOLERANCE_SECONDS, SignatureError, verify_signature
 
 SIGNATURE_HEADER = "Stripe-Signature"
+# Stripe's own limits: metadata values are strings of at most 500 characters.
+METADATA_VALUE_MAX_LENGTH = 500
+STATUS_MAX_LENGTH = 30
+AMOUNT_MAX = 2**63 - 1
+_CURRENCY = re.compile(r"[A-Za-z]{3}")
 
 
 def verify_webhook(
@@ -31,19 +45,57 @@ def verify_webhook(
 
     `secrets` are the endpoint's secrets (several while one is being rotated).
     Raises `WebhookSignatureInvalid` (bad, missing or stale signature) or
-    `WebhookRejected` (verified, but not a Stripe event).
+    `WebhookRejected` (verified, but not a Stripe event: no JSON, nested too
+    deep or holding NUL, or an envelope whose fields are not what Stripe
+    sends - see `check_envelope`).
     """
     try:
         verify_signature(payload, header_value(headers, SIGNATURE_HEADER), secrets, tolerance_seconds)
     except SignatureError as error:
         raise WebhookSignatureInvalid(error.reason) from None
     try:
-        event = json.loads(payload)
-    except ValueError:
+        event = jsonsafe.loads(payload)
+    except jsonsafe.JSONNotValid:
         raise _not_an_event() from None
+    except jsonsafe.JSONInputError as error:
+        raise WebhookRejected(f"payload is not a provider event: {error}", reason="not_an_event") from None
     if not isinstance(event, dict) or "id" not in event or "type" not in event:
         raise _not_an_event()
+    check_envelope(event)
     return parse_event(event)
+
+
+def check_envelope(event: dict[str, Any]) -> None:
+    """Refuse a fresh event whose fields are not of the types and sizes Stripe sends.
+
+    A signature proves who sent the body, not that it fits: a 150-character id
+    or a metadata that is a string must be a 400, not a failed insert. Stored
+    events are read back leniently by `parse_event`; this is for new ones only.
+    """
+    _text(event.get("id"), "id", EVENT_ID_MAX_LENGTH, required=True)
+    _text(event.get("type"), "type", EVENT_TYPE_MAX_LENGTH, required=True)
+    created = event.get("created")
+    if created is not None and not _is_int(created, 0, AMOUNT_MAX):
+        raise _malformed("created is not a unix time")
+    data = event.get("data")
+    obj = data.get("object") if isinstance(data, dict) else None
+    if not isinstance(obj, dict) or obj.get("object") != "refund":
+        return
+    _text(obj.get("id"), "refund id", PROVIDER_REFUND_ID_MAX_LENGTH, required=True)
+    _text(obj.get("status"), "refund status", STATUS_MAX_LENGTH)
+    _text(obj.get("failure_reason"), "failure reason", STATUS_MAX_LENGTH * 2)
+    amount = obj.get("amount")
+    if amount is not None and not _is_int(amount, 0, AMOUNT_MAX):
+        raise _malformed("refund amount is not a whole number of minor units")
+    currency = obj.get("currency")
+    if currency is not None and not (isinstance(currency, str) and _CURRENCY.fullmatch(currency)):
+        raise _malformed("refund currency is not a three-letter code")
+    metadata = obj.get("metadata")
+    if metadata is not None:
+        if not isinstance(metadata, dict):
+            raise _malformed("refund metadata is not an object")
+        for key, value in metadata.items():
+            _text(value, f"metadata {key[:40]!r}", METADATA_VALUE_MAX_LENGTH)
 
 
 def parse_event(payload: Any) -> ProviderEvent:
@@ -78,6 +130,23 @@ def parse_event(payload: Any) -> ProviderEvent:
 
 def _not_an_event() -> WebhookRejected:
     return WebhookRejected("payload is not a provider event", reason="not_an_event")
+
+
+def _malformed(what: str) -> WebhookRejected:
+    return WebhookRejected(f"malformed event: {what}", reason="malformed")
+
+
+def _text(value: Any, name: str, max_length: int, *, required: bool = False) -> None:
+    if value is None and not required:
+        return
+    if not isinstance(value, str) or (required and not value):
+        raise _malformed(f"{name} is not a string" if value else f"{name} is missing")
+    if len(value) > max_length:
+        raise _malformed(f"{name} is longer than {max_length} characters")
+
+
+def _is_int(value: Any, low: int, high: int) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and low <= value <= high
 
 
 def _from_unix(value: Any) -> datetime | None:

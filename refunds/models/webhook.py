@@ -1,5 +1,6 @@
 from django.db import models
 
+from providers.base import EVENT_ID_MAX_LENGTH, EVENT_TYPE_MAX_LENGTH, PROVIDER_REFUND_ID_MAX_LENGTH
 from refunds.enums import WebhookStatus
 
 
@@ -8,14 +9,15 @@ class WebhookEvent(models.Model):
 
     Only events whose signature verified are stored; a replay of a known event
     id increments `replay_count` and changes nothing else. Events for refunds
-    we do not know are kept (status `unknown_refund`) for reconciliation.
+    we do not know are kept (status `unknown_refund`) for reconciliation;
+    events that name one of ours but do not add up are `held` for finance.
     """
 
     # The provider whose endpoint received (and whose secret verified) the event.
     provider = models.CharField(max_length=30)
-    event_id = models.CharField(max_length=100)
-    event_type = models.CharField(max_length=60)
-    provider_refund_id = models.CharField(max_length=100, blank=True, db_index=True)
+    event_id = models.CharField(max_length=EVENT_ID_MAX_LENGTH)
+    event_type = models.CharField(max_length=EVENT_TYPE_MAX_LENGTH)
+    provider_refund_id = models.CharField(max_length=PROVIDER_REFUND_ID_MAX_LENGTH, blank=True, db_index=True)
     refund = models.ForeignKey("refunds.Refund", null=True, on_delete=models.PROTECT, related_name="webhook_events")
     payload = models.JSONField()
     status = models.CharField(max_length=20, choices=WebhookStatus.choices)

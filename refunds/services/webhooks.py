@@ -18,12 +18,21 @@ from django.utils import timezone
 from audit.enums import AuditAction
 from audit.services import audit_record
 from core.actor import Actor
-from providers.base import ProviderEvent, WebhookRejected, WebhookSignatureInvalid
+from core.money import format_plain, is_known_currency
+from providers.base import (
+    EVENT_ID_MAX_LENGTH,
+    EVENT_TYPE_MAX_LENGTH,
+    PROVIDER_REFUND_ID_MAX_LENGTH,
+    ProviderEvent,
+    WebhookRejected,
+    WebhookSignatureInvalid,
+)
 from providers.registry import UnknownProvider, get_provider
-from refunds.enums import WebhookStatus
+from refunds.enums import RefundState, WebhookStatus
 from refunds.metrics import WEBHOOK_REPLAY_DEDUP_TOTAL
 from refunds.models import Refund, WebhookEvent
 from refunds.services.outcome import refund_apply_outcome
+from refunds.services.transition import refund_lock
 
 __all__ = ["WebhookRejected", "WebhookResult", "webhook_receive"]
 
@@ -32,8 +41,13 @@ logger = logging.getLogger("refunds.webhooks")
 
 @dataclass(frozen=True)
 class WebhookResult:
-    status: str  # processed | ignored | unknown_refund | duplicate
+    status: str  # processed | ignored | unknown_refund | held | duplicate
     event_id: str
+
+
+# The metadata names our refund; it is trusted only for a refund that is out at
+# the provider and whose provider id we have not learnt yet (a timeout hid it).
+METADATA_MATCH_STATES = frozenset({RefundState.SUBMITTING, RefundState.PROVIDER_PENDING})
 
 
 def webhook_receive(*, provider: str, payload: bytes, headers: Mapping[str, str]) -> WebhookResult:
@@ -42,14 +56,16 @@ def webhook_receive(*, provider: str, payload: bytes, headers: Mapping[str, str]
     Raises `WebhookRejected` - answered 400, nothing stored - when the
     provider is unknown or sends no webhooks, the signature does not verify
     (logged as MSG.webhook.rejected with its reason), or the payload is not an
-    event. Otherwise, side effects in one transaction: the inbox row (unique
-    per provider and event id) naming the provider, and for refund events the outcome
-    applied to the refund (see `refund_apply_outcome`, which never moves a
-    refund backwards) with the audit event `webhook.received`. A replayed
-    event id only increments its `replay_count` and the dedup metric. An event
-    for a refund we do not know is kept as `unknown_refund` for
-    reconciliation. If applying fails, nothing is stored and the provider
-    retries.
+    event (or does not fit the inbox). Otherwise, side effects in one
+    transaction: the inbox row (unique per provider and event id) naming the
+    provider, and for refund events the outcome applied to the refund (see
+    `refund_apply_outcome`, which never moves a refund backwards) with the
+    audit event `webhook.received`. An event that names one of our refunds but
+    does not add up (see `_hold_reason`) is stored as `held` for finance and
+    changes nothing. A replayed event id only increments its `replay_count`
+    and the dedup metric. An event for a refund we do not know is kept as
+    `unknown_refund` for reconciliation. If applying fails, the error
+    propagates (a 500: the provider retries) and nothing is stored.
     """
     try:
         receiver = get_provider(provider)
@@ -63,28 +79,56 @@ def webhook_receive(*, provider: str, payload: bytes, headers: Mapping[str, str]
             extra={"message_id": "MSG.webhook.rejected", "reason": error.reason, "provider": provider},
         )
         raise
+    _check_fits_inbox(event)
 
-    try:
-        with transaction.atomic():
-            inbox = WebhookEvent.objects.create(
-                provider=provider,
-                event_id=event.event_id,
-                event_type=event.event_type,
-                provider_refund_id=event.provider_refund_id or "",
-                payload=event.payload,
-                status=WebhookStatus.IGNORED,
-                provider_created_at=event.created_at,
+    with transaction.atomic():
+        try:
+            # A savepoint around the insert alone: only "this event id is stored
+            # already" may be answered as a replay. An IntegrityError raised while
+            # applying is a failure, which must reach the provider as a 500 (it
+            # retries) and roll back the inbox row with everything else.
+            with transaction.atomic():
+                inbox = WebhookEvent.objects.create(
+                    provider=provider,
+                    event_id=event.event_id,
+                    event_type=event.event_type,
+                    provider_refund_id=event.provider_refund_id or "",
+                    payload=event.payload,
+                    status=WebhookStatus.IGNORED,
+                    provider_created_at=event.created_at,
+                )
+        except IntegrityError:
+            replayed = WebhookEvent.objects.filter(provider=provider, event_id=event.event_id).update(
+                replay_count=F("replay_count") + 1, last_replayed_at=timezone.now()
             )
-            _apply(inbox, event)
-    except IntegrityError:
-        # The event id is unique: this event was stored before (the provider sent it again).
-        WebhookEvent.objects.filter(provider=provider, event_id=event.event_id).update(
-            replay_count=F("replay_count") + 1, last_replayed_at=timezone.now()
-        )
-        WEBHOOK_REPLAY_DEDUP_TOTAL.inc()
-        logger.info("webhook replay ignored", extra={"message_id": "MSG.webhook.replayed", "event_id": event.event_id})
-        return WebhookResult("duplicate", event.event_id)
+            if not replayed:
+                raise  # not the unique event id: a real failure
+            WEBHOOK_REPLAY_DEDUP_TOTAL.inc()
+            logger.info(
+                "webhook replay ignored", extra={"message_id": "MSG.webhook.replayed", "event_id": event.event_id}
+            )
+            return WebhookResult("duplicate", event.event_id)
+        _apply(inbox, event)
     return WebhookResult(inbox.status, event.event_id)
+
+
+def _check_fits_inbox(event: ProviderEvent) -> None:
+    """Refuse (400) an event whose fields do not fit the inbox columns, whatever provider parsed it.
+
+    The provider's parser checks its own envelope; this is the inbox's own
+    guard, so a too-long id is a refusal rather than a database error (a 500).
+    A refund id in the metadata is only looked up, never stored: any string will do.
+    """
+    fields = {
+        "event id": (event.event_id, EVENT_ID_MAX_LENGTH),
+        "event type": (event.event_type, EVENT_TYPE_MAX_LENGTH),
+        "provider refund id": (event.provider_refund_id or "", PROVIDER_REFUND_ID_MAX_LENGTH),
+    }
+    for label, (value, max_length) in fields.items():
+        if not isinstance(value, str) or len(value) > max_length or "\x00" in value:
+            raise WebhookRejected(f"the {label} does not fit the inbox", reason="malformed")
+    if not event.event_id:
+        raise WebhookRejected("the event has no id", reason="malformed")
 
 
 def _apply(inbox: WebhookEvent, event: ProviderEvent) -> None:
@@ -93,8 +137,8 @@ def _apply(inbox: WebhookEvent, event: ProviderEvent) -> None:
         inbox.note = "not a refund event"
         inbox.save(update_fields=["note"])
         return
-    refund = _find_refund(provider=inbox.provider, event=event)
-    if refund is None:
+    candidate = _find_refund(provider=inbox.provider, event=event)
+    if candidate is None:
         inbox.status = WebhookStatus.UNKNOWN_REFUND
         inbox.note = "no refund with this provider id or metadata refund_id"
         inbox.save(update_fields=["status", "note"])
@@ -102,6 +146,13 @@ def _apply(inbox: WebhookEvent, event: ProviderEvent) -> None:
             "webhook for unknown refund",
             extra={"message_id": "MSG.webhook.unknown_refund", "provider_refund_id": inbox.provider_refund_id},
         )
+        return
+    # Judged under the refund's lock (payment, then refund: the one lock order),
+    # so its provider id and state cannot change between the check and the apply.
+    refund, _payment = refund_lock(refund_id=candidate.pk)
+    held = _hold_reason(refund, event)
+    if held:
+        _hold(inbox, refund=refund, reason=held)
         return
     outcome = event.outcome
     refund, applied = refund_apply_outcome(refund_id=refund.pk, outcome=outcome, source="webhook")
@@ -118,12 +169,70 @@ def _apply(inbox: WebhookEvent, event: ProviderEvent) -> None:
 
 
 def _find_refund(*, provider: str, event: ProviderEvent) -> Refund | None:
-    """Our refund the event is about, among the refunds of payments held by `provider`."""
+    """The refund the event names, among the refunds of payments held by `provider`: by provider id, else metadata."""
     refunds = Refund.objects.filter(payment__provider=provider)
-    refund = None
     if event.provider_refund_id:
         refund = refunds.filter(provider_refund_id=event.provider_refund_id).first()
-    if refund is None and event.refund_public_id:
-        # The webhook can beat our own record of the provider id (e.g. after a timeout).
-        refund = refunds.filter(public_id=event.refund_public_id).first()
-    return refund
+        if refund is not None:
+            return refund
+    if event.refund_public_id:
+        return refunds.filter(public_id=event.refund_public_id).first()
+    return None
+
+
+def _hold_reason(refund: Refund, event: ProviderEvent) -> str:
+    """Why the event must not touch `refund` (locked), or "" when it may.
+
+    The provider refund id decides. The metadata (which the merchant's own
+    provider account can set on any refund) is trusted only while we have not
+    learnt the provider id of our refund and it is out at the provider; even
+    then amount and currency must be ours. Anything else would let one
+    provider refund fail, complete or reverse another.
+    """
+    theirs = event.provider_refund_id or "-"
+    if refund.provider_refund_id and refund.provider_refund_id != event.provider_refund_id:
+        return (
+            f"provider refund {theirs} names refund {refund.public_id} in its metadata, "
+            f"which is provider refund {refund.provider_refund_id}"
+        )
+    if not refund.provider_refund_id and refund.state not in METADATA_MATCH_STATES:
+        return (
+            f"provider refund {theirs} names refund {refund.public_id} in its metadata, "
+            f"which is {refund.state}, not out at the provider"
+        )
+    if event.currency != refund.currency:
+        return (
+            f"currency {event.currency or 'missing'} of provider refund {theirs} "
+            f"is not {refund.currency} of refund {refund.public_id}"
+        )
+    if event.amount_minor != refund.amount_minor:
+        theirs_amount = (
+            format_plain(event.amount_minor, event.currency)
+            if event.amount_minor is not None and is_known_currency(event.currency or "")
+            else "missing"
+        )
+        return (
+            f"amount {theirs_amount} of provider refund {theirs} is not "
+            f"{format_plain(refund.amount_minor, refund.currency)} of refund {refund.public_id}"
+        )
+    return ""
+
+
+def _hold(inbox: WebhookEvent, *, refund: Refund, reason: str) -> None:
+    """Keep the event for finance (status `held`), touching nothing of the refund it names.
+
+    The refund is named in the note, not linked: the event is not about it
+    until finance says so, so it must not appear on that refund's timeline.
+    """
+    inbox.status = WebhookStatus.HELD
+    inbox.note = f"held: {reason}"[: WebhookEvent._meta.get_field("note").max_length]
+    inbox.save(update_fields=["status", "note"])
+    logger.warning(
+        "webhook held",
+        extra={
+            "message_id": "MSG.webhook.held",
+            "event_id": inbox.event_id,
+            "provider_refund_id": inbox.provider_refund_id,
+            "refund_id": refund.public_id,
+        },
+    )

@@ -35,6 +35,7 @@ def event(refund, status="succeeded", event_id="evt_1", provider_id="re_abc"):
                 "id": provider_id,
                 "status": status,
                 "amount": refund.amount_minor,
+                "currency": refund.currency.lower(),
                 "metadata": {"refund_id": refund.public_id},
             }
         },
