@@ -70,9 +70,9 @@ def order_upsert(*, data: OrderInput, merchant: Merchant, actor: Actor) -> tuple
     whole upsert being one transaction, changes nothing (customer included).
     A database trigger (migration refunds/0013) refuses the same payment
     changes from any other path. Lines are replaced only while the order has
-    no refund, since refunds were split over them. Side effects: customer,
-    order, lines, payment rows (`customer_upsert`: a changed address is audited); audit `order.created` / `order.updated`.
-    Returns (order, created).
+    no refund, since refunds were split over them. Side effects: customer
+    (`customer_upsert`: a changed address is audited), order, lines, payment
+    rows; audit `order.created` / `order.updated`. Returns (order, created).
     """
     with transaction.atomic():
         order = Order.objects.select_for_update().filter(merchant=merchant, order_id=data.order_id).first()
