@@ -25,6 +25,7 @@ ERR_VOIDED = "ERR.BUSINESS.refund.voided"
 ERR_DECLINE_REASON_REQUIRED = "ERR.VALIDATION.note.required"
 ERR_CONFLICT_IDEMPOTENCY = "ERR.CONFLICT.idempotency"
 ERR_CONFLICT_STATE = "ERR.CONFLICT.state"
+ERR_CONFLICT_CHANGED = "ERR.CONFLICT.changed"
 ERR_AUTHN_REQUIRED = "ERR.AUTHN.required"
 ERR_AUTHZ_SCOPE = "ERR.AUTHZ.scope"
 ERR_AUTHZ_ROLE = "ERR.AUTHZ.role"
@@ -67,6 +68,11 @@ CATALOG: dict[str, tuple[int, str, Any]] = {
         _("This Idempotency-Key was already used with a different request."),
     ),
     ERR_CONFLICT_STATE: (409, "refund.state_conflict", _("The refund is not in a state that allows this action.")),
+    ERR_CONFLICT_CHANGED: (
+        409,
+        "refund.changed",
+        _("The refund changed since you looked at it. Check the amount and reply again, then decide."),
+    ),
     ERR_AUTHN_REQUIRED: (401, "auth.required", _("A valid API key is required.")),
     ERR_AUTHZ_SCOPE: (403, "auth.scope_missing", _("This API key does not have the scope for this call.")),
     ERR_AUTHZ_ROLE: (403, "auth.role_missing", _("You do not have the role needed for this action.")),
