@@ -168,6 +168,10 @@ class RefundCreateOutput(serializers.Serializer):
 class DecisionInput(serializers.Serializer):
     decision = serializers.ChoiceField(choices=["approve", "deny"])
     note = serializers.CharField(max_length=2000, required=False, allow_blank=True, default="")
+    # What the decider saw (both optional): a refund that no longer has this amount or version
+    # answers 409 ERR.CONFLICT.changed and nothing moves.
+    amount_minor = StrictIntegerField(min_value=1, max_value=2**63 - 1, required=False)
+    version = StrictIntegerField(min_value=1, max_value=2**31 - 1, required=False)
 
 
 class CancelInput(serializers.Serializer):
@@ -206,6 +210,8 @@ class RefundOutput(serializers.Serializer):
     amount_minor = serializers.IntegerField()
     currency = serializers.CharField()
     reason = serializers.CharField()
+    # Bumped by every edit and every move; a decision may name it (DecisionInput.version).
+    version = serializers.IntegerField()
     note = serializers.CharField(source="customer_note")
     # Stored items (`refunds.services.evidence_refs`); refunds from before typed evidence may hold plain strings.
     evidence = serializers.ListField(child=serializers.JSONField())

@@ -144,12 +144,23 @@ class RefundDecisionView(APIView):
 
     @extend_schema(request=s.DecisionInput, responses={200: s.RefundOutput}, tags=["refunds"])
     def post(self, request, refund_id: str):
-        """Approve or deny a refund under review. Maker-checker and dual control apply."""
+        """Approve or deny a refund under review. Maker-checker and dual control apply.
+
+        With `amount_minor` and/or `version`, the decision is about the refund
+        the caller saw: if it changed since, 409 ERR.CONFLICT.changed.
+        """
         data = s.DecisionInput(data=request.data)
         data.is_valid(raise_exception=True)
+        v = data.validated_data
         refund = refund_get(public_id=refund_id, merchant=_merchant(request))
-        decide = refund_approve if data.validated_data["decision"] == "approve" else refund_deny
-        decide(refund_id=refund.pk, actor=_actor(request), note=data.validated_data["note"])
+        decide = refund_approve if v["decision"] == "approve" else refund_deny
+        decide(
+            refund_id=refund.pk,
+            actor=_actor(request),
+            note=v["note"],
+            expected_version=v.get("version"),
+            expected_amount_minor=v.get("amount_minor"),
+        )
         return Response(_refund_detail(refund_get(public_id=refund_id, merchant=_merchant(request))))
 
 

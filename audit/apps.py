@@ -11,6 +11,8 @@ class AuditConfig(AppConfig):
 
     def ready(self) -> None:
         # Models load only once the registry is ready, hence the import here.
+        from audit import access
         from audit.metrics import database_gauges
 
         register_database_gauges("audit", database_gauges)
+        access.connect()

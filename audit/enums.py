@@ -45,6 +45,16 @@ class AuditAction(models.TextChoices):
     STAFF_MFA_ENROLLED = "staff.mfa_enrolled"
     STAFF_RECOVERY_CODES_REGENERATED = "staff.recovery_codes_regenerated"
     STAFF_MFA_RESET = "staff.mfa_reset"
+    # Who may do what (audit.access): users, groups, memberships, permissions.
+    USER_CREATED = "user.created"
+    USER_CHANGED = "user.changed"
+    USER_DELETED = "user.deleted"
+    USER_GROUPS_CHANGED = "user.groups_changed"
+    USER_PERMISSIONS_CHANGED = "user.permissions_changed"
+    GROUP_CREATED = "group.created"
+    GROUP_CHANGED = "group.changed"
+    GROUP_DELETED = "group.deleted"
+    GROUP_PERMISSIONS_CHANGED = "group.permissions_changed"
     # Finance.
     RECONCILIATION_RUN_COMPLETED = "reconciliation.run_completed"
     RECONCILIATION_ITEM_RESOLVED = "reconciliation.item_resolved"

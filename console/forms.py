@@ -104,8 +104,28 @@ class _CardForm(forms.Form):
         super().__init__(*args, **kwargs)
 
 
+class _SeenVersionField(forms.IntegerField):
+    """The refund's version the card showed: the service refuses the action if the refund changed since.
+
+    Never a form error: a post without it, or with anything but a number (a
+    form from before the field existed, a hand-made request), is cleaned to
+    0, "saw no version", which the service refuses as a change — after the
+    refusals that say who may not act at all.
+    """
+
+    def __init__(self) -> None:
+        super().__init__(required=False, widget=forms.HiddenInput)
+
+    def to_python(self, value) -> int:
+        try:
+            return super().to_python(value) or 0
+        except ValidationError:
+            return 0
+
+
 class ApproveForm(_CardForm):
     id_prefix = "approve"
+    version = _SeenVersionField()
     note = forms.CharField(
         label="Note (internal, optional)", required=False, max_length=NOTE_MAX, widget=forms.Textarea(attrs={"rows": 2})
     )
@@ -127,6 +147,7 @@ class EditForm(_CardForm):
 
     id_prefix = "edit"
 
+    version = _SeenVersionField()
     reply = forms.CharField(
         label="Reply to the customer",
         max_length=5000,

@@ -7,6 +7,8 @@ this kernel module depends on nothing of ours.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from contextvars import ContextVar, Token
 from dataclasses import dataclass
 from typing import Any
 
@@ -36,3 +38,24 @@ class Actor:
             user=api_key.user,
             api_key=api_key,
         )
+
+
+# Who is acting in this request, for code that is not handed an Actor: the receivers that
+# audit changes of access (audit.access) are called by Django's signals, from the admin, a
+# shell, a command. Resolved lazily: most requests change nothing of the kind.
+_acting: ContextVar[Callable[[], Actor | None] | None] = ContextVar("acting", default=None)
+
+
+def current_actor(default: Actor) -> Actor:
+    """The person acting in the current request (core.middleware.ActorMiddleware), else `default`."""
+    resolve = _acting.get()
+    actor = resolve() if resolve is not None else None
+    return actor or default
+
+
+def set_current_actor(resolve: Callable[[], Actor | None]) -> Token:
+    return _acting.set(resolve)
+
+
+def reset_current_actor(token: Token) -> None:
+    _acting.reset(token)

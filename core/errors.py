@@ -26,6 +26,7 @@ ERR_DECLINE_REASON_REQUIRED = "ERR.VALIDATION.note.required"
 ERR_CONFLICT_IDEMPOTENCY = "ERR.CONFLICT.idempotency"
 ERR_CONFLICT_STATE = "ERR.CONFLICT.state"
 ERR_CONFLICT_ORDER = "ERR.CONFLICT.order"
+ERR_CONFLICT_CHANGED = "ERR.CONFLICT.changed"
 ERR_AUTHN_REQUIRED = "ERR.AUTHN.required"
 ERR_AUTHZ_SCOPE = "ERR.AUTHZ.scope"
 ERR_AUTHZ_ROLE = "ERR.AUTHZ.role"
@@ -73,6 +74,11 @@ CATALOG: dict[str, tuple[int, str, Any]] = {
         409,
         "order.change_refused",
         _("This change to the order is not allowed: what was captured cannot be rewritten."),
+    ),
+    ERR_CONFLICT_CHANGED: (
+        409,
+        "refund.changed",
+        _("The refund changed since you looked at it. Check the amount and reply again, then decide."),
     ),
     ERR_AUTHN_REQUIRED: (401, "auth.required", _("A valid API key is required.")),
     ERR_AUTHZ_SCOPE: (403, "auth.scope_missing", _("This API key does not have the scope for this call.")),

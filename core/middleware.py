@@ -6,6 +6,7 @@ from django.core.exceptions import SuspiciousOperation
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.views.defaults import bad_request, page_not_found
 
+from core.actor import Actor, reset_current_actor, set_current_actor
 from core.correlation import clean_correlation_id, reset_correlation_id, set_correlation_id
 from core.errors import ERR_NOT_FOUND, ERR_VALIDATION, error_body
 from core.health import JSON_PREFIXES
@@ -61,3 +62,24 @@ def _refused(
         status, body = error_body(code)
         return JsonResponse(body, status=status)
     return page(request, exception)
+
+
+class ActorMiddleware:
+    """Make the signed-in user the current actor of the request (`core.actor.current_actor`).
+
+    After AuthenticationMiddleware. The user is looked up only if something asks.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        def resolve() -> Actor | None:
+            user = getattr(request, "user", None)
+            return Actor.for_user(user) if user is not None and user.is_authenticated else None
+
+        token = set_current_actor(resolve)
+        try:
+            return self.get_response(request)
+        finally:
+            reset_current_actor(token)

@@ -153,6 +153,8 @@ class Role(models.TextChoices):
     FINANCE = "finance"
     RISK = "risk"
     ADMIN = "admin"
+    # Users, groups, permissions and API keys: never also a refund decider (refunds.permissions).
+    ACCESS_ADMIN = "access_admin", "Access admin"
 
 
 # The event a refund entering each state is: the audit action of the move (unless the move names a

@@ -7,6 +7,12 @@ an action the service then refuses, or hide one it would allow.
 
 Permissions are Django permissions on the refund model (`Refund.Meta.permissions`)
 held through role groups; the services check them again under their row locks.
+
+Separation of duties: whoever administers access (a superuser, or anyone in
+the access admin role, whatever other groups they hold) never decides a
+refund. Otherwise one person could create the second approver that dual
+control asks for; the audit trail records every change of access
+(`audit.access`), so such a puppet is visible, and its maker cannot approve.
 """
 
 from __future__ import annotations
@@ -25,6 +31,7 @@ from core.errors import (
     ERR_AUTHZ_DUAL_CONTROL,
     ERR_AUTHZ_MAKER_CHECKER,
     ERR_AUTHZ_ROLE,
+    ERR_CONFLICT_CHANGED,
     ERR_CONFLICT_STATE,
     ERR_NOT_FOUND,
     DomainError,
@@ -70,6 +77,7 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "refunds.change_refundpolicy",
         "audit.view_auditevent",
     ],
+    # Operations lead: everything of refunds, nothing of who may do it (that is ACCESS_ADMIN).
     Role.ADMIN: [
         Perm.VIEW_REFUND,
         Perm.DECIDE,
@@ -87,8 +95,24 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "ledger.view_journalentry",
         "audit.view_auditevent",
     ],
+    # People and credentials, in the Django admin: users, their groups and permissions, the role
+    # groups, API keys (revoked, never deleted: the trail cites them). Not a single refund
+    # permission, and `administers_access` refuses them deciding even if another group grants one.
+    # No delete: people who acted are deactivated (the audit trail keeps pointing at them).
+    Role.ACCESS_ADMIN: [
+        "auth.view_user",
+        "auth.add_user",
+        "auth.change_user",
+        "auth.view_group",
+        "auth.add_group",
+        "auth.change_group",
+        "auth.view_permission",
+        "refunds.view_apikey",
+        "refunds.change_apikey",
+        "audit.view_auditevent",
+    ],
 }
-_ROLE_APPS = ("refunds", "ledger", "audit")
+_ROLE_APPS = ("auth", "refunds", "ledger", "audit")
 
 
 def has_perm(user: Any, perm: str) -> bool:
@@ -99,6 +123,55 @@ def has_perm(user: Any, perm: str) -> bool:
 def require_perm(user: Any, perm: str, message: str | None = None) -> None:
     if not has_perm(user, perm):
         raise DomainError(ERR_AUTHZ_ROLE, message)
+
+
+# Holding any of these, through the access admin role or otherwise, is administering access.
+ACCESS_ADMIN_PERMS = ("auth.add_user", "auth.change_user", "auth.add_group", "auth.change_group")
+
+
+def administers_access(user: Any) -> bool:
+    """A superuser, or anyone who may change users or groups: someone who can make anyone a senior.
+
+    Asked of the permissions rather than of the group's name, so a grant of
+    `auth.change_user` by any other route counts too; Django caches a user's
+    permissions, so the card's several questions cost one query.
+    """
+    if user is None or not getattr(user, "is_authenticated", False):
+        return False
+    return bool(user.is_superuser) or any(user.has_perm(perm) for perm in ACCESS_ADMIN_PERMS)
+
+
+ADMINISTERS_ACCESS_MESSAGE = (
+    "You administer access (users, groups, API keys), so you cannot decide refunds (separation of duties)."
+)
+
+
+def decide_refusal(user: Any) -> DomainError | None:
+    """Why `user` may not approve, edit or decline refunds at all, or None.
+
+    The decide permission alone is not enough: a superuser holds every
+    permission, and an access admin can grant themselves any.
+    """
+    if administers_access(user):
+        return DomainError(ERR_AUTHZ_ROLE, ADMINISTERS_ACCESS_MESSAGE)
+    if not has_perm(user, Perm.DECIDE):
+        return DomainError(ERR_AUTHZ_ROLE)
+    return None
+
+
+def changed_refusal(
+    refund: Refund, *, expected_version: int | None, expected_amount_minor: int | None
+) -> DomainError | None:
+    """The refund is no longer the one its decider saw (the caller holds the row lock), or None.
+
+    `None` for either means "not said": the API's fields are optional; the
+    console always sends the version its card showed.
+    """
+    if (expected_version is not None and expected_version != refund.version) or (
+        expected_amount_minor is not None and expected_amount_minor != refund.amount_minor
+    ):
+        return DomainError(ERR_CONFLICT_CHANGED, version=refund.version, amount_minor=refund.amount_minor)
+    return None
 
 
 # --- tenancy ---------------------------------------------------------------------
@@ -153,6 +226,7 @@ class ApprovalRefusal(enum.Enum):
     """Why a person may not approve a refund that is waiting for approval."""
 
     MAKER = "maker"  # they requested it (maker-checker)
+    ADMINISTERS_ACCESS = "administers_access"  # superuser or access admin (separation of duties)
     ROLE = "role"  # their role cannot decide refunds
     NOT_SENIOR = "not_senior"  # two approvals are needed and they are not a senior
     ALREADY_APPROVED = "already_approved"  # they gave one of the two approvals already
@@ -161,6 +235,7 @@ class ApprovalRefusal(enum.Enum):
         """The refusal as the services raise it (and the API answers it)."""
         return {
             ApprovalRefusal.MAKER: lambda: DomainError(ERR_AUTHZ_MAKER_CHECKER),
+            ApprovalRefusal.ADMINISTERS_ACCESS: lambda: DomainError(ERR_AUTHZ_ROLE, ADMINISTERS_ACCESS_MESSAGE),
             ApprovalRefusal.ROLE: lambda: DomainError(ERR_AUTHZ_ROLE),
             ApprovalRefusal.NOT_SENIOR: lambda: DomainError(
                 ERR_AUTHZ_ROLE, "This refund needs approvals from senior agents."
@@ -177,8 +252,10 @@ def approval_refusal(refund: Refund, user: Any, *, approver_ids: Collection[int 
     `approver_ids` are the users who already approved it. Checked in this
     order, so the most fundamental reason is the one given.
     """
-    if user is not None and refund.requested_by_id is not None and refund.requested_by_id == user.pk:
+    if _is_maker(refund, user):
         return ApprovalRefusal.MAKER
+    if administers_access(user):
+        return ApprovalRefusal.ADMINISTERS_ACCESS
     if not has_perm(user, Perm.DECIDE):
         return ApprovalRefusal.ROLE
     if refund.approvals_required > 1 and not has_perm(user, Perm.APPROVE_SENIOR):
@@ -188,13 +265,24 @@ def approval_refusal(refund: Refund, user: Any, *, approver_ids: Collection[int 
     return None
 
 
+def _is_maker(refund: Refund, user: Any) -> bool:
+    return user is not None and refund.requested_by_id is not None and refund.requested_by_id == user.pk
+
+
 def edit_refusal(refund: Refund, user: Any, *, approvals_given: int) -> DomainError | None:
     """Why `user` may not edit `refund`'s amount or reply now, or None.
 
+    The requester never edits their own refund: maker-checker would mean
+    nothing if the maker could change the terms under the checker's eyes.
     An edit after a first approval is refused: that approval was given for the old terms.
     """
-    if not has_perm(user, Perm.DECIDE):
-        return DomainError(ERR_AUTHZ_ROLE)
+    refusal = decide_refusal(user)
+    if refusal is not None:
+        return refusal
+    if _is_maker(refund, user):
+        return DomainError(
+            ERR_AUTHZ_MAKER_CHECKER, "You requested this refund, so someone else must edit it (maker-checker)."
+        )
     if refund.state != RefundState.REQUESTED:
         return InvalidTransition(refund.state, "edited")
     if approvals_given:

@@ -119,18 +119,26 @@ class CustomerAdmin(ReadOnlyMixin, admin.ModelAdmin):
 
 @admin.register(ApiKey)
 class ApiKeyAdmin(admin.ModelAdmin):
+    """The access admin's view of API keys: read, and revoke through `api_key_revoke` (audited).
+
+    Nothing else changes here, so no change to a key escapes the audit trail.
+    """
+
     list_display = ["prefix", "user", "merchant", "name", "scopes", "created_at", "revoked_at"]
     list_filter = ["merchant"]
     list_select_related = ["user", "merchant"]
     # revoked_at too: clearing it in the form would quietly bring a revoked key back to life.
     # merchant too: moving a key to another merchant would hand it that merchant's data.
-    readonly_fields = ["prefix", "key_hash", "user", "merchant", "scopes", "created_at", "revoked_at"]
+    readonly_fields = ["prefix", "key_hash", "user", "merchant", "name", "scopes", "created_at", "revoked_at"]
     actions = ["revoke"]
 
     def has_add_permission(self, request, obj=None) -> bool:
         return False  # keys are minted by `manage.py create_api_key`, which shows the secret once
 
-    @admin.action(description="Revoke selected keys")
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False  # revoked, never deleted: the audit trail and decisions cite the key
+
+    @admin.action(description="Revoke selected keys", permissions=["change"])
     def revoke(self, request, queryset) -> None:
         revoked = api_key_revoke(
             key_ids=list(queryset.values_list("pk", flat=True)), actor=Actor.for_user(request.user)

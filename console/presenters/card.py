@@ -10,7 +10,13 @@ from django.urls import reverse
 from core.money import CURRENCY_EXPONENTS, format_plain, minor_to_major
 from refunds.enums import ACTIVE_STATES, DecisionKind, PolicyOutcome, Recommendation, RefundState
 from refunds.models import Decision, EvidenceFile, Order, OrderLine, Refund
-from refunds.permissions import ApprovalRefusal, Perm, approval_refusal, edit_refusal, has_perm
+from refunds.permissions import (
+    ADMINISTERS_ACCESS_MESSAGE,
+    ApprovalRefusal,
+    approval_refusal,
+    decide_refusal,
+    edit_refusal,
+)
 from refunds.selectors import policy_reply, reply_declines
 
 
@@ -126,6 +132,7 @@ class RefundCard:
 # How the console says each approval refusal to the person at the card, before they try.
 APPROVAL_BLOCKERS: dict[ApprovalRefusal, str] = {
     ApprovalRefusal.MAKER: "You requested this refund, so someone else must approve it (maker-checker).",
+    ApprovalRefusal.ADMINISTERS_ACCESS: ADMINISTERS_ACCESS_MESSAGE,
     ApprovalRefusal.ROLE: "Your role cannot approve refunds.",
     ApprovalRefusal.NOT_SENIOR: "This goodwill refund needs two senior agents; ask a senior to approve it.",
     ApprovalRefusal.ALREADY_APPROVED: (
@@ -166,7 +173,7 @@ def refund_card(*, refund: Refund, user) -> RefundCard:
         edits=edits,
         evidence_refs=evidence_refs(refund),
         is_open=is_open,
-        can_decide=has_perm(user, Perm.DECIDE),
+        can_decide=decide_refusal(user) is None,
         can_approve=is_open and refusal is None,
         can_edit=edit_refusal(refund, user, approvals_given=len(approvals)) is None,
         approve_blocker=blocker if is_open else "",

@@ -21,7 +21,7 @@ from console.forms import ApproveForm, DeclineForm, EditForm
 from console.presenters.card import console_refund, major_input, refund_card
 from console.presenters.queue import next_waiting_refund
 from console.views.common import acting, console_permission
-from core.errors import ERR_AMOUNT_RANGE, ERR_EXCEEDS_REMAINING, DomainError
+from core.errors import ERR_AMOUNT_RANGE, ERR_CONFLICT_CHANGED, ERR_EXCEEDS_REMAINING, DomainError
 from core.money import format_plain
 from refunds.enums import DecisionKind, RefundState
 from refunds.models import EvidenceFile, Refund
@@ -35,6 +35,8 @@ DECLINE_DRAFT_MESSAGE = (
     "The drafted reply still declines this refund. Write the reply the customer should get with the "
     "approval (Edit draft or amount), then approve."
 )
+# After the catalogue's message for ERR.CONFLICT.changed.
+CHANGED_MESSAGE = "Nothing was done. It is now {amount}: check the card below as it is now, then decide again."
 
 
 def _refund_or_404(public_id: str) -> Refund:
@@ -50,7 +52,11 @@ def _edit_form(card, data=None) -> EditForm:
         data,
         currency=refund.currency,
         available=card.available,
-        initial={"reply": refund.draft_reply, "amount": major_input(refund.amount_minor, refund.currency)},
+        initial={
+            "reply": refund.draft_reply,
+            "amount": major_input(refund.amount_minor, refund.currency),
+            "version": refund.version,
+        },
     )
 
 
@@ -75,7 +81,8 @@ def _render_card(
     context = {
         "card": card,
         "refund": refund,
-        "approve_form": approve_form or ApproveForm(),
+        # The version goes with each form: acting on it is acting on the refund as shown here.
+        "approve_form": approve_form or ApproveForm(initial={"version": refund.version}),
         "decline_form": decline_form or DeclineForm(),
         "edit_form": edit_form or _edit_form(card),
         "edit_open": edit_open or edit_form is not None,
@@ -94,6 +101,12 @@ def _after_action(request: HttpRequest, public_id: str) -> HttpResponse:
 
 
 def _refused(request: HttpRequest, public_id: str, error: DomainError, **forms) -> HttpResponse:
+    if error.code == ERR_CONFLICT_CHANGED:
+        # The forms as posted carry the old version: show the card as it is now, with fresh forms.
+        refund = _refund_or_404(public_id)
+        amount = format_plain(refund.amount_minor, refund.currency)
+        messages.error(request, f"{error.message} {CHANGED_MESSAGE.format(amount=amount)}")
+        return _render_card(request, public_id, status=error.http_status)
     messages.error(request, error.message)
     return _render_card(request, public_id, status=error.http_status, **forms)
 
@@ -119,7 +132,12 @@ def approve(request: HttpRequest, public_id: str) -> HttpResponse:
         return _render_card(request, public_id, status=400, approve_form=form)
     already_decided = refund.state != RefundState.REQUESTED
     try:
-        refund = refund_approve(refund_id=refund.pk, actor=acting(request), note=form.cleaned_data["note"])
+        refund = refund_approve(
+            refund_id=refund.pk,
+            actor=acting(request),
+            note=form.cleaned_data["note"],
+            expected_version=form.cleaned_data["version"],
+        )
     except DomainError as error:
         return _refused(request, public_id, error, approve_form=form)
     if already_decided:
@@ -195,9 +213,16 @@ def edit(request: HttpRequest, public_id: str) -> HttpResponse:
                 amount_minor=form.cleaned_data["amount"],
                 reply=form.cleaned_data["reply"],
                 note=form.cleaned_data["note"],
+                expected_version=form.cleaned_data["version"],
             )
             if also_approve:
-                refund = refund_approve(refund_id=refund.pk, actor=actor, note=form.cleaned_data["note"])
+                # The terms just saved are the ones this person sees: approve exactly that version.
+                refund = refund_approve(
+                    refund_id=refund.pk,
+                    actor=actor,
+                    note=form.cleaned_data["note"],
+                    expected_version=refund.version,
+                )
     except DomainError as error:
         if error.code in {ERR_EXCEEDS_REMAINING, ERR_AMOUNT_RANGE}:
             form.add_error("amount", error.message)

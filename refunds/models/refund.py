@@ -77,6 +77,11 @@ class Refund(models.Model):
     # An agent went against an in-policy recommendation: shown loudly in the queue.
     override_flagged = models.BooleanField(default=False)
 
+    # Bumped by every edit and every move (refund_edit, refund_transition), under the row lock: an
+    # approval names the version its approver saw, so a refund changed since is never approved blind.
+    # A database trigger refuses a change of state, amount or reply that does not bump it.
+    version = models.PositiveIntegerField(default=1, editable=False)
+
     provider_refund_id = models.CharField(max_length=100, null=True, blank=True, unique=True)
     failure_code = models.CharField(max_length=60, blank=True)
     failure_retryable = models.BooleanField(default=False)
@@ -112,6 +117,7 @@ class Refund(models.Model):
             models.CheckConstraint(
                 condition=models.Q(approvals_required__in=[1, 2]), name="refund_approvals_required_1_or_2"
             ),
+            models.CheckConstraint(condition=models.Q(version__gte=1), name="refund_version_positive"),
             models.UniqueConstraint(
                 fields=["requested_by", "request_token"],
                 condition=models.Q(request_token__isnull=False),

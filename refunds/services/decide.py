@@ -21,11 +21,11 @@ from refunds.enums import DecisionKind, PolicyOutcome, Reason, Recommendation, R
 from refunds.models import Decision, Payment, Refund
 from refunds.permissions import (
     ApprovalRefusal,
-    Perm,
     approval_refusal,
+    changed_refusal,
+    decide_refusal,
     edit_refusal,
     merchant_refusal,
-    require_perm,
 )
 from refunds.services.outbox import refund_stop_if_payment_withdrawn, submission_open
 from refunds.services.policy import dual_control_threshold_minor
@@ -89,17 +89,29 @@ def _is_override(refund: Refund, decision: str) -> bool:
     return refund.policy_outcome == PolicyOutcome.REVIEW and refund.recommendation != decision
 
 
-def refund_approve(*, refund_id: int, actor: Actor, note: str = "") -> Refund:
+def refund_approve(
+    *,
+    refund_id: int,
+    actor: Actor,
+    note: str = "",
+    expected_version: int | None = None,
+    expected_amount_minor: int | None = None,
+) -> Refund:
     """Record an approval; approve the refund once enough distinct approvers agree.
 
     Refusals (`refunds.permissions.approval_refusal`), checked under the row
     lock so concurrent approvals see each other: the requester can never approve
-    (maker-checker, whatever the state); the approver needs the decide
-    permission, and the senior one when two approvals are required; one person
-    counts once (a unique constraint settles a race of the same person with
-    themself). Side effects: a Decision row; then either the audit event
+    (maker-checker, whatever the state); nor can who administers access; the
+    approver needs the decide permission, and the senior one when two approvals
+    are required; one person counts once (a unique constraint settles a race of
+    the same person with themself). Then the refund must still be the one the
+    approver saw: `expected_version` and `expected_amount_minor`, when given,
+    must equal the locked row's (`changed_refusal`, 409 ERR.CONFLICT.changed) —
+    an edit between looking and approving is never approved blind.
+    Side effects: a Decision row; then either the audit event
     `refund.approval_recorded` (one of two) or everything `refund_approve_now`
-    does. An already-approved refund is returned unchanged (idempotent retry).
+    does. An already-approved refund is returned unchanged (idempotent retry;
+    the approval itself moved its version, so only the amount is compared).
     """
     user = actor.user
     with transaction.atomic():
@@ -113,10 +125,18 @@ def refund_approve(*, refund_id: int, actor: Actor, note: str = "") -> Refund:
             raise refusal.error()
         if refund.state != S.REQUESTED:
             if refund.state in _APPROVED_OR_LATER:
+                changed = changed_refusal(refund, expected_version=None, expected_amount_minor=expected_amount_minor)
+                if changed is not None:
+                    raise changed
                 return refund
             raise InvalidTransition(refund.state, S.APPROVED)
         if refusal is not None:
             raise refusal.error()
+        changed = changed_refusal(
+            refund, expected_version=expected_version, expected_amount_minor=expected_amount_minor
+        )
+        if changed is not None:
+            raise changed
         # Charged back or voided since the request: no approval can send it. The refund is canceled in this
         # transaction (committed), and the approver told why afterwards.
         stopped = refund_stop_if_payment_withdrawn(refund=refund, payment=payment, actor=PAYMENT_CHECK_ACTOR)
@@ -163,12 +183,22 @@ def _approval_record(refund: Refund, payment: Payment, *, actor: Actor, note: st
     refund_approve_now(refund=refund, payment=payment, actor=actor, note=note)
 
 
-def refund_deny(*, refund_id: int, actor: Actor, note: str) -> Refund:
+def refund_deny(
+    *,
+    refund_id: int,
+    actor: Actor,
+    note: str,
+    expected_version: int | None = None,
+    expected_amount_minor: int | None = None,
+) -> Refund:
     """Decline a requested refund; a reason is mandatory and goes to the customer.
 
-    Side effects: the move to `denied` (the reserved amount returns to the
-    payment; audit `refund.denied`, flagged when it overrides an approve
-    recommendation), a Decision(deny). A refund already denied is returned unchanged.
+    Refused to who may not decide (`decide_refusal`: the role, or someone who
+    administers access), and, like an approval, when the refund is not the
+    one the decider saw (`changed_refusal`). Side effects: the move to
+    `denied` (the reserved amount returns to the payment; audit
+    `refund.denied`, flagged when it overrides an approve recommendation), a
+    Decision(deny). A refund already denied is returned unchanged.
     """
     note = (note or "").strip()
     if not note:
@@ -178,7 +208,11 @@ def refund_deny(*, refund_id: int, actor: Actor, note: str) -> Refund:
         _require_same_merchant(refund, actor)
         if refund.state == S.DENIED:
             return refund
-        require_perm(actor.user, Perm.DECIDE)
+        refusal = decide_refusal(actor.user) or changed_refusal(
+            refund, expected_version=expected_version, expected_amount_minor=expected_amount_minor
+        )
+        if refusal is not None:
+            raise refusal
         flagged = refund.override_flagged or _is_override(refund, Recommendation.DECLINE)
         refund_transition(
             refund,
@@ -196,22 +230,33 @@ def refund_deny(*, refund_id: int, actor: Actor, note: str) -> Refund:
 
 
 def refund_edit(
-    *, refund_id: int, actor: Actor, amount_minor: int | None = None, reply: str | None = None, note: str = ""
+    *,
+    refund_id: int,
+    actor: Actor,
+    amount_minor: int | None = None,
+    reply: str | None = None,
+    note: str = "",
+    expected_version: int | None = None,
 ) -> Refund:
     """Change the drafted reply and/or the amount of a refund still under review.
 
-    Not a move of the state machine: the refund stays `requested`. The new
-    amount must fit the remaining refundable (re-read under the payment lock)
-    and the reservation moves by the difference. For goodwill, crossing the
-    dual-control threshold changes how many approvals are needed; an edit
-    after a first approval is refused (`refunds.permissions.edit_refusal`).
+    Not a move of the state machine: the refund stays `requested`, but its
+    `version` is bumped, so an approval of what was shown before is refused.
+    The new amount must fit the remaining refundable (re-read under the
+    payment lock) and the reservation moves by the difference. For goodwill,
+    crossing the dual-control threshold changes how many approvals are
+    needed. Refused (`refunds.permissions.edit_refusal`) to the requester
+    (maker-checker) and after a first approval; and when `expected_version`
+    is given and the refund changed since (`changed_refusal`).
     Side effects: refund update, payment reservation, Decision(edit) with
     before/after, audit `refund.edited` with both drafts and amounts.
     """
     with transaction.atomic():
         refund, payment = refund_lock(refund_id=refund_id)
         approvals = Decision.objects.filter(refund=refund, kind=DecisionKind.APPROVE).count()
-        refusal = edit_refusal(refund, actor.user, approvals_given=approvals)
+        refusal = edit_refusal(refund, actor.user, approvals_given=approvals) or changed_refusal(
+            refund, expected_version=expected_version, expected_amount_minor=None
+        )
         if refusal is not None:
             raise refusal
         before = refund_snapshot(refund)
@@ -235,6 +280,8 @@ def refund_edit(
             fields.append("draft_reply")
         if fields == ["updated_at"]:
             return refund
+        refund.version += 1
+        fields.append("version")
         refund.save(update_fields=fields)
         Decision.objects.create(
             refund=refund,

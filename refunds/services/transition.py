@@ -14,6 +14,8 @@ So the rules that follow from a state, not from who asked, are written once:
   leaving the approved path (cancel after approval, a terminal failure) posts
   REFUND_REVERSED (SPEC §4);
 * entering `submitting` counts the submission round;
+* every move bumps the refund's `version` (so does an edit, `refund_edit`): an
+  approval names the version its approver saw;
 * the audit event, with the snapshots before and after;
 * after commit, never before: the log line `MSG.<event>`, the outcome metric
   and the `refund_changed` signal (customer emails react to it).
@@ -76,6 +78,7 @@ def refund_snapshot(refund: Refund) -> dict[str, Any]:
     """What the audit trail keeps of a refund before and after a change."""
     return {
         "state": refund.state,
+        "version": refund.version,
         "amount_minor": refund.amount_minor,
         "currency": refund.currency,
         "reason": refund.reason,
@@ -171,12 +174,12 @@ def refund_transition(
     flagged) and `log` to the log line. The caller holds `refund_lock`.
 
     Side effects, in order: edge check (raises InvalidTransition), money held,
-    the submission round, the row update, the ledger entry, the audit event;
+    the version, the submission round, the row update, the ledger entry, the audit event;
     after commit the log line, metric and `refund_changed` signal.
     """
     source, at = refund.state, timezone.now()
     before = _move(refund, payment=payment, to=to, changes=changes or {})
-    fields = {"state", "updated_at", *(changes or {})}
+    fields = {"state", "version", "updated_at", *(changes or {})}
     if to == S.SUBMITTING:
         fields |= {"submission_count", "submitted_at", "failure_code", "failure_retryable"}
     refund.save(update_fields=sorted(fields))
@@ -196,6 +199,7 @@ def _move(refund: Refund, *, payment: Payment, to: RefundState, changes: Mapping
     elif source not in ACTIVE_STATES and to in ACTIVE_STATES:
         payment_reserve(payment=payment, amount_minor=refund.amount_minor)
     method()
+    refund.version += 1
     if to == S.SUBMITTING:
         refund.submission_count += 1
         refund.submitted_at = timezone.now()

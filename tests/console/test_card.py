@@ -28,6 +28,11 @@ def card_url(refund: Refund, action: str = "") -> str:
     return f"/console/refunds/{refund.public_id}/" + (f"{action}/" if action else "")
 
 
+def seen(refund: Refund) -> dict[str, int]:
+    """The hidden field of the card's approve and edit forms: the version of the refund they showed."""
+    return {"version": Refund.objects.values_list("version", flat=True).get(pk=refund.pk)}
+
+
 def state_of(refund: Refund) -> str:
     return Refund.objects.values_list("state", flat=True).get(pk=refund.pk)
 
@@ -103,7 +108,7 @@ def test_unknown_refund_is_404(agent_client):
 
 def test_approve_records_the_decision_and_moves_the_refund_on(agent_client):
     refund = review_refund()
-    response = agent_client.post(card_url(refund, "approve"), {"note": "Loyal customer"})
+    response = agent_client.post(card_url(refund, "approve"), {**seen(refund), "note": "Loyal customer"})
     assert response.status_code == 302 and response["Location"] == card_url(refund)
     assert state_of(refund) == RefundState.APPROVED
     decision = Decision.objects.get(refund=refund, kind=DecisionKind.APPROVE)
@@ -113,7 +118,7 @@ def test_approve_records_the_decision_and_moves_the_refund_on(agent_client):
 
 def test_approve_over_htmx_swaps_in_the_fresh_card_with_its_message(agent_client):
     refund = review_refund()
-    response = agent_client.post(card_url(refund, "approve"), {}, **htmx_headers("card"))
+    response = agent_client.post(card_url(refund, "approve"), seen(refund), **htmx_headers("card"))
     html = response.content.decode()
     assert response.status_code == 200
     assert html.lstrip().startswith('<article id="card"')
@@ -124,7 +129,7 @@ def test_requester_cannot_approve_their_own_refund(login):
     client = login("maker", Role.AGENT)
     refund = review_refund(by=agent("maker"))
     assert "someone else must approve it (maker-checker)" in client.get(card_url(refund)).content.decode()
-    response = client.post(card_url(refund, "approve"), {})
+    response = client.post(card_url(refund, "approve"), seen(refund))
     assert response.status_code == 403
     assert message(ERR_AUTHZ_MAKER_CHECKER) in response.content.decode()
     assert state_of(refund) == RefundState.REQUESTED
@@ -133,7 +138,7 @@ def test_requester_cannot_approve_their_own_refund(login):
 def test_refusal_over_htmx_is_a_swappable_card_with_the_message(login):
     client = login("maker", Role.AGENT)
     refund = review_refund(by=agent("maker"))
-    response = client.post(card_url(refund, "approve"), {}, **htmx_headers("card"))
+    response = client.post(card_url(refund, "approve"), seen(refund), **htmx_headers("card"))
     assert response.status_code == 200  # htmx only swaps 2xx answers
     assert message(ERR_AUTHZ_MAKER_CHECKER) in response.content.decode()
 
@@ -165,7 +170,7 @@ def test_actions_are_posts_only(agent_client):
 def test_acting_on_a_refund_that_was_already_decided_shows_a_conflict(agent_client):
     refund = review_refund()
     agent_client.post(card_url(refund, "decline"), {"note": "No"})
-    response = agent_client.post(card_url(refund, "approve"), {})
+    response = agent_client.post(card_url(refund, "approve"), seen(refund))
     assert response.status_code == 409
     assert "cannot move to" in response.content.decode()
 
@@ -188,7 +193,7 @@ def test_approving_on_the_card_sends_the_customer_the_drafted_reply(
     refund = review_refund()
     mail.outbox.clear()
     with django_capture_on_commit_callbacks(execute=True):
-        agent_client.post(card_url(refund, "approve"), {})
+        agent_client.post(card_url(refund, "approve"), seen(refund))
     [email] = mail.outbox
     assert email.to == [refund.order.customer.email]
     assert email.extra_headers["X-Refund-Message"] == MSG_APPROVED
@@ -214,7 +219,7 @@ def test_declining_on_the_card_sends_a_kind_decline_with_the_reason(
 def test_goodwill_above_the_threshold_shows_one_of_two_approvals_and_who_gave_it(login):
     refund = review_refund(amount_minor=25000)
     senior = login("senior1", Role.SENIOR_AGENT)
-    response = senior.post(card_url(refund, "approve"), {}, follow=True)
+    response = senior.post(card_url(refund, "approve"), seen(refund), follow=True)
     html = response.content.decode()
     assert "Your approval is recorded (1 of 2)" in html
     assert "1 of 2 approvals" in html and "<strong>senior1</strong> (senior) approved" in html
@@ -225,8 +230,8 @@ def test_goodwill_above_the_threshold_shows_one_of_two_approvals_and_who_gave_it
 def test_second_approval_by_the_same_senior_is_refused(login):
     refund = review_refund(amount_minor=25000)
     senior = login("senior1", Role.SENIOR_AGENT)
-    senior.post(card_url(refund, "approve"), {})
-    response = senior.post(card_url(refund, "approve"), {})
+    senior.post(card_url(refund, "approve"), seen(refund))
+    response = senior.post(card_url(refund, "approve"), seen(refund))
     assert response.status_code == 403
     assert "a different senior must" in response.content.decode()
     assert state_of(refund) == RefundState.REQUESTED
@@ -234,8 +239,8 @@ def test_second_approval_by_the_same_senior_is_refused(login):
 
 def test_a_second_different_senior_completes_dual_control(login):
     refund = review_refund(amount_minor=25000)
-    login("senior1", Role.SENIOR_AGENT).post(card_url(refund, "approve"), {})
-    response = login("senior2", Role.SENIOR_AGENT).post(card_url(refund, "approve"), {}, follow=True)
+    login("senior1", Role.SENIOR_AGENT).post(card_url(refund, "approve"), seen(refund))
+    response = login("senior2", Role.SENIOR_AGENT).post(card_url(refund, "approve"), seen(refund), follow=True)
     assert "Approved 250.00 USD" in response.content.decode()
     assert state_of(refund) == RefundState.APPROVED
 
@@ -243,7 +248,7 @@ def test_a_second_different_senior_completes_dual_control(login):
 def test_an_agent_without_the_senior_role_cannot_approve_a_dual_control_refund(agent_client):
     refund = review_refund(amount_minor=25000)
     assert "needs two senior agents" in agent_client.get(card_url(refund)).content.decode()
-    response = agent_client.post(card_url(refund, "approve"), {})
+    response = agent_client.post(card_url(refund, "approve"), seen(refund))
     assert response.status_code == 403
     assert "needs approvals from senior agents" in response.content.decode()
     assert not Decision.objects.filter(refund=refund, kind=DecisionKind.APPROVE).exists()
@@ -298,6 +303,7 @@ def test_approving_against_a_decline_recommendation_warns_and_is_flagged(agent_c
     response = agent_client.post(
         card_url(refund, "edit"),
         {
+            **seen(refund),
             "reply": "We have seen your photo: refunding 30.00.",
             "amount": "30.00",
             "note": "Photo seen on the phone",
@@ -317,12 +323,12 @@ def test_the_decline_draft_is_never_sent_as_an_approval_reply(agent_client):
     html = agent_client.get(card_url(refund)).content.decode()
     assert "Approve and send reply" not in html and "Write the approval reply" in html
 
-    response = agent_client.post(card_url(refund, "approve"), {})
+    response = agent_client.post(card_url(refund, "approve"), seen(refund))
     assert response.status_code == 400
     assert "The drafted reply still declines this refund" in response.content.decode()
     # "Save and approve" with the decline draft left as it is is refused the same way, on the reply field.
     response = agent_client.post(
-        card_url(refund, "edit"), {"reply": refund.draft_reply, "amount": "20.00", "action": "approve"}
+        card_url(refund, "edit"), {**seen(refund), "reply": refund.draft_reply, "amount": "20.00", "action": "approve"}
     )
     assert response.status_code == 400
     assert 'id="edit_reply_error"' in response.content.decode()
@@ -333,10 +339,14 @@ def test_the_decline_draft_is_never_sent_as_an_approval_reply(agent_client):
 
 def test_an_amount_only_edit_does_not_unlock_approving_with_the_decline_draft(agent_client):
     refund = decline_recommended_refund()
-    agent_client.post(card_url(refund, "edit"), {"reply": refund.draft_reply, "amount": "20.00", "action": "save"})
-    assert agent_client.post(card_url(refund, "approve"), {}).status_code == 400
-    agent_client.post(card_url(refund, "edit"), {"reply": "Refunding 20.00 for the chip.", "amount": "20.00"})
-    response = agent_client.post(card_url(refund, "approve"), {})
+    agent_client.post(
+        card_url(refund, "edit"), {**seen(refund), "reply": refund.draft_reply, "amount": "20.00", "action": "save"}
+    )
+    assert agent_client.post(card_url(refund, "approve"), seen(refund)).status_code == 400
+    agent_client.post(
+        card_url(refund, "edit"), {**seen(refund), "reply": "Refunding 20.00 for the chip.", "amount": "20.00"}
+    )
+    response = agent_client.post(card_url(refund, "approve"), seen(refund))
     assert response.status_code == 302
     assert state_of(refund) == RefundState.APPROVED
 
@@ -358,7 +368,13 @@ def test_edit_saves_wording_and_amount_and_audits_both_versions(agent_client):
     original_reply = refund.draft_reply
     response = agent_client.post(
         card_url(refund, "edit"),
-        {"reply": "We are sorry. Here is 40.00 back.", "amount": "40.00", "note": "Partial", "action": "save"},
+        {
+            **seen(refund),
+            "reply": "We are sorry. Here is 40.00 back.",
+            "amount": "40.00",
+            "note": "Partial",
+            "action": "save",
+        },
     )
     assert response.status_code == 302
     refund.refresh_from_db()
@@ -375,7 +391,9 @@ def test_edit_saves_wording_and_amount_and_audits_both_versions(agent_client):
 def test_edit_then_approve_in_one_submission_records_both_steps(agent_client):
     refund = review_refund(amount_minor=5000)
     response = agent_client.post(
-        card_url(refund, "edit"), {"reply": "Refunding 60.00.", "amount": "60.00", "action": "approve"}, follow=True
+        card_url(refund, "edit"),
+        {**seen(refund), "reply": "Refunding 60.00.", "amount": "60.00", "action": "approve"},
+        follow=True,
     )
     assert "Approved 60.00 USD" in response.content.decode()
     refund.refresh_from_db()
@@ -387,7 +405,7 @@ def test_edit_then_approve_in_one_submission_records_both_steps(agent_client):
 def test_edit_above_the_remaining_refundable_is_refused_and_nothing_changes(agent_client):
     refund = review_refund(amount_minor=5000, order_amount=10000)
     response = agent_client.post(
-        card_url(refund, "edit"), {"reply": refund.draft_reply, "amount": "100.01", "action": "approve"}
+        card_url(refund, "edit"), {**seen(refund), "reply": refund.draft_reply, "amount": "100.01", "action": "approve"}
     )
     assert response.status_code == 400
     html = response.content.decode()
@@ -401,19 +419,24 @@ def test_edit_above_the_remaining_refundable_is_refused_and_nothing_changes(agen
 @pytest.mark.parametrize(("amount", "error"), [("0", "more than zero"), ("12.345", "2 decimal places"), ("x", "45.00")])
 def test_edit_with_an_invalid_amount_is_refused_on_the_field(agent_client, amount, error):
     refund = review_refund()
-    response = agent_client.post(card_url(refund, "edit"), {"reply": "ok", "amount": amount, "action": "save"})
+    response = agent_client.post(
+        card_url(refund, "edit"), {**seen(refund), "reply": "ok", "amount": amount, "action": "save"}
+    )
     assert response.status_code == 400
     assert error in response.content.decode()
 
 
-def test_a_refused_approval_rolls_back_the_edit_it_came_with(login):
-    client = login("maker", Role.AGENT)
-    refund = review_refund(amount_minor=5000, by=agent("maker"))
-    response = client.post(card_url(refund, "edit"), {"reply": "Changed", "amount": "30.00", "action": "approve"})
+def test_a_refused_approval_rolls_back_the_edit_it_came_with(agent_client):
+    # Raising goodwill above the dual-control threshold makes it a seniors' decision: the agent's
+    # "Save and approve" is refused, and the raise goes with it.
+    refund = review_refund(amount_minor=5000)
+    response = agent_client.post(
+        card_url(refund, "edit"), {**seen(refund), "reply": "Changed", "amount": "250.00", "action": "approve"}
+    )
     assert response.status_code == 403
-    assert message(ERR_AUTHZ_MAKER_CHECKER) in response.content.decode()
+    assert "needs approvals from senior agents" in response.content.decode()
     refund.refresh_from_db()
-    assert (refund.amount_minor, refund.state) == (5000, RefundState.REQUESTED)
+    assert (refund.amount_minor, refund.state, refund.approvals_required) == (5000, RefundState.REQUESTED, 1)
     assert not AuditEvent.objects.filter(refund=refund, action="refund.edited").exists()
 
 
@@ -422,7 +445,9 @@ def test_edit_is_closed_after_the_first_of_two_approvals(login):
     refund_approve(refund_id=refund.pk, actor=agent("senior1", Role.SENIOR_AGENT))
     client = login("senior2", Role.SENIOR_AGENT)
     assert "The draft is locked" in client.get(card_url(refund)).content.decode()
-    response = client.post(card_url(refund, "edit"), {"reply": "x", "amount": "100.00", "action": "save"})
+    response = client.post(
+        card_url(refund, "edit"), {**seen(refund), "reply": "x", "amount": "100.00", "action": "save"}
+    )
     assert response.status_code == 409
     assert "can no longer be edited" in response.content.decode()
 
@@ -456,6 +481,6 @@ def test_the_requester_of_a_decline_recommended_refund_hears_about_maker_checker
     refund = make_refund(
         order=captured_order(amount_minor=10000), amount_minor=3000, reason=Reason.QUALITY, actor=agent("maker")
     )
-    response = client.post(card_url(refund, "approve"), {})
+    response = client.post(card_url(refund, "approve"), seen(refund))
     assert response.status_code == 403
     assert message(ERR_AUTHZ_MAKER_CHECKER) in response.content.decode()

@@ -53,7 +53,8 @@ def test_timeline_shows_who_edited_and_declined_with_before_and_after(login):
     refund = review_refund(amount_minor=5000)
     client = login("agent", Role.AGENT)
     client.post(
-        f"/console/refunds/{refund.public_id}/edit/", {"reply": "New words", "amount": "45.00", "action": "save"}
+        f"/console/refunds/{refund.public_id}/edit/",
+        {"reply": "New words", "amount": "45.00", "action": "save", "version": refund.version},
     )
     client.post(f"/console/refunds/{refund.public_id}/decline/", {"note": "Not eligible"})
     html = client.get(f"/console/refunds/{refund.public_id}/timeline/").content.decode()
@@ -71,8 +72,9 @@ def test_timeline_needs_the_view_permission(login):
 
 def test_second_approval_shows_in_the_timeline_as_recorded_then_approved(login):
     refund = review_refund(amount_minor=25000)
-    login("s1", Role.SENIOR_AGENT).post(f"/console/refunds/{refund.public_id}/approve/", {})
-    login("s2", Role.SENIOR_AGENT).post(f"/console/refunds/{refund.public_id}/approve/", {})
+    # A first approval of two changes nothing of the refund: both seniors saw the same version.
+    login("s1", Role.SENIOR_AGENT).post(f"/console/refunds/{refund.public_id}/approve/", {"version": refund.version})
+    login("s2", Role.SENIOR_AGENT).post(f"/console/refunds/{refund.public_id}/approve/", {"version": refund.version})
     html = login("reader", Role.AGENT).get(f"/console/refunds/{refund.public_id}/timeline/").content.decode()
     recorded, approved = positions(html, "Approval recorded", "<strong>Approved</strong>")
     assert recorded < approved

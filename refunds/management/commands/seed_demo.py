@@ -26,7 +26,9 @@ DEMO_USERS = [
     ("senior2", Role.SENIOR_AGENT, "Second senior agent"),
     ("finance", Role.FINANCE, "Finance"),
     ("risk", Role.RISK, "Risk"),
-    ("admin", Role.ADMIN, "Administrator (superuser)"),
+    ("admin", Role.ADMIN, "Operations administrator"),
+    # Users, groups and API keys: a login of its own that decides no refund (separation of duties).
+    ("access", Role.ACCESS_ADMIN, "Access administrator"),
 ]
 
 # (order id, currency, amount, status, payment id, rail, what it demonstrates)
@@ -68,7 +70,9 @@ class Command(BaseCommand):
                 user, _ = User.objects.get_or_create(username=username, defaults={"first_name": label})
                 user.set_password(password)
                 user.is_staff = True
-                user.is_superuser = role == Role.ADMIN
+                # No demo superuser: a superuser may not decide refunds, and the access admin role
+                # administers people without one (an older demo database's admin is demoted here).
+                user.is_superuser = False
                 user.email = f"{username}@example.com"
                 user.save()
                 user.groups.add(Group.objects.get(name=role))
