@@ -5,11 +5,14 @@ from __future__ import annotations
 import http.client
 import json
 import os
+import secrets
 import statistics
 import subprocess
 import sys
 import time
 from pathlib import Path
+
+from cryptography.fernet import Fernet
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benchmarks" / "results"
@@ -27,6 +30,14 @@ def bench_env(db_name: str, **extra: str) -> dict[str, str]:
         RATE_LIMIT_CREATE_PER_MINUTE="0",
         RATE_LIMIT_DECIDE_PER_MINUTE="0",
         PYTHONPATH=str(ROOT),
+        # Production settings (DEBUG=0) refuse to start without secrets of their own: fresh ones per run.
+        SECRET_KEY=secrets.token_urlsafe(50),
+        PROVIDER_API_KEY=f"sk_bench_{secrets.token_hex(8)}",
+        PROVIDER_WEBHOOK_SECRET=f"whsec_bench_{secrets.token_hex(8)}",
+        STATUS_TOKEN_ENCRYPTION_KEY=Fernet.generate_key().decode(),
+        EVIDENCE_ENCRYPTION_KEY=Fernet.generate_key().decode(),
+        SECURE_HTTPS="0",  # plain http on loopback
+        EMAIL_BACKEND="django.core.mail.backends.locmem.EmailBackend",
     )
     env.update(extra)
     return env
@@ -48,6 +59,8 @@ def manage(env: dict[str, str], *args: str) -> str:
 
 
 def start_gunicorn(env: dict[str, str], port: int, workers: int = 2, threads: int = 1) -> subprocess.Popen:
+    # As a deploy does: without the static manifest a worker refuses to boot (core/checks.py).
+    manage(env, "collectstatic", "--noinput", "-v", "0")
     process = subprocess.Popen(
         [sys.executable, "-m", "gunicorn", "config.wsgi", "--bind", f"127.0.0.1:{port}",
          "--workers", str(workers), "--threads", str(threads), "--log-level", "warning"],

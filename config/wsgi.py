@@ -5,3 +5,8 @@ from django.core.wsgi import get_wsgi_application
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.base")
 
 application = get_wsgi_application()
+
+# A worker that would answer 500 on every page refuses to boot instead (gunicorn then stops with the reason).
+from core.checks import require_static_manifest  # noqa: E402 - needs the settings loaded above
+
+require_static_manifest()

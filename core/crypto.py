@@ -30,9 +30,18 @@ def _fernet(configured: str, purpose: bytes, secret_key: str) -> MultiFernet:
     keys = [key.strip() for key in configured.split(",") if key.strip()]
     if keys:
         return MultiFernet([Fernet(key) for key in keys])
+    return MultiFernet([Fernet(derived_key(secret_key=secret_key, purpose=purpose))])
+
+
+def derived_key(*, secret_key: str, purpose: bytes) -> str:
+    """The Fernet key a purpose gets from SECRET_KEY when none is configured (the demo; older deploys).
+
+    Production must configure its keys; a deploy that used to run on derived
+    keys lists this one after its new key (`new,derived`) so existing data stays readable.
+    """
     # A dedicated sub-key per purpose: the raw SECRET_KEY is never used as an encryption key.
     derived = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=purpose).derive(secret_key.encode())
-    return MultiFernet([Fernet(base64.urlsafe_b64encode(derived))])
+    return base64.urlsafe_b64encode(derived).decode()
 
 
 def keyed_digest(value: str, *, purpose: bytes) -> str:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import hmac
 import logging
 
 from celery import current_app
+from django.conf import settings
 from django.db import connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.http import require_GET
@@ -52,8 +54,27 @@ def readyz(request: HttpRequest) -> JsonResponse:
     return JsonResponse({"status": "ready"})
 
 
+def metrics_authorized(request: HttpRequest) -> bool:
+    """With METRICS_TOKEN set in production, only `Authorization: Bearer <METRICS_TOKEN>` may scrape.
+
+    Compared in constant time, as bytes (compare_digest refuses non-ASCII str),
+    so the answer time says nothing about how much of a guess was right.
+    """
+    token = getattr(settings, "METRICS_TOKEN", "")
+    if settings.DEBUG or not token:
+        return True
+    scheme, _, presented = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() != "bearer":
+        return False
+    return hmac.compare_digest(presented.strip().encode(), token.encode())
+
+
 @require_GET
 def metrics(request: HttpRequest) -> HttpResponse:
+    if not metrics_authorized(request):
+        response = HttpResponse("metrics need the bearer token\n", status=401, content_type="text/plain")
+        response["WWW-Authenticate"] = 'Bearer realm="metrics"'
+        return response
     return HttpResponse(scrape(), content_type=CONTENT_TYPE_LATEST)
 
 

@@ -1,7 +1,8 @@
 """JSON log lines with the message id and correlation id (SPEC §10).
 
 Log calls pass structured fields in `extra={"message_id": ..., ...}`; only ids,
-amounts and states go there — never names, emails or card data.
+amounts and states go there — never names, emails or card data. Each line is
+scrubbed again (`scrub`) for what other code puts in exception texts.
 """
 
 from __future__ import annotations
@@ -17,6 +18,19 @@ _STANDARD = set(vars(logging.makeLogRecord({}))) | {"message", "asctime", "corre
 # A customer's status-page link is a bearer secret. Django logs the path of a failing request
 # (and the request object itself), so every line is scrubbed of anything shaped like one.
 _STATUS_TOKEN_PATH = re.compile(r"/r/[A-Za-z0-9_-]{16,}")
+# Our own log calls never pass a customer's address or name, but text we do not write reaches the
+# logs too: exception messages (an email service's "address rejected: …", Celery's task failure
+# lines) and PostgreSQL's error details, which repeat the values of the row or key they refused.
+# Lines are scrubbed of those as a last line of defence (the JSON text: newlines appear as \n).
+_SCRUBS = [
+    (_STATUS_TOKEN_PATH, "/r/[token]"),
+    (re.compile(r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+"), "[email]"),
+    (re.compile(r"(Failing row contains )\(.*?\)(?=\.?(?:\\n|\"|$))"), r"\1([redacted])"),
+    (
+        re.compile(r"(Key \([^)]*\))=\(.*?\)(?= already exists| is not present| conflicts| is still referenced)"),
+        r"\1=([redacted])",
+    ),
+]
 
 
 class CorrelationIdFilter(logging.Filter):
@@ -40,4 +54,11 @@ class JsonFormatter(logging.Formatter):
                 entry[key] = value
         if record.exc_info:
             entry["exc"] = self.formatException(record.exc_info)
-        return _STATUS_TOKEN_PATH.sub("/r/[token]", json.dumps(entry, default=str, ensure_ascii=False))
+        return scrub(json.dumps(entry, default=str, ensure_ascii=False))
+
+
+def scrub(text: str) -> str:
+    """`text` without status-link tokens, email addresses, or the row and key values of database errors."""
+    for pattern, replacement in _SCRUBS:
+        text = pattern.sub(replacement, text)
+    return text

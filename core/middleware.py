@@ -2,8 +2,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from django.conf import settings
 from django.core.exceptions import SuspiciousOperation
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.utils.cache import patch_cache_control
 from django.views.defaults import bad_request, page_not_found
 
 from core.actor import Actor, reset_current_actor, set_current_actor
@@ -83,3 +85,27 @@ class ActorMiddleware:
             return self.get_response(request)
         finally:
             reset_current_actor(token)
+
+
+class SecurityHeadersMiddleware:
+    """The headers Django's SecurityMiddleware does not set: Permissions-Policy, and no-store on customer data.
+
+    `PERMISSIONS_POLICY` goes on every answer. Answers under
+    `NO_STORE_PATH_PREFIXES` (staff screens, the admin, the status page: all
+    show customers' names, addresses or refunds) are `Cache-Control: private,
+    no-store`, so no shared cache and no browser history keeps a copy after
+    the person signs out or the tab closes.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+        self.permissions_policy: str = getattr(settings, "PERMISSIONS_POLICY", "")
+        self.no_store_prefixes: tuple[str, ...] = tuple(getattr(settings, "NO_STORE_PATH_PREFIXES", ()))
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        if self.permissions_policy:
+            response.headers.setdefault("Permissions-Policy", self.permissions_policy)
+        if self.no_store_prefixes and request.path_info.startswith(self.no_store_prefixes):
+            patch_cache_control(response, private=True, no_store=True)
+        return response

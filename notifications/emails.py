@@ -74,6 +74,10 @@ class TransientSendError(Exception):
         self.detail = detail
 
 
+class EmailSendError(Exception):
+    """An unexpected failure to send, named by its type only: the original text may hold the address."""
+
+
 def email_for_event(*, refund: Refund, event: str) -> str | None:
     """Which email (if any) a refund event sends; `refund` is the refund as its transaction left it."""
     message_id = EMAIL_FOR_EVENT.get(event)
@@ -177,7 +181,8 @@ def notification_send(*, refund_id: int, message_id: str) -> str:
     Outcomes: "sent"; "duplicate" (already sent, e.g. a redelivered task);
     "skipped" (no address on file, audited); "failed" (permanent refusal,
     audited); "missing" (no such refund, logged). Raises TransientSendError
-    for the caller to retry; anything unexpected is audited as failed and re-raised.
+    for the caller to retry; anything unexpected is audited as failed and raised
+    again as EmailSendError, which names its type but never repeats its text.
     """
     refund = Refund.objects.select_related("order__customer", "payment").filter(pk=refund_id).first()
     if refund is None:
@@ -192,9 +197,11 @@ def notification_send(*, refund_id: int, message_id: str) -> str:
         return "skipped"
     try:
         notification_build(refund=refund, message_id=message_id, language=language).send(fail_silently=False)
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - audited, then raised again (without its text) below
+        # Never chain `exc`: its text often names the recipient (SMTPRecipientsRefused, an email
+        # service's "address rejected"), and Celery logs the chain of whatever the task raises.
         if is_transient(exc):
-            raise TransientSendError(_describe(exc)) from exc
+            raise TransientSendError(_describe(exc)) from None
         _record(refund, AuditAction.NOTIFICATION_FAILED, message_id, language, _describe(exc))
         logger.warning(
             "customer email refused",
@@ -202,7 +209,7 @@ def notification_send(*, refund_id: int, message_id: str) -> str:
         )
         if isinstance(exc, smtplib.SMTPException):
             return "failed"
-        raise
+        raise EmailSendError(_describe(exc)) from None
     _record(refund, AuditAction.NOTIFICATION_SENT, message_id, language)
     logger.info(
         "customer email sent",

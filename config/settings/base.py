@@ -15,6 +15,8 @@ import dj_database_url
 from celery.schedules import crontab
 from kombu import Queue
 
+from config.settings import guard
+
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 VAR_DIR = Path(os.environ.get("VAR_DIR", BASE_DIR / "var"))
 
@@ -32,8 +34,9 @@ def env_int(name: str, default: int) -> int:
 
 
 DEBUG = env_bool("DEBUG", False)
-# The embedded demo runs without any configuration; production must set its own.
-SECRET_KEY = os.environ.get("SECRET_KEY", "insecure-demo-key-change-me-" + "x" * 24)
+# The embedded demo runs without any configuration; production must set its own
+# (with DEBUG=0 the demo value refuses to start: see the end of this module).
+SECRET_KEY = os.environ.get("SECRET_KEY") or guard.DEMO_SECRET_KEY
 ALLOWED_HOSTS = [h.strip() for h in os.environ.get("ALLOWED_HOSTS", "localhost,127.0.0.1").split(",") if h.strip()]
 APP_BASE_URL = os.environ.get("APP_BASE_URL", "http://127.0.0.1:8000").rstrip("/")
 CSRF_TRUSTED_ORIGINS = [APP_BASE_URL]
@@ -140,17 +143,12 @@ STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
 }
-# Tests and the demo serve straight from the app directories, without collectstatic.
-WHITENOISE_USE_FINDERS = True
+# The demo serves straight from the app directories, without collectstatic (the test settings too).
+# Production serves what `manage.py collectstatic` wrote to STATIC_ROOT: the hashed names the
+# manifest storage puts in every page, cached for ever by browsers (docs/operations.md).
+WHITENOISE_USE_FINDERS = DEBUG
 WHITENOISE_AUTOREFRESH = DEBUG
 MEDIA_ROOT = Path(os.environ.get("PRIVATE_MEDIA_ROOT", VAR_DIR / "private"))
-
-SECURE_CONTENT_TYPE_NOSNIFF = True
-SECURE_REFERRER_POLICY = "same-origin"
-X_FRAME_OPTIONS = "DENY"
-SESSION_COOKIE_HTTPONLY = True
-SESSION_COOKIE_SECURE = env_bool("SECURE_COOKIES", False)
-CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 
 # --- JSON API -----------------------------------------------------------------
 REST_FRAMEWORK = {
@@ -180,8 +178,8 @@ RATE_LIMIT_DECIDE_PER_MINUTE = env_int("RATE_LIMIT_DECIDE_PER_MINUTE", 300)
 # --- Provider ----------------------------------------------------------------
 PROVIDER = os.environ.get("PROVIDER", "stripe")
 PROVIDER_API_BASE = os.environ.get("PROVIDER_API_BASE", "http://127.0.0.1:8765")
-PROVIDER_API_KEY = os.environ.get("PROVIDER_API_KEY", "sk_test_simulator")
-PROVIDER_WEBHOOK_SECRET = os.environ.get("PROVIDER_WEBHOOK_SECRET", "whsec_demo_secret")
+PROVIDER_API_KEY = os.environ.get("PROVIDER_API_KEY") or guard.DEMO_PROVIDER_API_KEY
+PROVIDER_WEBHOOK_SECRET = os.environ.get("PROVIDER_WEBHOOK_SECRET") or guard.DEMO_PROVIDER_WEBHOOK_SECRET
 PROVIDER_TIMEOUT_SECONDS = float(os.environ.get("PROVIDER_TIMEOUT_SECONDS", "5"))
 # Outbox delivery (SPEC §6): bounded attempts with exponential backoff and full
 # jitter, then a dead letter. A worker's lease on a message must outlast one
@@ -270,7 +268,16 @@ EVIDENCE_ENCRYPTION_KEY = os.environ.get("EVIDENCE_ENCRYPTION_KEY") or None
 STATUS_TOKEN_ENCRYPTION_KEY = os.environ.get("STATUS_TOKEN_ENCRYPTION_KEY") or None
 
 # --- Email -------------------------------------------------------------------
-EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
+# The demo prints emails on the console; production sends them (the console backend is refused there).
+EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND") or (
+    guard.CONSOLE_EMAIL_BACKEND if DEBUG else "django.core.mail.backends.smtp.EmailBackend"
+)
+EMAIL_HOST = os.environ.get("EMAIL_HOST", "localhost")
+EMAIL_PORT = env_int("EMAIL_PORT", 25)
+EMAIL_HOST_USER = os.environ.get("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = os.environ.get("EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
+EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 30)
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "Refund desk <refunds@example.com>")
 
 # --- Logging: one JSON object per line, message ids and correlation ids -------
@@ -350,3 +357,61 @@ OTP_TOTP_ISSUER = "Refund desk"
 MFA_RECOVERY_CODES = 10
 # Never show an authenticator's key or the recovery codes in the admin (console/admin/accounts.py).
 OTP_ADMIN_HIDE_SENSITIVE_DATA = True
+
+# === Deploy hardening (issue 10, items 11-13, 15) ===========================================
+# One block on purpose: HTTPS, headers, the metrics token and the production guard. Other
+# branches edit INSTALLED_APPS and MIDDLEWARE above; this block only appends to them.
+
+# --- HTTPS (docs/operations.md "Production environment") ---------------------
+# SECURE_HTTPS=1 (the default with DEBUG=0): the app is reached over https, through a proxy
+# that terminates TLS and sets X-Forwarded-Proto (it must overwrite whatever the client sent).
+# SECURE_HTTPS=0 serves plain http: the demo, the tests, a loopback-only process.
+SECURE_HTTPS = env_bool("SECURE_HTTPS", not DEBUG)
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"  # the status page answers no-referrer (status_page/views.py)
+X_FRAME_OPTIONS = "DENY"
+SESSION_COOKIE_HTTPONLY = True
+# SECURE_COOKIES=1 is the deprecated way to ask for Secure cookies alone; SECURE_HTTPS includes it.
+SESSION_COOKIE_SECURE = SECURE_HTTPS or env_bool("SECURE_COOKIES", False)
+CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+if SECURE_HTTPS:
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    SECURE_SSL_REDIRECT = True
+    # Probes and the Prometheus scrape reach a process directly, over plain http, from inside.
+    SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$", r"^metrics$"]
+    SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 365 * 24 * 3600)
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", True)
+    SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", True)
+
+# --- Response headers -----------------------------------------------------------
+INSTALLED_APPS += ["core.apps.CoreConfig", "csp"]
+# Right after SecurityMiddleware: every answer gets the headers, error pages and redirects included.
+MIDDLEWARE[MIDDLEWARE.index("django.middleware.security.SecurityMiddleware") + 1 : 0] = [
+    "csp.middleware.CSPMiddleware",
+    "core.middleware.SecurityHeadersMiddleware",
+]
+# No inline script or style anywhere (templates/, the admin's own): everything is a file of ours.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'", "data:"],
+        "connect-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'none'"],
+        "frame-ancestors": ["'none'"],
+        "form-action": ["'self'"],
+    },
+}
+PERMISSIONS_POLICY = "camera=(), microphone=(), geolocation=(), payment=(), usb=(), fullscreen=(self)"
+# Pages showing customer data (staff screens, the admin, the customer's status page) are never cached.
+NO_STORE_PATH_PREFIXES = ("/console/", "/finance/", "/admin/", "/r/")
+
+# --- /metrics -------------------------------------------------------------------
+# Set in production: the scrape must send `Authorization: Bearer <METRICS_TOKEN>`.
+METRICS_TOKEN = os.environ.get("METRICS_TOKEN", "")
+
+# --- Production refuses the demo's secrets (config/settings/guard.py) ----------
+if not DEBUG:
+    guard.refuse_demo_configuration(os.environ, provider=PROVIDER, email_backend=EMAIL_BACKEND)

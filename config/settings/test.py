@@ -13,6 +13,17 @@ os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/15")
 # The broker gets its own Redis database: tests delete cache keys, never queues.
 os.environ.setdefault("CELERY_BROKER_URL", os.environ["REDIS_URL"].rsplit("/", 1)[0] + "/9")
 os.environ.setdefault("DEVTOOLS", "1")
+# The tests run with DEBUG=0, so the settings refuse the demo's published secrets
+# (config/settings/guard.py): these are the tests' own, set in os.environ so the
+# gunicorn and Celery processes a test starts (tests/support/live.py) inherit them.
+os.environ.setdefault("SECRET_KEY", "refund-desk-tests-only-" + "k3y-" * 10)
+os.environ.setdefault("PROVIDER_API_KEY", "sk_test_refund_desk_tests")
+os.environ.setdefault("PROVIDER_WEBHOOK_SECRET", "whsec_refund_desk_tests")
+# Fernet keys are 32 bytes, URL-safe base64.
+os.environ.setdefault("STATUS_TOKEN_ENCRYPTION_KEY", "cmVmdW5kLWRlc2stdGVzdHMtc3RhdHVzLXRva2VucyE=")
+os.environ.setdefault("EVIDENCE_ENCRYPTION_KEY", "cmVmdW5kLWRlc2stdGVzdHMtZXZpZGVuY2UtZmlsZSE=")
+# Plain http on loopback: the live server and test stacks have no TLS proxy in front.
+os.environ.setdefault("SECURE_HTTPS", "0")
 
 # A namespace per process set: its Celery queues and its cache keys. A test
 # session (each xdist worker is one) names its own after its pid; the web and
@@ -38,3 +49,5 @@ STORAGES = {
 }
 # Existing tests sign staff in with a password alone; the two-factor tests turn this on.
 MFA_REQUIRED = False
+# No collectstatic in tests: static files come straight from the app directories.
+WHITENOISE_USE_FINDERS = True

@@ -5,9 +5,10 @@ from __future__ import annotations
 import os
 from datetime import timedelta
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 from django.utils import timezone
 
@@ -63,6 +64,9 @@ class Command(BaseCommand):
         parser.add_argument("--password", default=os.environ.get("DEMO_PASSWORD", "refunds-demo"))
 
     def handle(self, *args, password: str, **options) -> None:
+        if not settings.DEBUG:
+            # Users for every role with one published password, superuser included: a takeover kit in production.
+            raise CommandError("seed_demo only runs with DEBUG=1 (the demo): its users share a published password.")
         reference_data_ensure()
         User = get_user_model()
         with transaction.atomic():
