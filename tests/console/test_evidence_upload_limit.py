@@ -10,7 +10,7 @@ from __future__ import annotations
 import pytest
 
 from refunds.enums import Reason
-from refunds.models import Refund
+from refunds.models import EvidenceFile, Refund
 from tests.refunds.factories import captured_order
 
 pytestmark = pytest.mark.django_db
@@ -128,4 +128,6 @@ def test_evidence_within_the_limit_is_still_accepted(agent_client):
     response = send(agent_client, order, body, content_length=str(body.length))
 
     assert response.status_code == 302, response.content[:500]
-    assert Refund.objects.get().evidence == ["huge.pdf"]
+    stored = EvidenceFile.objects.get()
+    assert stored.original_name == "huge.pdf"
+    assert Refund.objects.get().evidence == [{"type": "file", "file_id": stored.pk}]
