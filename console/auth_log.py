@@ -7,20 +7,17 @@ Passwords and codes are never passed here.
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import logging
 from typing import Any
 
-from django.conf import settings
+from core.crypto import keyed_digest
 
 logger = logging.getLogger("console.auth")
 
 
 def username_digest(username: str) -> str:
     """A stable, non-reversible tag for a username (keyed, so a list of known emails cannot undo it)."""
-    key = hashlib.sha256(b"refund-desk/log-username/" + settings.SECRET_KEY.encode()).digest()
-    return hmac.new(key, username.strip().lower().encode(), hashlib.sha256).hexdigest()[:16]
+    return keyed_digest(username.strip().lower(), purpose=b"refund-desk log username")[:16]
 
 
 def log_auth(message_id: str, username: str, level: int = logging.INFO, **fields: Any) -> None:

@@ -52,5 +52,10 @@ def keyed_digest(value: str, *, purpose: bytes) -> str:
     address of a leaked list) cannot be checked against it, as a plain
     SHA-256 could.
     """
-    key = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=purpose).derive(settings.SECRET_KEY.encode())
-    return hmac.new(key, value.encode(), hashlib.sha256).hexdigest()[:32]
+    return hmac.new(_subkey(purpose, settings.SECRET_KEY), value.encode(), hashlib.sha256).hexdigest()[:32]
+
+
+@lru_cache(maxsize=16)
+def _subkey(purpose: bytes, secret_key: str) -> bytes:
+    # Derived once per purpose (and SECRET_KEY, so a test changing it gets a fresh key), not per digest.
+    return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=purpose).derive(secret_key.encode())
