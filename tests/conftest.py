@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-pytest_plugins = ["tests.support.stripe_sim"]
+pytest_plugins = ["tests.support.stripe_sim", "tests.support.stripe_events"]
 
 E2E = Path(__file__).resolve().parent / "e2e"
 E2E_TIERS = {"journeys", "chaos", "browser"}  # folders of tests/e2e, each a marker (pyproject.toml)

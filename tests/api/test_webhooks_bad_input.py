@@ -9,47 +9,22 @@ stored) instead of failing inside the insert.
 from __future__ import annotations
 
 import json
-import time
 
 import pytest
-from django.test import Client
 
-from providers.stripe.signature import sign_payload
 from refunds.enums import RefundState
 from refunds.models import WebhookEvent
 from tests.refunds.factories import submitted_refund
+from tests.support.stripe_events import post, refund_event_body
 
-pytestmark = pytest.mark.django_db
-SECRET = "whsec_hostile"
-
-
-@pytest.fixture(autouse=True)
-def _stripe(settings):
-    settings.PROVIDER = "stripe"
-    settings.PROVIDER_WEBHOOK_SECRET = SECRET
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("stripe_webhooks")]
 
 
 def envelope(**changes: object) -> dict:
-    obj = {
-        "object": "refund",
-        "id": "re_1",
-        "status": "succeeded",
-        "amount": 3000,
-        "currency": "usd",
-        "metadata": {"refund_id": "rf_nobody"},
-    }
-    obj.update(changes.pop("object_changes", {}))
-    return {"id": "evt_ok", "type": "refund.updated", "created": int(time.time()), "data": {"object": obj}, **changes}
-
-
-def post(payload: bytes):
-    client = Client(raise_request_exception=False)
-    return client.post(
-        "/webhooks/payments/stripe",
-        payload,
-        content_type="application/json",
-        HTTP_STRIPE_SIGNATURE=sign_payload(payload, SECRET),
-    )
+    """A well-formed refund event with `changes` to its envelope and `object_changes` to its refund object."""
+    body = refund_event_body(event_id="evt_ok")
+    body["data"]["object"].update(changes.pop("object_changes", {}))
+    return {**body, **changes}
 
 
 def assert_rejected(response) -> None:

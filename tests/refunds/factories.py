@@ -8,6 +8,7 @@ import factory
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.db import transaction
+from django.test import Client
 from django.utils import timezone
 
 from core.actor import Actor
@@ -38,6 +39,18 @@ class UserFactory(factory.django.DjangoModelFactory):
     def role(self, create, extracted, **kwargs):
         if extracted:
             self.groups.add(Group.objects.get(name=extracted))
+
+
+def staff_client(username: str, role: str | None = None, *, superuser: bool = False) -> Client:
+    """A test client signed in as a staff user (the admin site's door) with `role`; the user is `client.user`."""
+    user = UserFactory(username=username, role=role)
+    user.is_staff = True
+    user.is_superuser = superuser
+    user.save()
+    client = Client()
+    client.force_login(user)
+    client.user = user
+    return client
 
 
 class CustomerFactory(factory.django.DjangoModelFactory):

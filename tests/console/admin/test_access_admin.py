@@ -19,22 +19,11 @@ from audit.models import AuditEvent
 from audit.services import audit_seal_pending, audit_verify
 from refunds.enums import Reason, RefundState, Role
 from refunds.models import ApiKey, Refund
-from tests.refunds.factories import UserFactory, api_key, captured_order, make_refund
+from tests.refunds.factories import api_key, captured_order, make_refund, staff_client
 
 pytestmark = pytest.mark.django_db
 
 User = get_user_model()
-
-
-def staff(username: str, role: str | None = None, *, superuser: bool = False) -> Client:
-    user = UserFactory(username=username, role=role)
-    user.is_staff = True
-    user.is_superuser = superuser
-    user.save()
-    client = Client()
-    client.force_login(user)
-    client.user = user
-    return client
 
 
 def dual_control_refund() -> Refund:
@@ -88,7 +77,7 @@ def approve_on_card(client: Client, refund: Refund) -> int:
 def test_a_superuser_cannot_approve_a_refund_even_as_one_of_two():
     """The attack as filed: the superuser approves, their puppet senior gives the second approval."""
     refund = dual_control_refund()
-    admin = staff("boss", Role.ADMIN, superuser=True)
+    admin = staff_client("boss", Role.ADMIN, superuser=True)
     puppet = create_puppet_senior(admin)
     puppet_client = Client()
     puppet_client.force_login(puppet)
@@ -101,7 +90,7 @@ def test_a_superuser_cannot_approve_a_refund_even_as_one_of_two():
 
 
 def test_creating_a_puppet_senior_in_the_admin_is_in_the_audit_trail():
-    admin = staff("keeper", Role.ACCESS_ADMIN)
+    admin = staff_client("keeper", Role.ACCESS_ADMIN)
     puppet = create_puppet_senior(admin)
 
     created = AuditEvent.objects.get(action="user.created", subject=f"user {puppet.pk}")
@@ -122,7 +111,7 @@ def test_an_access_admin_cannot_approve_whatever_other_groups_they_hold():
     refund = Refund.objects.get(
         pk=make_refund(order=captured_order(amount_minor=50000), amount_minor=1000, reason=Reason.GOODWILL).pk
     )
-    keeper = staff("keeper", Role.ACCESS_ADMIN)
+    keeper = staff_client("keeper", Role.ACCESS_ADMIN)
     keeper.user.groups.add(Group.objects.get(name=Role.SENIOR_AGENT))
     assert approve_on_card(keeper, refund) == 403
     assert Refund.objects.get(pk=refund.pk).state == RefundState.REQUESTED
@@ -130,13 +119,13 @@ def test_an_access_admin_cannot_approve_whatever_other_groups_they_hold():
 
 @pytest.mark.parametrize("role", [Role.AGENT, Role.SENIOR_AGENT, Role.FINANCE, Role.RISK, Role.ADMIN])
 def test_no_other_role_administers_users_groups_or_keys(role):
-    client = staff("someone", role)
+    client = staff_client("someone", role)
     for url in ["/admin/auth/user/", "/admin/auth/user/add/", "/admin/auth/group/", "/admin/refunds/apikey/"]:
         assert client.get(url).status_code == 403, url
 
 
 def test_the_access_admin_administers_users_groups_and_keys():
-    client = staff("keeper", Role.ACCESS_ADMIN)
+    client = staff_client("keeper", Role.ACCESS_ADMIN)
     for url in ["/admin/auth/user/", "/admin/auth/user/add/", "/admin/auth/group/", "/admin/refunds/apikey/"]:
         assert client.get(url).status_code == 200, url
 
@@ -144,7 +133,7 @@ def test_the_access_admin_administers_users_groups_and_keys():
 def test_api_keys_are_revoked_in_the_admin_never_deleted_and_the_revocation_is_audited():
     api_key("merchant")
     key = ApiKey.objects.get(user__username="merchant")
-    client = staff("keeper", Role.ACCESS_ADMIN)
+    client = staff_client("keeper", Role.ACCESS_ADMIN)
     assert client.get(f"/admin/refunds/apikey/{key.pk}/delete/").status_code == 403
     response = client.post("/admin/refunds/apikey/", {"action": "revoke", "_selected_action": [key.pk]})
     assert response.status_code == 302

@@ -15,21 +15,11 @@ from ledger.models import Account, JournalEntry
 from refunds.enums import Reason, Role
 from refunds.models import Customer, Order, OutboxMessage, Payment, PayoutTask, Refund, RefundPolicy, WebhookEvent
 from refunds.services.policy import policy_get_active
-from tests.refunds.factories import UserFactory, api_key, captured_order, make_refund
+from tests.refunds.factories import UserFactory, api_key, captured_order, make_refund, staff_client
 
 pytestmark = pytest.mark.django_db
 
 ADD_URL = "/admin/refunds/refundpolicy/add/"
-
-
-def staff(username: str, role: str, superuser: bool = False) -> Client:
-    user = UserFactory(username=username, role=role)
-    user.is_staff = True
-    user.is_superuser = superuser
-    user.save()
-    client = Client()
-    client.force_login(user)
-    return client
 
 
 def policy_data(**overrides) -> dict:
@@ -141,7 +131,7 @@ def test_publishing_needs_a_note():
 
 def test_risk_saving_the_policy_publishes_a_new_version_and_keeps_the_old_one():
     current = policy_get_active()
-    client = staff("risk1", Role.RISK)
+    client = staff_client("risk1", Role.RISK)
     response = client.post(f"/admin/refunds/refundpolicy/{current.pk}/change/", policy_data(), follow=True)
     assert response.status_code == 200
     assert "Published policy version 2" in response.content.decode()
@@ -156,20 +146,20 @@ def test_risk_saving_the_policy_publishes_a_new_version_and_keeps_the_old_one():
 
 
 def test_a_new_version_applies_to_new_refunds():
-    staff("risk1", Role.RISK).post(ADD_URL, policy_data(ceiling_other="10"))
+    staff_client("risk1", Role.RISK).post(ADD_URL, policy_data(ceiling_other="10"))
     refund = make_refund(order=captured_order(amount_minor=10000), amount_minor=2000, reason=Reason.OTHER)
     assert refund.policy_version.version == 2 and refund.policy_rule == "R-CEILING-OTHER"
 
 
 def test_an_invalid_policy_is_shown_with_its_errors_and_nothing_is_published():
-    response = staff("risk1", Role.RISK).post(ADD_URL, policy_data(window_days="-3"))
+    response = staff_client("risk1", Role.RISK).post(ADD_URL, policy_data(window_days="-3"))
     assert response.status_code == 200
     assert "errornote" in response.content.decode()
     assert RefundPolicy.objects.count() == 1
 
 
 def test_risk_opens_the_policy_form_with_every_rule_grouped_and_explained():
-    html = staff("risk1", Role.RISK).get(ADD_URL).content.decode()
+    html = staff_client("risk1", Role.RISK).get(ADD_URL).content.decode()
     for heading in [
         "Refund window",
         "Automatic approval",
@@ -184,14 +174,14 @@ def test_risk_opens_the_policy_form_with_every_rule_grouped_and_explained():
 
 
 def test_the_add_form_starts_from_the_policy_in_force():
-    staff("risk1", Role.RISK).post(ADD_URL, policy_data())
-    html = staff("risk2", Role.RISK).get(ADD_URL).content.decode()
+    staff_client("risk1", Role.RISK).post(ADD_URL, policy_data())
+    html = staff_client("risk2", Role.RISK).get(ADD_URL).content.decode()
     assert 'name="window_days" value="30"' in html
     assert 'name="ceiling_quality" value="80.00"' in html
 
 
 def test_policy_history_and_versions_are_visible_in_admin():
-    client = staff("risk1", Role.RISK)
+    client = staff_client("risk1", Role.RISK)
     client.post(ADD_URL, policy_data())
     new = policy_get_active()
     history = client.get(f"/admin/refunds/refundpolicy/{new.pk}/history/")
@@ -204,7 +194,7 @@ def test_policy_history_and_versions_are_visible_in_admin():
 
 def test_policy_versions_cannot_be_deleted():
     policy = policy_get_active()
-    client = staff("root", Role.ADMIN, superuser=True)
+    client = staff_client("root", Role.ADMIN, superuser=True)
     assert client.post(f"/admin/refunds/refundpolicy/{policy.pk}/delete/", {"post": "yes"}).status_code == 403
     assert RefundPolicy.objects.filter(pk=policy.pk).exists()
 
@@ -232,7 +222,7 @@ def test_records_are_read_only_in_admin_even_for_superusers(model, rf):
 def test_a_superuser_cannot_change_a_refund_or_an_audit_event_through_admin():
     refund = make_refund(order=captured_order(), amount_minor=1000)
     event = AuditEvent.objects.filter(refund=refund).first()
-    client = staff("root", Role.ADMIN, superuser=True)
+    client = staff_client("root", Role.ADMIN, superuser=True)
     page = client.get(f"/admin/refunds/refund/{refund.pk}/change/")
     assert page.status_code == 200 and "Open the refund card" in page.content.decode()
     assert client.post(f"/admin/refunds/refund/{refund.pk}/change/", {"amount_minor": 1}).status_code == 403
@@ -246,7 +236,7 @@ def test_the_webhook_inbox_is_listed_read_only():
     WebhookEvent.objects.create(
         provider="stripe", event_id="evt_9", event_type="refund.updated", payload={}, status="unknown_refund"
     )
-    html = staff("root", Role.ADMIN, superuser=True).get("/admin/refunds/webhookevent/").content.decode()
+    html = staff_client("root", Role.ADMIN, superuser=True).get("/admin/refunds/webhookevent/").content.decode()
     assert "evt_9" in html and "Add webhook event" not in html
 
 
@@ -278,7 +268,7 @@ def test_a_refund_cannot_be_rewritten_through_the_history_revert_form(role):
     """django-simple-history's revert form saves on POST for anyone who may view; here it must refuse."""
     refund = make_refund(order=captured_order(amount_minor=10000), amount_minor=2000, reason=Reason.GOODWILL)
     version = refund.history.earliest("history_id")
-    client = staff("reader", role, superuser=role == Role.ADMIN)
+    client = staff_client("reader", role, superuser=role == Role.ADMIN)
     url = f"/admin/refunds/refund/{refund.pk}/history/{version.history_id}/"
     page = client.get(url)
     assert page.status_code == 200 and 'name="_save"' not in page.content.decode()  # no Revert button
@@ -292,7 +282,7 @@ def test_a_refund_cannot_be_rewritten_through_the_history_revert_form(role):
 def test_an_order_cannot_be_rewritten_through_the_history_revert_form():
     order = captured_order()
     version = order.history.earliest("history_id")
-    client = staff("fin", Role.FINANCE)
+    client = staff_client("fin", Role.FINANCE)
     url = f"/admin/refunds/order/{order.pk}/history/{version.history_id}/"
     assert client.post(url, _history_form_data(client, url, currency="EUR")).status_code == 403
     order.refresh_from_db()
@@ -306,7 +296,7 @@ def test_a_revoked_api_key_cannot_be_brought_back_in_admin():
     key = ApiKey.objects.get()
     key.revoked_at = timezone.now()
     key.save()
-    client = staff("root", Role.ADMIN, superuser=True)
+    client = staff_client("root", Role.ADMIN, superuser=True)
     client.post(
         f"/admin/refunds/apikey/{key.pk}/change/", {"name": "back again", "revoked_at_0": "", "revoked_at_1": ""}
     )
@@ -315,13 +305,13 @@ def test_a_revoked_api_key_cannot_be_brought_back_in_admin():
 
 
 def test_the_policy_form_explains_minor_units_and_the_fixed_pro_rata_rule():
-    html = staff("risk1", Role.RISK).get(ADD_URL).content.decode()
+    html = staff_client("risk1", Role.RISK).get(ADD_URL).content.decode()
     assert "200 is 20000 for USD" in html and "200 for JPY" in html
     assert "Pro-rata split over order lines" in html and "largest-remainder" in html
 
 
 def test_reverting_a_policy_version_publishes_it_again_as_a_new_version():
-    client = staff("risk1", Role.RISK)
+    client = staff_client("risk1", Role.RISK)
     client.post(ADD_URL, policy_data())  # v2: window 30
     client.post(ADD_URL, policy_data(window_days="45", note="Longer again"))  # v3
     second = RefundPolicy.objects.get(version=2)

@@ -2,45 +2,27 @@
 
 from __future__ import annotations
 
-import json
-import time
-
 import pytest
 
-from providers.stripe.signature import sign_payload
 from refunds.enums import Role, WebhookStatus
 from refunds.models import WebhookEvent
-from refunds.services.webhooks import webhook_receive
 from tests.refunds.factories import UserFactory, submitted_refund
+from tests.support import stripe_events
 
-pytestmark = pytest.mark.django_db
-SECRET = "whsec_inbox"
-
-
-@pytest.fixture(autouse=True)
-def _stripe(settings):
-    settings.PROVIDER = "stripe"
-    settings.PROVIDER_WEBHOOK_SECRET = SECRET
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("stripe_webhooks")]
 
 
 def receive(event_id: str, provider_refund_id: str, metadata_refund_id: str, amount: int = 3000) -> None:
-    body = {
-        "id": event_id,
-        "type": "refund.failed",
-        "created": int(time.time()),
-        "data": {
-            "object": {
-                "object": "refund",
-                "id": provider_refund_id,
-                "status": "failed",
-                "amount": amount,
-                "currency": "usd",
-                "metadata": {"refund_id": metadata_refund_id},
-            }
-        },
-    }
-    payload = json.dumps(body).encode()
-    webhook_receive(provider="stripe", payload=payload, headers={"Stripe-Signature": sign_payload(payload, SECRET)})
+    stripe_events.receive(
+        stripe_events.refund_event(
+            event_id=event_id,
+            event_type="refund.failed",
+            provider_refund_id=provider_refund_id,
+            status="failed",
+            amount=amount,
+            refund_id=metadata_refund_id,
+        )
+    )
 
 
 @pytest.fixture

@@ -9,49 +9,28 @@ behind: no inbox row, no half-applied refund.
 
 from __future__ import annotations
 
-import json
-import time
-
 import pytest
 from django.db import IntegrityError, connection
-from django.test import Client
 
 from ledger.enums import EntryType
 from ledger.models import JournalEntry
 from ledger.services import refund_post_settled
-from providers.stripe.signature import sign_payload
 from refunds.enums import RefundState, WebhookStatus
 from refunds.models import WebhookEvent
-from refunds.services.webhooks import webhook_receive
 from tests.refunds.factories import submitted_refund
+from tests.support.stripe_events import post, receive, refund_event
 
-pytestmark = pytest.mark.django_db
-SECRET = "whsec_apply"
-
-
-@pytest.fixture(autouse=True)
-def _stripe(settings):
-    settings.PROVIDER = "stripe"
-    settings.PROVIDER_WEBHOOK_SECRET = SECRET
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("stripe_webhooks")]
 
 
 def succeeded(refund) -> bytes:
-    body = {
-        "id": "evt_settles",
-        "type": "refund.updated",
-        "created": int(time.time()),
-        "data": {
-            "object": {
-                "object": "refund",
-                "id": "re_settles",
-                "status": "succeeded",
-                "amount": refund.amount_minor,
-                "currency": refund.currency.lower(),
-                "metadata": {"refund_id": refund.public_id},
-            }
-        },
-    }
-    return json.dumps(body).encode()
+    return refund_event(
+        event_id="evt_settles",
+        provider_refund_id="re_settles",
+        amount=refund.amount_minor,
+        currency=refund.currency.lower(),
+        refund_id=refund.public_id,
+    )
 
 
 def refund_whose_settlement_is_already_posted():
@@ -63,14 +42,8 @@ def refund_whose_settlement_is_already_posted():
 def test_an_integrity_error_inside_the_apply_is_a_500_and_nothing_is_stored():
     refund = refund_whose_settlement_is_already_posted()
     payload = succeeded(refund)
-    client = Client(raise_request_exception=False)
 
-    response = client.post(
-        "/webhooks/payments/stripe",
-        payload,
-        content_type="application/json",
-        HTTP_STRIPE_SIGNATURE=sign_payload(payload, SECRET),
-    )
+    response = post(payload)
 
     assert response.status_code == 500, response.content
     assert response.json().get("status") != "duplicate"
@@ -97,16 +70,15 @@ def completion_refused_by_postgresql(transactional_db):
 def test_the_service_raises_instead_of_calling_it_a_replay_and_the_retry_is_applied(completion_refused_by_postgresql):
     refund = submitted_refund(amount_minor=3000)
     payload = succeeded(refund)
-    headers = {"Stripe-Signature": sign_payload(payload, SECRET)}
 
     with pytest.raises(IntegrityError):
-        webhook_receive(provider="stripe", payload=payload, headers=headers)
+        receive(payload)
     assert not WebhookEvent.objects.exists()
     refund.refresh_from_db()
     assert refund.state == RefundState.SUBMITTING
 
     completion_refused_by_postgresql()
-    result = webhook_receive(provider="stripe", payload=payload, headers=headers)
+    result = receive(payload)
 
     assert result.status == WebhookStatus.PROCESSED
     refund.refresh_from_db()
@@ -116,8 +88,7 @@ def test_the_service_raises_instead_of_calling_it_a_replay_and_the_retry_is_appl
 def test_a_true_replay_is_still_answered_as_a_duplicate():
     refund = submitted_refund(amount_minor=3000)
     payload = succeeded(refund)
-    headers = {"Stripe-Signature": sign_payload(payload, SECRET)}
 
-    assert webhook_receive(provider="stripe", payload=payload, headers=headers).status == WebhookStatus.PROCESSED
-    assert webhook_receive(provider="stripe", payload=payload, headers=headers).status == "duplicate"
+    assert receive(payload).status == WebhookStatus.PROCESSED
+    assert receive(payload).status == "duplicate"
     assert WebhookEvent.objects.get().replay_count == 1

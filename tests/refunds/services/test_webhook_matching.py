@@ -9,28 +9,18 @@ changes nothing.
 
 from __future__ import annotations
 
-import json
-import time
-
 import pytest
 
 from ledger.models import JournalEntry
 from providers.base import ProviderOutcome
-from providers.stripe.signature import sign_payload
 from refunds.enums import Reason, RefundState, WebhookStatus
 from refunds.models import Refund, WebhookEvent
 from refunds.services.outcome import refund_apply_outcome
-from refunds.services.webhooks import webhook_receive
 from tests.refunds.factories import captured_order, make_refund, move_refund, submitted_refund
+from tests.support import stripe_events
+from tests.support.stripe_events import post, receive
 
-pytestmark = pytest.mark.django_db
-SECRET = "whsec_matching"
-
-
-@pytest.fixture(autouse=True)
-def _stripe(settings):
-    settings.PROVIDER = "stripe"
-    settings.PROVIDER_WEBHOOK_SECRET = SECRET
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("stripe_webhooks")]
 
 
 def refund_event(
@@ -42,28 +32,15 @@ def refund_event(
     currency: str = "usd",
     event_id: str = "evt_attack",
 ) -> bytes:
-    body = {
-        "id": event_id,
-        "type": f"refund.{status}",
-        "created": int(time.time()),
-        "data": {
-            "object": {
-                "object": "refund",
-                "id": provider_refund_id,
-                "status": status,
-                "failure_reason": "declined" if status == "failed" else None,
-                "amount": amount,
-                "currency": currency,
-                "metadata": {"refund_id": metadata_refund_id},
-            }
-        },
-    }
-    return json.dumps(body).encode()
-
-
-def receive(payload: bytes):
-    return webhook_receive(
-        provider="stripe", payload=payload, headers={"Stripe-Signature": sign_payload(payload, SECRET)}
+    return stripe_events.refund_event(
+        event_id=event_id,
+        event_type=f"refund.{status}",
+        provider_refund_id=provider_refund_id,
+        status=status,
+        failure_reason="declined" if status == "failed" else None,
+        amount=amount,
+        currency=currency,
+        refund_id=metadata_refund_id,
     )
 
 
@@ -89,12 +66,7 @@ def test_another_provider_refunds_failure_naming_our_refund_in_metadata_is_held(
     before = snapshot(victim)
     payload = refund_event(provider_refund_id="re_attacker", metadata_refund_id=victim.public_id)
 
-    response = client.post(
-        "/webhooks/payments/stripe",
-        payload,
-        content_type="application/json",
-        HTTP_STRIPE_SIGNATURE=sign_payload(payload, SECRET),
-    )
+    response = post(payload, client)
 
     assert response.status_code == 200
     assert response.json()["status"] == WebhookStatus.HELD

@@ -13,6 +13,7 @@ from refunds.enums import RefundState, WebhookStatus
 from refunds.models import Refund, WebhookEvent
 from refunds.services.webhooks import WebhookRejected, webhook_receive
 from tests.refunds.factories import captured_order, make_refund
+from tests.support.stripe_events import refund_event
 
 pytestmark = pytest.mark.django_db
 
@@ -25,22 +26,14 @@ def secret(settings):
 
 
 def event(refund, status="succeeded", event_id="evt_1", provider_id="re_abc"):
-    body = {
-        "id": event_id,
-        "type": "refund.updated",
-        "created": int(time.time()),
-        "data": {
-            "object": {
-                "object": "refund",
-                "id": provider_id,
-                "status": status,
-                "amount": refund.amount_minor,
-                "currency": refund.currency.lower(),
-                "metadata": {"refund_id": refund.public_id},
-            }
-        },
-    }
-    return json.dumps(body).encode()
+    return refund_event(
+        event_id=event_id,
+        provider_refund_id=provider_id,
+        status=status,
+        amount=refund.amount_minor,
+        currency=refund.currency.lower(),
+        refund_id=refund.public_id,
+    )
 
 
 def receive(payload: bytes, signature: str, provider: str = "stripe"):
