@@ -8,8 +8,7 @@ from core.errors import ERR_AUTHN_REQUIRED, ERR_VALIDATION, DomainError
 from refunds.models import ApiKey
 from refunds.services.api_keys import api_key_create, api_key_revoke
 from refunds.services.merchants import merchant_create
-from tests.console.admin.test_refunds import staff
-from tests.refunds.factories import agent
+from tests.refunds.factories import agent, staff_client
 
 pytestmark = pytest.mark.django_db
 
@@ -46,7 +45,7 @@ def test_revoking_again_changes_nothing():
 
 def test_the_admin_action_revokes_through_the_service():
     key, _ = api_key_create(username="merchant", scopes=["refunds:read"])
-    client = staff("root", "admin", superuser=True)
+    client = staff_client("root", "admin", superuser=True)
     response = client.post("/admin/refunds/apikey/", {"action": "revoke", "_selected_action": [key.pk]}, follow=True)
     assert "Revoked 1 key(s)" in response.content.decode()
     assert ApiKey.objects.get(pk=key.pk).revoked_at is not None
