@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -141,6 +142,29 @@ class ChainProblem:
     problem: str
 
 
+@contextmanager
+def audit_snapshot() -> Iterator[None]:
+    """Make everything read inside the block see the database as of one moment.
+
+    On PostgreSQL a REPEATABLE READ READ ONLY transaction: seals and head
+    move together in the sealer's transaction, an event and its queue row in
+    the writer's, so in one snapshot the chain is whole even while both keep
+    committing. Server-side cursors (`.iterator()`) stream inside it, so
+    memory stays flat. Inside a caller's transaction the block adds nothing:
+    that transaction is the snapshot, at its own isolation level. On SQLite
+    (the demo) a transaction already reads one state of the file.
+    """
+    connection = transaction.get_connection()
+    if connection.in_atomic_block:
+        yield
+        return
+    with transaction.atomic():
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+        yield
+
+
 def audit_verify(
     *, chunk_size: int = 2000, max_pending_age: timedelta = timedelta(minutes=5)
 ) -> Iterator[ChainProblem]:
@@ -149,33 +173,41 @@ def audit_verify(
     Checks, in order: seals run 1, 2, 3 … and each links to the previous
     hash; each seal's hash matches its event's content now; the head points at
     the last seal; every event is sealed or still queued, and none has been
-    queued longer than `max_pending_age` (a sealer that stopped). Reads with
+    queued longer than `max_pending_age` (a sealer that stopped). Every check
+    reads one snapshot (`audit_snapshot`), so events and seals committed while
+    it runs are simply not seen yet, never mistaken for a break; the snapshot
+    stays open until the generator is exhausted or closed. Reads with
     server-side cursors so memory stays flat however long the chain is.
     """
-    expected_prev = GENESIS_HASH
-    expected_seq = 1
-    last_seq = 0
-    # The inner join drops a seal whose event row was removed: the walk then sees a gap.
-    for seal in AuditSeal.objects.select_related("event").order_by("seq").iterator(chunk_size=chunk_size):
-        if seal.seq != expected_seq:
-            yield ChainProblem(f"seq {seal.seq}", f"gap: expected seq {expected_seq} (event or link removed?)")
-        if seal.prev_hash != expected_prev:
-            yield ChainProblem(f"seq {seal.seq}", "prev_hash does not match the previous link")
-        if seal_hash(seal.event, seq=seal.seq, prev_hash=seal.prev_hash) != seal.hash:
-            yield ChainProblem(f"seq {seal.seq}", f"event {seal.event_id} does not match its hash (edited?)")
-        expected_prev = seal.hash
-        expected_seq = seal.seq + 1
-        last_seq = seal.seq
-    head = AuditChainHead.objects.filter(id=1).first()
-    if head is not None and (head.seq != last_seq or head.hash != expected_prev):
-        yield ChainProblem(f"seq {head.seq}", "chain head does not point at the last link (events removed?)")
-    outside = AuditEvent.objects.filter(seal__isnull=True).exclude(pk__in=AuditPending.objects.values("event_id"))
-    for event_id in outside.values_list("pk", flat=True).iterator(chunk_size=chunk_size):
-        yield ChainProblem(f"event {event_id}", "neither sealed nor queued for sealing")
-    stale = AuditPending.objects.filter(event__occurred_at__lt=timezone.now() - max_pending_age)
-    stale_count = stale.count()
-    if stale_count:
-        yield ChainProblem(
-            f"event {stale.order_by('event_id').values_list('event_id', flat=True).first()}",
-            f"{stale_count} event(s) waiting to be sealed for over {max_pending_age} (is beat running?)",
-        )
+    # Ages are measured at the snapshot, not after a walk that may take minutes.
+    now = timezone.now()
+    with audit_snapshot():
+        expected_prev = GENESIS_HASH
+        expected_seq = 1
+        last_seq = 0
+        # The inner join drops a seal whose event row was removed: the walk then sees a gap.
+        for seal in AuditSeal.objects.select_related("event").order_by("seq").iterator(chunk_size=chunk_size):
+            if seal.seq != expected_seq:
+                yield ChainProblem(f"seq {seal.seq}", f"gap: expected seq {expected_seq} (event or link removed?)")
+            if seal.prev_hash != expected_prev:
+                yield ChainProblem(f"seq {seal.seq}", "prev_hash does not match the previous link")
+            if seal_hash(seal.event, seq=seal.seq, prev_hash=seal.prev_hash) != seal.hash:
+                yield ChainProblem(f"seq {seal.seq}", f"event {seal.event_id} does not match its hash (edited?)")
+            expected_prev = seal.hash
+            expected_seq = seal.seq + 1
+            last_seq = seal.seq
+        head = AuditChainHead.objects.filter(id=1).first()
+        if head is not None and (head.seq != last_seq or head.hash != expected_prev):
+            yield ChainProblem(f"seq {head.seq}", "chain head does not point at the last link (events removed?)")
+        # A trigger queues each event in its own transaction and the sealer unqueues it in the one that
+        # seals it: in one snapshot an event outside both was put there behind the triggers' back.
+        outside = AuditEvent.objects.filter(seal__isnull=True).exclude(pk__in=AuditPending.objects.values("event_id"))
+        for event_id in outside.values_list("pk", flat=True).iterator(chunk_size=chunk_size):
+            yield ChainProblem(f"event {event_id}", "neither sealed nor queued for sealing")
+        stale = AuditPending.objects.filter(event__occurred_at__lt=now - max_pending_age)
+        stale_count = stale.count()
+        if stale_count:
+            yield ChainProblem(
+                f"event {stale.order_by('event_id').values_list('event_id', flat=True).first()}",
+                f"{stale_count} event(s) waiting to be sealed for over {max_pending_age} (is beat running?)",
+            )

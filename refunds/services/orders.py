@@ -6,7 +6,7 @@ import logging
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 
 from audit.enums import AuditAction
 from audit.services import audit_record
@@ -54,6 +54,10 @@ class OrderInput:
     lines: list[LineInput] = field(default_factory=list)
 
 
+class _OrderCreatedMeanwhile(Exception):
+    """Another push created the order between this one's look-up and its insert."""
+
+
 def order_upsert(*, data: OrderInput, merchant: Merchant, actor: Actor) -> tuple[Order, bool]:
     """Create or update `merchant`'s order with its customer, lines and payment.
 
@@ -73,7 +77,20 @@ def order_upsert(*, data: OrderInput, merchant: Merchant, actor: Actor) -> tuple
     no refund, since refunds were split over them. Side effects: customer
     (`customer_upsert`: a changed address is audited), order, lines, payment
     rows; audit `order.created` / `order.updated`. Returns (order, created).
+
+    Concurrent pushes are settled by the unique keys, never answered with a
+    crash: of two creating one order, the second becomes an update of what
+    the first committed (with every rule above); of two orders claiming one
+    provider payment id, the second is refused with ERR_CONFLICT_ORDER.
     """
+    try:
+        return _order_upsert(data=data, merchant=merchant, actor=actor)
+    except _OrderCreatedMeanwhile:
+        # Everything this attempt wrote was rolled back; the order exists now and is locked on the retry.
+        return _order_upsert(data=data, merchant=merchant, actor=actor)
+
+
+def _order_upsert(*, data: OrderInput, merchant: Merchant, actor: Actor) -> tuple[Order, bool]:
     with transaction.atomic():
         order = Order.objects.select_for_update().filter(merchant=merchant, order_id=data.order_id).first()
         created = order is None
@@ -96,14 +113,21 @@ def order_upsert(*, data: OrderInput, merchant: Merchant, actor: Actor) -> tuple
         )
         before = None
         if created:
-            order = Order.objects.create(
-                merchant=merchant,
-                order_id=data.order_id,
-                customer=customer,
-                currency=data.currency,
-                placed_at=data.placed_at,
-                service_starts_at=data.service_starts_at,
-            )
+            try:
+                with transaction.atomic():
+                    order = Order.objects.create(
+                        merchant=merchant,
+                        order_id=data.order_id,
+                        customer=customer,
+                        currency=data.currency,
+                        placed_at=data.placed_at,
+                        service_starts_at=data.service_starts_at,
+                    )
+            except IntegrityError as error:
+                # The insert waited for the other push's commit, so a fresh read sees its order.
+                if Order.objects.filter(merchant=merchant, order_id=data.order_id).exists():
+                    raise _OrderCreatedMeanwhile from error
+                raise
         else:
             before = _order_snapshot(order, payment)
             order.customer = customer
@@ -125,12 +149,19 @@ def order_upsert(*, data: OrderInput, merchant: Merchant, actor: Actor) -> tuple
             "status": data.payment.status,
             "captured_at": data.payment.captured_at,
         }
-        if payment is None:
-            payment = Payment.objects.create(order=order, **payment_fields)
-        else:
-            for name, value in payment_fields.items():
-                setattr(payment, name, value)
-            payment.save()
+        try:
+            with transaction.atomic():
+                if payment is None:
+                    payment = Payment.objects.create(order=order, **payment_fields)
+                else:
+                    for name, value in payment_fields.items():
+                        setattr(payment, name, value)
+                    payment.save()
+        except IntegrityError:
+            # Another order's push took the payment id after our check and committed first: the
+            # check, read again now, sees it and refuses; anything else is not ours to translate.
+            _refuse_payment_id_of_another_order(data, order)
+            raise
         audit_record(
             actor=actor,
             action=AuditAction.ORDER_CREATED if created else AuditAction.ORDER_UPDATED,

@@ -1,4 +1,4 @@
-"""A signed webhook with a hostile envelope is a 400 with the error JSON, never a 500 (issue 10, item 14).
+"""A signed webhook with a hostile envelope is a 400 with the error JSON, never a 500 (issue 10, item 14; 11, 7).
 
 The signature proves who sent the body, not that it fits our inbox: an id,
 type or refund id longer than its column, a metadata that is no object, a
@@ -11,11 +11,14 @@ from __future__ import annotations
 import json
 
 import pytest
+from django.test import Client
 
+from providers.stripe.signature import sign_payload
 from refunds.enums import RefundState
 from refunds.models import WebhookEvent
 from tests.refunds.factories import submitted_refund
-from tests.support.stripe_events import post, refund_event_body
+from tests.support.routes import routes
+from tests.support.stripe_events import SECRET, post, refund_event_body
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("stripe_webhooks")]
 
@@ -54,6 +57,15 @@ def assert_rejected(response) -> None:
         pytest.param(envelope(id=""), id="id empty"),
         pytest.param(envelope(object_changes={"note": "a\u0000b"}), id="NUL in a string"),
         pytest.param(envelope(object_changes={"a\u0000": 1}), id="NUL in a key"),
+        pytest.param(envelope(id="evt_\u0000"), id="NUL in the id"),
+        pytest.param(envelope(type="refund.\u0000updated"), id="NUL in the type"),
+        pytest.param(envelope(object_changes={"id": "re_\u0000"}), id="NUL in the refund id"),
+        pytest.param(envelope(object_changes={"metadata": {"refund_id": "rf_\u0000"}}), id="NUL in the refund_id"),
+        pytest.param(envelope(data={"object": [refund_event_body()["data"]["object"]]}), id="data.object a list"),
+        pytest.param(envelope(data={"object": "re_1"}), id="data.object a string"),
+        pytest.param(envelope(data=[{"object": {}}]), id="data a list"),
+        pytest.param(envelope(data="x"), id="data a string"),
+        pytest.param(envelope(object_changes={"metadata": "x"}, id="evt_\u0000"), id="metadata a string, NUL id"),
     ],
 )
 def test_a_signed_event_with_a_hostile_envelope_is_a_400_and_nothing_is_stored(body):
@@ -64,6 +76,20 @@ def test_a_signed_event_nested_five_thousand_levels_is_a_400():
     payload = b'{"id": "evt_deep", "type": "refund.updated", "data": ' + b'{"a":' * 5000 + b"1" + b"}" * 5001
 
     assert_rejected(post(payload))
+
+
+@pytest.mark.parametrize("route", routes("webhooks/"), ids=lambda r: r.name)
+def test_a_signed_event_nested_five_thousand_levels_is_a_400_on_every_webhook_endpoint(route):
+    payload = b'{"id": "evt_deep", "type": "refund.updated", "data": ' + b'{"a":' * 5000 + b"1" + b"}" * 5001
+
+    response = Client(raise_request_exception=False).post(
+        route.path({"provider": "stripe"}),
+        payload,
+        content_type="application/json",
+        HTTP_STRIPE_SIGNATURE=sign_payload(payload, SECRET),
+    )
+
+    assert_rejected(response)
 
 
 def test_a_signed_event_nested_deeper_than_the_limit_is_a_400():

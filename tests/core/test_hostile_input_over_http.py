@@ -1,4 +1,4 @@
-"""Hostile input over real HTTP, against gunicorn (issue 10, item 14): what a test client could hide.
+"""Hostile input over real HTTP, against gunicorn (issue 10, item 14; issue 11, item 7): what a test client could hide.
 
 The raw bytes go through a socket: `%00` exactly as sent, a body that declares
 50 MB and sends 1 KB, a chunked body that never ends. The server must answer
@@ -7,15 +7,25 @@ without waiting for the rest of such a body.
 
 from __future__ import annotations
 
+import copy
+import json
 import socket
+import threading
 from urllib.parse import urlsplit
 
 import pytest
+import requests
 from django.conf import settings as django_settings
 from django.test import Client
 
+from core.errors import ERR_CONFLICT_ORDER, ERR_VALIDATION
+from providers.stripe.signature import sign_payload
 from refunds.enums import Role
+from refunds.models import Order, Payment, WebhookEvent
+from tests.api.test_refunds import ORDER
 from tests.refunds.factories import UserFactory, api_key, captured_order
+from tests.support.routes import routes
+from tests.support.stripe_events import refund_event_body
 
 pytestmark = [pytest.mark.slow]
 
@@ -97,3 +107,102 @@ def test_a_chunked_evidence_upload_is_refused_before_it_ends(live_app, agent_coo
     )
 
     assert status == 400, received[:500]
+
+
+def assert_error_json(response: requests.Response, status: int, code: str) -> None:
+    assert response.status_code == status, response.text[:300]
+    assert response.headers["Content-Type"].startswith("application/json")
+    assert response.json()["code"] == code
+
+
+def test_the_crashes_of_issue_11_are_client_errors_through_gunicorn(live_app, transactional_db):
+    """One pass over item 7 through the real server: each answer is the error JSON, nothing is stored."""
+    key = api_key("http-merchant")
+    api = requests.Session()
+    api.headers.update({"Authorization": f"Bearer {key}", "Idempotency-Key": "k-live"})
+    url = live_app.url
+    assert api.post(f"{url}/v1/orders", json=ORDER, timeout=30).status_code == 201
+
+    # NUL in every id of every API path, as the bytes arrive (raw socket: no client normalises them).
+    for route in (r for r in routes("v1/", "webhooks/") if r.parameters):
+        path = route.path(dict.fromkeys(route.parameters, "x%00"))
+        for method in sorted(route.methods):
+            head = (
+                f"{method.upper()} {path} HTTP/1.1\nHost: 127.0.0.1\nAuthorization: Bearer {key}\nConnection: close\n"
+            )
+            status, received = raw_request(url, head)
+            assert status == 404, (method, path, received[:300])
+            assert b"Content-Type: application/json" in received
+
+    # A body nested 5,000 levels deep, to every POST endpoint that reads one.
+    nested = "[" * 5000 + "1" + "]" * 5000
+    for route in (r for r in routes("v1/") if "post" in r.methods and r.name != "api:refund-submit"):
+        path = route.path({"order_id": "A-1", "refund_id": "rf_unknown"})
+        response = api.post(url + path, data=nested, headers={"Content-Type": "application/json"}, timeout=30)
+        assert_error_json(response, 400, ERR_VALIDATION)
+
+    # Amounts no bigint holds, or that are no integer at all.
+    for raw in (str(2**63), str(2**63 - 1), str(-(2**63)), "1e400", '"1e3"', "true"):
+        order = copy.deepcopy(ORDER)
+        order.update(order_id="A-amount")
+        order["payment"].update(provider_payment_id="pi_amount", amount_minor="__AMOUNT__")
+        body = json.dumps(order).replace('"__AMOUNT__"', raw)
+        response = api.post(f"{url}/v1/orders", data=body, headers={"Content-Type": "application/json"}, timeout=30)
+        assert_error_json(response, 400, ERR_VALIDATION)
+
+    # Signed webhooks with a hostile envelope, to both webhook endpoints.
+    hostile = [
+        {**refund_event_body(event_id="evt_list"), "data": {"object": [refund_event_body()["data"]["object"]]}},
+        refund_event_body(event_id="evt_meta", metadata="rf_1"),
+        refund_event_body(event_id="evt_\u0000"),
+    ]
+    for route in routes("webhooks/"):
+        for event in hostile:
+            payload = json.dumps(event).encode()
+            response = requests.post(
+                url + route.path({"provider": "stripe"}),
+                data=payload,
+                headers={
+                    "Content-Type": "application/json",
+                    "Stripe-Signature": sign_payload(payload, django_settings.PROVIDER_WEBHOOK_SECRET),
+                },
+                timeout=30,
+            )
+            assert_error_json(response, 400, "ERR.WEBHOOK.rejected")
+
+    assert list(Order.objects.values_list("order_id", flat=True)) == ["A-1"]
+    assert not WebhookEvent.objects.exists()
+
+
+def test_orders_racing_for_one_payment_id_through_gunicorn_are_201_and_409(live_app, transactional_db):
+    key = api_key("http-merchant")
+    pairs = 6
+    barrier = threading.Barrier(pairs * 2, timeout=60)
+    answers: dict[str, requests.Response] = {}
+
+    def push(order_id: str, payment_id: str) -> None:
+        order = copy.deepcopy(ORDER)
+        order.update(order_id=order_id, customer={**order["customer"], "id": f"c-{order_id}"})
+        order["payment"]["provider_payment_id"] = payment_id
+        with requests.Session() as session:
+            session.headers["Authorization"] = f"Bearer {key}"
+            barrier.wait()
+            answers[order_id] = session.post(f"{live_app.url}/v1/orders", json=order, timeout=60)
+
+    threads = [
+        threading.Thread(target=push, args=(f"A-{pair}-{side}", f"pi_race_{pair}"))
+        for pair in range(pairs)
+        for side in "ab"
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert not any(thread.is_alive() for thread in threads)
+
+    for pair in range(pairs):
+        a, b = answers[f"A-{pair}-a"], answers[f"A-{pair}-b"]
+        assert sorted([a.status_code, b.status_code]) == [201, 409], (a.text[:200], b.text[:200])
+        assert_error_json(a if a.status_code == 409 else b, 409, ERR_CONFLICT_ORDER)
+        assert Order.objects.filter(order_id__startswith=f"A-{pair}-").count() == 1
+    assert Payment.objects.count() == pairs

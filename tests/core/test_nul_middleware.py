@@ -1,4 +1,4 @@
-"""A NUL character in a path or query is refused before any view reads the database (issue 10, item 14).
+"""A NUL character in a path or query is refused before any view reads the database (issue 10, 14; issue 11, 7).
 
 PostgreSQL cannot hold NUL in text: a view that looks up `x\\x00` used to raise
 from psycopg, a 500. Paths answer 404 (no such page), queries 400; the API
@@ -13,6 +13,11 @@ from django.test import Client
 from core.errors import ERR_NOT_FOUND, ERR_VALIDATION
 from refunds.enums import Role
 from tests.refunds.factories import UserFactory, api_key
+from tests.support.routes import routes
+
+# Every API and webhook path with an id in it, from the URL patterns: a path added later is covered too.
+ID_ROUTES = [r for r in routes("v1/", "webhooks/") if r.parameters]
+NUL_IDS = ["x%00", "%00", "rf_%00abc", "%00%00", "x%00%2F"]
 
 pytestmark = pytest.mark.django_db
 
@@ -37,6 +42,21 @@ def test_nul_in_an_api_path_is_a_404_with_the_error_json(merchant, path):
 
     assert response.status_code == 404, response.content[:300]
     assert response.json()["code"] == ERR_NOT_FOUND
+
+
+def test_the_id_paths_are_found():
+    assert {r.name for r in ID_ROUTES} >= {"api:order-refunds", "api:refund-detail", "webhooks-payments-provider"}
+
+
+@pytest.mark.parametrize("nul_id", NUL_IDS)
+@pytest.mark.parametrize("route", ID_ROUTES, ids=lambda r: r.name)
+def test_nul_in_every_id_of_every_api_path_is_a_404_with_the_error_json(merchant, route, nul_id):
+    path = route.path(dict.fromkeys(route.parameters, nul_id))
+    for method in sorted(route.methods):
+        response = getattr(merchant, method)(path, HTTP_IDEMPOTENCY_KEY="k-nul")
+
+        assert response.status_code == 404, (method, path, response.content[:300])
+        assert response.json()["code"] == ERR_NOT_FOUND
 
 
 @pytest.mark.parametrize("query", ["?state=%00", "?x%00=1", "?cursor=a%00b"])
