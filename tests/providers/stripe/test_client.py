@@ -134,6 +134,19 @@ def test_5xx_twice_then_success_creates_exactly_one_refund(
     assert [r["id"] for r in simulator.refunds_for(pi)] == [outcome.provider_refund_id]
 
 
+def test_a_request_the_provider_cannot_serve_is_request_specific_and_creates_nothing(
+    provider: StripeProtocolProvider, simulator: SimulatorProcess
+) -> None:
+    pi, key = payment_id("broken"), "rf_broken_key"
+
+    for _ in range(3):
+        with pytest.raises(ProviderUnavailable) as err:
+            _refund(provider, pi, key=key)
+        assert (err.value.http_status, err.value.scope) == (500, "request")
+    assert simulator.refunds_for(pi) == []
+    assert _refund(provider, payment_id("ok")).status == "succeeded"  # the provider serves everything else
+
+
 def test_same_key_and_params_replay_the_same_refund(
     provider: StripeProtocolProvider, simulator: SimulatorProcess
 ) -> None:
@@ -249,7 +262,7 @@ def test_provider_down_is_unavailable() -> None:
     with pytest.raises(ProviderUnavailable) as err:
         _refund(provider, payment_id("ok"))
 
-    assert err.value.code == "network"
+    assert (err.value.code, err.value.scope) == ("network", "provider")
 
 
 def test_invalid_amount_never_reaches_the_provider() -> None:
