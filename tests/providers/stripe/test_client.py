@@ -265,6 +265,37 @@ def test_provider_down_is_unavailable() -> None:
     assert (err.value.code, err.value.scope) == ("network", "provider")
 
 
+@pytest.mark.parametrize(
+    ("status", "scope"), [(502, "provider"), (503, "provider"), (500, "request"), (200, "request")]
+)
+def test_an_unreadable_answer_is_provider_wide_only_from_a_gateway(status: int, scope: str) -> None:
+    """A proxy's HTML 502 speaks for the whole provider; a body we cannot read on a 200 or 500, for one request."""
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    class Html(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            self.send_response(status)
+            self.send_header("Content-Type", "text/html")
+            self.end_headers()
+            self.wfile.write(b"<html>Bad Gateway</html>")
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Html)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        provider = StripeProtocolProvider(f"http://127.0.0.1:{server.server_port}", API_KEY, timeout=5)
+        with pytest.raises(ProviderUnavailable) as err:
+            _refund(provider, payment_id("ok"))
+    finally:
+        server.shutdown()
+        server.server_close()
+
+    assert (err.value.code, err.value.http_status, err.value.scope) == ("bad_response", status, scope)
+
+
 def test_invalid_amount_never_reaches_the_provider() -> None:
     provider = StripeProtocolProvider("http://127.0.0.1:9", API_KEY, timeout=1)
 
