@@ -159,11 +159,39 @@ class ProviderError(Exception):
         self.raw = raw or {}
 
 
+# What a `ProviderUnavailable` says about the provider as a whole (the circuit breaker reads it):
+# PROVIDER_WIDE - we could not get an answer from the provider (connection refused or reset, a
+#   timeout, its gateway's 502/503/504, our account's 429 or credentials): the next call, whichever
+#   refund it is for, would most likely fail alike.
+# REQUEST_SPECIFIC - the provider answered, about this request only (a 500 `api_error` for one
+#   idempotency key, 409 key in use, 429 `lock_timeout` on one object, 424): it is up, and other
+#   refunds go through. That message is retried with backoff; the breaker counts the answer as one.
+PROVIDER_WIDE = "provider"
+REQUEST_SPECIFIC = "request"
+UnavailableScope = Literal["provider", "request"]
+
+
 class ProviderUnavailable(ProviderError):
     """Transient: the call may or may not have taken effect.
 
-    Retry later with the same idempotency key; never with a new one.
+    Retry later with the same idempotency key; never with a new one. `scope`
+    says whether the trouble is the provider's as a whole or this request's
+    (see PROVIDER_WIDE); a provider that cannot tell leaves it provider-wide.
     """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        code: str | None = None,
+        http_status: int | None = None,
+        raw: dict[str, Any] | None = None,
+        scope: UnavailableScope = PROVIDER_WIDE,
+    ) -> None:
+        super().__init__(message, code=code, http_status=http_status, raw=raw)
+        if scope not in (PROVIDER_WIDE, REQUEST_SPECIFIC):
+            raise ValueError(f"unknown scope {scope!r}")
+        self.scope: UnavailableScope = scope
 
 
 class ProviderRejected(ProviderError):

@@ -14,3 +14,8 @@ class RefundsConfig(AppConfig):
         from refunds.metrics import database_gauges
 
         register_database_gauges("refunds", database_gauges)
+
+        # The providers' circuit breakers: shared state in Redis, read at scrape time like the database gauges.
+        from providers.breaker import breaker_gauges
+
+        register_database_gauges("provider_breakers", breaker_gauges)

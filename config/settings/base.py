@@ -191,8 +191,16 @@ OUTBOX_BACKOFF_MAX_SECONDS = float(os.environ.get("OUTBOX_BACKOFF_MAX_SECONDS", 
 OUTBOX_LEASE_SECONDS = float(os.environ.get("OUTBOX_LEASE_SECONDS", str(PROVIDER_TIMEOUT_SECONDS * 2 + 20)))
 OUTBOX_SWEEP_SECONDS = float(os.environ.get("OUTBOX_SWEEP_SECONDS", "10"))
 PROVIDER_POLL_PENDING_AFTER_SECONDS = env_int("PROVIDER_POLL_PENDING_AFTER_SECONDS", 300)
-BREAKER_FAILURE_THRESHOLD = env_int("BREAKER_FAILURE_THRESHOLD", 5)
+# Circuit breaker per provider (providers/breaker.py): it opens when, over the last
+# BREAKER_WINDOW_SECONDS, at least BREAKER_MIN_CALLS calls were made and the share of
+# them that could not reach the provider is BREAKER_FAILURE_RATE or more; it stays open
+# BREAKER_COOLDOWN_SECONDS, then BREAKER_HALF_OPEN_CALLS trial calls decide together.
+# BREAKER_FAILURE_THRESHOLD (a count of consecutive failures before) is read as the minimum volume.
+BREAKER_WINDOW_SECONDS = env_int("BREAKER_WINDOW_SECONDS", 30)
+BREAKER_MIN_CALLS = env_int("BREAKER_MIN_CALLS", env_int("BREAKER_FAILURE_THRESHOLD", 10))
+BREAKER_FAILURE_RATE = float(os.environ.get("BREAKER_FAILURE_RATE", "0.5"))
 BREAKER_COOLDOWN_SECONDS = float(os.environ.get("BREAKER_COOLDOWN_SECONDS", "30"))
+BREAKER_HALF_OPEN_CALLS = env_int("BREAKER_HALF_OPEN_CALLS", 5)
 WEBHOOK_TOLERANCE_SECONDS = env_int("WEBHOOK_TOLERANCE_SECONDS", 300)
 # Audit events are linked into the hash chain by a beat task this often (audit/services.py).
 AUDIT_SEAL_SECONDS = float(os.environ.get("AUDIT_SEAL_SECONDS", "2"))

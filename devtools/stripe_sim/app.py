@@ -68,7 +68,7 @@ def error_response(status: int, message: str, *, type_: str = "invalid_request_e
 
 
 def _mode(payment_intent: str) -> str:
-    for mode in ("ok", "async", "fail", "timeout", "5xx"):
+    for mode in ("ok", "async", "fail", "timeout", "5xx", "broken"):
         if payment_intent.startswith(f"pi_sim_{mode}_"):
             return mode
     return "ok"
@@ -189,6 +189,11 @@ class SimulatorApp:
             if key is not None:
                 self.store.release(scope, key)
             return error_response(500, "Simulated provider error (pi_sim_5xx_).", type_="api_error")
+        if mode == "broken":
+            # One request the provider cannot serve, while it serves every other one.
+            if key is not None:
+                self.store.release(scope, key)
+            return error_response(500, "Simulated provider error (pi_sim_broken_).", type_="api_error")
         now = int(self.now())
         status = {"async": "pending", "fail": "failed"}.get(mode, "succeeded")
         obj: dict[str, Any] = {

@@ -11,6 +11,8 @@ signed webhooks. Behaviour is chosen by the payment intent id, like test cards:
                       stalls `--stall` seconds (past the client timeout);
                       a retry with the same key replays it at once
     pi_sim_5xx_*      HTTP 500 twice per key without creating anything, then ok
+    pi_sim_broken_*   HTTP 500 api_error on every call, never creates anything
+                      (one request failing while the provider serves the rest)
     anything else     succeeded at once
 
 Idempotency follows Stripe: same key + same parameters -> the stored answer

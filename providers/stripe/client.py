@@ -30,7 +30,7 @@ from providers.base import (
     ReportRow,
 )
 from providers.stripe import reports, webhooks
-from providers.stripe.normalise import error_from_response, normalise_refund, report_row
+from providers.stripe.normalise import error_from_response, normalise_refund, report_row, unavailable_scope
 from providers.stripe.signature import DEFAULT_TOLERANCE_SECONDS
 
 logger = logging.getLogger(__name__)
@@ -207,7 +207,9 @@ class StripeProtocolProvider(Provider):
                 timeout=self.timeout,
             )
         except (requests.Timeout, requests.ConnectionError) as exc:
-            # The request may have reached the provider: only the same key is safe.
+            # The request may have reached the provider: only the same key is safe. No answer at all
+            # (refused, reset, connect or read timeout) is provider-wide: one slow request cannot be told
+            # from a hung provider here, so the breaker judges by the rate of them (providers/breaker.py).
             raise ProviderUnavailable(f"{type(exc).__name__}: {exc}", code="network") from exc
         except requests.RequestException as exc:
             raise ProviderError(f"{type(exc).__name__}: {exc}", code="client") from exc
@@ -221,6 +223,8 @@ class StripeProtocolProvider(Provider):
                 f"unreadable answer (HTTP {resp.status_code})",
                 code="bad_response",
                 http_status=resp.status_code,
+                # A proxy's HTML 502 speaks for the whole provider; a 200 we cannot read, for this request.
+                scope=unavailable_scope(resp.status_code),
             )
         if resp.status_code >= 300:
             raise error_from_response(resp.status_code, body)

@@ -11,6 +11,8 @@ import logging
 from typing import Any
 
 from providers.base import (
+    PROVIDER_WIDE,
+    REQUEST_SPECIFIC,
     RETRYABLE_FAILURE_CODES,
     FailureCode,
     IdempotencyMismatch,
@@ -20,6 +22,7 @@ from providers.base import (
     ProviderRejected,
     ProviderUnavailable,
     ReportRow,
+    UnavailableScope,
 )
 
 logger = logging.getLogger(__name__)
@@ -104,6 +107,26 @@ def report_row(obj: dict[str, Any]) -> ReportRow:
     )
 
 
+# Answers that speak for the provider as a whole (its edge or load balancer: nothing behind it answered).
+GATEWAY_STATUSES = frozenset({502, 503, 504})
+
+
+def unavailable_scope(status: int | None, err_code: object = None) -> UnavailableScope:
+    """Is an HTTP answer of `status` about the provider as a whole, or about this one request?
+
+    502/503/504 come from the provider's edge when nothing behind it answers,
+    and a 429 is our account's rate limit (every call of ours shares it):
+    provider-wide, as are 401/403 (our credentials fail every call alike). A
+    429 `lock_timeout` is one object being busy, a 409 one idempotency key in
+    use, a 424 one request's downstream, and a 500 `api_error` one request
+    that broke while the API itself answered: request-specific
+    (providers/base.py).
+    """
+    if status in GATEWAY_STATUSES or status in (401, 403) or (status == 429 and err_code != "lock_timeout"):
+        return PROVIDER_WIDE
+    return REQUEST_SPECIFIC
+
+
 def error_from_response(status: int, body: dict[str, Any]) -> ProviderError:
     """Classify a non-2xx answer as transient (`ProviderUnavailable`) or final.
 
@@ -116,7 +139,8 @@ def error_from_response(status: int, body: dict[str, Any]) -> ProviderError:
     err_type, err_code = err.get("type"), err.get("code")
     message = str(err.get("message") or f"provider answered HTTP {status}")
     if status >= 500 or status in (409, 424, 429):
-        return ProviderUnavailable(message, code=err_code or err_type, http_status=status, raw=body)
+        scope = unavailable_scope(status, err_code)
+        return ProviderUnavailable(message, code=err_code or err_type, http_status=status, raw=body, scope=scope)
     if status in (401, 403):
         return ProviderUnavailable(message, code="authentication", http_status=status, raw=body)
     if err_type == "idempotency_error":

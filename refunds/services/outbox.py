@@ -246,7 +246,7 @@ def outbox_deliver(*, message_id: int) -> str:
             metadata={"refund_id": claim.public_id},
         )
     except ProviderUnavailable as error:
-        breaker.record_failure()
+        breaker.record_failure(error)  # a request-specific one is the provider answering (providers/base.py)
         return _release(claim, error=f"{error.__class__.__name__}: {error}"[:500])
     except IdempotencyMismatch as error:
         breaker.record_success()

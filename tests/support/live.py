@@ -203,8 +203,12 @@ def stack_env(*, namespace: str, **extra: str) -> dict[str, str]:
         OUTBOX_MAX_ATTEMPTS="40",
         OUTBOX_LEASE_SECONDS="6",
         OUTBOX_SWEEP_SECONDS="1",
-        BREAKER_FAILURE_THRESHOLD="4",
+        # A short window and cooldown so an outage opens and closes the breaker within a test.
+        BREAKER_WINDOW_SECONDS="10",
+        BREAKER_MIN_CALLS="4",
+        BREAKER_FAILURE_RATE="0.5",
         BREAKER_COOLDOWN_SECONDS="2",
+        BREAKER_HALF_OPEN_CALLS="3",
         **extra,
     )
 

@@ -134,6 +134,19 @@ def test_5xx_twice_then_success_creates_exactly_one_refund(
     assert [r["id"] for r in simulator.refunds_for(pi)] == [outcome.provider_refund_id]
 
 
+def test_a_request_the_provider_cannot_serve_is_request_specific_and_creates_nothing(
+    provider: StripeProtocolProvider, simulator: SimulatorProcess
+) -> None:
+    pi, key = payment_id("broken"), "rf_broken_key"
+
+    for _ in range(3):
+        with pytest.raises(ProviderUnavailable) as err:
+            _refund(provider, pi, key=key)
+        assert (err.value.http_status, err.value.scope) == (500, "request")
+    assert simulator.refunds_for(pi) == []
+    assert _refund(provider, payment_id("ok")).status == "succeeded"  # the provider serves everything else
+
+
 def test_same_key_and_params_replay_the_same_refund(
     provider: StripeProtocolProvider, simulator: SimulatorProcess
 ) -> None:
@@ -249,7 +262,38 @@ def test_provider_down_is_unavailable() -> None:
     with pytest.raises(ProviderUnavailable) as err:
         _refund(provider, payment_id("ok"))
 
-    assert err.value.code == "network"
+    assert (err.value.code, err.value.scope) == ("network", "provider")
+
+
+@pytest.mark.parametrize(
+    ("status", "scope"), [(502, "provider"), (503, "provider"), (500, "request"), (200, "request")]
+)
+def test_an_unreadable_answer_is_provider_wide_only_from_a_gateway(status: int, scope: str) -> None:
+    """A proxy's HTML 502 speaks for the whole provider; a body we cannot read on a 200 or 500, for one request."""
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    class Html(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            self.send_response(status)
+            self.send_header("Content-Type", "text/html")
+            self.end_headers()
+            self.wfile.write(b"<html>Bad Gateway</html>")
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Html)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        provider = StripeProtocolProvider(f"http://127.0.0.1:{server.server_port}", API_KEY, timeout=5)
+        with pytest.raises(ProviderUnavailable) as err:
+            _refund(provider, payment_id("ok"))
+    finally:
+        server.shutdown()
+        server.server_close()
+
+    assert (err.value.code, err.value.http_status, err.value.scope) == ("bad_response", status, scope)
 
 
 def test_invalid_amount_never_reaches_the_provider() -> None:

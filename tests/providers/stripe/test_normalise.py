@@ -114,6 +114,32 @@ def test_transient_http_answers_mean_retry_with_the_same_key(status: int) -> Non
     assert exc.http_status == status
 
 
+@pytest.mark.parametrize(
+    ("status", "type_", "code", "scope"),
+    [
+        # Nothing behind the provider's edge answered, or our account's limits and credentials: everyone's calls.
+        (502, "api_error", None, "provider"),
+        (503, "api_error", None, "provider"),
+        (504, "api_error", None, "provider"),
+        (429, "rate_limit_error", "rate_limit", "provider"),
+        (401, "invalid_request_error", None, "provider"),
+        (403, "invalid_request_error", None, "provider"),
+        # The provider answered, about this one request.
+        (500, "api_error", None, "request"),
+        (409, "idempotency_error", "idempotency_key_in_use", "request"),
+        (429, "invalid_request_error", "lock_timeout", "request"),
+        (424, "api_error", None, "request"),
+    ],
+)
+def test_unavailable_answers_say_whether_the_whole_provider_is_down(
+    status: int, type_: str, code: str | None, scope: str
+) -> None:
+    exc = error_from_response(status, _err(type_, code))
+
+    assert isinstance(exc, ProviderUnavailable)
+    assert exc.scope == scope
+
+
 @pytest.mark.parametrize("status", [401, 403])
 def test_credential_problems_are_not_a_final_refund_failure(status: int) -> None:
     exc = error_from_response(status, _err("invalid_request_error"))

@@ -15,6 +15,6 @@ def provider_settings(settings, simulator):
     point_provider_at(settings, simulator, timeout=1.0)
     settings.OUTBOX_BACKOFF_BASE_SECONDS = 0.01
     settings.OUTBOX_MAX_ATTEMPTS = 3
-    settings.BREAKER_FAILURE_THRESHOLD = 3
+    settings.BREAKER_MIN_CALLS = 3
     settings.BREAKER_COOLDOWN_SECONDS = 60
     return settings

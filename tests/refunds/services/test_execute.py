@@ -1,7 +1,6 @@
 """Delivery of approved refunds to a real simulator process (no worker: delivery is called directly)."""
 
 import time
-from types import SimpleNamespace
 
 import pytest
 from django.utils import timezone
@@ -10,7 +9,6 @@ from audit.models import AuditEvent
 from core.errors import ERR_CONFLICT_STATE, ERR_EXCEEDS_REMAINING, DomainError
 from ledger.enums import EntryType
 from ledger.models import JournalEntry
-from providers import breaker as breaker_module
 from providers.base import ProviderOutcome
 from providers.breaker import CircuitBreaker
 from refunds.enums import OutboxStatus, Reason, RefundState, Role
@@ -86,7 +84,7 @@ def test_provider_failure_fails_the_refund_and_reverses_it(provider_settings):
 
 def test_unreachable_provider_dead_letters_after_the_last_attempt_and_can_be_replayed(provider_settings):
     provider_settings.PROVIDER_API_BASE = f"http://127.0.0.1:{free_port()}"
-    provider_settings.BREAKER_FAILURE_THRESHOLD = 100
+    provider_settings.BREAKER_MIN_CALLS = 100
     refund, message = approved("ok")
 
     outcomes = []
@@ -120,19 +118,46 @@ def test_open_breaker_defers_without_calling_or_burning_attempts(provider_settin
     assert simulator.refunds_for(refund.payment.provider_payment_id) == []
 
 
-def test_breaker_half_open_lets_one_trial_through_and_closes_on_success(provider_settings, monkeypatch):
-    breaker = CircuitBreaker("stripe", threshold=2, cooldown=30)
+def test_breaker_half_open_lets_its_trials_through_and_closes_on_their_success(provider_settings):
+    now = [time.time()]
+    breaker = CircuitBreaker("stripe", min_calls=2, cooldown=30, half_open_calls=1, clock=lambda: now[0])
     breaker.record_failure()
     breaker.record_failure()
-    # The cooldown passes on the breaker's clock only: the one-trial lock is a cache key living as long as the
-    # cooldown in real time, and a short real cooldown could expire it between the two allow() calls below.
-    later = time.time() + 31
-    monkeypatch.setattr(breaker_module, "time", SimpleNamespace(time=lambda: later))
+    now[0] += 31  # the cooldown passes on the breaker's clock only
     assert breaker.state() == "half_open"
     assert breaker.allow() is True
-    assert breaker.allow() is False  # only one trial at a time
+    assert CircuitBreaker("stripe", half_open_calls=1, clock=lambda: now[0]).allow() is False  # one trial here
     breaker.record_success()
     assert breaker.state() == "closed"
+
+
+def test_messages_the_provider_cannot_serve_never_stop_delivery_for_the_others(provider_settings, simulator):
+    broken = [approved("broken")[1] for _ in range(4)]
+    outcomes = []
+    for _ in range(2):
+        for message in broken:
+            OutboxMessage.objects.filter(pk=message.pk).update(available_at=timezone.now())
+            outcomes.append(outbox_deliver(message_id=message.pk))
+    assert outcomes == ["retry"] * 8  # each retried on its own backoff (HTTP 500 for that key alone)
+
+    _, message = approved("ok")
+
+    assert outbox_deliver(message_id=message.pk) == "succeeded"
+    stats = CircuitBreaker("stripe").stats()
+    assert (stats.state, stats.opens) == ("closed", 0)
+
+
+def test_delivery_goes_on_with_the_breakers_cache_down(provider_settings, simulator):
+    provider_settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": f"redis://127.0.0.1:{free_port()}/0",
+        }
+    }
+    refund, message = approved("ok")
+
+    assert outbox_deliver(message_id=message.pk) == "succeeded"  # the breaker fails open, and says so in the logs
+    assert len(simulator.refunds_for(refund.payment.provider_payment_id)) == 1
 
 
 def test_canceled_refund_is_never_sent(provider_settings, simulator):
