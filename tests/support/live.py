@@ -191,9 +191,8 @@ SIM_WEBHOOK_SECRET = "whsec_test_stack"
 
 
 def stack_env(*, namespace: str, **extra: str) -> dict[str, str]:
-    """Settings shared by the app processes of a test stack (web and workers)."""
-    return app_env(
-        namespace=namespace,
+    """Settings shared by the app processes of a test stack (web and workers); `extra` overrides any of them."""
+    settings_ = dict(
         PROVIDER="stripe",
         PROVIDER_API_KEY=SIM_API_KEY,
         PROVIDER_WEBHOOK_SECRET=SIM_WEBHOOK_SECRET,
@@ -203,10 +202,13 @@ def stack_env(*, namespace: str, **extra: str) -> dict[str, str]:
         OUTBOX_MAX_ATTEMPTS="40",
         OUTBOX_LEASE_SECONDS="6",
         OUTBOX_SWEEP_SECONDS="1",
+        # A queued task not run 5 s after its countdown is taken as lost (a killed worker held it).
+        OUTBOX_QUEUED_TTL_SECONDS="5",
         BREAKER_FAILURE_THRESHOLD="4",
         BREAKER_COOLDOWN_SECONDS="2",
-        **extra,
     )
+    settings_.update(extra)
+    return app_env(namespace=namespace, **settings_)
 
 
 def stack_simulator(directory: Path, *, webhook_url: str | None, stall: float = 3.0) -> Simulator:
