@@ -100,13 +100,15 @@ def submission_open(*, refund: Refund, payment: Payment, round_: int) -> OutboxM
     """
     if provider_class(payment.provider).settles_by_hand:
         return PayoutTask.objects.create(refund=refund)
+    until = queued_until(countdown=0)
     message = OutboxMessage.objects.create(
         refund=refund,
         topic=OutboxTopic.SUBMIT,
         idempotency_key=submission_key(refund, round_),
         payload={"refund_id": refund.public_id, "round": round_},
+        queued_until=until,  # marked in the INSERT: a create costs no extra statement
     )
-    outbox_enqueue(message.pk)
+    _publish_on_commit([message.pk], countdown=0, until=until)
     return message
 
 
@@ -178,11 +180,20 @@ def outbox_enqueue(message_id: int, *, countdown: float = 0) -> None:
     _outbox_queue([message_id], countdown=countdown)
 
 
+def queued_until(*, countdown: float) -> datetime:
+    """The mark of a task queued now with `countdown`: past it, the task is taken as lost."""
+    return timezone.now() + timedelta(seconds=countdown + settings.OUTBOX_QUEUED_TTL_SECONDS)
+
+
 def _outbox_queue(message_ids: list[int], *, countdown: float = 0) -> None:
     if not message_ids:
         return
-    until = timezone.now() + timedelta(seconds=countdown + settings.OUTBOX_QUEUED_TTL_SECONDS)
+    until = queued_until(countdown=countdown)
     OutboxMessage.objects.filter(pk__in=message_ids).update(queued_until=until)
+    _publish_on_commit(message_ids, countdown=countdown, until=until)
+
+
+def _publish_on_commit(message_ids: list[int], *, countdown: float, until: datetime) -> None:
     transaction.on_commit(lambda: _publish(message_ids, countdown=countdown, until=until))
 
 
@@ -344,8 +355,11 @@ def _release(claim: Claim, *, error: str, delay: float | None = None, count_atte
         message.available_at = timezone.now() + timedelta(seconds=wait)
         message.lease_expires_at = None
         message.last_error = error
-        message.save(update_fields=["attempts", "available_at", "lease_expires_at", "last_error", "updated_at"])
-        outbox_enqueue(message.pk, countdown=wait)
+        message.queued_until = queued_until(countdown=wait)
+        message.save(
+            update_fields=["attempts", "available_at", "lease_expires_at", "last_error", "queued_until", "updated_at"]
+        )
+        _publish_on_commit([message.pk], countdown=wait, until=message.queued_until)
     logger.warning(
         "provider call to retry",
         extra={"message_id": "MSG.refund.submit_retry", "refund_id": claim.public_id, "error": error, "wait_s": wait},
