@@ -37,6 +37,11 @@ from tests.support.live import (
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 N = 8  # more messages than the breaker threshold (4) in the stack settings
+CONCURRENCY = 2
+# With acks_late a task stays in the broker's unacked hash until its worker acknowledges it, after it
+# returned: by then its release may have queued the message's next task. So the live count may hold,
+# per worker process, one task that has already run beside its successor.
+LIVE_BOUND = N + CONCURRENCY
 
 
 def queued_tasks(namespace: str) -> int:
@@ -44,10 +49,15 @@ def queued_tasks(namespace: str) -> int:
     provider_queue = queue_names(namespace)[1]  # deliveries only: approvals also queue customer emails
     client = redis.Redis.from_url(settings.CELERY_BROKER_URL)
     try:
-        waiting = client.llen(provider_queue)
+        # One MULTI: a task a worker takes between two separate reads would be counted in both places.
+        # (Kombu moves it with BRPOP, then HSET: read atomically, it is at worst in neither, never twice.)
+        pipe = client.pipeline(transaction=True)
+        pipe.llen(provider_queue)
+        pipe.hvals("unacked")
+        waiting, unacked = pipe.execute()
         held = 0
-        for _, raw in client.hscan_iter("unacked"):
-            with contextlib.suppress(ValueError, TypeError):
+        for raw in unacked:
+            with contextlib.suppress(ValueError, TypeError, IndexError):
                 held += json.loads(raw)[2] == provider_queue
         return waiting + held
     finally:
@@ -112,7 +122,7 @@ def test_with_the_provider_down_the_queue_stays_within_one_task_per_message_then
     with own_simulator(tmp_path) as simulator:
         simulator.stop()
         env = stack_env(namespace=namespace, PROVIDER_API_BASE=simulator.url, OUTBOX_QUEUED_TTL_SECONDS="30")
-        worker = CeleryWorker(env=env, schedule_dir=tmp_path, concurrency=2)
+        worker = CeleryWorker(env=env, schedule_dir=tmp_path, concurrency=CONCURRENCY)
         worker.start()
         try:
             rounds: dict[int, set] = {pk: set() for pk in OutboxMessage.objects.values_list("pk", flat=True)}
@@ -128,7 +138,7 @@ def test_with_the_provider_down_the_queue_stays_within_one_task_per_message_then
                 return all(len(seen) >= 4 for seen in rounds.values())
 
             wait_for(deferred_three_times, timeout=120, interval=0.1, message="every message to be put off 3 times")
-            assert peak <= N, f"{peak} tasks queued for {N} messages"
+            assert peak <= LIVE_BOUND, f"{peak} tasks queued for {N} messages"
             assert not OutboxMessage.objects.filter(status=OutboxStatus.DEAD).exists()
 
             simulator.start()  # same port
@@ -139,7 +149,7 @@ def test_with_the_provider_down_the_queue_stays_within_one_task_per_message_then
                 return Refund.objects.filter(pk__in=[r.pk for r in refunds], state=RefundState.COMPLETED).count()
 
             wait_for_progress(completed, target=N, stall_timeout=60, message="refunds completed after the outage")
-            assert peak <= N, f"{peak} tasks queued for {N} messages"
+            assert peak <= LIVE_BOUND, f"{peak} tasks queued for {N} messages"
             for refund in refunds:
                 assert len(simulator.refunds_for(refund.payment.provider_payment_id)) == 1
         finally:
