@@ -2,15 +2,27 @@
 
 One atomic INCR per request; every web process sees the same counter, unlike
 a per-process limiter.
+
+The limit protects the service from a runaway client; it is not what keeps
+money right (the database is). So when the cache does not answer, the limiter
+fails open: the request goes through, logged (MSG.api.rate_limit_unavailable)
+and counted (`api_rate_limit_fail_open_total`), rather than a Redis outage
+stopping every create that PostgreSQL and the outbox could take.
 """
 
 from __future__ import annotations
 
+import logging
 import time
 
 from django.conf import settings
 from django.core.cache import cache
+from redis.exceptions import RedisError
 from rest_framework.throttling import BaseThrottle
+
+from api.metrics import RATE_LIMIT_FAIL_OPEN_TOTAL
+
+logger = logging.getLogger("api.throttling")
 
 WINDOW_SECONDS = 60
 
@@ -25,16 +37,32 @@ class _PerKeyThrottle(BaseThrottle):
             return True
         window = int(time.time() // WINDOW_SECONDS)
         key = f"ratelimit:{self.bucket}:{request.auth.pk}:{window}"
-        if cache.add(key, 1, timeout=WINDOW_SECONDS + 5):
-            count = 1
-        else:
-            try:
-                count = cache.incr(key)
-            except ValueError:
-                cache.add(key, 1, timeout=WINDOW_SECONDS + 5)
-                count = 1
+        try:
+            count = self._count(key)
+        except (RedisError, OSError) as error:
+            RATE_LIMIT_FAIL_OPEN_TOTAL.labels(bucket=self.bucket).inc()
+            logger.warning(
+                "rate limit not checked: cache unavailable",
+                extra={
+                    "message_id": "MSG.api.rate_limit_unavailable",
+                    "bucket": self.bucket,
+                    "error": f"{error.__class__.__name__}: {error}"[:300],
+                },
+            )
+            return True
         self._wait = WINDOW_SECONDS - (time.time() % WINDOW_SECONDS)
         return count <= limit
+
+    @staticmethod
+    def _count(key: str) -> int:
+        """This request's number in the window (1 for the first)."""
+        if cache.add(key, 1, timeout=WINDOW_SECONDS + 5):
+            return 1
+        try:
+            return cache.incr(key)
+        except ValueError:  # the key expired between add and incr
+            cache.add(key, 1, timeout=WINDOW_SECONDS + 5)
+            return 1
 
     def wait(self) -> float | None:
         return getattr(self, "_wait", None)

@@ -36,6 +36,7 @@ ERR_NOT_FOUND = "ERR.NOT_FOUND"
 ERR_RATE_LIMITED = "ERR.RATE_LIMITED"
 ERR_METHOD_NOT_ALLOWED = "ERR.METHOD_NOT_ALLOWED"
 ERR_INTERNAL = "ERR.INTERNAL"
+ERR_UNAVAILABLE = "ERR.UNAVAILABLE"
 
 CATALOG: dict[str, tuple[int, str, Any]] = {
     ERR_AMOUNT_RANGE: (400, "refund.amount_invalid", _("The amount must be a positive whole number of minor units.")),
@@ -97,6 +98,12 @@ CATALOG: dict[str, tuple[int, str, Any]] = {
     ERR_RATE_LIMITED: (429, "request.rate_limited", _("Too many requests; slow down and retry later.")),
     ERR_METHOD_NOT_ALLOWED: (405, "request.method_not_allowed", _("This method is not allowed here.")),
     ERR_INTERNAL: (500, "request.internal_error", _("Something went wrong on our side.")),
+    # An outage of what the request needs (the database): nothing was done, the same request can be sent again.
+    ERR_UNAVAILABLE: (
+        503,
+        "request.unavailable",
+        _("The service is briefly unavailable; send the same request again shortly."),
+    ),
 }
 
 

@@ -4,16 +4,19 @@ from __future__ import annotations
 
 import hmac
 import logging
+import sys
 
+import psycopg
+import redis
 from celery import current_app
 from django.conf import settings
-from django.db import connection
+from django.db import InterfaceError, OperationalError, connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.http import require_GET
 from django.views.defaults import page_not_found, server_error
 from prometheus_client import CONTENT_TYPE_LATEST
 
-from core.errors import ERR_INTERNAL, ERR_NOT_FOUND, error_body
+from core.errors import ERR_INTERNAL, ERR_NOT_FOUND, ERR_UNAVAILABLE, error_body
 from core.metrics import scrape
 
 logger = logging.getLogger("core.health")
@@ -89,7 +92,50 @@ def handler404(request: HttpRequest, exception=None) -> HttpResponse:
     return page_not_found(request, exception)
 
 
+# What a request fails with when a service it needs is down or restarting (PostgreSQL refusing
+# or dropping connections, Redis unreachable), as opposed to a bug. Django wraps psycopg's errors
+# in its own; both are listed, for errors raised outside Django's wrapper.
+OUTAGE_ERRORS: tuple[type[BaseException], ...] = (
+    OperationalError,
+    InterfaceError,
+    psycopg.OperationalError,
+    psycopg.InterfaceError,
+    redis.ConnectionError,
+    redis.TimeoutError,
+)
+RETRY_AFTER_SECONDS = 5
+
+
+def is_outage(error: BaseException | None) -> bool:
+    """True if `error`, or an error it was raised from, is an infrastructure outage (`OUTAGE_ERRORS`)."""
+    seen = 0
+    while error is not None and seen < 10:
+        if isinstance(error, OUTAGE_ERRORS):
+            return True
+        error, seen = error.__cause__ or error.__context__, seen + 1
+    return False
+
+
 def handler500(request: HttpRequest) -> HttpResponse:
+    """The uncaught error's answer: 503 and Retry-After for an outage, 500 for anything else.
+
+    Django calls this while handling the exception, so `sys.exc_info()` is the
+    error. Machine audiences get the error JSON (ERR.UNAVAILABLE tells a client
+    to send the same request again: nothing was done), people a plain page.
+    """
+    if is_outage(sys.exc_info()[1]):
+        logger.error("request failed: service unavailable", extra={"message_id": "MSG.ops.request_unavailable"})
+        if _wants_json(request):
+            status, body = error_body(ERR_UNAVAILABLE)
+            response: HttpResponse = JsonResponse(body, status=status)
+        else:
+            response = HttpResponse(
+                "<!doctype html><title>Briefly unavailable</title>"
+                "<h1>Briefly unavailable</h1><p>Please try again in a few seconds.</p>",
+                status=503,
+            )
+        response["Retry-After"] = str(RETRY_AFTER_SECONDS)
+        return response
     if _wants_json(request):
         status, body = error_body(ERR_INTERNAL)
         return JsonResponse(body, status=status)

@@ -124,7 +124,16 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = os.environ.get("REDIS_URL", "")
 if REDIS_URL:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+    # Bounded waits: an unreachable Redis (no reset, or paused) costs a request about a
+    # second, and the rate limiter then fails open (api/throttling.py), instead of hanging it.
+    _cache_timeout = float(os.environ.get("CACHE_SOCKET_TIMEOUT", "1"))
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "OPTIONS": {"socket_connect_timeout": _cache_timeout, "socket_timeout": _cache_timeout},
+        }
+    }
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
@@ -190,6 +199,9 @@ OUTBOX_BACKOFF_BASE_SECONDS = float(os.environ.get("OUTBOX_BACKOFF_BASE_SECONDS"
 OUTBOX_BACKOFF_MAX_SECONDS = float(os.environ.get("OUTBOX_BACKOFF_MAX_SECONDS", "300"))
 OUTBOX_LEASE_SECONDS = float(os.environ.get("OUTBOX_LEASE_SECONDS", str(PROVIDER_TIMEOUT_SECONDS * 2 + 20)))
 OUTBOX_SWEEP_SECONDS = float(os.environ.get("OUTBOX_SWEEP_SECONDS", "10"))
+# How long a queued delivery task is trusted to arrive after its countdown: until then the
+# sweeper queues no second one (one task per message); after it, the task is taken as lost.
+OUTBOX_QUEUED_TTL_SECONDS = float(os.environ.get("OUTBOX_QUEUED_TTL_SECONDS", "120"))
 PROVIDER_POLL_PENDING_AFTER_SECONDS = env_int("PROVIDER_POLL_PENDING_AFTER_SECONDS", 300)
 # Circuit breaker per provider (providers/breaker.py): it opens when, over the last
 # BREAKER_WINDOW_SECONDS, at least BREAKER_MIN_CALLS calls were made and the share of
@@ -222,7 +234,18 @@ if CELERY_BROKER_URL == "filesystem://":
 else:
     # Longer than any countdown we schedule, so Redis never re-delivers a task
     # that is merely waiting for its ETA.
-    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 3 * 3600)}
+    # The socket timeouts bound how long a publish waits on a broker that is down
+    # or unreachable without a reset (redis-py's default is to wait for ever); above
+    # brpop_timeout (1 s), so a worker's idle BRPOP is never cut short.
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 3 * 3600),
+        "socket_connect_timeout": float(os.environ.get("CELERY_BROKER_CONNECT_TIMEOUT", "2")),
+        "socket_timeout": float(os.environ.get("CELERY_BROKER_SOCKET_TIMEOUT", "5")),
+    }
+# Requests queue tasks after COMMIT (core.queueing): one retry (a pooled connection
+# the broker dropped reconnects), then give up, logged and counted — the outbox and
+# its sweeper deliver later. Celery's default would hold a request through four attempts.
+CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 1, "interval_start": 0, "interval_step": 0.2, "interval_max": 0.2}
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
 CELERY_TASK_DEFAULT_QUEUE = os.environ.get("CELERY_TASK_DEFAULT_QUEUE", "celery")
 # The money path gets a queue of its own: a provider delivery never waits behind

@@ -7,7 +7,6 @@ Server-rendered, no JavaScript needed. Every view is gated by
 
 from __future__ import annotations
 
-import logging
 import uuid
 from pathlib import PurePath
 
@@ -25,6 +24,7 @@ from console.finance.common import finance_required, money
 from console.finance.forms import ItemFilterForm, RangeForm, ResolveForm, RunFilterForm, RunRequestForm
 from console.views.common import acting
 from core.errors import DomainError
+from core.queueing import enqueue_best_effort
 from reconciliation.enums import ItemKind, RunSource, RunStatus
 from reconciliation.models import ReconciliationItem, ReconciliationRun
 from reconciliation.selectors import (
@@ -40,7 +40,6 @@ from reconciliation.services import reconciliation_item_resolve, reconciliation_
 from reconciliation.tasks import reconcile_run
 from reconciliation.window import yesterday
 
-logger = logging.getLogger("ledger.finance")
 PAGE_SIZE = 50
 
 
@@ -111,13 +110,9 @@ def run_request(request: HttpRequest) -> HttpResponse:
 
 def _enqueue(run_id: int) -> None:
     """Hand the run to a worker; if the broker is down the run stays queued, visibly, for a re-run."""
-    try:
-        reconcile_run.apply_async(kwargs={"run_id": run_id})
-    except Exception as error:  # noqa: BLE001 - the request already succeeded; say what went wrong
-        logger.error(
-            "reconciliation run not queued",
-            extra={"message_id": "MSG.reconciliation.enqueue_failed", "run_id": run_id, "error": str(error)},
-        )
+    enqueue_best_effort(
+        reconcile_run, kwargs={"run_id": run_id}, message_id="MSG.reconciliation.enqueue_failed", log={"run_id": run_id}
+    )
 
 
 @require_GET

@@ -23,6 +23,11 @@ class OutboxMessage(models.Model):
     # A worker owns the message until this time; a crashed worker's lease
     # simply expires and the sweeper hands the message to another.
     lease_expires_at = models.DateTimeField(null=True, blank=True)
+    # A delivery task for this message is queued (or held by a worker until its
+    # countdown) and should have run by then; the claim clears it. The sweeper
+    # queues only messages without a live one: one task per message, however
+    # often it runs (refunds.services.outbox).
+    queued_until = models.DateTimeField(null=True, blank=True)
     dead_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)

@@ -19,6 +19,16 @@ therefore never be lost between the database and the queue. Delivery:
 A worker that dies between 1 and 3 leaves a lease that simply runs out; the
 sweeper (beat) then gives the message to another worker. The Celery tasks live
 here, beside what they run, so queueing a delivery needs no import cycle.
+
+At most one delivery task per message is queued (issue 11): `queued_until`
+is set in the transaction that decides to queue, and says "a task for this
+message is in the broker (or held by a worker until its countdown) and should
+have run by then". The claim consumes it; the sweeper queues only messages
+without a live one. A task that never arrives (broker lost it, a worker died
+holding it) leaves a marker that runs out after OUTBOX_QUEUED_TTL_SECONDS, and
+the sweeper queues another; a publish that fails clears its marker at once.
+Queueing is best effort (`core.queueing`): a committed refund is never
+answered with a broker error.
 """
 
 from __future__ import annotations
@@ -26,18 +36,19 @@ from __future__ import annotations
 import logging
 import random
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from celery import shared_task
 from django.conf import settings
-from django.db import OperationalError, transaction
-from django.db.models import Q
+from django.db import DatabaseError, OperationalError, transaction
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from audit.enums import AuditAction
 from audit.services import audit_record
 from core.actor import Actor
 from core.errors import ERR_CHARGED_BACK, ERR_CONFLICT_STATE, ERR_VOIDED, DomainError
+from core.queueing import enqueue_best_effort
 from providers.base import (
     RETRYABLE_FAILURE_CODES,
     IdempotencyMismatch,
@@ -89,13 +100,15 @@ def submission_open(*, refund: Refund, payment: Payment, round_: int) -> OutboxM
     """
     if provider_class(payment.provider).settles_by_hand:
         return PayoutTask.objects.create(refund=refund)
+    until = queued_until(countdown=0)
     message = OutboxMessage.objects.create(
         refund=refund,
         topic=OutboxTopic.SUBMIT,
         idempotency_key=submission_key(refund, round_),
         payload={"refund_id": refund.public_id, "round": round_},
+        queued_until=until,  # marked in the INSERT: a create costs no extra statement
     )
-    outbox_enqueue(message.pk)
+    _publish_on_commit([message.pk], countdown=0, until=until)
     return message
 
 
@@ -156,8 +169,59 @@ def refund_stop_if_payment_withdrawn(*, refund: Refund, payment: Payment, actor:
 
 
 def outbox_enqueue(message_id: int, *, countdown: float = 0) -> None:
-    """Queue the delivery task once the current transaction commits (the sweeper covers a lost one)."""
-    transaction.on_commit(lambda: deliver_outbox.apply_async(kwargs={"message_id": message_id}, countdown=countdown))
+    """Mark the message queued and queue its delivery task once the current transaction commits.
+
+    Call it inside the transaction that decides to queue: the mark commits
+    with that decision, so the sweeper never queues a second task beside this
+    one. The publish itself is best effort (a broker outage is logged and
+    counted, never raised into the committed request); its mark is then
+    cleared, and the sweeper queues the message again.
+    """
+    _outbox_queue([message_id], countdown=countdown)
+
+
+def queued_until(*, countdown: float) -> datetime:
+    """The mark of a task queued now with `countdown`: past it, the task is taken as lost."""
+    return timezone.now() + timedelta(seconds=countdown + settings.OUTBOX_QUEUED_TTL_SECONDS)
+
+
+def _outbox_queue(message_ids: list[int], *, countdown: float = 0) -> None:
+    if not message_ids:
+        return
+    until = queued_until(countdown=countdown)
+    OutboxMessage.objects.filter(pk__in=message_ids).update(queued_until=until)
+    _publish_on_commit(message_ids, countdown=countdown, until=until)
+
+
+def _publish_on_commit(message_ids: list[int], *, countdown: float, until: datetime) -> None:
+    transaction.on_commit(lambda: _publish(message_ids, countdown=countdown, until=until))
+
+
+def _publish(message_ids: list[int], *, countdown: float, until: datetime) -> None:
+    """After commit: one task per message. After the first refusal the broker is taken to be down for the rest."""
+    for index, message_id in enumerate(message_ids):
+        queued = enqueue_best_effort(
+            deliver_outbox,
+            kwargs={"message_id": message_id},
+            countdown=countdown,
+            message_id="MSG.outbox.enqueue_failed",
+            log={"outbox_message_id": message_id},
+        )
+        if not queued:
+            _unmark(message_ids[index:], until=until)
+            return
+
+
+def _unmark(message_ids: list[int], *, until: datetime) -> None:
+    """Their tasks were never queued: let the next sweep queue them (only the marks this call set)."""
+    try:
+        OutboxMessage.objects.filter(pk__in=message_ids, queued_until=until).update(queued_until=None)
+    except DatabaseError:
+        # The database is down too: the marks simply run out (OUTBOX_QUEUED_TTL_SECONDS) and the sweeper retries.
+        logger.warning(
+            "outbox marks left to expire",
+            extra={"message_id": "MSG.outbox.unmark_failed", "outbox_message_ids": message_ids[:20]},
+        )
 
 
 def backoff_seconds(attempts: int) -> float:
@@ -210,11 +274,15 @@ def outbox_claim(*, message_id: int) -> Claim | None:
             # Canceled before submission, or already settled by a webhook: nothing to send.
             message.status = OutboxStatus.CANCELED if refund.state == S.CANCELED else OutboxStatus.DONE
             message.lease_expires_at = None
-            message.save(update_fields=["status", "lease_expires_at", "updated_at"])
+            message.queued_until = None
+            message.save(update_fields=["status", "lease_expires_at", "queued_until", "updated_at"])
             return None
         message.attempts += 1
         message.lease_expires_at = now + timedelta(seconds=settings.OUTBOX_LEASE_SECONDS)
-        message.save(update_fields=["attempts", "lease_expires_at", "updated_at"])
+        # This task is the queued one, consumed: from here the lease covers the message, and
+        # whatever follows (release, a crash) queues anew or leaves it to the sweeper.
+        message.queued_until = None
+        message.save(update_fields=["attempts", "lease_expires_at", "queued_until", "updated_at"])
         return Claim(
             message_id=message.pk,
             refund_id=refund.pk,
@@ -287,8 +355,11 @@ def _release(claim: Claim, *, error: str, delay: float | None = None, count_atte
         message.available_at = timezone.now() + timedelta(seconds=wait)
         message.lease_expires_at = None
         message.last_error = error
-        message.save(update_fields=["attempts", "available_at", "lease_expires_at", "last_error", "updated_at"])
-        outbox_enqueue(message.pk, countdown=wait)
+        message.queued_until = queued_until(countdown=wait)
+        message.save(
+            update_fields=["attempts", "available_at", "lease_expires_at", "last_error", "queued_until", "updated_at"]
+        )
+        _publish_on_commit([message.pk], countdown=wait, until=message.queued_until)
     logger.warning(
         "provider call to retry",
         extra={"message_id": "MSG.refund.submit_retry", "refund_id": claim.public_id, "error": error, "wait_s": wait},
@@ -337,15 +408,33 @@ def outbox_replay(*, message_id: int, actor: Actor) -> OutboxMessage:
     return message
 
 
-def outbox_due(*, limit: int) -> list[int]:
-    """Messages due for delivery that no worker holds: their task was lost, or their lease ran out."""
-    now = timezone.now()
-    return list(
+def outbox_due(*, now: datetime) -> QuerySet[OutboxMessage]:
+    """Due messages that no worker holds and no task is queued for: theirs was lost, or their lease ran out."""
+    return (
         OutboxMessage.objects.filter(status=OutboxStatus.PENDING, available_at__lte=now)
         .filter(Q(lease_expires_at__isnull=True) | Q(lease_expires_at__lt=now))
-        .order_by("available_at")
-        .values_list("pk", flat=True)[:limit]
+        .filter(Q(queued_until__isnull=True) | Q(queued_until__lt=now))
     )
+
+
+def outbox_sweep(*, limit: int) -> list[int]:
+    """Queue one task for each due message that has none; returns their ids.
+
+    Selected and marked in one transaction, the rows locked (skipping those a
+    claim or another sweep holds), so a message with a queued task gets no
+    second one however often this runs: the queue holds at most one task per
+    due message. The conditions sit on the locking query itself, so a row
+    another sweep marked while this one waited is re-checked, not re-queued.
+    """
+    with transaction.atomic():
+        due = list(
+            outbox_due(now=timezone.now())
+            .select_for_update(skip_locked=True)
+            .order_by("available_at")
+            .values_list("pk", flat=True)[:limit]
+        )
+        _outbox_queue(due)
+    return due
 
 
 # --- Celery tasks (names are wire contracts: queued messages and beat name them) --------------------
@@ -358,10 +447,8 @@ def deliver_outbox(*, message_id: int) -> str:
 
 @shared_task(name="refunds.sweep_outbox")
 def sweep_outbox(*, limit: int = 500) -> int:
-    """Re-queue due messages whose task was lost (crash after commit, broker loss, dead worker)."""
-    due = outbox_due(limit=limit)
-    for message_id in due:
-        deliver_outbox.apply_async(kwargs={"message_id": message_id})
+    """Queue due messages whose task was lost (crash after commit, broker loss, dead worker)."""
+    due = outbox_sweep(limit=limit)
     if due:
         logger.info("outbox sweep", extra={"message_id": "MSG.outbox.swept", "queued": len(due)})
     return len(due)

@@ -191,9 +191,8 @@ SIM_WEBHOOK_SECRET = "whsec_test_stack"
 
 
 def stack_env(*, namespace: str, **extra: str) -> dict[str, str]:
-    """Settings shared by the app processes of a test stack (web and workers)."""
-    return app_env(
-        namespace=namespace,
+    """Settings shared by the app processes of a test stack (web and workers); `extra` overrides any of them."""
+    settings_ = dict(
         PROVIDER="stripe",
         PROVIDER_API_KEY=SIM_API_KEY,
         PROVIDER_WEBHOOK_SECRET=SIM_WEBHOOK_SECRET,
@@ -209,8 +208,11 @@ def stack_env(*, namespace: str, **extra: str) -> dict[str, str]:
         BREAKER_FAILURE_RATE="0.5",
         BREAKER_COOLDOWN_SECONDS="2",
         BREAKER_HALF_OPEN_CALLS="3",
-        **extra,
+        # A queued task not run 5 s after its countdown is taken as lost (a killed worker held it).
+        OUTBOX_QUEUED_TTL_SECONDS="5",
     )
+    settings_.update(extra)
+    return app_env(namespace=namespace, **settings_)
 
 
 def stack_simulator(directory: Path, *, webhook_url: str | None, stall: float = 3.0) -> Simulator:
