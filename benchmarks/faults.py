@@ -8,7 +8,7 @@ a separate beat, the provider simulator with webhooks, and an SMTP sink that
 counts customer emails. Settings are the production defaults (breaker,
 backoff, sweeper period).
 
-Phases run one after another on the same stack. Each pushes its own orders,
+Phases run one after another, each on a fresh stack and database. Each pushes its orders,
 then fires refund creates at a steady rate (one try each, no client retries)
 while the fault is injected; after the fault ends it waits until every
 refund of the phase has settled, the outbox has drained and every email the
@@ -59,7 +59,7 @@ DB = "refund_desk_bench_faults"
 WEB_PORT = 8794
 TERMINAL = ("completed", "failed", "canceled", "denied")
 EMAILS_FOR_ACTION = {"refund.approved": "refund.approved", "refund.completed": "refund.completed"}
-MONEY_CONVERGE_LIMIT_S = 300.0
+MONEY_CONVERGE_LIMIT_S = 180.0
 EMAIL_GRACE_S = 60.0  # after the money converged: emails still in flight get this long
 
 
@@ -481,17 +481,20 @@ def main() -> None:
     args = parser.parse_args()
     wanted = {name for name in args.only.split(",") if name}
     phases = [phase for phase in PHASES if not wanted or phase.name in wanted]
-    tmp = Path(tempfile.mkdtemp(prefix="bench-faults-"))
-    stack = Stack(tmp)
     results: dict = {}
-    try:
-        stack.start()
-        for index, phase in enumerate(phases, start=1):
+    logs = []
+    for index, phase in enumerate(phases, start=1):
+        # A stack of its own per fault: what one fault broke cannot spoil the next one's figures.
+        tmp = Path(tempfile.mkdtemp(prefix=f"bench-faults-{phase.name}-"))
+        logs.append(str(tmp))
+        stack = Stack(tmp)
+        try:
+            stack.start()
             print(f"== {phase.name}: {phase.what}", flush=True)
             results[phase.name] = run_phase(stack, phase, index)
             print(json.dumps(results[phase.name], indent=1, default=str), flush=True)
-    finally:
-        stack.stop()
+        finally:
+            stack.stop()
     git = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True)
     document = {
         "label": args.label,
@@ -504,7 +507,7 @@ def main() -> None:
     name = f"faults-{args.label}" if args.label else "faults"
     path = write_results(name, document)
     print(table(results))
-    print(f"written to {path}; logs in {tmp}")
+    print(f"written to {path}; logs in {', '.join(logs)}")
 
 
 def table(results: dict) -> str:
