@@ -65,12 +65,13 @@ $(BENCH_STAMP): $(STAMP) requirements-bench.txt
 	$(PY) -m pip install --quiet -r requirements-bench.txt
 	touch $(BENCH_STAMP)
 
-# All four benchmarks against PostgreSQL and Redis (about 15 minutes on 2 cores); figures land in benchmarks/results/.
+# All five benchmarks against PostgreSQL and Redis (about 30 minutes on 2 cores); figures land in benchmarks/results/.
 benchmark: $(BENCH_STAMP)
 	$(PY) benchmarks/api_load.py
 	$(PY) benchmarks/e2e_latency.py
 	$(PY) benchmarks/status_page.py
 	$(PY) benchmarks/reconcile.py
+	$(PY) benchmarks/faults.py
 
 clean:
 	rm -rf var .pytest_cache .ruff_cache

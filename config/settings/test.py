@@ -40,7 +40,9 @@ from config.settings.base import CACHES  # noqa: E402
 CACHES["default"]["KEY_PREFIX"] = TEST_NAMESPACE
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+# In-process by default; a test stack that counts emails across processes hands its
+# processes the SMTP backend and a sink's port (tests/support/faults.py SmtpSink).
+EMAIL_BACKEND = os.environ.get("TEST_EMAIL_BACKEND", "django.core.mail.backends.locmem.EmailBackend")
 RATE_LIMIT_CREATE_PER_MINUTE = 100_000
 RATE_LIMIT_DECIDE_PER_MINUTE = 100_000
 STORAGES = {

@@ -36,7 +36,13 @@ class Stack:
     _running: ClassVar[Stack | None] = None
 
     def __init__(
-        self, *, web_workers: int = 2, worker_concurrency: int = 2, stall: float = 3.0, webhooks: bool = True
+        self,
+        *,
+        web_workers: int = 2,
+        worker_concurrency: int = 2,
+        stall: float = 3.0,
+        webhooks: bool = True,
+        extra_env: dict[str, str] | None = None,
     ) -> None:
         self.namespace = new_namespace("stack")
         self.tmp = tempfile.TemporaryDirectory(prefix=f"{self.namespace}-")
@@ -49,6 +55,8 @@ class Stack:
             webhook_url=f"http://127.0.0.1:{self.web_port}/webhooks/payments" if webhooks else None,
             stall=stall,
         )
+        # Settings of the app processes beyond the usual (a private broker, cache or database address).
+        self.extra_env = extra_env or {}
         self.env: dict[str, str] = {}
         self.web: GunicornServer | None = None
         self.workers: list[CeleryWorker] = []
@@ -64,7 +72,12 @@ class Stack:
         try:
             # The simulator first: the app processes are configured with the port it got.
             self.simulator.start()
-            self.env = stack_env(namespace=self.namespace, PROVIDER_API_BASE=self.simulator.url, APP_BASE_URL=self.url)
+            self.env = stack_env(
+                namespace=self.namespace,
+                PROVIDER_API_BASE=self.simulator.url,
+                APP_BASE_URL=self.url,
+                **self.extra_env,
+            )
             self.web = GunicornServer(env=self.env, workers=self.web_workers, port=self.web_port)
             self.web.start()
             self.add_worker(beat=True, concurrency=self.worker_concurrency)
@@ -94,7 +107,7 @@ class Stack:
         from refunds.enums import OutboxStatus
         from refunds.models import OutboxMessage
 
-        broker = redis.Redis.from_url(settings.CELERY_BROKER_URL)
+        broker = redis.Redis.from_url(self.env.get("CELERY_BROKER_URL") or settings.CELERY_BROKER_URL)
         try:
 
             def idle() -> bool:
@@ -112,6 +125,8 @@ class Stack:
         """The CACHES setting of the stack's processes, for `override_settings` in the test process."""
         caches = copy.deepcopy(settings.CACHES)
         caches["default"]["KEY_PREFIX"] = self.namespace
+        if "REDIS_URL" in self.extra_env:
+            caches["default"]["LOCATION"] = self.extra_env["REDIS_URL"]
         return caches
 
     def stop(self) -> None:
