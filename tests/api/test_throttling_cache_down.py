@@ -16,9 +16,9 @@ import requests
 from refunds.enums import OutboxStatus, RefundState
 from refunds.models import OutboxMessage, Refund
 from tests.refunds.factories import api_key
+from tests.support.faults import RedisServer
 from tests.support.live import ApiClient, GunicornServer, app_env, delete_queues, new_namespace
 from tests.support.merchant import push_order, refund_body
-from tests.support.redis_server import RedisServer
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 

@@ -25,6 +25,7 @@ import socket
 import socketserver
 import struct
 import subprocess
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -51,10 +52,15 @@ def _wait_connectable(port: int, *, up: bool, timeout: float = 20.0) -> None:
 
 
 class RedisServer:
-    """A private redis-server on a port of its own; killable and restartable on the same port."""
+    """A private redis-server on a port of its own; killable and restartable on the same port.
 
-    def __init__(self, directory: Path, *, port: int = 0, name: str = "redis") -> None:
-        self.directory = Path(directory)
+    Before `start()` (or after `kill()`) its port is reserved and nothing
+    answers there: a broker or cache that is down from the first request.
+    """
+
+    def __init__(self, directory: Path | None = None, *, port: int = 0, name: str = "redis") -> None:
+        # Its log lands here; a throw-away directory when the caller keeps none.
+        self.directory = Path(directory) if directory is not None else Path(tempfile.mkdtemp(prefix=f"{name}-"))
         self.port = port or _free_port()
         self.name = name
         self.process: subprocess.Popen[bytes] | None = None

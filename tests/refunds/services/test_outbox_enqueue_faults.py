@@ -17,6 +17,7 @@ import requests
 from refunds.enums import OutboxStatus, RefundState, Role
 from refunds.models import OutboxMessage, Refund
 from tests.refunds.factories import api_key
+from tests.support.faults import RedisServer
 from tests.support.live import (
     ApiClient,
     CeleryWorker,
@@ -29,7 +30,6 @@ from tests.support.live import (
     wait_for,
 )
 from tests.support.merchant import push_order, refund_body
-from tests.support.redis_server import RedisServer
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
