@@ -49,7 +49,7 @@ from pathlib import Path
 
 import psycopg
 import redis
-from common import PG, ROOT, bench_env, manage, recreate_database, start_gunicorn, write_results
+from common import PG, RESULTS, ROOT, bench_env, manage, recreate_database, start_gunicorn, write_results
 
 sys.path.insert(0, str(ROOT))  # the simulator launcher and the fault tools live with the tests
 from tests.support.faults import RedisServer, SmtpSink, TcpProxy
@@ -95,6 +95,9 @@ class Stack:
             EMAIL_HOST="127.0.0.1",
             EMAIL_PORT=str(self.smtp.port),
             LOG_LEVEL="WARNING",
+            # The rate limiter on, as in production (bench_env turns it off), but above the load's own rate.
+            RATE_LIMIT_CREATE_PER_MINUTE="6000",
+            RATE_LIMIT_DECIDE_PER_MINUTE="6000",
         )
         self.direct_db = f"{PG}/{DB}"
         self.simulator = Simulator(
@@ -505,6 +508,13 @@ def main() -> None:
         "phases": results,
     }
     name = f"faults-{args.label}" if args.label else "faults"
+    earlier = RESULTS / f"{name}.json"
+    if wanted and earlier.exists():
+        # A partial run (--only) replaces its phases in the file and keeps the others.
+        merged = json.loads(earlier.read_text())
+        merged["phases"].update(results)
+        merged["commit"] = f"{merged['commit']}; {', '.join(results)} at {document['commit']}"
+        results, document = merged["phases"], merged
     path = write_results(name, document)
     print(table(results))
     print(f"written to {path}; logs in {', '.join(logs)}")
