@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import ipaddress
+import logging
 import time
 
 from django.conf import settings
@@ -21,9 +22,13 @@ from django.shortcuts import render
 from django.utils import translation
 from django.utils.cache import patch_cache_control, patch_vary_headers
 from django.views.decorators.http import require_safe
+from redis.exceptions import RedisError
 
 from core.i18n import customer_language, supported_language
+from status_page.metrics import STATUS_RATE_LIMIT_FAIL_OPEN_TOTAL
 from status_page.presenters import StatusView, refund_by_status_token, status_view
+
+logger = logging.getLogger("status_page")
 
 WINDOW_SECONDS = 60
 DEFAULT_RATE_LIMIT_PER_MINUTE = 60
@@ -62,10 +67,20 @@ def _rate_limited(request: HttpRequest) -> float | None:
     client = hashlib.sha256(_client_network(request.META.get("REMOTE_ADDR", "")).encode()).hexdigest()[:24]
     key = f"ratelimit:status:{client}:{int(now // WINDOW_SECONDS)}"
     try:
-        count = cache.incr(key)  # the usual case: the window's counter exists
-    except ValueError:
-        # First request of the window (or a race with another process's add).
-        count = 1 if cache.add(key, 1, timeout=WINDOW_SECONDS + 5) else cache.incr(key)
+        try:
+            count = cache.incr(key)  # the usual case: the window's counter exists
+        except ValueError:
+            # First request of the window (or a race with another process's add).
+            count = 1 if cache.add(key, 1, timeout=WINDOW_SECONDS + 5) else cache.incr(key)
+    except (RedisError, OSError) as error:
+        # The budget guards the service, not the customer's right to see their refund (the token is
+        # unguessable): with Redis down the page is served unchecked rather than answering 503.
+        STATUS_RATE_LIMIT_FAIL_OPEN_TOTAL.inc()
+        logger.warning(
+            "status page rate limit not checked: cache unavailable",
+            extra={"message_id": "MSG.status.rate_limit_unavailable", "error": error.__class__.__name__},
+        )
+        return None
     if count <= limit:
         return None
     return WINDOW_SECONDS - (now % WINDOW_SECONDS)

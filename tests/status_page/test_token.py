@@ -12,10 +12,12 @@ import pytest
 from cryptography.fernet import Fernet, InvalidToken
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from prometheus_client import REGISTRY
 
 from refunds.models import Refund
 from status_page.presenters import refund_by_status_token
 from tests.support.customer_states import refund_in_state
+from tests.support.faults import RedisServer
 
 pytestmark = pytest.mark.django_db
 
@@ -209,3 +211,20 @@ class TestRateLimit:
         keys = [k.decode() if isinstance(k, bytes) else k for k in cache._cache.get_client().keys("*")]
         assert keys
         assert not any("198.51.100.77" in k for k in keys)
+
+
+def test_with_redis_down_the_page_is_served_unchecked_and_counted(client, settings):
+    dead = RedisServer()  # never started: nothing answers on its port
+    settings.STATUS_PAGE_RATE_LIMIT_PER_MINUTE = 1
+    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": dead.url()}}
+    refund = refund_in_state("approved")
+    before = _fail_open_count()
+
+    answers = [client.get(f"/r/{refund.status_token}/").status_code for _ in range(3)]
+
+    assert answers == [200, 200, 200]  # over the budget of 1, yet served: the limit could not be counted
+    assert _fail_open_count() == before + 3
+
+
+def _fail_open_count() -> float:
+    return REGISTRY.get_sample_value("status_page_rate_limit_fail_open_total") or 0.0
