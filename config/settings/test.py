@@ -40,7 +40,11 @@ from config.settings.base import CACHES  # noqa: E402
 CACHES["default"]["KEY_PREFIX"] = TEST_NAMESPACE
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+# In-process tests read mail.outbox; the worker processes a test starts write what they send into
+# files the test counts (TEST_EMAIL_BACKEND=django.core.mail.backends.filebased.EmailBackend,
+# TEST_EMAIL_FILE_PATH: tests/support/mailbox.py).
+EMAIL_BACKEND = os.environ.get("TEST_EMAIL_BACKEND") or "django.core.mail.backends.locmem.EmailBackend"
+EMAIL_FILE_PATH = os.environ.get("TEST_EMAIL_FILE_PATH", "")
 RATE_LIMIT_CREATE_PER_MINUTE = 100_000
 RATE_LIMIT_DECIDE_PER_MINUTE = 100_000
 STORAGES = {
