@@ -42,6 +42,13 @@ FAST = {
 }
 
 
+@pytest.fixture(autouse=True)
+def _fast_email_settings(settings) -> None:
+    """This process writes emails too (its transitions): their queued-task marker runs out as fast as the workers'."""
+    for name, value in FAST.items():
+        setattr(settings, name, float(value))
+
+
 @pytest.fixture
 def mailbox(tmp_path: Path) -> Path:
     directory = tmp_path / "mail"
@@ -51,7 +58,7 @@ def mailbox(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def start_worker(transactional_db, tmp_path: Path, mailbox: Path) -> Iterator[Callable[..., CeleryWorker]]:
-    """Start Celery workers on this session's queues, writing what they send into `mailbox`; stopped before the flush."""
+    """Start Celery workers on this session's queues, sending into `mailbox`; stopped before the flush."""
     namespace = settings.TEST_NAMESPACE
     delete_queues(namespace)  # what earlier tests of the session queued and nobody consumed
     started: list[CeleryWorker] = []
@@ -126,7 +133,7 @@ with transaction.atomic():
     refund_deny(refund_id={refund.pk}, actor=actor, note="Delivered and signed for.")
 """
     died = subprocess.run(
-        [sys.executable, "-c", script], cwd=ROOT, env=app_env(namespace=settings.TEST_NAMESPACE), timeout=120
+        [sys.executable, "-c", script], cwd=ROOT, env=app_env(namespace=settings.TEST_NAMESPACE, **FAST), timeout=120
     )
     assert died.returncode == 9
     assert Refund.objects.get(pk=refund.pk).state == RefundState.DENIED  # committed
