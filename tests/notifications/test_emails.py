@@ -579,3 +579,27 @@ def test_the_tasks_have_stable_names_and_keyword_only_arguments():
         assert all(p.kind is inspect.Parameter.KEYWORD_ONLY for p in params.values())
     with pytest.raises(TypeError):
         deliver_email.run(1)
+
+
+def test_an_operator_lists_and_replays_failed_emails(flaky, django_capture_on_commit_callbacks):
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    flaky.failures = 1
+    flaky.error = smtplib.SMTPRecipientsRefused({"jane.doe@example.com": (550, b"no such user")})
+    refund = _approved_refund()
+    email = _deliver_with_retries(refund, MSG_APPROVED, django_capture_on_commit_callbacks)
+    assert email.status == EmailStatus.FAILED
+    out = StringIO()
+    call_command("emails", stdout=out, stderr=StringIO())
+    assert f"{email.pk}\t{refund.public_id}\t{MSG_APPROVED}" in out.getvalue()
+    assert "jane.doe" not in out.getvalue()
+
+    with django_capture_on_commit_callbacks(execute=True):  # the mailbox was fixed meanwhile
+        call_command("emails", "--replay", str(email.pk), stdout=StringIO())
+    email.refresh_from_db()
+    assert email.status == EmailStatus.SENT
+    assert [m.extra_headers["X-Refund-Message"] for m in mail.outbox] == [MSG_APPROVED]
+    with pytest.raises(Exception, match="only failed emails"):
+        call_command("emails", "--replay", str(email.pk), stdout=StringIO())
