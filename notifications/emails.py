@@ -1,22 +1,34 @@
 """Customer emails on refund transitions (SPEC §8): accepted, approved, declined, completed, failed.
 
-The chain, in order:
-1. a refund enters a state (`refunds.services.transition`); once the
-   transaction commits — never before, so a rolled-back refund sends nothing —
-   the `refund_changed` signal fires;
+The chain, in order (issue 11: no fault between the database and the mail
+server loses an email):
+1. a refund enters a state (`refunds.services.transition`); inside its
+   transaction, once the refund row is written, the `refund_changing` signal
+   fires;
 2. `notifications.receivers` picks the email the event calls for
-   (`email_for_event`) and queues the Celery task `refunds.send_refund_email`;
-   a broker outage is logged and swallowed, it cannot fail the request that
-   changed the refund;
-3. the task calls `notification_send`: renders plain text + HTML in the
-   customer's language with the status link, sends through Django's email
-   API, and writes the audit event `notification.sent` (or `.failed`) so the
-   refund's timeline shows what the customer was told.
+   (`email_for_event`) and writes it as a `CustomerEmail` row
+   (`notifications.outbox.email_write`): it commits or rolls back with the
+   move, so a rolled-back refund sends nothing and a committed one cannot lose
+   its email;
+3. after commit, the Celery task `notifications.deliver_email` is queued —
+   best effort: a broker outage is logged and counted
+   (`task_enqueue_failed_total`), and the sweeper (`notifications.sweep_emails`,
+   beat) queues every pending email whose task never started: lost with the
+   broker, or never sent because the process died right after COMMIT;
+4. the task claims the row (row lock, SKIP LOCKED, then a lease: two workers
+   never send one email both), renders plain text + HTML in the customer's
+   language with the status link (`notification_build`), sends through
+   Django's email API, and marks the row sent with the audit event
+   `notification.sent` in one transaction, so the refund's timeline shows
+   what the customer was told. A transient SMTP error backs off and retries
+   (EMAIL_MAX_ATTEMPTS, then `failed` + `notification.failed`); a permanent
+   refusal is `failed` at once; a database error retries the task, without
+   sending again when the send already happened.
 
-Delivery is at least once: transient SMTP/network errors are retried with
-backoff by the task; a message id already recorded as sent for a refund is
-not sent again, which absorbs redeliveries. The audit trail never holds the
-address itself, only message id and language.
+Delivery is at least once: only a worker that stalls past its lease mid-send,
+or a crash between the mail server's acceptance and the commit that records
+it, can send an email twice. The audit trail never holds the address itself,
+only message id and language.
 """
 
 from __future__ import annotations
@@ -34,7 +46,7 @@ from audit.enums import AuditAction
 from audit.models import AuditEvent
 from audit.services import audit_record
 from core.actor import Actor
-from core.i18n import babel_locale, customer_language, format_amount
+from core.i18n import babel_locale, format_amount
 from notifications.messages import (
     MSG_APPROVED,
     MSG_CANCELED,
@@ -64,14 +76,6 @@ EMAIL_FOR_EVENT: dict[str, str] = {
     AuditAction.REFUND_FAILED: MSG_FAILED,
 }
 EMAIL_MESSAGE_IDS = frozenset({*EMAIL_FOR_EVENT.values(), MSG_FAILED_RETRYING, MSG_CANCELED})
-
-
-class TransientSendError(Exception):
-    """The mail server may accept this later (network error, 4xx): the task retries it."""
-
-    def __init__(self, detail: str) -> None:
-        super().__init__(detail)
-        self.detail = detail
 
 
 class EmailSendError(Exception):
@@ -108,7 +112,8 @@ def is_transient(exc: BaseException) -> bool:
     return isinstance(exc, OSError)  # refused, reset, timed out, DNS
 
 
-def _describe(exc: BaseException) -> str:
+def describe_error(exc: BaseException) -> str:
+    """The error's type and SMTP code, for the audit trail and logs."""
     # Never str(exc): SMTPRecipientsRefused's text holds the address.
     code = getattr(exc, "smtp_code", None)
     return f"{type(exc).__name__}{f' {code}' if code else ''}"
@@ -153,7 +158,8 @@ def notification_build(*, refund: Refund, message_id: str, language: str) -> Ema
     return email
 
 
-def _record(refund: Refund, action: str, message_id: str, language: str, detail: str = "") -> None:
+def notification_record(refund: Refund, action: str, message_id: str, language: str, detail: str = "") -> None:
+    """The audit event of an email's outcome (sent, failed, skipped): message id and language, never the address."""
     note = f"{message_id} ({language})" + (f": {detail}" if detail else "")
     audit_record(
         actor=NOTIFIER,
@@ -170,62 +176,7 @@ def _record(refund: Refund, action: str, message_id: str, language: str, detail:
 
 
 def notification_already_sent(*, refund: Refund, message_id: str) -> bool:
+    """Whether the audit trail says this email was sent: how emails queued before the outbox were deduplicated."""
     return AuditEvent.objects.filter(
         refund=refund, action=AuditAction.NOTIFICATION_SENT, after__message_id=message_id
     ).exists()
-
-
-def notification_send(*, refund_id: int, message_id: str) -> str:
-    """Send one customer email and record it; returns what happened.
-
-    Outcomes: "sent"; "duplicate" (already sent, e.g. a redelivered task);
-    "skipped" (no address on file, audited); "failed" (permanent refusal,
-    audited); "missing" (no such refund, logged). Raises TransientSendError
-    for the caller to retry; anything unexpected is audited as failed and raised
-    again as EmailSendError, which names its type but never repeats its text.
-    """
-    refund = Refund.objects.select_related("order__customer", "payment").filter(pk=refund_id).first()
-    if refund is None:
-        logger.warning("refund to notify not found", extra={"message_id": "MSG.notification.missing"})
-        return "missing"
-    if notification_already_sent(refund=refund, message_id=message_id):
-        return "duplicate"
-    customer = refund.order.customer
-    language = customer_language(requested=None, customer_locale=customer.locale)
-    if not refund.customer_email:
-        _record(refund, AuditAction.NOTIFICATION_SKIPPED, message_id, language, "no email address")
-        return "skipped"
-    try:
-        notification_build(refund=refund, message_id=message_id, language=language).send(fail_silently=False)
-    except Exception as exc:  # noqa: BLE001 - audited, then raised again (without its text) below
-        # Never chain `exc`: its text often names the recipient (SMTPRecipientsRefused, an email
-        # service's "address rejected"), and Celery logs the chain of whatever the task raises.
-        if is_transient(exc):
-            raise TransientSendError(_describe(exc)) from None
-        _record(refund, AuditAction.NOTIFICATION_FAILED, message_id, language, _describe(exc))
-        logger.warning(
-            "customer email refused",
-            extra={"message_id": "MSG.notification.failed", "refund_id": refund.public_id, "email": message_id},
-        )
-        if isinstance(exc, smtplib.SMTPException):
-            return "failed"
-        raise EmailSendError(_describe(exc)) from None
-    _record(refund, AuditAction.NOTIFICATION_SENT, message_id, language)
-    logger.info(
-        "customer email sent",
-        extra={"message_id": "MSG.notification.sent", "refund_id": refund.public_id, "email": message_id},
-    )
-    return "sent"
-
-
-def notification_record_gave_up(*, refund_id: int, message_id: str, detail: str) -> None:
-    """The last retry failed too: put it on the refund's timeline."""
-    refund = Refund.objects.select_related("order__customer").filter(pk=refund_id).first()
-    if refund is None:
-        return
-    language = customer_language(requested=None, customer_locale=refund.order.customer.locale)
-    _record(refund, AuditAction.NOTIFICATION_FAILED, message_id, language, f"gave up after retries: {detail}")
-    logger.error(
-        "customer email not sent after retries",
-        extra={"message_id": "MSG.notification.failed", "refund_id": refund.public_id, "email": message_id},
-    )

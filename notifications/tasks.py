@@ -1,36 +1,36 @@
-"""Celery task delivering customer emails (see notifications/emails.py for the chain). Its name is a wire contract."""
+"""Celery tasks delivering customer emails (the chain: notifications/emails.py). Task names are wire contracts.
+
+`notifications.deliver_email` and the sweeper `notifications.sweep_emails` live in
+`notifications.outbox`, beside what they run; importing them here registers them
+wherever Celery autodiscovers `notifications.tasks`.
+"""
 
 from __future__ import annotations
 
 from celery import shared_task
 
-from notifications.emails import TransientSendError, notification_record_gave_up, notification_send
+from notifications.outbox import DB_ERRORS, deliver_email, email_adopt, email_enqueue, sweep_emails
 
-# 30 s, 1, 2, 4, 8 min, then every 10 min (with jitter): about 45 minutes of a
-# mail server outage is ridden out before the timeline says the email failed.
-MAX_RETRIES = 8
+__all__ = ["deliver_email", "send_refund_email", "sweep_emails"]
 
 
 @shared_task(
     name="refunds.send_refund_email",
-    bind=True,
-    autoretry_for=(TransientSendError,),
-    retry_backoff=30,
-    retry_backoff_max=600,
-    retry_jitter=True,
-    max_retries=MAX_RETRIES,
+    autoretry_for=DB_ERRORS,
+    retry_backoff=True,
+    retry_backoff_max=120,
+    max_retries=12,
     acks_late=True,
 )
-def send_refund_email(self, *, refund_id: int, message_id: str) -> str:
-    """Send the customer email `message_id` for a refund; transient failures retry with backoff.
+def send_refund_email(*, refund_id: int, message_id: str) -> str:
+    """The task emails were queued under before the outbox (by refund and message id), kept for those still queued.
 
-    On the last attempt a transient failure is recorded as `notification.failed`
-    instead of raised, so the agent sees it on the refund's timeline.
+    Nothing queues it any more: it writes (or finds) the email's outbox row and
+    queues `notifications.deliver_email` for it — if that cannot be queued, the
+    sweeper will. An email the audit trail already shows as sent is not sent again.
     """
-    try:
-        return notification_send(refund_id=refund_id, message_id=message_id)
-    except TransientSendError as exc:
-        if self.request.retries >= (self.max_retries or 0):
-            notification_record_gave_up(refund_id=refund_id, message_id=message_id, detail=exc.detail)
-            return "failed"
-        raise
+    email_id = email_adopt(refund_id=refund_id, message_id=message_id)
+    if email_id is None:
+        return "duplicate"
+    email_enqueue(email_id)
+    return "adopted"

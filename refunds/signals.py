@@ -1,10 +1,19 @@
-"""Domain signals: what other apps may react to, sent only after the change has committed."""
+"""Domain signals: what other apps may react to — inside the change's transaction, or after it committed."""
 
 from django.dispatch import Signal
+
+# A refund is entering a state. Sent INSIDE the transaction by refunds.services.transition,
+# once the refund row of the move is written (the instance is as the transaction leaves it
+# for this move), with the same arguments as `refund_changed`. What a receiver writes commits
+# or rolls back with the move; an exception rolls the move back (sent with `send`, not
+# `send_robust`). So receivers must be tiny: one insert, no network (customer emails write
+# their outbox row here, see notifications.receivers).
+refund_changing = Signal()
 
 # A refund entered a state. Sent after commit by refunds.services.transition with
 # `refund` (the instance, as the transaction left it), `event` (audit.enums.AuditAction:
 # the state's event, e.g. refund.approved) and `state` (the state entered).
-# Receivers run in the process that made the change; they must be quick and must not
-# fail the caller (customer emails queue a Celery task, see notifications.receivers).
+# Receivers run in the process that made the change, and only if it lives past the commit:
+# nothing that must happen may depend on this signal (use `refund_changing` and an outbox).
+# They must be quick and must not fail the caller (errors are logged, not raised).
 refund_changed = Signal()

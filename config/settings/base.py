@@ -216,6 +216,18 @@ BREAKER_HALF_OPEN_CALLS = env_int("BREAKER_HALF_OPEN_CALLS", 5)
 WEBHOOK_TOLERANCE_SECONDS = env_int("WEBHOOK_TOLERANCE_SECONDS", 300)
 # Audit events are linked into the hash chain by a beat task this often (audit/services.py).
 AUDIT_SEAL_SECONDS = float(os.environ.get("AUDIT_SEAL_SECONDS", "2"))
+# Customer emails (notifications/outbox.py): a row per email, written with the refund's change, sent by
+# a task. Transient SMTP errors back off exponentially with full jitter (30 s doubling to 10 min, nine
+# attempts: about 45 minutes) before the email is marked failed. A worker owns an email it is sending
+# for the lease; a queued task is given EMAIL_REQUEUE_AFTER_SECONDS to start before the sweeper
+# (every EMAIL_SWEEP_SECONDS) takes it for lost and queues another: lower it and a slow queue gets
+# a second task (harmless: the claim sends once), raise it and a lost email waits longer.
+EMAIL_MAX_ATTEMPTS = env_int("EMAIL_MAX_ATTEMPTS", 9)
+EMAIL_BACKOFF_BASE_SECONDS = float(os.environ.get("EMAIL_BACKOFF_BASE_SECONDS", "30"))
+EMAIL_BACKOFF_MAX_SECONDS = float(os.environ.get("EMAIL_BACKOFF_MAX_SECONDS", "600"))
+EMAIL_LEASE_SECONDS = float(os.environ.get("EMAIL_LEASE_SECONDS", "300"))
+EMAIL_REQUEUE_AFTER_SECONDS = float(os.environ.get("EMAIL_REQUEUE_AFTER_SECONDS", "300"))
+EMAIL_SWEEP_SECONDS = float(os.environ.get("EMAIL_SWEEP_SECONDS", "30"))
 
 # --- Celery ------------------------------------------------------------------
 CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "filesystem://")
@@ -262,6 +274,7 @@ CELERY_TASK_QUEUES = [
 CELERY_TASK_ROUTES = {
     "refunds.deliver_outbox": {"queue": CELERY_PROVIDER_QUEUE, "routing_key": CELERY_PROVIDER_QUEUE},
     "refunds.send_refund_email": {"queue": CELERY_EMAIL_QUEUE, "routing_key": CELERY_EMAIL_QUEUE},
+    "notifications.deliver_email": {"queue": CELERY_EMAIL_QUEUE, "routing_key": CELERY_EMAIL_QUEUE},
 }
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
@@ -279,6 +292,7 @@ CELERY_BEAT_SCHEDULE = {
     "sweep-outbox": {"task": "refunds.sweep_outbox", "schedule": OUTBOX_SWEEP_SECONDS},
     "poll-provider-pending": {"task": "refunds.poll_provider_pending", "schedule": 60.0},
     "seal-audit-chain": {"task": "audit.seal_chain", "schedule": AUDIT_SEAL_SECONDS},
+    "sweep-emails": {"task": "notifications.sweep_emails", "schedule": EMAIL_SWEEP_SECONDS},
     # Trial balance, then yesterday's reconciliation (docs/reconciliation.md), late enough
     # for the day's refunds to have settled; CELERY_TIMEZONE (UTC) sets the hour.
     "reconcile-yesterday": {"task": "ledger.reconcile_yesterday", "schedule": crontab(hour=2, minute=30)},

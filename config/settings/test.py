@@ -40,9 +40,11 @@ from config.settings.base import CACHES  # noqa: E402
 CACHES["default"]["KEY_PREFIX"] = TEST_NAMESPACE
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-# In-process by default; a test stack that counts emails across processes hands its
-# processes the SMTP backend and a sink's port (tests/support/faults.py SmtpSink).
-EMAIL_BACKEND = os.environ.get("TEST_EMAIL_BACKEND", "django.core.mail.backends.locmem.EmailBackend")
+# In-process tests read mail.outbox; the processes a test starts send to a sink the test
+# counts: files (TEST_EMAIL_BACKEND=django.core.mail.backends.filebased.EmailBackend with
+# TEST_EMAIL_FILE_PATH, tests/support/mailbox.py) or SMTP (tests/support/faults.py SmtpSink).
+EMAIL_BACKEND = os.environ.get("TEST_EMAIL_BACKEND") or "django.core.mail.backends.locmem.EmailBackend"
+EMAIL_FILE_PATH = os.environ.get("TEST_EMAIL_FILE_PATH", "")
 RATE_LIMIT_CREATE_PER_MINUTE = 100_000
 RATE_LIMIT_DECIDE_PER_MINUTE = 100_000
 STORAGES = {

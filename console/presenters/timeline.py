@@ -12,6 +12,7 @@ from audit.enums import AuditAction
 from audit.models import AuditEvent
 from core.money import CURRENCY_EXPONENTS, format_plain
 from ledger.models import JournalEntry, Posting
+from notifications.models import CustomerEmail, EmailStatus
 from providers.base import WebhookRejected
 from providers.registry import UnknownProvider, get_provider
 from refunds.models import OutboxMessage, Refund, WebhookEvent
@@ -189,6 +190,27 @@ def _outbox_items(refund: Refund) -> list[TimelineItem]:
     return items
 
 
+def _pending_email_items(refund: Refund) -> list[TimelineItem]:
+    """Emails not sent yet (their outcome, sent or failed, is an audit event): queued, or waiting to retry."""
+    items = []
+    for email in CustomerEmail.objects.filter(refund=refund, status=EmailStatus.PENDING).order_by("created_at", "id"):
+        details = [("Message", email.message_id), ("Status", email.status)]
+        if email.attempts:
+            details += [("Attempts", str(email.attempts)), ("Next attempt", email.available_at.isoformat())]
+        items.append(
+            TimelineItem(
+                email.created_at,
+                KIND_EMAIL,
+                "Email to the customer waiting to be sent",
+                "system",
+                note=email.last_error,
+                details=details,
+                sort_key=(4, email.pk),
+            )
+        )
+    return items
+
+
 def _provider_status(payload: dict, provider: str) -> str:
     """The provider's own word for the refund's state in a stored webhook event ("" if it says none)."""
     try:
@@ -230,7 +252,8 @@ SAME_TRANSACTION = timedelta(seconds=2)
 def console_timeline(*, refund: Refund) -> list[TimelineItem]:
     """Everything that happened to a refund, in order: "why did we refund this?".
 
-    Audit events (who, which rule, before/after; emails are audit events too),
+    Audit events (who, which rule, before/after; an email's outcome is an audit
+    event too, and an email not sent yet is shown from the email outbox),
     ledger entries with their postings, provider submissions from the outbox
     and provider webhooks. Ordered by time, except that a record written with
     audit events is placed with them: an effect (ledger entry, outbox row)
@@ -239,7 +262,7 @@ def console_timeline(*, refund: Refund) -> list[TimelineItem]:
     clock times alone could interleave with the next change's.
     """
     audit = _audit_items(refund)
-    others = _ledger_items(refund) + _outbox_items(refund) + _webhook_items(refund)
+    others = _ledger_items(refund) + _outbox_items(refund) + _webhook_items(refund) + _pending_email_items(refund)
     audit_times = sorted({item.at for item in audit})
 
     def anchored(item: TimelineItem) -> datetime:

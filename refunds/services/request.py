@@ -75,7 +75,9 @@ def refund_request(
        audit `refund.requested` citing the rule (and `refund.approved`);
     3. when auto-approved, `approval_effects` as the policy: the system
        decision and the provider submission.
-    After commit: the log lines, metrics and `refund_changed` signals.
+    In the transaction, per audit event: the `refund_changing` signal (the
+    customer email's outbox row). After commit: the log lines, metrics and
+    `refund_changed` signals.
     """
     if reason not in Reason.values:
         raise DomainError(ERR_VALIDATION, f"Unknown reason '{reason}'.", field="reason")

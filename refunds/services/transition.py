@@ -17,8 +17,12 @@ So the rules that follow from a state, not from who asked, are written once:
 * every move bumps the refund's `version` (so does an edit, `refund_edit`): an
   approval names the version its approver saw;
 * the audit event, with the snapshots before and after;
+* in the transaction, once the refund row is written: the `refund_changing`
+  signal — customer emails write their outbox row there, so an email commits
+  or rolls back with the move it reports (notifications.receivers);
 * after commit, never before: the log line `MSG.<event>`, the outcome metric
-  and the `refund_changed` signal (customer emails react to it).
+  and the `refund_changed` signal (best effort: a process killed right after
+  COMMIT never sends it).
 
 Side effects that depend on who asks (decisions, the provider submission of
 `refunds.services.outbox`) stay with the services.
@@ -47,7 +51,7 @@ from refunds.enums import ACTIVE_STATES, STATE_EVENTS, RefundState
 from refunds.metrics import REFUND_OUTCOME_TOTAL
 from refunds.models import Payment, Refund
 from refunds.models.refund import TRANSITION_METHODS
-from refunds.signals import refund_changed
+from refunds.signals import refund_changed, refund_changing
 
 logger = logging.getLogger("refunds")
 S = RefundState
@@ -133,8 +137,9 @@ def refund_open(
     approval, the `requested → approved` move checked as any other; ONE insert
     (a refund approved at creation is inserted approved: one write instead of
     insert + update); with an approval the REFUND_PENDING entry; the audit
-    events `refund.requested` (and `refund.approved`) in one insert; after
-    commit the log lines, metrics and signals, in that order.
+    events `refund.requested` (and `refund.approved`) in one insert, and a
+    `refund_changing` signal per event; after commit the log lines, metrics
+    and `refund_changed` signals, in that order.
     """
     if refund.state != S.REQUESTED or not refund._state.adding:
         raise InvalidTransition(refund.state, S.REQUESTED)
@@ -174,8 +179,8 @@ def refund_transition(
     flagged) and `log` to the log line. The caller holds `refund_lock`.
 
     Side effects, in order: edge check (raises InvalidTransition), money held,
-    the version, the submission round, the row update, the ledger entry, the audit event;
-    after commit the log line, metric and `refund_changed` signal.
+    the version, the submission round, the row update, the ledger entry, the audit event,
+    the `refund_changing` signal; after commit the log line, metric and `refund_changed` signal.
     """
     source, at = refund.state, timezone.now()
     before = _move(refund, payment=payment, to=to, changes=changes or {})
@@ -232,7 +237,7 @@ class _Step:
 
 
 def _record(refund: Refund, steps: list[_Step], *, at: datetime) -> None:
-    """The audit events now, in the transaction (one insert); log lines, metrics and signals once it commits.
+    """The audit events and `refund_changing` now, in the transaction; log lines, metrics and signals once it commits.
 
     The events are dated `at`, when the change began: every record the change
     writes (ledger entry, outbox message …) is at or after its event, which is
@@ -256,6 +261,12 @@ def _record(refund: Refund, steps: list[_Step], *, at: datetime) -> None:
         ],
         occurred_at=at,
     )
+    for step in steps:
+        # Called once the refund row is written, so receivers see the refund as this move leaves it
+        # (one `_record` covers both events of a refund approved at creation: `requested` is then
+        # seen with the state `approved`, which is how its email knows to stay quiet). `send`, not
+        # `send_robust`: a receiver's failure must roll the move back, or its email would be lost.
+        refund_changing.send(sender=Refund, refund=refund, event=step.event, state=(step.after or now)["state"])
     for step in steps:
         state = (step.after or now)["state"]
         extra = {

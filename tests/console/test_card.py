@@ -178,12 +178,12 @@ def test_acting_on_a_refund_that_was_already_decided_shows_a_conflict(agent_clie
 @pytest.fixture
 def emails_sent_inline():
     """Run the customer-email task in-process when the approving transaction commits."""
-    from notifications.tasks import send_refund_email
+    from notifications.outbox import deliver_email
 
     def run_now(*, kwargs, **options):
-        return send_refund_email.apply(kwargs=kwargs)
+        return deliver_email.apply(kwargs=kwargs)
 
-    with mock.patch.object(send_refund_email, "apply_async", side_effect=run_now):
+    with mock.patch.object(deliver_email, "apply_async", side_effect=run_now):
         yield
 
 

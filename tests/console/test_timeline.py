@@ -79,3 +79,17 @@ def test_second_approval_shows_in_the_timeline_as_recorded_then_approved(login):
     recorded, approved = positions(html, "Approval recorded", "<strong>Approved</strong>")
     assert recorded < approved
     assert "1 of 2 approvals" in html
+
+
+def test_timeline_shows_an_email_waiting_to_be_sent_until_it_is_sent(agent_client):
+    from notifications.models import CustomerEmail
+    from notifications.outbox import email_deliver
+
+    refund = review_refund(amount_minor=5000)  # its acceptance email is written, not sent (no on-commit here)
+    url = f"/console/refunds/{refund.public_id}/timeline/"
+    html = agent_client.get(url).content.decode()
+    assert "Email to the customer waiting to be sent" in html and "refund.request.accepted" in html
+    assert email_deliver(email_id=CustomerEmail.objects.get(refund=refund).pk) == "sent"
+    html = agent_client.get(url).content.decode()
+    assert "waiting to be sent" not in html
+    assert "Email sent to the customer" in html

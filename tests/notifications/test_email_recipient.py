@@ -11,9 +11,9 @@ from unittest import mock
 import pytest
 from django.core import mail
 
-from notifications.emails import notification_send
 from notifications.messages import MSG_DECLINED, MSG_REQUEST_ACCEPTED
-from notifications.tasks import send_refund_email
+from notifications.models import CustomerEmail
+from notifications.outbox import deliver_email, email_deliver
 from refunds.enums import Reason
 from refunds.models import Customer
 from refunds.services.decide import refund_deny
@@ -30,9 +30,13 @@ def _catalogues() -> None:
 
 @pytest.fixture(autouse=True)
 def _emails_not_queued():
-    # Sent by calling notification_send below; the queued copies are not the subject.
-    with mock.patch.object(send_refund_email, "apply_async"):
+    # Sent by calling email_deliver below; the queued tasks are not the subject.
+    with mock.patch.object(deliver_email, "apply_async"):
         yield
+
+
+def _email(refund, message_id: str) -> int:
+    return CustomerEmail.objects.get(refund=refund, message_id=message_id).pk
 
 
 def test_an_older_refunds_emails_go_to_the_address_it_was_requested_under():
@@ -40,7 +44,7 @@ def test_an_older_refunds_emails_go_to_the_address_it_was_requested_under():
     older = make_refund(order=order, amount_minor=1000, reason=Reason.GOODWILL)
     Customer.objects.filter(pk=order.customer_id).update(email="mallory@attacker.example")
     refund_deny(refund_id=older.pk, actor=agent(), note="Delivered and signed for.")
-    assert notification_send(refund_id=older.pk, message_id=MSG_DECLINED) == "sent"
+    assert email_deliver(email_id=_email(older, MSG_DECLINED)) == "sent"
     assert [m.to for m in mail.outbox] == [["jane.doe@example.com"]]
 
 
@@ -49,5 +53,5 @@ def test_a_refund_requested_after_the_change_goes_to_the_new_address():
     Customer.objects.filter(pk=order.customer_id).update(email="jane@new.example")
     order.customer.refresh_from_db()
     newer = make_refund(order=order, amount_minor=1000, reason=Reason.GOODWILL)
-    assert notification_send(refund_id=newer.pk, message_id=MSG_REQUEST_ACCEPTED) == "sent"
+    assert email_deliver(email_id=_email(newer, MSG_REQUEST_ACCEPTED)) == "sent"
     assert [m.to for m in mail.outbox] == [["jane@new.example"]]

@@ -18,7 +18,7 @@ from audit.models import AuditEvent
 from core.errors import ERR_CHARGED_BACK, ERR_VOIDED, DomainError
 from ledger.enums import EntryType
 from ledger.models import JournalEntry
-from notifications.tasks import send_refund_email
+from notifications.outbox import deliver_email
 from refunds.enums import OutboxStatus, PaymentStatus, Reason, RefundState
 from refunds.models import OutboxMessage, Payment, Refund
 from refunds.services.decide import refund_approve
@@ -37,7 +37,7 @@ WITHDRAWN = pytest.mark.parametrize("status", [PaymentStatus.CHARGED_BACK, Payme
 def _emails_run_inline():
     """The customer's email is sent in-process, so the test sees what the customer is told."""
     with mock.patch.object(
-        send_refund_email, "apply_async", side_effect=lambda *, kwargs, **_: send_refund_email.apply(kwargs=kwargs)
+        deliver_email, "apply_async", side_effect=lambda *, kwargs, **_: deliver_email.apply(kwargs=kwargs)
     ):
         yield
 
