@@ -169,7 +169,7 @@ class Stack:
         self.broker.kill()
         self.cache.kill()
         self.smtp.stop()
-        self.pg_proxy.cut()
+        self.pg_proxy.stop()
 
     def queue_depth(self) -> int:
         """Tasks waiting in the broker: the queue lists plus those delivered but unacknowledged (ETA tasks)."""

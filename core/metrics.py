@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterable
 
-from prometheus_client import REGISTRY, CollectorRegistry, Counter, generate_latest, multiprocess
+from prometheus_client import REGISTRY, CollectorRegistry, generate_latest, multiprocess
 from prometheus_client.core import Metric
 
 DatabaseGauges = Callable[[], Iterable[Metric]]
@@ -42,11 +42,3 @@ def scrape() -> bytes:
     database = CollectorRegistry()
     database.register(_DatabaseCollector())
     return generate_latest(registry) + generate_latest(database)
-
-
-# A Celery task that could not be published (broker down), by task name. The work is not lost:
-# what such a task would do is a durable row that a beat sweeper queues again (customer emails:
-# notifications.outbox) — a rising count says the broker is unreachable, not that work is gone.
-TASK_ENQUEUE_FAILED_TOTAL = Counter(
-    "task_enqueue_failed_total", "Celery tasks that could not be queued; a sweeper queues their work later.", ["task"]
-)

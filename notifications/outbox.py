@@ -45,7 +45,7 @@ from django.utils import timezone
 
 from audit.enums import AuditAction
 from core.i18n import customer_language
-from core.metrics import TASK_ENQUEUE_FAILED_TOTAL
+from core.queueing import enqueue_best_effort
 from notifications.emails import (
     EmailSendError,
     describe_error,
@@ -59,9 +59,6 @@ from refunds.models import Refund
 
 logger = logging.getLogger("notifications.outbox")
 
-# Publishing a task: a few quick tries, so a broker hiccup does not cost a sweep interval; an
-# outage is not waited out here (the caller's request or the worker would hang on it).
-_PUBLISH_RETRY = {"max_retries": 2, "interval_start": 0, "interval_step": 0.2, "interval_max": 0.5}
 # The database failing under the task: retried by Celery with exponential backoff and jitter,
 # 1 s doubling to 2 min, for about 15 minutes; then the sweeper takes over.
 DB_RETRY_MAX = 12
@@ -107,23 +104,19 @@ def email_write(*, refund: Refund, message_id: str, event: str) -> CustomerEmail
 
 def email_enqueue(email_id: int, *, countdown: float = 0) -> bool:
     """Queue the delivery task, best effort: the row is durable, so a failure is logged, counted, left to a sweep."""
-    try:
-        deliver_email.apply_async(
-            kwargs={"email_id": email_id}, countdown=countdown or None, retry=True, retry_policy=_PUBLISH_RETRY
-        )
-    except Exception:  # any broker error: the email is committed, the sweeper queues it
-        TASK_ENQUEUE_FAILED_TOTAL.labels(task=deliver_email.name).inc()
-        logger.warning(
-            "could not queue the customer email; the sweeper will",
-            exc_info=True,
-            extra={"message_id": "MSG.notification.enqueue_failed", "email_id": email_id},
-        )
-        # Not queued after all: the next sweep may queue it, rather than after EMAIL_REQUEUE_AFTER_SECONDS
-        # (if the database is down too, the marker simply runs out).
-        with contextlib.suppress(DatabaseError):
-            CustomerEmail.objects.filter(pk=email_id, status=EmailStatus.PENDING).update(enqueued_until=None)
-        return False
-    return True
+    if enqueue_best_effort(
+        deliver_email,
+        kwargs={"email_id": email_id},
+        countdown=countdown,
+        message_id="MSG.notification.enqueue_failed",
+        log={"email_id": email_id},
+    ):
+        return True
+    # Not queued after all: the next sweep may queue it, rather than after EMAIL_REQUEUE_AFTER_SECONDS
+    # (if the database is down too, the marker simply runs out).
+    with contextlib.suppress(DatabaseError):
+        CustomerEmail.objects.filter(pk=email_id, status=EmailStatus.PENDING).update(enqueued_until=None)
+    return False
 
 
 def email_backoff_seconds(attempts: int) -> float:

@@ -321,7 +321,7 @@ def test_an_email_that_cannot_be_written_rolls_the_move_back():
 def test_a_broker_outage_neither_blocks_nor_undoes_the_refund_and_leaves_the_email_to_the_sweeper(
     django_capture_on_commit_callbacks, caplog
 ):
-    from core.metrics import TASK_ENQUEUE_FAILED_TOTAL
+    from core.queueing import TASK_ENQUEUE_FAILED_TOTAL
 
     failed = TASK_ENQUEUE_FAILED_TOTAL.labels(task="notifications.deliver_email")
     before = failed._value.get()

@@ -7,9 +7,9 @@
   customer emails a fault run sent (each exactly once, none lost).
 * `TcpProxy` — a forwarder the app processes connect through instead of the
   real server (PostgreSQL here): `cut()` drops every open connection and
-  refuses new ones, `restore()` accepts again. To a client that is exactly a
-  database restart: sessions die mid-query, connects fail, then all is back
-  with the data intact.
+  turns new ones away, `restore()` forwards again. To a client that is
+  exactly a database restart: sessions die mid-query, connects fail, then all
+  is back with the data intact.
 
 Stdlib only: the benchmarks import this without Django.
 """
@@ -110,7 +110,13 @@ class RedisServer:
 
 
 class TcpProxy:
-    """Forwards 127.0.0.1:`port` to `target`; `cut()` is an outage of the target, `restore()` its return."""
+    """Forwards 127.0.0.1:`port` to the target; `cut()` is an outage of the target, `restore()` its return.
+
+    While cut it still accepts, and closes each new connection at once —
+    what a client meets while the server restarts ("server closed the
+    connection unexpectedly"); `refused` counts them, so a test can wait
+    until a client really met the outage.
+    """
 
     def __init__(self, target_host: str, target_port: int, *, port: int = 0) -> None:
         self.target = (target_host, target_port)
@@ -118,63 +124,64 @@ class TcpProxy:
         self._listener: socket.socket | None = None
         self._pairs: set[tuple[socket.socket, socket.socket]] = set()
         self._lock = threading.Lock()
-        self._accepting = threading.Event()
-        self.connections = 0  # accepted in all, for tests that want to see traffic went through
+        self._up = True
+        self.connections = 0  # forwarded in all
+        self.refused = 0  # turned away while cut
 
     def start(self) -> TcpProxy:
-        self.restore()
-        return self
-
-    def restore(self) -> None:
-        """Accept connections again (the server is back)."""
-        if self._listener is not None:
-            return
         listener = socket.socket()
         listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         listener.bind(("127.0.0.1", self.port))
         listener.listen(128)
         self._listener = listener
         threading.Thread(target=self._accept_loop, args=(listener,), name=f"proxy-{self.port}", daemon=True).start()
-        _wait_connectable(self.port, up=True)
+        return self
 
     def cut(self) -> None:
-        """Refuse new connections and break every open one, as a server restart does."""
+        """Break every open connection and turn new ones away, as a server restart does."""
+        with self._lock:
+            self._up = False
+            pairs, self._pairs = self._pairs, set()
+        for pair in pairs:
+            _reset(*pair)
+
+    def restore(self) -> None:
+        """Forward new connections again (the server is back)."""
+        with self._lock:
+            self._up = True
+
+    def stop(self) -> None:
+        self.cut()
         listener, self._listener = self._listener, None
         if listener is not None:
             with contextlib.suppress(OSError):
                 listener.shutdown(socket.SHUT_RDWR)
             listener.close()
-        with self._lock:
-            pairs, self._pairs = self._pairs, set()
-        for pair in pairs:
-            for sock in pair:
-                with contextlib.suppress(OSError):
-                    # RST rather than FIN: a killed server's sessions do not end politely.
-                    sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-                    sock.close()
-        _wait_connectable(self.port, up=False)
-
-    def stop(self) -> None:
-        self.cut()
 
     def _accept_loop(self, listener: socket.socket) -> None:
         while True:
             try:
                 client, _ = listener.accept()
             except OSError:
-                return  # cut: the listener was closed
+                return  # stopped: the listener was closed
+            with self._lock:
+                up = self._up
+                if not up:
+                    self.refused += 1
+            if not up:
+                _reset(client)
+                continue
             try:
                 upstream = socket.create_connection(self.target, timeout=5)
             except OSError:
-                client.close()
+                _reset(client)
                 continue
             upstream.settimeout(None)
             pair = (client, upstream)
             with self._lock:
-                if self._listener is not listener:  # cut while connecting
-                    client.close()
-                    upstream.close()
-                    return
+                if not self._up:  # cut while connecting
+                    _reset(*pair)
+                    continue
                 self._pairs.add(pair)
                 self.connections += 1
             threading.Thread(target=self._pump, args=(pair,), daemon=True).start()
@@ -198,6 +205,14 @@ class TcpProxy:
             for sock in pair:
                 with contextlib.suppress(OSError):
                     sock.close()
+
+
+def _reset(*socks: socket.socket) -> None:
+    """Close with RST rather than FIN: a killed server's sessions do not end politely."""
+    for sock in socks:
+        with contextlib.suppress(OSError):
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            sock.close()
 
 
 class _SmtpHandler(socketserver.StreamRequestHandler):

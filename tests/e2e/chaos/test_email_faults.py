@@ -28,9 +28,9 @@ from refunds.models import Refund
 from refunds.services.decide import refund_deny
 from tests.refunds.factories import agent, make_refund
 from tests.support.customer_states import customer_order
+from tests.support.faults import TcpProxy
 from tests.support.live import ROOT, CeleryWorker, app_env, delete_queues, wait_for
 from tests.support.mailbox import mailbox_env, sent_messages
-from tests.support.tcp_proxy import TcpProxy
 
 # Seconds, so a lost task is found within a test's patience (production: docs/operations.md).
 FAST = {
@@ -146,7 +146,7 @@ with transaction.atomic():
 
 def test_an_email_whose_task_met_a_database_outage_is_sent_once_the_database_is_back(start_worker, mailbox):
     db = settings.DATABASES["default"]
-    proxy = TcpProxy((db["HOST"] or "127.0.0.1", int(db["PORT"] or 5432)))
+    proxy = TcpProxy(db["HOST"] or "127.0.0.1", int(db["PORT"] or 5432)).start()
     try:
         url = f"postgres://{db['USER'] or 'postgres'}@127.0.0.1:{proxy.port}/{db['NAME']}"
         # No beat: the task itself must ride the outage out, not a sweeper after it.
@@ -162,4 +162,4 @@ def test_an_email_whose_task_met_a_database_outage_is_sent_once_the_database_is_
         wait_for(lambda: emails_recorded(refund) == 2, timeout=90, message="the decline email after the outage")
         assert sent_messages(mailbox) == {MSG_REQUEST_ACCEPTED: 1, MSG_DECLINED: 1}
     finally:
-        proxy.close()
+        proxy.stop()
