@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Callable
 
 from django.db import IntegrityError, transaction
@@ -22,10 +23,20 @@ from rest_framework.response import Response
 
 from api.errors import domain_error_response, error_response
 from api.models import IdempotencyRecord
-from core.errors import ERR_CONFLICT_IDEMPOTENCY, ERR_IDEMPOTENCY_KEY_MISSING, DomainError
+from core.errors import (
+    ERR_CONFLICT_IDEMPOTENCY,
+    ERR_IDEMPOTENCY_KEY_INVALID,
+    ERR_IDEMPOTENCY_KEY_MISSING,
+    DomainError,
+)
 from refunds.models import ApiKey
 
 MAX_KEY_LENGTH = 255
+# 1-255 visible ASCII characters, spaces only inside: what every proxy passes unchanged (a header's
+# leading and trailing blanks are stripped on the way, and anything else arrives as latin-1 guesswork).
+# The OpenAPI schema publishes this pattern (api/views.py IDEMPOTENCY_HEADER).
+KEY_PATTERN = r"^[!-~]([ -~]{0,253}[!-~])?$"
+_KEY = re.compile(KEY_PATTERN)
 
 
 def request_fingerprint(method: str, path: str, body: object) -> str:
@@ -34,8 +45,14 @@ def request_fingerprint(method: str, path: str, body: object) -> str:
 
 
 def idempotency_key_from(request) -> str | None:
-    key = (request.headers.get("Idempotency-Key") or "").strip()
-    return key if 0 < len(key) <= MAX_KEY_LENGTH else None
+    """The request's key; None when the header is absent. Raises DomainError when present but unusable."""
+    key = request.headers.get("Idempotency-Key")
+    if key is None:
+        return None
+    if not _KEY.fullmatch(key):
+        # Blank, too long or odd characters: say so, not "missing" (the caller did send one).
+        raise DomainError(ERR_IDEMPOTENCY_KEY_INVALID, max_length=MAX_KEY_LENGTH)
+    return key
 
 
 def missing_key_response() -> Response:

@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
+from django.core.validators import RegexValidator
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from core.money import MAX_AMOUNT_MINOR, is_known_currency
+from core.money import CURRENCY_EXPONENTS, MAX_AMOUNT_MINOR, is_known_currency
 from notifications.messages import MSG_REQUEST_ACCEPTED
 from providers.registry import provider_names
 from refunds.enums import PaymentStatus, Rail, Reason
-from refunds.services.evidence_refs import MAX_ITEMS, REFERENCE_TYPES, evidence_item_parse
+from refunds.services.evidence_refs import (
+    MAX_FILE_ID,
+    MAX_ITEMS,
+    MAX_URI_LENGTH,
+    REFERENCE_TYPES,
+    evidence_item_parse,
+)
 
 
 class StrictIntegerField(serializers.IntegerField):
@@ -33,14 +40,48 @@ class MinorUnitsField(StrictIntegerField):
 MAX_QUANTITY = 2**31 - 1
 
 
-class CurrencyField(serializers.CharField):
-    def __init__(self, **kwargs) -> None:
-        super().__init__(min_length=3, max_length=3, **kwargs)
+class StrictCharField(serializers.CharField):
+    """Text in JSON, not a number that DRF would turn into one (the schema says `type: string`)."""
 
     def to_internal_value(self, data):
-        value = super().to_internal_value(data).upper()
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+class StrictEmailField(serializers.EmailField):
+    def to_internal_value(self, data):
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+# What Python's str.strip() (hence DRF's trim_whitespace) removes, spelled out: a regex `\s` differs
+# between Python and the ECMA dialect OpenAPI patterns use (U+001C-U+001F, U+0085, U+FEFF).
+_WHITESPACE = "\t\n\x0b\x0c\r\x1c-\x1f \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
+NOT_BLANK_PATTERN = f"[^{_WHITESPACE}]"
+
+
+def not_blank(**kwargs) -> serializers.CharField:
+    """A required text that must hold something besides whitespace; the schema says so with a pattern.
+
+    DRF trims the value and refuses what is left empty: without the pattern
+    the schema would promise that " " is accepted.
+    """
+    return StrictCharField(validators=[RegexValidator(NOT_BLANK_PATTERN)], **kwargs)
+
+
+@extend_schema_field({"type": "string", "enum": sorted(CURRENCY_EXPONENTS)})
+class CurrencyField(StrictCharField):
+    """An ISO 4217 code we know the minor unit of (core.money), upper case, exactly as the schema's enum."""
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(min_length=3, max_length=3, trim_whitespace=False, **kwargs)
+
+    def to_internal_value(self, data):
+        value = super().to_internal_value(data)
         if not is_known_currency(value):
-            raise serializers.ValidationError(f"Unknown currency '{value}'.")
+            raise serializers.ValidationError(f"Unknown currency '{value}': an upper-case ISO 4217 code.")
         return value
 
 
@@ -48,15 +89,24 @@ class CurrencyField(serializers.CharField):
 
 
 class CustomerInput(serializers.Serializer):
-    id = serializers.CharField(max_length=100)
-    email = serializers.EmailField(required=False, allow_blank=True, default="")
-    name = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
+    id = not_blank(max_length=100)
+    email = StrictEmailField(required=False, allow_blank=True, default="")
+    name = StrictCharField(max_length=200, required=False, allow_blank=True, default="")
     locale = serializers.ChoiceField(choices=["en", "ar", "de"], required=False, default="en")
 
 
+# Rules across fields, which a JSON schema cannot state: the one refusal of data the schema allows
+# (400 ERR.VALIDATION.request, `details.fields`), named in the schema's descriptions.
+LINE_AMOUNT_TOO_LARGE = f"The line amount exceeds {MAX_AMOUNT_MINOR} minor units."
+DISCOUNT_OVER_LINE = "A discount cannot exceed the line amount."
+CROSS_FIELD_RULES = frozenset({LINE_AMOUNT_TOO_LARGE, DISCOUNT_OVER_LINE})
+
+
 class LineInput(serializers.Serializer):
-    sku = serializers.CharField(max_length=100, required=False, allow_blank=True, default="")
-    description = serializers.CharField(max_length=300, required=False, allow_blank=True, default="")
+    """An order line. `unit_amount_minor × quantity` is at most 2^53 − 1, and `discount_minor` at most that product."""
+
+    sku = StrictCharField(max_length=100, required=False, allow_blank=True, default="")
+    description = StrictCharField(max_length=300, required=False, allow_blank=True, default="")
     unit_amount_minor = MinorUnitsField(min_value=0)
     quantity = StrictIntegerField(min_value=1, max_value=MAX_QUANTITY, required=False, default=1)
     tax_minor = MinorUnitsField(min_value=0, required=False, default=0)
@@ -64,12 +114,12 @@ class LineInput(serializers.Serializer):
 
     def validate(self, attrs):
         if attrs["unit_amount_minor"] * attrs["quantity"] > MAX_AMOUNT_MINOR:
-            raise serializers.ValidationError({"quantity": f"The line amount exceeds {MAX_AMOUNT_MINOR} minor units."})
+            raise serializers.ValidationError({"quantity": LINE_AMOUNT_TOO_LARGE})
         return attrs
 
 
 class PaymentInput(serializers.Serializer):
-    provider_payment_id = serializers.CharField(max_length=100)
+    provider_payment_id = not_blank(max_length=100)
     # Optional: which provider holds the payment; default PROVIDER.
     provider = serializers.ChoiceField(choices=provider_names(), required=False)
     rail = serializers.ChoiceField(choices=Rail.choices)
@@ -79,7 +129,7 @@ class PaymentInput(serializers.Serializer):
 
 
 class OrderInput(serializers.Serializer):
-    order_id = serializers.CharField(max_length=100)
+    order_id = not_blank(max_length=100)
     currency = CurrencyField()
     customer = CustomerInput()
     placed_at = serializers.DateTimeField(required=False, allow_null=True, default=None)
@@ -90,7 +140,7 @@ class OrderInput(serializers.Serializer):
     def validate(self, attrs):
         for line in attrs["lines"]:
             if line["discount_minor"] > line["unit_amount_minor"] * line["quantity"]:
-                raise serializers.ValidationError({"lines": "A discount cannot exceed the line amount."})
+                raise serializers.ValidationError({"lines": DISCOUNT_OVER_LINE})
         return attrs
 
 
@@ -111,15 +161,30 @@ class OrderOutput(serializers.Serializer):
 # --- refunds -----------------------------------------------------------------
 
 
+# Exactly what `evidence_item_parse` accepts: an https URI naming a host (no credentials, no brackets),
+# printable ASCII without spaces.
+_HOST_FIRST = r'!"$-.0-9;->A-Z\\^-~'
+EVIDENCE_URI_PATTERN = f"^https://[{_HOST_FIRST}][{_HOST_FIRST}:]*([/?#][!-~]*)?$"
+_FILE_ID_SCHEMA = {"type": "integer", "minimum": 1, "maximum": MAX_FILE_ID}
+
+
 @extend_schema_field(
     {
         "oneOf": [
-            {"type": "integer", "description": "the id of a file uploaded for this order"},
+            {**_FILE_ID_SCHEMA, "description": "the id of a file uploaded for this order"},
+            {"type": "string", "pattern": "^(?!0+$)[0-9]{1,18}$", "description": "the same id as a string"},
+            {
+                "type": "object",
+                "description": "the stored form of a file id, as the API shows it",
+                "properties": {"type": {"type": "string", "enum": ["file"]}, "file_id": _FILE_ID_SCHEMA},
+                "required": ["type", "file_id"],
+                "additionalProperties": False,
+            },
             {
                 "type": "object",
                 "properties": {
                     "type": {"type": "string", "enum": list(REFERENCE_TYPES)},
-                    "uri": {"type": "string", "format": "uri", "pattern": "^https://"},
+                    "uri": {"type": "string", "maxLength": MAX_URI_LENGTH, "pattern": EVIDENCE_URI_PATTERN},
                 },
                 "required": ["type", "uri"],
                 "additionalProperties": False,
@@ -145,7 +210,7 @@ class RefundCreateInput(serializers.Serializer):
     amount_minor = MinorUnitsField(min_value=1)
     currency = CurrencyField()
     reason = serializers.ChoiceField(choices=Reason.choices)
-    note = serializers.CharField(max_length=2000, required=False, allow_blank=True, default="")
+    note = StrictCharField(max_length=2000, required=False, allow_blank=True, default="")
     evidence = serializers.ListField(child=EvidenceItemField(), required=False, default=list, max_length=MAX_ITEMS)
 
 
@@ -166,20 +231,48 @@ class RefundCreateOutput(serializers.Serializer):
 
 
 class DecisionInput(serializers.Serializer):
+    """What the view reads. The schema shows the two shapes it accepts (ApproveInput, DenyInput) instead."""
+
     decision = serializers.ChoiceField(choices=["approve", "deny"])
-    note = serializers.CharField(max_length=2000, required=False, allow_blank=True, default="")
+    # Optional to approve; a deny without one is 400 ERR.VALIDATION.note.required (refunds.services.decide).
+    note = StrictCharField(max_length=2000, required=False, allow_blank=True, default="")
     # What the decider saw (both optional): a refund that no longer has this amount or version
     # answers 409 ERR.CONFLICT.changed and nothing moves.
     amount_minor = StrictIntegerField(min_value=1, max_value=2**63 - 1, required=False)
     version = StrictIntegerField(min_value=1, max_value=2**31 - 1, required=False)
 
 
+class ApproveInput(DecisionInput):
+    """`decision: approve`; the note is optional."""
+
+    decision = serializers.ChoiceField(choices=["approve"])
+
+
+class DenyInput(DecisionInput):
+    """`decision: deny`: the reason is required (without one: 400 ERR.VALIDATION.note.required)."""
+
+    decision = serializers.ChoiceField(choices=["deny"])
+    note = not_blank(max_length=2000)
+
+
+class ErrorOutput(serializers.Serializer):
+    """Every refusal and failure (SPEC §9, core.errors.error_body); docs/api.md lists the codes."""
+
+    code = serializers.CharField(help_text="The stable error code, e.g. `ERR.NOT_FOUND`; compare against it.")
+    message_id = serializers.CharField(help_text="The id of the message text, for translation.")
+    message = serializers.CharField(help_text="Human-readable, in the request's language.")
+    correlation_id = serializers.CharField(help_text="Also in the `X-Correlation-Id` header; quote it to support.")
+    details = serializers.DictField(
+        required=False, help_text="Present for some codes: e.g. `fields` for validation, `remaining_refundable_minor`."
+    )
+
+
 class CancelInput(serializers.Serializer):
-    note = serializers.CharField(max_length=2000, required=False, allow_blank=True, default="")
+    note = StrictCharField(max_length=2000, required=False, allow_blank=True, default="")
 
 
 class PayoutInput(serializers.Serializer):
-    reference = serializers.CharField(max_length=200)
+    reference = not_blank(max_length=200)
 
 
 class LedgerEntryOutput(serializers.Serializer):

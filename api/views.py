@@ -4,12 +4,19 @@ from __future__ import annotations
 
 import time
 
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, PolymorphicProxySerializer, extend_schema
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from api import serializers as s
-from api.idempotency import idempotency_key_from, missing_key_response, request_fingerprint, run_idempotent
+from api.idempotency import (
+    KEY_PATTERN,
+    MAX_KEY_LENGTH,
+    idempotency_key_from,
+    missing_key_response,
+    request_fingerprint,
+    run_idempotent,
+)
 from api.throttling import CreateThrottle, DecideThrottle
 from core.actor import Actor
 from core.correlation import get_correlation_id
@@ -25,9 +32,56 @@ from refunds.services.request import refund_request
 from refunds.services.submit import refund_submit
 
 IDEMPOTENCY_HEADER = OpenApiParameter(
-    "Idempotency-Key", str, OpenApiParameter.HEADER, required=True, description="Unique per operation; kept 24 h+."
+    "Idempotency-Key",
+    {"type": "string", "minLength": 1, "maxLength": MAX_KEY_LENGTH, "pattern": KEY_PATTERN},
+    OpenApiParameter.HEADER,
+    required=True,
+    description=(
+        "Unique per operation, scoped per API key, kept 24 h+: 1-255 visible ASCII characters, spaces only inside. "
+        "Absent: 400 `ERR.VALIDATION.idempotency_key.missing`; present but breaking these rules: "
+        "400 `ERR.VALIDATION.idempotency_key.invalid`."
+    ),
 )
-CORRELATION_HEADER = OpenApiParameter("X-Correlation-Id", str, OpenApiParameter.HEADER, required=False)
+CORRELATION_HEADER = OpenApiParameter(
+    "X-Correlation-Id",
+    str,
+    OpenApiParameter.HEADER,
+    required=False,
+    description="Echoed back and stored; a value outside `[A-Za-z0-9._:-]{1,64}` is replaced by a minted one.",
+)
+
+# The answers that are not successes, with the codes each can carry (docs/api.md "Errors"). Every one
+# has the ErrorOutput body; the schema names the statuses per operation, and Schemathesis holds the
+# server to them (tests/e2e/journeys/test_schemathesis.py).
+_ERRORS = {
+    400: "Invalid request: `ERR.VALIDATION.*` (`details.fields` says which), or a business refusal "
+    "`ERR.BUSINESS.refund.exceeds_remaining`, `ERR.VALIDATION.currency.mismatch`, `ERR.VALIDATION.note.required`.",
+    401: "`ERR.AUTHN.required`: missing, unknown or revoked API key.",
+    402: "`ERR.BUSINESS.refund.not_captured`.",
+    403: "`ERR.AUTHZ.scope`, `ERR.AUTHZ.role`, `ERR.AUTHZ.maker_checker` or `ERR.AUTHZ.dual_control`.",
+    404: "`ERR.NOT_FOUND`: no such object for this key's merchant.",
+    409: "`ERR.CONFLICT.*`: idempotency key reuse, state, order rewrite, or the refund changed.",
+    413: "`ERR.VALIDATION.body.too_large`: the body is over the server's limit (`details.max_bytes`).",
+    422: "`ERR.BUSINESS.refund.charged_back` or `ERR.BUSINESS.refund.voided`.",
+    429: "`ERR.RATE_LIMITED`; `Retry-After` says when to retry.",
+    500: "`ERR.INTERNAL`: a fault of ours; nothing of the request was committed.",
+    503: "`ERR.UNAVAILABLE`: a dependency (the database) is down; `Retry-After` says when to retry.",
+}
+# What any call can answer: no or a bad key, no scope, a fault, an outage.
+_ANY_CALL = (401, 403, 500, 503)
+# What any call with a JSON body can answer besides: malformed, too large.
+_WITH_BODY = (*_ANY_CALL, 400, 413)
+
+
+def errors(*statuses: int) -> dict[int, OpenApiResponse]:
+    return {status: OpenApiResponse(s.ErrorOutput, description=_ERRORS[status]) for status in sorted(statuses)}
+
+
+DECISION_REQUEST = PolymorphicProxySerializer(
+    component_name="DecisionInput",
+    serializers={"approve": s.ApproveInput, "deny": s.DenyInput},
+    resource_type_field_name="decision",
+)
 
 
 def _actor(request) -> Actor:
@@ -46,7 +100,11 @@ def _refund_detail(refund: Refund) -> dict:
 class OrderUpsertView(APIView):
     required_scope = Scope.ORDERS_WRITE
 
-    @extend_schema(request=s.OrderInput, responses={200: s.OrderOutput, 201: s.OrderOutput}, tags=["orders"])
+    @extend_schema(
+        request=s.OrderInput,
+        responses={200: s.OrderOutput, 201: s.OrderOutput, **errors(*_WITH_BODY, 409)},
+        tags=["orders"],
+    )
     def post(self, request):
         """Create or update an order with its lines and payment (captures, voids, chargebacks)."""
         data = s.OrderInput(data=request.data)
@@ -83,7 +141,7 @@ class OrderRefundsView(APIView):
     def get_throttles(self):
         return super().get_throttles() if self.request.method == "POST" else []
 
-    @extend_schema(responses={200: s.OrderRefundsOutput}, tags=["refunds"])
+    @extend_schema(responses={200: s.OrderRefundsOutput, **errors(*_ANY_CALL, 404)}, tags=["refunds"])
     def get(self, request, order_id: str):
         """List an order's refunds with the amount still refundable."""
         order = order_get(order_id=order_id, merchant=_merchant(request))
@@ -91,7 +149,7 @@ class OrderRefundsView(APIView):
 
     @extend_schema(
         request=s.RefundCreateInput,
-        responses={202: s.RefundCreateOutput},
+        responses={202: s.RefundCreateOutput, **errors(*_WITH_BODY, 402, 404, 409, 422, 429)},
         parameters=[IDEMPOTENCY_HEADER, CORRELATION_HEADER],
         tags=["refunds"],
     )
@@ -132,7 +190,7 @@ class OrderRefundsView(APIView):
 class RefundDetailView(APIView):
     required_scope = Scope.REFUNDS_READ
 
-    @extend_schema(responses={200: s.RefundOutput}, tags=["refunds"])
+    @extend_schema(responses={200: s.RefundOutput, **errors(*_ANY_CALL, 404)}, tags=["refunds"])
     def get(self, request, refund_id: str):
         """A refund with its policy outcome, approvals, ledger entries and status page link."""
         return Response(_refund_detail(refund_get(public_id=refund_id, merchant=_merchant(request))))
@@ -142,7 +200,11 @@ class RefundDecisionView(APIView):
     required_scope = Scope.REFUNDS_DECIDE
     throttle_classes = [DecideThrottle]
 
-    @extend_schema(request=s.DecisionInput, responses={200: s.RefundOutput}, tags=["refunds"])
+    @extend_schema(
+        request=DECISION_REQUEST,
+        responses={200: s.RefundOutput, **errors(*_WITH_BODY, 404, 409, 422, 429)},
+        tags=["refunds"],
+    )
     def post(self, request, refund_id: str):
         """Approve or deny a refund under review. Maker-checker and dual control apply.
 
@@ -167,7 +229,9 @@ class RefundDecisionView(APIView):
 class RefundCancelView(APIView):
     required_scope = Scope.REFUNDS_CREATE
 
-    @extend_schema(request=s.CancelInput, responses={200: s.RefundOutput}, tags=["refunds"])
+    @extend_schema(
+        request=s.CancelInput, responses={200: s.RefundOutput, **errors(*_WITH_BODY, 404, 409)}, tags=["refunds"]
+    )
     def post(self, request, refund_id: str):
         """Cancel a refund that has not been sent to the provider."""
         data = s.CancelInput(data=request.data)
@@ -180,7 +244,7 @@ class RefundCancelView(APIView):
 class RefundSubmitView(APIView):
     required_scope = Scope.REFUNDS_SUBMIT
 
-    @extend_schema(request=None, responses={200: s.RefundOutput}, tags=["refunds"])
+    @extend_schema(request=None, responses={200: s.RefundOutput, **errors(*_ANY_CALL, 404, 409, 422)}, tags=["refunds"])
     def post(self, request, refund_id: str):
         """Send an approved refund to the provider now, or retry a retryable failure."""
         refund = refund_get(public_id=refund_id, merchant=_merchant(request))
@@ -191,7 +255,9 @@ class RefundSubmitView(APIView):
 class RefundPayoutView(APIView):
     required_scope = Scope.REFUNDS_PAYOUT
 
-    @extend_schema(request=s.PayoutInput, responses={200: s.RefundOutput}, tags=["refunds"])
+    @extend_schema(
+        request=s.PayoutInput, responses={200: s.RefundOutput, **errors(*_WITH_BODY, 404, 409)}, tags=["refunds"]
+    )
     def post(self, request, refund_id: str):
         """Mark a manual payout paid (a payment whose provider settles by hand); completes the refund."""
         data = s.PayoutInput(data=request.data)

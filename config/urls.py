@@ -22,5 +22,6 @@ urlpatterns = [
     path("admin/", admin.site.urls),
 ]
 
+handler400 = "core.health.handler400"
 handler404 = "core.health.handler404"
 handler500 = "core.health.handler500"

@@ -37,6 +37,11 @@ ERR_RATE_LIMITED = "ERR.RATE_LIMITED"
 ERR_METHOD_NOT_ALLOWED = "ERR.METHOD_NOT_ALLOWED"
 ERR_INTERNAL = "ERR.INTERNAL"
 ERR_UNAVAILABLE = "ERR.UNAVAILABLE"
+# Refusals of the request itself, before any view reads it (issue 11).
+ERR_IDEMPOTENCY_KEY_INVALID = "ERR.VALIDATION.idempotency_key.invalid"
+ERR_BODY_TOO_LARGE = "ERR.VALIDATION.body.too_large"
+ERR_URI_TOO_LONG = "ERR.VALIDATION.uri.too_long"
+ERR_HEADERS_TOO_LARGE = "ERR.VALIDATION.headers.too_large"
 
 CATALOG: dict[str, tuple[int, str, Any]] = {
     ERR_AMOUNT_RANGE: (400, "refund.amount_invalid", _("The amount must be a positive whole number of minor units.")),
@@ -104,6 +109,14 @@ CATALOG: dict[str, tuple[int, str, Any]] = {
         "request.unavailable",
         _("The service is briefly unavailable; send the same request again shortly."),
     ),
+    ERR_IDEMPOTENCY_KEY_INVALID: (
+        400,
+        "request.idempotency_key_invalid",
+        _("The Idempotency-Key must be 1 to 255 visible ASCII characters (spaces allowed inside)."),
+    ),
+    ERR_BODY_TOO_LARGE: (413, "request.body_too_large", _("The request body is larger than this server accepts.")),
+    ERR_URI_TOO_LONG: (414, "request.uri_too_long", _("The request line (path and query) is too long.")),
+    ERR_HEADERS_TOO_LARGE: (431, "request.headers_too_large", _("The request headers are too large or too many.")),
 }
 
 

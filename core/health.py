@@ -10,13 +10,14 @@ import psycopg
 import redis
 from celery import current_app
 from django.conf import settings
+from django.core.exceptions import RequestDataTooBig
 from django.db import InterfaceError, OperationalError, connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.http import require_GET
-from django.views.defaults import page_not_found, server_error
+from django.views.defaults import bad_request, page_not_found, server_error
 from prometheus_client import CONTENT_TYPE_LATEST
 
-from core.errors import ERR_INTERNAL, ERR_NOT_FOUND, ERR_UNAVAILABLE, error_body
+from core.errors import ERR_BODY_TOO_LARGE, ERR_INTERNAL, ERR_NOT_FOUND, ERR_UNAVAILABLE, ERR_VALIDATION, error_body
 from core.metrics import scrape
 
 logger = logging.getLogger("core.health")
@@ -83,6 +84,22 @@ def metrics(request: HttpRequest) -> HttpResponse:
 
 def _wants_json(request: HttpRequest) -> bool:
     return request.path.startswith(JSON_PREFIXES)
+
+
+def handler400(request: HttpRequest, exception=None) -> HttpResponse:
+    """Django's refusals of a request (SuspiciousOperation, BadRequest): JSON under the machine prefixes.
+
+    RequestDataTooBig is a body over DATA_UPLOAD_MAX_MEMORY_SIZE that had no
+    Content-Length to refuse it by (core.middleware.RequestBodyLimitMiddleware
+    answers the others): the same 413.
+    """
+    if _wants_json(request):
+        if isinstance(exception, RequestDataTooBig):
+            status, body = error_body(ERR_BODY_TOO_LARGE, max_bytes=settings.DATA_UPLOAD_MAX_MEMORY_SIZE)
+        else:
+            status, body = error_body(ERR_VALIDATION)
+        return JsonResponse(body, status=status)
+    return bad_request(request, exception)
 
 
 def handler404(request: HttpRequest, exception=None) -> HttpResponse:

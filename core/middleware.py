@@ -10,8 +10,25 @@ from django.views.defaults import bad_request, page_not_found
 
 from core.actor import Actor, reset_current_actor, set_current_actor
 from core.correlation import clean_correlation_id, reset_correlation_id, set_correlation_id
-from core.errors import ERR_NOT_FOUND, ERR_VALIDATION, error_body
+from core.errors import (
+    ERR_AUTHN_REQUIRED,
+    ERR_BODY_TOO_LARGE,
+    ERR_INTERNAL,
+    ERR_METHOD_NOT_ALLOWED,
+    ERR_NOT_FOUND,
+    ERR_RATE_LIMITED,
+    ERR_URI_TOO_LONG,
+    ERR_VALIDATION,
+    error_body,
+)
 from core.health import JSON_PREFIXES
+
+# A body declared over the limit is still read (and dropped) up to this many bytes before the 413 is
+# sent: a client that writes its whole body before reading (most HTTP libraries) would otherwise meet
+# a connection reset (the server closing with unread data) instead of the answer. Beyond it, reading
+# costs more than the courtesy is worth: the 413 goes out at once and such a client may see a reset.
+DRAIN_MAX_BYTES = 16 * 1024 * 1024
+_DRAIN_CHUNK = 64 * 1024
 
 
 class CorrelationIdMiddleware:
@@ -30,6 +47,51 @@ class CorrelationIdMiddleware:
             reset_correlation_id(token)
         response["X-Correlation-Id"] = correlation_id
         return response
+
+
+# The code an error answer of this status gets when something answered it in another shape.
+_CODE_FOR_STATUS = {
+    400: ERR_VALIDATION,
+    401: ERR_AUTHN_REQUIRED,
+    404: ERR_NOT_FOUND,
+    405: ERR_METHOD_NOT_ALLOWED,
+    413: ERR_BODY_TOO_LARGE,
+    414: ERR_URI_TOO_LONG,
+    429: ERR_RATE_LIMITED,
+    500: ERR_INTERNAL,
+}
+
+
+class ErrorJsonMiddleware:
+    """Under /v1/ and /webhooks/, an error answer that is not JSON becomes the error JSON of its status.
+
+    The views and handlers there answer the error JSON themselves; this is
+    the net under what they do not control: Django's method decorators
+    (`require_POST` answers an empty 405), its 400 page for a request it
+    refuses, or a third-party view. The status and headers (`Allow`,
+    `Retry-After`) are kept. Right inside CorrelationIdMiddleware, so the body
+    carries the request's correlation id.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        code = _CODE_FOR_STATUS.get(response.status_code)
+        if (
+            code is None
+            or not request.path.startswith(JSON_PREFIXES)
+            or response.get("Content-Type", "").startswith("application/json")
+            or getattr(response, "streaming", False)
+        ):
+            return response
+        _, body = error_body(code)
+        replacement = JsonResponse(body, status=response.status_code)
+        for header in ("Allow", "Retry-After", "WWW-Authenticate"):
+            if header in response:
+                replacement[header] = response[header]
+        return replacement
 
 
 class RejectNulMiddleware:
@@ -64,6 +126,56 @@ def _refused(
         status, body = error_body(code)
         return JsonResponse(body, status=status)
     return page(request, exception)
+
+
+class RequestBodyLimitMiddleware:
+    """Answer 413 ERR.VALIDATION.body.too_large under /v1/ and /webhooks/ for a body over DATA_UPLOAD_MAX_MEMORY_SIZE.
+
+    Decided from Content-Length before any view runs, so nothing is parsed or
+    written. (A chunked body has no length: Django's own check raises
+    RequestDataTooBig when it is read, and `core.health.handler400` answers
+    the same 413.) The body is drained up to DRAIN_MAX_BYTES first. (No
+    `Connection: close` from here: it is hop-by-hop, the server's to set, and
+    gunicorn's sync workers close after every answer anyway.)
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+        if limit is None or not request.path.startswith(JSON_PREFIXES):
+            return self.get_response(request)
+        try:
+            declared = int(request.META.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            declared = 0
+        if declared <= limit:
+            return self.get_response(request)
+        if declared <= DRAIN_MAX_BYTES:
+            _drain(request, declared)
+        return body_too_large_response()
+
+
+def body_too_large_response() -> JsonResponse:
+    status, body = error_body(ERR_BODY_TOO_LARGE, max_bytes=settings.DATA_UPLOAD_MAX_MEMORY_SIZE)
+    return JsonResponse(body, status=status)
+
+
+def _drain(request: HttpRequest, length: int) -> None:
+    """Read and drop the body; a client that stops sending (or hangs up) ends it early."""
+    stream = request.META.get("wsgi.input")
+    if stream is None:
+        return
+    remaining = length
+    try:
+        while remaining > 0:
+            chunk = stream.read(min(_DRAIN_CHUNK, remaining))
+            if not chunk:
+                return
+            remaining -= len(chunk)
+    except OSError:
+        return
 
 
 class ActorMiddleware:

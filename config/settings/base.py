@@ -73,8 +73,12 @@ if DEVTOOLS:
 
 MIDDLEWARE = [
     "core.middleware.CorrelationIdMiddleware",
+    # Under /v1/ and /webhooks/ every error answer is the error JSON, whoever produced it.
+    "core.middleware.ErrorJsonMiddleware",
     # Before anything reads the database: a NUL in path or query is a 404/400, never a psycopg error.
     "core.middleware.RejectNulMiddleware",
+    # A body over DATA_UPLOAD_MAX_MEMORY_SIZE under /v1/ and /webhooks/ is a 413 before any view reads it.
+    "core.middleware.RequestBodyLimitMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",

@@ -25,6 +25,8 @@ REFERENCE_TYPES = ("photo", "document", "url")
 FILE = "file"
 MAX_ITEMS = 10
 MAX_URI_LENGTH = 2000
+# A file id has at most 18 digits (as a string or a JSON integer): beyond, the lookup would leave bigint.
+MAX_FILE_ID = 10**18 - 1
 _FILE_ID = re.compile(r"[0-9]{1,18}")
 # Printable ASCII without space: a URI as sent on the wire (RFC 3986 percent-encodes the rest).
 _URI_CHARS = re.compile(r"[\x21-\x7e]+")
@@ -39,8 +41,8 @@ def evidence_item_parse(item: Any) -> dict[str, Any]:
     credentials or spaces, at most MAX_URI_LENGTH characters.
     """
     if isinstance(item, int) and not isinstance(item, bool):
-        if item <= 0:
-            raise ValueError("A file id is a positive number.")
+        if not 0 < item <= MAX_FILE_ID:
+            raise ValueError(f"A file id is a positive number of at most {len(str(MAX_FILE_ID))} digits.")
         return {"type": FILE, "file_id": item}
     if isinstance(item, str):
         if _FILE_ID.fullmatch(item):
@@ -68,7 +70,7 @@ def evidence_item_parse(item: Any) -> dict[str, Any]:
         host = parts.hostname
     except ValueError:
         raise ValueError("The uri is not a valid URI.") from None
-    if parts.scheme != "https" or not host:
+    if not uri.startswith("https://") or not host:
         raise ValueError("The uri must be an https:// address with a host.")
     if parts.username is not None or parts.password is not None:
         raise ValueError("The uri must not carry credentials.")

@@ -18,10 +18,18 @@ import requests
 from django.conf import settings as django_settings
 from django.test import Client
 
-from core.errors import ERR_CONFLICT_ORDER, ERR_VALIDATION
+from core.errors import (
+    CATALOG,
+    ERR_AUTHN_REQUIRED,
+    ERR_BODY_TOO_LARGE,
+    ERR_CONFLICT_ORDER,
+    ERR_HEADERS_TOO_LARGE,
+    ERR_URI_TOO_LONG,
+    ERR_VALIDATION,
+)
 from providers.stripe.signature import sign_payload
 from refunds.enums import Role
-from refunds.models import Order, Payment, WebhookEvent
+from refunds.models import Order, Payment, Refund, WebhookEvent
 from tests.api.test_refunds import ORDER
 from tests.refunds.factories import UserFactory, api_key, captured_order
 from tests.support.routes import routes
@@ -206,3 +214,100 @@ def test_orders_racing_for_one_payment_id_through_gunicorn_are_201_and_409(live_
         assert_error_json(a if a.status_code == 409 else b, 409, ERR_CONFLICT_ORDER)
         assert Order.objects.filter(order_id__startswith=f"A-{pair}-").count() == 1
     assert Payment.objects.count() == pairs
+
+
+# --- what gunicorn and Django refuse before a view: still the error JSON under /v1/ (issue 11, item 8) ---
+
+
+def exchange_whole(url: str, request: bytes, *, timeout: float = 30.0) -> bytes:
+    """Send the whole request first (as most HTTP clients do), then read the answer to the end.
+
+    A server that answers early and closes with the request half-read resets
+    the connection: `sendall` or `recv` then raises, and the test fails there.
+    """
+    parts = urlsplit(url)
+    with socket.create_connection((parts.hostname, parts.port), timeout=timeout) as sock:
+        sock.sendall(request)
+        received = b""
+        while chunk := sock.recv(65536):
+            received += chunk
+    return received
+
+
+def error_json(received: bytes) -> tuple[int, dict[str, str], dict]:
+    head, _, body = received.partition(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    headers = {name.lower(): value.strip() for name, _, value in (line.partition(":") for line in lines[1:])}
+    if headers.get("transfer-encoding") == "chunked":
+        body = dechunk(body)
+    return int(lines[0].split(" ", 2)[1]), headers, json.loads(body)
+
+
+def dechunk(data: bytes) -> bytes:
+    out = b""
+    while True:
+        size_line, _, data = data.partition(b"\r\n")
+        size = int(size_line.split(b";")[0], 16)
+        if size == 0:
+            return out
+        out, data = out + data[:size], data[size + 2 :]
+
+
+def assert_error_shape(status: int, headers: dict[str, str], body: dict, code: str) -> None:
+    assert status == CATALOG[code][0], (status, body)
+    assert headers["content-type"].startswith("application/json")
+    assert body["code"] == code
+    assert body["message_id"] == CATALOG[code][1] and body["message"]
+    assert body["correlation_id"] == headers["x-correlation-id"]
+
+
+def test_a_ten_megabyte_body_sent_whole_gets_the_json_413_not_a_reset(transactional_db, live_app):
+    key = api_key("http-big-body")
+    order = captured_order()
+    body = b'{"note": "' + b"x" * (10 * 1024 * 1024) + b'"}'
+    head = (
+        f"POST /v1/orders/{order.order_id}/refunds HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {key}\r\n"
+        f"Idempotency-Key: big\r\nContent-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
+    )
+
+    status, headers, answer = error_json(exchange_whole(live_app.url, head.encode() + body))
+
+    assert_error_shape(status, headers, answer, ERR_BODY_TOO_LARGE)
+    assert not Refund.objects.exists()
+
+
+def test_a_ten_megabyte_webhook_through_an_http_library_gets_the_json_413(transactional_db, live_app):
+    response = requests.post(
+        f"{live_app.url}/webhooks/payments",
+        data=b"{" + b" " * (10 * 1024 * 1024) + b"}",
+        headers={"Content-Type": "application/json"},
+        timeout=30,
+    )
+
+    assert_error_shape(response.status_code, dict(response.headers.lower_items()), response.json(), ERR_BODY_TOO_LARGE)
+
+
+@pytest.mark.parametrize("path", ["/v1/refunds/", "/webhooks/payments/", "/console/"])
+def test_a_ten_thousand_character_path_gets_the_json_414(transactional_db, live_app, path):
+    request = f"GET {path}{'a' * 10_000} HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: */*\r\n\r\n"
+
+    status, headers, answer = error_json(exchange_whole(live_app.url, request.encode()))
+
+    assert_error_shape(status, headers, answer, ERR_URI_TOO_LONG)
+
+
+def test_a_path_under_the_request_line_limit_reaches_the_app(transactional_db, live_app):
+    request = f"GET /v1/refunds/{'a' * 4000} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
+
+    status, headers, answer = error_json(exchange_whole(live_app.url, request.encode()))
+
+    assert_error_shape(status, headers, answer, ERR_AUTHN_REQUIRED)  # Django answered: no key sent
+
+
+def test_too_many_headers_get_the_json_431(transactional_db, live_app):
+    many = "".join(f"X-Filler-{n}: {n}\r\n" for n in range(150))
+    request = f"GET /v1/refunds/rf_x HTTP/1.1\r\nHost: 127.0.0.1\r\n{many}\r\n"
+
+    status, headers, answer = error_json(exchange_whole(live_app.url, request.encode()))
+
+    assert_error_shape(status, headers, answer, ERR_HEADERS_TOO_LARGE)

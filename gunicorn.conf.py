@@ -1,0 +1,15 @@
+"""gunicorn's settings for the web process, read from the working directory (`gunicorn config.wsgi`).
+
+Run gunicorn from the application directory, or pass `-c /path/to/gunicorn.conf.py`
+(docs/operations.md). Command-line options override what is set here.
+"""
+
+# Answers gunicorn gives itself (request line or headers too large) in the API's error JSON, not HTML.
+worker_class = "config.gunicorn_worker.JsonErrorSyncWorker"
+
+# The request line (method, path with query, version) is bounded by gunicorn, before any Python of ours
+# runs. gunicorn's default, 4094 bytes, kept on purpose: the longest URL of the API is under 300 bytes
+# (ids are at most 100 characters), the console's under 2 KiB; a larger bound only lets a client make
+# every worker buffer more. (gunicorn accepts at most 8190; 0, "unlimited", would let one connection
+# grow a worker's memory without bound.) Longer lines answer 414 ERR.VALIDATION.uri.too_long.
+limit_request_line = 4094

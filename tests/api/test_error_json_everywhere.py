@@ -1,0 +1,172 @@
+"""Every answer under /v1/ and /webhooks/ that is not a success is the error JSON (issue 11, item 8).
+
+`{code, message_id, message, correlation_id}` with the status of its code
+(core/errors.py): an unknown path, a method the path does not take, a body
+too large, an Idempotency-Key that is there but unusable, a crash. Over real
+HTTP (what gunicorn answers itself) see tests/core/test_hostile_input_over_http.py.
+"""
+
+from __future__ import annotations
+
+import pytest
+from django.test import override_settings
+from rest_framework.test import APIClient
+
+from core.errors import (
+    CATALOG,
+    ERR_BODY_TOO_LARGE,
+    ERR_IDEMPOTENCY_KEY_INVALID,
+    ERR_IDEMPOTENCY_KEY_MISSING,
+    ERR_INTERNAL,
+    ERR_METHOD_NOT_ALLOWED,
+    ERR_NOT_FOUND,
+    ERR_VALIDATION,
+)
+from refunds.models import Refund
+from tests.api.conftest import create
+from tests.refunds.factories import api_key, captured_order
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def merchant() -> APIClient:
+    # A crash must come back as an answer (the 500 page), not as the exception.
+    client = APIClient(raise_request_exception=False)
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {api_key('json-everywhere')}")
+    return client
+
+
+def assert_error_json(response, code: str) -> None:
+    status = CATALOG[code][0]
+    assert response.status_code == status, response.content[:300]
+    assert response["Content-Type"].startswith("application/json"), response["Content-Type"]
+    if response.request["REQUEST_METHOD"] == "HEAD":
+        return  # no body by definition; the type still says JSON
+    body = response.json()
+    assert body["code"] == code
+    assert body["message_id"] == CATALOG[code][1]
+    assert body["message"]
+    assert body["correlation_id"] == response["X-Correlation-Id"]
+
+
+@pytest.mark.parametrize("method", ["get", "post", "put", "patch", "delete", "options", "head"])
+@pytest.mark.parametrize("path", ["/v1/nothing-here", "/v1/orders/x/refunds/y", "/webhooks/nothing", "/webhooks/"])
+def test_an_unknown_path_is_a_json_404_whatever_the_method(merchant, method, path):
+    assert_error_json(getattr(merchant, method)(path), ERR_NOT_FOUND)
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("get", "/v1/orders"),
+        ("put", "/v1/orders"),
+        ("delete", "/v1/orders"),
+        ("head", "/v1/orders"),
+        ("patch", "/v1/refunds/rf_x"),
+        ("delete", "/v1/orders/x/refunds"),
+        ("get", "/v1/refunds/rf_x/decision"),
+        ("get", "/webhooks/payments"),
+        ("put", "/webhooks/payments/stripe"),
+        ("delete", "/webhooks/payments"),
+        ("options", "/webhooks/payments"),
+        ("head", "/webhooks/payments"),
+    ],
+)
+def test_a_method_the_path_does_not_take_is_a_json_405_naming_the_allowed_ones(merchant, method, path):
+    response = getattr(merchant, method)(path)
+    assert_error_json(response, ERR_METHOD_NOT_ALLOWED)
+    assert "POST" in response["Allow"] or "GET" in response["Allow"]
+
+
+def test_a_crash_under_v1_is_a_json_500(merchant, monkeypatch):
+    def explode(**kwargs):
+        raise RuntimeError("injected")
+
+    monkeypatch.setattr("api.views.refund_get", explode)
+    assert_error_json(merchant.get("/v1/refunds/rf_x"), ERR_INTERNAL)
+
+
+def test_a_crash_in_a_webhook_is_a_json_500(merchant, monkeypatch):
+    def explode(**kwargs):
+        raise RuntimeError("injected")
+
+    monkeypatch.setattr("api.webhooks.webhook_receive", explode)
+    assert_error_json(merchant.post("/webhooks/payments", b"{}", content_type="application/json"), ERR_INTERNAL)
+
+
+# --- bodies too large ---------------------------------------------------------
+
+
+@override_settings(DATA_UPLOAD_MAX_MEMORY_SIZE=1024)
+@pytest.mark.parametrize(
+    "path", ["/v1/orders", "/v1/orders/x/refunds", "/v1/refunds/rf_x/decision", "/webhooks/payments"]
+)
+def test_a_body_over_the_limit_is_a_json_413(merchant, path):
+    body = b'{"note": "' + b"x" * 2048 + b'"}'
+    response = merchant.post(path, body, content_type="application/json", HTTP_IDEMPOTENCY_KEY="big")
+    assert_error_json(response, ERR_BODY_TOO_LARGE)
+    assert response.json()["details"] == {"max_bytes": 1024}
+
+
+def test_a_ten_megabyte_body_is_a_json_413_at_the_default_limit(merchant):
+    order = captured_order()
+    body = b'{"note": "' + b"x" * (10 * 1024 * 1024) + b'"}'
+    response = merchant.post(
+        f"/v1/orders/{order.order_id}/refunds", body, content_type="application/json", HTTP_IDEMPOTENCY_KEY="big"
+    )
+    assert_error_json(response, ERR_BODY_TOO_LARGE)
+    assert not Refund.objects.exists()
+
+
+@override_settings(DATA_UPLOAD_MAX_MEMORY_SIZE=1024)
+def test_a_body_at_the_limit_is_read(merchant):
+    order = captured_order()
+    filler = 1024 - len(b'{"amount_minor": 1000, "currency": "USD", "reason": "other", "note": ""}')
+    body = b'{"amount_minor": 1000, "currency": "USD", "reason": "other", "note": "' + b"x" * filler + b'"}'
+    assert len(body) == 1024
+    response = merchant.post(
+        f"/v1/orders/{order.order_id}/refunds", body, content_type="application/json", HTTP_IDEMPOTENCY_KEY="edge"
+    )
+    assert response.status_code == 202, response.content
+
+
+@override_settings(DATA_UPLOAD_MAX_MEMORY_SIZE=1024)
+def test_a_too_large_body_outside_the_api_keeps_djangos_page(client):
+    response = client.post("/console/login/", b"x" * 2048, content_type="application/octet-stream")
+    assert not response["Content-Type"].startswith("application/json")
+
+
+# --- Idempotency-Key: missing is not the same as unusable ---------------------
+
+
+def test_no_idempotency_key_is_missing(merchant):
+    order = captured_order()
+    assert_error_json(create(merchant, order.order_id, key=None), ERR_IDEMPOTENCY_KEY_MISSING)
+
+
+@pytest.mark.parametrize(
+    "key",
+    ["", "   ", "k" * 256, "k" * 10_000, "caf\u00e9", "tab\tinside", "bell\x07"],
+    ids=["empty", "blank", "256-chars", "10000-chars", "non-ascii", "tab", "control"],
+)
+def test_an_unusable_idempotency_key_is_invalid_not_missing(merchant, key):
+    order = captured_order()
+    response = create(merchant, order.order_id, headers={"HTTP_IDEMPOTENCY_KEY": key}, key=None)
+    assert_error_json(response, ERR_IDEMPOTENCY_KEY_INVALID)
+    assert not Refund.objects.exists()
+
+
+@pytest.mark.parametrize("key", ["k" * 255, "a", "order 42: retry #1", "550e8400-e29b-41d4-a716-446655440000"])
+def test_a_key_within_the_rules_is_accepted(merchant, key):
+    order = captured_order()
+    response = create(merchant, order.order_id, key=key)
+    assert response.status_code == 202, response.content
+
+
+def test_the_validation_code_stays_for_a_malformed_body(merchant):
+    order = captured_order()
+    response = merchant.post(
+        f"/v1/orders/{order.order_id}/refunds", "{not json", content_type="application/json", HTTP_IDEMPOTENCY_KEY="x"
+    )
+    assert_error_json(response, ERR_VALIDATION)
