@@ -71,17 +71,25 @@ def not_blank(**kwargs) -> serializers.CharField:
     return StrictCharField(validators=[RegexValidator(NOT_BLANK_PATTERN)], **kwargs)
 
 
-@extend_schema_field({"type": "string", "enum": sorted(CURRENCY_EXPONENTS)})
+# Upper case as ISO 4217 writes it, and lower case as Stripe's API does: integrations built on one
+# or the other have always been accepted (answers carry upper case), so the schema lists both.
+CURRENCY_CODES = [*sorted(CURRENCY_EXPONENTS), *sorted(code.lower() for code in CURRENCY_EXPONENTS)]
+
+
+@extend_schema_field(
+    {"type": "string", "enum": CURRENCY_CODES, "description": "ISO 4217 code, either case; answers use upper case."}
+)
 class CurrencyField(StrictCharField):
-    """An ISO 4217 code we know the minor unit of (core.money), upper case, exactly as the schema's enum."""
+    """An ISO 4217 code we know the minor unit of (core.money), in either case, exactly as the schema's enum."""
 
     def __init__(self, **kwargs) -> None:
         super().__init__(min_length=3, max_length=3, trim_whitespace=False, **kwargs)
 
     def to_internal_value(self, data):
         value = super().to_internal_value(data)
-        if not is_known_currency(value):
-            raise serializers.ValidationError(f"Unknown currency '{value}': an upper-case ISO 4217 code.")
+        if value not in CURRENCY_CODES or not is_known_currency(value.upper()):
+            raise serializers.ValidationError(f"Unknown currency '{value}': an ISO 4217 code such as USD.")
+        value = value.upper()
         return value
 
 

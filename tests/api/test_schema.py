@@ -78,7 +78,8 @@ def test_currency_is_the_enum_of_known_iso_codes(served):
     for body in ("RefundCreateInputRequest", "OrderInputRequest"):
         currency = schemas[body]["properties"]["currency"]
         assert currency["allOf"] == [{"$ref": "#/components/schemas/CurrencyEnum"}]
-    assert schemas["CurrencyEnum"]["enum"] == sorted(CURRENCY_EXPONENTS)
+    codes = sorted(CURRENCY_EXPONENTS)
+    assert schemas["CurrencyEnum"]["enum"] == codes + [code.lower() for code in codes]
 
 
 def test_idempotency_key_rules_are_published(served):
@@ -103,7 +104,7 @@ def test_a_deny_requires_a_note_in_the_schema(served):
 
 @pytest.mark.parametrize(
     ("field", "value"),
-    [("currency", "usd"), ("currency", "XXX"), ("note", 7), ("reason", 1), ("evidence", [10**18])],
+    [("currency", "Usd"), ("currency", "XXX"), ("currency", "xxx"), ("note", 7), ("reason", 1), ("evidence", [10**18])],
 )
 def test_what_the_schema_refuses_the_server_refuses(merchant, field, value):
     from tests.api.conftest import create
@@ -113,6 +114,16 @@ def test_what_the_schema_refuses_the_server_refuses(merchant, field, value):
     response = create(merchant, order.order_id, **{field: value})
     assert response.status_code == 400, response.content
     assert response.json()["code"] == ERR_VALIDATION
+
+
+def test_a_lower_case_currency_is_accepted_and_answered_in_upper_case(merchant):
+    from tests.api.conftest import create
+    from tests.refunds.factories import captured_order
+
+    order = captured_order()
+    response = create(merchant, order.order_id, currency=order.currency.lower())
+    assert response.status_code == 202, response.content
+    assert merchant.get(f"/v1/refunds/{response.json()['refund_id']}").json()["currency"] == order.currency
 
 
 def test_a_schema_pattern_and_the_idempotency_rules_agree():
