@@ -68,6 +68,7 @@ class Phase:
     name: str
     what: str
     inject: Callable[[Stack, Phase], None] | None = None
+    prepare: Callable[[Stack], None] | None = None  # before its orders are pushed
     rate: float = 5.0
     duration: float = 30.0
     fault_at: float = 8.0
@@ -234,6 +235,24 @@ def verify_under_load(stack: Stack, phase: Phase) -> None:
     phase.notes["verify_audit_failed"] = sum(1 for rc in results if rc)
 
 
+SEED_AUDIT = """
+from audit.services import audit_record_many, audit_seal_pending
+from core.actor import Actor
+from django.db import transaction
+actor = Actor.system("bench")
+for _ in range(30):
+    with transaction.atomic():
+        audit_record_many([{"actor": actor, "action": "bench.seed", "note": "x" * 200} for _ in range(2000)])
+while audit_seal_pending():
+    pass
+"""
+
+
+def long_chain(stack: Stack) -> None:
+    """60,000 sealed events first: a walk long enough for the sealer to commit while verify_audit reads."""
+    manage(stack.env, "shell", "-c", SEED_AUDIT)
+
+
 PHASES = [
     Phase("baseline", "no fault, 5 refunds/s, 1 in 10 payments answers 5xx twice"),
     Phase("broker_down", "broker Redis killed for 10 s (restarts empty)", broker_down),
@@ -242,7 +261,13 @@ PHASES = [
     Phase("worker_killed", "Celery worker SIGKILLed, back after 3 s", worker_killed),
     Phase("web_worker_killed", "a gunicorn worker SIGKILLed three times, 2 s apart", web_worker_killed),
     Phase("provider_outage", "simulator down for 30 s", provider_outage, duration=40.0, fault_at=5.0),
-    Phase("verify_under_load", "verify_audit run 8 times during 10 refunds/s", verify_under_load, rate=10.0),
+    Phase(
+        "verify_under_load",
+        "verify_audit run 8 times during 10 refunds/s, on a chain of 60,000 events",
+        verify_under_load,
+        rate=10.0,
+        prepare=long_chain,
+    ),
     Phase("healthy_15_per_s", "no fault, 15 refunds/s, 1 in 10 payments answers 5xx twice", rate=15.0),
 ]
 
@@ -391,6 +416,8 @@ def circuit_opens(stack: Stack, since: int) -> tuple[int, int]:
 
 def run_phase(stack: Stack, phase: Phase, index: int) -> dict:
     count = int(phase.rate * phase.duration)
+    if phase.prepare is not None:
+        phase.prepare(stack)
     orders = push_orders(stack, f"F{index}", count)
     order_ids = [order_id for order_id, _ in orders]
     answers: list = []
