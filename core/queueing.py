@@ -17,6 +17,7 @@ settings (`CELERY_TASK_PUBLISH_RETRY_POLICY`, the Redis socket timeouts in
 from __future__ import annotations
 
 import logging
+import random
 from typing import Any
 
 from celery import Task
@@ -56,3 +57,13 @@ def enqueue_best_effort(
         )
         return False
     return True
+
+
+def backoff_with_jitter(attempts: int, *, base: float, cap: float) -> float:
+    """Seconds before try `attempts` + 1: exponential with full jitter, uniform in [base/2, min(cap, base·2^(n-1))].
+
+    The jitter spreads the retries of many messages that failed together (an
+    outage), so they do not all come back in the same second.
+    """
+    ceiling = min(cap, base * 2 ** max(attempts - 1, 0))
+    return random.uniform(base / 2, max(ceiling, base))

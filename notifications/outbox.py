@@ -45,7 +45,7 @@ from django.utils import timezone
 
 from audit.enums import AuditAction
 from core.i18n import customer_language
-from core.queueing import enqueue_best_effort
+from core.queueing import backoff_with_jitter, enqueue_best_effort
 from notifications.emails import (
     EmailSendError,
     describe_error,
@@ -120,9 +120,10 @@ def email_enqueue(email_id: int, *, countdown: float = 0) -> bool:
 
 
 def email_backoff_seconds(attempts: int) -> float:
-    """Exponential backoff with full jitter: uniform in [base/2, min(cap, base·2^(n-1))]."""
-    base, cap = settings.EMAIL_BACKOFF_BASE_SECONDS, settings.EMAIL_BACKOFF_MAX_SECONDS
-    return random.uniform(base / 2, max(min(cap, base * 2 ** max(attempts - 1, 0)), base))
+    """How long an email waits after its `attempts`-th failed send (EMAIL_BACKOFF_* settings)."""
+    return backoff_with_jitter(
+        attempts, base=settings.EMAIL_BACKOFF_BASE_SECONDS, cap=settings.EMAIL_BACKOFF_MAX_SECONDS
+    )
 
 
 def _locked(email_id: int, *, skip_locked: bool = False) -> CustomerEmail | None:

@@ -34,7 +34,6 @@ answered with a broker error.
 from __future__ import annotations
 
 import logging
-import random
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -48,7 +47,7 @@ from audit.enums import AuditAction
 from audit.services import audit_record
 from core.actor import Actor
 from core.errors import ERR_CHARGED_BACK, ERR_CONFLICT_STATE, ERR_VOIDED, DomainError
-from core.queueing import enqueue_best_effort
+from core.queueing import backoff_with_jitter, enqueue_best_effort
 from providers.base import (
     RETRYABLE_FAILURE_CODES,
     IdempotencyMismatch,
@@ -225,9 +224,10 @@ def _unmark(message_ids: list[int], *, until: datetime) -> None:
 
 
 def backoff_seconds(attempts: int) -> float:
-    """Exponential backoff with full jitter: uniform in [base/2, min(cap, base·2^(n-1))]."""
-    ceiling = min(settings.OUTBOX_BACKOFF_MAX_SECONDS, settings.OUTBOX_BACKOFF_BASE_SECONDS * 2 ** max(attempts - 1, 0))
-    return random.uniform(settings.OUTBOX_BACKOFF_BASE_SECONDS / 2, max(ceiling, settings.OUTBOX_BACKOFF_BASE_SECONDS))
+    """How long a message waits after its `attempts`-th unknown outcome (OUTBOX_BACKOFF_* settings)."""
+    return backoff_with_jitter(
+        attempts, base=settings.OUTBOX_BACKOFF_BASE_SECONDS, cap=settings.OUTBOX_BACKOFF_MAX_SECONDS
+    )
 
 
 @dataclass(frozen=True)
