@@ -1,4 +1,9 @@
-"""A Celery worker outlives a broker restart: it reconnects and consumes again (config/worker.py)."""
+"""A Celery worker outlives a broker restart: it reconnects and consumes again.
+
+Celery 5.7.0's worker exits instead ("Unrecoverable error: AttributeError")
+when it holds an unacknowledged task as the broker goes, which is why
+requirements.txt pins the release before it.
+"""
 
 from __future__ import annotations
 
