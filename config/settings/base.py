@@ -205,7 +205,10 @@ OUTBOX_LEASE_SECONDS = float(os.environ.get("OUTBOX_LEASE_SECONDS", str(PROVIDER
 OUTBOX_SWEEP_SECONDS = float(os.environ.get("OUTBOX_SWEEP_SECONDS", "10"))
 # How long a queued delivery task is trusted to arrive after its countdown: until then the
 # sweeper queues no second one (one task per message); after it, the task is taken as lost.
-OUTBOX_QUEUED_TTL_SECONDS = float(os.environ.get("OUTBOX_QUEUED_TTL_SECONDS", "120"))
+# It bounds recovery after a broker restart lost the queue (benchmarks/faults.py broker_down);
+# a provider queue backlogged longer than this gets a second task per message (harmless: the
+# claim delivers once).
+OUTBOX_QUEUED_TTL_SECONDS = float(os.environ.get("OUTBOX_QUEUED_TTL_SECONDS", "30"))
 PROVIDER_POLL_PENDING_AFTER_SECONDS = env_int("PROVIDER_POLL_PENDING_AFTER_SECONDS", 300)
 # Circuit breaker per provider (providers/breaker.py): it opens when, over the last
 # BREAKER_WINDOW_SECONDS, at least BREAKER_MIN_CALLS calls were made and the share of
@@ -230,8 +233,8 @@ EMAIL_MAX_ATTEMPTS = env_int("EMAIL_MAX_ATTEMPTS", 9)
 EMAIL_BACKOFF_BASE_SECONDS = float(os.environ.get("EMAIL_BACKOFF_BASE_SECONDS", "30"))
 EMAIL_BACKOFF_MAX_SECONDS = float(os.environ.get("EMAIL_BACKOFF_MAX_SECONDS", "600"))
 EMAIL_LEASE_SECONDS = float(os.environ.get("EMAIL_LEASE_SECONDS", "300"))
-EMAIL_REQUEUE_AFTER_SECONDS = float(os.environ.get("EMAIL_REQUEUE_AFTER_SECONDS", "300"))
-EMAIL_SWEEP_SECONDS = float(os.environ.get("EMAIL_SWEEP_SECONDS", "30"))
+EMAIL_REQUEUE_AFTER_SECONDS = float(os.environ.get("EMAIL_REQUEUE_AFTER_SECONDS", "60"))
+EMAIL_SWEEP_SECONDS = float(os.environ.get("EMAIL_SWEEP_SECONDS", "15"))
 
 # --- Celery ------------------------------------------------------------------
 CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "filesystem://")
