@@ -60,7 +60,9 @@ WEB_PORT = 8794
 TERMINAL = ("completed", "failed", "canceled", "denied")
 EMAILS_FOR_ACTION = {"refund.approved": "refund.approved", "refund.completed": "refund.completed"}
 MONEY_CONVERGE_LIMIT_S = 180.0
-EMAIL_GRACE_S = 60.0  # after the money converged: emails still in flight get this long
+# After the money converged, emails still in flight get this long: an email whose worker was killed
+# mid-send waits out its lease (EMAIL_LEASE_SECONDS, 300 s) before another worker sends it.
+EMAIL_GRACE_S = 400.0
 
 
 @dataclass
