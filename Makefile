@@ -33,9 +33,16 @@ browser-deps:
 demo: install
 	@bash scripts/demo.sh
 
-# Everything: unit, service and API tests, then the end-to-end tiers (tests/e2e: journeys, chaos, browser).
+# Everything: unit, service and API tests on two xdist workers (as test-fast), then the end-to-end
+# tiers (tests/e2e: journeys, chaos, browser) serially: each starts whole stacks of processes.
+# With PYTEST_ARGS set, one plain pytest run with those arguments (e.g. PYTEST_ARGS="-k journeys").
 test: checks browser-deps
+ifeq ($(strip $(PYTEST_ARGS)),)
+	$(TEST_SERVICES) $(PY) -m pytest -n 2 -m "not e2e"
+	$(TEST_SERVICES) $(PY) -m pytest -m e2e
+else
 	$(TEST_SERVICES) $(PY) -m pytest $(PYTEST_ARGS)
+endif
 
 # Unit, service and API tests (all but tests/e2e), for the edit-test loop: about 70 s on 2 cores.
 # Two xdist workers, each a session of its own: its own test database (pytest-django's
