@@ -321,25 +321,32 @@ def _due_filter(now) -> Q:
     )
 
 
-def email_due(*, limit: int) -> list[int]:
-    """Pending emails that are due, held by no worker, and whose queued task (if any) should have started."""
-    now = timezone.now()
-    due = CustomerEmail.objects.filter(_due_filter(now)).order_by("available_at")
-    return list(due.values_list("pk", flat=True)[:limit])
-
-
 def email_sweep(*, limit: int = 500) -> int:
-    """Queue one task for each due email whose task was lost or never queued; returns how many were queued."""
-    queued = 0
-    for email_id in email_due(limit=limit):
+    """Queue one task for each due email whose task was lost or never queued; returns how many were queued.
+
+    Selected and marked in one transaction, the rows locked (skipping those a
+    claim or another sweep holds): two sweepers never queue one email twice,
+    and the conditions sit on the locking query, so a row marked meanwhile is
+    re-checked, not re-queued. Then one task each; after the first refusal the
+    broker is taken to be down, and the marks of the rest are taken back so the
+    next sweep queues them.
+    """
+    with transaction.atomic():
         now = timezone.now()
-        # Marked first, then queued: a sweeper dying in between leaves a marker that runs out; two
-        # sweepers racing mark it once (the UPDATE re-checks the condition under the row lock).
+        due = list(
+            CustomerEmail.objects.filter(_due_filter(now))
+            .select_for_update(skip_locked=True)
+            .order_by("available_at")
+            .values_list("pk", flat=True)[:limit]
+        )
         until = now + timedelta(seconds=settings.EMAIL_REQUEUE_AFTER_SECONDS)
-        if not CustomerEmail.objects.filter(_due_filter(now), pk=email_id).update(enqueued_until=until):
-            continue
+        CustomerEmail.objects.filter(pk__in=due).update(enqueued_until=until)
+    queued = 0
+    for index, email_id in enumerate(due):
         if not email_enqueue(email_id):
-            break  # the broker is down: the rest wait for the next sweep
+            with contextlib.suppress(DatabaseError):  # down too: the marks simply run out
+                CustomerEmail.objects.filter(pk__in=due[index + 1 :], enqueued_until=until).update(enqueued_until=None)
+            break
         queued += 1
     if queued:
         logger.info("customer emails swept", extra={"message_id": "MSG.notification.swept", "queued": queued})

@@ -261,20 +261,6 @@ def test_cancel_and_submission_send_no_email(django_capture_on_commit_callbacks)
     assert mail.outbox == []
 
 
-def test_nothing_is_sent_when_the_transaction_rolls_back(django_capture_on_commit_callbacks):
-    refund = _requested()
-    with (
-        django_capture_on_commit_callbacks(execute=True) as callbacks,
-        pytest.raises(RuntimeError),
-        transaction.atomic(),
-    ):
-        refund_approve(refund_id=refund.pk, actor=agent("approver"))
-        raise RuntimeError("something later in the request failed")
-    assert callbacks == []
-    assert mail.outbox == []
-    assert Refund.objects.get(pk=refund.pk).state == RefundState.REQUESTED
-
-
 def _row(refund: Refund, message_id: str) -> CustomerEmail:
     return CustomerEmail.objects.get(refund=refund, message_id=message_id)
 
