@@ -19,6 +19,7 @@ from console.presenters.queue import VIEW_ALL, VIEW_OVERRIDES, VIEW_WAITING, Que
 from core.money import CURRENCY_EXPONENTS, exponent, major_to_minor
 from refunds.enums import Reason, RefundState
 from refunds.models import RefundPolicy
+from refunds.replies import placeholders_allowed_text
 from refunds.services.evidence import evidence_max_bytes, evidence_max_files
 
 NOTE_MAX = 2000
@@ -132,13 +133,23 @@ class ApproveForm(_CardForm):
 
 
 class DeclineForm(_CardForm):
+    """Two texts: the message the customer gets, and the internal rationale only staff ever see."""
+
     id_prefix = "decline"
     note = forms.CharField(
-        label="Reason for declining",
+        label="Message to the customer",
         max_length=NOTE_MAX,
-        help_text="Required. The customer reads it in a kind decline email, so write it for them.",
-        error_messages={"required": "Declining a refund needs a reason."},
-        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text="Required. The customer reads it in the decline email and on their status page, so write "
+        f"it for them, in their language. Placeholders: {placeholders_allowed_text()}.",
+        error_messages={"required": "Declining a refund needs a message to the customer."},
+        widget=forms.Textarea(attrs={"rows": 4}),
+    )
+    rationale = forms.CharField(
+        label="Internal rationale (staff only, never sent)",
+        required=False,
+        max_length=NOTE_MAX,
+        help_text="Why you decline, for colleagues and the audit trail. Never emailed, never on the status page.",
+        widget=forms.Textarea(attrs={"rows": 2}),
     )
 
 
@@ -149,7 +160,9 @@ class EditForm(_CardForm):
 
     version = _SeenVersionField()
     reply = forms.CharField(
-        label="Reply to the customer",
+        label="Reply to the customer (template)",
+        help_text=f"Placeholders are filled from the refund when the email is sent: {placeholders_allowed_text()}. "
+        "Write {amount} for the amount: a reply stating any other amount than the refund's is refused.",
         max_length=5000,
         error_messages={"required": "The reply cannot be empty."},
         # The form only appears when the agent asked to edit: put them straight into the text.

@@ -299,15 +299,17 @@ def refund_edit(
             raise refusal
         before = refund_snapshot(refund)
         fields = ["updated_at"]
-        if amount_minor is not None and amount_minor != refund.amount_minor:
-            if isinstance(amount_minor, bool) or not isinstance(amount_minor, int) or amount_minor <= 0:
-                raise DomainError(ERR_AMOUNT_RANGE)
+        amount_changes = amount_minor is not None and amount_minor != refund.amount_minor
+        if amount_changes and (
+            isinstance(amount_minor, bool) or not isinstance(amount_minor, int) or amount_minor <= 0
+        ):
+            raise DomainError(ERR_AMOUNT_RANGE)
         _edited_reply_check(
             refund,
             reply=reply,
             amount_minor=refund.amount_minor if amount_minor is None else amount_minor,
         )
-        if amount_minor is not None and amount_minor != refund.amount_minor:
+        if amount_changes:
             available = payment.remaining_refundable_minor + refund.amount_minor
             if amount_minor > available:
                 raise DomainError(ERR_EXCEEDS_REMAINING, remaining_refundable_minor=available)
@@ -349,3 +351,31 @@ def refund_edit(
             after=refund_snapshot(refund),
         )
     return refund
+
+
+def refund_approve_with_reply(
+    *,
+    refund_id: int,
+    actor: Actor,
+    reply: str,
+    note: str = "",
+    expected_version: int | None = None,
+    expected_amount_minor: int | None = None,
+) -> Refund:
+    """Replace the drafted reply, then approve exactly the version that leaves (the API's "save and approve").
+
+    One transaction: an approval refused (maker-checker, dual control, a
+    changed refund) rolls the reply back with it. Side effects: those of
+    `refund_edit`, then those of `refund_approve`.
+    """
+    with transaction.atomic():
+        edited = refund_edit(
+            refund_id=refund_id, actor=actor, reply=reply, note=note, expected_version=expected_version
+        )
+        return refund_approve(
+            refund_id=refund_id,
+            actor=actor,
+            note=note,
+            expected_version=edited.version,
+            expected_amount_minor=expected_amount_minor,
+        )

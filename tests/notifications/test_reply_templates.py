@@ -9,7 +9,7 @@ from django.core import mail
 
 from notifications.outbox import deliver_email
 from refunds.enums import Reason, Role
-from refunds.services.decide import refund_approve, refund_deny, refund_edit
+from refunds.services.decide import refund_approve, refund_edit
 from tests.refunds.factories import agent, make_refund
 from tests.support.customer_states import compile_catalogues, customer_order
 
