@@ -26,7 +26,7 @@ from refunds.models import Merchant, Refund
 from refunds.selectors import order_get, order_refunds, refund_get
 from refunds.services import orders as order_services
 from refunds.services.cancel import refund_cancel
-from refunds.services.decide import refund_approve, refund_deny
+from refunds.services.decide import refund_approve, refund_approve_with_reply, refund_deny
 from refunds.services.payout import payout_mark_paid
 from refunds.services.request import refund_request
 from refunds.services.submit import refund_submit
@@ -215,14 +215,32 @@ class RefundDecisionView(APIView):
         data.is_valid(raise_exception=True)
         v = data.validated_data
         refund = refund_get(public_id=refund_id, merchant=_merchant(request))
-        decide = refund_approve if v["decision"] == "approve" else refund_deny
-        decide(
-            refund_id=refund.pk,
-            actor=_actor(request),
-            note=v["note"],
-            expected_version=v.get("version"),
-            expected_amount_minor=v.get("amount_minor"),
-        )
+        if v["decision"] == "deny":
+            refund_deny(
+                refund_id=refund.pk,
+                actor=_actor(request),
+                note=v["note"],
+                rationale=v["rationale"],
+                expected_version=v.get("version"),
+                expected_amount_minor=v.get("amount_minor"),
+            )
+        elif "reply" in v:
+            refund_approve_with_reply(
+                refund_id=refund.pk,
+                actor=_actor(request),
+                reply=v["reply"],
+                note=v["note"],
+                expected_version=v.get("version"),
+                expected_amount_minor=v.get("amount_minor"),
+            )
+        else:
+            refund_approve(
+                refund_id=refund.pk,
+                actor=_actor(request),
+                note=v["note"],
+                expected_version=v.get("version"),
+                expected_amount_minor=v.get("amount_minor"),
+            )
         return Response(_refund_detail(refund_get(public_id=refund_id, merchant=_merchant(request))))
 
 

@@ -13,7 +13,7 @@ from django.utils.html import format_html
 from simple_history.admin import SimpleHistoryAdmin
 
 from console.admin.common import ReadOnlyMixin
-from console.forms import RefundPolicyForm
+from console.forms import RefundPolicyForm, reply_field_name
 from core.actor import Actor
 from refunds.models import (
     ApiKey,
@@ -39,6 +39,7 @@ POLICY_RULE_FIELDS = [
     "dual_control_threshold",
     "cancellation_fee_schedule",
     "fee_schedule_reasons",
+    "reply_templates",
 ]
 
 
@@ -205,6 +206,15 @@ class RefundPolicyAdmin(GuardedHistoryAdmin):
             },
         ),
         ("Partial refunds", {"fields": ["pro_rata_split"]}),
+        (
+            "Customer replies",
+            {
+                "fields": RefundPolicyForm.reply_field_names(),
+                "description": "The reply the policy drafts for each refund, in the customer's language "
+                "(their locale; English otherwise). Agents may reword a draft on the refund card. Placeholders "
+                "are filled from the refund when the email is sent, so the amount is always the refund's.",
+            },
+        ),
         ("Publish", {"fields": ["note"]}),
         ("This version", {"fields": ["version", "created_by", "created_at", "changes_from_previous"]}),
     ]
@@ -248,6 +258,13 @@ class RefundPolicyAdmin(GuardedHistoryAdmin):
         # Stored with 3 decimals (KWD); show 200 rather than 200.000 when it is a whole amount.
         initial["dual_control_threshold"] = threshold.quantize(1) if threshold == threshold.to_integral() else threshold
         initial.update({f"ceiling_{reason}": value for reason, value in (current.auto_approve_ceilings or {}).items()})
+        initial.update(
+            {
+                reply_field_name(language, kind): text
+                for language, kinds in (current.reply_templates or {}).items()
+                for kind, text in kinds.items()
+            }
+        )
         return {**initial, **super().get_changeform_initial_data(request)}
 
     def save_model(self, request, obj: RefundPolicy, form, change: bool) -> None:

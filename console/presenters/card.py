@@ -8,6 +8,7 @@ from django.db.models import Prefetch
 from django.urls import reverse
 
 from core.money import CURRENCY_EXPONENTS, format_plain, minor_to_major
+from notifications.replies import refund_language, reply_render
 from refunds.enums import ACTIVE_STATES, DecisionKind, PolicyOutcome, Recommendation, RefundState
 from refunds.models import Decision, EvidenceFile, Order, OrderLine, Refund
 from refunds.permissions import (
@@ -17,7 +18,9 @@ from refunds.permissions import (
     decide_refusal,
     edit_refusal,
 )
+from refunds.replies import placeholders_allowed_text
 from refunds.selectors import policy_reply, reply_declines
+from refunds.services.policy import policy_reply_template
 
 
 def console_refund(*, public_id: str) -> Refund | None:
@@ -119,6 +122,17 @@ class RefundCard:
     reply_declines: bool
     # The reply the policy drafted, before any edit (edits keep what they replaced).
     original_reply: str = ""
+    # The draft as the customer will read it: the template rendered from the refund as it is now, in their
+    # language (notifications.replies), so an amount edit shows in the preview at once.
+    reply_preview: str = ""
+    language: str = "en"
+    # What the decline form offers: the policy's decline draft (the refund's own when the policy recommends
+    # declining, else the policy version's decline template in the customer's language).
+    decline_draft: str = ""
+    # A declined refund: the message the customer got (rendered) and the internal rationale (staff only).
+    decline_message: str = ""
+    decline_rationale: str = ""
+    placeholders: str = ""
 
     @property
     def needs_two(self) -> bool:
@@ -153,6 +167,14 @@ def refund_card(*, refund: Refund, user) -> RefundCard:
     available = payment.remaining_refundable_minor + held
     reviewed = refund.policy_outcome == PolicyOutcome.REVIEW
     edits = [d for d in decisions if d.kind == DecisionKind.EDIT]
+    denials = [d for d in decisions if d.kind == DecisionKind.DENY]
+    language = refund_language(refund)
+    declines = reply_declines(refund)
+    decline_draft = (
+        policy_reply(refund)
+        if reviewed and refund.recommendation == Recommendation.DECLINE
+        else policy_reply_template(refund.policy_version, language=language, kind="decline")
+    )
     return RefundCard(
         refund=refund,
         amount=format_plain(refund.amount_minor, currency),
@@ -179,8 +201,14 @@ def refund_card(*, refund: Refund, user) -> RefundCard:
         approve_blocker=blocker if is_open else "",
         approve_is_override=reviewed and refund.recommendation == Recommendation.DECLINE,
         decline_is_override=reviewed and refund.recommendation == Recommendation.APPROVE,
-        reply_declines=reply_declines(refund),
+        reply_declines=declines,
         original_reply=policy_reply(refund),
+        reply_preview=reply_render(refund.draft_reply, refund=refund, language=language),
+        language=language,
+        decline_draft=decline_draft,
+        decline_message=reply_render(refund.decline_reason, refund=refund, language=language),
+        decline_rationale=denials[-1].rationale if denials else "",
+        placeholders=placeholders_allowed_text(),
     )
 
 

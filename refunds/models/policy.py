@@ -5,6 +5,7 @@ from django.db import models
 from simple_history.models import HistoricalRecords
 
 from refunds.enums import Reason
+from refunds.replies import default_reply_templates
 
 
 def default_ceilings() -> dict[str, str]:
@@ -42,6 +43,9 @@ class RefundPolicy(models.Model):
     dual_control_threshold = models.DecimalField(max_digits=14, decimal_places=3, default=Decimal("200.00"))
     cancellation_fee_schedule = models.JSONField(default=default_fee_schedule)
     fee_schedule_reasons = models.JSONField(default=default_fee_schedule_reasons)
+    # {language: {kind: template}} for en, de, ar and the kinds of refunds.replies.REPLY_KINDS: the reply
+    # the policy drafts, in the customer's language, with placeholders filled when the email is sent.
+    reply_templates = models.JSONField(default=default_reply_templates)
     note = models.CharField(max_length=300, blank=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"

@@ -247,23 +247,24 @@ def _record(refund: Refund, steps: list[_Step], *, at: datetime) -> None:
     how the refund's timeline puts effects after their cause.
     """
     now = refund_snapshot(refund)
-    audit_record_many(
-        [
-            dict(
-                actor=step.actor,
-                action=step.action or step.event,
-                refund=refund,
-                amount_minor=refund.amount_minor,
-                currency=refund.currency,
-                note=step.note,
-                before=step.before,
-                after=step.after if step.after is not None else now,
-                **step.audit,
-            )
-            for step in steps
-        ],
-        occurred_at=at,
-    )
+
+    def event(step: _Step) -> dict[str, Any]:
+        # `after_extra`: what the event records besides the refund's snapshot (a decline's internal rationale).
+        fields = dict(step.audit)
+        after = {**(step.after if step.after is not None else now), **fields.pop("after_extra", {})}
+        return dict(
+            actor=step.actor,
+            action=step.action or step.event,
+            refund=refund,
+            amount_minor=refund.amount_minor,
+            currency=refund.currency,
+            note=step.note,
+            before=step.before,
+            after=after,
+            **fields,
+        )
+
+    audit_record_many([event(step) for step in steps], occurred_at=at)
     for step in steps:
         # Called once the refund row is written, so receivers see the refund as this move leaves it
         # (one `_record` covers both events of a refund approved at creation: `requested` is then
