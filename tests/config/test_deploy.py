@@ -90,7 +90,8 @@ def test_the_deployed_app_serves_pages_and_their_hashed_static_files_over_https(
         # The API docs' Swagger UI files are ours too (drf-spectacular-sidecar), hashed like the rest.
         docs = requests.get(f"{url}/v1/docs", headers=https, timeout=10)
         assert docs.status_code == 200
-        bundle = re.findall(r'src="(/static/drf_spectacular_sidecar/swagger-ui-dist/[^"]+\.[0-9a-f]{12}\.js)"', docs.text)
+        hashed_js = r'src="(/static/drf_spectacular_sidecar/swagger-ui-dist/[^"]+\.[0-9a-f]{12}\.js)"'
+        bundle = re.findall(hashed_js, docs.text)
         assert len(bundle) == 2, docs.text
         for script in bundle:
             assert requests.get(url + script, headers=https, timeout=10).status_code == 200
