@@ -339,7 +339,7 @@ PAID_OUT = _answer(
         **_REFUND,
         "state": "completed",
         "version": 4,
-        "provider_refund_id": "BANK-TRF-88412",
+        "provider_refund_id": f"manual_{REFUND_ID}",
         "ledger_entries": [
             *_REFUND["ledger_entries"],
             {
