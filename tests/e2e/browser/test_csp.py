@@ -133,9 +133,12 @@ def test_the_api_docs_render_every_operation_under_the_policy(live_server, trans
         "/v1/refunds/{refund_id}/submit",
         "/v1/refunds/{refund_id}/payout",
     }
-    # An operation opened shows its request example and its answers.
+    # An operation opened shows its request example (api/examples.py) and its answers' examples.
     page.locator(".opblock-post .opblock-summary-path", has_text="/v1/orders/{order_id}/refunds").click()
-    page.locator(".opblock-body .body-param__example, .opblock-body .example").first.wait_for()
+    body = page.locator(".opblock-section-request-body")
+    expect(body).to_contain_text("The parcel never arrived.")
+    expect(page.locator(".responses-wrapper")).to_contain_text("R-AUTO-NOT_RECEIVED")
+    body.scroll_into_view_if_needed()
     page.screenshot(path=str(screenshot_dir / "api-docs.png"), full_page=False)
     assert page.csp_reports() == []
     assert all(url.startswith(live_server.url) for url in requested), requested
