@@ -13,8 +13,23 @@ from it needs an API key like any other.
 from __future__ import annotations
 
 from drf_spectacular.views import SpectacularSwaggerSplitView
+from rest_framework.negotiation import BaseContentNegotiation
+
+
+class FirstRenderer(BaseContentNegotiation):
+    """The page is HTML (its script JavaScript) whatever the client accepts; no 406 for `Accept: application/json`."""
+
+    def select_parser(self, request, parsers):
+        return parsers[0] if parsers else None
+
+    def select_renderer(self, request, renderers, format_suffix=None):
+        return renderers[0], renderers[0].media_type
 
 
 class ApiDocsView(SpectacularSwaggerSplitView):
     template_name = "api/swagger_ui.html"
     url_name = "schema"
+    content_negotiation_class = FirstRenderer
+    # A page to read, nothing else: OPTIONS would be DRF's metadata, which the HTML renderer cannot
+    # render (a 500); it is the 405 of core.middleware.ErrorJsonMiddleware, as on the webhook paths.
+    http_method_names = ["get", "head"]
