@@ -45,8 +45,9 @@ def test_the_confirmation_lists_what_will_happen_and_changes_nothing(login):
     html = response.content.decode()
     assert "second approval from a different senior agent" in html
     assert DomainError(ERR_AUTHZ_MAKER_CHECKER).message in html
-    # The confirmation carries only the refunds this person can act on, each with the version shown.
-    assert f'name="version_{single.public_id}"' in html and f'name="version_{own.public_id}"' not in html
+    # The confirmation carries each refund with the version shown; the button counts those that will move.
+    assert f'name="version_{single.public_id}"' in html and f'name="version_{own.public_id}"' in html
+    assert "Approve 2 refunds" in html
     assert Refund.objects.filter(state=RefundState.REQUESTED).count() == 3
 
 
