@@ -76,7 +76,10 @@ def viewers_of(*, public_ids: Iterable[str], user: Any = None) -> dict[str, list
     me = str(user.pk) if user is not None else None
     viewers: dict[str, list[str]] = {}
     for public_id in ids:
-        names = sorted(name for uid, (name, _) in _fresh(found.get(_key(public_id)), now).items() if uid != me)
+        try:
+            names = sorted(name for uid, (name, _) in _fresh(found.get(_key(public_id)), now).items() if uid != me)
+        except (TypeError, ValueError):  # a value of another shape (an older release): no marker, not an error
+            continue
         if names:
             viewers[public_id] = names
     return viewers
