@@ -33,7 +33,8 @@ def card_work_context(request: HttpRequest, refund: Refund) -> dict[str, Any]:
         "viewers": viewers_of(public_ids=[refund.public_id], user=request.user).get(refund.public_id, []),
         "heartbeat_seconds": HEARTBEAT,
         "may_assign": may_assign,
-        "seniors": senior_assignees() if may_assign else [],
+        # "Assign to me" covers oneself; the list offers the other seniors.
+        "seniors": [user for user in senior_assignees() if user.pk != request.user.pk] if may_assign else [],
     }
 
 
