@@ -23,6 +23,7 @@ class AuditAction(models.TextChoices):
     # Other things that happen to a refund, or say how a state was reached.
     REFUND_APPROVAL_RECORDED = "refund.approval_recorded"
     REFUND_EDITED = "refund.edited"
+    REFUND_ASSIGNED = "refund.assigned"
     REFUND_EVIDENCE_ATTACHED = "refund.evidence_attached"
     REFUND_RETRY_SUBMITTED = "refund.retry_submitted"
     REFUND_PAYOUT_PAID = "refund.payout_paid"

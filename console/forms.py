@@ -15,7 +15,8 @@ from django import forms
 from django.core.exceptions import ValidationError
 from django.template.defaultfilters import filesizeformat
 
-from console.presenters.queue import VIEW_ALL, VIEW_OVERRIDES, VIEW_WAITING, QueueFilters
+from console.presenters.bulk import BULK_MAX
+from console.presenters.queue import SORTS, VIEW_ALL, VIEW_OVERRIDES, VIEW_WAITING, QueueFilters
 from core.errors import DomainError
 from core.money import CURRENCY_EXPONENTS, exponent, major_to_minor
 from refunds.enums import Reason, RefundState
@@ -69,7 +70,7 @@ class QueueFilterForm(forms.Form):
         label="Search",
         required=False,
         max_length=200,
-        help_text="Order id, refund id (rf_…) or customer email",
+        help_text="Customer name or email, order id, payment id (pi_…) or refund id (rf_…)",
         widget=forms.TextInput(attrs={"type": "search", "autocomplete": "off"}),
     )
     state = forms.ChoiceField(label="State", required=False, choices=[("", "Any state"), *RefundState.choices])
@@ -81,13 +82,23 @@ class QueueFilterForm(forms.Form):
     amount_max = forms.DecimalField(label="Amount to", required=False, min_value=0, max_digits=14, decimal_places=3)
     second_approval = forms.BooleanField(label="Needs second approval", required=False)
     flagged = forms.BooleanField(label="Flagged overrides", required=False)
+    mine = forms.BooleanField(label="Assigned to me", required=False)
+    # Set by the column headers' links; carried by the filter form so a new filter keeps the order.
+    sort = forms.ChoiceField(
+        required=False,
+        choices=[("", "Oldest first"), *((key, key) for key in SORTS), *((f"-{key}", f"-{key}") for key in SORTS)],
+        widget=forms.HiddenInput,
+    )
 
     def __init__(self, *args, merchants: list[tuple[str, str]], **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.fields["merchant"].choices = [("", "Every merchant"), *merchants]
 
-    def filters(self) -> QueueFilters:
-        """The valid filters; a field the agent mistyped is ignored (and shown as an error)."""
+    def filters(self, *, user_id: int | None = None) -> QueueFilters:
+        """The valid filters; a field the agent mistyped is ignored (and shown as an error).
+
+        `user_id` is who "Assigned to me" means: the signed-in user.
+        """
         data = self.cleaned_data if self.is_bound and hasattr(self, "cleaned_data") else {}
         return QueueFilters(
             view=data.get("view") or VIEW_WAITING,
@@ -99,7 +110,71 @@ class QueueFilterForm(forms.Form):
             flagged=bool(data.get("flagged")),
             q=data.get("q") or "",
             merchant=data.get("merchant") or "",
+            assignee_id=user_id if data.get("mine") else None,
+            sort=data.get("sort") or "",
         )
+
+
+# --- bulk decisions from the queue -------------------------------------------------
+
+PUBLIC_ID = re.compile(r"rf_[0-9a-z]{1,29}")
+
+
+class _RefundIdsField(forms.Field):
+    """The refunds ticked in the queue (repeated `refund` values), each a refund id, in order."""
+
+    widget = forms.MultipleHiddenInput
+
+    def __init__(self, *, max_count: int, **kwargs) -> None:
+        self.max_count = max_count
+        super().__init__(**kwargs)
+
+    def to_python(self, value) -> list[str]:
+        values = [str(item) for item in (value or [])]
+        if not values:
+            raise ValidationError("Select at least one refund.", code="required")
+        if len(values) > self.max_count:
+            raise ValidationError(f"Select at most {self.max_count} refunds at a time.", code="max")
+        if not all(PUBLIC_ID.fullmatch(item) for item in values):
+            raise ValidationError("Unknown refund.", code="invalid")
+        return list(dict.fromkeys(values))
+
+
+class BulkForm(forms.Form):
+    """A batch from the queue: approve or decline the ticked refunds, after one confirmation.
+
+    The confirmation page posts the same form back with `confirm` and, per
+    refund, the version it showed (`version_<refund id>`): the services refuse
+    a refund that changed since, as the card's forms do.
+    """
+
+    action = forms.ChoiceField(choices=[("approve", "Approve"), ("decline", "Decline")])
+    refund = _RefundIdsField(max_count=BULK_MAX)
+    note = forms.CharField(
+        label="Message to the customers",
+        required=False,
+        max_length=NOTE_MAX,
+        help_text="Required to decline. Each customer reads it in a kind decline email, so write it for them.",
+        widget=forms.Textarea(attrs={"rows": 3}),
+    )
+    rationale = forms.CharField(
+        label="Internal rationale (staff only, never sent)",
+        required=False,
+        max_length=NOTE_MAX,
+        help_text="Why these are declined, for staff and the audit trail. Never emailed, never on the status page.",
+        widget=forms.Textarea(attrs={"rows": 2}),
+    )
+    confirm = forms.BooleanField(required=False, widget=forms.HiddenInput)
+
+    def versions(self) -> dict[str, int]:
+        """The version the confirmation showed for each refund; 0 ("saw none") when missing or not a number."""
+        versions = {}
+        for public_id in self.cleaned_data.get("refund", []):
+            try:
+                versions[public_id] = int(self.data.get(f"version_{public_id}", 0))
+            except (TypeError, ValueError):
+                versions[public_id] = 0
+        return versions
 
 
 # --- card actions ---------------------------------------------------------------

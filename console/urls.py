@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from console.views import account, auth, card, create, queue, timeline
+from console.views import account, auth, bulk, card, card_work, create, queue, timeline
 
 app_name = "console"
 
@@ -20,10 +20,13 @@ urlpatterns = [
         name="mfa_recovery_codes_regenerate",
     ),
     path("refunds/new/", create.create, name="create"),
+    path("refunds/bulk/", bulk.bulk, name="bulk"),
     path("refunds/<str:public_id>/", card.card, name="card"),
     path("refunds/<str:public_id>/approve/", card.approve, name="approve"),
     path("refunds/<str:public_id>/decline/", card.decline, name="decline"),
     path("refunds/<str:public_id>/edit/", card.edit, name="edit"),
+    path("refunds/<str:public_id>/assign/", card_work.assign, name="assign"),
+    path("refunds/<str:public_id>/presence/", card_work.presence, name="presence"),
     path("refunds/<str:public_id>/timeline/", timeline.timeline, name="timeline"),
     path("refunds/<str:public_id>/evidence/<int:evidence_id>/", card.evidence_download, name="evidence"),
 ]

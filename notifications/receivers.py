@@ -16,8 +16,9 @@ from django.dispatch import receiver
 
 from notifications.emails import email_for_event
 from notifications.outbox import email_write
+from notifications.staff import assignment_notify
 from refunds.models import Refund
-from refunds.signals import refund_changing
+from refunds.signals import refund_assigned, refund_changing
 
 
 @receiver(refund_changing, dispatch_uid="notifications.write_customer_email")
@@ -25,3 +26,9 @@ def write_customer_email(sender: type[Refund], *, refund: Refund, event: str, **
     message_id = email_for_event(refund=refund, event=event)
     if message_id is not None:
         email_write(refund=refund, message_id=message_id, event=event)
+
+
+@receiver(refund_assigned, dispatch_uid="notifications.notify_assignee")
+def notify_assignee(sender: type[Refund], *, refund: Refund, assignee: Any, assigned_by: Any, **kwargs: Any) -> None:
+    """After commit: queue the email telling the assignee (notifications.staff)."""
+    assignment_notify(refund=refund, assignee=assignee, assigned_by=assigned_by)

@@ -10,8 +10,9 @@ from __future__ import annotations
 from celery import shared_task
 
 from notifications.outbox import DB_ERRORS, deliver_email, email_adopt, email_enqueue, sweep_emails
+from notifications.staff import send_assignment_email
 
-__all__ = ["deliver_email", "send_refund_email", "sweep_emails"]
+__all__ = ["deliver_email", "send_assignment_email", "send_refund_email", "sweep_emails"]
 
 
 @shared_task(

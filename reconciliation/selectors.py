@@ -4,12 +4,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
+from zoneinfo import ZoneInfo
 
 from django.db.models import Q, QuerySet
+from django.utils import timezone
 
+from ledger.enums import EntryType
+from ledger.models import JournalEntry
 from providers.registry import provider_names
 from reconciliation.enums import EXCEPTION_KINDS, ItemKind, RunStatus
 from reconciliation.models import ReconciliationItem, ReconciliationRun, TrialBalanceCheck
+from reconciliation.window import day_window, reconciliation_timezone
 
 
 @dataclass(frozen=True)
@@ -85,3 +90,30 @@ def latest_current_runs() -> list[ReconciliationRun]:
         for provider in provider_names()
     )
     return [run for run in runs if run is not None]
+
+
+def settled_day_latest(*, until: date | None = None) -> date | None:
+    """The last day (reconciliation timezone) on which a refund settled in the ledger, up to `until` (today).
+
+    The finance screens default to it rather than to yesterday, which on a
+    quiet day has nothing to reconcile or export. Served by the journal's
+    created_at index (newest entry of one type).
+    """
+    tz = ZoneInfo(reconciliation_timezone())
+    until = until or timezone.now().astimezone(tz).date()
+    latest = (
+        JournalEntry.objects.filter(entry_type=EntryType.REFUND_SETTLED, created_at__lt=day_window(until).end)
+        .order_by("-created_at")
+        .values_list("created_at", flat=True)
+        .first()
+    )
+    return latest.astimezone(tz).date() if latest else None
+
+
+def settled_in_range(*, day_from: date, day_to: date) -> bool:
+    """Whether any refund settled in the ledger in [day_from, day_to] (what an export would contain)."""
+    return JournalEntry.objects.filter(
+        entry_type=EntryType.REFUND_SETTLED,
+        created_at__gte=day_window(day_from).start,
+        created_at__lt=day_window(day_to).end,
+    ).exists()

@@ -250,6 +250,23 @@ def requires_mfa(user: Any) -> bool:
     return bool(user.get_all_permissions() - agent_permissions)
 
 
+def works_in_admin(user: Any) -> bool:
+    """Whether the Django admin holds work for `user`: the top bar's *Admin* link and an access admin's home.
+
+    Staff status alone says nothing (the demo makes every user staff): agents
+    and seniors do everything in the console, so the admin is for who holds
+    a permission beyond theirs — risk (policy), finance (ledger), admins and
+    access admins — and for superusers.
+    """
+    if user is None or not user.is_authenticated or not user.is_active or not user.is_staff:
+        return False
+    if user.is_superuser:
+        return True
+    console_only = {str(perm) for role in (Role.AGENT, Role.SENIOR_AGENT) for perm in ROLE_PERMISSIONS[role]}
+    console_only |= {str(perm) for perm in Perm.values}
+    return bool(user.get_all_permissions() - console_only)
+
+
 # --- approvals (maker-checker, dual control) ----------------------------------
 
 

@@ -17,3 +17,9 @@ refund_changing = Signal()
 # nothing that must happen may depend on this signal (use `refund_changing` and an outbox).
 # They must be quick and must not fail the caller (errors are logged, not raised).
 refund_changed = Signal()
+
+# A refund was assigned to someone other than the person assigning it (refunds.services.assign).
+# Sent after commit with `refund`, `assignee` (a user) and `assigned_by` (a user): the assignee is
+# told by email (notifications.staff). Robust, like `refund_changed`: a lost notice loses no work,
+# the refund shows in the assignee's "Assigned to me" either way.
+refund_assigned = Signal()

@@ -144,6 +144,8 @@ else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
 LOGIN_URL = "/console/login/"
+# The fallback after signing in; the console sends each role to its own home (console.views.auth.role_home).
+LOGIN_REDIRECT_URL = "/console/"
 
 LANGUAGE_CODE = "en"
 LANGUAGES = [("en", "English"), ("ar", "العربية"), ("de", "Deutsch")]

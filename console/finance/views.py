@@ -41,6 +41,7 @@ from reconciliation.selectors import (
     run_get,
     run_items,
     runs_list,
+    settled_day_latest,
     trial_balance_latest,
 )
 from reconciliation.services import (
@@ -67,7 +68,8 @@ def _runs_page(request: HttpRequest, *, request_form: RunRequestForm | None = No
             include_superseded=data["history"],
         )
     page = Paginator(runs_list(filters), PAGE_SIZE).get_page(request.GET.get("page"))
-    day = yesterday()
+    # The last day a refund settled, not a yesterday that may have had nothing (weekends, a quiet shop).
+    day = settled_day_latest() or yesterday()
     context = {
         "nav": "runs",
         "page": page,

@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from core.money import CURRENCY_EXPONENTS, format_plain
 from refunds.enums import DecisionKind, RefundState
-from refunds.models import Merchant, Refund
+from refunds.models import Customer, Merchant, Order, Payment, Refund
 
 VIEW_WAITING = "waiting"
 VIEW_OVERRIDES = "overrides"
@@ -31,6 +31,49 @@ class QueueFilters:
     flagged: bool = False
     q: str = ""
     merchant: str = ""  # a merchant's slug; empty: every merchant
+    assignee_id: int | None = None  # "Assigned to me": the signed-in user's id
+    sort: str = ""  # a key of SORTS, "-" first for descending; empty: oldest first
+
+    @property
+    def narrowed(self) -> bool:
+        """Whether anything besides the tab narrows the list (an empty page then says filters hide refunds)."""
+        return bool(
+            self.state
+            or self.reason
+            or self.amount_min is not None
+            or self.amount_max is not None
+            or self.second_approval
+            or self.flagged
+            or self.q.strip()
+            or self.merchant
+            or self.assignee_id
+        )
+
+
+# The queue's sortable columns (an allow-list: a query string names a key, never a field). Every
+# order ends with the age and the id, so equal values keep one stable order across pages and refreshes.
+# Amounts of different currencies are not comparable: they sort by currency, then amount.
+SORTS: dict[str, tuple[str, ...]] = {
+    "age": ("created_at",),
+    "order": ("order__order_id",),
+    "customer": ("order__customer__name", "order__customer__email"),
+    "reason": ("reason",),
+    "amount": ("currency", "amount_minor"),
+    "state": ("state",),
+}
+DEFAULT_SORT = "age"
+
+
+def sort_key(value: str) -> str:
+    """The sort asked for if it is one of SORTS (with or without "-"), else the default."""
+    return value if value.removeprefix("-") in SORTS else DEFAULT_SORT
+
+
+def sort_order(value: str) -> list[str]:
+    key = sort_key(value)
+    descending = key.startswith("-")
+    fields = [*SORTS[key.removeprefix("-")], "created_at", "id"]
+    return [f"-{field}" if descending else field for field in dict.fromkeys(fields)]
 
 
 def _currencies_by_exponent() -> dict[int, list[str]]:
@@ -56,24 +99,24 @@ def _amount_bound(lookup: str, value: Decimal) -> Q:
 
 
 def _search(term: str) -> Q:
-    """Order id (part of it), refund id (exact or its start), customer email.
+    """Any part of the customer's name or email, the order id, the provider's payment id or the refund id.
 
-    An email matches from its start ("mara" finds mara@example.org); a term
-    with an @ matches anywhere in it, so "@example.org" finds a whole domain.
+    Case-insensitive. Each column has a trigram index on its upper case
+    (migration refunds/0018), and each table is searched in its own subquery
+    so PostgreSQL can use those indexes: one OR across joined tables would
+    make it scan them.
     """
-    condition = Q(order__order_id__icontains=term) | Q(public_id__iexact=term)
-    if term.lower().startswith("rf_"):
-        condition |= Q(public_id__istartswith=term)
-    if "@" in term:
-        condition |= Q(order__customer__email__icontains=term)
-    else:
-        condition |= Q(order__customer__email__istartswith=term)
-    return condition
+    customers = Customer.objects.filter(Q(name__icontains=term) | Q(email__icontains=term)).values("pk")
+    orders = Order.objects.filter(order_id__icontains=term).values("pk")
+    payments = Payment.objects.filter(provider_payment_id__icontains=term).values("pk")
+    return (
+        Q(order__customer__in=customers) | Q(order__in=orders) | Q(payment__in=payments) | Q(public_id__icontains=term)
+    )
 
 
 def console_queue(*, filters: QueueFilters) -> QuerySet[Refund]:
-    """Refunds for the queue, oldest first (the longest wait is worked first)."""
-    refunds = Refund.objects.select_related("order", "order__customer", "order__merchant").annotate(
+    """Refunds for the queue, oldest first (the longest wait is worked first) unless another sort is asked."""
+    refunds = Refund.objects.select_related("order", "order__customer", "order__merchant", "assignee").annotate(
         approvals_given=Count("decisions", filter=Q(decisions__kind=DecisionKind.APPROVE))
     )
     if filters.view == VIEW_WAITING and not filters.state:
@@ -98,10 +141,12 @@ def console_queue(*, filters: QueueFilters) -> QuerySet[Refund]:
         )
     if filters.flagged:
         refunds = refunds.filter(override_flagged=True)
+    if filters.assignee_id:
+        refunds = refunds.filter(assignee_id=filters.assignee_id)
     term = filters.q.strip()
     if term:
         refunds = refunds.filter(_search(term))
-    return refunds.order_by("created_at", "id")
+    return refunds.order_by(*sort_order(filters.sort))
 
 
 def console_queue_counts(*, merchant: str = "") -> dict[str, int]:
@@ -116,6 +161,23 @@ def console_queue_counts(*, merchant: str = "") -> dict[str, int]:
 def merchant_choices() -> list[tuple[str, str]]:
     """Every merchant as (slug, name) for a filter; staff see them all."""
     return [(merchant.slug, str(merchant)) for merchant in Merchant.objects.order_by("name", "slug")]
+
+
+def sort_links(current: str) -> dict[str, dict[str, str]]:
+    """Per sortable column: the sort its header link asks for (the other direction when it is the current
+    one) and its `aria-sort` ("ascending", "descending" or "none")."""
+    key = sort_key(current)
+    links = {}
+    for column in SORTS:
+        if key.removeprefix("-") == column:
+            descending = key.startswith("-")
+            links[column] = {
+                "sort": column if descending else f"-{column}",
+                "aria": "descending" if descending else "ascending",
+            }
+        else:
+            links[column] = {"sort": column, "aria": "none"}
+    return links
 
 
 def age_label(since: datetime, now: datetime | None = None) -> str:
@@ -135,10 +197,14 @@ class QueueRow:
     age: str
     overdue: bool
     approvals_given: int
+    viewers: tuple[str, ...] = ()  # who else has its card open (console.presence)
 
 
-def queue_rows(refunds: Iterable[Refund], now: datetime | None = None) -> list[QueueRow]:
+def queue_rows(
+    refunds: Iterable[Refund], now: datetime | None = None, viewers: dict[str, list[str]] | None = None
+) -> list[QueueRow]:
     now = now or timezone.now()
+    viewers = viewers or {}
     return [
         QueueRow(
             refund=refund,
@@ -147,6 +213,7 @@ def queue_rows(refunds: Iterable[Refund], now: datetime | None = None) -> list[Q
             # A day without a decision is what the customer email promised at most.
             overdue=refund.state == RefundState.REQUESTED and (now - refund.created_at).days >= 1,
             approvals_given=getattr(refund, "approvals_given", 0),
+            viewers=tuple(viewers.get(refund.public_id, ())),
         )
         for refund in refunds
     ]

@@ -18,6 +18,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from console import mfa
 from console.forms import TwoFactorCodeForm
+from console.views.auth import role_home
 from refunds.permissions import requires_mfa
 
 
@@ -28,7 +29,7 @@ def _next_url(request: HttpRequest) -> str:
         candidate, allowed_hosts={request.get_host()}, require_https=request.is_secure()
     ):
         return candidate
-    return reverse("console:queue")
+    return role_home(request.user)
 
 
 def _step(url_name: str, next_url: str) -> str:

@@ -20,6 +20,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from console.forms import ApproveForm, DeclineForm, EditForm
 from console.presenters.card import console_refund, major_input, refund_card
 from console.presenters.queue import next_waiting_refund
+from console.views.card_work import card_work_context
 from console.views.common import acting, console_permission
 from core.errors import (
     ERR_AMOUNT_RANGE,
@@ -97,6 +98,7 @@ def _render_card(
     }
     if request.htmx:
         return render(request, f"console/card.html#{CARD_TARGET}", context)
+    context.update(card_work_context(request, refund))
     return render(request, "console/card.html", context, status=status)
 
 

@@ -8,15 +8,33 @@ from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
 from console.forms import QueueFilterForm
+from console.presence import viewers_of
 from console.presenters.queue import (
     VIEW_OVERRIDES,
     console_queue,
     console_queue_counts,
     merchant_choices,
     queue_rows,
+    sort_key,
+    sort_links,
 )
 from console.views.common import console_permission
-from refunds.permissions import Perm
+from refunds.permissions import Perm, decide_refusal
+
+SORT_LABELS = {
+    "age": "oldest first",
+    "-age": "newest first",
+    "order": "by order id",
+    "-order": "by order id, descending",
+    "customer": "by customer",
+    "-customer": "by customer, descending",
+    "reason": "by reason",
+    "-reason": "by reason, descending",
+    "amount": "by currency and amount",
+    "-amount": "by currency and amount, largest first",
+    "state": "by state",
+    "-state": "by state, descending",
+}
 
 PAGE_SIZE = 25
 RESULTS_TARGET = "queue-results"
@@ -37,15 +55,21 @@ def queue(request: HttpRequest) -> HttpResponse:
     form = QueueFilterForm(request.GET or None, merchants=merchants)
     if form.is_bound:
         form.is_valid()
-    filters = form.filters()
+    filters = form.filters(user_id=request.user.pk)
     page = Paginator(console_queue(filters=filters), PAGE_SIZE).get_page(request.GET.get("page"))
     params = request.GET.copy()
     params.pop("page", None)
+    refunds = list(page.object_list)
     context = {
         "form": form,
         "filters": filters,
         "page": page,
-        "rows": queue_rows(page.object_list),
+        "rows": queue_rows(refunds, viewers=viewers_of(public_ids=[r.public_id for r in refunds], user=request.user)),
+        "sorts": sort_links(filters.sort),
+        "sort_label": SORT_LABELS[sort_key(filters.sort)],
+        "sort_query": _without(params, "sort"),
+        # Bulk decisions are offered to who may decide at all; each refund is still checked on its own.
+        "may_decide": decide_refusal(request.user) is None,
         "counts": console_queue_counts(merchant=filters.merchant),
         # With one merchant (a single-merchant installation) there is nothing to tell apart.
         "show_merchants": len(merchants) > 1,

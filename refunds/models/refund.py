@@ -76,6 +76,12 @@ class Refund(models.Model):
     decline_reason = models.TextField(blank=True)
     # An agent went against an in-policy recommendation: shown loudly in the queue.
     override_flagged = models.BooleanField(default=False)
+    # Who works it next (refunds.services.assign, audited). Not part of the terms: assigning
+    # leaves the version alone, so a card opened before still approves what it showed.
+    assignee = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="refunds_assigned"
+    )
+    assigned_at = models.DateTimeField(null=True, blank=True)
 
     # Bumped by every edit and every move (refund_edit, refund_transition), under the row lock: an
     # approval names the version its approver saw, so a refund changed since is never approved blind.

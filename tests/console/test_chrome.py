@@ -48,6 +48,18 @@ def test_staff_users_also_get_the_admin_link(login):
     assert nav_links(client.get("/console/").content.decode())[-1] == "Admin"
 
 
+@pytest.mark.parametrize(
+    ("role", "admin"), [(Role.AGENT, False), (Role.SENIOR_AGENT, False), (Role.FINANCE, True), (Role.RISK, True)]
+)
+def test_the_admin_link_is_shown_only_to_roles_with_work_in_the_admin(login, role, admin):
+    """Staff status alone (every demo user has it) no longer shows agents an Admin they have nothing to do in."""
+    client = login(f"staff-{role}", role)
+    client.user.is_staff = True
+    client.user.save()
+
+    assert ("Admin" in nav_links(client.get("/console/").content.decode())) is admin
+
+
 def test_finance_pages_wear_the_same_chrome_with_the_finance_accent(login):
     client = login("fiona", Role.FINANCE)
 

@@ -173,9 +173,8 @@ def test_search_by_part_of_an_email_or_its_domain(agent_client):
     target = review_refund()
     review_refund()
     Customer.objects.filter(pk=target.order.customer_id).update(email="mara.lindqvist@example.org")
-    for term in ["mara.lind", "@example.org", "lindqvist@EXAMPLE.org"]:
+    for term in ["mara.lind", "@example.org", "lindqvist@EXAMPLE.org", "LINDQVIST"]:
         assert listed(agent_client.get("/console/", {"q": term})) == [target.public_id], term
-    assert listed(agent_client.get("/console/", {"q": "lindqvist"})) == []  # no @: from the start only
 
 
 @pytest.mark.parametrize(
@@ -219,3 +218,23 @@ def test_htmx_refresh_also_updates_the_tabs_out_of_band(agent_client):
     # A full page renders the tabs once, in place, not out of band.
     page = agent_client.get("/console/?reason=goodwill").content.decode()
     assert page.count('id="queue-tabs"') == 1 and 'hx-swap-oob="true"' not in page
+
+
+def test_an_empty_filtered_page_never_claims_the_queue_is_clear_while_refunds_wait(agent_client):
+    """The bug: "No refunds match. The queue is clear." while the tab counted 23 waiting.
+
+    The empty state only looked at the tab (view), not at the filters and the
+    search that had emptied the page; it must say that filters hide them.
+    """
+    for _ in range(23):
+        review_refund()
+    response = agent_client.get("/console/", {"q": "no-such-order"})
+    html = response.content.decode()
+    assert listed(response) == []
+    assert "The queue is clear" not in html
+    assert "23 refunds are waiting" in html and "Clear the filters" in html
+
+
+def test_the_queue_is_clear_only_when_nothing_waits(agent_client):
+    html = agent_client.get("/console/").content.decode()
+    assert "The queue is clear" in html

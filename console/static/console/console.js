@@ -13,7 +13,9 @@
     }
     var active = document.activeElement;
     var filters = document.getElementById("queue-filters");
-    if (document.hidden || (filters && active && filters.contains(active) && active.tagName !== "BUTTON")) {
+    // Nor while refunds are ticked for a bulk decision: the refresh would swap the selection away.
+    var ticked = elt.querySelector && elt.querySelector("input[name=refund]:checked");
+    if (document.hidden || ticked || (filters && active && filters.contains(active) && active.tagName !== "BUTTON")) {
       event.preventDefault();
     }
   });
