@@ -29,9 +29,12 @@ def current(html: str) -> list[str]:
     [
         (Role.AGENT, ["Review queue", "Overrides", "New refund"]),
         (Role.SENIOR_AGENT, ["Review queue", "Overrides", "New refund"]),
-        (Role.FINANCE, ["Review queue", "Overrides", "Reconciliation", "Webhook inbox"]),
+        (Role.FINANCE, ["Review queue", "Overrides", "Reconciliation", "Webhook inbox", "Periods", "Corrections"]),
         (Role.RISK, ["Review queue", "Overrides"]),
-        (Role.ADMIN, ["Review queue", "Overrides", "New refund", "Reconciliation", "Webhook inbox"]),
+        (
+            Role.ADMIN,
+            ["Review queue", "Overrides", "New refund", "Reconciliation", "Webhook inbox", "Periods", "Corrections"],
+        ),
     ],
 )
 def test_navigation_shows_what_the_role_may_use(login, role, links):
@@ -71,7 +74,14 @@ def test_finance_pages_wear_the_same_chrome_with_the_finance_accent(login):
         assert '<a class="skip-link" href="#main">' in html and '<main id="main" tabindex="-1">' in html
         assert '<span class="who-name">fiona' in html and "Finance</span>" in html
         assert ">Sign out</button>" in html
-        assert nav_links(html) == ["Review queue", "Overrides", "Reconciliation", "Webhook inbox"]
+        assert nav_links(html) == [
+            "Review queue",
+            "Overrides",
+            "Reconciliation",
+            "Webhook inbox",
+            "Periods",
+            "Corrections",
+        ]
     assert '<body class="area-agents"' in queue and current(queue) == ["Review queue"]
     assert '<body class="area-finance"' in runs and current(runs) == ["Reconciliation"]
 
