@@ -10,7 +10,8 @@ from django.db.models import Prefetch
 
 from audit.enums import AuditAction
 from audit.models import AuditEvent
-from core.money import CURRENCY_EXPONENTS, format_plain
+from console.presenters.formatting import money
+from core.money import CURRENCY_EXPONENTS
 from ledger.models import JournalEntry, Posting
 from notifications.models import CustomerEmail, EmailStatus
 from providers.base import WebhookRejected
@@ -92,7 +93,7 @@ def _shown(key: str, value, currency: str) -> str:
     if value is None or value == "":
         return "—"
     if key == "amount_minor" and isinstance(value, int) and currency in CURRENCY_EXPONENTS:
-        return format_plain(value, currency)
+        return money(value, currency)
     return str(value)
 
 
@@ -115,7 +116,7 @@ def _audit_items(refund: Refund) -> list[TimelineItem]:
     for event in AuditEvent.objects.filter(refund=refund).order_by("id"):
         details = []
         if event.amount_minor is not None and event.currency:
-            details.append(("Amount", format_plain(event.amount_minor, event.currency)))
+            details.append(("Amount", money(event.amount_minor, event.currency)))
         if event.correlation_id:
             details.append(("Correlation id", event.correlation_id))
         items.append(
@@ -138,7 +139,7 @@ def _audit_items(refund: Refund) -> list[TimelineItem]:
 
 def _posting(posting: Posting) -> tuple[str, str]:
     side = "debit" if posting.amount_minor > 0 else "credit"
-    return posting.account_id, f"{side} {format_plain(abs(posting.amount_minor), posting.currency)}"
+    return posting.account_id, f"{side} {money(abs(posting.amount_minor), posting.currency)}"
 
 
 def _ledger_items(refund: Refund) -> list[TimelineItem]:

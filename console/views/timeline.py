@@ -7,9 +7,9 @@ from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
 from console.presenters.card import console_refund
+from console.presenters.formatting import money
 from console.presenters.timeline import console_timeline
 from console.views.common import console_permission
-from core.money import format_plain
 from refunds.permissions import Perm
 
 
@@ -21,7 +21,7 @@ def timeline(request: HttpRequest, public_id: str) -> HttpResponse:
         raise Http404("No such refund")
     context = {
         "refund": refund,
-        "amount": format_plain(refund.amount_minor, refund.currency),
+        "amount": money(refund.amount_minor, refund.currency),
         "items": console_timeline(refund=refund),
     }
     return render(request, "console/timeline.html", context)
