@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
+from django.utils import timezone
 from django.views.decorators.http import require_GET
 
 from console.presenters.card import console_refund
@@ -23,5 +24,6 @@ def timeline(request: HttpRequest, public_id: str) -> HttpResponse:
         "refund": refund,
         "amount": money(refund.amount_minor, refund.currency),
         "items": console_timeline(refund=refund),
+        "time_zone": timezone.get_current_timezone_name(),
     }
     return render(request, "console/timeline.html", context)
