@@ -52,6 +52,11 @@ def _before(event: AuditEvent, key: str):
 
 def audit_sentence(event: AuditEvent, refund: Refund, *, email_subject: str = "", provider_status: str = "") -> str:
     """One sentence for an audit event, or "" when there is none for its action."""
+    text = _sentence(event, refund, email_subject=email_subject, provider_status=provider_status)
+    return text[:1].upper() + text[1:]  # a username opens the sentence: "Anna …", "Merchant …"
+
+
+def _sentence(event: AuditEvent, refund: Refund, *, email_subject: str, provider_status: str) -> str:
     name, amount = who(event), _amount(event, refund)
     action = event.action
     if action == A.REFUND_REQUESTED:

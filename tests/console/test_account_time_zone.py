@@ -12,7 +12,7 @@ pytestmark = pytest.mark.django_db
 def test_default_is_the_installation_zone(agent_client, settings):
     html = agent_client.get("/console/account/").content.decode()
     assert 'value="UTC" selected' in html
-    assert "Times on staff pages are shown in <strong>UTC</strong>" in html
+    assert "Now: <strong>UTC</strong>" in html
 
 
 def test_chosen_zone_is_stored_and_used_on_every_staff_page(login):

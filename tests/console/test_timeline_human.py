@@ -101,7 +101,7 @@ def test_plain_language_first_engineering_detail_behind_a_toggle(login):
     login("ben", Role.SENIOR_AGENT).post(f"/console/refunds/{refund.public_id}/approve/", {"version": refund.version})
     client.post(f"/console/refunds/{refund.public_id}/approve/", {"version": refund.version})
     html = client.get(f"/console/refunds/{refund.public_id}/timeline/").content.decode()
-    assert "ben gave a first approval of the refund of 1,234.00 USD" in html
+    assert "Ben gave a first approval of the refund of 1,234.00 USD" in html
     assert "Anna Berg approved the refund of 1,234.00 USD." in html
     assert "was set aside in the books" in html
     # Ids and codes only inside the toggles.
