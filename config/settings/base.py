@@ -150,6 +150,8 @@ TIME_ZONE = "UTC"
 # How staff pages write numbers, amounts and dates (docs/console.md "Money and time"); each
 # person's time zone is their own (Account page), TIME_ZONE until they choose one.
 STAFF_LOCALE = os.environ.get("STAFF_LOCALE", "en_GB")
+# Django's own date output (the admin) in the same shape, with the zone named: config/formats/.
+FORMAT_MODULE_PATH = ["config.formats"]
 USE_I18N = True
 USE_TZ = True
 

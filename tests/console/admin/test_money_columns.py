@@ -51,3 +51,12 @@ def test_detail_pages_show_formatted_money(big_refund):
         html = client.get(url).content.decode()
         assert "5,000.00 USD" in html or "9,000.00 USD" in html, url
         no_raw_amount(html)
+
+
+def test_admin_times_name_the_zone_of_the_person_reading(big_refund):
+    from console.models import StaffProfile
+
+    client = staff_client("root", Role.ADMIN, superuser=True)
+    StaffProfile.objects.create(user=client.user, time_zone="Asia/Tokyo")
+    html = client.get("/admin/refunds/refund/").content.decode()
+    assert "JST" in html
