@@ -15,6 +15,7 @@ from django import forms
 from django.core.exceptions import ValidationError
 from django.template.defaultfilters import filesizeformat
 
+from console.models import StaffProfile, time_zone_names
 from console.presenters.bulk import BULK_MAX
 from console.presenters.queue import SORTS, VIEW_ALL, VIEW_OVERRIDES, VIEW_WAITING, QueueFilters
 from core.errors import DomainError
@@ -612,3 +613,27 @@ class TwoFactorCodeForm(forms.Form):
         strip=True,
         widget=forms.TextInput(attrs={"autocomplete": "one-time-code", "autocapitalize": "off", "spellcheck": "false"}),
     )
+
+
+# --- account --------------------------------------------------------------------
+
+
+class TimeZoneForm(forms.ModelForm):
+    """A staff member's time zone: one of the zone database's names, nothing else."""
+
+    time_zone = forms.TypedChoiceField(
+        label="Time zone",
+        help_text="Times on staff pages are shown in this zone, with its name beside them (CET, EST, UTC…).",
+        choices=(),
+    )
+
+    class Meta:
+        model = StaffProfile
+        fields = ["time_zone"]
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["time_zone"].choices = [(name, name.replace("_", " ")) for name in sorted(time_zone_names())]
+        self.fields["time_zone"].error_messages["invalid_choice"] = (
+            "%(value)s is not a time zone we know. Choose one from the list, for example Europe/Berlin."
+        )

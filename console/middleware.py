@@ -11,13 +11,16 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from urllib.parse import urlencode
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import reverse
+from django.utils import timezone
 from django_htmx.http import HttpResponseClientRedirect
 
 from console.mfa import has_second_factor
+from console.models import StaffProfile
 from refunds.permissions import requires_mfa
 
 # Not staff pages: authenticated by other means (or not at all), never redirected.
@@ -69,3 +72,41 @@ class StaffMfaMiddleware:
         if request.method in ("GET", "HEAD"):
             return f"{step}?{urlencode({'next': request.get_full_path()})}"
         return step
+
+
+class StaffTimeZoneMiddleware:
+    """Show a signed-in staff member times in their own zone (their profile), TIME_ZONE otherwise.
+
+    Activated for this request only and reset after it: a worker thread
+    serves the next person with their own zone, never the previous one's.
+    Read on every staff request (one indexed row), so a change on the
+    Account page holds at once in every open session of that person.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        zone = self._zone(request)
+        if zone is None:
+            return self.get_response(request)
+        timezone.activate(zone)
+        try:
+            return self.get_response(request)
+        finally:
+            timezone.deactivate()
+
+    @staticmethod
+    def _zone(request: HttpRequest) -> ZoneInfo | None:
+        if request.path.startswith(_OTHER_AUDIENCES):
+            return None
+        user = getattr(request, "user", None)
+        if user is None or not user.is_authenticated:
+            return None
+        name = StaffProfile.objects.filter(user_id=user.pk).values_list("time_zone", flat=True).first()
+        if not name:
+            return None
+        try:
+            return ZoneInfo(name)
+        except (ZoneInfoNotFoundError, ValueError):
+            return None  # a zone the machine's database dropped since: the default, not an error page

@@ -78,6 +78,34 @@ def format_amount(amount_minor: int, currency: str, locale: Locale) -> str:
     return text
 
 
+def format_amount_code(amount_minor: int, currency: str, locale: Locale) -> str:
+    """'1,234.50 USD', '1.234,50 EUR', '450,000 JPY': the locale's digits and separators, then the ISO code.
+
+    For staff, who read many currencies side by side: the code is never
+    ambiguous ("$" is also CAD, AUD…), and the decimals are the ISO 4217
+    exponent, as in `format_amount`.
+    """
+    digits = exponent(currency)
+    pattern = copy.copy(locale.decimal_formats[None])
+    pattern.frac_prec = (digits, digits)
+    return f"{pattern.apply(minor_to_major(amount_minor, currency), locale)} {currency}"
+
+
+def zone_label(local: datetime) -> str:
+    """'CET', 'EST', 'UTC', or 'UTC+04' where the zone database has no abbreviation."""
+    name = local.tzname() or "UTC"
+    return f"UTC{name}" if name[:1] in "+-" else name
+
+
+def format_moment(moment: datetime, locale: Locale, zone: tzinfo, *, date_style: str = "medium") -> str:
+    """'2 Dec 2026, 14:05 CET' in `zone`, the locale's order and words, with the zone named."""
+    local = moment.astimezone(zone)
+    pattern = locale.datetime_formats["medium"]
+    text = pattern.format(format_time(local, "short", locale=locale), format_date(local, date_style, locale=locale))
+    # A no-break space: the zone never wraps onto a line of its own on a phone.
+    return f"{text}\u00a0{zone_label(local)}"
+
+
 def format_when(moment: datetime, locale: Locale) -> str:
     """'23 November 2025, 18:36 UTC' in the locale's own order, words and digits."""
     zone = display_time_zone()

@@ -151,6 +151,11 @@ LANGUAGE_CODE = "en"
 LANGUAGES = [("en", "English"), ("ar", "العربية"), ("de", "Deutsch")]
 LOCALE_PATHS = [BASE_DIR / "locale"]
 TIME_ZONE = "UTC"
+# How staff pages write numbers, amounts and dates (docs/console.md "Money and time"); each
+# person's time zone is their own (Account page), TIME_ZONE until they choose one.
+STAFF_LOCALE = os.environ.get("STAFF_LOCALE", "en_GB")
+# Django's own date output (the admin) in the same shape, with the zone named: config/formats/.
+FORMAT_MODULE_PATH = ["config.formats"]
 USE_I18N = True
 USE_TZ = True
 
@@ -393,6 +398,7 @@ _AUTH_MIDDLEWARE = MIDDLEWARE.index("django.contrib.auth.middleware.Authenticati
 MIDDLEWARE[_AUTH_MIDDLEWARE + 1 : _AUTH_MIDDLEWARE + 1] = [
     "django_otp.middleware.OTPMiddleware",
     "console.middleware.StaffMfaMiddleware",
+    "console.middleware.StaffTimeZoneMiddleware",
 ]
 # Last, as axes asks: it turns a lockout flagged during authentication into the lockout page.
 MIDDLEWARE.append("axes.middleware.AxesMiddleware")

@@ -2,7 +2,7 @@
 
 from django.contrib import admin
 
-from console.admin.common import ReadOnlyMixin
+from console.admin.common import ReadOnlyMixin, money_display
 from ledger.models import Account, JournalEntry, Posting
 
 
@@ -14,15 +14,24 @@ class PostingInline(ReadOnlyMixin, admin.TabularInline):
     model = Posting
     extra = 0
     can_delete = False
-    fields = ["account", "currency", "amount_minor"]
+    fields = ["account", "amount", "side"]
     readonly_fields = fields
+    # Postings are signed (debit > 0, credit < 0); staff read a side and an amount.
+    amount = money_display("amount_minor")
+
+    @admin.display(description="side")
+    def side(self, posting: Posting) -> str:
+        return "debit" if posting.amount_minor > 0 else "credit"
 
 
 @admin.register(JournalEntry)
 class JournalEntryAdmin(ReadOnlyAdmin):
-    list_display = ["id", "entry_type", "refund", "amount_minor", "currency", "created_at"]
+    list_display = ["id", "entry_type", "refund", "amount", "created_at"]
     list_filter = ["entry_type", "currency"]
     search_fields = ["refund__public_id"]
+    exclude = ["amount_minor"]
+    readonly_fields = ["amount"]
+    amount = money_display("amount_minor")
     inlines = [PostingInline]
     list_select_related = ["refund"]
     date_hierarchy = "created_at"

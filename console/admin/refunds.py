@@ -12,7 +12,7 @@ from django.urls import reverse
 from django.utils.html import format_html
 from simple_history.admin import SimpleHistoryAdmin
 
-from console.admin.common import ReadOnlyMixin
+from console.admin.common import ReadOnlyMixin, money_display
 from console.forms import RefundPolicyForm, reply_field_name
 from core.actor import Actor
 from refunds.models import (
@@ -61,19 +61,22 @@ class GuardedHistoryAdmin(SimpleHistoryAdmin):
 class DecisionInline(ReadOnlyMixin, admin.TabularInline):
     model = Decision
     extra = 0
-    fields = ["kind", "actor", "as_senior", "note", "amount_before_minor", "amount_after_minor", "created_at"]
+    fields = ["kind", "actor", "as_senior", "note", "amount_before", "amount_after", "created_at"]
     readonly_fields = fields
+    amount_before = money_display("amount_before_minor", currency="refund.currency")
+    amount_after = money_display("amount_after_minor", currency="refund.currency")
 
 
 @admin.register(Refund)
 class RefundAdmin(ReadOnlyMixin, GuardedHistoryAdmin):
-    list_display = ["public_id", "order", "amount_minor", "currency", "reason", "state", "policy_rule", "created_at"]
+    list_display = ["public_id", "order", "amount", "reason", "state", "policy_rule", "created_at"]
     list_filter = ["state", "reason", "policy_outcome", "currency", "override_flagged"]
     search_fields = ["public_id", "order__order_id", "provider_refund_id"]
     list_select_related = ["order"]
-    exclude = ["status_token_sealed", "status_token_digest"]
-    readonly_fields = ["console_link"]
+    exclude = ["status_token_sealed", "status_token_digest", "amount_minor"]
+    readonly_fields = ["console_link", "amount"]
     inlines = [DecisionInline]
+    amount = money_display("amount_minor")
 
     @admin.display(description="Agent console")
     def console_link(self, obj: Refund) -> str:
@@ -84,6 +87,11 @@ class RefundAdmin(ReadOnlyMixin, GuardedHistoryAdmin):
 class OrderLineInline(ReadOnlyMixin, admin.TabularInline):
     model = OrderLine
     extra = 0
+    exclude = ["unit_amount_minor", "tax_minor", "discount_minor"]
+    readonly_fields = ["unit_amount", "tax", "discount"]
+    unit_amount = money_display("unit_amount_minor", currency="order.currency")
+    tax = money_display("tax_minor", currency="order.currency")
+    discount = money_display("discount_minor", currency="order.currency")
 
 
 @admin.register(Order)
@@ -101,13 +109,16 @@ class PaymentAdmin(ReadOnlyMixin, admin.ModelAdmin):
         "provider_payment_id",
         "order",
         "rail",
-        "amount_minor",
-        "refund_reserved_minor",
-        "currency",
+        "amount",
+        "refund_reserved",
         "status",
     ]
     list_filter = ["status", "rail", "currency"]
     search_fields = ["provider_payment_id", "order__order_id"]
+    exclude = ["amount_minor", "refund_reserved_minor"]
+    readonly_fields = ["amount", "refund_reserved"]
+    amount = money_display("amount_minor")
+    refund_reserved = money_display("refund_reserved_minor", description="reserved or refunded")
 
 
 @admin.register(Customer)

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from console.presenters import formatting
 from console.views.common import console_permission
-from reconciliation.exports import format_minor
 from refunds.permissions import Perm
 
 # Finance and admin roles; screens and CSV downloads alike.
@@ -16,7 +16,5 @@ finance_required = console_permission(
 
 
 def money(amount_minor: int | None, currency: str) -> str:
-    """'1234.50 USD' for screens; empty when there is no amount."""
-    if amount_minor is None:
-        return ""
-    return f"{format_minor(amount_minor, currency)} {currency}".strip()
+    """'1,234.50 USD' for screens (the staff helper); empty when there is no amount. CSV keeps '1234.50'."""
+    return formatting.money(amount_minor, currency)

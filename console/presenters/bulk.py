@@ -15,7 +15,7 @@ from typing import Any
 
 from django.db.models import Count, Q
 
-from core.money import format_plain
+from console.presenters.formatting import money
 from refunds.enums import DecisionKind, RefundState
 from refunds.models import Decision, Refund
 from refunds.permissions import approval_refusal, decide_refusal
@@ -64,7 +64,7 @@ def bulk_refunds(public_ids: Sequence[str]) -> list[Refund]:
 
 
 def _amount(refund: Refund) -> str:
-    return format_plain(refund.amount_minor, refund.currency)
+    return money(refund.amount_minor, refund.currency)
 
 
 def _not_waiting(refund: Refund) -> str:

@@ -7,7 +7,8 @@ from dataclasses import dataclass
 from django.db.models import Prefetch
 from django.urls import reverse
 
-from core.money import CURRENCY_EXPONENTS, format_plain, minor_to_major
+from console.presenters.formatting import money
+from core.money import CURRENCY_EXPONENTS, minor_to_major
 from notifications.replies import refund_language, reply_render
 from refunds.enums import ACTIVE_STATES, DecisionKind, PolicyOutcome, Recommendation, RefundState
 from refunds.models import Decision, EvidenceFile, Order, OrderLine, Refund
@@ -177,17 +178,17 @@ def refund_card(*, refund: Refund, user) -> RefundCard:
     )
     return RefundCard(
         refund=refund,
-        amount=format_plain(refund.amount_minor, currency),
-        captured=format_plain(payment.amount_minor, currency),
-        remaining=format_plain(payment.remaining_refundable_minor, currency),
-        available=format_plain(available, currency),
+        amount=money(refund.amount_minor, currency),
+        captured=money(payment.amount_minor, currency),
+        remaining=money(payment.remaining_refundable_minor, currency),
+        available=money(available, currency),
         lines=[
             CardLine(
                 description=line.description,
                 sku=line.sku,
                 quantity=line.quantity,
-                tax=format_plain(line.tax_minor, currency),
-                total=format_plain(line.gross_minor, currency),
+                tax=money(line.tax_minor, currency),
+                total=money(line.gross_minor, currency),
             )
             for line in refund.order.lines.all()
         ],

@@ -11,7 +11,8 @@ from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 from django.db.models import Count, F, Q, QuerySet
 from django.utils import timezone
 
-from core.money import CURRENCY_EXPONENTS, format_plain
+from console.presenters.formatting import money
+from core.money import CURRENCY_EXPONENTS
 from refunds.enums import DecisionKind, RefundState
 from refunds.models import Customer, Merchant, Order, Payment, Refund
 
@@ -208,7 +209,7 @@ def queue_rows(
     return [
         QueueRow(
             refund=refund,
-            amount=format_plain(refund.amount_minor, refund.currency),
+            amount=money(refund.amount_minor, refund.currency),
             age=age_label(refund.created_at, now),
             # A day without a decision is what the customer email promised at most.
             overdue=refund.state == RefundState.REQUESTED and (now - refund.created_at).days >= 1,

@@ -7,17 +7,21 @@ enrolment key and QR, the recovery codes — are never cached.
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme, urlencode
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
 
 from console import mfa
-from console.forms import TwoFactorCodeForm
+from console.forms import TimeZoneForm, TwoFactorCodeForm
+from console.models import StaffProfile
+from console.presenters.formatting import when
 from console.views.auth import role_home
 from refunds.permissions import requires_mfa
 
@@ -38,8 +42,20 @@ def _step(url_name: str, next_url: str) -> str:
 
 @never_cache
 @login_required
+@require_http_methods(["GET", "POST"])
 def account(request: HttpRequest) -> HttpResponse:
+    """The account page; a POST saves the person's time zone (the rest has its own steps)."""
     user = request.user
+    profile = StaffProfile.objects.filter(user=user).first() or StaffProfile(user=user)
+    initial = {} if profile.pk else {"time_zone": settings.TIME_ZONE}
+    form = TimeZoneForm(request.POST or None, instance=profile, initial=initial)
+    status = 200
+    if request.method == "POST":
+        if form.is_valid():
+            form.save()
+            messages.success(request, f"Times are now shown in {profile.time_zone}.")
+            return redirect("console:account")
+        status = 400
     return render(
         request,
         "console/account.html",
@@ -48,7 +64,11 @@ def account(request: HttpRequest) -> HttpResponse:
             "authenticator": mfa.authenticator_for(user),
             "codes_left": mfa.recovery_codes_left(user),
             "mfa_required_for_me": requires_mfa(user),
+            "time_zone_form": form,
+            "time_zone": profile.time_zone or settings.TIME_ZONE,
+            "now": when(timezone.now()),
         },
+        status=status,
     )
 
 

@@ -33,9 +33,9 @@ from console.presenters.bulk import (
     bulk_refunds,
     bulk_summary,
 )
+from console.presenters.formatting import money
 from console.views.common import acting, console_permission
 from core.errors import DomainError
-from core.money import format_plain
 from refunds.enums import DecisionKind, RefundState
 from refunds.models import Refund
 from refunds.permissions import Perm
@@ -94,7 +94,7 @@ def _confirm_page(request: HttpRequest, form: BulkForm, refunds: list[Refund], *
 
 def _decide(request: HttpRequest, refund: Refund, action: str, note: str, rationale: str, version: int) -> BulkLine:
     """One refund of the batch through its decision service (its own transaction); the outcome in words."""
-    amount = format_plain(refund.amount_minor, refund.currency)
+    amount = money(refund.amount_minor, refund.currency)
     before = refund.state
     if action == APPROVE and before == RefundState.REQUESTED and reply_declines(refund):
         # The card's rule, not the service's: the approval email would carry a reply that declines.
@@ -108,7 +108,7 @@ def _decide(request: HttpRequest, refund: Refund, action: str, note: str, ration
             )
     except DomainError as error:
         return BulkLine(refund, amount, REFUSED, error.message)
-    amount = format_plain(refund.amount_minor, refund.currency)
+    amount = money(refund.amount_minor, refund.currency)
     if before != RefundState.REQUESTED:
         return BulkLine(refund, amount, UNCHANGED, f"Already {refund.get_state_display().lower()}; nothing changed.")
     if refund.state == RefundState.APPROVED:

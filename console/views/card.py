@@ -19,6 +19,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from console.forms import ApproveForm, DeclineForm, EditForm
 from console.presenters.card import console_refund, major_input, refund_card
+from console.presenters.formatting import money
 from console.presenters.queue import next_waiting_refund
 from console.views.card_work import card_work_context
 from console.views.common import acting, console_permission
@@ -30,7 +31,6 @@ from core.errors import (
     ERR_REPLY_PLACEHOLDER,
     DomainError,
 )
-from core.money import format_plain
 from refunds.enums import DecisionKind, RefundState
 from refunds.models import EvidenceFile, Refund
 from refunds.permissions import Perm
@@ -113,7 +113,7 @@ def _refused(request: HttpRequest, public_id: str, error: DomainError, **forms) 
     if error.code == ERR_CONFLICT_CHANGED:
         # The forms as posted carry the old version: show the card as it is now, with fresh forms.
         refund = _refund_or_404(public_id)
-        amount = format_plain(refund.amount_minor, refund.currency)
+        amount = money(refund.amount_minor, refund.currency)
         messages.error(request, f"{error.message} {CHANGED_MESSAGE.format(amount=amount)}")
         return _render_card(request, public_id, status=error.http_status)
     messages.error(request, error.message)
@@ -164,7 +164,7 @@ def _approved_message(refund: Refund) -> str:
             f"Your approval is recorded ({given} of {refund.approvals_required}). "
             "A different senior agent must give the next one."
         )
-    return f"Approved {format_plain(refund.amount_minor, refund.currency)}. The customer gets the drafted reply."
+    return f"Approved {money(refund.amount_minor, refund.currency)}. The customer gets the drafted reply."
 
 
 @require_POST

@@ -12,9 +12,9 @@ from django.views.decorators.http import require_http_methods
 
 from console.forms import CreateRefundForm, OrderLookupForm
 from console.presenters.card import console_orders, major_input
+from console.presenters.formatting import money
 from console.views.common import acting, console_permission
 from core.errors import ERR_AMOUNT_RANGE, ERR_CURRENCY_MISMATCH, ERR_EXCEEDS_REMAINING, DomainError
-from core.money import format_plain
 from core.uploads import bounded_upload
 from refunds.models import Order, Refund
 from refunds.permissions import Perm
@@ -61,8 +61,8 @@ def create(request: HttpRequest) -> HttpResponse:
     currency = payment.currency if payment else order.currency
     remaining = payment.remaining_refundable_minor if payment else 0
     context.update(
-        captured=format_plain(payment.amount_minor, currency) if payment else "no payment",
-        remaining=format_plain(remaining, currency),
+        captured=money(payment.amount_minor, currency) if payment else "no payment",
+        remaining=money(remaining, currency),
         nothing_left=payment is not None and remaining == 0,
         payment=payment,
     )

@@ -360,7 +360,7 @@ def test_edit_opens_the_draft_in_place(agent_client):
     refund = review_refund()
     html = agent_client.get(card_url(refund, "edit")).content.decode()
     assert "Edit the draft" in html and "autofocus" in html
-    assert 'value="50.00"' in html and "Up to 1000.00 USD" in html
+    assert 'value="50.00"' in html and "Up to 1,000.00 USD" in html
     fragment = agent_client.get(card_url(refund, "edit"), **htmx_headers("card")).content.decode()
     assert fragment.lstrip().startswith('<article id="card"') and "Save and approve" in fragment
 

@@ -33,4 +33,47 @@
       message.focus();
     }
   });
+
+  // "Copy link" beside a read-only field (the customer's status link on the card). The button is
+  // hidden in the HTML and shown here: without JavaScript the field itself can be selected and copied.
+  function wireCopyButtons(root) {
+    var buttons = root.querySelectorAll ? root.querySelectorAll("[data-copy-from]") : [];
+    Array.prototype.forEach.call(buttons, function (button) {
+      button.hidden = false;
+    });
+  }
+  document.addEventListener("DOMContentLoaded", function () {
+    wireCopyButtons(document);
+  });
+  document.addEventListener("htmx:afterSettle", function (event) {
+    wireCopyButtons(event.target);
+  });
+  document.addEventListener("click", function (event) {
+    var button = event.target.closest ? event.target.closest("[data-copy-from]") : null;
+    if (!button) {
+      return;
+    }
+    var field = document.getElementById(button.getAttribute("data-copy-from"));
+    var status = document.getElementById(button.getAttribute("data-copy-status"));
+    if (!field) {
+      return;
+    }
+    var done = function () {
+      if (status) {
+        status.textContent = "Link copied.";
+      }
+    };
+    field.select();
+    if (navigator.clipboard && navigator.clipboard.writeText) {
+      navigator.clipboard.writeText(field.value).then(done, function () {
+        // No clipboard permission (an http page, a locked-down browser): the text is selected for Ctrl+C.
+        if (status) {
+          status.textContent = "Press Ctrl+C (or Cmd+C) to copy the selected link.";
+        }
+      });
+    } else {
+      document.execCommand("copy");
+      done();
+    }
+  });
 })();

@@ -203,7 +203,7 @@ def test_agent_edits_the_amount_and_wording_then_approves(console, page, screens
 
     page.get_by_role("link", name="Timeline: why did we refund this?").click()
     page.get_by_role("heading", name="Why did we refund this?").wait_for()
-    assert "Draft or amount edited" in page.inner_text("main")
+    assert "changed the amount from 800.00 USD to 600.00 USD" in page.inner_text("main")
     page.screenshot(path=str(screenshot_dir / "console-timeline.png"), full_page=True)
 
 
