@@ -435,3 +435,19 @@ class TwoFactorCodeForm(forms.Form):
         strip=True,
         widget=forms.TextInput(attrs={"autocomplete": "one-time-code", "autocapitalize": "off", "spellcheck": "false"}),
     )
+
+
+# --- Needs action (issue 12) ------------------------------------------------------
+# Several entries share one page, so the templates write these fields with per-entry ids.
+
+
+class CancelFailedForm(forms.Form):
+    note = forms.CharField(label="Note (internal, optional)", required=False, max_length=NOTE_MAX)
+
+
+class PayoutPaidForm(forms.Form):
+    reference = forms.CharField(
+        label="Payment reference",
+        max_length=200,
+        error_messages={"required": "Enter the bank or cash reference of the payment."},
+    )

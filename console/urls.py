@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from console.views import account, auth, card, create, queue, timeline
+from console.views import account, auth, card, create, needs_action, queue, timeline
 
 app_name = "console"
 
@@ -19,11 +19,16 @@ urlpatterns = [
         account.recovery_codes_regenerate,
         name="mfa_recovery_codes_regenerate",
     ),
+    path("needs-action/", needs_action.needs_action, name="needs_action"),
+    path("needs-action/outbox/<int:message_id>/replay/", needs_action.replay, name="needs_action_replay"),
     path("refunds/new/", create.create, name="create"),
     path("refunds/<str:public_id>/", card.card, name="card"),
     path("refunds/<str:public_id>/approve/", card.approve, name="approve"),
     path("refunds/<str:public_id>/decline/", card.decline, name="decline"),
     path("refunds/<str:public_id>/edit/", card.edit, name="edit"),
     path("refunds/<str:public_id>/timeline/", timeline.timeline, name="timeline"),
+    path("refunds/<str:public_id>/retry/", needs_action.retry, name="retry"),
+    path("refunds/<str:public_id>/cancel-failed/", needs_action.cancel, name="cancel_failed"),
+    path("refunds/<str:public_id>/payout/", needs_action.payout, name="payout"),
     path("refunds/<str:public_id>/evidence/<int:evidence_id>/", card.evidence_download, name="evidence"),
 ]

@@ -18,3 +18,5 @@ class EntryType(models.TextChoices):
     REFUND_PENDING = "REFUND_PENDING"
     REFUND_SETTLED = "REFUND_SETTLED"
     REFUND_REVERSED = "REFUND_REVERSED"
+    # The provider failed a settled refund (`completed → failed`): the mirror of REFUND_SETTLED.
+    REFUND_SETTLEMENT_REVERSED = "REFUND_SETTLEMENT_REVERSED"

@@ -59,8 +59,9 @@ def webhook_receive(*, provider: str, payload: bytes, headers: Mapping[str, str]
     event (or does not fit the inbox). Otherwise, side effects in one
     transaction: the inbox row (unique per provider and event id) naming the
     provider, and for refund events the outcome applied to the refund (see
-    `refund_apply_outcome`, which never moves a refund backwards) with the
-    audit event `webhook.received`. An event that names one of our refunds but
+    `refund_apply_outcome`, which never moves a refund backwards; a `failed`
+    event for a completed refund is a provider reversal, unless stale: see
+    `_is_stale_reversal`) with the audit event `webhook.received`. An event that names one of our refunds but
     does not add up (see `_hold_reason`) is stored as `held` for finance and
     changes nothing. A replayed event id only increments its `replay_count`
     and the dedup metric. An event for a refund we do not know is kept as
@@ -155,7 +156,10 @@ def _apply(inbox: WebhookEvent, event: ProviderEvent) -> None:
         _hold(inbox, refund=refund, reason=held)
         return
     outcome = event.outcome
-    refund, applied = refund_apply_outcome(refund_id=refund.pk, outcome=outcome, source="webhook")
+    if _is_stale_reversal(inbox, refund=refund, event=event):
+        applied = False
+    else:
+        refund, applied = refund_apply_outcome(refund_id=refund.pk, outcome=outcome, source="webhook")
     inbox.refund = refund
     inbox.status = WebhookStatus.PROCESSED if applied else WebhookStatus.IGNORED
     inbox.note = f"{outcome.status} -> refund {refund.state}" + ("" if applied else " (no change: late or repeated)")
@@ -165,6 +169,32 @@ def _apply(inbox: WebhookEvent, event: ProviderEvent) -> None:
         action=AuditAction.WEBHOOK_RECEIVED,
         refund=refund,
         note=f"{inbox.event_type} {inbox.event_id}: {inbox.note}",
+    )
+
+
+def _is_stale_reversal(inbox: WebhookEvent, *, refund: Refund, event: ProviderEvent) -> bool:
+    """A `failed` event for a completed refund that is older than news already applied to it.
+
+    `failed` of a completed refund is a provider reversal and moves it (issue
+    12) — unless the provider said it before an event we applied since (say
+    the success that completed it): that failure is stale, and stays ignored.
+    Repeats of one failure (refund.updated, refund.failed and
+    charge.refund.updated all tell it) find the refund failed already and are
+    ignored by `refund_apply_outcome`. Compared on the provider's own clock.
+    """
+    if refund.state != RefundState.COMPLETED or event.outcome is None or event.outcome.status != "failed":
+        return False
+    if event.created_at is None:
+        return False
+    return (
+        WebhookEvent.objects.filter(
+            provider=inbox.provider,
+            refund=refund,
+            status=WebhookStatus.PROCESSED,
+            provider_created_at__gt=event.created_at,
+        )
+        .exclude(pk=inbox.pk)
+        .exists()
     )
 
 
