@@ -33,6 +33,8 @@ class AuditAction(models.TextChoices):
     OUTBOX_DEAD_LETTERED = "outbox.dead_lettered"
     OUTBOX_REPLAYED = "outbox.replayed"
     WEBHOOK_RECEIVED = "webhook.received"
+    # Finance looked at a held provider event and took it out of Needs action (issue 12).
+    WEBHOOK_REVIEWED = "webhook.reviewed"
     NOTIFICATION_SENT = "notification.sent"
     NOTIFICATION_FAILED = "notification.failed"
     NOTIFICATION_SKIPPED = "notification.skipped"

@@ -21,6 +21,7 @@ urlpatterns = [
     ),
     path("needs-action/", needs_action.needs_action, name="needs_action"),
     path("needs-action/outbox/<int:message_id>/replay/", needs_action.replay, name="needs_action_replay"),
+    path("needs-action/webhooks/<int:event_pk>/review/", needs_action.review, name="needs_action_review"),
     path("refunds/new/", create.create, name="create"),
     path("refunds/<str:public_id>/", card.card, name="card"),
     path("refunds/<str:public_id>/approve/", card.approve, name="approve"),

@@ -39,6 +39,7 @@ ACTION_CANCEL = "cancel"
 ACTION_PAYOUT = "payout"
 ACTION_REPLAY = "replay"
 ACTION_INBOX = "inbox"
+ACTION_REVIEW = "review"
 
 # Per kind, at most this many entries are listed (oldest first); the counts are always whole.
 LIST_LIMIT = 100
@@ -145,12 +146,20 @@ class NeedsActionEntry:
     # Actions the entry has but this user's role may not take: the card says who can.
     withheld: tuple[str, ...] = ()
     message_id: int | None = None
+    webhook_pk: int | None = None
     inbox_url: str = ""
     detail: str = ""
 
     @property
     def kind_label(self) -> str:
         return KIND_LABELS[self.kind]
+
+    @property
+    def who_can_act(self) -> str:
+        """Said instead of the actions this user's role may not take."""
+        if self.kind == KIND_FAILED:
+            return "A senior agent or finance can retry or cancel this refund."
+        return "Finance can act on this."
 
 
 KIND_LABELS = {
@@ -172,6 +181,7 @@ ACTION_PERMS = {
     ACTION_PAYOUT: Perm.MARK_PAYOUT_PAID,
     ACTION_REPLAY: Perm.VIEW_FINANCE,
     ACTION_INBOX: Perm.VIEW_FINANCE,
+    ACTION_REVIEW: Perm.VIEW_FINANCE,
 }
 
 
@@ -197,7 +207,10 @@ def dead_letters() -> QuerySet[OutboxMessage]:
 
 
 def held_webhooks() -> QuerySet[WebhookEvent]:
-    return WebhookEvent.objects.filter(status=WebhookStatus.HELD).order_by("received_at", "pk")
+    """Held events finance has not reviewed yet (reviewed ones stay `held` in the inbox)."""
+    return WebhookEvent.objects.filter(status=WebhookStatus.HELD, reviewed_at__isnull=True).order_by(
+        "received_at", "pk"
+    )
 
 
 def open_payouts() -> QuerySet[PayoutTask]:
@@ -213,7 +226,7 @@ def needs_action_counts() -> dict[str, int]:
     counts = {
         KIND_FAILED: Refund.objects.filter(state=RefundState.FAILED).count(),
         KIND_DEAD_LETTER: OutboxMessage.objects.filter(status=OutboxStatus.DEAD).count(),
-        KIND_HELD_WEBHOOK: WebhookEvent.objects.filter(status=WebhookStatus.HELD).count(),
+        KIND_HELD_WEBHOOK: held_webhooks().count(),
         KIND_PAYOUT: PayoutTask.objects.filter(status=PayoutStatus.OPEN).count(),
     }
     counts["total"] = sum(counts.values())
@@ -250,7 +263,7 @@ def dead_letter_entry(message: OutboxMessage, user) -> NeedsActionEntry:
     return NeedsActionEntry(
         kind=KIND_DEAD_LETTER,
         key=f"dead-{message.pk}",
-        title="The provider call was given up: outcome unknown",
+        title="Outcome unknown at the provider",
         text=dead_letter_text(message),
         since=message.dead_at,
         refund=refund,
@@ -263,16 +276,17 @@ def dead_letter_entry(message: OutboxMessage, user) -> NeedsActionEntry:
 
 
 def held_entry(event: WebhookEvent, user) -> NeedsActionEntry:
-    allowed, withheld = _split([ACTION_INBOX], user)
+    allowed, withheld = _split([ACTION_INBOX, ACTION_REVIEW], user)
     return NeedsActionEntry(
         kind=KIND_HELD_WEBHOOK,
         key=f"held-{event.pk}",
-        title=f"Provider event {event.event_type} held",
+        title=f"Provider event {event.event_type} did not add up",
         text=held_text(event),
         since=event.received_at,
         actions=allowed,
         withheld=withheld,
         inbox_url=f"{reverse('finance:webhooks')}?status=held&search={event.event_id}",
+        webhook_pk=event.pk,
         detail=f"event {event.event_id} · provider refund {event.provider_refund_id or '—'}",
     )
 
@@ -283,7 +297,7 @@ def payout_entry(task: PayoutTask, user) -> NeedsActionEntry:
     return NeedsActionEntry(
         kind=KIND_PAYOUT,
         key=f"payout-{task.pk}",
-        title="Manual payout waiting",
+        title="Pay the customer by hand",
         text=payout_text(task),
         since=task.created_at,
         refund=refund,

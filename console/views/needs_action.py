@@ -21,12 +21,13 @@ from console.views.common import acting, console_permission
 from core.errors import DomainError
 from core.money import format_plain
 from refunds.enums import RefundState
-from refunds.models import OutboxMessage, Refund
+from refunds.models import OutboxMessage, Refund, WebhookEvent
 from refunds.permissions import Perm
 from refunds.services.cancel import refund_cancel
 from refunds.services.outbox import outbox_replay
 from refunds.services.payout import payout_mark_paid
 from refunds.services.submit import refund_submit
+from refunds.services.webhooks import webhook_review
 
 S = RefundState
 
@@ -129,4 +130,19 @@ def replay(request: HttpRequest, message_id: int) -> HttpResponse:
         messages.error(request, error.message)
         return _back(request)
     messages.success(request, "Queued again: the provider is asked once more, with the same key.")
+    return _back(request)
+
+
+@require_POST
+@console_permission(Perm.VIEW_FINANCE)
+def review(request: HttpRequest, event_pk: int) -> HttpResponse:
+    """Finance looked at a held provider event: it leaves Needs action (it stays held in the inbox)."""
+    if not WebhookEvent.objects.filter(pk=event_pk).exists():
+        raise Http404("No such event")
+    try:
+        webhook_review(event_pk=event_pk, actor=acting(request), note=request.POST.get("note", ""))
+    except DomainError as error:
+        messages.error(request, error.message)
+        return _back(request)
+    messages.success(request, "Marked reviewed. The event stays held in the webhook inbox, with your note.")
     return _back(request)

@@ -10,12 +10,15 @@ every other move, even from raw SQL. A later migration that rebuilds the
 refunds table on SQLite must re-create the guard from this module, not 0002.
 
 The `resolve_failed` permission (retry or cancel a failed refund) is added and
-the role groups synced: senior agents, finance and admins hold it.
+the role groups synced: senior agents, finance and admins hold it. A held
+webhook event gets who reviewed it, when, and their note (it stays `held`).
 """
 
 import importlib
 
-from django.db import migrations
+import django.db.models.deletion
+from django.conf import settings
+from django.db import migrations, models
 
 _GUARD = importlib.import_module("refunds.migrations.0002_state_machine_and_roles")
 
@@ -87,9 +90,27 @@ class Migration(migrations.Migration):
     dependencies = [
         ("refunds", "0017_outbox_queued_until"),
         ("auth", "0012_alter_user_first_name_max_length"),
+        migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
+        migrations.AddField(
+            model_name="webhookevent", name="review_note", field=models.CharField(blank=True, max_length=300)
+        ),
+        migrations.AddField(
+            model_name="webhookevent", name="reviewed_at", field=models.DateTimeField(blank=True, null=True)
+        ),
+        migrations.AddField(
+            model_name="webhookevent",
+            name="reviewed_by",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="+",
+                to=settings.AUTH_USER_MODEL,
+            ),
+        ),
         migrations.AlterModelOptions(
             name="refund",
             options={

@@ -18,6 +18,7 @@ from django.utils import timezone
 from audit.enums import AuditAction
 from audit.services import audit_record
 from core.actor import Actor
+from core.errors import ERR_CONFLICT_STATE, ERR_VALIDATION, DomainError
 from core.money import format_plain, is_known_currency
 from providers.base import (
     EVENT_ID_MAX_LENGTH,
@@ -31,10 +32,11 @@ from providers.registry import UnknownProvider, get_provider
 from refunds.enums import RefundState, WebhookStatus
 from refunds.metrics import WEBHOOK_REPLAY_DEDUP_TOTAL
 from refunds.models import Refund, WebhookEvent
+from refunds.permissions import Perm, require_perm
 from refunds.services.outcome import refund_apply_outcome
 from refunds.services.transition import refund_lock
 
-__all__ = ["WebhookRejected", "WebhookResult", "webhook_receive"]
+__all__ = ["WebhookRejected", "WebhookResult", "webhook_receive", "webhook_review"]
 
 logger = logging.getLogger("refunds.webhooks")
 
@@ -266,3 +268,32 @@ def _hold(inbox: WebhookEvent, *, refund: Refund, reason: str) -> None:
             "refund_id": refund.public_id,
         },
     )
+
+
+def webhook_review(*, event_pk: int, actor: Actor, note: str) -> WebhookEvent:
+    """Finance reviewed a held event: it leaves Needs action, and stays `held` in the inbox.
+
+    Side effects, in one transaction: the event's reviewed_at/by and note, and
+    the audit event `webhook.reviewed` (naming the event, never applying it:
+    a held event never touches a refund). Reviewing it again changes nothing.
+    """
+    note = (note or "").strip()
+    if not note:
+        raise DomainError(ERR_VALIDATION, "Say what you found (a note is required).")
+    require_perm(actor.user, Perm.VIEW_FINANCE)
+    with transaction.atomic():
+        inbox = WebhookEvent.objects.select_for_update().get(pk=event_pk)
+        if inbox.status != WebhookStatus.HELD:
+            raise DomainError(ERR_CONFLICT_STATE, f"Only held events are reviewed (this one is {inbox.status}).")
+        if inbox.reviewed_at is not None:
+            return inbox
+        inbox.reviewed_at, inbox.reviewed_by = timezone.now(), actor.user
+        inbox.review_note = note[: WebhookEvent._meta.get_field("review_note").max_length]
+        inbox.save(update_fields=["reviewed_at", "reviewed_by", "review_note"])
+        audit_record(
+            actor=actor,
+            action=AuditAction.WEBHOOK_REVIEWED,
+            subject=f"webhook {inbox.provider} {inbox.event_id}",
+            note=inbox.review_note,
+        )
+    return inbox
