@@ -24,9 +24,10 @@ from notifications.messages import MSG_CANCELED, MSG_PROCESSING
 from notifications.models import CustomerEmail
 from providers.base import ProviderOutcome
 from refunds.enums import OutboxStatus, Reason, RefundState, Role, WebhookStatus
-from refunds.models import Customer, OutboxMessage, Refund, WebhookEvent
+from refunds.models import OutboxMessage, Refund, WebhookEvent
 from refunds.services.outcome import refund_apply_outcome
 from refunds.services.transition import refund_lock, refund_transition
+from tests.e2e.browser.test_console import axe_problems
 from tests.refunds.factories import UserFactory, captured_order, make_refund, requester
 from tests.support.live import own_simulator, point_provider_at
 
@@ -65,11 +66,10 @@ def refund_for(order_id: str, customer: str, amount_minor: int, *, provider: str
     order = captured_order(
         amount_minor=100000,
         order__order_id=order_id,
+        order__customer__name=customer,
+        order__customer__email=f"{customer.split()[0].lower()}@example.com",
         provider=provider,
         provider_payment_id=f"pi_sim_ok_{uuid.uuid4().hex[:12]}",
-    )
-    Customer.objects.filter(pk=order.customer_id).update(
-        name=customer, email=f"{customer.split()[0].lower()}@example.com"
     )
     refund = make_refund(order=order, amount_minor=amount_minor, reason=Reason.NOT_RECEIVED, actor=requester())
     assert refund.state == S.APPROVED
@@ -147,6 +147,7 @@ def test_needs_action_lists_each_failure_in_words_and_retry_and_cancel_work_from
     expect(page.locator("#section-payout")).to_contain_text("This refund is paid by hand")
     expect(page.locator("#section-held_webhook")).to_contain_text("does not add up")
     page.screenshot(path=str(screenshot_dir / "console-needs-action.png"), full_page=True)
+    assert axe_problems(page) == []
 
     # Finance reviews the held event: it leaves Needs action, and stays held in the inbox.
     held = page.locator("#section-held_webhook")
@@ -165,6 +166,7 @@ def test_needs_action_lists_each_failure_in_words_and_retry_and_cancel_work_from
     expect(panel).to_contain_text("Failed at the provider — can be retried")
     expect(panel).to_contain_text("Once the balance is topped up, retry with a new attempt.")
     page.screenshot(path=str(screenshot_dir / "console-card-failed-actions.png"), full_page=True)
+    assert axe_problems(page) == []
     panel.get_by_role("button", name="Retry with a new attempt").click()
     expect(page.locator(".message-success")).to_contain_text("Retried: the provider paid 45.00 USD")
     expect(page.locator("#needs-action-panel")).to_have_count(0)
@@ -196,3 +198,4 @@ def test_an_agent_sees_needs_action_but_cannot_act(console, page):
     expect(entry).to_contain_text("A senior agent or finance can retry or cancel this refund.")
     expect(page.get_by_role("button", name="Retry with a new attempt")).to_have_count(0)
     expect(page.get_by_role("button", name="Cancel and notify the customer")).to_have_count(0)
+    assert axe_problems(page) == []
