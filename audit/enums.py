@@ -27,9 +27,15 @@ class AuditAction(models.TextChoices):
     REFUND_EVIDENCE_ATTACHED = "refund.evidence_attached"
     REFUND_RETRY_SUBMITTED = "refund.retry_submitted"
     REFUND_PAYOUT_PAID = "refund.payout_paid"
+    # The provider failed a refund after it had succeeded (`completed → failed`, issue 12).
+    REFUND_PROVIDER_REVERSED = "refund.provider_reversed"
+    # Staff gave up on a failed refund from Needs action and told the customer (`failed → canceled`).
+    REFUND_FAILURE_CANCELED = "refund.failure_canceled"
     OUTBOX_DEAD_LETTERED = "outbox.dead_lettered"
     OUTBOX_REPLAYED = "outbox.replayed"
     WEBHOOK_RECEIVED = "webhook.received"
+    # Finance looked at a held provider event and took it out of Needs action (issue 12).
+    WEBHOOK_REVIEWED = "webhook.reviewed"
     NOTIFICATION_SENT = "notification.sent"
     NOTIFICATION_FAILED = "notification.failed"
     NOTIFICATION_SKIPPED = "notification.skipped"

@@ -637,3 +637,19 @@ class TimeZoneForm(forms.ModelForm):
         self.fields["time_zone"].error_messages["invalid_choice"] = (
             "%(value)s is not a time zone we know. Choose one from the list, for example Europe/Berlin."
         )
+
+
+# --- Needs action (issue 12) ------------------------------------------------------
+# Several entries share one page, so the templates write these fields with per-entry ids.
+
+
+class CancelFailedForm(forms.Form):
+    note = forms.CharField(label="Note (internal, optional)", required=False, max_length=NOTE_MAX)
+
+
+class PayoutPaidForm(forms.Form):
+    reference = forms.CharField(
+        label="Payment reference",
+        max_length=200,
+        error_messages={"required": "Enter the bank or cash reference of the payment."},
+    )

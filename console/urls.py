@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from console.views import account, auth, bulk, card, card_work, create, queue, timeline
+from console.views import account, auth, bulk, card, card_work, create, needs_action, queue, timeline
 
 app_name = "console"
 
@@ -19,6 +19,9 @@ urlpatterns = [
         account.recovery_codes_regenerate,
         name="mfa_recovery_codes_regenerate",
     ),
+    path("needs-action/", needs_action.needs_action, name="needs_action"),
+    path("needs-action/outbox/<int:message_id>/replay/", needs_action.replay, name="needs_action_replay"),
+    path("needs-action/webhooks/<int:event_pk>/review/", needs_action.review, name="needs_action_review"),
     path("refunds/new/", create.create, name="create"),
     path("refunds/bulk/", bulk.bulk, name="bulk"),
     path("refunds/<str:public_id>/", card.card, name="card"),
@@ -28,5 +31,8 @@ urlpatterns = [
     path("refunds/<str:public_id>/assign/", card_work.assign, name="assign"),
     path("refunds/<str:public_id>/presence/", card_work.presence, name="presence"),
     path("refunds/<str:public_id>/timeline/", timeline.timeline, name="timeline"),
+    path("refunds/<str:public_id>/retry/", needs_action.retry, name="retry"),
+    path("refunds/<str:public_id>/cancel-failed/", needs_action.cancel, name="cancel_failed"),
+    path("refunds/<str:public_id>/payout/", needs_action.payout, name="payout"),
     path("refunds/<str:public_id>/evidence/<int:evidence_id>/", card.evidence_download, name="evidence"),
 ]

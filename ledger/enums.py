@@ -18,6 +18,8 @@ class EntryType(models.TextChoices):
     REFUND_PENDING = "REFUND_PENDING"
     REFUND_SETTLED = "REFUND_SETTLED"
     REFUND_REVERSED = "REFUND_REVERSED"
+    # The provider failed a settled refund (`completed → failed`): the mirror of REFUND_SETTLED.
+    REFUND_SETTLEMENT_REVERSED = "REFUND_SETTLEMENT_REVERSED"
     # A finance user's manual correcting entry (maker-checker, ledger.models.CorrectingEntry); no refund.
     CORRECTION = "CORRECTION"
 

@@ -177,6 +177,30 @@ def refund_post_settled(*, refund, occurred_at: datetime | None = None) -> Journ
     )
 
 
+def refund_post_settlement_reversed(*, refund, occurred_at: datetime | None = None) -> JournalEntry:
+    """The provider failed a settled refund (`completed → failed`): mirror REFUND_SETTLED.
+
+    The money came back to provider clearing and the refund is owed again
+    (refunds payable credited). Posted at most once per refund, like every type.
+    """
+    settled = JournalEntry.objects.get(refund=refund, entry_type=EntryType.REFUND_SETTLED)
+    return entry_post(
+        refund=refund,
+        entry_type=EntryType.REFUND_SETTLEMENT_REVERSED,
+        lines=_mirror(settled),
+        memo=f"Refund {refund.public_id} failed at the provider after settlement",
+        occurred_at=occurred_at,
+    )
+
+
+def _mirror(entry: JournalEntry) -> list[tuple[str, int]]:
+    """The lines that undo `entry`: every posting with its sign flipped."""
+    mirrored: dict[str, int] = defaultdict(int)
+    for posting in entry.postings.all():
+        mirrored[posting.account_id] -= posting.amount_minor
+    return list(mirrored.items())
+
+
 def refund_post_reversed(*, refund) -> JournalEntry | None:
     """After approval, on cancel or terminal failure: mirror the pending entry.
 
@@ -185,13 +209,10 @@ def refund_post_reversed(*, refund) -> JournalEntry | None:
     pending = JournalEntry.objects.filter(refund=refund, entry_type=EntryType.REFUND_PENDING).first()
     if pending is None:
         return None
-    mirrored: dict[str, int] = defaultdict(int)
-    for posting in pending.postings.all():
-        mirrored[posting.account_id] -= posting.amount_minor
     return entry_post(
         refund=refund,
         entry_type=EntryType.REFUND_REVERSED,
-        lines=list(mirrored.items()),
+        lines=_mirror(pending),
         memo=f"Refund {refund.public_id} reversed",
     )
 

@@ -54,13 +54,15 @@ from notifications.messages import (
     MSG_DECLINED,
     MSG_FAILED,
     MSG_FAILED_RETRYING,
+    MSG_PROCESSING,
     MSG_REQUEST_ACCEPTED,
+    MSG_REVERSED,
     RAIL_LABELS,
     message_get,
     rail_duration_text,
 )
 from notifications.replies import reply_render
-from refunds.enums import PAYMENT_WITHDRAWN_FAILURE_CODES, RefundState
+from refunds.enums import RefundState
 from refunds.models import Refund
 from refunds.selectors import reply_declines
 
@@ -76,7 +78,9 @@ EMAIL_FOR_EVENT: dict[str, str] = {
     AuditAction.REFUND_COMPLETED: MSG_COMPLETED,
     AuditAction.REFUND_FAILED: MSG_FAILED,
 }
-EMAIL_MESSAGE_IDS = frozenset({*EMAIL_FOR_EVENT.values(), MSG_FAILED_RETRYING, MSG_CANCELED})
+EMAIL_MESSAGE_IDS = frozenset(
+    {*EMAIL_FOR_EVENT.values(), MSG_FAILED_RETRYING, MSG_CANCELED, MSG_REVERSED, MSG_PROCESSING}
+)
 
 
 class EmailSendError(Exception):
@@ -90,12 +94,20 @@ def email_for_event(*, refund: Refund, event: str) -> str | None:
         # Approved by policy in the same transaction: the approval email says it all,
         # and two emails in the same second would only arrive in random order.
         return None
+    if message_id == MSG_FAILED and refund.reversed_by_provider:
+        # Completed, and the customer was told so: now their bank sent it back (issue 12).
+        return MSG_REVERSED
     if message_id == MSG_FAILED and refund.failure_retryable:
         return MSG_FAILED_RETRYING
-    if event == AuditAction.REFUND_CANCELED and refund.failure_code in PAYMENT_WITHDRAWN_FAILURE_CODES.values():
-        # A cancel asked for by the merchant or an agent is theirs to explain; one the system made because
-        # the payment was charged back or voided meanwhile is ours to tell (issue 10).
+    if event == AuditAction.REFUND_CANCELED and refund.failure_code:
+        # A cancel asked for by the merchant or an agent before submission is theirs to explain; one the
+        # system made because the payment was charged back or voided meanwhile (issue 10), or staff made
+        # of a failed refund from Needs action (issue 12: the customer was told support would be in
+        # touch), is ours to tell. Both carry the failure code; a plain cancel has none.
         return MSG_CANCELED
+    if event == AuditAction.REFUND_SUBMITTED and refund.submission_count > 1:
+        # A retry after a failure the customer was told of: it is on its way again.
+        return MSG_PROCESSING
     return message_id
 
 

@@ -29,6 +29,7 @@ MSG_DECLINED = "refund.declined"
 MSG_CANCELED = "refund.canceled"
 MSG_FAILED = "refund.failed"
 MSG_FAILED_RETRYING = "refund.failed.retrying"
+MSG_REVERSED = "refund.reversed"
 MSG_EXCEEDS_REMAINING = "refund.exceeds_remaining"
 MSG_NOT_CAPTURED = "refund.not_captured"
 
@@ -85,6 +86,15 @@ CATALOGUE: dict[str, CustomerMessage] = {
             ),
         ),
         CustomerMessage(
+            MSG_REVERSED,
+            _("Your refund was returned to us"),
+            _(
+                "We sent your refund, but your bank or card issuer returned it, so the money has not reached you. "
+                "Our support team has been told and will contact you to arrange another way to return your money. "
+                "You do not need to do anything now."
+            ),
+        ),
+        CustomerMessage(
             MSG_FAILED_RETRYING,
             _("Your refund is delayed"),
             _(
@@ -110,9 +120,11 @@ def message_get(message_id: str) -> CustomerMessage:
     return CATALOGUE[message_id]
 
 
-def message_id_for_state(state: str, *, failure_retryable: bool = False) -> str:
-    """The headline a customer sees for a refund in `state`."""
+def message_id_for_state(state: str, *, failure_retryable: bool = False, reversed_by_provider: bool = False) -> str:
+    """The headline a customer sees for a refund in `state` (`reversed_by_provider`: failed after it completed)."""
     if state == S.FAILED:
+        if reversed_by_provider:
+            return MSG_REVERSED
         return MSG_FAILED_RETRYING if failure_retryable else MSG_FAILED
     return {
         S.REQUESTED: MSG_REQUEST_ACCEPTED,
@@ -134,6 +146,7 @@ STEP_LABELS: dict[str, Promise] = {
     "canceled": _("Canceled"),
     "failed": _("Failed"),
     "delayed": _("Delayed"),
+    "returned": _("Returned by your bank"),
 }
 # What a screen reader hears after each step's label (the marker icon is hidden from it).
 STEP_STATUS_TEXT: dict[str, Promise] = {

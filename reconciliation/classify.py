@@ -44,7 +44,8 @@ PROVIDER_STATUS_SQL = (
     "CASE WHEN x.provider_refund_id IS NULL THEN NULL WHEN f.provider_refund_id IS NOT NULL THEN 'failed' "
     "ELSE x.status END"
 )
-# First rule that applies wins; `je` is our refund's REFUND_SETTLED entry.
+# First rule that applies wins; `je` is our refund's REFUND_SETTLED entry, `jr` its
+# REFUND_SETTLEMENT_REVERSED (issue 12: the provider failed it after it succeeded, and so do we).
 KIND_SQL = f"""
     CASE
         WHEN x.at_provider = 0 THEN '{K.MISSING_AT_PROVIDER}'
@@ -53,6 +54,7 @@ KIND_SQL = f"""
         WHEN x.amount_minor <> COALESCE(je.amount_minor, x.r_amount) THEN '{K.AMOUNT_MISMATCH}'
         WHEN ({PROVIDER_STATUS_SQL}) = 'succeeded' AND je.id IS NULL THEN '{K.MISSING_IN_LEDGER}'
         WHEN ({PROVIDER_STATUS_SQL}) <> CASE
+                WHEN jr.id IS NOT NULL THEN 'failed'
                 WHEN je.id IS NOT NULL THEN 'succeeded'
                 WHEN x.r_state IN ('submitting', 'provider_pending') THEN 'pending'
                 ELSE x.r_state
@@ -94,6 +96,7 @@ def _insert(x_sql: str, where: str, vendor: str) -> str:
         FROM ({x_sql}) x
         LEFT JOIN {FAILED} f ON f.provider_refund_id = x.provider_refund_id
         LEFT JOIN ledger_journalentry je ON je.refund_id = x.r_id AND je.entry_type = 'REFUND_SETTLED'
+        LEFT JOIN ledger_journalentry jr ON jr.refund_id = x.r_id AND jr.entry_type = 'REFUND_SETTLEMENT_REVERSED'
         WHERE {where}
     """  # noqa: S608
 

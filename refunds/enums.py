@@ -26,7 +26,9 @@ ACTIVE_STATES = frozenset(
         RefundState.COMPLETED,
     }
 )
-TERMINAL_STATES = frozenset({RefundState.COMPLETED, RefundState.DENIED, RefundState.CANCELED})
+# No move leaves these. `completed` is not among them (issue 12): the provider can still fail a
+# refund after it succeeded (a card issuer returns it), which moves it `completed → failed`.
+TERMINAL_STATES = frozenset({RefundState.DENIED, RefundState.CANCELED})
 # The provider may have been told about these; cancel is refused from here on.
 SUBMITTED_STATES = frozenset({RefundState.SUBMITTING, RefundState.PROVIDER_PENDING, RefundState.COMPLETED})
 

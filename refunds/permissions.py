@@ -50,17 +50,28 @@ class Perm(models.TextChoices):
     APPROVE_SENIOR = "refunds.approve_senior", "Give a senior approval (dual control)"
     MARK_PAYOUT_PAID = "refunds.mark_payout_paid", "Mark manual payouts paid"
     VIEW_FINANCE = "refunds.view_finance", "Run and read reconciliation; replay dead letters"
+    # Needs action (issue 12): a failed refund is money a customer was promised and did not get;
+    # retrying or giving it up is a senior's or finance's call, not every agent's.
+    RESOLVE_FAILED = "refunds.resolve_failed", "Retry or cancel failed refunds (Needs action)"
 
 
 # Which permissions each role holds ("app_label.codename"): the Perm values plus the model permissions
 # the Django admin asks for.
 ROLE_PERMISSIONS: dict[str, list[str]] = {
     Role.AGENT: [Perm.VIEW_REFUND, Perm.DECIDE, Perm.REQUEST, "refunds.view_order"],
-    Role.SENIOR_AGENT: [Perm.VIEW_REFUND, Perm.DECIDE, Perm.APPROVE_SENIOR, Perm.REQUEST, "refunds.view_order"],
+    Role.SENIOR_AGENT: [
+        Perm.VIEW_REFUND,
+        Perm.DECIDE,
+        Perm.APPROVE_SENIOR,
+        Perm.REQUEST,
+        Perm.RESOLVE_FAILED,
+        "refunds.view_order",
+    ],
     Role.FINANCE: [
         Perm.VIEW_REFUND,
         Perm.VIEW_FINANCE,
         Perm.MARK_PAYOUT_PAID,
+        Perm.RESOLVE_FAILED,
         "refunds.view_order",
         "refunds.view_outboxmessage",
         "refunds.view_payouttask",
@@ -85,6 +96,7 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         Perm.REQUEST,
         Perm.VIEW_FINANCE,
         Perm.MARK_PAYOUT_PAID,
+        Perm.RESOLVE_FAILED,
         "refunds.view_refundpolicy",
         "refunds.change_refundpolicy",
         "refunds.view_order",
@@ -230,6 +242,9 @@ def cancel_refusal(refund: Refund, actor: Actor) -> DomainError | None:
     if not has_perm(actor.user, Perm.DECIDE):
         return DomainError(ERR_AUTHZ_ROLE)
     return None
+
+
+RESOLVE_FAILED_MESSAGE = "Only a senior agent or finance can retry or cancel a failed refund."
 
 
 def requires_mfa(user: Any) -> bool:

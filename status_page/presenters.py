@@ -155,6 +155,14 @@ def _steps(refund: Refund, when) -> tuple[Step, ...]:
         # still the current one (marked delayed) and "refunded" is still ahead.
         delayed = step("delayed", "current", *processing_events, ("retrying", refund.updated_at), tone="warning")
         return requested, delayed, step("refunded", "upcoming")
+    if refund.reversed_by_provider:
+        # It was refunded (the customer was told so), then their bank sent it back: both stay visible.
+        return (
+            requested,
+            step("processing", "done", *processing_events),
+            step("refunded", "done", ("", refund.completed_at)),
+            step("returned", "current", ("", refund.updated_at), tone="problem"),
+        )
     failed = step("failed", "current", ("", refund.updated_at), tone="problem")
     return requested, step("processing", "done", *processing_events), failed
 
@@ -174,7 +182,11 @@ def status_view(refund: Refund, *, language: str) -> StatusView:
     customer = refund.order.customer
     locale = babel_locale(language, customer.locale or "")
     state = refund.state
-    message = message_get(message_id_for_state(state, failure_retryable=refund.failure_retryable))
+    message = message_get(
+        message_id_for_state(
+            state, failure_retryable=refund.failure_retryable, reversed_by_provider=refund.reversed_by_provider
+        )
+    )
     steps = _steps(refund, lambda moment: format_when(moment, locale))
     lines = [
         (description or sku, quantity)

@@ -103,7 +103,7 @@ def _search(term: str) -> Q:
     """Any part of the customer's name or email, the order id, the provider's payment id or the refund id.
 
     Case-insensitive. Each column has a trigram index on its upper case
-    (migration refunds/0018), and each table is searched in its own subquery
+    (migration refunds/0019), and each table is searched in its own subquery
     so PostgreSQL can use those indexes: one OR across joined tables would
     make it scan them.
     """

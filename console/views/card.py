@@ -20,6 +20,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from console.forms import ApproveForm, DeclineForm, EditForm
 from console.presenters.card import console_refund, major_input, refund_card
 from console.presenters.formatting import money
+from console.presenters.needs_action import refund_needs_action
 from console.presenters.queue import next_waiting_refund
 from console.views.card_work import card_work_context
 from console.views.common import acting, console_permission
@@ -95,6 +96,8 @@ def _render_card(
         "edit_form": edit_form or _edit_form(card),
         "edit_open": edit_open or edit_form is not None,
         "next_refund": next_waiting_refund(after=refund),
+        # Failed, given up at the provider, or a manual payout waiting: the failure in words, and what to do.
+        "needs_action": refund_needs_action(refund, request.user),
     }
     if request.htmx:
         return render(request, f"console/card.html#{CARD_TARGET}", context)

@@ -21,6 +21,7 @@ from devtools.stripe_sim.store import SimulatorStore
 
 API_VERSION = "2024-10-28.acacia"
 _REFUND_PATH = re.compile(r"^/v1/refunds/([^/]+)$")
+_FAIL_PATH = re.compile(r"^/_sim/refunds/([^/]+)/fail$")
 _ID_ALPHABET = string.ascii_letters + string.digits
 _REASONS = {"duplicate", "fraudulent", "requested_by_customer"}
 
@@ -318,6 +319,29 @@ class SimulatorApp:
             },
         )
 
+    def _fail_after_success(self, refund_id: str, form: dict[str, str]) -> SimResponse:
+        """POST /_sim/refunds/{id}/fail: the provider fails a refund after it succeeded (a reversal).
+
+        Stripe tells it with `refund.updated` (previous status `succeeded`) and
+        `charge.refund.updated`, both about the same refund object; `failure_reason`
+        (form field) defaults to `expired_or_canceled_card`.
+        """
+        reason = form.get("failure_reason") or "expired_or_canceled_card"
+
+        def events(obj: dict[str, Any]) -> list[dict[str, Any]]:
+            if not self.config.webhook_url:
+                return []
+            now, previous = int(self.now()), {"status": "succeeded"}
+            kinds = ("refund.updated", "charge.refund.updated")
+            return [make_event(kind, obj, now, previous=previous) for kind in kinds]
+
+        obj, changed = self.store.fail_after_success(refund_id, reason, events)
+        if obj is None:
+            return error_response(404, f"No such refund: '{refund_id}'", code="resource_missing", param="id")
+        if not changed:
+            return error_response(400, f"Refund {refund_id} is {obj['status']}: only a succeeded refund can fail.")
+        return SimResponse(200, obj)
+
     def _admin(self, req: SimRequest) -> SimResponse:
         if req.path == "/_sim/health" and req.method == "GET":
             return SimResponse(200, {"status": "ok", **self.store.stats()})
@@ -327,6 +351,9 @@ class SimulatorApp:
             self.store.reset()
             self.clock_offset = 0.0
             return SimResponse(200, {"status": "reset"})
+        match = _FAIL_PATH.match(req.path)
+        if match and req.method == "POST":
+            return self._fail_after_success(unquote(match.group(1)), dict(parse_qsl(req.body.decode() or req.query)))
         if req.path == "/_sim/clock" and req.method == "POST":
             form = dict(parse_qsl(req.body.decode() or req.query))
             try:

@@ -24,7 +24,10 @@ State (refunds, idempotency keys, the webhook queue) lives in one SQLite file,
 so a restart keeps refunds and resumes webhook delivery. Webhooks are Stripe
 events signed by `signature.sign_payload`, retried with backoff from a
 background thread. Test helpers: GET /_sim/health, GET /_sim/webhooks,
-POST /_sim/reset, POST /_sim/clock (offset=<seconds> shifts `created`).
+POST /_sim/reset, POST /_sim/clock (offset=<seconds> shifts `created`),
+POST /_sim/refunds/<id>/fail (failure_reason=…: a succeeded refund fails
+afterwards, as when a card issuer returns it; webhooks refund.updated and
+charge.refund.updated).
 
 Run it with `python -m devtools.stripe_sim.server --port 8765 --db sim.sqlite3
 --webhook-url http://127.0.0.1:8000/webhooks/payments`, or through Django with

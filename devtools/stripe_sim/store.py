@@ -223,6 +223,30 @@ class SimulatorStore:
                 self._enqueue(make_events(obj))
         return len(rows)
 
+    def fail_after_success(
+        self, refund_id: str, reason: str, make_events: EventFactory
+    ) -> tuple[dict[str, Any] | None, bool]:
+        """Fail a succeeded refund, as a card issuer returning it does; queue its events.
+
+        Returns the refund as it is now (None when there is no such refund) and
+        whether it changed: a refund that is not `succeeded` is left as it is.
+        """
+        with self._lock, self._conn:
+            row = self._conn.execute("SELECT seq, object FROM refunds WHERE id = ?", (refund_id,)).fetchone()
+            if row is None:
+                return None, False
+            obj = json.loads(row["object"])
+            if obj["status"] != "succeeded":
+                return obj, False
+            obj["status"] = "failed"
+            obj["failure_reason"] = reason
+            obj["failure_balance_transaction"] = "txn_failure_" + refund_id.removeprefix("re_")
+            self._conn.execute(
+                "UPDATE refunds SET status = 'failed', object = ? WHERE seq = ?", (json.dumps(obj), row["seq"])
+            )
+            self._enqueue(make_events(obj))
+        return obj, True
+
     # --- webhook queue -----------------------------------------------------
 
     def _enqueue(self, events: list[dict[str, Any]]) -> None:

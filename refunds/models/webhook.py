@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.db import models
 
 from providers.base import EVENT_ID_MAX_LENGTH, EVENT_TYPE_MAX_LENGTH, PROVIDER_REFUND_ID_MAX_LENGTH
@@ -26,6 +27,13 @@ class WebhookEvent(models.Model):
     received_at = models.DateTimeField(auto_now_add=True, db_index=True)
     replay_count = models.PositiveIntegerField(default=0)
     last_replayed_at = models.DateTimeField(null=True)
+    # A held event stays held (the inbox records what the provider said); finance marking it
+    # reviewed takes it out of Needs action (issue 12), with who, when and what they found.
+    reviewed_at = models.DateTimeField(null=True, blank=True)
+    reviewed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    review_note = models.CharField(max_length=300, blank=True)
 
     class Meta:
         ordering = ["-received_at"]

@@ -12,6 +12,7 @@ from datetime import datetime
 from django.db import transaction
 from django.utils import timezone
 
+from audit.enums import AuditAction
 from core.actor import Actor
 from providers.base import ProviderOutcome
 from refunds.enums import RefundState
@@ -20,10 +21,13 @@ from refunds.services.transition import refund_lock, refund_transition
 
 S = RefundState
 # Where each outcome may move a refund from, and to. Anything else is late or repeated news.
+# `failed` of a completed refund is a provider reversal (issue 12): the provider failed the refund
+# after it had succeeded (the card issuer returned it). Failing is never going backwards: a refund
+# the provider reports failed must not stay `completed` and settled.
 _MOVES: dict[str, tuple[frozenset[str], RefundState]] = {
     "succeeded": (frozenset({S.SUBMITTING, S.PROVIDER_PENDING}), S.COMPLETED),
     "pending": (frozenset({S.SUBMITTING}), S.PROVIDER_PENDING),
-    "failed": (frozenset({S.SUBMITTING, S.PROVIDER_PENDING}), S.FAILED),
+    "failed": (frozenset({S.SUBMITTING, S.PROVIDER_PENDING, S.COMPLETED}), S.FAILED),
 }
 
 
@@ -36,7 +40,12 @@ def refund_apply_outcome(
     status on the refund, and the move (`refund_transition`: `provider_pending`;
     `completed` with REFUND_SETTLED; or `failed`, which releases the amount and,
     when terminal, posts REFUND_REVERSED), audited as `refund.<state>` citing
-    `source`. An outcome that would move the refund backwards or sideways
+    `source`. `failed` for a completed refund is a provider reversal: never
+    retryable (the money came back from the customer's bank; the same attempt
+    would only come back again), REFUND_SETTLEMENT_REVERSED then
+    REFUND_REVERSED, audited as `refund.provider_reversed` and flagged; the
+    customer gets the reversal email and the refund lands in Needs action.
+    An outcome that would move the refund backwards or sideways
     (late/repeated webhook, answer after a webhook) changes nothing but a
     newly learnt provider refund id, and returns applied=False.
     `occurred_at` is the provider's time of the outcome (a webhook's event
@@ -62,15 +71,27 @@ def refund_apply_outcome(
         elif target == S.FAILED:
             changes["failure_code"] = outcome.failure_code or "unknown"
             changes["failure_retryable"] = outcome.retryable
-        failure = f", failure {changes['failure_code']} (retryable: {outcome.retryable})" if target == S.FAILED else ""
+        reversal = refund.state == S.COMPLETED
+        if reversal:
+            changes["failure_retryable"] = False
+        failure = (
+            f", failure {changes['failure_code']} (retryable: {changes['failure_retryable']})"
+            if target == S.FAILED
+            else ""
+        )
         refund_transition(
             refund,
             payment=payment,
             to=target,
             actor=Actor.system(f"provider:{source}"),
-            note=f"{source}: provider refund {provider_refund_id or '-'} {changes['provider_status']}{failure}",
+            action=AuditAction.REFUND_PROVIDER_REVERSED if reversal else None,
+            note=(
+                f"{source}: provider refund {provider_refund_id or '-'} {changes['provider_status']}{failure}"
+                + (" after it had succeeded: settlement reversed" if reversal else "")
+            ),
             changes=changes,
-            log={"source": source, "provider_refund_id": provider_refund_id},
+            audit={"flagged": True} if reversal else None,
+            log={"source": source, "provider_refund_id": provider_refund_id, "reversal": reversal},
             occurred_at=occurred_at,
         )
     return refund, True

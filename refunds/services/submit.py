@@ -11,7 +11,7 @@ from core.errors import ERR_CONFLICT_STATE, DomainError, InvalidTransition
 from providers.registry import provider_class
 from refunds.enums import OutboxStatus, RefundState
 from refunds.models import OutboxMessage, Refund
-from refunds.permissions import merchant_refusal
+from refunds.permissions import RESOLVE_FAILED_MESSAGE, Perm, merchant_refusal, require_perm
 from refunds.services.outbox import WITHDRAWN_PAYMENT_ERRORS, outbox_deliver, submission_key, submission_open
 from refunds.services.transition import refund_lock, refund_transition
 
@@ -38,6 +38,9 @@ def refund_submit(*, refund_id: int, actor: Actor) -> Refund:
             # Nothing to push: finance pays these out and marks the payout task paid.
             raise DomainError(ERR_CONFLICT_STATE, "This refund is paid out by hand: mark its payout paid.")
         if refund.state == S.FAILED:
+            if actor.type == "user":
+                # Staff retry from Needs action (issue 12); a merchant's key has its `refunds:submit` scope.
+                require_perm(actor.user, Perm.RESOLVE_FAILED, RESOLVE_FAILED_MESSAGE)
             if payment.status in WITHDRAWN_PAYMENT_ERRORS:
                 # Charged back or voided since: a retry would pay back money the customer already has.
                 raise DomainError(WITHDRAWN_PAYMENT_ERRORS[payment.status], payment_status=payment.status)

@@ -11,8 +11,9 @@ So the rules that follow from a state, not from who asked, are written once:
   is in `ACTIVE_STATES`; leaving that set releases it, re-entering it (a retry
   after a failure) reserves it again — refused if the payment no longer has it;
 * the ledger: `approved` posts REFUND_PENDING, `completed` REFUND_SETTLED, and
-  leaving the approved path (cancel after approval, a terminal failure) posts
-  REFUND_REVERSED (SPEC §4);
+  leaving the approved path (cancel after approval, a terminal failure, the
+  cancel of a retryable failure) posts REFUND_REVERSED (SPEC §4); a provider
+  reversal (`completed → failed`) first posts REFUND_SETTLEMENT_REVERSED;
 * entering `submitting` counts the submission round;
 * every move bumps the refund's `version` (so does an edit, `refund_edit`): an
   approval names the version its approver saw;
@@ -46,7 +47,12 @@ from audit.enums import AuditAction
 from audit.services import audit_record_many
 from core.actor import Actor
 from core.errors import ERR_EXCEEDS_REMAINING, ERR_NOT_FOUND, DomainError, InvalidTransition
-from ledger.services import refund_post_pending, refund_post_reversed, refund_post_settled
+from ledger.services import (
+    refund_post_pending,
+    refund_post_reversed,
+    refund_post_settled,
+    refund_post_settlement_reversed,
+)
 from refunds.enums import ACTIVE_STATES, STATE_EVENTS, RefundState
 from refunds.metrics import REFUND_OUTCOME_TOTAL
 from refunds.models import Payment, Refund
@@ -218,12 +224,25 @@ def _move(refund: Refund, *, payment: Payment, to: RefundState, changes: Mapping
 
 
 def _post_ledger(refund: Refund, *, source: str, to: str, occurred_at: datetime | None = None) -> None:
-    """The journal entry a move implies (SPEC §4); the (refund, type) unique key refuses a second one."""
+    """The journal entries a move implies (SPEC §4); the (refund, type) unique key refuses a second one.
+
+    A terminal failure reverses REFUND_PENDING at once; a retryable one keeps
+    it (a retry settles against it), until it is retried or canceled — the
+    cancel of a retryable failure posts the reversal then. A provider reversal
+    (`completed → failed`) first undoes the settlement, then — the failure is
+    terminal — the pending entry: every entry of the refund then nets to zero,
+    as its released reservation says.
+    """
     if to == S.APPROVED:
         refund_post_pending(refund=refund)
     elif to == S.COMPLETED:
         refund_post_settled(refund=refund, occurred_at=occurred_at)
-    elif (to == S.CANCELED and source == S.APPROVED) or (to == S.FAILED and not refund.failure_retryable):
+    elif to == S.FAILED:
+        if source == S.COMPLETED:
+            refund_post_settlement_reversed(refund=refund, occurred_at=occurred_at)
+        if not refund.failure_retryable:
+            refund_post_reversed(refund=refund)
+    elif to == S.CANCELED and (source == S.APPROVED or (source == S.FAILED and refund.failure_retryable)):
         refund_post_reversed(refund=refund)
 
 

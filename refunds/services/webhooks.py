@@ -18,6 +18,7 @@ from django.utils import timezone
 from audit.enums import AuditAction
 from audit.services import audit_record
 from core.actor import Actor
+from core.errors import ERR_CONFLICT_STATE, ERR_VALIDATION, DomainError
 from core.money import format_plain, is_known_currency
 from providers.base import (
     EVENT_ID_MAX_LENGTH,
@@ -31,10 +32,11 @@ from providers.registry import UnknownProvider, get_provider
 from refunds.enums import RefundState, WebhookStatus
 from refunds.metrics import WEBHOOK_REPLAY_DEDUP_TOTAL
 from refunds.models import Refund, WebhookEvent
+from refunds.permissions import Perm, require_perm
 from refunds.services.outcome import refund_apply_outcome
 from refunds.services.transition import refund_lock
 
-__all__ = ["WebhookRejected", "WebhookResult", "webhook_receive"]
+__all__ = ["WebhookRejected", "WebhookResult", "webhook_receive", "webhook_review"]
 
 logger = logging.getLogger("refunds.webhooks")
 
@@ -59,8 +61,9 @@ def webhook_receive(*, provider: str, payload: bytes, headers: Mapping[str, str]
     event (or does not fit the inbox). Otherwise, side effects in one
     transaction: the inbox row (unique per provider and event id) naming the
     provider, and for refund events the outcome applied to the refund (see
-    `refund_apply_outcome`, which never moves a refund backwards) with the
-    audit event `webhook.received`. An event that names one of our refunds but
+    `refund_apply_outcome`, which never moves a refund backwards; a `failed`
+    event for a completed refund is a provider reversal, unless stale: see
+    `_is_stale_reversal`) with the audit event `webhook.received`. An event that names one of our refunds but
     does not add up (see `_hold_reason`) is stored as `held` for finance and
     changes nothing. A replayed event id only increments its `replay_count`
     and the dedup metric. An event for a refund we do not know is kept as
@@ -155,9 +158,12 @@ def _apply(inbox: WebhookEvent, event: ProviderEvent) -> None:
         _hold(inbox, refund=refund, reason=held)
         return
     outcome = event.outcome
-    refund, applied = refund_apply_outcome(
-        refund_id=refund.pk, outcome=outcome, source="webhook", occurred_at=event.created_at
-    )
+    if _is_stale_reversal(inbox, refund=refund, event=event):
+        applied = False
+    else:
+        refund, applied = refund_apply_outcome(
+            refund_id=refund.pk, outcome=outcome, source="webhook", occurred_at=event.created_at
+        )
     inbox.refund = refund
     inbox.status = WebhookStatus.PROCESSED if applied else WebhookStatus.IGNORED
     inbox.note = f"{outcome.status} -> refund {refund.state}" + ("" if applied else " (no change: late or repeated)")
@@ -167,6 +173,32 @@ def _apply(inbox: WebhookEvent, event: ProviderEvent) -> None:
         action=AuditAction.WEBHOOK_RECEIVED,
         refund=refund,
         note=f"{inbox.event_type} {inbox.event_id}: {inbox.note}",
+    )
+
+
+def _is_stale_reversal(inbox: WebhookEvent, *, refund: Refund, event: ProviderEvent) -> bool:
+    """A `failed` event for a completed refund that is older than news already applied to it.
+
+    `failed` of a completed refund is a provider reversal and moves it (issue
+    12) — unless the provider said it before an event we applied since (say
+    the success that completed it): that failure is stale, and stays ignored.
+    Repeats of one failure (refund.updated, refund.failed and
+    charge.refund.updated all tell it) find the refund failed already and are
+    ignored by `refund_apply_outcome`. Compared on the provider's own clock.
+    """
+    if refund.state != RefundState.COMPLETED or event.outcome is None or event.outcome.status != "failed":
+        return False
+    if event.created_at is None:
+        return False
+    return (
+        WebhookEvent.objects.filter(
+            provider=inbox.provider,
+            refund=refund,
+            status=WebhookStatus.PROCESSED,
+            provider_created_at__gt=event.created_at,
+        )
+        .exclude(pk=inbox.pk)
+        .exists()
     )
 
 
@@ -238,3 +270,32 @@ def _hold(inbox: WebhookEvent, *, refund: Refund, reason: str) -> None:
             "refund_id": refund.public_id,
         },
     )
+
+
+def webhook_review(*, event_pk: int, actor: Actor, note: str) -> WebhookEvent:
+    """Finance reviewed a held event: it leaves Needs action, and stays `held` in the inbox.
+
+    Side effects, in one transaction: the event's reviewed_at/by and note, and
+    the audit event `webhook.reviewed` (naming the event, never applying it:
+    a held event never touches a refund). Reviewing it again changes nothing.
+    """
+    note = (note or "").strip()
+    if not note:
+        raise DomainError(ERR_VALIDATION, "Say what you found (a note is required).")
+    require_perm(actor.user, Perm.VIEW_FINANCE)
+    with transaction.atomic():
+        inbox = WebhookEvent.objects.select_for_update().get(pk=event_pk)
+        if inbox.status != WebhookStatus.HELD:
+            raise DomainError(ERR_CONFLICT_STATE, f"Only held events are reviewed (this one is {inbox.status}).")
+        if inbox.reviewed_at is not None:
+            return inbox
+        inbox.reviewed_at, inbox.reviewed_by = timezone.now(), actor.user
+        inbox.review_note = note[: WebhookEvent._meta.get_field("review_note").max_length]
+        inbox.save(update_fields=["reviewed_at", "reviewed_by", "review_note"])
+        audit_record(
+            actor=actor,
+            action=AuditAction.WEBHOOK_REVIEWED,
+            subject=f"webhook {inbox.provider} {inbox.event_id}",
+            note=inbox.review_note,
+        )
+    return inbox

@@ -133,6 +133,34 @@ def test_webhooks_are_signed_stripe_events(simulator: SimulatorProcess, webhook_
     assert event["request"]["idempotency_key"] == "k-webhook"
 
 
+def test_a_succeeded_refund_can_be_failed_afterwards_and_its_webhooks_say_so(
+    simulator: SimulatorProcess, webhook_receiver: WebhookReceiver
+) -> None:
+    # Issue 12: a provider reversal after success, for end-to-end tests of `completed → failed`.
+    refund = _create(simulator, payment_id("ok")).json()
+    wait_until(lambda: webhook_receiver.events(refund["id"]))
+
+    failed = simulator.request("POST", f"/_sim/refunds/{refund['id']}/fail", data={"failure_reason": "declined"})
+    again = simulator.request("POST", f"/_sim/refunds/{refund['id']}/fail")
+    unknown = simulator.request("POST", "/_sim/refunds/re_nobody/fail")
+
+    assert failed.status_code == 200
+    assert (failed.json()["status"], failed.json()["failure_reason"]) == ("failed", "declined")
+    assert (again.status_code, unknown.status_code) == (400, 404)
+
+    def reversal_events() -> list[dict] | None:
+        events = [e for e in webhook_receiver.events(refund["id"]) if e["type"] != "refund.created"]
+        return events if len(events) >= 2 else None
+
+    events = wait_until(reversal_events)
+    assert sorted(e["type"] for e in events) == ["charge.refund.updated", "refund.updated"]
+    for event in events:
+        assert event["data"]["object"]["status"] == "failed"
+        assert event["data"]["previous_attributes"] == {"status": "succeeded"}
+    read = simulator.request("GET", f"/v1/refunds/{refund['id']}").json()
+    assert read["status"] == "failed"
+
+
 def test_webhook_is_retried_until_the_receiver_accepts_it(
     simulator: SimulatorProcess, webhook_receiver: WebhookReceiver
 ) -> None:

@@ -7,12 +7,14 @@ import pytest
 from django.utils import timezone
 
 from audit.models import AuditEvent
+from providers.base import ProviderOutcome
 from reconciliation.classify import LATE_FAILURE_NOTE
 from reconciliation.enums import ItemKind, RunSource, RunStatus
 from reconciliation.models import ReconciliationItem
 from reconciliation.services import reconciliation_run
 from refunds.enums import WebhookStatus
 from refunds.models import WebhookEvent
+from refunds.services.outcome import refund_apply_outcome
 from tests.reconciliation.factories import (
     new_provider_id,
     provider_report,
@@ -112,6 +114,23 @@ def test_provider_failed_while_our_ledger_settled_is_a_state_mismatch(system_act
     item = ReconciliationItem.objects.get(run=run, refund=refund)
     assert (item.kind, item.our_state, item.provider_status) == (K.STATE_MISMATCH, "completed", "failed")
     assert item.ledger_settled_at is not None
+
+
+def test_a_settlement_we_reversed_after_the_provider_failed_it_matches(system_actor):
+    # Issue 12: the provider's late failure moved our refund completed -> failed and reversed the
+    # settlement in our ledger too, so both sides now say failed.
+    refund = refund_settled()
+    refund, applied = refund_apply_outcome(
+        refund_id=refund.pk,
+        outcome=ProviderOutcome("failed", refund.provider_refund_id, failure_code="expired_or_canceled_card"),
+        source="test",
+    )
+    assert applied and refund.state == "failed"
+
+    run = run_file(system_actor, [provider_row(refund, status="failed")])
+
+    item = ReconciliationItem.objects.get(run=run, refund=refund)
+    assert (item.kind, item.our_state, item.provider_status) == (K.MATCHED, "failed", "failed")
 
 
 def test_provider_pending_while_we_failed_is_a_state_mismatch(system_actor):

@@ -49,7 +49,9 @@ PATHS = {
     ("source", "target"),
     [
         (S.COMPLETED, S.APPROVED),
-        (S.COMPLETED, S.FAILED),
+        (S.COMPLETED, S.SUBMITTING),
+        (S.COMPLETED, S.CANCELED),
+        (S.FAILED, S.APPROVED),
         (S.CANCELED, S.SUBMITTING),
         (S.APPROVED, S.COMPLETED),
         (S.FAILED, S.COMPLETED),
@@ -74,5 +76,15 @@ def test_database_refuses_amount_change_after_approval():
 def test_database_trigger_and_fsm_know_the_same_edges():
     import importlib
 
-    migration = importlib.import_module("refunds.migrations.0002_state_machine_and_roles")
+    migration = importlib.import_module("refunds.migrations.0020_needs_action_and_provider_reversal")
     assert set(migration.EDGES) == {(str(a), str(b)) for a, b in ALLOWED_TRANSITIONS}
+
+
+@pytest.mark.parametrize(("source", "target"), [(S.COMPLETED, S.FAILED), (S.FAILED, S.CANCELED)])
+def test_database_accepts_the_issue_12_edges_from_raw_sql(source, target):
+    refund = make_refund(order=captured_order(), amount_minor=100)
+    for state in PATHS[source]:
+        _force_state(refund, state)
+    _force_state(refund, target)
+    refund.refresh_from_db()
+    assert refund.state == target

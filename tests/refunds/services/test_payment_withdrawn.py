@@ -19,7 +19,7 @@ from core.errors import ERR_CHARGED_BACK, ERR_VOIDED, DomainError
 from ledger.enums import EntryType
 from ledger.models import JournalEntry
 from notifications.outbox import deliver_email
-from refunds.enums import OutboxStatus, PaymentStatus, Reason, RefundState
+from refunds.enums import OutboxStatus, PaymentStatus, Reason, RefundState, Role
 from refunds.models import OutboxMessage, Payment, Refund
 from refunds.services.decide import refund_approve
 from refunds.services.outbox import outbox_deliver
@@ -139,7 +139,7 @@ def test_a_failed_refund_of_a_charged_back_payment_is_not_retried():
     withdraw(refund, PaymentStatus.CHARGED_BACK)
 
     with pytest.raises(DomainError) as error:
-        refund_submit(refund_id=refund.pk, actor=agent("finance"))
+        refund_submit(refund_id=refund.pk, actor=agent("finance", role=Role.FINANCE))
 
     assert error.value.code == ERR_CHARGED_BACK
     assert Refund.objects.get(pk=refund.pk).state == S.FAILED

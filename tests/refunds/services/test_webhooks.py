@@ -136,11 +136,15 @@ def test_replays_are_counted_and_change_nothing(secret):
     assert stored.replay_count == 4
 
 
-def test_late_failed_event_after_completion_is_recorded_and_ignored(secret):
+def test_a_failed_event_older_than_the_success_is_recorded_and_ignored(secret):
+    # A failure the provider reported before the success we applied is stale news, not a reversal
+    # (a reversal after completion moves the refund: tests/refunds/services/test_provider_reversal.py).
     refund = submitted_refund()
     done = event(refund, "succeeded", "evt_done")
     receive(done, sign_payload(done, secret))
-    late = event(refund, "failed", "evt_late")
+    body = json.loads(event(refund, "failed", "evt_late"))
+    body["created"] -= 60
+    late = json.dumps(body).encode()
     result = receive(late, sign_payload(late, secret))
     assert result.status == WebhookStatus.IGNORED
     refund.refresh_from_db()
