@@ -14,10 +14,13 @@ from itertools import pairwise
 from django import forms
 from django.core.exceptions import ValidationError
 from django.template.defaultfilters import filesizeformat
+from django.template.loader import render_to_string
+from django.utils import timezone
 
 from console.presenters.queue import VIEW_ALL, VIEW_OVERRIDES, VIEW_WAITING, QueueFilters
-from core.money import CURRENCY_EXPONENTS, exponent, major_to_minor
+from core.money import MAX_AMOUNT_MINOR, exponent, is_known_currency, major_to_minor, minor_to_major
 from refunds.enums import Reason, RefundState
+from refunds.limits import DEFAULT_RATIOS, GOODWILL_DUAL_CONTROL, HIGH_VALUE, LIMIT_COLUMNS, OPTIONAL_COLUMNS
 from refunds.models import RefundPolicy
 from refunds.services.evidence import evidence_max_bytes, evidence_max_files
 
@@ -235,47 +238,187 @@ class CreateRefundForm(forms.Form):
 
 # --- policy (Django admin, risk) ------------------------------------------------------
 
-# Limits apply in each order's own currency; a limit must be exact in every
-# currency we accept, so it may have no more decimals than the currency with
-# the fewest minor units (JPY: none).
-LIMIT_DECIMALS = min(CURRENCY_EXPONENTS.values())
-CEILING_REASONS = [reason for reason in Reason if reason != Reason.GOODWILL]
 
-
-def _check_limit(value: Decimal | None, name: str) -> None:
-    if value is None:
-        return
-    if value != value.quantize(Decimal(1).scaleb(-LIMIT_DECIMALS)):
-        fewest = ", ".join(sorted(c for c, e in CURRENCY_EXPONENTS.items() if e == LIMIT_DECIMALS))
-        allowed = "a whole amount" if LIMIT_DECIMALS == 0 else f"at most {LIMIT_DECIMALS} decimals"
+def _limit_cell_minor(text: str, currency: str) -> int:
+    """One cell of the limits table, typed in major units (`"1,800.00"`), as minor units of `currency`."""
+    try:
+        amount = Decimal(text.replace(",", "").replace(" ", ""))
+    except InvalidOperation:
+        raise ValidationError("enter an amount such as 500.00, or leave it empty", code="invalid") from None
+    if not amount.is_finite():
+        raise ValidationError("enter an amount such as 500.00", code="invalid")
+    if amount < 0:
+        raise ValidationError("cannot be negative", code="range")
+    try:
+        minor = major_to_minor(amount, currency)
+    except ValueError:
+        places = exponent(currency)
         raise ValidationError(
-            f"{name} must be {allowed}: limits apply in each order's own currency, and {fewest} "
-            f"{'have no minor unit' if LIMIT_DECIMALS == 0 else f'have {LIMIT_DECIMALS} decimals'}.",
+            f"{currency} has {places} decimal place{'s' if places != 1 else ''}"
+            + (" (whole amounts only)" if places == 0 else ""),
             code="precision",
-        )
+        ) from None
+    if minor > MAX_AMOUNT_MINOR:
+        raise ValidationError("is larger than any amount the app accepts", code="range")
+    return minor
 
 
-def _ceiling_field(reason: Reason) -> forms.DecimalField:
-    return forms.DecimalField(
-        label=f"Auto-approve ceiling: {reason.label}",
-        required=False,
-        min_value=0,
-        max_digits=14,
-        decimal_places=3,
-        help_text=f"'{reason.value}' refunds up to this amount (order currency, whole units) are approved "
-        f"automatically; above it they are reviewed (rule R-CEILING-{reason.value.upper()}). "
-        "Empty: never auto-approved.",
+def limit_column_label(column: str) -> str:
+    if column == GOODWILL_DUAL_CONTROL:
+        return "Goodwill dual control above"
+    if column == HIGH_VALUE:
+        return "High-value dual control above"
+    return f"Auto-approve ceiling: {Reason(column).label}"
+
+
+class LimitsTableWidget(forms.Widget):
+    """The per-currency limits as a grid: one row per currency, one column per limit, plus empty rows to add.
+
+    Posted as `<name>-rows` and `<name>-<row>-currency` / `<name>-<row>-<column>`;
+    a row whose currency is cleared (and cells emptied) is removed.
+    """
+
+    template_name = "console/admin/limits_table.html"
+    extra_rows = 2
+
+    def __init__(self, attrs=None) -> None:
+        super().__init__(attrs)
+        self.invalid_cells: set[tuple[int, str]] = set()
+
+    def value_from_datadict(self, data, files, name) -> list[dict[str, str]] | None:
+        try:
+            count = min(int(data.get(f"{name}-rows", "")), 200)
+        except ValueError:
+            return None
+        return [
+            {
+                "currency": (data.get(f"{name}-{index}-currency") or "").strip(),
+                **{column: (data.get(f"{name}-{index}-{column}") or "").strip() for column in LIMIT_COLUMNS},
+            }
+            for index in range(count)
+        ]
+
+    def value_omitted_from_data(self, data, files, name) -> bool:
+        return f"{name}-rows" not in data
+
+    @staticmethod
+    def rows_from_table(table: dict) -> list[dict[str, str]]:
+        rows = []
+        for currency, limits in sorted(table.items(), key=lambda item: _currency_order(item[0])):
+            row = {"currency": currency}
+            for column in LIMIT_COLUMNS:
+                value = limits.get(column)
+                row[column] = "" if value is None else f"{minor_to_major(int(value), currency):f}"
+            rows.append(row)
+        return rows
+
+    def get_context(self, name, value, attrs) -> dict:
+        context = super().get_context(name, value, attrs)
+        if isinstance(value, dict):
+            rows = self.rows_from_table(value)
+        elif isinstance(value, list):
+            rows = [dict(row) for row in value if any(row.values())]
+        else:
+            rows = []
+        blank = {"currency": "", **dict.fromkeys(LIMIT_COLUMNS, "")}
+        rows += [dict(blank) for _ in range(self.extra_rows)]
+        context["table"] = {
+            "name": name,
+            "count": len(rows),
+            "columns": [(column, limit_column_label(column)) for column in LIMIT_COLUMNS],
+            "rows": [
+                {
+                    "index": index,
+                    "currency": row["currency"],
+                    "decimals": exponent(row["currency"]) if is_known_currency(row["currency"]) else None,
+                    "currency_invalid": (index, "currency") in self.invalid_cells,
+                    "cells": [
+                        (column, row.get(column, ""), (index, column) in self.invalid_cells) for column in LIMIT_COLUMNS
+                    ],
+                }
+                for index, row in enumerate(rows)
+            ],
+        }
+        return context
+
+    def render(self, name, value, attrs=None, renderer=None) -> str:
+        # The project's template engine (templates/), not the form renderer's app-only search path.
+        return render_to_string(self.template_name, self.get_context(name, value, attrs))
+
+
+def _currency_order(currency: str) -> tuple[int, str]:
+    defaults = list(DEFAULT_RATIOS)
+    return (defaults.index(currency), "") if currency in defaults else (len(defaults), currency)
+
+
+class LimitsTableField(forms.Field):
+    """Cleans the grid into the policy's limits table (refunds.limits): {currency: {column: minor units}}.
+
+    Every error names the row's currency and the column, and the cell is
+    marked, so risk can fix a 40-cell table without guessing.
+    """
+
+    widget = LimitsTableWidget
+
+    def to_python(self, value):
+        if isinstance(value, dict):
+            return value
+        errors: list[ValidationError] = []
+        invalid: set[tuple[int, str]] = set()
+        table: dict[str, dict[str, int | None]] = {}
+        for index, row in enumerate(value or []):
+            code = row.get("currency", "").upper()
+            cells = {column: row.get(column, "") for column in LIMIT_COLUMNS}
+            if not code:
+                if any(cells.values()):
+                    invalid.add((index, "currency"))
+                    errors.append(ValidationError(f"Row {index + 1}: enter its currency (ISO code such as EUR)."))
+                continue
+            if not is_known_currency(code):
+                invalid.add((index, "currency"))
+                errors.append(
+                    ValidationError(f"Row {index + 1}: “{code}” is not an ISO 4217 currency code the app accepts.")
+                )
+                continue
+            if code in table:
+                invalid.add((index, "currency"))
+                errors.append(ValidationError(f"{code} appears twice: keep one row per currency."))
+                continue
+            limits: dict[str, int | None] = {}
+            for column, text in cells.items():
+                if not text:
+                    if column not in OPTIONAL_COLUMNS:
+                        invalid.add((index, column))
+                        errors.append(ValidationError(f"{code}, {limit_column_label(column)}: required."))
+                    limits[column] = None
+                    continue
+                try:
+                    limits[column] = _limit_cell_minor(text, code)
+                except ValidationError as error:
+                    invalid.add((index, column))
+                    errors.append(ValidationError(f"{code}, {limit_column_label(column)}: {error.messages[0]}."))
+            table[code] = limits
+        self.widget.invalid_cells = invalid
+        if errors:
+            raise ValidationError(errors)
+        if not table:
+            raise ValidationError("Enter the limits of at least one currency.")
+        return table
+
+
+class RefundPolicyForm(forms.ModelForm):
+    """Every rule of SPEC §3.2 as a field; saving writes a draft version (see RefundPolicyAdmin)."""
+
+    limits = LimitsTableField(
+        label="Limits per currency",
+        help_text="Amounts in each currency's own units (USD 500.00, JPY 75000, KWD 150.000). A refund is "
+        "measured against its own currency's row only. An empty ceiling: that reason is never "
+        "auto-approved in that currency (R-CEILING-…). Goodwill is always reviewed; above its dual-control "
+        "amount it needs two senior agents (R-GOODWILL-DUAL-CONTROL). Above the high-value amount any "
+        "refund needs two senior agents (R-HIGH-VALUE-DUAL-CONTROL); empty: no high-value dual control "
+        "in that currency. A currency with no row is never auto-approved and always needs two senior "
+        "agents (R-CURRENCY-NO-LIMITS). To add a currency fill an empty row; to remove one clear its row.",
     )
-
-
-# Declared on a class (not added in __init__) so the admin's fieldsets can name them.
-_CeilingFields = type(
-    "_CeilingFields", (forms.Form,), {f"ceiling_{reason.value}": _ceiling_field(reason) for reason in CEILING_REASONS}
-)
-
-
-class RefundPolicyForm(_CeilingFields, forms.ModelForm):
-    """Every rule of SPEC §3.2 as a field; saving publishes a new version (see RefundPolicyAdmin)."""
 
     evidence_required_reasons = forms.TypedMultipleChoiceField(
         label="Reasons that need evidence",
@@ -309,16 +452,17 @@ class RefundPolicyForm(_CeilingFields, forms.ModelForm):
         fields = [
             "window_days",
             "velocity_max_per_24h",
-            "dual_control_threshold",
+            "limits",
             "evidence_required_reasons",
             "cancellation_fee_schedule",
             "fee_schedule_reasons",
+            "activates_at",
             "note",
         ]
         labels = {
             "window_days": "Refund window (days since capture)",
             "velocity_max_per_24h": "Customer velocity (refunds per 24 h before review)",
-            "dual_control_threshold": "Dual-control threshold for goodwill",
+            "activates_at": "Activate at (optional)",
             "note": "Why this change",
         }
         help_texts = {
@@ -326,25 +470,23 @@ class RefundPolicyForm(_CeilingFields, forms.ModelForm):
             "recommendation (rule R-WINDOW-60D for 60 days). 1 to 3650.",
             "velocity_max_per_24h": "When a customer already has this many refunds in the last 24 hours, the next "
             "one is reviewed with a decline recommendation (rule R-VELOCITY-24H). At least 1.",
-            "dual_control_threshold": "Goodwill refunds are always reviewed; above this amount (in the order's "
-            "currency, whole units) they need two different senior agents (rule R-GOODWILL-DUAL-CONTROL). "
-            "Compared in each currency's minor units: 200 is 20000 for USD or EUR (cents), 200 for JPY and "
-            "200000 for KWD (fils). Not negative.",
+            "activates_at": "When the version starts to apply once approved, in your time zone (YYYY-MM-DD HH:MM). "
+            "Empty: as soon as another risk user approves it. Refunds created before keep their version.",
             "note": "Required. Shown in the policy history and the audit trail.",
         }
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.fields["note"].required = True
-        ceilings = self.instance.auto_approve_ceilings or {}
-        for reason in CEILING_REASONS:
-            name = f"ceiling_{reason.value}"
-            if name not in self.initial and ceilings.get(reason.value) is not None:
-                self.initial[name] = Decimal(str(ceilings[reason.value]))
+        self.fields["activates_at"].widget = forms.DateTimeInput(
+            attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"
+        )
 
-    @staticmethod
-    def ceiling_field_names() -> list[str]:
-        return [f"ceiling_{reason.value}" for reason in CEILING_REASONS]
+    def clean_activates_at(self):
+        value = self.cleaned_data.get("activates_at")
+        if value is not None and value <= timezone.now():
+            raise ValidationError("The activation time must be in the future, or empty (on approval).")
+        return value
 
     def clean_window_days(self) -> int:
         value = self.cleaned_data["window_days"]
@@ -356,13 +498,6 @@ class RefundPolicyForm(_CeilingFields, forms.ModelForm):
         value = self.cleaned_data["velocity_max_per_24h"]
         if value < 1:
             raise ValidationError("Velocity must be at least 1 refund per 24 hours.")
-        return value
-
-    def clean_dual_control_threshold(self) -> Decimal:
-        value = self.cleaned_data["dual_control_threshold"]
-        if value is None or value < 0:
-            raise ValidationError("The threshold cannot be negative.")
-        _check_limit(value, "The threshold")
         return value
 
     def clean_evidence_required_reasons(self) -> list[str]:
@@ -378,24 +513,6 @@ class RefundPolicyForm(_CeilingFields, forms.ModelForm):
 
     def clean_cancellation_fee_schedule(self) -> list[dict[str, int]]:
         return validate_fee_schedule(self.cleaned_data.get("cancellation_fee_schedule"))
-
-    def clean(self) -> dict:
-        cleaned = super().clean()
-        ceilings = {}
-        for reason in CEILING_REASONS:
-            name = f"ceiling_{reason.value}"
-            value = cleaned.get(name)
-            if value is None:
-                continue
-            try:
-                _check_limit(value, "The ceiling")
-            except ValidationError as error:
-                self.add_error(name, error)
-                continue
-            ceilings[reason.value] = str(value)
-        # Not a model field of the form: set on the instance so the published version carries it.
-        self.instance.auto_approve_ceilings = ceilings
-        return cleaned
 
 
 def validate_fee_schedule(value) -> list[dict[str, int]]:
@@ -434,4 +551,15 @@ class TwoFactorCodeForm(forms.Form):
         max_length=32,
         strip=True,
         widget=forms.TextInput(attrs={"autocomplete": "one-time-code", "autocapitalize": "off", "spellcheck": "false"}),
+    )
+
+
+class PolicyReviewForm(forms.Form):
+    """A second risk user's approval or rejection of a policy draft (which one: the button pressed)."""
+
+    note = forms.CharField(
+        label="Note (required to reject: the author reads it)",
+        required=False,
+        max_length=300,
+        widget=forms.Textarea(attrs={"rows": 2, "cols": 80}),
     )

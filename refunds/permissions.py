@@ -50,6 +50,8 @@ class Perm(models.TextChoices):
     APPROVE_SENIOR = "refunds.approve_senior", "Give a senior approval (dual control)"
     MARK_PAYOUT_PAID = "refunds.mark_payout_paid", "Mark manual payouts paid"
     VIEW_FINANCE = "refunds.view_finance", "Run and read reconciliation; replay dead letters"
+    DRAFT_POLICY = "refunds.add_refundpolicy", "Write a refund policy draft"
+    APPROVE_POLICY = "refunds.approve_refundpolicy", "Approve or reject another risk user's policy draft"
 
 
 # Which permissions each role holds ("app_label.codename"): the Perm values plus the model permissions
@@ -75,6 +77,7 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "refunds.view_refundpolicy",
         "refunds.add_refundpolicy",
         "refunds.change_refundpolicy",
+        "refunds.approve_refundpolicy",
         "audit.view_auditevent",
     ],
     # Operations lead: everything of refunds, nothing of who may do it (that is ACCESS_ADMIN).

@@ -40,3 +40,26 @@ def test_some_migration_syncs_roles_after_every_app_whose_permissions_roles_hold
             f"the last role sync ({order[syncs[-1]]}) runs before {app_label}'s models exist "
             f"({order[created]}): a fresh database's roles lack {app_label} permissions"
         )
+
+
+def test_single_number_policy_limits_are_read_as_usd_and_scaled_per_currency():
+    import importlib
+    from decimal import Decimal
+
+    migration = importlib.import_module("refunds.migrations.0018_policy_currency_limits_governance")
+    table = migration._table({"other": "500.00", "quality": "100.00"}, Decimal("200.000"))
+    assert set(table) == {"USD", "EUR", "GBP", "JPY", "KWD", "AED", "SAR"}
+    assert table["USD"] == {
+        "not_received": None,  # no ceiling before: never auto-approved, still
+        "quality": 10000,
+        "duplicate": None,
+        "pricing_error": None,
+        "other": 50000,
+        "goodwill_dual_control": 20000,
+        "high_value": 200000,
+    }
+    assert (table["JPY"]["other"], table["KWD"]["other"], table["EUR"]["goodwill_dual_control"]) == (
+        75000,
+        150000,
+        18400,
+    )
