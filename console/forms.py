@@ -312,6 +312,11 @@ class LimitsTableWidget(forms.Widget):
             rows.append(row)
         return rows
 
+    @classmethod
+    def rows_from_table_as_lists(cls, table: dict) -> list[list[str]]:
+        """The grid's rows as [currency, *cells] (what a person would type), for tests and fixtures."""
+        return [[row["currency"], *(row[column] for column in LIMIT_COLUMNS)] for row in cls.rows_from_table(table)]
+
     def get_context(self, name, value, attrs) -> dict:
         context = super().get_context(name, value, attrs)
         if isinstance(value, dict):
@@ -420,6 +425,14 @@ class RefundPolicyForm(forms.ModelForm):
         "agents (R-CURRENCY-NO-LIMITS). To add a currency fill an empty row; to remove one clear its row.",
     )
 
+    # Declared: the admin would make it a split date + time pair, with calendar widgets.
+    activates_at = forms.DateTimeField(
+        label="Activate at (optional)",
+        required=False,
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
+        help_text="When the version starts to apply once approved, in the server's time zone. Empty: as soon as "
+        "another risk user approves it. Refunds created before keep the version that decided them.",
+    )
     evidence_required_reasons = forms.TypedMultipleChoiceField(
         label="Reasons that need evidence",
         choices=Reason.choices,
@@ -462,7 +475,6 @@ class RefundPolicyForm(forms.ModelForm):
         labels = {
             "window_days": "Refund window (days since capture)",
             "velocity_max_per_24h": "Customer velocity (refunds per 24 h before review)",
-            "activates_at": "Activate at (optional)",
             "note": "Why this change",
         }
         help_texts = {
@@ -470,17 +482,12 @@ class RefundPolicyForm(forms.ModelForm):
             "recommendation (rule R-WINDOW-60D for 60 days). 1 to 3650.",
             "velocity_max_per_24h": "When a customer already has this many refunds in the last 24 hours, the next "
             "one is reviewed with a decline recommendation (rule R-VELOCITY-24H). At least 1.",
-            "activates_at": "When the version starts to apply once approved, in your time zone (YYYY-MM-DD HH:MM). "
-            "Empty: as soon as another risk user approves it. Refunds created before keep their version.",
             "note": "Required. Shown in the policy history and the audit trail.",
         }
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.fields["note"].required = True
-        self.fields["activates_at"].widget = forms.DateTimeInput(
-            attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"
-        )
 
     def clean_activates_at(self):
         value = self.cleaned_data.get("activates_at")
