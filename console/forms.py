@@ -126,9 +126,21 @@ class _SeenVersionField(forms.IntegerField):
             return 0
 
 
+class _HighValueConfirmField(forms.BooleanField):
+    """Ticked to confirm approving an amount above the policy's high-value threshold.
+
+    The view asks for it (server-side) whenever the amount to approve is
+    above the threshold of the refund's policy version and currency.
+    """
+
+    def __init__(self) -> None:
+        super().__init__(required=False, label="I confirm approving this high-value refund")
+
+
 class ApproveForm(_CardForm):
     id_prefix = "approve"
     version = _SeenVersionField()
+    confirm_high_value = _HighValueConfirmField()
     note = forms.CharField(
         label="Note (internal, optional)", required=False, max_length=NOTE_MAX, widget=forms.Textarea(attrs={"rows": 2})
     )
@@ -159,6 +171,7 @@ class EditForm(_CardForm):
         widget=forms.Textarea(attrs={"rows": 7, "autofocus": True}),
     )
     amount = forms.CharField(label="Amount", max_length=30)
+    confirm_high_value = _HighValueConfirmField()
     note = forms.CharField(
         label="Why the change (internal, audited)",
         required=False,

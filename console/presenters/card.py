@@ -18,6 +18,7 @@ from refunds.permissions import (
     edit_refusal,
 )
 from refunds.selectors import policy_reply, reply_declines
+from refunds.services.policy import high_value_threshold_minor, is_high_value
 
 
 def console_refund(*, public_id: str) -> Refund | None:
@@ -119,6 +120,10 @@ class RefundCard:
     reply_declines: bool
     # The reply the policy drafted, before any edit (edits keep what they replaced).
     original_reply: str = ""
+    # The policy's high-value threshold for the refund's currency (formatted; "" when it has none), and
+    # whether the amount is above it: approving then asks for one explicit confirmation (console.views.card).
+    high_value_threshold: str = ""
+    high_value: bool = False
 
     @property
     def needs_two(self) -> bool:
@@ -153,6 +158,7 @@ def refund_card(*, refund: Refund, user) -> RefundCard:
     available = payment.remaining_refundable_minor + held
     reviewed = refund.policy_outcome == PolicyOutcome.REVIEW
     edits = [d for d in decisions if d.kind == DecisionKind.EDIT]
+    threshold = high_value_threshold_minor(refund.policy_version, currency)
     return RefundCard(
         refund=refund,
         amount=format_plain(refund.amount_minor, currency),
@@ -181,6 +187,8 @@ def refund_card(*, refund: Refund, user) -> RefundCard:
         decline_is_override=reviewed and refund.recommendation == Recommendation.APPROVE,
         reply_declines=reply_declines(refund),
         original_reply=policy_reply(refund),
+        high_value_threshold="" if threshold is None else format_plain(threshold, currency),
+        high_value=is_high_value(refund.policy_version, currency, refund.amount_minor),
     )
 
 
