@@ -294,6 +294,9 @@ class LimitsTableWidget(forms.Widget):
     template_name = "console/admin/limits_table.html"
     extra_rows = 2
 
+    class Media:
+        css = {"all": ["console/policy-admin.css"]}
+
     def __init__(self, attrs=None) -> None:
         super().__init__(attrs)
         self.invalid_cells: set[tuple[int, str]] = set()

@@ -40,6 +40,7 @@ HIGH_VALUE_MESSAGE = (
     "{amount} is above {threshold}, the policy's high-value threshold for {currency}. "
     "Tick “I confirm approving this high-value refund”, then approve again."
 )
+HIGH_VALUE_FIELD_ERROR = "Tick this box to approve an amount above the high-value threshold."
 # After the catalogue's message for ERR.CONFLICT.changed.
 CHANGED_MESSAGE = "Nothing was done. It is now {amount}: check the card below as it is now, then decide again."
 
@@ -137,7 +138,7 @@ def approve(request: HttpRequest, public_id: str) -> HttpResponse:
         return _render_card(request, public_id, status=400, approve_form=form)
     unconfirmed = _high_value_unconfirmed(refund, refund.amount_minor, form)
     if card.can_approve and unconfirmed:
-        form.add_error("confirm_high_value", unconfirmed)
+        form.add_error("confirm_high_value", HIGH_VALUE_FIELD_ERROR)
         messages.error(request, unconfirmed)
         return _render_card(request, public_id, status=400, approve_form=form)
     already_decided = refund.state != RefundState.REQUESTED
@@ -234,7 +235,7 @@ def edit(request: HttpRequest, public_id: str) -> HttpResponse:
         return _render_card(request, public_id, status=400, edit_form=form)
     unconfirmed = also_approve and _high_value_unconfirmed(refund, form.cleaned_data["amount"], form)
     if unconfirmed and card.can_approve:
-        form.add_error("confirm_high_value", unconfirmed)
+        form.add_error("confirm_high_value", HIGH_VALUE_FIELD_ERROR)
         messages.error(request, unconfirmed)
         return _render_card(request, public_id, status=400, edit_form=form)
     actor = acting(request)
