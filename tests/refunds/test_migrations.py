@@ -11,10 +11,14 @@ is made by these migrations.
 
 from __future__ import annotations
 
+import pytest
 from django.db.migrations.loader import MigrationLoader
 from django.db.migrations.operations import RunPython
 
+from refunds.enums import PolicyStatus
+from refunds.models import RefundPolicy
 from refunds.permissions import ROLE_PERMISSIONS
+from refunds.services.policy import policy_get_active
 
 
 def _syncs_roles(migration) -> bool:
@@ -63,3 +67,29 @@ def test_single_number_policy_limits_are_read_as_usd_and_scaled_per_currency():
         150000,
         18400,
     )
+
+
+@pytest.mark.django_db(transaction=True)
+def test_existing_policy_versions_are_converted_and_stay_in_force_across_the_migration():
+    from decimal import Decimal
+
+    from django.db import connection
+    from django.db.migrations.executor import MigrationExecutor
+
+    before, after = [("refunds", "0017_outbox_queued_until")], [("refunds", "0018_policy_currency_limits_governance")]
+    executor = MigrationExecutor(connection)
+    executor.migrate(before)
+    old_apps = executor.loader.project_state(before).apps
+    old_apps.get_model("refunds", "RefundPolicy").objects.create(
+        version=7, auto_approve_ceilings={"other": "100.00"}, dual_control_threshold=Decimal("150.000")
+    )
+    executor = MigrationExecutor(connection)
+    executor.loader.build_graph()
+    executor.migrate(after)
+
+    policy = RefundPolicy.objects.get(version=7)
+    assert policy.status == PolicyStatus.APPROVED and policy.activates_at == policy.created_at
+    assert policy.limits["USD"]["other"] == 10000 and policy.limits["JPY"]["other"] == 15000
+    assert policy.limits["KWD"]["goodwill_dual_control"] == 45000 and policy.limits["USD"]["quality"] is None
+    assert policy.limits["EUR"]["high_value"] == 184000
+    assert policy_get_active().version == 7
