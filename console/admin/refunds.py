@@ -19,7 +19,8 @@ from django.utils.html import format_html
 from simple_history.admin import SimpleHistoryAdmin
 
 from console.admin.common import ReadOnlyMixin
-from console.forms import PolicyReviewForm, RefundPolicyForm, limit_column_label
+from console.forms import PolicyReviewForm, RefundPolicyForm
+from console.limits_grid import limit_column_label
 from console.presenters.policy import backtest_view
 from core.actor import Actor
 from core.errors import DomainError

@@ -9,7 +9,8 @@ from django.test import Client
 from django.utils import timezone
 
 from audit.models import AuditEvent
-from console.forms import LimitsTableWidget, RefundPolicyForm
+from console.forms import RefundPolicyForm
+from console.limits_grid import LimitsTableWidget
 from ledger.models import Account, JournalEntry
 from refunds.enums import Reason, Role
 from refunds.models import Customer, Order, OutboxMessage, Payment, PayoutTask, Refund, RefundPolicy, WebhookEvent

@@ -9,7 +9,7 @@ from django.core.exceptions import ValidationError
 from hypothesis import given
 from hypothesis import strategies as st
 
-from console.forms import LimitsTableField, LimitsTableWidget
+from console.limits_grid import LimitsTableField, LimitsTableWidget
 from core.money import CURRENCY_EXPONENTS, MAX_AMOUNT_MINOR, minor_to_major
 from refunds.limits import LIMIT_COLUMNS, default_limits_table
 
