@@ -248,19 +248,30 @@ class DecisionInput(serializers.Serializer):
     # answers 409 ERR.CONFLICT.changed and nothing moves.
     amount_minor = StrictIntegerField(min_value=1, max_value=2**63 - 1, required=False)
     version = StrictIntegerField(min_value=1, max_value=2**31 - 1, required=False)
+    # Approve only: the reply template the approval email carries (refunds.replies); deny only: the internal
+    # rationale, kept for staff and the audit trail and never returned by this API (docs/api.md).
+    reply = StrictCharField(max_length=5000, required=False, trim_whitespace=True)
+    rationale = StrictCharField(max_length=2000, required=False, allow_blank=True, default="")
 
 
 class ApproveInput(DecisionInput):
-    """`decision: approve`; the note is optional."""
+    """`decision: approve`; the note is optional. `reply` replaces the drafted reply first (a template:
+    placeholders {amount}, {order}, {item}, {customer_name}, {timing}); one that states another amount than the
+    refund's is 400 ERR.VALIDATION.reply.amount_mismatch, an unknown placeholder 400
+    ERR.VALIDATION.reply.placeholder."""
 
     decision = serializers.ChoiceField(choices=["approve"])
+    rationale = None
 
 
 class DenyInput(DecisionInput):
-    """`decision: deny`: the reason is required (without one: 400 ERR.VALIDATION.note.required)."""
+    """`decision: deny`: `note` is the message to the customer, required (without one: 400
+    ERR.VALIDATION.note.required); `rationale` is internal — kept on the decision and in the audit trail, never
+    emailed, never on the status page, never in this API's answers."""
 
     decision = serializers.ChoiceField(choices=["deny"])
     note = not_blank(max_length=2000)
+    reply = None
 
 
 class ErrorOutput(serializers.Serializer):

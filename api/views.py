@@ -4,10 +4,17 @@ from __future__ import annotations
 
 import time
 
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, PolymorphicProxySerializer, extend_schema
+from drf_spectacular.utils import (
+    OpenApiExample,
+    OpenApiParameter,
+    OpenApiResponse,
+    PolymorphicProxySerializer,
+    extend_schema,
+)
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from api import examples as ex
 from api import serializers as s
 from api.idempotency import (
     KEY_PATTERN,
@@ -26,7 +33,7 @@ from refunds.models import Merchant, Refund
 from refunds.selectors import order_get, order_refunds, refund_get
 from refunds.services import orders as order_services
 from refunds.services.cancel import refund_cancel
-from refunds.services.decide import refund_approve, refund_deny
+from refunds.services.decide import refund_approve, refund_approve_with_reply, refund_deny
 from refunds.services.payout import payout_mark_paid
 from refunds.services.request import refund_request
 from refunds.services.submit import refund_submit
@@ -73,8 +80,15 @@ _ANY_CALL = (401, 403, 500, 503)
 _WITH_BODY = (*_ANY_CALL, 400, 413)
 
 
-def errors(*statuses: int) -> dict[int, OpenApiResponse]:
-    return {status: OpenApiResponse(s.ErrorOutput, description=_ERRORS[status]) for status in sorted(statuses)}
+def errors(*statuses: int, examples: dict[int, list[OpenApiExample]] | None = None) -> dict[int, OpenApiResponse]:
+    """The error answers of an operation, each with an example: the operation's own, else the status's usual one."""
+    examples = examples or {}
+    return {
+        status: OpenApiResponse(
+            s.ErrorOutput, description=_ERRORS[status], examples=examples.get(status, [ex.ERROR_EXAMPLES[status]])
+        )
+        for status in sorted(statuses)
+    }
 
 
 DECISION_REQUEST = PolymorphicProxySerializer(
@@ -102,7 +116,12 @@ class OrderUpsertView(APIView):
 
     @extend_schema(
         request=s.OrderInput,
-        responses={200: s.OrderOutput, 201: s.OrderOutput, **errors(*_WITH_BODY, 409)},
+        responses={
+            200: s.OrderOutput,
+            201: s.OrderOutput,
+            **errors(*_WITH_BODY, 409, examples={409: [ex.ORDER_CONFLICT]}),
+        },
+        examples=[ex.ORDER_REQUEST, ex.ORDER_BOOKING_REQUEST, ex.ORDER_CREATED, ex.ORDER_UPDATED],
         tags=["orders"],
     )
     def post(self, request):
@@ -141,7 +160,9 @@ class OrderRefundsView(APIView):
     def get_throttles(self):
         return super().get_throttles() if self.request.method == "POST" else []
 
-    @extend_schema(responses={200: s.OrderRefundsOutput, **errors(*_ANY_CALL, 404)}, tags=["refunds"])
+    @extend_schema(
+        responses={200: s.OrderRefundsOutput, **errors(*_ANY_CALL, 404)}, examples=[ex.ORDER_REFUNDS], tags=["refunds"]
+    )
     def get(self, request, order_id: str):
         """List an order's refunds with the amount still refundable."""
         order = order_get(order_id=order_id, merchant=_merchant(request))
@@ -149,7 +170,27 @@ class OrderRefundsView(APIView):
 
     @extend_schema(
         request=s.RefundCreateInput,
-        responses={202: s.RefundCreateOutput, **errors(*_WITH_BODY, 402, 404, 409, 422, 429)},
+        responses={
+            202: s.RefundCreateOutput,
+            **errors(
+                *_WITH_BODY,
+                402,
+                404,
+                409,
+                422,
+                429,
+                examples={
+                    400: [ex.EXCEEDS_REMAINING, ex.AMOUNT_RANGE, ex.ERROR_EXAMPLES[400]],
+                    409: [ex.IDEMPOTENCY_CONFLICT],
+                },
+            ),
+        },
+        examples=[
+            ex.REFUND_CREATE_REQUEST,
+            ex.REFUND_CREATE_GOODWILL_REQUEST,
+            ex.REFUND_CREATED_AUTO,
+            ex.REFUND_CREATED_REVIEW,
+        ],
         parameters=[IDEMPOTENCY_HEADER, CORRELATION_HEADER],
         tags=["refunds"],
     )
@@ -190,7 +231,7 @@ class OrderRefundsView(APIView):
 class RefundDetailView(APIView):
     required_scope = Scope.REFUNDS_READ
 
-    @extend_schema(responses={200: s.RefundOutput, **errors(*_ANY_CALL, 404)}, tags=["refunds"])
+    @extend_schema(responses={200: s.RefundOutput, **errors(*_ANY_CALL, 404)}, examples=[ex.REFUND], tags=["refunds"])
     def get(self, request, refund_id: str):
         """A refund with its policy outcome, approvals, ledger entries and status page link."""
         return Response(_refund_detail(refund_get(public_id=refund_id, merchant=_merchant(request))))
@@ -202,7 +243,22 @@ class RefundDecisionView(APIView):
 
     @extend_schema(
         request=DECISION_REQUEST,
-        responses={200: s.RefundOutput, **errors(*_WITH_BODY, 404, 409, 422, 429)},
+        responses={
+            200: s.RefundOutput,
+            **errors(
+                *_WITH_BODY,
+                404,
+                409,
+                422,
+                429,
+                examples={
+                    400: [ex.NOTE_REQUIRED, ex.ERROR_EXAMPLES[400]],
+                    403: [ex.MAKER_CHECKER, ex.ERROR_EXAMPLES[403]],
+                    409: [ex.CHANGED, ex.STATE_CONFLICT],
+                },
+            ),
+        },
+        examples=[ex.DECISION_APPROVE_REQUEST, ex.DECISION_DENY_REQUEST, ex.DECIDED, ex.DENIED],
         tags=["refunds"],
     )
     def post(self, request, refund_id: str):
@@ -215,14 +271,32 @@ class RefundDecisionView(APIView):
         data.is_valid(raise_exception=True)
         v = data.validated_data
         refund = refund_get(public_id=refund_id, merchant=_merchant(request))
-        decide = refund_approve if v["decision"] == "approve" else refund_deny
-        decide(
-            refund_id=refund.pk,
-            actor=_actor(request),
-            note=v["note"],
-            expected_version=v.get("version"),
-            expected_amount_minor=v.get("amount_minor"),
-        )
+        if v["decision"] == "deny":
+            refund_deny(
+                refund_id=refund.pk,
+                actor=_actor(request),
+                note=v["note"],
+                rationale=v["rationale"],
+                expected_version=v.get("version"),
+                expected_amount_minor=v.get("amount_minor"),
+            )
+        elif "reply" in v:
+            refund_approve_with_reply(
+                refund_id=refund.pk,
+                actor=_actor(request),
+                reply=v["reply"],
+                note=v["note"],
+                expected_version=v.get("version"),
+                expected_amount_minor=v.get("amount_minor"),
+            )
+        else:
+            refund_approve(
+                refund_id=refund.pk,
+                actor=_actor(request),
+                note=v["note"],
+                expected_version=v.get("version"),
+                expected_amount_minor=v.get("amount_minor"),
+            )
         return Response(_refund_detail(refund_get(public_id=refund_id, merchant=_merchant(request))))
 
 
@@ -230,7 +304,10 @@ class RefundCancelView(APIView):
     required_scope = Scope.REFUNDS_CREATE
 
     @extend_schema(
-        request=s.CancelInput, responses={200: s.RefundOutput, **errors(*_WITH_BODY, 404, 409)}, tags=["refunds"]
+        request=s.CancelInput,
+        responses={200: s.RefundOutput, **errors(*_WITH_BODY, 404, 409)},
+        examples=[ex.CANCEL_REQUEST, ex.CANCELED],
+        tags=["refunds"],
     )
     def post(self, request, refund_id: str):
         """Cancel a refund that has not been sent to the provider."""
@@ -244,7 +321,15 @@ class RefundCancelView(APIView):
 class RefundSubmitView(APIView):
     required_scope = Scope.REFUNDS_SUBMIT
 
-    @extend_schema(request=None, responses={200: s.RefundOutput, **errors(*_ANY_CALL, 404, 409, 422)}, tags=["refunds"])
+    @extend_schema(
+        request=None,
+        responses={
+            200: s.RefundOutput,
+            **errors(*_ANY_CALL, 404, 409, 422, examples={409: [ex.SUBMIT_STATE_CONFLICT]}),
+        },
+        examples=[ex.SUBMITTED],
+        tags=["refunds"],
+    )
     def post(self, request, refund_id: str):
         """Send an approved refund to the provider now, or retry a retryable failure."""
         refund = refund_get(public_id=refund_id, merchant=_merchant(request))
@@ -256,7 +341,10 @@ class RefundPayoutView(APIView):
     required_scope = Scope.REFUNDS_PAYOUT
 
     @extend_schema(
-        request=s.PayoutInput, responses={200: s.RefundOutput, **errors(*_WITH_BODY, 404, 409)}, tags=["refunds"]
+        request=s.PayoutInput,
+        responses={200: s.RefundOutput, **errors(*_WITH_BODY, 404, 409)},
+        examples=[ex.PAYOUT_REQUEST, ex.PAID_OUT],
+        tags=["refunds"],
     )
     def post(self, request, refund_id: str):
         """Mark a manual payout paid (a payment whose provider settles by hand); completes the refund."""

@@ -62,6 +62,14 @@ class AuditAction(models.TextChoices):
     RECONCILIATION_RUN_COMPLETED = "reconciliation.run_completed"
     RECONCILIATION_ITEM_RESOLVED = "reconciliation.item_resolved"
     RECONCILIATION_EXPORTED = "reconciliation.exported"
+    # The books: month close, four-eyes reopen, maker-checker correcting entries (docs/ledger.md).
+    LEDGER_PERIOD_CLOSED = "ledger.period_closed"
+    LEDGER_PERIOD_REOPEN_REQUESTED = "ledger.period_reopen_requested"
+    LEDGER_PERIOD_REOPENED = "ledger.period_reopened"
+    LEDGER_PERIOD_REOPEN_REJECTED = "ledger.period_reopen_rejected"
+    LEDGER_CORRECTION_DRAFTED = "ledger.correction_drafted"
+    LEDGER_CORRECTION_POSTED = "ledger.correction_posted"
+    LEDGER_CORRECTION_REJECTED = "ledger.correction_rejected"
 
     @property
     def log_message_id(self) -> str:

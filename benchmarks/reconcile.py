@@ -129,12 +129,13 @@ def seed(n: int, day: date, report: Path, ledger_extract: Path, db: str = DB) ->
                     )
                 )  # fmt: skip
         with cur.copy(
-            "COPY ledger_journalentry (id, entry_type, currency, amount_minor, memo, created_at, refund_id) FROM STDIN"
+            "COPY ledger_journalentry (id, entry_type, currency, amount_minor, memo, created_at, refund_id,"
+            " event_on, booked_on) FROM STDIN"
         ) as copy:
             for i in range(n):
                 currency = CURRENCIES[(i % orders) % len(CURRENCIES)]
                 at = start + timedelta(seconds=offsets[i] + 1)
-                copy.write_row((i + 1, "REFUND_SETTLED", currency, amounts[i], "", at, i + 1))
+                copy.write_row((i + 1, "REFUND_SETTLED", currency, amounts[i], "", at, i + 1, at.date(), at.date()))
         with cur.copy("COPY ledger_posting (entry_id, account_id, currency, amount_minor) FROM STDIN") as copy:
             for i in range(n):
                 currency = CURRENCIES[(i % orders) % len(CURRENCIES)]

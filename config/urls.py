@@ -3,6 +3,7 @@ from django.urls import include, path
 from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView
 
+from api.docs import ApiDocsView
 from api.webhooks import payments_webhook
 from core import health
 
@@ -15,6 +16,7 @@ urlpatterns = [
     path("webhooks/payments", payments_webhook, name="webhooks-payments"),
     path("webhooks/payments/<str:provider>", payments_webhook, name="webhooks-payments-provider"),
     path("v1/schema", SpectacularAPIView.as_view(), name="schema"),
+    path("v1/docs", ApiDocsView.as_view(), name="api-docs"),
     path("v1/", include("api.urls")),
     path("console/", include("console.urls")),
     path("r/", include("status_page.urls")),

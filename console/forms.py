@@ -18,9 +18,20 @@ from django.utils import timezone
 
 from console.limits_grid import LimitsTableField
 from console.presenters.queue import VIEW_ALL, VIEW_OVERRIDES, VIEW_WAITING, QueueFilters
+from core.errors import DomainError
 from core.money import exponent, major_to_minor
 from refunds.enums import Reason, RefundState
 from refunds.models import RefundPolicy
+from refunds.replies import (
+    DEFAULT_REPLY_TEMPLATES,
+    FEE_PLACEHOLDERS,
+    REPLY_KINDS,
+    REPLY_LANGUAGES,
+    default_reply_templates,
+    placeholders_allowed_text,
+    reply_check_amounts,
+    reply_check_placeholders,
+)
 from refunds.services.evidence import evidence_max_bytes, evidence_max_files
 
 NOTE_MAX = 2000
@@ -146,13 +157,23 @@ class ApproveForm(_CardForm):
 
 
 class DeclineForm(_CardForm):
+    """Two texts: the message the customer gets, and the internal rationale only staff ever see."""
+
     id_prefix = "decline"
     note = forms.CharField(
-        label="Reason for declining",
+        label="Message to the customer",
         max_length=NOTE_MAX,
-        help_text="Required. The customer reads it in a kind decline email, so write it for them.",
-        error_messages={"required": "Declining a refund needs a reason."},
-        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text="Required. The customer reads it in the decline email and on their status page, so write "
+        f"it for them, in their language. Placeholders: {placeholders_allowed_text()}.",
+        error_messages={"required": "Declining a refund needs a message to the customer."},
+        widget=forms.Textarea(attrs={"rows": 4}),
+    )
+    rationale = forms.CharField(
+        label="Internal rationale (staff only, never sent)",
+        required=False,
+        max_length=NOTE_MAX,
+        help_text="Why you decline, for colleagues and the audit trail. Never emailed, never on the status page.",
+        widget=forms.Textarea(attrs={"rows": 2}),
     )
 
 
@@ -163,7 +184,9 @@ class EditForm(_CardForm):
 
     version = _SeenVersionField()
     reply = forms.CharField(
-        label="Reply to the customer",
+        label="Reply to the customer (template)",
+        help_text=f"Placeholders are filled from the refund when the email is sent: {placeholders_allowed_text()}. "
+        "Write {amount} for the amount: a reply stating any other amount than the refund's is refused.",
         max_length=5000,
         error_messages={"required": "The reply cannot be empty."},
         # The form only appears when the agent asked to edit: put them straight into the text.
@@ -251,7 +274,50 @@ class CreateRefundForm(forms.Form):
 # --- policy (Django admin, risk) ------------------------------------------------------
 
 
-class RefundPolicyForm(forms.ModelForm):
+REPLY_LANGUAGE_NAMES = {"en": "English", "de": "German", "ar": "Arabic"}
+REPLY_KIND_NAMES = {
+    "approve": "approval",
+    "decline": "decline",
+    "decline_fee": "decline under the cancellation fee schedule",
+}
+
+
+def reply_field_name(language: str, kind: str) -> str:
+    return f"reply_{language}_{kind}"
+
+
+def _reply_field(language: str, kind: str) -> forms.CharField:
+    extra = (
+        f" Also {placeholders_allowed_text(FEE_PLACEHOLDERS)}: the schedule's share and what it allows."
+        if kind == "decline_fee"
+        else ""
+    )
+    return forms.CharField(
+        label=f"{REPLY_LANGUAGE_NAMES[language]}: {REPLY_KIND_NAMES[kind]}",
+        # Left empty (or not posted): the version in force's text stays, or the default text.
+        required=False,
+        max_length=5000,
+        widget=forms.Textarea(
+            attrs={"rows": 3, "cols": 80, "dir": "rtl" if language == "ar" else "ltr", "lang": language}
+        ),
+        help_text=f"Placeholders, filled when the email is sent: {placeholders_allowed_text()}.{extra} "
+        "Never write an amount: use {amount}.",
+    )
+
+
+# One field per language and kind, declared on a class like the ceilings so the admin's fieldsets can name them.
+_ReplyFields = type(
+    "_ReplyFields",
+    (forms.Form,),
+    {
+        reply_field_name(language, kind): _reply_field(language, kind)
+        for language in REPLY_LANGUAGES
+        for kind in REPLY_KINDS
+    },
+)
+
+
+class RefundPolicyForm(_ReplyFields, forms.ModelForm):
     """Every rule of SPEC §3.2 as a field; saving writes a draft version (see RefundPolicyAdmin)."""
 
     limits = LimitsTableField(
@@ -328,6 +394,41 @@ class RefundPolicyForm(forms.ModelForm):
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.fields["note"].required = True
+        self._reply_templates_init()
+
+    @staticmethod
+    def reply_field_names() -> list[str]:
+        return [reply_field_name(language, kind) for language in REPLY_LANGUAGES for kind in REPLY_KINDS]
+
+    def _reply_templates_init(self) -> None:
+        templates = self.instance.reply_templates or default_reply_templates()
+        for language in REPLY_LANGUAGES:
+            for kind in REPLY_KINDS:
+                name = reply_field_name(language, kind)
+                if name not in self.initial:
+                    self.initial[name] = (templates.get(language) or {}).get(kind) or DEFAULT_REPLY_TEMPLATES[language][
+                        kind
+                    ]
+
+    def _reply_templates_clean(self, cleaned: dict) -> None:
+        current = self.instance.reply_templates or {}
+        templates: dict[str, dict[str, str]] = {}
+        for language in REPLY_LANGUAGES:
+            for kind in REPLY_KINDS:
+                name = reply_field_name(language, kind)
+                text = cleaned.get(name) or (current.get(language) or {}).get(kind)
+                if not text:
+                    text = DEFAULT_REPLY_TEMPLATES[language][kind]
+                try:
+                    reply_check_placeholders(text, extra=FEE_PLACEHOLDERS if kind == "decline_fee" else ())
+                    # No refund yet, so no amount is right: the amount is always {amount}. USD's decimals
+                    # stand for "an amount with cents"; a symbol or code beside a number is caught whatever it is.
+                    reply_check_amounts(text, amount_minor=None, currency="USD")
+                except DomainError as error:
+                    self.add_error(name, error.message)
+                    continue
+                templates.setdefault(language, {})[kind] = text
+        self.instance.reply_templates = templates
 
     def clean_activates_at(self):
         value = self.cleaned_data.get("activates_at")
@@ -360,6 +461,11 @@ class RefundPolicyForm(forms.ModelForm):
 
     def clean_cancellation_fee_schedule(self) -> list[dict[str, int]]:
         return validate_fee_schedule(self.cleaned_data.get("cancellation_fee_schedule"))
+
+    def clean(self) -> dict:
+        cleaned = super().clean()
+        self._reply_templates_clean(cleaned)
+        return cleaned
 
 
 def validate_fee_schedule(value) -> list[dict[str, int]]:

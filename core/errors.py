@@ -42,6 +42,9 @@ ERR_IDEMPOTENCY_KEY_INVALID = "ERR.VALIDATION.idempotency_key.invalid"
 ERR_BODY_TOO_LARGE = "ERR.VALIDATION.body.too_large"
 ERR_URI_TOO_LONG = "ERR.VALIDATION.uri.too_long"
 ERR_HEADERS_TOO_LARGE = "ERR.VALIDATION.headers.too_large"
+# A customer reply that contradicts the refund, or names a placeholder we cannot fill (issue 12).
+ERR_REPLY_AMOUNT_MISMATCH = "ERR.VALIDATION.reply.amount_mismatch"
+ERR_REPLY_PLACEHOLDER = "ERR.VALIDATION.reply.placeholder"
 
 CATALOG: dict[str, tuple[int, str, Any]] = {
     ERR_AMOUNT_RANGE: (400, "refund.amount_invalid", _("The amount must be a positive whole number of minor units.")),
@@ -117,6 +120,16 @@ CATALOG: dict[str, tuple[int, str, Any]] = {
     ERR_BODY_TOO_LARGE: (413, "request.body_too_large", _("The request body is larger than this server accepts.")),
     ERR_URI_TOO_LONG: (414, "request.uri_too_long", _("The request line (path and query) is too long.")),
     ERR_HEADERS_TOO_LARGE: (431, "request.headers_too_large", _("The request headers are too large or too many.")),
+    ERR_REPLY_AMOUNT_MISMATCH: (
+        400,
+        "reply.amount_mismatch",
+        _("The reply states an amount other than the refund's. Write {amount} where the amount goes."),
+    ),
+    ERR_REPLY_PLACEHOLDER: (
+        400,
+        "reply.placeholder_unknown",
+        _("The reply uses an unknown placeholder. Allowed: {amount}, {order}, {item}, {customer_name}, {timing}."),
+    ),
 }
 
 

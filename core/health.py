@@ -24,6 +24,14 @@ logger = logging.getLogger("core.health")
 
 # Machine audiences: merchant systems (/v1/) and payment providers (/webhooks/) always get the JSON error shape.
 JSON_PREFIXES = ("/v1/", "/webhooks/")
+# The prefixes without their slash: no URL pattern matches them, and a client that drops the slash
+# still talks to the API, so it gets the API's 404 rather than the staff's HTML page.
+_JSON_ROOTS = frozenset(prefix.rstrip("/") for prefix in JSON_PREFIXES)
+
+
+def wants_json(request: HttpRequest) -> bool:
+    """True for a request to a machine audience's path (`JSON_PREFIXES`, or one of them without its slash)."""
+    return request.path.startswith(JSON_PREFIXES) or request.path in _JSON_ROOTS
 
 
 @require_GET
@@ -82,10 +90,6 @@ def metrics(request: HttpRequest) -> HttpResponse:
     return HttpResponse(scrape(), content_type=CONTENT_TYPE_LATEST)
 
 
-def _wants_json(request: HttpRequest) -> bool:
-    return request.path.startswith(JSON_PREFIXES)
-
-
 def handler400(request: HttpRequest, exception=None) -> HttpResponse:
     """Django's refusals of a request (SuspiciousOperation, BadRequest): JSON under the machine prefixes.
 
@@ -93,7 +97,7 @@ def handler400(request: HttpRequest, exception=None) -> HttpResponse:
     Content-Length to refuse it by (core.middleware.RequestBodyLimitMiddleware
     answers the others): the same 413.
     """
-    if _wants_json(request):
+    if wants_json(request):
         if isinstance(exception, RequestDataTooBig):
             status, body = error_body(ERR_BODY_TOO_LARGE, max_bytes=settings.DATA_UPLOAD_MAX_MEMORY_SIZE)
         else:
@@ -103,7 +107,7 @@ def handler400(request: HttpRequest, exception=None) -> HttpResponse:
 
 
 def handler404(request: HttpRequest, exception=None) -> HttpResponse:
-    if _wants_json(request):
+    if wants_json(request):
         status, body = error_body(ERR_NOT_FOUND)
         return JsonResponse(body, status=status)
     return page_not_found(request, exception)
@@ -142,7 +146,7 @@ def handler500(request: HttpRequest) -> HttpResponse:
     """
     if is_outage(sys.exc_info()[1]):
         logger.error("request failed: service unavailable", extra={"message_id": "MSG.ops.request_unavailable"})
-        if _wants_json(request):
+        if wants_json(request):
             status, body = error_body(ERR_UNAVAILABLE)
             response: HttpResponse = JsonResponse(body, status=status)
         else:
@@ -153,7 +157,7 @@ def handler500(request: HttpRequest) -> HttpResponse:
             )
         response["Retry-After"] = str(RETRY_AFTER_SECONDS)
         return response
-    if _wants_json(request):
+    if wants_json(request):
         status, body = error_body(ERR_INTERNAL)
         return JsonResponse(body, status=status)
     return server_error(request)

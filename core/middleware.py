@@ -21,7 +21,7 @@ from core.errors import (
     ERR_VALIDATION,
     error_body,
 )
-from core.health import JSON_PREFIXES
+from core.health import wants_json
 
 # A body declared over the limit is still read (and dropped) up to this many bytes before the 413 is
 # sent: a client that writes its whole body before reading (most HTTP libraries) would otherwise meet
@@ -81,7 +81,7 @@ class ErrorJsonMiddleware:
         code = _CODE_FOR_STATUS.get(response.status_code)
         if (
             code is None
-            or not request.path.startswith(JSON_PREFIXES)
+            or not wants_json(request)
             or response.get("Content-Type", "").startswith("application/json")
             or getattr(response, "streaming", False)
         ):
@@ -122,7 +122,7 @@ def _query_holds_nul(request: HttpRequest) -> bool:
 def _refused(
     request: HttpRequest, code: str, page: Callable[[HttpRequest, Exception], HttpResponse], exception: Exception
 ) -> HttpResponse:
-    if request.path.startswith(JSON_PREFIXES):
+    if wants_json(request):
         status, body = error_body(code)
         return JsonResponse(body, status=status)
     return page(request, exception)
@@ -144,7 +144,7 @@ class RequestBodyLimitMiddleware:
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
-        if limit is None or not request.path.startswith(JSON_PREFIXES):
+        if limit is None or not wants_json(request):
             return self.get_response(request)
         try:
             declared = int(request.META.get("CONTENT_LENGTH") or 0)

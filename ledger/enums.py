@@ -18,3 +18,26 @@ class EntryType(models.TextChoices):
     REFUND_PENDING = "REFUND_PENDING"
     REFUND_SETTLED = "REFUND_SETTLED"
     REFUND_REVERSED = "REFUND_REVERSED"
+    # A finance user's manual correcting entry (maker-checker, ledger.models.CorrectingEntry); no refund.
+    CORRECTION = "CORRECTION"
+
+
+class PeriodState(models.TextChoices):
+    OPEN = "open"
+    CLOSED = "closed"
+
+
+class ReopenState(models.TextChoices):
+    """A request to reopen a closed period (four-eyes: a second finance user decides)."""
+
+    PENDING = "pending"
+    APPROVED = "approved"
+    REJECTED = "rejected"
+
+
+class CorrectionState(models.TextChoices):
+    """A manual correcting entry: drafted by one finance user, posted or rejected by another."""
+
+    DRAFT = "draft"
+    POSTED = "posted"
+    REJECTED = "rejected"

@@ -1,19 +1,29 @@
-"""Posting refund journal entries (SPEC §4).
+"""Posting journal entries (SPEC §4), each booked into an open month.
 
 Callers are the refund services, inside their transaction and holding the
 refund's row lock; that lock plus the (refund, entry_type) unique constraint
-make each posting happen at most once.
+make each posting happen at most once. Manual correcting entries are posted
+by `reconciliation.corrections` (maker-checker).
+
+Every entry carries the date its event happened (`event_on`) and the date it
+is booked in (`booked_on`): the same, unless the event's month is closed —
+then the entry is a late item, booked on the first day of the next open
+month (`booking_date`). PostgreSQL refuses an entry booked into a closed
+month whatever sends it (migration 0005).
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
+from datetime import date, datetime
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Sum
+from django.utils import timezone
 
 from core.money import split_pro_rata
-from ledger.enums import AccountCode, AccountKind, EntryType
+from ledger.calendar import business_date, month_start, next_month
+from ledger.enums import AccountCode, AccountKind, EntryType, PeriodState
 from ledger.models import Account, JournalEntry, Posting
 
 CHART_OF_ACCOUNTS = {
@@ -34,30 +44,81 @@ def accounts_ensure() -> None:
         Account.objects.get_or_create(code=code, defaults={"name": code.label, "kind": kind})
 
 
-def entry_post(*, refund, entry_type: EntryType, lines: list[tuple[AccountCode, int]], memo: str = "") -> JournalEntry:
-    """Write one balanced entry with its postings.
+def booking_date(event_on: date) -> date:
+    """The date an event of `event_on` is booked on: itself in an open month, else the first day of the next open one.
 
-    Side effects, in order: one JournalEntry row, its Posting rows (bulk).
+    One query, in the posting's transaction: the periods from the event's
+    month on, read FOR SHARE (the lock the database trigger takes too). A
+    close in flight holds its month FOR UPDATE, so this waits for it and
+    then sees the month closed; a close that starts later waits for this
+    posting to commit. A month without a row is open (the trigger inserts
+    its row). Months that have not ended are never closed
+    (`reconciliation.periods`), so the walk ends at the current month.
+    """
+    lock = " FOR SHARE" if connection.vendor == "postgresql" else ""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT month, state FROM ledger_accountingperiod WHERE month >= %s ORDER BY month{lock}",  # noqa: S608
+            [month_start(event_on)],
+        )
+        closed = {_as_date(month) for month, state in cursor.fetchall() if state == PeriodState.CLOSED}
+    month = month_start(event_on)
+    while month in closed:
+        month = next_month(month)
+    return max(event_on, month)
+
+
+def _as_date(value: date | str) -> date:
+    return value if isinstance(value, date) else date.fromisoformat(value)  # SQLite returns text
+
+
+def entry_post(
+    *,
+    refund,
+    entry_type: EntryType,
+    lines: list[tuple[AccountCode, int]],
+    memo: str = "",
+    occurred_at: datetime | None = None,
+    currency: str | None = None,
+) -> JournalEntry:
+    """Write one balanced entry with its postings, booked into an open month.
+
+    `occurred_at` is when the event happened (default now: approval, a
+    provider's answer); a late webhook passes the provider's event time.
+    `currency` is needed only without a refund (a correcting entry).
+
+    Side effects, in order: the periods from the event's month on read and
+    share-locked (`booking_date`), one JournalEntry row (the database
+    trigger inserts its month's period row if missing), its Posting rows (bulk).
     Raises UnbalancedEntry before touching the database if debits != credits.
     There is no read-before-write: each entry type follows one FSM transition,
     which the caller makes under the refund's row lock, and should a bug post a
     type twice the (refund, entry_type) unique constraint raises IntegrityError
     and rolls the whole transaction back — a loud failure, never a double post.
     """
+    subject = refund.public_id if refund is not None else "a correction"
     if sum(amount for _, amount in lines) != 0:
-        raise UnbalancedEntry(f"{entry_type} for {refund.public_id} does not sum to zero: {lines}")
+        raise UnbalancedEntry(f"{entry_type} for {subject} does not sum to zero: {lines}")
+    currency = refund.currency if refund is not None else currency
+    if not currency:
+        raise ValueError("an entry without a refund needs its currency")
     lines = [(account, amount) for account, amount in lines if amount != 0]
     debit_total = sum(amount for _, amount in lines if amount > 0)
+    now = timezone.now()
+    # A provider clock ahead of ours must not date an entry in the future.
+    event_on = business_date(min(occurred_at or now, now))
     with transaction.atomic(savepoint=False):
         entry = JournalEntry.objects.create(
             entry_type=entry_type,
             refund=refund,
-            currency=refund.currency,
+            currency=currency,
             amount_minor=debit_total,
             memo=memo,
+            event_on=event_on,
+            booked_on=booking_date(event_on),
         )
         Posting.objects.bulk_create(
-            Posting(entry=entry, account_id=account, currency=refund.currency, amount_minor=amount)
+            Posting(entry=entry, account_id=account, currency=currency, amount_minor=amount)
             for account, amount in lines
         )
     return entry
@@ -98,8 +159,12 @@ def refund_post_pending(*, refund) -> JournalEntry:
     )
 
 
-def refund_post_settled(*, refund) -> JournalEntry:
-    """At completion: the liability is paid out of provider clearing."""
+def refund_post_settled(*, refund, occurred_at: datetime | None = None) -> JournalEntry:
+    """At completion: the liability is paid out of provider clearing.
+
+    `occurred_at` is when the provider settled it (a webhook's event time); a
+    settlement whose month is closed is booked into the next open month.
+    """
     return entry_post(
         refund=refund,
         entry_type=EntryType.REFUND_SETTLED,
@@ -108,6 +173,7 @@ def refund_post_settled(*, refund) -> JournalEntry:
             (AccountCode.PROVIDER_CLEARING, -refund.amount_minor),
         ],
         memo=f"Refund {refund.public_id} settled",
+        occurred_at=occurred_at,
     )
 
 

@@ -59,6 +59,7 @@ from notifications.messages import (
     message_get,
     rail_duration_text,
 )
+from notifications.replies import reply_render
 from refunds.enums import PAYMENT_WITHDRAWN_FAILURE_CODES, RefundState
 from refunds.models import Refund
 from refunds.selectors import reply_declines
@@ -139,9 +140,19 @@ def notification_build(*, refund: Refund, message_id: str, language: str) -> Ema
                 if message_id in {MSG_APPROVED, MSG_COMPLETED}
                 else ""
             ),
-            # The approval email carries the reply the agent edited; a decline, the agent's reason.
-            "draft_reply": "" if message_id != MSG_APPROVED or reply_declines(refund) else refund.draft_reply,
-            "decline_reason": refund.decline_reason if message_id == MSG_DECLINED else "",
+            # The approval email carries the reply the agent edited; a decline, the agent's message. Both are
+            # templates, rendered now from the refund as it is (an amount edited after drafting included).
+            # A decline's internal rationale lives on its Decision and is never part of an email.
+            "draft_reply": (
+                ""
+                if message_id != MSG_APPROVED or reply_declines(refund)
+                else reply_render(refund.draft_reply, refund=refund, language=language)
+            ),
+            "decline_reason": (
+                reply_render(refund.decline_reason, refund=refund, language=language)
+                if message_id == MSG_DECLINED
+                else ""
+            ),
         }
         subject = f"{message.title} · {refund.order.order_id}"
         text = render_to_string("emails/refund.txt", context)

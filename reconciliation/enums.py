@@ -33,4 +33,14 @@ class ItemKind(models.TextChoices):
     UNKNOWN_REFUND_EVENT = "unknown_refund_event", "Unknown refund (webhook)"
 
 
+class ResolutionKind(models.TextChoices):
+    """How an exception was settled, chosen with the note (one for a whole bulk resolve)."""
+
+    TIMING = "timing", "Timing: settles on another day"
+    PROVIDER_CORRECTED = "provider_corrected", "Corrected at the provider"
+    LEDGER_CORRECTED = "ledger_corrected", "Corrected in the ledger (correcting entry)"
+    WRITTEN_OFF = "written_off", "Written off"
+    OTHER = "other", "Other (see the note)"
+
+
 EXCEPTION_KINDS: tuple[str, ...] = tuple(kind for kind in ItemKind.values if kind != ItemKind.MATCHED)

@@ -68,6 +68,8 @@ LEDGER_COLUMNS = [
     "currency",
     "amount_minor",
     "amount",
+    "event_on",
+    "booked_on",
 ]
 
 
@@ -317,7 +319,7 @@ def range_csv(
 _LEDGER_FROM = """
     FROM ledger_journalentry je
     JOIN ledger_posting p ON p.entry_id = je.id
-    JOIN refunds_refund r ON r.id = je.refund_id
+    LEFT JOIN refunds_refund r ON r.id = je.refund_id  -- a correcting entry has no refund
     WHERE je.created_at >= %s AND je.created_at < %s
     ORDER BY je.id, p.id
 """
@@ -334,7 +336,8 @@ def ledger_csv(*, day_from: date, day_to: date, use_copy: bool | None = None) ->
                 SELECT je.id, {_iso_sql("je.created_at")}, je.entry_type, {_safe_sql("r.public_id")},
                        {_safe_sql("je.memo")}, p.id, {_safe_sql("p.account_id")},
                        CASE WHEN p.amount_minor > 0 THEN 'debit' ELSE 'credit' END,
-                       {_safe_sql("p.currency")}, p.amount_minor, {_amount_sql("p.amount_minor", "p.currency")}
+                       {_safe_sql("p.currency")}, p.amount_minor, {_amount_sql("p.amount_minor", "p.currency")},
+                       je.event_on, je.booked_on
                 {_LEDGER_FROM}
             ) TO STDOUT WITH (FORMAT csv)
         """
@@ -342,7 +345,7 @@ def ledger_csv(*, day_from: date, day_to: date, use_copy: bool | None = None) ->
         return
     sql = f"""
         SELECT je.id, je.created_at, je.entry_type, r.public_id, je.memo, p.id, p.account_id, p.currency,
-               p.amount_minor
+               p.amount_minor, je.event_on, je.booked_on
         {_LEDGER_FROM}
     """
     yield from _encode_rows(_ledger_rows(sql, [start, end]))
@@ -350,9 +353,10 @@ def ledger_csv(*, day_from: date, day_to: date, use_copy: bool | None = None) ->
 
 def _ledger_rows(sql: str, params: list[Any]) -> Iterator[list[Any]]:
     safe = csv_safe
-    for entry_id, posted_at, entry_type, public_id, memo, posting_id, account, currency, amount in stream_query(
-        sql, params
-    ):
+    for row in stream_query(sql, params):
+        entry_id, posted_at, entry_type, public_id, memo, posting_id, account, currency, amount, event_on, booked_on = (
+            row
+        )
         yield [
             entry_id,
             _iso(posted_at),
@@ -365,4 +369,6 @@ def _ledger_rows(sql: str, params: list[Any]) -> Iterator[list[Any]]:
             safe(currency),
             amount,
             format_minor(amount, currency),
+            str(event_on),
+            str(booked_on),
         ]

@@ -9,7 +9,7 @@ the old one is marked superseded (kept as history). At most one run per
 from django.conf import settings
 from django.db import models
 
-from reconciliation.enums import ItemKind, RunSource, RunStatus
+from reconciliation.enums import ItemKind, ResolutionKind, RunSource, RunStatus
 
 
 class ReconciliationRun(models.Model):
@@ -99,6 +99,10 @@ class ReconciliationItem(models.Model):
     note = models.CharField(max_length=200, blank=True)
     resolved = models.BooleanField(default=False)
     resolution_note = models.TextField(blank=True)
+    # A database default: the classifying INSERT … SELECT does not list this column.
+    resolution_kind = models.CharField(
+        max_length=20, choices=ResolutionKind.choices, blank=True, default="", db_default=""
+    )
     resolved_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, db_index=False, related_name="+"
     )

@@ -13,7 +13,8 @@ from __future__ import annotations
 import hashlib
 import logging
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 from typing import IO
@@ -31,7 +32,7 @@ from ledger.services import trial_balance
 from providers.base import FailureCode, Provider, ProviderRejected, ReportFormatError, ReportRow
 from providers.registry import get_provider, provider_class, provider_names
 from reconciliation import classify, staging
-from reconciliation.enums import ItemKind, RunSource, RunStatus
+from reconciliation.enums import ItemKind, ResolutionKind, RunSource, RunStatus
 from reconciliation.models import ReconciliationItem, ReconciliationRun, TrialBalanceCheck
 from reconciliation.sources import open_text, rows_from_api, rows_from_report
 from reconciliation.webhooks import unknown_refund_events_add
@@ -295,7 +296,7 @@ def _carry_resolutions(*, previous: ReconciliationRun, run: ReconciliationRun) -
     carried = 0
     resolved = previous.items.filter(resolved=True).exclude(kind=ItemKind.MATCHED)
     for old in resolved.values(
-        "kind", "provider_refund_id", "refund_id", "resolution_note", "resolved_by_id", "resolved_at"
+        "kind", "provider_refund_id", "refund_id", "resolution_note", "resolution_kind", "resolved_by_id", "resolved_at"
     ):
         carried += ReconciliationItem.objects.filter(
             run=run,
@@ -306,6 +307,7 @@ def _carry_resolutions(*, previous: ReconciliationRun, run: ReconciliationRun) -
         ).update(
             resolved=True,
             resolution_note=old["resolution_note"],
+            resolution_kind=old["resolution_kind"],
             resolved_by_id=old["resolved_by_id"],
             resolved_at=old["resolved_at"],
         )
@@ -343,8 +345,8 @@ def _log_finished(run: ReconciliationRun, timings: dict[str, float]) -> None:
         )
 
 
-def reconciliation_item_resolve(*, item_id: int, note: str, actor: Actor) -> ReconciliationItem:
-    """Mark an exception resolved with a note; resolving it again changes nothing.
+def reconciliation_item_resolve(*, item_id: int, note: str, actor: Actor, kind: str = "") -> ReconciliationItem:
+    """Mark an exception resolved with a note (and how: `kind`, a ResolutionKind); resolving it again changes nothing.
 
     Only exceptions of the day's current run can be resolved (ERR_CONFLICT_STATE
     otherwise). Side effects, in order, in one transaction: the item row and
@@ -355,6 +357,8 @@ def reconciliation_item_resolve(*, item_id: int, note: str, actor: Actor) -> Rec
     note = (note or "").strip()
     if not note:
         raise DomainError(ERR_VALIDATION, "Say how the exception was resolved.", field="note")
+    if kind and kind not in ResolutionKind.values:
+        raise DomainError(ERR_VALIDATION, f"Unknown resolution kind '{kind}'.", field="kind")
     with transaction.atomic():
         # FOR UPDATE locks the run row too (joined): a re-run superseding this run waits for the
         # resolution and carries it over, or has committed and the check below refuses.
@@ -368,9 +372,9 @@ def reconciliation_item_resolve(*, item_id: int, note: str, actor: Actor) -> Rec
             # one written into history would never reach the day's result.
             raise DomainError(ERR_CONFLICT_STATE, "This run is history: resolve it in the day's current run.")
         before = {"resolved": False, "kind": item.kind, "run": item.run_id}
-        item.resolved, item.resolution_note = True, note
+        item.resolved, item.resolution_note, item.resolution_kind = True, note, kind
         item.resolved_by, item.resolved_at = actor.user, timezone.now()
-        item.save(update_fields=["resolved", "resolution_note", "resolved_by", "resolved_at"])
+        item.save(update_fields=["resolved", "resolution_note", "resolution_kind", "resolved_by", "resolved_at"])
         refund = item.refund if item.refund_id else None
         audit_record(
             actor=actor,
@@ -384,12 +388,72 @@ def reconciliation_item_resolve(*, item_id: int, note: str, actor: Actor) -> Rec
             after={
                 "resolved": True,
                 "kind": item.kind,
+                "resolution_kind": kind,
                 "run": item.run_id,
                 "day": str(item.run.day),
                 "provider_refund_id": item.provider_refund_id,
             },
         )
     return item
+
+
+@dataclass(frozen=True)
+class ResolveResult:
+    """What became of one exception of a bulk resolve: resolved, or refused and why."""
+
+    item_id: int
+    label: str
+    resolved: bool
+    message: str
+
+
+MAX_BULK_RESOLVE = 200
+
+
+def reconciliation_items_resolve(
+    *, run_id: int, item_ids: Iterable[int], note: str, kind: str, actor: Actor
+) -> list[ResolveResult]:
+    """Resolve several exceptions of one run with one note and kind; a result per item, in the order given.
+
+    Each item goes through `reconciliation_item_resolve` in a transaction of
+    its own (locked, re-checked, audited one by one), so a refusal of one
+    (matched, already resolved, history, not of this run) leaves the others
+    resolved. The note and kind are checked once, before any item.
+    """
+    _require_finance(actor)
+    note = (note or "").strip()
+    if not note:
+        raise DomainError(ERR_VALIDATION, "Say how the exceptions were resolved.", field="note")
+    if kind not in ResolutionKind.values:
+        raise DomainError(ERR_VALIDATION, "Choose how the exceptions were resolved.", field="kind")
+    ids = list(dict.fromkeys(int(item_id) for item_id in item_ids))
+    if not ids:
+        raise DomainError(ERR_VALIDATION, "Select at least one exception.", field="items")
+    if len(ids) > MAX_BULK_RESOLVE:
+        raise DomainError(ERR_VALIDATION, f"Resolve at most {MAX_BULK_RESOLVE} at a time.", field="items")
+    found = {item.pk: item for item in ReconciliationItem.objects.filter(pk__in=ids).select_related("resolved_by")}
+    results = []
+    for item_id in ids:
+        item = found.get(item_id)
+        if item is None or item.run_id != run_id:
+            results.append(ResolveResult(item_id, f"item {item_id}", False, "Not an item of this run."))
+            continue
+        label = item.provider_refund_id or item.refund_public_id or f"item {item_id}"
+        if item.resolved:
+            who = item.resolved_by.get_username() if item.resolved_by else "someone"
+            results.append(ResolveResult(item_id, label, False, f"Already resolved by {who}."))
+            continue
+        try:
+            done = reconciliation_item_resolve(item_id=item_id, note=note, kind=kind, actor=actor)
+        except DomainError as error:
+            results.append(ResolveResult(item_id, label, False, error.message))
+            continue
+        if done.resolved_by_id != actor.user.pk or done.resolution_note != note:
+            # Someone resolved it between our read and our lock: theirs stands.
+            results.append(ResolveResult(item_id, label, False, "Already resolved by someone else meanwhile."))
+        else:
+            results.append(ResolveResult(item_id, label, True, "Resolved."))
+    return results
 
 
 def trial_balance_check(*, checked_by: str = "system") -> TrialBalanceCheck:

@@ -162,6 +162,37 @@ def decide_refusal(user: Any) -> DomainError | None:
     return None
 
 
+# --- finance: the books --------------------------------------------------------------
+
+
+FINANCE_ONLY_MESSAGE = "Closing months and correcting entries are for the finance role."
+
+
+def finance_refusal(user: Any) -> DomainError | None:
+    """Why `user` may not close months, ask for a reopen or draft a correction, or None."""
+    if not has_perm(user, Perm.VIEW_FINANCE):
+        return DomainError(ERR_AUTHZ_ROLE, FINANCE_ONLY_MESSAGE)
+    return None
+
+
+def second_finance_refusal(user: Any, *, first_user_id: int | None, what: str) -> DomainError | None:
+    """Why `user` may not be the second pair of eyes on what `first_user_id` asked for, or None.
+
+    Four-eyes for the books (a month's reopen, a correcting entry): a
+    finance user other than the one who asked, and not someone who
+    administers access (they could make the second finance user themselves).
+    `what` names the thing for the message ("reopen request", "correction").
+    """
+    refusal = finance_refusal(user)
+    if refusal is not None:
+        return refusal
+    if administers_access(user):
+        return DomainError(ERR_AUTHZ_ROLE, "You administer access, so you cannot be the second approver.")
+    if first_user_id is not None and user.pk == first_user_id:
+        return DomainError(ERR_AUTHZ_MAKER_CHECKER, f"You drafted this {what}: a second finance user must approve it.")
+    return None
+
+
 def changed_refusal(
     refund: Refund, *, expected_version: int | None, expected_amount_minor: int | None
 ) -> DomainError | None:

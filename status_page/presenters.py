@@ -25,6 +25,7 @@ from notifications.messages import (
     message_id_for_state,
     rail_duration_text,
 )
+from notifications.replies import reply_render
 from refunds.enums import RefundState
 from refunds.models import OrderLine, Refund
 from refunds.models.customer import mask_email
@@ -203,7 +204,10 @@ def status_view(refund: Refund, *, language: str) -> StatusView:
         duration_text=(
             rail_duration_text(rail, number_format=lambda n: format_decimal(n, locale=locale)) if money_moving else ""
         ),
-        decline_reason=refund.decline_reason if state == S.DENIED else "",
+        # The decline message is a reply template (issue 12); the decline's internal rationale is never read here.
+        decline_reason=reply_render(refund.decline_reason, refund=refund, language=language)
+        if state == S.DENIED
+        else "",
         # The address the refund was requested under: a later change is not confirmed to the link's holder.
         masked_email=mask_email(refund.customer_email),
         poll=state not in FINAL_STATES and not (state == S.FAILED and not refund.failure_retryable),

@@ -19,7 +19,7 @@ from django.utils.html import format_html
 from simple_history.admin import SimpleHistoryAdmin
 
 from console.admin.common import ReadOnlyMixin
-from console.forms import PolicyReviewForm, RefundPolicyForm
+from console.forms import PolicyReviewForm, RefundPolicyForm, reply_field_name
 from console.limits_grid import limit_column_label
 from console.presenters.policy import backtest_view
 from core.actor import Actor
@@ -230,6 +230,15 @@ class RefundPolicyAdmin(GuardedHistoryAdmin):
         ),
         ("Partial refunds", {"fields": ["pro_rata_split"]}),
         (
+            "Customer replies",
+            {
+                "fields": RefundPolicyForm.reply_field_names(),
+                "description": "The reply the policy drafts for each refund, in the customer's language "
+                "(their locale; English otherwise). Agents may reword a draft on the refund card. Placeholders "
+                "are filled from the refund when the email is sent, so the amount is always the refund's.",
+            },
+        ),
+        (
             "Save as a draft",
             {
                 "fields": ["activates_at", "note"],
@@ -300,6 +309,13 @@ class RefundPolicyAdmin(GuardedHistoryAdmin):
         """A new version starts from the one in force, not from the model's defaults."""
         current = policy_get_active()
         initial = {field: getattr(current, field) for field in POLICY_RULE_FIELDS}
+        initial.update(
+            {
+                reply_field_name(language, kind): text
+                for language, kinds in (current.reply_templates or {}).items()
+                for kind, text in kinds.items()
+            }
+        )
         return {**initial, **super().get_changeform_initial_data(request)}
 
     def save_model(self, request, obj: RefundPolicy, form, change: bool) -> None:
@@ -369,6 +385,14 @@ def policy_changes(old: RefundPolicy, new: RefundPolicy) -> list[str]:
     for field in POLICY_RULE_FIELDS:
         before, after = getattr(old, field), getattr(new, field)
         if before == after:
+            continue
+        if field == "reply_templates":
+            changed += [
+                f"reply ({language}, {kind}) reworded"
+                for language in sorted(set(before) | set(after))
+                for kind in sorted(set(before.get(language, {})) | set(after.get(language, {})))
+                if before.get(language, {}).get(kind) != after.get(language, {}).get(kind)
+            ]
             continue
         if field != "limits":
             changed.append(f"{field}: {before!r} → {after!r}")

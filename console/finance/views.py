@@ -21,7 +21,14 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_POST
 
 from console.finance.common import finance_required, money
-from console.finance.forms import ItemFilterForm, RangeForm, ResolveForm, RunFilterForm, RunRequestForm
+from console.finance.forms import (
+    BulkResolveForm,
+    ItemFilterForm,
+    RangeForm,
+    ResolveForm,
+    RunFilterForm,
+    RunRequestForm,
+)
 from console.views.common import acting
 from core.errors import DomainError
 from core.queueing import enqueue_best_effort
@@ -36,7 +43,12 @@ from reconciliation.selectors import (
     runs_list,
     trial_balance_latest,
 )
-from reconciliation.services import reconciliation_item_resolve, reconciliation_run_create, trial_balance_check
+from reconciliation.services import (
+    reconciliation_item_resolve,
+    reconciliation_items_resolve,
+    reconciliation_run_create,
+    trial_balance_check,
+)
 from reconciliation.tasks import reconcile_run
 from reconciliation.window import yesterday
 
@@ -156,6 +168,7 @@ def run_detail(request: HttpRequest, run_id: int) -> HttpResponse:
         ],
         "query": _query_without_page(request),
         "resolve_form": ResolveForm(),
+        "bulk_form": BulkResolveForm(auto_id="bulk_%s"),
         **_resolution_counts(run),
     }
     return render(request, "console/finance/run_detail.html", context)
@@ -197,6 +210,40 @@ def item_resolve(request: HttpRequest, item_id: int) -> HttpResponse:
         return redirect(back)
     messages.success(request, f"Exception {item.provider_refund_id or item.refund_public_id} resolved.")
     return redirect(back)
+
+
+@require_POST
+@finance_required
+def items_resolve_bulk(request: HttpRequest, run_id: int) -> HttpResponse:
+    """Resolve the selected exceptions with one note and kind; one message per refused row, saying why."""
+    run = get_object_or_404(ReconciliationRun, pk=run_id)
+    back = _back(request, default=reverse("finance:run", kwargs={"run_id": run.pk}))
+    form = BulkResolveForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, " ".join(error for errors in form.errors.values() for error in errors))
+        return redirect(back)
+    data = form.cleaned_data
+    try:
+        results = reconciliation_items_resolve(
+            run_id=run.pk, item_ids=data["item"], note=data["note"], kind=data["kind"], actor=acting(request)
+        )
+    except DomainError as error:
+        messages.error(request, error.message)
+        return redirect(back)
+    resolved = [result.label for result in results if result.resolved]
+    if resolved:
+        messages.success(request, f"Resolved {len(resolved)} of {len(results)}: {', '.join(resolved)}.")
+    for result in results:
+        if not result.resolved:
+            messages.error(request, f"Not resolved: {result.label}: {result.message}")
+    return redirect(back)
+
+
+def _back(request: HttpRequest, *, default: str) -> str:
+    back = request.POST.get("next", "")
+    if not url_has_allowed_host_and_scheme(back, allowed_hosts={request.get_host()}, require_https=request.is_secure()):
+        return default
+    return back or default
 
 
 @require_POST

@@ -8,6 +8,7 @@ from django.db.models import Prefetch
 from django.urls import reverse
 
 from core.money import CURRENCY_EXPONENTS, format_plain, minor_to_major
+from notifications.replies import refund_language, reply_render
 from refunds.enums import ACTIVE_STATES, DecisionKind, PolicyOutcome, Recommendation, RefundState
 from refunds.models import Decision, EvidenceFile, Order, OrderLine, Refund
 from refunds.permissions import (
@@ -17,8 +18,9 @@ from refunds.permissions import (
     decide_refusal,
     edit_refusal,
 )
+from refunds.replies import placeholders_allowed_text
 from refunds.selectors import policy_reply, reply_declines
-from refunds.services.policy import high_value_threshold_minor, is_high_value
+from refunds.services.policy import high_value_threshold_minor, is_high_value, policy_reply_template
 
 
 def console_refund(*, public_id: str) -> Refund | None:
@@ -124,6 +126,17 @@ class RefundCard:
     # whether the amount is above it: approving then asks for one explicit confirmation (console.views.card).
     high_value_threshold: str = ""
     high_value: bool = False
+    # The draft as the customer will read it: the template rendered from the refund as it is now, in their
+    # language (notifications.replies), so an amount edit shows in the preview at once.
+    reply_preview: str = ""
+    language: str = "en"
+    # What the decline form offers: the policy's decline draft (the refund's own when the policy recommends
+    # declining, else the policy version's decline template in the customer's language).
+    decline_draft: str = ""
+    # A declined refund: the message the customer got (rendered) and the internal rationale (staff only).
+    decline_message: str = ""
+    decline_rationale: str = ""
+    placeholders: str = ""
 
     @property
     def needs_two(self) -> bool:
@@ -159,6 +172,14 @@ def refund_card(*, refund: Refund, user) -> RefundCard:
     reviewed = refund.policy_outcome == PolicyOutcome.REVIEW
     edits = [d for d in decisions if d.kind == DecisionKind.EDIT]
     threshold = high_value_threshold_minor(refund.policy_version, currency)
+    denials = [d for d in decisions if d.kind == DecisionKind.DENY]
+    language = refund_language(refund)
+    declines = reply_declines(refund)
+    decline_draft = (
+        policy_reply(refund)
+        if reviewed and refund.recommendation == Recommendation.DECLINE
+        else policy_reply_template(refund.policy_version, language=language, kind="decline")
+    )
     return RefundCard(
         refund=refund,
         amount=format_plain(refund.amount_minor, currency),
@@ -185,10 +206,16 @@ def refund_card(*, refund: Refund, user) -> RefundCard:
         approve_blocker=blocker if is_open else "",
         approve_is_override=reviewed and refund.recommendation == Recommendation.DECLINE,
         decline_is_override=reviewed and refund.recommendation == Recommendation.APPROVE,
-        reply_declines=reply_declines(refund),
+        reply_declines=declines,
         original_reply=policy_reply(refund),
         high_value_threshold="" if threshold is None else format_plain(threshold, currency),
         high_value=is_high_value(refund.policy_version, currency, refund.amount_minor),
+        reply_preview=reply_render(refund.draft_reply, refund=refund, language=language),
+        language=language,
+        decline_draft=decline_draft,
+        decline_message=reply_render(refund.decline_reason, refund=refund, language=language),
+        decline_rationale=denials[-1].rationale if denials else "",
+        placeholders=placeholders_allowed_text(),
     )
 
 

@@ -116,6 +116,9 @@ def _audit_items(refund: Refund) -> list[TimelineItem]:
         details = []
         if event.amount_minor is not None and event.currency:
             details.append(("Amount", format_plain(event.amount_minor, event.currency)))
+        if isinstance(event.after, dict) and event.after.get("rationale"):
+            # A decline's internal rationale (staff only; the customer got the note).
+            details.append(("Internal rationale", str(event.after["rationale"])))
         if event.correlation_id:
             details.append(("Correlation id", event.correlation_id))
         items.append(

@@ -21,7 +21,14 @@ from console.forms import ApproveForm, DeclineForm, EditForm
 from console.presenters.card import console_refund, major_input, refund_card
 from console.presenters.queue import next_waiting_refund
 from console.views.common import acting, console_permission
-from core.errors import ERR_AMOUNT_RANGE, ERR_CONFLICT_CHANGED, ERR_EXCEEDS_REMAINING, DomainError
+from core.errors import (
+    ERR_AMOUNT_RANGE,
+    ERR_CONFLICT_CHANGED,
+    ERR_EXCEEDS_REMAINING,
+    ERR_REPLY_AMOUNT_MISMATCH,
+    ERR_REPLY_PLACEHOLDER,
+    DomainError,
+)
 from core.money import format_plain
 from refunds.enums import DecisionKind, RefundState
 from refunds.models import EvidenceFile, Refund
@@ -89,7 +96,7 @@ def _render_card(
         "refund": refund,
         # The version goes with each form: acting on it is acting on the refund as shown here.
         "approve_form": approve_form or ApproveForm(initial={"version": refund.version}),
-        "decline_form": decline_form or DeclineForm(),
+        "decline_form": decline_form or DeclineForm(initial={"note": card.decline_draft}),
         "edit_form": edit_form or _edit_form(card),
         "edit_open": edit_open or edit_form is not None,
         "next_refund": next_waiting_refund(after=refund),
@@ -193,19 +200,26 @@ def decline(request: HttpRequest, public_id: str) -> HttpResponse:
     refund = _refund_or_404(public_id)
     form = DeclineForm(request.POST)
     if not form.is_valid():
-        messages.error(request, form.errors["note"][0])
+        messages.error(request, next(iter(form.errors.values()))[0])
         return _render_card(request, public_id, status=400, decline_form=form)
     already_declined = refund.state == RefundState.DENIED
     try:
-        refund = refund_deny(refund_id=refund.pk, actor=acting(request), note=form.cleaned_data["note"])
+        refund = refund_deny(
+            refund_id=refund.pk,
+            actor=acting(request),
+            note=form.cleaned_data["note"],
+            rationale=form.cleaned_data["rationale"],
+        )
     except DomainError as error:
+        if error.code == ERR_REPLY_PLACEHOLDER:
+            form.add_error("note", error.message)
         return _refused(request, public_id, error, decline_form=form)
     if already_declined:
         messages.info(request, "This refund was already declined; the reason given then stands.")
     elif refund.override_flagged:
         messages.warning(request, "Declined. This overrides the policy's approve recommendation and is flagged.")
     else:
-        messages.success(request, "Declined. The customer gets a kind decline with your reason.")
+        messages.success(request, "Declined. The customer gets a kind decline with your message.")
     return _after_action(request, public_id)
 
 
@@ -260,6 +274,8 @@ def edit(request: HttpRequest, public_id: str) -> HttpResponse:
     except DomainError as error:
         if error.code in {ERR_EXCEEDS_REMAINING, ERR_AMOUNT_RANGE}:
             form.add_error("amount", error.message)
+        elif error.code in {ERR_REPLY_AMOUNT_MISMATCH, ERR_REPLY_PLACEHOLDER}:
+            form.add_error("reply", error.message)
         return _refused(request, public_id, error, edit_form=form)
     messages.success(request, _approved_message(refund) if also_approve else "Your changes to the draft are saved.")
     return _after_action(request, public_id)

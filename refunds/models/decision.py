@@ -18,6 +18,9 @@ class Decision(models.Model):
     api_key = models.ForeignKey("refunds.ApiKey", null=True, blank=True, on_delete=models.PROTECT, related_name="+")
     as_senior = models.BooleanField(default=False)
     note = models.TextField(blank=True)
+    # A decline's internal rationale: for staff and the audit trail only. The customer gets `note` (the
+    # message); this is never emailed, shown on the status page or returned by the merchant API.
+    rationale = models.TextField(blank=True)
     amount_before_minor = models.BigIntegerField(null=True, blank=True)
     amount_after_minor = models.BigIntegerField(null=True, blank=True)
     reply_before = models.TextField(blank=True)

@@ -6,6 +6,7 @@ from simple_history.models import HistoricalRecords
 
 from refunds.enums import PolicyStatus, Reason
 from refunds.limits import default_limits_table
+from refunds.replies import default_reply_templates
 
 
 def default_limits() -> dict[str, dict[str, int | None]]:
@@ -54,6 +55,9 @@ class RefundPolicy(models.Model):
     velocity_max_per_24h = models.PositiveIntegerField(default=5)
     cancellation_fee_schedule = models.JSONField(default=default_fee_schedule)
     fee_schedule_reasons = models.JSONField(default=default_fee_schedule_reasons)
+    # {language: {kind: template}} for en, de, ar and the kinds of refunds.replies.REPLY_KINDS: the reply
+    # the policy drafts, in the customer's language, with placeholders filled when the email is sent.
+    reply_templates = models.JSONField(default=default_reply_templates)
     note = models.CharField(max_length=300, blank=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"

@@ -27,6 +27,8 @@ from refunds.permissions import (
     edit_refusal,
     merchant_refusal,
 )
+from refunds.replies import reply_check_amounts, reply_check_placeholders
+from refunds.selectors import reply_declines
 from refunds.services.outbox import refund_stop_if_payment_withdrawn, submission_open
 from refunds.services.policy import approvals_required
 from refunds.services.transition import refund_lock, refund_snapshot, refund_transition
@@ -188,10 +190,17 @@ def refund_deny(
     refund_id: int,
     actor: Actor,
     note: str,
+    rationale: str = "",
     expected_version: int | None = None,
     expected_amount_minor: int | None = None,
 ) -> Refund:
-    """Decline a requested refund; a reason is mandatory and goes to the customer.
+    """Decline a requested refund; a message to the customer is mandatory, an internal rationale optional.
+
+    `note` is the customer-facing message: a reply template like the drafted
+    reply (placeholders filled when the email is sent; an unknown one is
+    refused). `rationale` is for staff only: kept on the Decision and in the
+    audit event's `after.rationale`, never emailed, never on the status page,
+    never in the merchant API's answers.
 
     Refused to who may not decide (`decide_refusal`: the role, or someone who
     administers access), and, like an approval, when the refund is not the
@@ -201,8 +210,10 @@ def refund_deny(
     Decision(deny). A refund already denied is returned unchanged.
     """
     note = (note or "").strip()
+    rationale = (rationale or "").strip()
     if not note:
         raise DomainError(ERR_DECLINE_REASON_REQUIRED)
+    reply_check_placeholders(note)
     with transaction.atomic():
         refund, payment = refund_lock(refund_id=refund_id)
         _require_same_merchant(refund, actor)
@@ -221,12 +232,39 @@ def refund_deny(
             actor=actor,
             note=note,
             changes={"decline_reason": note, "decided_at": timezone.now(), "override_flagged": flagged},
-            audit={"policy_rule": _cited(refund), "flagged": flagged},
+            audit={
+                "policy_rule": _cited(refund),
+                "flagged": flagged,
+                **({"after_extra": {"rationale": rationale}} if rationale else {}),
+            },
         )
         Decision.objects.create(
-            refund=refund, kind=DecisionKind.DENY, actor=actor.user, api_key=actor.api_key, note=note
+            refund=refund,
+            kind=DecisionKind.DENY,
+            actor=actor.user,
+            api_key=actor.api_key,
+            note=note,
+            rationale=rationale,
         )
     return refund
+
+
+def _edited_reply_check(refund: Refund, *, reply: str | None, amount_minor: int) -> None:
+    """The draft as the edit leaves it may not contradict the amount as the edit leaves it.
+
+    Checked when either changes, so an amount lowered under a draft that
+    spells the old amount out is refused too (issue 12). The policy's decline
+    draft is exempt from the amount check: it is never sent with an approval
+    (`reply_declines`) and may name what the terms allow instead.
+    """
+    reply_changed = reply is not None and reply != refund.draft_reply
+    if reply_changed:
+        reply_check_placeholders(reply)
+    if not reply_changed and amount_minor == refund.amount_minor:
+        return
+    draft = reply if reply is not None else refund.draft_reply
+    if not reply_declines(refund, draft):
+        reply_check_amounts(draft, amount_minor=amount_minor, currency=refund.currency)
 
 
 def refund_edit(
@@ -261,9 +299,17 @@ def refund_edit(
             raise refusal
         before = refund_snapshot(refund)
         fields = ["updated_at"]
-        if amount_minor is not None and amount_minor != refund.amount_minor:
-            if isinstance(amount_minor, bool) or not isinstance(amount_minor, int) or amount_minor <= 0:
-                raise DomainError(ERR_AMOUNT_RANGE)
+        amount_changes = amount_minor is not None and amount_minor != refund.amount_minor
+        if amount_changes and (
+            isinstance(amount_minor, bool) or not isinstance(amount_minor, int) or amount_minor <= 0
+        ):
+            raise DomainError(ERR_AMOUNT_RANGE)
+        _edited_reply_check(
+            refund,
+            reply=reply,
+            amount_minor=refund.amount_minor if amount_minor is None else amount_minor,
+        )
+        if amount_changes:
             available = payment.remaining_refundable_minor + refund.amount_minor
             if amount_minor > available:
                 raise DomainError(ERR_EXCEEDS_REMAINING, remaining_refundable_minor=available)
@@ -306,3 +352,31 @@ def refund_edit(
             after=refund_snapshot(refund),
         )
     return refund
+
+
+def refund_approve_with_reply(
+    *,
+    refund_id: int,
+    actor: Actor,
+    reply: str,
+    note: str = "",
+    expected_version: int | None = None,
+    expected_amount_minor: int | None = None,
+) -> Refund:
+    """Replace the drafted reply, then approve exactly the version that leaves (the API's "save and approve").
+
+    One transaction: an approval refused (maker-checker, dual control, a
+    changed refund) rolls the reply back with it. Side effects: those of
+    `refund_edit`, then those of `refund_approve`.
+    """
+    with transaction.atomic():
+        edited = refund_edit(
+            refund_id=refund_id, actor=actor, reply=reply, note=note, expected_version=expected_version
+        )
+        return refund_approve(
+            refund_id=refund_id,
+            actor=actor,
+            note=note,
+            expected_version=edited.version,
+            expected_amount_minor=expected_amount_minor,
+        )

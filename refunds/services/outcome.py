@@ -7,6 +7,8 @@ one place, under the refund's row lock.
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from django.db import transaction
 from django.utils import timezone
 
@@ -25,7 +27,9 @@ _MOVES: dict[str, tuple[frozenset[str], RefundState]] = {
 }
 
 
-def refund_apply_outcome(*, refund_id: int, outcome: ProviderOutcome, source: str) -> tuple[Refund, bool]:
+def refund_apply_outcome(
+    *, refund_id: int, outcome: ProviderOutcome, source: str, occurred_at: datetime | None = None
+) -> tuple[Refund, bool]:
     """Move a submitted refund according to a provider outcome; return (refund, applied).
 
     Side effects when applied, in one transaction: the provider refund id and
@@ -35,6 +39,9 @@ def refund_apply_outcome(*, refund_id: int, outcome: ProviderOutcome, source: st
     `source`. An outcome that would move the refund backwards or sideways
     (late/repeated webhook, answer after a webhook) changes nothing but a
     newly learnt provider refund id, and returns applied=False.
+    `occurred_at` is the provider's time of the outcome (a webhook's event
+    time): the settlement is dated then, and booked into the next open month
+    when that month is closed.
     """
     with transaction.atomic():
         refund, payment = refund_lock(refund_id=refund_id)
@@ -64,5 +71,6 @@ def refund_apply_outcome(*, refund_id: int, outcome: ProviderOutcome, source: st
             note=f"{source}: provider refund {provider_refund_id or '-'} {changes['provider_status']}{failure}",
             changes=changes,
             log={"source": source, "provider_refund_id": provider_refund_id},
+            occurred_at=occurred_at,
         )
     return refund, True

@@ -14,10 +14,12 @@ from django.db import IntegrityError, transaction
 from django.db.models import Max
 from django.utils import timezone
 
+from core.i18n import babel_locale, customer_language, format_amount
 from core.money import format_plain
 from refunds.enums import PolicyOutcome, PolicyStatus, Reason, Recommendation
 from refunds.limits import CEILING_REASONS, GOODWILL_DUAL_CONTROL, HIGH_VALUE
 from refunds.models import Payment, Refund, RefundPolicy
+from refunds.replies import DEFAULT_REPLY_TEMPLATES, reply_fill
 
 
 @dataclass(frozen=True)
@@ -126,22 +128,21 @@ def approvals_required(*, policy: RefundPolicy, currency: str, reason: str, amou
     return 2 if is_high_value(policy, currency, amount_minor) else 1
 
 
-def _reply(kind: str, amount: str) -> str:
-    replies = {
-        "approve": (
-            f"Good news: we have approved your refund of {amount}. "
-            "It is on its way back to your original payment method."
-        ),
-        "review": (
-            f"Thank you for your refund request of {amount}. A member of our team is "
-            "reviewing it and will get back to you shortly."
-        ),
-        "decline": (
-            f"Thank you for your refund request of {amount}. We have looked at it carefully "
-            "and unfortunately cannot approve it."
-        ),
-    }
-    return replies[kind]
+def policy_reply_template(policy: RefundPolicy, *, language: str, kind: str) -> str:
+    """The policy's reply template of `kind` in `language`; the default text where the version has none."""
+    templates = policy.reply_templates or {}
+    text = (templates.get(language) or {}).get(kind)
+    if text:
+        return text
+    defaults = DEFAULT_REPLY_TEMPLATES.get(language) or DEFAULT_REPLY_TEMPLATES["en"]
+    return defaults[kind]
+
+
+def payment_reply_language(payment: Payment) -> tuple[str, str]:
+    """The customer's language (en, de, ar) and their own locale, for a reply about this payment."""
+    customer = payment.order.customer
+    customer_locale = (customer.locale if customer else "") or ""
+    return customer_language(requested=None, customer_locale=customer_locale), customer_locale
 
 
 @dataclass(frozen=True)
@@ -236,7 +237,11 @@ def _decide(
     now: datetime,
 ) -> PolicyDecision:
     currency = payment.currency
-    amount = format_plain(amount_minor, currency)
+    # The draft is a template in the customer's language; its {amount} is filled when the email is sent.
+    language, customer_locale = payment_reply_language(payment)
+
+    def reply(kind: str) -> str:
+        return policy_reply_template(policy, language=language, kind=kind)
 
     def review(rule: str, text: str, recommendation: Recommendation, approvals: int = 1) -> PolicyDecision:
         return PolicyDecision(
@@ -245,7 +250,7 @@ def _decide(
             text,
             recommendation,
             approvals,
-            _reply("approve" if recommendation == Recommendation.APPROVE else "decline", amount),
+            reply("approve" if recommendation == Recommendation.APPROVE else "decline"),
         )
 
     if reason == Reason.GOODWILL:
@@ -276,8 +281,14 @@ def _decide(
                 f"{terms}: at most {format_plain(allowed, currency)} of this booking can still be refunded",
                 Recommendation.DECLINE,
                 1,
-                f"Thank you for your refund request of {amount}. Under our cancellation terms, {terms} of the "
-                f"price, so we can refund up to {format_plain(allowed, currency)} for this booking.",
+                # The share and what it allows are the policy's facts now, not the refund's: written in at drafting.
+                reply_fill(
+                    reply("decline_fee"),
+                    {
+                        "percent": str(tier.percent),
+                        "refundable": format_amount(allowed, currency, babel_locale(language, customer_locale)),
+                    },
+                ),
             )
 
     captured_at = payment.captured_at or now
@@ -333,7 +344,7 @@ def _decide(
         f"'{reason}' refunds up to {format_plain(ceiling_minor, currency)} {when} are approved automatically",
         Recommendation.APPROVE,
         1,
-        _reply("approve", amount),
+        reply("approve"),
     )
 
 

@@ -43,6 +43,7 @@ POLICY_RULE_FIELDS = [
     "velocity_max_per_24h",
     "cancellation_fee_schedule",
     "fee_schedule_reasons",
+    "reply_templates",
 ]
 _NOT_COPIED = {
     "id",

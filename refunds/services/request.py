@@ -83,7 +83,7 @@ def refund_request(
         raise DomainError(ERR_VALIDATION, f"Unknown reason '{reason}'.", field="reason")
     with transaction.atomic():
         try:
-            payment = Payment.objects.select_for_update(of=("self",)).select_related("order").get(order=order)
+            payment = Payment.objects.select_for_update(of=("self",)).select_related("order__customer").get(order=order)
         except Payment.DoesNotExist:
             raise DomainError(ERR_NOT_CAPTURED, "The order has no payment yet.") from None
         payment_check_refundable(payment=payment, amount_minor=amount_minor, currency=currency)

@@ -170,13 +170,16 @@ def refund_transition(
     changes: Mapping[str, Any] | None = None,
     audit: Mapping[str, Any] | None = None,
     log: Mapping[str, Any] | None = None,
+    occurred_at: datetime | None = None,
 ) -> None:
     """Move a locked refund to `to`, with every effect the move implies (see the module docstring).
 
     `changes` are other fields set in the same write (decided_at, failure code …);
     `action` names the audit event when it says more than the state does
     (`refund.payout_paid`); `audit` adds fields to the audit event (policy_rule,
-    flagged) and `log` to the log line. The caller holds `refund_lock`.
+    flagged) and `log` to the log line; `occurred_at` is when the provider says
+    it happened (a settlement in a closed month is booked into the next open
+    one, docs/ledger.md "Periods"). The caller holds `refund_lock`.
 
     Side effects, in order: edge check (raises InvalidTransition), money held,
     the version, the submission round, the row update, the ledger entry, the audit event,
@@ -188,7 +191,7 @@ def refund_transition(
     if to == S.SUBMITTING:
         fields |= {"submission_count", "submitted_at", "failure_code", "failure_retryable"}
     refund.save(update_fields=sorted(fields))
-    _post_ledger(refund, source=source, to=to)
+    _post_ledger(refund, source=source, to=to, occurred_at=occurred_at)
     _record(refund, [_Step(actor, STATE_EVENTS[to], action, note, before, None, audit or {}, log or {})], at=at)
 
 
@@ -214,12 +217,12 @@ def _move(refund: Refund, *, payment: Payment, to: RefundState, changes: Mapping
     return before
 
 
-def _post_ledger(refund: Refund, *, source: str, to: str) -> None:
+def _post_ledger(refund: Refund, *, source: str, to: str, occurred_at: datetime | None = None) -> None:
     """The journal entry a move implies (SPEC §4); the (refund, type) unique key refuses a second one."""
     if to == S.APPROVED:
         refund_post_pending(refund=refund)
     elif to == S.COMPLETED:
-        refund_post_settled(refund=refund)
+        refund_post_settled(refund=refund, occurred_at=occurred_at)
     elif (to == S.CANCELED and source == S.APPROVED) or (to == S.FAILED and not refund.failure_retryable):
         refund_post_reversed(refund=refund)
 
@@ -244,23 +247,24 @@ def _record(refund: Refund, steps: list[_Step], *, at: datetime) -> None:
     how the refund's timeline puts effects after their cause.
     """
     now = refund_snapshot(refund)
-    audit_record_many(
-        [
-            dict(
-                actor=step.actor,
-                action=step.action or step.event,
-                refund=refund,
-                amount_minor=refund.amount_minor,
-                currency=refund.currency,
-                note=step.note,
-                before=step.before,
-                after=step.after if step.after is not None else now,
-                **step.audit,
-            )
-            for step in steps
-        ],
-        occurred_at=at,
-    )
+
+    def event(step: _Step) -> dict[str, Any]:
+        # `after_extra`: what the event records besides the refund's snapshot (a decline's internal rationale).
+        fields = dict(step.audit)
+        after = {**(step.after if step.after is not None else now), **fields.pop("after_extra", {})}
+        return dict(
+            actor=step.actor,
+            action=step.action or step.event,
+            refund=refund,
+            amount_minor=refund.amount_minor,
+            currency=refund.currency,
+            note=step.note,
+            before=step.before,
+            after=after,
+            **fields,
+        )
+
+    audit_record_many([event(step) for step in steps], occurred_at=at)
     for step in steps:
         # Called once the refund row is written, so receivers see the refund as this move leaves it
         # (one `_record` covers both events of a refund approved at creation: `requested` is then

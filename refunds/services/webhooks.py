@@ -155,7 +155,9 @@ def _apply(inbox: WebhookEvent, event: ProviderEvent) -> None:
         _hold(inbox, refund=refund, reason=held)
         return
     outcome = event.outcome
-    refund, applied = refund_apply_outcome(refund_id=refund.pk, outcome=outcome, source="webhook")
+    refund, applied = refund_apply_outcome(
+        refund_id=refund.pk, outcome=outcome, source="webhook", occurred_at=event.created_at
+    )
     inbox.refund = refund
     inbox.status = WebhookStatus.PROCESSED if applied else WebhookStatus.IGNORED
     inbox.note = f"{outcome.status} -> refund {refund.state}" + ("" if applied else " (no change: late or repeated)")

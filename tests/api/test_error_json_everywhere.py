@@ -25,6 +25,7 @@ from core.errors import (
 from refunds.models import Refund
 from tests.api.conftest import create
 from tests.refunds.factories import api_key, captured_order
+from tests.support.customer_states import refund_in_state
 
 pytestmark = pytest.mark.django_db
 
@@ -77,6 +78,78 @@ def test_a_method_the_path_does_not_take_is_a_json_405_naming_the_allowed_ones(m
     response = getattr(merchant, method)(path)
     assert_error_json(response, ERR_METHOD_NOT_ALLOWED)
     assert "POST" in response["Allow"] or "GET" in response["Allow"]
+
+
+# --- no URL pattern at all, trailing slashes, HEAD and OPTIONS, DEBUG on and off (issue 12, item 14)
+
+# Paths no URL pattern matches: the bare prefixes, a trailing slash on a real path (APPEND_SLASH
+# only ever adds one, and our paths have none), an unknown tail under the docs and the schema.
+NO_PATTERN = [
+    "/v1",
+    "/webhooks",
+    "/v1/",
+    "/v1/orders/",
+    "/v1/orders/x/refunds/",
+    "/v1/refunds/rf_x/",
+    "/v1/refunds/rf_x/decision/",
+    "/v1/refunds/rf_x/submit/",
+    "/v1/refunds/rf_x/payout/",
+    "/v1/schema/",
+    "/v1/docs/",
+    "/v1/docs/nothing",
+    "/webhooks/payments/",
+    "/webhooks/payments/stripe/",
+]
+
+
+@pytest.mark.parametrize("debug", [False, True], ids=["debug-off", "debug-on"])
+@pytest.mark.parametrize("method", ["get", "post", "put", "delete", "options", "head"])
+@pytest.mark.parametrize("path", NO_PATTERN)
+def test_a_path_no_url_pattern_matches_is_a_json_404(merchant, settings, debug, method, path):
+    # With DEBUG on, Django answers its technical 404 page instead of handler404.
+    settings.DEBUG = debug
+    assert_error_json(getattr(merchant, method)(path), ERR_NOT_FOUND)
+
+
+@pytest.mark.parametrize("debug", [False, True], ids=["debug-off", "debug-on"])
+@pytest.mark.parametrize(
+    ("method", "path", "allowed"),
+    [
+        ("get", "/v1/refunds/rf_x/submit", "POST"),
+        ("put", "/v1/refunds/rf_x/payout", "POST"),
+        ("delete", "/v1/refunds/rf_x/cancel", "POST"),
+        ("head", "/v1/orders/x/refunds", "GET"),
+        ("post", "/v1/schema", "GET"),
+        ("delete", "/v1/schema", "GET"),
+        ("post", "/v1/docs", "GET"),
+        ("put", "/v1/docs", "GET"),
+    ],
+)
+def test_a_wrong_method_is_a_json_405_with_allow_whatever_debug(merchant, settings, debug, method, path, allowed):
+    settings.DEBUG = debug
+    response = getattr(merchant, method)(path)
+    if method == "head" and allowed == "GET":
+        # HEAD is GET without the body: an unknown order is the 404 a GET answers.
+        assert_error_json(response, ERR_NOT_FOUND)
+        return
+    assert_error_json(response, ERR_METHOD_NOT_ALLOWED)
+    assert allowed in [m.strip() for m in response["Allow"].split(",")]
+
+
+def test_head_of_a_readable_refund_is_its_get_without_a_body(merchant):
+    refund = refund_in_state("requested", locale="en")
+    response = merchant.head(f"/v1/refunds/{refund.public_id}")
+    assert response.status_code == 200
+    assert response["Content-Type"].startswith("application/json")
+    assert response.content == b""
+
+
+@pytest.mark.parametrize("path", ["/v1/orders", "/v1/refunds/rf_x", "/v1/refunds/rf_x/submit"])
+def test_options_answers_the_allowed_methods_in_json(merchant, path):
+    response = merchant.options(path)
+    assert response.status_code == 200
+    assert response["Content-Type"].startswith("application/json")
+    assert "OPTIONS" in response["Allow"]
 
 
 def test_a_crash_under_v1_is_a_json_500(merchant, monkeypatch):

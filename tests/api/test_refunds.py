@@ -128,9 +128,10 @@ def test_queries_per_create_and_read_do_not_silently_grow(merchant):
     # Savepoints are bookkeeping of nested atomics, not round trips with work.
     create_sql = [q["sql"] for q in create_queries.captured_queries if "SAVEPOINT" not in q["sql"]]
     read_sql = [q["sql"] for q in read_queries.captured_queries if "SAVEPOINT" not in q["sql"]]
-    # 17: auth, idempotency (insert, answer), order, payment lock, policy, velocity, refund insert (already
-    # approved when auto-approved) + history, reservation, decision, lines, ledger (entry, postings),
+    # 18: auth, idempotency (insert, answer), order, payment lock, policy, velocity, refund insert (already
+    # approved when auto-approved) + history, reservation, decision, lines, ledger (the open period
+    # the entry is booked in, issue 12 item 13; entry, postings),
     # outbox, audit events (one insert; the chain is sealed later, outside the request), and the
     # customer email's outbox row (issue 11: written with the move, so no fault can lose it).
-    assert len(create_sql) == 17, [q[:90] for q in create_sql]
+    assert len(create_sql) == 18, [q[:90] for q in create_sql]
     assert len(read_sql) == 4, [q[:90] for q in read_sql]

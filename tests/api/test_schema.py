@@ -100,6 +100,8 @@ def test_a_deny_requires_a_note_in_the_schema(served):
     approve = schemas["ApproveInputRequest"]
     assert "note" in deny["required"] and "pattern" in deny["properties"]["note"]
     assert "note" not in approve.get("required", [])
+    # Both shapes require `decision`: a decision without a body is refused, so the body is required.
+    assert served["paths"]["/v1/refunds/{refund_id}/decision"]["post"]["requestBody"]["required"] is True
 
 
 @pytest.mark.parametrize(

@@ -87,6 +87,14 @@ def test_the_deployed_app_serves_pages_and_their_hashed_static_files_over_https(
         [stylesheet] = re.findall(r'href="(/static/console/console\.[0-9a-f]{12}\.css)"', page.text)
         css = requests.get(url + stylesheet, headers=https, timeout=10)
         assert css.status_code == 200 and css.headers["Content-Type"].startswith("text/css")
+        # The API docs' Swagger UI files are ours too (drf-spectacular-sidecar), hashed like the rest.
+        docs = requests.get(f"{url}/v1/docs", headers=https, timeout=10)
+        assert docs.status_code == 200
+        hashed_js = r'src="(/static/drf_spectacular_sidecar/swagger-ui-dist/[^"]+\.[0-9a-f]{12}\.js)"'
+        bundle = re.findall(hashed_js, docs.text)
+        assert len(bundle) == 2, docs.text
+        for script in bundle:
+            assert requests.get(url + script, headers=https, timeout=10).status_code == 200
         plain = requests.get(f"{url}/console/login/", headers={"Host": HOST}, allow_redirects=False, timeout=10)
         assert (plain.status_code, plain.headers["Location"]) == (301, "https://refunds.example.com/console/login/")
     finally:

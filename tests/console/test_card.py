@@ -10,6 +10,7 @@ from django.test import Client
 from audit.models import AuditEvent
 from core.errors import CATALOG, ERR_AUTHZ_MAKER_CHECKER, ERR_EXCEEDS_REMAINING
 from notifications.messages import MSG_APPROVED, MSG_DECLINED
+from notifications.replies import reply_render
 from refunds.enums import DecisionKind, Reason, RefundState, Role
 from refunds.models import Decision, Refund
 from refunds.services.decide import refund_approve
@@ -197,7 +198,8 @@ def test_approving_on_the_card_sends_the_customer_the_drafted_reply(
     [email] = mail.outbox
     assert email.to == [refund.order.customer.email]
     assert email.extra_headers["X-Refund-Message"] == MSG_APPROVED
-    assert refund.draft_reply in email.body
+    assert reply_render(refund.draft_reply, refund=refund) in email.body
+    assert "{amount}" in refund.draft_reply and "{amount}" not in email.body
 
 
 def test_declining_on_the_card_sends_a_kind_decline_with_the_reason(
@@ -261,7 +263,7 @@ def test_decline_without_a_reason_is_refused(agent_client):
     refund = review_refund()
     response = agent_client.post(card_url(refund, "decline"), {"note": "   "})
     assert response.status_code == 400
-    assert "Declining a refund needs a reason." in response.content.decode()
+    assert "Declining a refund needs a message to the customer." in response.content.decode()
     assert state_of(refund) == RefundState.REQUESTED
 
 

@@ -50,7 +50,7 @@ def test_single_number_policy_limits_are_read_as_usd_and_scaled_per_currency():
     import importlib
     from decimal import Decimal
 
-    migration = importlib.import_module("refunds.migrations.0018_policy_currency_limits_governance")
+    migration = importlib.import_module("refunds.migrations.0019_policy_currency_limits_governance")
     table = migration._table({"other": "500.00", "quality": "100.00"}, Decimal("200.000"))
     assert set(table) == {"USD", "EUR", "GBP", "JPY", "KWD", "AED", "SAR"}
     assert table["USD"] == {
@@ -76,7 +76,7 @@ def test_existing_policy_versions_are_converted_and_stay_in_force_across_the_mig
     from django.db import connection
     from django.db.migrations.executor import MigrationExecutor
 
-    before, after = [("refunds", "0017_outbox_queued_until")], [("refunds", "0018_policy_currency_limits_governance")]
+    before, after = [("refunds", "0018_reply_templates")], [("refunds", "0019_policy_currency_limits_governance")]
     executor = MigrationExecutor(connection)
     executor.migrate(before)
     old_apps = executor.loader.project_state(before).apps

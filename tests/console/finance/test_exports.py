@@ -218,3 +218,24 @@ def _documented_columns(heading: str) -> list[str]:
 def test_the_documented_columns_are_the_exported_columns():
     assert _documented_columns("### Run / date range") == ITEM_COLUMNS
     assert _documented_columns("### Ledger (") == LEDGER_COLUMNS
+
+
+@pytest.mark.parametrize("use_copy", [True, False])
+def test_ledger_export_has_correcting_entries_and_both_dates(finance_client, use_copy, monkeypatch):
+    from reconciliation import exports
+    from reconciliation.corrections import correction_approve, correction_draft
+    from tests.reconciliation.finance_factories import finance
+
+    monkeypatch.setattr(exports, "_use_copy", lambda requested: use_copy)
+    lines = [("provider_clearing", 250), ("refunds_payable", -250)]
+    draft = correction_draft(currency="USD", lines=lines, reason="fee twice", actor=finance("maker"))
+    correction_approve(correction_id=draft.pk, actor=finance("checker"))
+
+    rows = read_csv(finance_client.get(f"/finance/ledger/export.csv?day_from={today()}&day_to={today()}"))
+
+    mine = [row for row in rows if row["entry_type"] == "CORRECTION"]
+    assert {(row["refund_id"], row["account"], row["amount_minor"]) for row in mine} == {
+        ("", "provider_clearing", "250"),
+        ("", "refunds_payable", "-250"),
+    }
+    assert {(row["event_on"], row["booked_on"]) for row in mine} == {(str(today()), str(today()))}

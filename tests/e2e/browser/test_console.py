@@ -169,7 +169,7 @@ def test_agent_declines_with_a_reason_and_the_override_is_flagged_in_the_queue(c
     sign_in(page, console, "agent")
     page.goto(f"{console}/console/refunds/{refund.public_id}/")
     assert "recommends approving" in page.inner_text("#card")
-    page.get_by_label("Reason for declining").fill("The order shipped late but arrived complete; no refund is due.")
+    page.get_by_label("Message to the customer").fill("The order shipped late but arrived complete; no refund is due.")
     page.get_by_role("button", name="Decline").click()
     page.get_by_text("This overrides the policy's approve recommendation").wait_for()
     refund.refresh_from_db()
@@ -373,7 +373,7 @@ def test_every_console_page_passes_axe(console, page):
         page.goto(url)
         pages[name] = axe_problems(page)
     page.goto(card)
-    page.get_by_label("Reason for declining").fill(" ")
+    page.get_by_label("Message to the customer").fill(" ")
     click_and_settle(page, page.get_by_role("button", name="Decline"))  # a refusal, swapped in by htmx
     page.locator("#decline_note_error").wait_for()
     pages["card: refused decline"] = axe_problems(page)

@@ -114,6 +114,36 @@ def test_the_status_page_and_its_live_update_run_without_a_violation(live_server
     assert page.csp_reports() == []
 
 
+def test_the_api_docs_render_every_operation_under_the_policy(live_server, transactional_db, watched, screenshot_dir):
+    """/v1/docs: Swagger UI from our own static files, its start-up script a separate request (issue 12, item 14)."""
+    page = watched()
+    requested = []
+    page.on("request", lambda request: requested.append(request.url))
+    response = page.goto(f"{live_server.url}/v1/docs")
+    assert "script-src 'self'" in response.headers["content-security-policy"]
+    page.locator(".opblock").first.wait_for()
+    page.wait_for_load_state("networkidle")
+    paths = page.locator(".opblock-summary-path").all_inner_texts()
+    assert {path.replace("\u200b", "") for path in paths} >= {
+        "/v1/orders",
+        "/v1/orders/{order_id}/refunds",
+        "/v1/refunds/{refund_id}",
+        "/v1/refunds/{refund_id}/decision",
+        "/v1/refunds/{refund_id}/cancel",
+        "/v1/refunds/{refund_id}/submit",
+        "/v1/refunds/{refund_id}/payout",
+    }
+    # An operation opened shows its request example (api/examples.py) and its answers' examples.
+    page.locator(".opblock-post .opblock-summary-path", has_text="/v1/orders/{order_id}/refunds").click()
+    body = page.locator(".opblock-section-request-body")
+    expect(body).to_contain_text("The parcel never arrived.")
+    expect(page.locator(".responses-wrapper")).to_contain_text("R-AUTO-NOT_RECEIVED")
+    body.scroll_into_view_if_needed()
+    page.screenshot(path=str(screenshot_dir / "api-docs.png"), full_page=False)
+    assert page.csp_reports() == []
+    assert all(url.startswith(live_server.url) for url in requested), requested
+
+
 def test_a_violation_would_be_caught(live_server, transactional_db, watched):
     """The checks above cannot pass vacuously: an inline script added to a page is reported."""
     refund = refund_in_state("requested", locale="en")

@@ -68,7 +68,7 @@ def sync_roles(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("refunds", "0017_outbox_queued_until"),
+        ("refunds", "0018_reply_templates"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
