@@ -42,7 +42,10 @@ class AuditAction(models.TextChoices):
     # Orders, policy, credentials.
     ORDER_CREATED = "order.created"
     ORDER_UPDATED = "order.updated"
-    POLICY_CHANGED = "policy.changed"
+    POLICY_CHANGED = "policy.changed"  # before four-eyes governance: a version published directly
+    POLICY_DRAFT_CREATED = "policy.draft_created"
+    POLICY_APPROVED = "policy.approved"
+    POLICY_REJECTED = "policy.rejected"
     API_KEY_CREATED = "api_key.created"
     API_KEY_REVOKED = "api_key.revoked"
     MERCHANT_CREATED = "merchant.created"

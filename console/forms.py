@@ -14,12 +14,14 @@ from itertools import pairwise
 from django import forms
 from django.core.exceptions import ValidationError
 from django.template.defaultfilters import filesizeformat
+from django.utils import timezone
 
+from console.limits_grid import LimitsTableField
 from console.models import StaffProfile, time_zone_names
 from console.presenters.bulk import BULK_MAX
 from console.presenters.queue import SORTS, VIEW_ALL, VIEW_OVERRIDES, VIEW_WAITING, QueueFilters
 from core.errors import DomainError
-from core.money import CURRENCY_EXPONENTS, exponent, major_to_minor
+from core.money import exponent, major_to_minor
 from refunds.enums import Reason, RefundState
 from refunds.models import RefundPolicy
 from refunds.replies import (
@@ -210,9 +212,21 @@ class _SeenVersionField(forms.IntegerField):
             return 0
 
 
+class _HighValueConfirmField(forms.BooleanField):
+    """Ticked to confirm approving an amount above the policy's high-value threshold.
+
+    The view asks for it (server-side) whenever the amount to approve is
+    above the threshold of the refund's policy version and currency.
+    """
+
+    def __init__(self) -> None:
+        super().__init__(required=False, label="I confirm approving this high-value refund")
+
+
 class ApproveForm(_CardForm):
     id_prefix = "approve"
     version = _SeenVersionField()
+    confirm_high_value = _HighValueConfirmField()
     note = forms.CharField(
         label="Note (internal, optional)", required=False, max_length=NOTE_MAX, widget=forms.Textarea(attrs={"rows": 2})
     )
@@ -255,6 +269,7 @@ class EditForm(_CardForm):
         widget=forms.Textarea(attrs={"rows": 7, "autofocus": True}),
     )
     amount = forms.CharField(label="Amount", max_length=30)
+    confirm_high_value = _HighValueConfirmField()
     note = forms.CharField(
         label="Why the change (internal, audited)",
         required=False,
@@ -334,44 +349,6 @@ class CreateRefundForm(forms.Form):
 
 # --- policy (Django admin, risk) ------------------------------------------------------
 
-# Limits apply in each order's own currency; a limit must be exact in every
-# currency we accept, so it may have no more decimals than the currency with
-# the fewest minor units (JPY: none).
-LIMIT_DECIMALS = min(CURRENCY_EXPONENTS.values())
-CEILING_REASONS = [reason for reason in Reason if reason != Reason.GOODWILL]
-
-
-def _check_limit(value: Decimal | None, name: str) -> None:
-    if value is None:
-        return
-    if value != value.quantize(Decimal(1).scaleb(-LIMIT_DECIMALS)):
-        fewest = ", ".join(sorted(c for c, e in CURRENCY_EXPONENTS.items() if e == LIMIT_DECIMALS))
-        allowed = "a whole amount" if LIMIT_DECIMALS == 0 else f"at most {LIMIT_DECIMALS} decimals"
-        raise ValidationError(
-            f"{name} must be {allowed}: limits apply in each order's own currency, and {fewest} "
-            f"{'have no minor unit' if LIMIT_DECIMALS == 0 else f'have {LIMIT_DECIMALS} decimals'}.",
-            code="precision",
-        )
-
-
-def _ceiling_field(reason: Reason) -> forms.DecimalField:
-    return forms.DecimalField(
-        label=f"Auto-approve ceiling: {reason.label}",
-        required=False,
-        min_value=0,
-        max_digits=14,
-        decimal_places=3,
-        help_text=f"'{reason.value}' refunds up to this amount (order currency, whole units) are approved "
-        f"automatically; above it they are reviewed (rule R-CEILING-{reason.value.upper()}). "
-        "Empty: never auto-approved.",
-    )
-
-
-# Declared on a class (not added in __init__) so the admin's fieldsets can name them.
-_CeilingFields = type(
-    "_CeilingFields", (forms.Form,), {f"ceiling_{reason.value}": _ceiling_field(reason) for reason in CEILING_REASONS}
-)
-
 
 REPLY_LANGUAGE_NAMES = {"en": "English", "de": "German", "ar": "Arabic"}
 REPLY_KIND_NAMES = {
@@ -416,9 +393,28 @@ _ReplyFields = type(
 )
 
 
-class RefundPolicyForm(_ReplyFields, _CeilingFields, forms.ModelForm):
-    """Every rule of SPEC §3.2 as a field; saving publishes a new version (see RefundPolicyAdmin)."""
+class RefundPolicyForm(_ReplyFields, forms.ModelForm):
+    """Every rule of SPEC §3.2 as a field; saving writes a draft version (see RefundPolicyAdmin)."""
 
+    limits = LimitsTableField(
+        label="Limits per currency",
+        help_text="Amounts in each currency's own units (USD 500.00, JPY 75000, KWD 150.000). A refund is "
+        "measured against its own currency's row only. An empty ceiling: that reason is never "
+        "auto-approved in that currency (R-CEILING-…). Goodwill is always reviewed; above its dual-control "
+        "amount it needs two senior agents (R-GOODWILL-DUAL-CONTROL). Above the high-value amount any "
+        "refund needs two senior agents (R-HIGH-VALUE-DUAL-CONTROL); empty: no high-value dual control "
+        "in that currency. A currency with no row is never auto-approved and always needs two senior "
+        "agents (R-CURRENCY-NO-LIMITS). To add a currency fill an empty row; to remove one clear its row.",
+    )
+
+    # Declared: the admin would make it a split date + time pair, with calendar widgets.
+    activates_at = forms.DateTimeField(
+        label="Activate at (optional)",
+        required=False,
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
+        help_text="When the version starts to apply once approved, in the server's time zone. Empty: as soon as "
+        "another risk user approves it. Refunds created before keep the version that decided them.",
+    )
     evidence_required_reasons = forms.TypedMultipleChoiceField(
         label="Reasons that need evidence",
         choices=Reason.choices,
@@ -451,16 +447,16 @@ class RefundPolicyForm(_ReplyFields, _CeilingFields, forms.ModelForm):
         fields = [
             "window_days",
             "velocity_max_per_24h",
-            "dual_control_threshold",
+            "limits",
             "evidence_required_reasons",
             "cancellation_fee_schedule",
             "fee_schedule_reasons",
+            "activates_at",
             "note",
         ]
         labels = {
             "window_days": "Refund window (days since capture)",
             "velocity_max_per_24h": "Customer velocity (refunds per 24 h before review)",
-            "dual_control_threshold": "Dual-control threshold for goodwill",
             "note": "Why this change",
         }
         help_texts = {
@@ -468,10 +464,6 @@ class RefundPolicyForm(_ReplyFields, _CeilingFields, forms.ModelForm):
             "recommendation (rule R-WINDOW-60D for 60 days). 1 to 3650.",
             "velocity_max_per_24h": "When a customer already has this many refunds in the last 24 hours, the next "
             "one is reviewed with a decline recommendation (rule R-VELOCITY-24H). At least 1.",
-            "dual_control_threshold": "Goodwill refunds are always reviewed; above this amount (in the order's "
-            "currency, whole units) they need two different senior agents (rule R-GOODWILL-DUAL-CONTROL). "
-            "Compared in each currency's minor units: 200 is 20000 for USD or EUR (cents), 200 for JPY and "
-            "200000 for KWD (fils). Not negative.",
             "note": "Required. Shown in the policy history and the audit trail.",
         }
 
@@ -479,11 +471,6 @@ class RefundPolicyForm(_ReplyFields, _CeilingFields, forms.ModelForm):
         super().__init__(*args, **kwargs)
         self.fields["note"].required = True
         self._reply_templates_init()
-        ceilings = self.instance.auto_approve_ceilings or {}
-        for reason in CEILING_REASONS:
-            name = f"ceiling_{reason.value}"
-            if name not in self.initial and ceilings.get(reason.value) is not None:
-                self.initial[name] = Decimal(str(ceilings[reason.value]))
 
     @staticmethod
     def reply_field_names() -> list[str]:
@@ -519,9 +506,11 @@ class RefundPolicyForm(_ReplyFields, _CeilingFields, forms.ModelForm):
                 templates.setdefault(language, {})[kind] = text
         self.instance.reply_templates = templates
 
-    @staticmethod
-    def ceiling_field_names() -> list[str]:
-        return [f"ceiling_{reason.value}" for reason in CEILING_REASONS]
+    def clean_activates_at(self):
+        value = self.cleaned_data.get("activates_at")
+        if value is not None and value <= timezone.now():
+            raise ValidationError("The activation time must be in the future, or empty (on approval).")
+        return value
 
     def clean_window_days(self) -> int:
         value = self.cleaned_data["window_days"]
@@ -533,13 +522,6 @@ class RefundPolicyForm(_ReplyFields, _CeilingFields, forms.ModelForm):
         value = self.cleaned_data["velocity_max_per_24h"]
         if value < 1:
             raise ValidationError("Velocity must be at least 1 refund per 24 hours.")
-        return value
-
-    def clean_dual_control_threshold(self) -> Decimal:
-        value = self.cleaned_data["dual_control_threshold"]
-        if value is None or value < 0:
-            raise ValidationError("The threshold cannot be negative.")
-        _check_limit(value, "The threshold")
         return value
 
     def clean_evidence_required_reasons(self) -> list[str]:
@@ -558,20 +540,6 @@ class RefundPolicyForm(_ReplyFields, _CeilingFields, forms.ModelForm):
 
     def clean(self) -> dict:
         cleaned = super().clean()
-        ceilings = {}
-        for reason in CEILING_REASONS:
-            name = f"ceiling_{reason.value}"
-            value = cleaned.get(name)
-            if value is None:
-                continue
-            try:
-                _check_limit(value, "The ceiling")
-            except ValidationError as error:
-                self.add_error(name, error)
-                continue
-            ceilings[reason.value] = str(value)
-        # Not a model field of the form: set on the instance so the published version carries it.
-        self.instance.auto_approve_ceilings = ceilings
         self._reply_templates_clean(cleaned)
         return cleaned
 
@@ -652,4 +620,15 @@ class PayoutPaidForm(forms.Form):
         label="Payment reference",
         max_length=200,
         error_messages={"required": "Enter the bank or cash reference of the payment."},
+    )
+
+
+class PolicyReviewForm(forms.Form):
+    """A second risk user's approval or rejection of a policy draft (which one: the button pressed)."""
+
+    note = forms.CharField(
+        label="Note (required to reject: the author reads it)",
+        required=False,
+        max_length=300,
+        widget=forms.Textarea(attrs={"rows": 2, "cols": 80}),
     )

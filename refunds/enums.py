@@ -93,6 +93,14 @@ class PolicyOutcome(models.TextChoices):
     REVIEW = "review"
 
 
+class PolicyStatus(models.TextChoices):
+    """Where a policy version stands in four-eyes governance: only approved versions ever apply."""
+
+    DRAFT = "draft"
+    APPROVED = "approved"
+    REJECTED = "rejected"
+
+
 class Recommendation(models.TextChoices):
     APPROVE = "approve"
     DECLINE = "decline"

@@ -53,6 +53,8 @@ class Perm(models.TextChoices):
     # Needs action (issue 12): a failed refund is money a customer was promised and did not get;
     # retrying or giving it up is a senior's or finance's call, not every agent's.
     RESOLVE_FAILED = "refunds.resolve_failed", "Retry or cancel failed refunds (Needs action)"
+    DRAFT_POLICY = "refunds.add_refundpolicy", "Write a refund policy draft"
+    APPROVE_POLICY = "refunds.approve_refundpolicy", "Approve or reject another risk user's policy draft"
 
 
 # Which permissions each role holds ("app_label.codename"): the Perm values plus the model permissions
@@ -86,6 +88,7 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "refunds.view_refundpolicy",
         "refunds.add_refundpolicy",
         "refunds.change_refundpolicy",
+        "refunds.approve_refundpolicy",
         "audit.view_auditevent",
     ],
     # Operations lead: everything of refunds, nothing of who may do it (that is ACCESS_ADMIN).

@@ -2,19 +2,31 @@
 
 Refunds change only through the console and API services, the ledger and
 audit trail never change at all, so every admin here refuses add, change
-and delete, for superusers too. The one editable thing is the policy, and
-saving it publishes a new version through `policy_publish`.
+and delete, for superusers too. The one editable thing is the policy:
+saving it writes a draft version (`policy_draft_create`) that a second risk
+user approves on its review page, after a backtest.
 """
 
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
-from django.urls import reverse
+from django.http import Http404
+from django.shortcuts import redirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils import timezone
+from django.utils.formats import date_format
 from django.utils.html import format_html
 from simple_history.admin import SimpleHistoryAdmin
 
 from console.admin.common import ReadOnlyMixin, money_display
-from console.forms import RefundPolicyForm, reply_field_name
+from console.forms import PolicyReviewForm, RefundPolicyForm, reply_field_name
+from console.limits_grid import limit_column_label
+from console.presenters.policy import backtest_view
 from core.actor import Actor
+from core.errors import DomainError
+from core.money import format_plain
+from refunds.enums import PolicyStatus
+from refunds.limits import LIMIT_COLUMNS
 from refunds.models import (
     ApiKey,
     Customer,
@@ -26,21 +38,17 @@ from refunds.models import (
     RefundPolicy,
     WebhookEvent,
 )
+from refunds.permissions import Perm, has_perm
 from refunds.services.api_keys import api_key_revoke
 from refunds.services.policy import policy_get_active
-from refunds.services.policy_admin import policy_publish
-
-# The rules of SPEC §3.2, as RefundPolicy fields (compared between versions).
-POLICY_RULE_FIELDS = [
-    "window_days",
-    "auto_approve_ceilings",
-    "evidence_required_reasons",
-    "velocity_max_per_24h",
-    "dual_control_threshold",
-    "cancellation_fee_schedule",
-    "fee_schedule_reasons",
-    "reply_templates",
-]
+from refunds.services.policy_admin import (
+    POLICY_RULE_FIELDS,
+    policy_draft_approve,
+    policy_draft_create,
+    policy_draft_reject,
+    policy_review_refusal,
+)
+from refunds.services.policy_backtest import policy_backtest
 
 
 class GuardedHistoryAdmin(SimpleHistoryAdmin):
@@ -171,42 +179,57 @@ class WebhookEventAdmin(ReadOnlyMixin, admin.ModelAdmin):
 
 @admin.register(RefundPolicy)
 class RefundPolicyAdmin(GuardedHistoryAdmin):
-    """Risk edits the policy here. Saving never changes a version: it publishes the next one.
+    """Risk edits the policy here. Saving never changes a version: it writes the next one as a draft.
 
-    Every version stays (refunds cite the version that decided them); the
-    change list is the policy's history — who published which version, when
-    and why — and each version also has its django-simple-history page.
+    A draft applies only once a second risk user approved it on its review
+    page, after a backtest over the last 30 days (four-eyes, see
+    refunds.services.policy_admin). Every version stays (refunds cite the
+    version that decided them); the change list is the policy's history —
+    who wrote and who approved which version, when it applies and why.
     """
 
     form = RefundPolicyForm
     list_display = [
         "version",
+        "status",
         "in_force",
+        "activates_at",
         "window_days",
         "velocity_max_per_24h",
-        "dual_control_threshold",
         "note",
         "created_by",
-        "created_at",
+        "reviewed_by",
+        "review_link",
     ]
-    list_select_related = ["created_by"]
-    readonly_fields = ["pro_rata_split", "version", "created_by", "created_at", "changes_from_previous"]
+    list_filter = ["status"]
+    list_select_related = ["created_by", "reviewed_by"]
+    readonly_fields = [
+        "pro_rata_split",
+        "version",
+        "status",
+        "created_by",
+        "created_at",
+        "reviewed_by",
+        "reviewed_at",
+        "review_note",
+        "changes_from_active",
+        "review_link",
+    ]
     fieldsets = [
         (
             "Refund window",
             {"fields": ["window_days"]},
         ),
         (
-            "Automatic approval",
+            "Limits per currency",
             {
-                "fields": RefundPolicyForm.ceiling_field_names(),
-                "description": "Per reason, the largest refund the policy approves without a person. "
-                "Goodwill is never approved automatically.",
+                "fields": ["limits"],
+                "description": "Every money limit of the policy, per currency. Goodwill is never approved "
+                "automatically, so it has no ceiling column.",
             },
         ),
         ("Evidence", {"fields": ["evidence_required_reasons"]}),
         ("Customer velocity", {"fields": ["velocity_max_per_24h"]}),
-        ("Goodwill and dual control", {"fields": ["dual_control_threshold"]}),
         (
             "Reservations",
             {
@@ -226,16 +249,53 @@ class RefundPolicyAdmin(GuardedHistoryAdmin):
                 "are filled from the refund when the email is sent, so the amount is always the refund's.",
             },
         ),
-        ("Publish", {"fields": ["note"]}),
-        ("This version", {"fields": ["version", "created_by", "created_at", "changes_from_previous"]}),
+        (
+            "Save as a draft",
+            {
+                "fields": ["activates_at", "note"],
+                "description": "Saving writes a draft. It applies only after another risk user approves it "
+                "on its review page, which backtests it over the last 30 days.",
+            },
+        ),
+        (
+            "This version",
+            {
+                "fields": [
+                    "version",
+                    "status",
+                    "created_by",
+                    "created_at",
+                    "reviewed_by",
+                    "reviewed_at",
+                    "review_note",
+                    "changes_from_active",
+                    "review_link",
+                ]
+            },
+        ),
     ]
 
     def has_delete_permission(self, request, obj=None) -> bool:
         return False  # refunds cite versions; they are kept forever
 
+    def has_change_permission(self, request, obj=None) -> bool:
+        # Saving writes a draft (`policy_draft_create`): only those who may draft get an editable form.
+        return has_perm(request.user, Perm.DRAFT_POLICY)
+
+    def has_add_permission(self, request) -> bool:
+        return has_perm(request.user, Perm.DRAFT_POLICY)
+
     @admin.display(boolean=True, description="in force")
     def in_force(self, obj: RefundPolicy) -> bool:
-        return obj.version == RefundPolicy.objects.order_by("-version").values_list("version", flat=True).first()
+        return obj.pk == policy_get_active().pk
+
+    @admin.display(description="Review")
+    def review_link(self, obj: RefundPolicy) -> str:
+        if obj is None or obj.pk is None:
+            return "—"
+        url = reverse("admin:refunds_refundpolicy_review", args=[obj.pk])
+        label = "Backtest and approve or reject" if obj.status == PolicyStatus.DRAFT else "Backtest"
+        return format_html('<a href="{}">{}</a>', url, label)
 
     @admin.display(description="Pro-rata split over order lines")
     def pro_rata_split(self, obj: RefundPolicy | None = None) -> str:
@@ -247,28 +307,19 @@ class RefundPolicyAdmin(GuardedHistoryAdmin):
             "is lost or invented (docs/ledger.md)."
         )
 
-    @admin.display(description="Changes from the previous version")
-    def changes_from_previous(self, obj: RefundPolicy) -> str:
+    @admin.display(description="Changes from the version in force")
+    def changes_from_active(self, obj: RefundPolicy) -> str:
         if obj is None or obj.pk is None:
             return "—"
-        previous = RefundPolicy.objects.filter(version__lt=obj.version).order_by("-version").first()
-        if previous is None:
-            return "First version."
-        changed = [
-            f"{field}: {getattr(previous, field)!r} → {getattr(obj, field)!r}"
-            for field in POLICY_RULE_FIELDS
-            if getattr(previous, field) != getattr(obj, field)
-        ]
-        return "; ".join(changed) or "No rule changed."
+        active = policy_get_active()
+        if active.pk == obj.pk:
+            return "This is the version in force."
+        return "; ".join(policy_changes(active, obj)) or f"No rule differs from version {active.version}."
 
     def get_changeform_initial_data(self, request) -> dict:
         """A new version starts from the one in force, not from the model's defaults."""
         current = policy_get_active()
         initial = {field: getattr(current, field) for field in POLICY_RULE_FIELDS}
-        threshold = current.dual_control_threshold
-        # Stored with 3 decimals (KWD); show 200 rather than 200.000 when it is a whole amount.
-        initial["dual_control_threshold"] = threshold.quantize(1) if threshold == threshold.to_integral() else threshold
-        initial.update({f"ceiling_{reason}": value for reason, value in (current.auto_approve_ceilings or {}).items()})
         initial.update(
             {
                 reply_field_name(language, kind): text
@@ -280,6 +331,95 @@ class RefundPolicyAdmin(GuardedHistoryAdmin):
 
     def save_model(self, request, obj: RefundPolicy, form, change: bool) -> None:
         previous = obj.version
-        published = policy_publish(policy=obj, user=request.user)
+        draft = policy_draft_create(policy=obj, user=request.user, activates_at=form.cleaned_data.get("activates_at"))
         detail = f" Version {previous} is kept unchanged." if change and previous else ""
-        self.message_user(request, f"Published policy version {published.version}; it applies to new refunds.{detail}")
+        self.message_user(
+            request,
+            f"Saved draft version {draft.version}. It applies only after another risk user approves it; "
+            f"its backtest is below.{detail}",
+        )
+
+    def response_add(self, request, obj, post_url_continue=None):
+        return redirect("admin:refunds_refundpolicy_review", obj.pk)
+
+    def response_change(self, request, obj):
+        return redirect("admin:refunds_refundpolicy_review", obj.pk)
+
+    def get_urls(self):
+        review = path(
+            "<int:object_id>/review/",
+            self.admin_site.admin_view(self.review_view),
+            name="refunds_refundpolicy_review",
+        )
+        return [review, *super().get_urls()]
+
+    def review_view(self, request, object_id: int):
+        """The draft's backtest against the version in force, and (for a second risk user) approve / reject."""
+        policy = RefundPolicy.objects.select_related("created_by", "reviewed_by").filter(pk=object_id).first()
+        if policy is None or not self.has_view_permission(request, policy):
+            raise Http404("No such policy version")
+        form = PolicyReviewForm(request.POST or None)
+        if request.method == "POST" and form.is_valid():
+            action = request.POST.get("action")
+            note = form.cleaned_data["note"]
+            try:
+                if action == "approve":
+                    policy = policy_draft_approve(policy_id=policy.pk, user=request.user, note=note)
+                    when = date_format(timezone.localtime(policy.activates_at), "DATETIME_FORMAT")
+                    self.message_user(request, f"Approved version {policy.version}; it applies from {when}.")
+                elif action == "reject":
+                    policy = policy_draft_reject(policy_id=policy.pk, user=request.user, note=note)
+                    self.message_user(request, f"Rejected version {policy.version}; it will never apply.")
+                else:
+                    raise Http404("Unknown action")
+            except DomainError as error:
+                self.message_user(request, error.message, level=messages.ERROR)
+            return redirect("admin:refunds_refundpolicy_review", policy.pk)
+        active = policy_get_active()
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "title": f"Policy version {policy.version}: backtest and review",
+            "policy": policy,
+            "active": active,
+            "changes": policy_changes(active, policy) if active.pk != policy.pk else [],
+            "backtest": backtest_view(policy_backtest(draft=policy, active=active)),
+            "review_form": form,
+            "refusal": policy_review_refusal(policy, request.user),
+        }
+        return TemplateResponse(request, "console/admin/policy_review.html", context)
+
+
+def policy_changes(old: RefundPolicy, new: RefundPolicy) -> list[str]:
+    """What `new` says differently from `old`, one line per rule (limits per currency and cell)."""
+    changed = []
+    for field in POLICY_RULE_FIELDS:
+        before, after = getattr(old, field), getattr(new, field)
+        if before == after:
+            continue
+        if field == "reply_templates":
+            changed += [
+                f"reply ({language}, {kind}) reworded"
+                for language in sorted(set(before) | set(after))
+                for kind in sorted(set(before.get(language, {})) | set(after.get(language, {})))
+                if before.get(language, {}).get(kind) != after.get(language, {}).get(kind)
+            ]
+            continue
+        if field != "limits":
+            changed.append(f"{field}: {before!r} → {after!r}")
+            continue
+        for currency in sorted(set(before) | set(after)):
+            row_before, row_after = before.get(currency), after.get(currency)
+            if row_before is None or row_after is None:
+                changed.append(f"limits: {currency} {'added' if row_before is None else 'removed'}")
+                continue
+            for column in LIMIT_COLUMNS:
+                if row_before.get(column) != row_after.get(column):
+                    old_text = _limit_text(row_before.get(column), currency)
+                    new_text = _limit_text(row_after.get(column), currency)
+                    changed.append(f"{currency} {limit_column_label(column)}: {old_text} → {new_text}")
+    return changed
+
+
+def _limit_text(value: int | None, currency: str) -> str:
+    return "none" if value is None else format_plain(int(value), currency)

@@ -21,7 +21,7 @@ from refunds.permissions import (
 )
 from refunds.replies import placeholders_allowed_text
 from refunds.selectors import policy_reply, reply_declines
-from refunds.services.policy import policy_reply_template
+from refunds.services.policy import high_value_threshold_minor, is_high_value, policy_reply_template
 
 
 def console_refund(*, public_id: str) -> Refund | None:
@@ -123,6 +123,10 @@ class RefundCard:
     reply_declines: bool
     # The reply the policy drafted, before any edit (edits keep what they replaced).
     original_reply: str = ""
+    # The policy's high-value threshold for the refund's currency (formatted; "" when it has none), and
+    # whether the amount is above it: approving then asks for one explicit confirmation (console.views.card).
+    high_value_threshold: str = ""
+    high_value: bool = False
     # The draft as the customer will read it: the template rendered from the refund as it is now, in their
     # language (notifications.replies), so an amount edit shows in the preview at once.
     reply_preview: str = ""
@@ -168,6 +172,7 @@ def refund_card(*, refund: Refund, user) -> RefundCard:
     available = payment.remaining_refundable_minor + held
     reviewed = refund.policy_outcome == PolicyOutcome.REVIEW
     edits = [d for d in decisions if d.kind == DecisionKind.EDIT]
+    threshold = high_value_threshold_minor(refund.policy_version, currency)
     denials = [d for d in decisions if d.kind == DecisionKind.DENY]
     language = refund_language(refund)
     declines = reply_declines(refund)
@@ -204,6 +209,8 @@ def refund_card(*, refund: Refund, user) -> RefundCard:
         decline_is_override=reviewed and refund.recommendation == Recommendation.APPROVE,
         reply_declines=declines,
         original_reply=policy_reply(refund),
+        high_value_threshold="" if threshold is None else money(threshold, currency),
+        high_value=is_high_value(refund.policy_version, currency, refund.amount_minor),
         reply_preview=reply_render(refund.draft_reply, refund=refund, language=language),
         language=language,
         decline_draft=decline_draft,

@@ -38,12 +38,18 @@ from refunds.permissions import Perm
 from refunds.selectors import reply_declines
 from refunds.services.decide import refund_approve, refund_deny, refund_edit
 from refunds.services.evidence import evidence_read
+from refunds.services.policy import high_value_threshold_minor
 
 CARD_TARGET = "card"
 DECLINE_DRAFT_MESSAGE = (
     "The drafted reply still declines this refund. Write the reply the customer should get with the "
     "approval (Edit draft or amount), then approve."
 )
+HIGH_VALUE_MESSAGE = (
+    "{amount} is above {threshold}, the policy's high-value threshold for {currency}. "
+    "Tick “I confirm approving this high-value refund”, then approve again."
+)
+HIGH_VALUE_FIELD_ERROR = "Tick this box to approve an amount above the high-value threshold."
 # After the catalogue's message for ERR.CONFLICT.changed.
 CHANGED_MESSAGE = "Nothing was done. It is now {amount}: check the card below as it is now, then decide again."
 
@@ -142,6 +148,11 @@ def approve(request: HttpRequest, public_id: str) -> HttpResponse:
     if card.can_approve and card.reply_declines:
         messages.error(request, DECLINE_DRAFT_MESSAGE)
         return _render_card(request, public_id, status=400, approve_form=form)
+    unconfirmed = _high_value_unconfirmed(refund, refund.amount_minor, form)
+    if card.can_approve and unconfirmed:
+        form.add_error("confirm_high_value", HIGH_VALUE_FIELD_ERROR)
+        messages.error(request, unconfirmed)
+        return _render_card(request, public_id, status=400, approve_form=form)
     already_decided = refund.state != RefundState.REQUESTED
     try:
         refund = refund_approve(
@@ -158,6 +169,24 @@ def approve(request: HttpRequest, public_id: str) -> HttpResponse:
     else:
         messages.success(request, _approved_message(refund))
     return _after_action(request, public_id)
+
+
+def _high_value_unconfirmed(refund: Refund, amount_minor: int, form: ApproveForm | EditForm) -> str:
+    """The refusal to show when approving `amount_minor` needs the high-value confirmation and it is not ticked.
+
+    Asked of the refund's own policy version (the one that decided it), as
+    its dual control is; the queue's bulk approve asks the same threshold.
+    """
+    if form.cleaned_data.get("confirm_high_value"):
+        return ""
+    threshold = high_value_threshold_minor(refund.policy_version, refund.currency)
+    if threshold is None or amount_minor <= threshold:
+        return ""
+    return HIGH_VALUE_MESSAGE.format(
+        amount=money(amount_minor, refund.currency),
+        threshold=money(threshold, refund.currency),
+        currency=refund.currency,
+    )
 
 
 def _approved_message(refund: Refund) -> str:
@@ -222,6 +251,11 @@ def edit(request: HttpRequest, public_id: str) -> HttpResponse:
     if also_approve and card.can_approve and keeps_decline_draft:
         form.add_error("reply", DECLINE_DRAFT_MESSAGE)
         messages.error(request, DECLINE_DRAFT_MESSAGE)
+        return _render_card(request, public_id, status=400, edit_form=form)
+    unconfirmed = also_approve and _high_value_unconfirmed(refund, form.cleaned_data["amount"], form)
+    if unconfirmed and card.can_approve:
+        form.add_error("confirm_high_value", HIGH_VALUE_FIELD_ERROR)
+        messages.error(request, unconfirmed)
         return _render_card(request, public_id, status=400, edit_form=form)
     actor = acting(request)
     try:

@@ -17,7 +17,7 @@ from core.errors import (
     DomainError,
     InvalidTransition,
 )
-from refunds.enums import DecisionKind, PolicyOutcome, Reason, Recommendation, RefundState
+from refunds.enums import DecisionKind, PolicyOutcome, Recommendation, RefundState
 from refunds.models import Decision, Payment, Refund
 from refunds.permissions import (
     ApprovalRefusal,
@@ -30,7 +30,7 @@ from refunds.permissions import (
 from refunds.replies import reply_check_amounts, reply_check_placeholders
 from refunds.selectors import reply_declines
 from refunds.services.outbox import refund_stop_if_payment_withdrawn, submission_open
-from refunds.services.policy import dual_control_threshold_minor
+from refunds.services.policy import approvals_required
 from refunds.services.transition import refund_lock, refund_snapshot, refund_transition
 
 S = RefundState
@@ -281,9 +281,9 @@ def refund_edit(
     Not a move of the state machine: the refund stays `requested`, but its
     `version` is bumped, so an approval of what was shown before is refused.
     The new amount must fit the remaining refundable (re-read under the
-    payment lock) and the reservation moves by the difference. For goodwill,
-    crossing the dual-control threshold changes how many approvals are
-    needed. Refused (`refunds.permissions.edit_refusal`) to the requester
+    payment lock) and the reservation moves by the difference. Crossing a
+    dual-control threshold (goodwill, or high value for any reason) changes
+    how many approvals are needed. Refused (`refunds.permissions.edit_refusal`) to the requester
     (maker-checker) and after a first approval; and when `expected_version`
     is given and the refund changed since (`changed_refusal`).
     Side effects: refund update, payment reservation, Decision(edit) with
@@ -317,10 +317,11 @@ def refund_edit(
             payment.save(update_fields=["refund_reserved_minor", "updated_at"])
             refund.amount_minor = amount_minor
             fields.append("amount_minor")
-            if refund.reason == Reason.GOODWILL:
-                threshold = dual_control_threshold_minor(refund.policy_version, refund.currency)
-                refund.approvals_required = 2 if amount_minor > threshold else 1
-                fields.append("approvals_required")
+            # The thresholds of the version that decided the refund, as at creation.
+            refund.approvals_required = approvals_required(
+                policy=refund.policy_version, currency=refund.currency, reason=refund.reason, amount_minor=amount_minor
+            )
+            fields.append("approvals_required")
         if reply is not None and reply != refund.draft_reply:
             refund.draft_reply = reply
             fields.append("draft_reply")

@@ -7,16 +7,17 @@ decision can be explained later even after risk edits the policy.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from decimal import ROUND_FLOOR, Decimal
 
 from django.db import IntegrityError, transaction
+from django.db.models import Max
 from django.utils import timezone
 
 from core.i18n import babel_locale, customer_language, format_amount
-from core.money import exponent, format_plain
-from refunds.enums import PolicyOutcome, Reason, Recommendation
+from core.money import format_plain
+from refunds.enums import PolicyOutcome, PolicyStatus, Reason, Recommendation
+from refunds.limits import CEILING_REASONS, GOODWILL_DUAL_CONTROL, HIGH_VALUE
 from refunds.models import Payment, Refund, RefundPolicy
 from refunds.replies import DEFAULT_REPLY_TEMPLATES, reply_fill
 
@@ -35,31 +36,96 @@ class PolicyDecision:
         return f"{self.rule}: {self.rule_text}"
 
 
-def policy_get_active() -> RefundPolicy:
-    """The policy in force: the highest version, created with defaults if none exists."""
-    policy = RefundPolicy.objects.order_by("-version").first()
+def policy_get_active(*, now: datetime | None = None) -> RefundPolicy:
+    """The policy in force: of the approved versions whose activation time has come, the one that
+    activated last (ties: the higher version); created with defaults if none exists.
+
+    Drafts and rejected versions never apply, nor an approved one before its
+    activation time. A refund keeps the version that decided it, so approving
+    or activating a version changes nothing for refunds already created.
+    """
+    now = now or timezone.now()
+    policy = (
+        RefundPolicy.objects.filter(status=PolicyStatus.APPROVED, activates_at__lte=now)
+        .order_by("-activates_at", "-version")
+        .first()
+    )
     if policy is not None:
         return policy
-    try:
-        with transaction.atomic():
-            return RefundPolicy.objects.create(version=1, note="Default policy")
-    except IntegrityError:
-        # Another process created version 1 at the same moment.
-        return RefundPolicy.objects.get(version=1)
+    return _policy_create_default(now=now)
 
 
-def _limit_minor(value: Decimal | str, currency: str) -> int:
-    """A policy limit in the currency's minor units, rounded down.
+def _policy_create_default(*, now: datetime) -> RefundPolicy:
+    """The default policy, approved by the system, as the next version (the first, on a new install)."""
+    for _attempt in range(3):
+        next_version = (RefundPolicy.objects.aggregate(v=Max("version"))["v"] or 0) + 1
+        try:
+            with transaction.atomic():
+                return RefundPolicy.objects.create(
+                    version=next_version,
+                    note="Default policy",
+                    status=PolicyStatus.APPROVED,
+                    reviewed_at=now,
+                    activates_at=now,
+                )
+        except IntegrityError:
+            # Another process created that version at the same moment: use theirs if it applies.
+            policy = RefundPolicy.objects.filter(
+                version=next_version, status=PolicyStatus.APPROVED, activates_at__lte=now
+            ).first()
+            if policy is not None:
+                return policy
+    raise RuntimeError("could not create the default refund policy")
 
-    A limit like 199.99 means 199 in JPY: rounding down is the conservative
-    side for both ceilings (fewer auto-approvals) and the dual-control
-    threshold (more dual control).
+
+def _limits_row(policy: RefundPolicy, currency: str) -> dict[str, int | None] | None:
+    return (policy.limits or {}).get(currency)
+
+
+def _limit_minor(policy: RefundPolicy, currency: str, column: str) -> int | None:
+    """One cell of the policy's limits table, in the currency's minor units.
+
+    A currency the table does not list has limit 0 for dual control (every
+    refund in it needs two senior approvals) and no ceiling (never
+    auto-approved): nobody has said what is a lot of money in it.
     """
-    return int((Decimal(value) * 10 ** exponent(currency)).to_integral_value(rounding=ROUND_FLOOR))
+    row = _limits_row(policy, currency)
+    if row is None:
+        return None if column in CEILING_REASONS else 0
+    value = row.get(column)
+    return None if value is None else int(value)
 
 
 def dual_control_threshold_minor(policy: RefundPolicy, currency: str) -> int:
-    return _limit_minor(policy.dual_control_threshold, currency)
+    """Goodwill refunds above this (minor units of `currency`) need two senior approvals."""
+    threshold = _limit_minor(policy, currency, GOODWILL_DUAL_CONTROL)
+    return 0 if threshold is None else threshold
+
+
+def high_value_threshold_minor(policy: RefundPolicy, currency: str) -> int | None:
+    """Refunds of any reason above this (minor units of `currency`) need two senior approvals, and the
+    console asks for one explicit confirmation before approving them.
+
+    0 for a currency the policy has no limits for (every amount is high
+    value); None when risk left the currency's high-value cell empty (no
+    high-value dual control in it).
+    """
+    return _limit_minor(policy, currency, HIGH_VALUE)
+
+
+def is_high_value(policy: RefundPolicy, currency: str, amount_minor: int) -> bool:
+    threshold = high_value_threshold_minor(policy, currency)
+    return threshold is not None and amount_minor > threshold
+
+
+def approvals_required(*, policy: RefundPolicy, currency: str, reason: str, amount_minor: int) -> int:
+    """How many approvals a refund of this amount needs: two above either dual-control threshold.
+
+    Asked at creation (`policy_evaluate`) and again when an amount is edited (`refund_edit`).
+    """
+    if reason == Reason.GOODWILL and amount_minor > dual_control_threshold_minor(policy, currency):
+        return 2
+    return 2 if is_high_value(policy, currency, amount_minor) else 1
 
 
 def policy_reply_template(policy: RefundPolicy, *, language: str, kind: str) -> str:
@@ -131,9 +197,45 @@ def policy_evaluate(
     policy outcomes here: the request service raises them before any refund
     exists. Order of rules: goodwill, cancellation fee schedule (bookings:
     orders with a service start, for the schedule's reasons — they skip the
-    window), window, evidence, velocity, ceiling.
+    window), window, evidence, velocity, ceiling. Then high-value dual
+    control, for every reason: above the currency's threshold the refund
+    needs two senior approvals, so one the rules would auto-approve is
+    reviewed instead (R-HIGH-VALUE-DUAL-CONTROL), and a reviewed one keeps
+    its rule with the second approval named in its text.
     """
     now = now or timezone.now()
+    decision = _decide(
+        policy=policy,
+        payment=payment,
+        amount_minor=amount_minor,
+        reason=reason,
+        has_evidence=has_evidence,
+        customer_refunds_24h=customer_refunds_24h,
+        now=now,
+    )
+    currency = payment.currency
+    if decision.approvals_required > 1 or not is_high_value(policy, currency, amount_minor):
+        return decision
+    if _limits_row(policy, currency) is None:
+        rule, text = "R-CURRENCY-NO-LIMITS", f"no limits are set for {currency}, so two senior approvals are needed"
+    else:
+        threshold = format_plain(high_value_threshold_minor(policy, currency) or 0, currency)
+        rule, text = "R-HIGH-VALUE-DUAL-CONTROL", f"refunds above {threshold} need two senior approvals"
+    if decision.outcome == PolicyOutcome.AUTO_APPROVE:
+        return PolicyDecision(PolicyOutcome.REVIEW, rule, text, Recommendation.APPROVE, 2, decision.draft_reply)
+    return replace(decision, rule_text=f"{decision.rule_text}; {text} ({rule})", approvals_required=2)
+
+
+def _decide(
+    *,
+    policy: RefundPolicy,
+    payment: Payment,
+    amount_minor: int,
+    reason: str,
+    has_evidence: bool,
+    customer_refunds_24h: int,
+    now: datetime,
+) -> PolicyDecision:
     currency = payment.currency
     # The draft is a template in the customer's language; its {amount} is filled when the email is sent.
     language, customer_locale = payment_reply_language(payment)
@@ -211,12 +313,20 @@ def policy_evaluate(
             Recommendation.DECLINE,
         )
 
-    ceiling = policy.auto_approve_ceilings.get(reason)
-    if ceiling is None:
+    if _limits_row(policy, currency) is None:
         return review(
-            f"R-CEILING-{reason.upper()}", f"'{reason}' refunds are never auto-approved", Recommendation.APPROVE
+            "R-CURRENCY-NO-LIMITS",
+            f"no limits are set for {currency}: its refunds are never auto-approved",
+            Recommendation.APPROVE,
+            approvals=2,
         )
-    ceiling_minor = _limit_minor(ceiling, currency)
+    ceiling_minor = _limit_minor(policy, currency, reason)
+    if ceiling_minor is None:
+        return review(
+            f"R-CEILING-{reason.upper()}",
+            f"'{reason}' refunds in {currency} are never auto-approved",
+            Recommendation.APPROVE,
+        )
     if amount_minor > ceiling_minor:
         return review(
             f"R-CEILING-{reason.upper()}",

@@ -11,10 +11,14 @@ is made by these migrations.
 
 from __future__ import annotations
 
+import pytest
 from django.db.migrations.loader import MigrationLoader
 from django.db.migrations.operations import RunPython
 
+from refunds.enums import PolicyStatus
+from refunds.models import RefundPolicy
 from refunds.permissions import ROLE_PERMISSIONS
+from refunds.services.policy import policy_get_active
 
 
 def _syncs_roles(migration) -> bool:
@@ -40,3 +44,55 @@ def test_some_migration_syncs_roles_after_every_app_whose_permissions_roles_hold
             f"the last role sync ({order[syncs[-1]]}) runs before {app_label}'s models exist "
             f"({order[created]}): a fresh database's roles lack {app_label} permissions"
         )
+
+
+def test_single_number_policy_limits_are_read_as_usd_and_scaled_per_currency():
+    import importlib
+    from decimal import Decimal
+
+    migration = importlib.import_module("refunds.migrations.0021_policy_currency_limits_governance")
+    table = migration._table({"other": "500.00", "quality": "100.00"}, Decimal("200.000"))
+    assert set(table) == {"USD", "EUR", "GBP", "JPY", "KWD", "AED", "SAR"}
+    assert table["USD"] == {
+        "not_received": None,  # no ceiling before: never auto-approved, still
+        "quality": 10000,
+        "duplicate": None,
+        "pricing_error": None,
+        "other": 50000,
+        "goodwill_dual_control": 20000,
+        "high_value": 200000,
+    }
+    assert (table["JPY"]["other"], table["KWD"]["other"], table["EUR"]["goodwill_dual_control"]) == (
+        75000,
+        150000,
+        18400,
+    )
+
+
+@pytest.mark.django_db(transaction=True)
+def test_existing_policy_versions_are_converted_and_stay_in_force_across_the_migration():
+    from decimal import Decimal
+
+    from django.db import connection
+    from django.db.migrations.executor import MigrationExecutor
+
+    before, after = (
+        [("refunds", "0020_needs_action_and_provider_reversal")],
+        [("refunds", "0021_policy_currency_limits_governance")],
+    )
+    executor = MigrationExecutor(connection)
+    executor.migrate(before)
+    old_apps = executor.loader.project_state(before).apps
+    old_apps.get_model("refunds", "RefundPolicy").objects.create(
+        version=7, auto_approve_ceilings={"other": "100.00"}, dual_control_threshold=Decimal("150.000")
+    )
+    executor = MigrationExecutor(connection)
+    executor.loader.build_graph()
+    executor.migrate(after)
+
+    policy = RefundPolicy.objects.get(version=7)
+    assert policy.status == PolicyStatus.APPROVED and policy.activates_at == policy.created_at
+    assert policy.limits["USD"]["other"] == 10000 and policy.limits["JPY"]["other"] == 15000
+    assert policy.limits["KWD"]["goodwill_dual_control"] == 45000 and policy.limits["USD"]["quality"] is None
+    assert policy.limits["EUR"]["high_value"] == 184000
+    assert policy_get_active().version == 7

@@ -27,6 +27,8 @@ DEMO_USERS = [
     ("senior2", Role.SENIOR_AGENT, "Second senior agent"),
     ("finance", Role.FINANCE, "Finance"),
     ("risk", Role.RISK, "Risk"),
+    # A policy draft needs a second risk user's approval (four-eyes).
+    ("risk2", Role.RISK, "Second risk analyst"),
     ("admin", Role.ADMIN, "Operations administrator"),
     # Users, groups and API keys: a login of its own that decides no refund (separation of duties).
     ("access", Role.ACCESS_ADMIN, "Access administrator"),

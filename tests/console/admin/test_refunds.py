@@ -1,7 +1,6 @@
 """The Django admin: risk edits the policy (validated, versioned, history); the records are read-only."""
 
 import json
-from decimal import Decimal
 
 import pytest
 from django import forms
@@ -11,6 +10,7 @@ from django.utils import timezone
 
 from audit.models import AuditEvent
 from console.forms import RefundPolicyForm
+from console.limits_grid import LimitsTableWidget
 from ledger.models import Account, JournalEntry
 from refunds.enums import Reason, Role
 from refunds.models import Customer, Order, OutboxMessage, Payment, PayoutTask, Refund, RefundPolicy, WebhookEvent
@@ -20,28 +20,44 @@ from tests.refunds.factories import UserFactory, api_key, captured_order, make_r
 pytestmark = pytest.mark.django_db
 
 ADD_URL = "/admin/refunds/refundpolicy/add/"
+COLUMNS = ["not_received", "quality", "duplicate", "pricing_error", "other", "goodwill_dual_control", "high_value"]
 
 
-def policy_data(**overrides) -> dict:
+def grid(rows: list[list[str]], name: str = "limits") -> dict:
+    """The limits table as the grid posts it: each row is [currency, *one cell per column]."""
+    data = {f"{name}-rows": str(len(rows))}
+    for index, (currency, *cells) in enumerate(rows):
+        data[f"{name}-{index}-currency"] = currency
+        data.update({f"{name}-{index}-{column}": cell for column, cell in zip(COLUMNS, cells, strict=True)})
+    return data
+
+
+def grid_from_table(table: dict) -> dict:
+    return grid(LimitsTableWidget.rows_from_table_as_lists(table))
+
+
+DEFAULT_GRID = [
+    ["USD", "100", "80.00", "500", "", "50", "150", "2000"],
+    ["JPY", "15000", "12000", "75000", "", "7500", "22500", "300000"],
+    ["KWD", "30.000", "24", "150", "", "15.5", "45", "600"],
+]
+
+
+def policy_data(rows=None, **overrides) -> dict:
     data = {
         "window_days": "30",
         "velocity_max_per_24h": "3",
-        "dual_control_threshold": "150",
         "evidence_required_reasons": [Reason.QUALITY, Reason.NOT_RECEIVED],
         "cancellation_fee_schedule": '[{"min_days": 7, "percent": 100}, {"min_days": 0, "percent": 20}]',
         "note": "Tighter window for the holiday season",
-        "ceiling_not_received": "100",
-        "ceiling_quality": "80.00",
-        "ceiling_duplicate": "500",
-        "ceiling_pricing_error": "",
-        "ceiling_other": "50",
+        **grid(DEFAULT_GRID if rows is None else rows),
     }
     data.update(overrides)
     return data
 
 
-def form_errors(**overrides) -> dict:
-    form = RefundPolicyForm(data=policy_data(**overrides), instance=RefundPolicy())
+def form_errors(rows=None, **overrides) -> dict:
+    form = RefundPolicyForm(data=policy_data(rows, **overrides), instance=RefundPolicy())
     assert not form.is_valid()
     return form.errors
 
@@ -54,48 +70,73 @@ def test_every_rule_of_the_policy_is_a_field_with_help_text():
     for name in [
         "window_days",
         "velocity_max_per_24h",
-        "dual_control_threshold",
+        "limits",
         "evidence_required_reasons",
         "cancellation_fee_schedule",
-        *RefundPolicyForm.ceiling_field_names(),
     ]:
         assert form.fields[name].help_text, name
-    assert "ceiling_goodwill" not in form.fields  # goodwill is always reviewed
 
 
-def test_a_valid_policy_form_builds_the_ceilings_per_reason():
+def test_a_valid_policy_form_builds_the_limits_table_in_minor_units():
     form = RefundPolicyForm(data=policy_data(), instance=RefundPolicy())
     assert form.is_valid(), form.errors
     policy = form.save(commit=False)
-    assert policy.auto_approve_ceilings == {
-        "not_received": "100",
-        "quality": "80.00",
-        "duplicate": "500",
-        "other": "50",
+    assert policy.limits["USD"] == {
+        "not_received": 10000,
+        "quality": 8000,
+        "duplicate": 50000,
+        "pricing_error": None,
+        "other": 5000,
+        "goodwill_dual_control": 15000,
+        "high_value": 200000,
     }
+    assert policy.limits["JPY"]["other"] == 7500 and policy.limits["KWD"]["other"] == 15500
     assert policy.evidence_required_reasons == ["not_received", "quality"]
     assert policy.cancellation_fee_schedule == [{"min_days": 7, "percent": 100}, {"min_days": 0, "percent": 20}]
 
 
 @pytest.mark.parametrize(
-    ("field", "value"),
-    [
-        ("window_days", "-1"),
-        ("window_days", "0"),
-        ("velocity_max_per_24h", "0"),
-        ("dual_control_threshold", "-5"),
-        ("ceiling_quality", "-0.01"),
-    ],
+    ("field", "value"), [("window_days", "-1"), ("window_days", "0"), ("velocity_max_per_24h", "0")]
 )
-def test_negative_or_zero_limits_are_refused(field, value):
+def test_out_of_range_rules_are_refused(field, value):
     assert field in form_errors(**{field: value})
 
 
-def test_limits_must_be_exact_in_every_currency_minor_unit():
-    """A 99.99 ceiling cannot be applied to a JPY order (no minor unit): refuse it rather than fail later."""
-    errors = form_errors(dual_control_threshold="199.99", ceiling_quality="0.5")
-    assert "whole amount" in errors["dual_control_threshold"][0] and "JPY" in errors["dual_control_threshold"][0]
-    assert "ceiling_quality" in errors
+@pytest.mark.parametrize(
+    ("row", "message"),
+    [
+        (["USD", "-0.01", "", "", "", "", "150", ""], "USD, Auto-approve ceiling: Not Received: cannot be negative."),
+        (["JPY", "", "99.5", "", "", "", "150", ""], "JPY, Auto-approve ceiling: Quality: JPY has 0 decimal places"),
+        (["KWD", "", "", "", "", "", "1.0005", ""], "KWD, Goodwill dual control above: KWD has 3 decimal places."),
+        (["USD", "", "", "", "", "", "", ""], "USD, Goodwill dual control above: required."),
+        (["XYZ", "", "", "", "", "", "150", ""], "Row 1: “XYZ” is not an ISO 4217 currency code the app accepts."),
+        (["", "10", "", "", "", "", "", ""], "Row 1: enter its currency (ISO code such as EUR)."),
+        (["USD", "ten", "", "", "", "", "150", ""], "USD, Auto-approve ceiling: Not Received: enter an amount"),
+    ],
+)
+def test_each_invalid_cell_is_named_by_currency_and_column(row, message):
+    errors = form_errors([row])["limits"]
+    assert any(error.startswith(message) for error in errors), errors
+
+
+def test_a_currency_twice_or_no_currency_at_all_is_refused():
+    assert "USD appears twice" in form_errors([DEFAULT_GRID[0], DEFAULT_GRID[0]])["limits"][0]
+    assert "at least one currency" in form_errors([["", "", "", "", "", "", "", ""]])["limits"][0]
+
+
+def test_a_lower_case_currency_is_accepted_and_a_cleared_row_is_dropped():
+    rows = [["eur", "460", "460", "460", "460", "460", "184", "1840"], ["", "", "", "", "", "", "", ""]]
+    form = RefundPolicyForm(data=policy_data(rows), instance=RefundPolicy())
+    assert form.is_valid(), form.errors
+    assert list(form.cleaned_data["limits"]) == ["EUR"]
+
+
+def test_invalid_cells_are_marked_in_the_grid():
+    form = RefundPolicyForm(data=policy_data([["JPY", "", "99.5", "", "", "", "150", ""]]), instance=RefundPolicy())
+    assert not form.is_valid()
+    html = str(form["limits"])
+    assert 'name="limits-0-quality" value="99.5" size="10"' in html
+    assert html.count('aria-invalid="true"') == 1
 
 
 def test_only_known_reasons_can_require_evidence():
@@ -126,32 +167,53 @@ def test_publishing_needs_a_note():
     assert "note" in form_errors(note="")
 
 
-# --- publishing through the admin -------------------------------------------------------------
+def test_an_activation_time_in_the_past_is_refused():
+    assert "activates_at" in form_errors(activates_at="2020-01-01T10:00")
 
 
-def test_risk_saving_the_policy_publishes_a_new_version_and_keeps_the_old_one():
+# --- drafts, review and backtest through the admin ------------------------------------------
+
+
+def test_risk_saving_the_policy_writes_a_draft_and_keeps_the_version_in_force():
     current = policy_get_active()
     client = staff_client("risk1", Role.RISK)
     response = client.post(f"/admin/refunds/refundpolicy/{current.pk}/change/", policy_data(), follow=True)
     assert response.status_code == 200
-    assert "Published policy version 2" in response.content.decode()
-    new = policy_get_active()
-    assert new.version == 2 and new.window_days == 30 and new.created_by.username == "risk1"
-    assert new.dual_control_threshold == Decimal("150")
-    current.refresh_from_db()
-    assert current.window_days == 60  # version 1 unchanged
-    event = AuditEvent.objects.get(action="policy.changed")
+    html = response.content.decode()
+    assert "Saved draft version 2" in html and "Backtest: the last 30 days" in html
+    assert "You wrote this draft, so another risk user must approve or reject it" in html
+    draft = RefundPolicy.objects.get(version=2)
+    assert draft.status == "draft" and draft.created_by.username == "risk1" and draft.window_days == 30
+    assert policy_get_active().pk == current.pk
+    event = AuditEvent.objects.get(action="policy.draft_created")
     assert event.before["window_days"] == 60 and event.after["window_days"] == 30
     assert event.actor_label == "risk1" and event.note == "Tighter window for the holiday season"
 
 
-def test_a_new_version_applies_to_new_refunds():
-    staff_client("risk1", Role.RISK).post(ADD_URL, policy_data(ceiling_other="10"))
-    refund = make_refund(order=captured_order(amount_minor=10000), amount_minor=2000, reason=Reason.OTHER)
+def test_a_second_risk_user_approves_on_the_review_page_and_the_version_applies_to_new_refunds():
+    staff_client("risk1", Role.RISK).post(ADD_URL, policy_data())
+    draft = RefundPolicy.objects.get(version=2)
+    reviewer = staff_client("risk2", Role.RISK)
+    page = reviewer.get(f"/admin/refunds/refundpolicy/{draft.pk}/review/").content.decode()
+    assert "USD Auto-approve ceiling: Other: 500.00 USD → 50.00 USD" in page
+    assert 'value="approve"' in page
+    response = reviewer.post(f"/admin/refunds/refundpolicy/{draft.pk}/review/", {"action": "approve", "note": "ok"})
+    assert response.status_code == 302
+    refund = make_refund(order=captured_order(amount_minor=10000), amount_minor=6000, reason=Reason.OTHER)
     assert refund.policy_version.version == 2 and refund.policy_rule == "R-CEILING-OTHER"
 
 
-def test_an_invalid_policy_is_shown_with_its_errors_and_nothing_is_published():
+def test_the_author_posting_an_approval_is_refused_with_the_four_eyes_message():
+    client = staff_client("risk1", Role.RISK)
+    client.post(ADD_URL, policy_data())
+    draft = RefundPolicy.objects.get(version=2)
+    response = client.post(f"/admin/refunds/refundpolicy/{draft.pk}/review/", {"action": "approve"}, follow=True)
+    assert "another risk user must approve" in response.content.decode()
+    draft.refresh_from_db()
+    assert draft.status == "draft"
+
+
+def test_an_invalid_policy_is_shown_with_its_errors_and_nothing_is_saved():
     response = staff_client("risk1", Role.RISK).post(ADD_URL, policy_data(window_days="-3"))
     assert response.status_code == 200
     assert "errornote" in response.content.decode()
@@ -160,36 +222,41 @@ def test_an_invalid_policy_is_shown_with_its_errors_and_nothing_is_published():
 
 def test_risk_opens_the_policy_form_with_every_rule_grouped_and_explained():
     html = staff_client("risk1", Role.RISK).get(ADD_URL).content.decode()
-    for heading in [
-        "Refund window",
-        "Automatic approval",
-        "Evidence",
-        "Customer velocity",
-        "Goodwill and dual control",
-    ]:
+    for heading in ["Refund window", "Limits per currency", "Evidence", "Customer velocity", "Save as a draft"]:
         assert heading in html
     assert 'name="window_days" value="60"' in html  # starts from the policy in force (v1)
-    assert 'name="ceiling_quality" value="500.00"' in html
-    assert "R-GOODWILL-DUAL-CONTROL" in html  # help texts name the rule each field drives
+    assert 'name="limits-0-currency" value="USD"' in html and 'name="limits-0-quality" value="500.00"' in html
+    assert 'name="limits-3-other" value="75000"' in html  # JPY, no minor unit
+    assert 'name="limits-4-high_value" value="600.000"' in html  # KWD, three decimals
+    assert "R-GOODWILL-DUAL-CONTROL" in html and "R-HIGH-VALUE-DUAL-CONTROL" in html
 
 
 def test_the_add_form_starts_from_the_policy_in_force():
     staff_client("risk1", Role.RISK).post(ADD_URL, policy_data())
-    html = staff_client("risk2", Role.RISK).get(ADD_URL).content.decode()
+    draft = RefundPolicy.objects.get(version=2)
+    staff_client("risk2", Role.RISK).post(f"/admin/refunds/refundpolicy/{draft.pk}/review/", {"action": "approve"})
+    html = staff_client("risk3", Role.RISK).get(ADD_URL).content.decode()
     assert 'name="window_days" value="30"' in html
-    assert 'name="ceiling_quality" value="80.00"' in html
+    assert 'name="limits-0-quality" value="80.00"' in html
 
 
 def test_policy_history_and_versions_are_visible_in_admin():
     client = staff_client("risk1", Role.RISK)
     client.post(ADD_URL, policy_data())
-    new = policy_get_active()
+    new = RefundPolicy.objects.get(version=2)
     history = client.get(f"/admin/refunds/refundpolicy/{new.pk}/history/")
     assert history.status_code == 200 and "risk1" in history.content.decode()
     change = client.get(f"/admin/refunds/refundpolicy/{new.pk}/change/").content.decode()
     assert "window_days: 60 → 30" in change
     listing = client.get("/admin/refunds/refundpolicy/").content.decode()
-    assert "Tighter window for the holiday season" in listing
+    assert "Tighter window for the holiday season" in listing and "Backtest and approve or reject" in listing
+
+
+@pytest.mark.parametrize("role", [Role.ADMIN, Role.AGENT])
+def test_only_risk_gets_an_editable_policy_form(role):
+    client = staff_client(f"u-{role}", role)
+    assert client.post(ADD_URL, policy_data()).status_code == 403
+    assert RefundPolicy.objects.count() == 1
 
 
 def test_policy_versions_cannot_be_deleted():
@@ -304,19 +371,21 @@ def test_a_revoked_api_key_cannot_be_brought_back_in_admin():
     assert key.revoked_at is not None
 
 
-def test_the_policy_form_explains_minor_units_and_the_fixed_pro_rata_rule():
+def test_the_policy_form_explains_units_per_currency_and_the_fixed_pro_rata_rule():
     html = staff_client("risk1", Role.RISK).get(ADD_URL).content.decode()
-    assert "200 is 20000 for USD" in html and "200 for JPY" in html
+    assert "USD 500.00, JPY 75000, KWD 150.000" in html and "R-CURRENCY-NO-LIMITS" in html
     assert "Pro-rata split over order lines" in html and "largest-remainder" in html
 
 
-def test_reverting_a_policy_version_publishes_it_again_as_a_new_version():
+def test_reverting_a_policy_version_writes_it_again_as_a_new_draft():
     client = staff_client("risk1", Role.RISK)
     client.post(ADD_URL, policy_data())  # v2: window 30
     client.post(ADD_URL, policy_data(window_days="45", note="Longer again"))  # v3
     second = RefundPolicy.objects.get(version=2)
     url = f"/admin/refunds/refundpolicy/{second.pk}/history/{second.history.earliest('history_id').history_id}/"
-    response = client.post(url, _history_form_data(client, url, note="Back to the holiday window"))
+    data = _history_form_data(client, url, note="Back to the holiday window")
+    data.update(grid_from_table(json.loads(data.pop("limits"))))
+    response = client.post(url, data)
     assert response.status_code == 302, response.context["adminform"].form.errors
     assert list(RefundPolicy.objects.order_by("version").values_list("version", "window_days")) == [
         (1, 60),
@@ -324,4 +393,5 @@ def test_reverting_a_policy_version_publishes_it_again_as_a_new_version():
         (3, 45),
         (4, 30),
     ]
-    assert policy_get_active().note == "Back to the holiday window"
+    assert RefundPolicy.objects.get(version=4).note == "Back to the holiday window"
+    assert RefundPolicy.objects.get(version=4).status == "draft"

@@ -187,3 +187,28 @@ def test_two_copies_of_one_console_form_create_one_refund():
     assert sum(isinstance(r, Refund) for r in results) == 1
     assert all(isinstance(r, Refund | IntegrityError) for r in results)
     assert reserved_matches_active_refunds(Payment.objects.get(order=order))
+
+
+def test_two_risk_users_approving_one_policy_draft_at_once_decide_it_once():
+    from refunds.enums import PolicyStatus
+    from refunds.models import RefundPolicy
+    from refunds.services.policy import policy_get_active
+    from refunds.services.policy_admin import policy_draft_approve, policy_draft_create, policy_draft_reject
+    from tests.refunds.factories import UserFactory
+
+    author, first, second, third = (UserFactory(username=f"risk{n}", role=Role.RISK) for n in range(4))
+    draft = policy_draft_create(policy=policy_get_active(), user=author)
+
+    results = race(
+        lambda: policy_draft_approve(policy_id=draft.pk, user=first),
+        lambda: policy_draft_approve(policy_id=draft.pk, user=second),
+        lambda: policy_draft_reject(policy_id=draft.pk, user=third, note="No"),
+    )
+
+    winners = [r for r in results if isinstance(r, RefundPolicy)]
+    assert len(winners) == 1, results
+    losers = [r for r in results if not isinstance(r, RefundPolicy)]
+    assert all(isinstance(r, DomainError) and r.code == "ERR.CONFLICT.state" for r in losers), losers
+    draft.refresh_from_db()
+    assert draft.status == winners[0].status != PolicyStatus.DRAFT
+    assert AuditEvent.objects.filter(action__in=["policy.approved", "policy.rejected"]).count() == 1

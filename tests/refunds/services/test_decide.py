@@ -128,6 +128,17 @@ def test_editing_goodwill_over_the_threshold_requires_dual_control():
     assert edited.approvals_required == 2
 
 
+@pytest.mark.parametrize(("currency", "threshold"), [("USD", 200000), ("JPY", 300000), ("KWD", 600000)])
+def test_editing_any_reason_over_the_high_value_threshold_requires_dual_control(currency, threshold):
+    # Quality without evidence is reviewed (R-EVIDENCE-QUALITY) with one approval.
+    order = captured_order(amount_minor=threshold * 2, currency=currency)
+    refund = make_refund(order=order, amount_minor=100, reason=Reason.QUALITY)
+    assert refund.approvals_required == 1
+    assert refund_edit(refund_id=refund.pk, actor=agent(), amount_minor=threshold).approvals_required == 1
+    assert refund_edit(refund_id=refund.pk, actor=agent(), amount_minor=threshold + 1).approvals_required == 2
+    assert refund_edit(refund_id=refund.pk, actor=agent(), amount_minor=threshold).approvals_required == 1
+
+
 def test_edit_after_a_first_approval_is_refused():
     refund = goodwill()
     refund_approve(refund_id=refund.pk, actor=agent("s1", Role.SENIOR_AGENT))
