@@ -55,9 +55,21 @@ def nav_texts(page) -> list[str]:
 def test_each_role_lands_on_its_home_and_sees_only_what_it_may_do(desk, browser, screenshot_dir):
     refund_settled_earlier(days=3)  # finance's default day is the last one with a settlement
     expected = {
-        "agent": ("/console/", ["Review queue", "Overrides", "New refund"]),
-        "senior1": ("/console/", ["Review queue", "Overrides", "New refund"]),
-        "fiona": ("/finance/", ["Review queue", "Overrides", "Reconciliation", "Webhook inbox", "Admin"]),
+        "agent": ("/console/", ["Review queue", "Overrides", "Needs action 0", "New refund"]),
+        "senior1": ("/console/", ["Review queue", "Overrides", "Needs action 0", "New refund"]),
+        "fiona": (
+            "/finance/",
+            [
+                "Review queue",
+                "Overrides",
+                "Needs action 0",
+                "Reconciliation",
+                "Webhook inbox",
+                "Periods",
+                "Corrections",
+                "Admin",
+            ],
+        ),
     }
     for username, (home, links) in expected.items():
         context = browser.new_context(viewport={"width": 1280, "height": 900})
@@ -174,13 +186,13 @@ def test_a_new_attempt_clears_the_previous_error(desk, page):
     refund = busy_queue()["goodwill"]
     log_in(page, desk, "agent")
     page.goto(f"{desk}/console/refunds/{refund.public_id}/")
-    page.get_by_label("Reason for declining").fill(" ")
+    page.locator("form.decline-form textarea[name=note]").fill(" ")
     page.get_by_role("button", name="Decline").click()
     error = page.locator("#messages .message-error")
     expect(error).to_have_count(1)
     held = []
     page.route(f"**/console/refunds/{refund.public_id}/decline/", lambda route: held.append(route))
-    page.get_by_label("Reason for declining").fill("Outside our goodwill policy.")
+    page.locator("form.decline-form textarea[name=note]").fill("Outside our goodwill policy.")
     page.get_by_role("button", name="Decline").click()
     expect(error).to_have_count(0)  # gone while the new request runs, not left to be read as its answer
     expect(page.locator("form.decline-form")).to_have_attribute("aria-busy", "true")

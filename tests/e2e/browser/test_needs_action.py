@@ -59,7 +59,7 @@ def sign_in(page, base_url: str, username: str) -> None:
     page.get_by_label("Username").fill(username)
     page.get_by_label("Password").fill(PASSWORD)
     page.get_by_role("button", name="Sign in").click()
-    page.get_by_role("heading", name="Review queue").wait_for()
+    page.get_by_role("button", name="Sign out").wait_for()  # signed in, on the role's home
 
 
 def refund_for(order_id: str, customer: str, amount_minor: int, *, provider: str = "stripe") -> Refund:

@@ -74,7 +74,7 @@ def test_queue_card_and_timeline_fit_a_phone(staff, phone, screenshot_dir):
     assert fits(phone) <= 390
     usable(phone.get_by_role("button", name="Approve and send reply"))
     usable(phone.get_by_role("button", name="Decline"))
-    usable(phone.get_by_label("Reason for declining"))
+    usable(phone.locator("form.decline-form textarea[name=note]"))
     phone.screenshot(path=str(screenshot_dir / "console-card-phone.png"), full_page=True)
 
     phone.goto(f"{staff}/console/refunds/{refunds['dual'].public_id}/timeline/")
