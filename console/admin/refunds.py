@@ -21,10 +21,10 @@ from simple_history.admin import SimpleHistoryAdmin
 from console.admin.common import ReadOnlyMixin, money_display
 from console.forms import PolicyReviewForm, RefundPolicyForm, reply_field_name
 from console.limits_grid import limit_column_label
+from console.presenters.formatting import money
 from console.presenters.policy import backtest_view
 from core.actor import Actor
 from core.errors import DomainError
-from core.money import format_plain
 from refunds.enums import PolicyStatus
 from refunds.limits import LIMIT_COLUMNS
 from refunds.models import (
@@ -422,4 +422,4 @@ def policy_changes(old: RefundPolicy, new: RefundPolicy) -> list[str]:
 
 
 def _limit_text(value: int | None, currency: str) -> str:
-    return "none" if value is None else format_plain(int(value), currency)
+    return "none" if value is None else money(int(value), currency)

@@ -24,7 +24,7 @@ from datetime import datetime
 from django.db.models import QuerySet
 from django.urls import reverse
 
-from core.money import format_plain
+from console.presenters.formatting import money
 from refunds.enums import OutboxStatus, PayoutStatus, RefundState, WebhookStatus
 from refunds.models import OutboxMessage, PayoutTask, Refund, WebhookEvent
 from refunds.permissions import Perm, has_perm
@@ -126,7 +126,7 @@ def held_text(event: WebhookEvent) -> str:
 def payout_text(task: PayoutTask) -> str:
     refund = task.refund
     return (
-        f"This refund is paid by hand: pay {format_plain(refund.amount_minor, refund.currency)} to the customer "
+        f"This refund is paid by hand: pay {money(refund.amount_minor, refund.currency)} to the customer "
         "(bank transfer or cash), then record the payment reference here. That completes the refund."
     )
 
@@ -250,7 +250,7 @@ def failed_entry(refund: Refund, user) -> NeedsActionEntry:
         text=failure_text(refund),
         since=refund.updated_at,
         refund=refund,
-        amount=format_plain(refund.amount_minor, refund.currency),
+        amount=money(refund.amount_minor, refund.currency),
         actions=allowed,
         withheld=withheld,
         detail=f"failure code {refund.failure_code or '—'} · attempt {refund.submission_count}",
@@ -267,7 +267,7 @@ def dead_letter_entry(message: OutboxMessage, user) -> NeedsActionEntry:
         text=dead_letter_text(message),
         since=message.dead_at,
         refund=refund,
-        amount=format_plain(refund.amount_minor, refund.currency),
+        amount=money(refund.amount_minor, refund.currency),
         actions=allowed,
         withheld=withheld,
         message_id=message.pk,
@@ -301,7 +301,7 @@ def payout_entry(task: PayoutTask, user) -> NeedsActionEntry:
         text=payout_text(task),
         since=task.created_at,
         refund=refund,
-        amount=format_plain(refund.amount_minor, refund.currency),
+        amount=money(refund.amount_minor, refund.currency),
         actions=allowed,
         withheld=withheld,
     )

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from django.urls import reverse
 from django.utils import timezone
 
-from core.money import format_plain
+from console.presenters.formatting import money
 from refunds.services.policy import PolicyDecision
 from refunds.services.policy_backtest import OUTCOME_KEYS, Backtest, OutcomeTotals
 
@@ -40,7 +40,7 @@ class ChangedRow:
 
 
 def _amounts(totals: OutcomeTotals) -> str:
-    return ", ".join(format_plain(amount, currency) for currency, amount in sorted(totals.amounts.items())) or "—"
+    return ", ".join(money(amount, currency) for currency, amount in sorted(totals.amounts.items())) or "—"
 
 
 def _decision(decision: PolicyDecision) -> str:
@@ -61,7 +61,7 @@ def backtest_view(backtest: Backtest) -> dict:
             public_id=row.refund.public_id,
             href=reverse("console:card", kwargs={"public_id": row.refund.public_id}),
             created=timezone.localtime(row.refund.created_at).strftime("%Y-%m-%d %H:%M %Z"),
-            amount=format_plain(row.amount_minor, row.refund.currency),
+            amount=money(row.amount_minor, row.refund.currency),
             reason=row.refund.reason,
             active=_decision(row.active),
             draft=_decision(row.draft),

@@ -16,10 +16,10 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_POST
 
 from console.forms import CancelFailedForm, PayoutPaidForm
+from console.presenters.formatting import money
 from console.presenters.needs_action import needs_action_counts, needs_action_sections
 from console.views.common import acting, console_permission
 from core.errors import DomainError
-from core.money import format_plain
 from refunds.enums import RefundState
 from refunds.models import OutboxMessage, Refund, WebhookEvent
 from refunds.permissions import Perm
@@ -69,7 +69,7 @@ def retry(request: HttpRequest, public_id: str) -> HttpResponse:
     except DomainError as error:
         messages.error(request, error.message)
         return _back(request)
-    amount = format_plain(refund.amount_minor, refund.currency)
+    amount = money(refund.amount_minor, refund.currency)
     if refund.state == S.COMPLETED:
         messages.success(request, f"Retried: the provider paid {amount} this time. The customer is told.")
     elif refund.state == S.FAILED:
