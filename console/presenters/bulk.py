@@ -20,6 +20,7 @@ from refunds.enums import DecisionKind, RefundState
 from refunds.models import Decision, Refund
 from refunds.permissions import approval_refusal, decide_refusal
 from refunds.selectors import reply_declines
+from refunds.services.policy import high_value_threshold_minor, is_high_value
 
 APPROVE = "approve"
 DECLINE = "decline"
@@ -57,7 +58,7 @@ def bulk_refunds(public_ids: Sequence[str]) -> list[Refund]:
     found = {
         refund.public_id: refund
         for refund in Refund.objects.filter(public_id__in=public_ids)
-        .select_related("order", "order__customer")
+        .select_related("order", "order__customer", "policy_version")
         .annotate(approvals_given=Count("decisions", filter=Q(decisions__kind=DecisionKind.APPROVE)))
     }
     return [found[public_id] for public_id in dict.fromkeys(public_ids) if public_id in found]
@@ -85,15 +86,23 @@ def approve_preview(refund: Refund, user: Any) -> BulkLine:
     if reply_declines(refund):
         return BulkLine(refund, amount, REFUSED, DECLINE_DRAFT_REFUSAL)
     given = len(approver_ids)
+    # The batch's one confirmation is this page: a high-value refund is named as such here, as the
+    # card's own confirmation names it (console.views.card), so nobody confirms one unawares.
+    high_value = ""
+    if is_high_value(refund.policy_version, refund.currency, refund.amount_minor):
+        threshold = high_value_threshold_minor(refund.policy_version, refund.currency) or 0
+        high_value = f"High value (above {money(threshold, refund.currency)}). "
     if given + 1 < refund.approvals_required:
         return BulkLine(
             refund,
             amount,
             WILL_RECORD,
-            f"Your approval is recorded ({given + 1} of {refund.approvals_required}); "
+            f"{high_value}Your approval is recorded ({given + 1} of {refund.approvals_required}); "
             "it then needs a second approval from a different senior agent.",
         )
-    return BulkLine(refund, amount, WILL_APPROVE, f"Approved: {amount} goes back; the customer gets the drafted reply.")
+    return BulkLine(
+        refund, amount, WILL_APPROVE, f"{high_value}Approved: {amount} goes back; the customer gets the drafted reply."
+    )
 
 
 def decline_preview(refund: Refund, user: Any) -> BulkLine:

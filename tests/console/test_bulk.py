@@ -3,7 +3,7 @@
 import pytest
 
 from core.errors import ERR_AUTHZ_MAKER_CHECKER, DomainError
-from refunds.enums import DecisionKind, RefundState, Role
+from refunds.enums import DecisionKind, Reason, RefundState, Role
 from refunds.models import Decision, Refund
 from refunds.services.decide import refund_edit
 from tests.console.conftest import review_refund
@@ -51,6 +51,18 @@ def test_the_confirmation_lists_what_will_happen_and_changes_nothing(login):
     assert f'name="version_{single.public_id}"' in html and f'name="version_{own.public_id}"' in html
     assert "Approve 2 refunds" in html
     assert Refund.objects.filter(state=RefundState.REQUESTED).count() == 3
+
+
+def test_the_confirmation_names_each_high_value_refund_as_the_card_does(login):
+    senior = login("s1", Role.SENIOR_AGENT)
+    high = review_refund(amount_minor=250_000, reason=Reason.OTHER, order_amount=500_000)  # above 2,000.00 USD
+    low = review_refund(amount_minor=5000)
+
+    response = post(senior, "approve", [high, low])
+
+    texts = {line.refund.public_id: line.text for line in response.context["lines"]}
+    assert texts[high.public_id].startswith("High value (above 2,000.00 USD).")
+    assert "High value" not in texts[low.public_id]
 
 
 def test_bulk_approve_reports_each_refund_approved_awaiting_or_refused(login):
