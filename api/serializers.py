@@ -8,6 +8,7 @@ from rest_framework import serializers
 
 from core.money import CURRENCY_EXPONENTS, MAX_AMOUNT_MINOR, is_known_currency
 from notifications.messages import MSG_REQUEST_ACCEPTED
+from notifications.replies import reply_render
 from providers.registry import provider_names
 from refunds.enums import PaymentStatus, Rail, Reason
 from refunds.services.evidence_refs import (
@@ -330,7 +331,9 @@ class RefundOutput(serializers.Serializer):
     policy = PolicyOutput(source="*")
     approvals_required = serializers.IntegerField()
     approvals = serializers.SerializerMethodField()
-    decline_reason = serializers.CharField()
+    # The message the customer got, as they read it: a template's placeholders filled in (never the
+    # staff's internal rationale, which no answer carries).
+    decline_reason = serializers.SerializerMethodField()
     override_flagged = serializers.BooleanField()
     provider_payment_id = serializers.CharField(source="payment.provider_payment_id")
     provider_refund_id = serializers.CharField(allow_null=True)
@@ -344,6 +347,9 @@ class RefundOutput(serializers.Serializer):
     decided_at = serializers.DateTimeField(allow_null=True)
     submitted_at = serializers.DateTimeField(allow_null=True)
     completed_at = serializers.DateTimeField(allow_null=True)
+
+    def get_decline_reason(self, refund) -> str:
+        return reply_render(refund.decline_reason, refund=refund) if refund.decline_reason else ""
 
     def get_approvals(self, refund) -> list[dict]:
         approvals = [d for d in refund.decisions.all() if d.kind == "approve"]

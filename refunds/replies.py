@@ -122,10 +122,30 @@ def _currency_markers() -> tuple[str, ...]:
     return tuple(sorted(markers, key=len, reverse=True))
 
 
+@lru_cache(maxsize=64)
+def _own_markers(currency: str) -> frozenset[str]:
+    """What may stand beside an amount of `currency`: its code and its symbols in our languages.
+
+    "$" and "¥" are the symbols of more than one currency; they count as the
+    refund's own when its currency writes them ("$5" on a USD refund), never
+    as another's ("€30.00" on a USD refund is another currency's money).
+    """
+    own = {currency}
+    for language in REPLY_LANGUAGES:
+        symbol = get_currency_symbol(currency, locale=language).strip(_SPACES)
+        if symbol:
+            own.add(symbol)
+            own.add(symbol.lstrip("ABCDEFGHIJKLMNOPQRSTUVWXYZ"))  # "US$" also as "$"
+    own.discard("")
+    return frozenset(own)
+
+
 @dataclass(frozen=True)
 class MoneyMention:
     text: str
     value: Decimal
+    # The currency code or symbol beside the number, "" when it is money by its decimals alone.
+    marker: str = ""
 
 
 def _value(token: str, digits: int) -> Decimal | None:
@@ -170,14 +190,15 @@ def money_mentions(text: str, currency: str) -> list[MoneyMention]:
         token = match.group(0)
         before = plain[: match.start()].rstrip(_SPACES)
         after = plain[match.end() :].lstrip(_SPACES)
-        marked = any(_marks(before, after, m) for m in markers)
+        marker = next((m for m in markers if _marks(before, after, m)), "")
+        marked = bool(marker)
         separators = [i for i, ch in enumerate(token) if ch in ".,"]
         exact_decimals = digits > 0 and bool(separators) and len(token) - separators[-1] - 1 == digits
         if not (marked or exact_decimals):
             continue
         value = _value(token, digits)
         if value is not None:
-            mentions.append(MoneyMention(token, value))
+            mentions.append(MoneyMention(token, value, marker))
     return mentions
 
 
@@ -203,8 +224,9 @@ def reply_check_amounts(template: str, *, amount_minor: int | None, currency: st
     amount is refused: the amount is always the `{amount}` placeholder.
     """
     expected = None if amount_minor is None else minor_to_major(amount_minor, currency)
+    own = _own_markers(currency)
     for mention in money_mentions(template, currency):
-        if expected is not None and mention.value == expected:
+        if expected is not None and mention.value == expected and (not mention.marker or mention.marker in own):
             continue
         refund = "" if expected is None else f", but the refund is {expected:.{exponent(currency)}f} {currency}"
         raise DomainError(

@@ -47,6 +47,8 @@ class BulkLine:
     amount: str
     outcome: str
     text: str
+    # Above its currency's high-value threshold: approving it needs its own tick on the confirmation.
+    high_value: bool = False
 
     @property
     def refused(self) -> bool:
@@ -88,10 +90,7 @@ def approve_preview(refund: Refund, user: Any) -> BulkLine:
     given = len(approver_ids)
     # The batch's one confirmation is this page: a high-value refund is named as such here, as the
     # card's own confirmation names it (console.views.card), so nobody confirms one unawares.
-    high_value = ""
-    if is_high_value(refund.policy_version, refund.currency, refund.amount_minor):
-        threshold = high_value_threshold_minor(refund.policy_version, refund.currency) or 0
-        high_value = f"High value (above {money(threshold, refund.currency)}). "
+    high_value = high_value_text(refund)
     if given + 1 < refund.approvals_required:
         return BulkLine(
             refund,
@@ -99,10 +98,23 @@ def approve_preview(refund: Refund, user: Any) -> BulkLine:
             WILL_RECORD,
             f"{high_value}Your approval is recorded ({given + 1} of {refund.approvals_required}); "
             "it then needs a second approval from a different senior agent.",
+            high_value=bool(high_value),
         )
     return BulkLine(
-        refund, amount, WILL_APPROVE, f"{high_value}Approved: {amount} goes back; the customer gets the drafted reply."
+        refund,
+        amount,
+        WILL_APPROVE,
+        f"{high_value}Approved: {amount} goes back; the customer gets the drafted reply.",
+        high_value=bool(high_value),
     )
+
+
+def high_value_text(refund: Refund) -> str:
+    """'High value (above 2,000.00 USD). ' for a refund above its policy's high-value threshold, else ''."""
+    if not is_high_value(refund.policy_version, refund.currency, refund.amount_minor):
+        return ""
+    threshold = high_value_threshold_minor(refund.policy_version, refund.currency) or 0
+    return f"High value (above {money(threshold, refund.currency)}). "
 
 
 def decline_preview(refund: Refund, user: Any) -> BulkLine:

@@ -32,6 +32,7 @@ from console.presenters.bulk import (
     bulk_preview,
     bulk_refunds,
     bulk_summary,
+    high_value_text,
 )
 from console.presenters.formatting import money
 from console.views.common import acting, console_permission
@@ -99,6 +100,10 @@ def _decide(request: HttpRequest, refund: Refund, action: str, note: str, ration
     if action == APPROVE and before == RefundState.REQUESTED and reply_declines(refund):
         # The card's rule, not the service's: the approval email would carry a reply that declines.
         return BulkLine(refund, amount, REFUSED, DECLINE_DRAFT_REFUSAL)
+    high_value = high_value_text(refund) if action == APPROVE else ""
+    if high_value and request.POST.get(f"confirm_high_value_{refund.public_id}") != "on":
+        # The card's rule too (console.views.card): money above the threshold moves only after its own tick.
+        return BulkLine(refund, amount, REFUSED, f"{high_value}Tick its confirmation to approve it.")
     try:
         if action == APPROVE:
             refund = refund_approve(refund_id=refund.pk, actor=acting(request), expected_version=version)

@@ -89,6 +89,11 @@ class Refund(models.Model):
     version = models.PositiveIntegerField(default=1, editable=False)
 
     provider_refund_id = models.CharField(max_length=100, null=True, blank=True, unique=True)
+    # The provider refunds of earlier submission rounds, oldest first. A retry starts a new provider
+    # refund, so news about an earlier one (a repeated failure, a late answer) must never move this
+    # round (refunds.services.outcome, refunds.services.webhooks). Null until a first retry: adding a
+    # nullable column leaves the embedded SQLite table (and its guard triggers) as it is.
+    earlier_provider_refund_ids = models.JSONField(null=True, blank=True, editable=False)
     failure_code = models.CharField(max_length=60, blank=True)
     failure_retryable = models.BooleanField(default=False)
     submission_count = models.PositiveIntegerField(default=0)

@@ -99,6 +99,14 @@ def submission_open(*, refund: Refund, payment: Payment, round_: int) -> OutboxM
     """
     if provider_class(payment.provider).settles_by_hand:
         return PayoutTask.objects.create(refund=refund)
+    if round_ > 1:
+        # Earlier rounds' calls that were given up are closed: this round replaces them, and
+        # sending one now would ask the provider for a second refund (Needs action drops them too).
+        OutboxMessage.objects.filter(refund=refund, status__in=[OutboxStatus.DEAD, OutboxStatus.PENDING]).update(
+            status=OutboxStatus.CANCELED,
+            updated_at=timezone.now(),
+            last_error=f"superseded by submission round {round_}",
+        )
     until = queued_until(countdown=0)
     message = OutboxMessage.objects.create(
         refund=refund,
@@ -244,6 +252,15 @@ class Claim:
     idempotency_key: str
 
 
+def _superseded(message: OutboxMessage, refund: Refund) -> bool:
+    """The message carries an earlier submission round than the one the refund is in (or about to start)."""
+    round_ = message.payload.get("round") if isinstance(message.payload, dict) else None
+    if not isinstance(round_, int):
+        return False
+    current = refund.submission_count + (1 if refund.state == S.APPROVED else 0)
+    return round_ < current
+
+
 def outbox_claim(*, message_id: int) -> Claim | None:
     """Take the message for one delivery attempt, or None if it is not ours to take now."""
     refund_id = OutboxMessage.objects.filter(pk=message_id).values_list("refund_id", flat=True).first()
@@ -257,6 +274,15 @@ def outbox_claim(*, message_id: int) -> Claim | None:
             return None
         if message.lease_expires_at and message.lease_expires_at > now:
             return None  # another worker is calling the provider right now
+        if _superseded(message, refund):
+            # An earlier round's call (a dead letter replayed, a task left in the queue) while a later
+            # round is out: sending it would ask the provider for a second refund of the same money.
+            message.status = OutboxStatus.CANCELED
+            message.lease_expires_at = None
+            message.queued_until = None
+            message.last_error = f"superseded by submission round {refund.submission_count}"
+            message.save(update_fields=["status", "lease_expires_at", "queued_until", "last_error", "updated_at"])
+            return None
         if refund.state in (S.APPROVED, S.SUBMITTING):
             stopped = refund_stop_if_payment_withdrawn(refund=refund, payment=payment, actor=OUTBOX_ACTOR)
             if stopped is not None:
@@ -395,6 +421,13 @@ def outbox_replay(*, message_id: int, actor: Actor) -> OutboxMessage:
         if message.status != OutboxStatus.DEAD:
             raise DomainError(
                 ERR_CONFLICT_STATE, f"Only dead-lettered messages can be replayed (this one is {message.status})."
+            )
+        refund = Refund.objects.get(pk=message.refund_id)
+        if _superseded(message, refund):
+            raise DomainError(
+                ERR_CONFLICT_STATE,
+                f"This call was submission round {message.payload['round']}; the refund has moved on to round "
+                f"{refund.submission_count}. Replaying it could pay the customer twice.",
             )
         message.status = OutboxStatus.PENDING
         message.attempts = 0

@@ -54,6 +54,8 @@ def refund_apply_outcome(
     """
     with transaction.atomic():
         refund, payment = refund_lock(refund_id=refund_id)
+        if outcome.provider_refund_id and outcome.provider_refund_id in (refund.earlier_provider_refund_ids or []):
+            return refund, False  # news of an earlier round's provider refund: this round is another one
         # Learnt from this answer if we did not know it (a timeout can hide the id until a webhook or poll).
         provider_refund_id = refund.provider_refund_id or outcome.provider_refund_id
         sources, target = _MOVES[outcome.status]

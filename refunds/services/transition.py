@@ -195,7 +195,14 @@ def refund_transition(
     before = _move(refund, payment=payment, to=to, changes=changes or {})
     fields = {"state", "version", "updated_at", *(changes or {})}
     if to == S.SUBMITTING:
-        fields |= {"submission_count", "submitted_at", "failure_code", "failure_retryable"}
+        fields |= {
+            "submission_count",
+            "submitted_at",
+            "failure_code",
+            "failure_retryable",
+            "provider_refund_id",
+            "earlier_provider_refund_ids",
+        }
     refund.save(update_fields=sorted(fields))
     _post_ledger(refund, source=source, to=to, occurred_at=occurred_at)
     _record(refund, [_Step(actor, STATE_EVENTS[to], action, note, before, None, audit or {}, log or {})], at=at)
@@ -218,6 +225,14 @@ def _move(refund: Refund, *, payment: Payment, to: RefundState, changes: Mapping
         refund.submission_count += 1
         refund.submitted_at = timezone.now()
         refund.failure_code, refund.failure_retryable = "", False  # a new round: the last failure is history
+        if refund.provider_refund_id:
+            # A new round is a new provider refund: the last one's id is history too, kept so its
+            # late news is recognised as such (refund_apply_outcome) instead of moving this round.
+            refund.earlier_provider_refund_ids = [
+                *(refund.earlier_provider_refund_ids or []),
+                refund.provider_refund_id,
+            ]
+            refund.provider_refund_id = None
     for name, value in changes.items():
         setattr(refund, name, value)
     return before

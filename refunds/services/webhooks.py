@@ -153,6 +153,13 @@ def _apply(inbox: WebhookEvent, event: ProviderEvent) -> None:
     # Judged under the refund's lock (payment, then refund: the one lock order),
     # so its provider id and state cannot change between the check and the apply.
     refund, _payment = refund_lock(refund_id=candidate.pk)
+    if event.provider_refund_id and event.provider_refund_id in (refund.earlier_provider_refund_ids or []):
+        # Our own earlier round's provider refund (failed, then retried as a new one): history, not news.
+        inbox.refund = refund
+        inbox.status = WebhookStatus.IGNORED
+        inbox.note = f"provider refund {event.provider_refund_id} is an earlier round of refund {refund.public_id}"
+        inbox.save(update_fields=["refund", "status", "note"])
+        return
     held = _hold_reason(refund, event)
     if held:
         _hold(inbox, refund=refund, reason=held)

@@ -32,6 +32,21 @@ def test_deny_stores_the_rationale_and_never_returns_it(client_for, merchant):
     assert decision.rationale == RATIONALE
 
 
+def test_the_decline_message_is_returned_as_the_customer_reads_it_not_as_a_template(client_for, merchant):
+    refund_id = _reviewed(merchant)
+    checker = client_for("checker", role=Role.AGENT)
+    checker.post(
+        f"/v1/refunds/{refund_id}/decision",
+        {"decision": "deny", "note": "We cannot refund {amount} for order {order}."},
+        format="json",
+    )
+
+    reason = merchant.get(f"/v1/refunds/{refund_id}").json()["decline_reason"]
+
+    order_id = Refund.objects.get(public_id=refund_id).order.order_id
+    assert reason == f"We cannot refund $5.00 for order {order_id}."
+
+
 def test_approve_with_a_reply_stating_another_amount_is_refused_and_nothing_moves(client_for, merchant):
     refund_id = _reviewed(merchant)
     checker = client_for("checker", role=Role.AGENT)

@@ -12,7 +12,17 @@ from tests.refunds.factories import agent
 pytestmark = pytest.mark.django_db
 
 
-def post(client, action: str, refunds, *, confirm: bool = False, note: str = "", rationale: str = "", versions=None):
+def post(
+    client,
+    action: str,
+    refunds,
+    *,
+    confirm: bool = False,
+    note: str = "",
+    rationale: str = "",
+    versions=None,
+    extra=None,
+):
     data = {"action": action, "refund": [r.public_id for r in refunds], "back": "view=waiting"}
     if confirm:
         data["confirm"] = "on"
@@ -23,6 +33,7 @@ def post(client, action: str, refunds, *, confirm: bool = False, note: str = "",
         data["note"] = note
     if rationale:
         data["rationale"] = rationale
+    data.update(extra or {})
     return client.post("/console/refunds/bulk/", data)
 
 
@@ -63,6 +74,23 @@ def test_the_confirmation_names_each_high_value_refund_as_the_card_does(login):
     texts = {line.refund.public_id: line.text for line in response.context["lines"]}
     assert texts[high.public_id].startswith("High value (above 2,000.00 USD).")
     assert "High value" not in texts[low.public_id]
+
+
+def test_a_high_value_refund_is_approved_in_bulk_only_with_its_own_tick(login):
+    senior = login("s1", Role.SENIOR_AGENT)
+    high = review_refund(amount_minor=250_000, reason=Reason.OTHER, order_amount=500_000)
+
+    confirm_page = post(senior, "approve", [high]).content.decode()
+    assert f'name="confirm_high_value_{high.public_id}"' in confirm_page
+
+    # The confirmation step posted without the tick (a crafted request, or the box left empty): refused.
+    response = post(senior, "approve", [high], confirm=True)
+    assert outcomes(response) == {high.public_id: "refused"}
+    assert "Tick its confirmation" in response.content.decode()
+    assert not Decision.objects.filter(refund=high, kind=DecisionKind.APPROVE).exists()
+
+    ticked = post(senior, "approve", [high], confirm=True, extra={f"confirm_high_value_{high.public_id}": "on"})
+    assert outcomes(ticked) == {high.public_id: "awaiting"}  # high value: the first of two approvals
 
 
 def test_bulk_approve_reports_each_refund_approved_awaiting_or_refused(login):

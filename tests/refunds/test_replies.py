@@ -41,6 +41,28 @@ def test_a_reply_stating_the_refunds_own_amount_or_the_placeholder_is_accepted()
     reply_check(template="We refund 4.00 USD, that is {amount}.", amount_minor=400, currency="USD")
 
 
+@pytest.mark.parametrize(
+    ("text", "currency"),
+    [
+        ("We refund €30.00.", "USD"),
+        ("We refund 30.00 EUR.", "USD"),
+        ("Wir erstatten 30,00 $.", "EUR"),
+    ],
+)
+def test_the_refunds_number_in_another_currency_is_refused(text, currency):
+    with pytest.raises(DomainError) as refused:
+        reply_check(template=text, amount_minor=3000, currency=currency)
+    assert refused.value.code == ERR_REPLY_AMOUNT_MISMATCH
+
+
+@pytest.mark.parametrize(
+    ("text", "currency", "amount_minor"),
+    [("We refund $30.00.", "USD", 3000), ("Wir erstatten 30,00 €.", "EUR", 3000), ("¥500 back", "JPY", 500)],
+)
+def test_the_refunds_number_with_its_own_currency_is_accepted(text, currency, amount_minor):
+    reply_check(template=text, amount_minor=amount_minor, currency=currency)
+
+
 def test_an_unknown_placeholder_is_refused_listing_the_allowed_ones():
     with pytest.raises(DomainError) as refused:
         reply_check(template="Hello {name}, your {amount}.", amount_minor=400, currency="USD")
