@@ -8,7 +8,10 @@ German must never get.
 
 from __future__ import annotations
 
+import io
+import os
 import sys
+import tempfile
 from pathlib import Path
 
 from babel.messages.catalog import Catalog
@@ -42,10 +45,31 @@ def compile_all(root: Path = ROOT / "locale") -> int:
         if problems:
             print(f"{po_path}: {len(problems)} problem(s): {problems[:3]}", file=sys.stderr)
             return -1
-        with po_path.with_suffix(".mo").open("wb") as mo_file:
-            write_mo(mo_file, catalog)
+        buffer = io.BytesIO()
+        write_mo(buffer, catalog)
+        _write_atomically(po_path.with_suffix(".mo"), buffer.getvalue())
         count += 1
     return count
+
+
+def _write_atomically(path: Path, content: bytes) -> None:
+    """Replace `path` with `content` in one rename, and only when it changed.
+
+    A running server (or a parallel test process) may be reading the .mo
+    while it is compiled: written in place, it would see a half-written file
+    and fail to parse it. A rename swaps the whole file at once.
+    """
+    if path.exists() and path.read_bytes() == content:
+        return
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(handle, "wb") as file:
+            file.write(content)
+        os.chmod(temporary, 0o644)
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
 
 
 if __name__ == "__main__":

@@ -121,3 +121,23 @@ def test_the_build_refuses_fuzzy_and_untranslated_entries(tmp_path, entry, compi
 
 def test_the_committed_catalogues_compile():
     assert compile_all() == len(LANGUAGES)
+
+
+def test_a_compiled_catalogue_is_swapped_in_whole_and_left_alone_when_unchanged(tmp_path):
+    """Parallel test processes (and a running server) read the .mo while another compiles it: written in
+    place, a reader met a half-written file ("unpack requires a buffer of 4 bytes")."""
+    po = tmp_path / "de" / "LC_MESSAGES" / "django.po"
+    po.parent.mkdir(parents=True)
+    po.write_text(PO_HEADER + '\nmsgid "Amount"\nmsgstr "Betrag"\n')
+    mo = po.with_suffix(".mo")
+    assert compile_all(tmp_path) == 1
+    first = mo.stat()
+
+    assert compile_all(tmp_path) == 1
+    assert mo.stat().st_ino == first.st_ino and mo.stat().st_mtime_ns == first.st_mtime_ns  # unchanged: untouched
+
+    po.write_text(PO_HEADER + '\nmsgid "Amount"\nmsgstr "Summe"\n')
+    assert compile_all(tmp_path) == 1
+    assert mo.stat().st_ino != first.st_ino  # a new file renamed over the old one, never rewritten in place
+    assert b"Summe" in mo.read_bytes()
+    assert [p.name for p in po.parent.iterdir() if p.suffix == ".tmp"] == []
