@@ -109,19 +109,6 @@ _NUMBER = re.compile(r"(?<![\w.,])\d+(?:[.,'’]\d+)*")
 _SPACES = " \u00a0\u202f\u2009\u200f\u200e\u2066\u2069"
 
 
-@lru_cache(maxsize=1)
-def _currency_markers() -> tuple[str, ...]:
-    """ISO codes and the symbols Babel writes for them in our languages ($, US$, €, د.ك.‏ …), longest first."""
-    markers = {"$", "€", "£", "¥"}
-    for code in CURRENCY_EXPONENTS:
-        markers.add(code)
-        for language in REPLY_LANGUAGES:
-            symbol = get_currency_symbol(code, locale=language).strip(_SPACES)
-            if symbol:
-                markers.add(symbol)
-    return tuple(sorted(markers, key=len, reverse=True))
-
-
 @lru_cache(maxsize=64)
 def _own_markers(currency: str) -> frozenset[str]:
     """What may stand beside an amount of `currency`: its code and its symbols in our languages.
@@ -138,6 +125,15 @@ def _own_markers(currency: str) -> frozenset[str]:
             own.add(symbol.lstrip("ABCDEFGHIJKLMNOPQRSTUVWXYZ"))  # "US$" also as "$"
     own.discard("")
     return frozenset(own)
+
+
+@lru_cache(maxsize=1)
+def _currency_markers() -> tuple[str, ...]:
+    """Every currency's markers (`_own_markers`: ISO codes, $, US$, €, د.ك.‏ …) and the bare symbols, longest first."""
+    markers = {"$", "€", "£", "¥"}
+    for code in CURRENCY_EXPONENTS:
+        markers |= _own_markers(code)
+    return tuple(sorted(markers, key=len, reverse=True))
 
 
 @dataclass(frozen=True)
