@@ -41,6 +41,9 @@ def _canonical(event: AuditEvent, *, seq: int, prev_hash: str) -> bytes:
         "correlation_id": event.correlation_id,
         "prev_hash": prev_hash,
     }
+    if event.channel:
+        # Only when set: the links sealed before the column existed keep their hashes.
+        body["channel"] = event.channel
     return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str).encode()
 
 
@@ -80,6 +83,7 @@ def audit_record_many(events: list[dict[str, Any]], *, occurred_at: datetime | N
                 actor_user=actor.user,
                 actor_api_key=actor.api_key,
                 actor_label=actor.label[:150],
+                channel=actor.channel,
                 refund=refund,
                 subject=fields.pop("subject", "") or (refund.public_id if refund is not None else ""),
                 correlation_id=correlation_id,

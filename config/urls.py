@@ -21,6 +21,7 @@ urlpatterns = [
     path("console/", include("console.urls")),
     path("r/", include("status_page.urls")),
     path("finance/", include("console.finance.urls")),
+    path("integrations/", include("integrations.urls")),
     path("admin/", admin.site.urls),
 ]
 

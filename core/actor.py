@@ -21,6 +21,9 @@ class Actor:
     label: str
     user: Any = None
     api_key: Any = None
+    # Where the person acted when it is not the console or the API: "slack" (issue 13). Recorded on
+    # every audit event they cause; empty for the console, the API and the system.
+    channel: str = ""
 
     @classmethod
     def system(cls, label: str = "system") -> Actor:
@@ -29,6 +32,11 @@ class Actor:
     @classmethod
     def for_user(cls, user) -> Actor:
         return cls(type="user", label=user.get_username(), user=user)
+
+    @classmethod
+    def for_slack_user(cls, user) -> Actor:
+        """A console user acting from the Slack approval card (integrations.slack): same rules, other channel."""
+        return cls(type="user", label=f"{user.get_username()} (Slack)", user=user, channel="slack")
 
     @classmethod
     def for_api_key(cls, api_key) -> Actor:

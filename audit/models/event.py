@@ -18,6 +18,8 @@ class AuditEvent(models.Model):
     actor_user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.PROTECT, related_name="+")
     actor_api_key = models.ForeignKey("refunds.ApiKey", null=True, on_delete=models.PROTECT, related_name="+")
     actor_label = models.CharField(max_length=150)
+    # Where the actor acted, when not the console or the API ("slack"); part of the sealed content when set.
+    channel = models.CharField(max_length=20, blank=True, default="", db_default="")
     action = models.CharField(max_length=60, db_index=True)
     refund = models.ForeignKey("refunds.Refund", null=True, on_delete=models.PROTECT, related_name="audit_events")
     subject = models.CharField(max_length=100, blank=True, help_text="Order id, policy version … when not a refund.")

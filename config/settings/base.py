@@ -66,6 +66,8 @@ INSTALLED_APPS = [
     "api",
     "console",
     "status_page",
+    # Where the team already works: the Slack approval card and the weekly digest (issue 13).
+    "integrations",
 ]
 # Development tools (the provider simulator's `manage.py run_provider_sim`) are never part of a
 # production deployment: installed only with DEBUG, or when DEVTOOLS=1 (the test settings).
@@ -297,15 +299,20 @@ CELERY_TASK_DEFAULT_QUEUE = os.environ.get("CELERY_TASK_DEFAULT_QUEUE", "celery"
 # worker per queue (`-Q <default>.provider`) to give deliveries their own processes.
 CELERY_PROVIDER_QUEUE = f"{CELERY_TASK_DEFAULT_QUEUE}.provider"
 CELERY_EMAIL_QUEUE = f"{CELERY_TASK_DEFAULT_QUEUE}.email"
+# Slack calls (cards, ephemeral answers, the digest): Slack being slow or rate-limiting us
+# never holds up a provider delivery or a customer email.
+CELERY_SLACK_QUEUE = f"{CELERY_TASK_DEFAULT_QUEUE}.slack"
 CELERY_TASK_QUEUES = [
     Queue(CELERY_TASK_DEFAULT_QUEUE, routing_key=CELERY_TASK_DEFAULT_QUEUE),
     Queue(CELERY_PROVIDER_QUEUE, routing_key=CELERY_PROVIDER_QUEUE),
     Queue(CELERY_EMAIL_QUEUE, routing_key=CELERY_EMAIL_QUEUE),
+    Queue(CELERY_SLACK_QUEUE, routing_key=CELERY_SLACK_QUEUE),
 ]
 CELERY_TASK_ROUTES = {
     "refunds.deliver_outbox": {"queue": CELERY_PROVIDER_QUEUE, "routing_key": CELERY_PROVIDER_QUEUE},
     "refunds.send_refund_email": {"queue": CELERY_EMAIL_QUEUE, "routing_key": CELERY_EMAIL_QUEUE},
     "notifications.deliver_email": {"queue": CELERY_EMAIL_QUEUE, "routing_key": CELERY_EMAIL_QUEUE},
+    "integrations.slack.*": {"queue": CELERY_SLACK_QUEUE, "routing_key": CELERY_SLACK_QUEUE},
 }
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
@@ -326,6 +333,17 @@ CELERY_BEAT_SCHEDULE = {
     # for the day's refunds to have settled; CELERY_TIMEZONE (UTC) sets the hour.
     "reconcile-yesterday": {"task": "ledger.reconcile_yesterday", "schedule": crontab(hour=2, minute=30)},
 }
+
+# --- Slack (issue 13, docs/slack.md) ------------------------------------------
+# Without a bot token the integration is off: no card is posted, the interactions URL answers 404.
+SLACK_BOT_TOKEN = os.environ.get("SLACK_BOT_TOKEN", "")
+SLACK_SIGNING_SECRET = os.environ.get("SLACK_SIGNING_SECRET", "")
+SLACK_APPROVALS_CHANNEL = os.environ.get("SLACK_APPROVALS_CHANNEL", "")
+# Slack's Web API; the simulator (`manage.py run_slack_sim`) serves the same method paths under /api/.
+SLACK_API_BASE = os.environ.get("SLACK_API_BASE", "https://slack.com/api/")
+SLACK_TIMEOUT_SECONDS = float(os.environ.get("SLACK_TIMEOUT_SECONDS", "5"))
+# How long a Slack user's console account (users.info -> profile.email) is remembered.
+SLACK_USER_CACHE_SECONDS = env_int("SLACK_USER_CACHE_SECONDS", 3600)
 
 # --- Customer status page (SPEC §8, docs/customer.md) ------------------------
 STATUS_PAGE_RATE_LIMIT_PER_MINUTE = env_int("STATUS_PAGE_RATE_LIMIT_PER_MINUTE", 60)  # per client IP; 0 disables

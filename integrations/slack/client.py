@@ -1,0 +1,29 @@
+"""The Slack Web API client: `slack_sdk.WebClient`, configured once from the settings (docs/slack.md)."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from slack_sdk import WebClient
+
+
+def slack_enabled() -> bool:
+    """The integration is on when a bot token is configured; without one nothing else changes."""
+    return bool(settings.SLACK_BOT_TOKEN)
+
+
+def slack_client() -> WebClient:
+    """A client for `SLACK_API_BASE` (Slack, or the simulator under /api/) with the bot token.
+
+    No retry handlers: the callers are Celery tasks, which reschedule on 429
+    (honouring Retry-After) and on 5xx with backoff, so a worker never sleeps
+    inside a call while other work waits.
+    """
+    base = settings.SLACK_API_BASE
+    if not base.endswith("/"):
+        base += "/"
+    return WebClient(
+        token=settings.SLACK_BOT_TOKEN,
+        base_url=base,
+        timeout=int(max(1, settings.SLACK_TIMEOUT_SECONDS)),
+        retry_handlers=[],
+    )
