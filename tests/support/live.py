@@ -68,7 +68,7 @@ def app_env(*, namespace: str, **extra: str) -> dict[str, str]:
 
 def queue_names(namespace: str) -> list[str]:
     """The queues config/settings/base.py derives from CELERY_TASK_DEFAULT_QUEUE."""
-    return [namespace, f"{namespace}.provider", f"{namespace}.email"]
+    return [namespace, f"{namespace}.provider", f"{namespace}.email", f"{namespace}.slack"]
 
 
 def delete_queues(namespace: str) -> None:
