@@ -268,7 +268,7 @@ def _ref(public_id: str) -> RefundRef:
 def digest_build(week: IsoWeek, *, now: datetime | None = None) -> Digest:
     """The digest of `week`; the SLA section is as of `now` (default: this moment).
 
-    Nine queries whatever the number of refunds (tests/integrations/test_digest.py
+    Ten queries whatever the number of refunds (tests/integrations/test_digest.py
     guards it): nothing is read per refund.
     """
     now = now or timezone.now()

@@ -150,7 +150,8 @@ def _context(digest: Digest) -> dict[str, Any]:
         ],
         "median_by_people": duration(digest.median_by_people),
         "median_all": duration(digest.median_all),
-        "sla": duration(digest.sla),
+        # The SLA as it is set (REFUND_DECISION_SLA_HOURS): "24 h", not "1 d".
+        "sla": f"{int(digest.sla.total_seconds() // 3600)} h",
         "overdue": [
             {
                 "item": item,

@@ -13,7 +13,7 @@ and `manage.py send_digest` call. Side effects, in order:
    BCC is what spam filters mark down, and one rejected address then fails
    one message, not the lot. Each address is recorded on the run as soon as
    its message is accepted, so a retry after a failure part-way emails only
-   those not reached yet;
+   those not reached yet (an address refused for good, 5xx, is logged and skipped);
 4. the run marked sent, with the rendered Slack blocks; after commit the
    Slack post is queued (`integrations.slack.post_digest`, the Slack queue),
    when the integration is on — otherwise the email is the whole digest.
@@ -26,7 +26,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from smtplib import SMTPException
+from smtplib import SMTPException, SMTPRecipientsRefused
 
 from celery import shared_task
 from django.conf import settings
@@ -162,7 +162,17 @@ def _email(run: DigestRun, *, title: str, text: str, html: str) -> None:
                 subject=title, body=text, from_email=settings.DEFAULT_FROM_EMAIL, to=[email], connection=connection
             )
             message.attach_alternative(html, "text/html")
-            message.send()
+            try:
+                message.send()
+            except SMTPRecipientsRefused as error:
+                codes = [code for code, _ in error.recipients.values()]
+                if not codes or min(codes) < 500:
+                    raise  # try later (451 …): the task's retry emails who was not reached yet
+                # No such mailbox (5xx): retrying will not change it; the others still get theirs.
+                logger.warning(
+                    "digest email refused", extra={"message_id": "MSG.digest.email_refused", "code": max(codes)}
+                )
+                continue
             run.recipients = [*run.recipients, email]
             DigestRun.objects.filter(pk=run.pk).update(recipients=run.recipients)
 
