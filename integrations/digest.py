@@ -68,9 +68,12 @@ class IsoWeek:
         if match is None:
             raise ValueError(f"{text!r} is not an ISO week: write it as YYYY-Www, e.g. 2026-W45")
         year, week = int(match[1]), int(match[2])
+        if not 1 <= year <= 9998:
+            raise ValueError(f"{text!r} is not an ISO week: the year must be 0001 to 9998")
         try:
             return cls(year, week)
         except ValueError:
+            # 28 December is always in the year's last ISO week.
             last = date(year, 12, 28).isocalendar().week
             raise ValueError(f"{text!r} is not an ISO week: {year} has weeks W01 to W{last:02d}") from None
 

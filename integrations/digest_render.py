@@ -254,76 +254,74 @@ def _capped(lines: list[str], limit: int) -> tuple[list[str], int]:
 def digest_slack(digest: Digest) -> tuple[str, list[dict[str, Any]]]:
     """(notification text, blocks) for chat.postMessage: within Slack's limits whatever the week held."""
     c = _context(digest)
-    overrides_url, queue_url = c["overrides_url"], c["queue_url"]
     header = _shorten(f"Weekly refund digest {digest.week}", SLACK_MAX_HEADER_CHARS)
     blocks: list[dict[str, Any]] = [
         {"type": "header", "text": {"type": "plain_text", "text": header}},
         {"type": "context", "elements": [{"type": "mrkdwn", "text": slack_escape(c["period"])}]},
+        *_slack_overrides(c),
+        {"type": "divider"},
+        *_slack_sections(digest, c),
     ]
-    if digest.overrides:
-        count = len(digest.overrides)
-        blocks.append(
-            _section(
-                [
-                    f"{LOUD} *{count} override{'s' if count != 1 else ''} of the policy* — "
-                    "decisions that went against its recommendation"
-                ]
-            )
-        )
-        for row in c["overrides"][:SLACK_OVERRIDES_LISTED]:
-            item = row["item"]
-            lines = [
-                f"{LOUD} *{_link(item.refund)}* {slack_escape(row['headline'])}",
-                f"*Rule:* {slack_escape(_shorten(f'{item.rule}: {item.rule_text}', 300))}",
-                f"*The draft said:* {slack_escape(_shorten(item.draft_reply, 500) or '(no draft)')}",
-            ]
-            if item.decline_reason:
-                lines.append(f"*Reason given to the customer:* {slack_escape(_shorten(item.decline_reason, 500))}")
-            blocks.append(_section(lines))
-        if count > SLACK_OVERRIDES_LISTED:
-            blocks.append(_section([], more=count - SLACK_OVERRIDES_LISTED, more_url=overrides_url))
-    else:
-        blocks.append(_section(["No overrides of the policy this week."]))
-    blocks.append({"type": "divider"})
+    return slack_escape(subject(digest)), blocks[:SLACK_MAX_BLOCKS]
 
-    decline_lines = [
+
+def _slack_overrides(c: dict[str, Any]) -> list[dict[str, Any]]:
+    """A loud heading, then one section per override (the first SLACK_OVERRIDES_LISTED), then how many more."""
+    count = len(c["overrides"])
+    if not count:
+        return [_section(["No overrides of the policy this week."])]
+    plural = "s" if count != 1 else ""
+    blocks = [_section([f"{LOUD} *{count} override{plural} of the policy* — decisions that went against it"])]
+    for row in c["overrides"][:SLACK_OVERRIDES_LISTED]:
+        item = row["item"]
+        lines = [
+            f"{LOUD} *{_link(item.refund)}* {slack_escape(row['headline'])}",
+            f"*Rule:* {slack_escape(_shorten(f'{item.rule}: {item.rule_text}', 300))}",
+            f"*The draft said:* {slack_escape(_shorten(item.draft_reply, 500) or '(no draft)')}",
+        ]
+        if item.decline_reason:
+            lines.append(f"*Reason given to the customer:* {slack_escape(_shorten(item.decline_reason, 500))}")
+        blocks.append(_section(lines))
+    if count > SLACK_OVERRIDES_LISTED:
+        blocks.append(_section([], more=count - SLACK_OVERRIDES_LISTED, more_url=c["overrides_url"]))
+    return blocks
+
+
+def _slack_sections(digest: Digest, c: dict[str, Any]) -> list[dict[str, Any]]:
+    """Declines, edits per rule, outcomes, medians, and the refunds waiting past the SLA."""
+    queue_url = c["queue_url"]
+    declines = [
         f"{group.count} × {slack_escape(_shorten(group.reason, 300))} "
         f"({', '.join(_link(ref) for ref in group.refunds[:5])}{' …' if group.count > 5 else ''})"
         for group in digest.declines
     ]
-    shown, more = _capped(decline_lines, SLACK_LINES_LISTED)
-    blocks.append(_section([f"*Declines: {digest.declined_count}*", *shown], more=more, more_url=queue_url))
-
-    edit_lines = [slack_escape(rule.sentence) for rule in digest.edits] or ["No reviewed refunds were decided."]
-    shown, more = _capped(edit_lines, SLACK_LINES_LISTED)
-    blocks.append(_section(["*Drafts edited, by policy rule*", *shown], more=more, more_url=queue_url))
-
-    outcome_lines = [
+    edits = [slack_escape(rule.sentence) for rule in digest.edits] or ["No reviewed refunds were decided."]
+    outcomes = [
         f"{row['label']}: *{row['count']}*" + (f" ({slack_escape(row['amounts'])})" if row["amounts"] else "")
         for row in c["outcomes"]
     ]
-    blocks.append(_section(["*Outcomes*", *outcome_lines]))
-    blocks.append(
+    overdue = [
+        f"{_link(row['item'].refund)} waiting {row['waited']}, {slack_escape(row['amount'])}, "
+        f"{slack_escape(row['item'].rule)}"
+        for row in c["overdue"]
+    ]
+    shown_declines, more_declines = _capped(declines, SLACK_LINES_LISTED)
+    shown_edits, more_edits = _capped(edits, SLACK_LINES_LISTED)
+    return [
+        _section([f"*Declines: {digest.declined_count}*", *shown_declines], more=more_declines, more_url=queue_url),
+        _section(["*Drafts edited, by policy rule*", *shown_edits], more=more_edits, more_url=queue_url),
+        _section(["*Outcomes*", *outcomes]),
         _section(
             [
                 "*Time from request to decision (median)*",
                 f"Decided by people: {c['median_by_people']} ({digest.decided_by_people} refunds)",
                 f"All decisions, the policy's included: {c['median_all']} ({digest.decided_all} refunds)",
             ]
-        )
-    )
-    blocks.append({"type": "divider"})
-    overdue_lines = [
-        f"{_link(row['item'].refund)} waiting {row['waited']}, {slack_escape(row['amount'])}, "
-        f"{slack_escape(row['item'].rule)}"
-        for row in c["overdue"]
-    ]
-    blocks.append(
+        ),
+        {"type": "divider"},
         _section(
-            [f"*Waiting longer than the SLA ({c['sla']}) now: {digest.overdue_count}*", *overdue_lines],
+            [f"*Waiting longer than the SLA ({c['sla']}) now: {digest.overdue_count}*", *overdue],
             more=c["overdue_more"],
             more_url=queue_url,
-        )
-    )
-    text = slack_escape(subject(digest))
-    return text, blocks[:SLACK_MAX_BLOCKS]
+        ),
+    ]

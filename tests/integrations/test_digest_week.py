@@ -28,6 +28,7 @@ def test_the_first_iso_week_can_start_in_the_year_before():
         ("2025-W53", "2025 has weeks W01 to W52"),
         ("2026-W00", "2026 has weeks W01 to W53"),
         ("2026-13", "write it as YYYY-Www"),
+        ("0000-W01", "the year must be 0001 to 9998"),
         ("2026W13", "write it as YYYY-Www"),
         ("", "write it as YYYY-Www"),
     ],
