@@ -332,7 +332,7 @@ def apply_submission_answer(ws: Workspace, view_id: str, delivery: Delivery) -> 
                 )
             }
         )
-        record["errors"] = {}
+        record["errors"], record["draft"] = {}, {}
         return
     if action == "clear":
         for other in ws.views.values():

@@ -80,7 +80,15 @@ class Workspace:
     _defaults: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        self._defaults = {"interactions_url": self.interactions_url, "trigger_ttl": self.trigger_ttl}
+        self.remember_defaults()
+
+    def remember_defaults(self) -> None:
+        """What `reset` goes back to: the start's interactions URL, trigger TTL and members."""
+        self._defaults = {
+            "interactions_url": self.interactions_url,
+            "trigger_ttl": self.trigger_ttl,
+            "users": copy.deepcopy(self.users),
+        }
 
     # --- time and identifiers ------------------------------------------------------------------------------
 
@@ -140,8 +148,8 @@ class Workspace:
             del self.calls[: len(self.calls) - CALL_LOG_LIMIT]
 
     def reset(self) -> None:
-        """Back to the state of a fresh start (the command line's interactions URL included)."""
-        self.users.clear()
+        """Back to the state of a fresh start (the command line's interactions URL and members included)."""
+        self.users = copy.deepcopy(self._defaults["users"])
         self.messages.clear()
         self.ephemerals.clear()
         self.views.clear()
