@@ -22,8 +22,8 @@ DEMO_SECRET_KEY = "insecure-demo-key-change-me-" + "x" * 24
 DEMO_PROVIDER_API_KEY = "sk_test_simulator"
 DEMO_PROVIDER_WEBHOOK_SECRET = "whsec_demo_secret"
 # The Slack simulator's (scripts/demo.sh, `manage.py run_slack_sim`): the demo's "Slack" signs with this.
-DEMO_SLACK_BOT_TOKEN = "xoxb-demo-simulator"
-DEMO_SLACK_SIGNING_SECRET = "slack-demo-signing-secret"
+DEMO_SLACK_BOT_TOKEN = "xoxb-demo-slack-sim"
+DEMO_SLACK_SIGNING_SECRET = "demo-slack-signing-secret"
 PUBLISHED: dict[str, frozenset[str]] = {
     "SECRET_KEY": frozenset({DEMO_SECRET_KEY}),
     "PROVIDER_API_KEY": frozenset({DEMO_PROVIDER_API_KEY}),

@@ -157,7 +157,7 @@ def test_slack_on_without_a_signing_secret_refuses_to_start(tmp_path):
 
 @pytest.mark.parametrize(
     ("name", "value"),
-    [("SLACK_BOT_TOKEN", "xoxb-demo-simulator"), ("SLACK_SIGNING_SECRET", "slack-demo-signing-secret")],
+    [("SLACK_BOT_TOKEN", "xoxb-demo-slack-sim"), ("SLACK_SIGNING_SECRET", "demo-slack-signing-secret")],
 )
 def test_slack_demo_values_refuse_to_start(tmp_path, name, value):
     values = {
