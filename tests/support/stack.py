@@ -125,6 +125,9 @@ class Stack:
         Called before a test's database flush, so what one test set going
         cannot write into the next one's (emptied) tables.
         """
+        from django.db.models import F
+
+        from integrations.models import SlackCard
         from refunds.enums import OutboxStatus
         from refunds.models import OutboxMessage
 
@@ -136,6 +139,11 @@ class Stack:
                     not OutboxMessage.objects.filter(status=OutboxStatus.PENDING).exists()
                     and (not self.simulator.running or self.simulator.health()["webhooks_pending"] == 0)
                     and sum(broker.llen(queue) for queue in queue_names(self.namespace)) == 0
+                    and (
+                        self.slack is None
+                        or not self.slack.running
+                        or not SlackCard.objects.filter(posted_revision__lt=F("wanted_revision")).exists()
+                    )
                 )
 
             wait_for(idle, timeout=timeout, interval=0.1, message=f"{self.namespace} to be idle")
