@@ -223,6 +223,8 @@ class SlackSimulatorApp:
         status = int(data.get("status") or 0)
         if status not in FAULT_ERRORS:
             raise ValueError(f"status must be one of {sorted(FAULT_ERRORS)}")
+        if int(data.get("count", 1)) < 1:
+            raise ValueError("count must be at least 1")
         retry_after = data.get("retry_after")
         if retry_after is not None and status != 429:
             raise ValueError("retry_after goes with status 429 only")

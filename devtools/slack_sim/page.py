@@ -17,7 +17,7 @@ import time
 from typing import Any
 from urllib.parse import urlencode
 
-from devtools.slack_sim.state import BOT_NAME, Workspace
+from devtools.slack_sim.state import APPROVALS_CHANNEL, BOT_NAME, Workspace, channel_name
 
 SECURITY_HEADERS = {
     "Content-Security-Policy": (
@@ -28,7 +28,7 @@ SECURITY_HEADERS = {
     "Referrer-Policy": "no-referrer",
     "Cache-Control": "no-store",
 }
-DEFAULT_CHANNEL = "C0APPROVALS"
+DEFAULT_CHANNEL = APPROVALS_CHANNEL
 REFRESH_SECONDS = 3
 EMOJI = {
     "white_check_mark": "\u2705",
@@ -312,7 +312,7 @@ def _link(**params: str | None) -> str:
 
 
 def _channel_label(channel: str) -> str:
-    return "refund-approvals" if channel == DEFAULT_CHANNEL else channel
+    return channel_name(channel) if channel == DEFAULT_CHANNEL else channel
 
 
 def render(ws: Workspace, *, channel: str | None, user: str | None, notice: str | None) -> str:

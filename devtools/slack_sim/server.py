@@ -33,7 +33,7 @@ from urllib.parse import urlsplit
 from devtools.slack_sim.app import SimRequest, SimResponse, SimulatorConfig, SlackSimulatorApp, json_response
 from devtools.slack_sim.state import DEFAULT_TEAM_ID
 
-__all__ = ["SimulatorConfig", "SlackSimulator", "main", "serve"]
+__all__ = ["SimulatorConfig", "SlackSimServer", "main", "serve"]
 
 # What `manage.py run_slack_sim` and `make demo` use when no Slack app is configured.
 DEMO_SIGNING_SECRET = "demo-slack-signing-secret"
@@ -97,7 +97,7 @@ class _Server(ThreadingHTTPServer):
     app: SlackSimulatorApp
 
 
-class SlackSimulator:
+class SlackSimServer:
     """The listening server around the app."""
 
     def __init__(self, config: SimulatorConfig) -> None:
@@ -124,7 +124,7 @@ class SlackSimulator:
 
 def serve(config: SimulatorConfig) -> None:
     """Run until SIGINT/SIGTERM; prints the listening URL on stdout first (port 0 works)."""
-    sim = SlackSimulator(config)
+    sim = SlackSimServer(config)
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGTERM, signal.default_int_handler)
     print(f"slack simulator listening on {sim.url}", flush=True)

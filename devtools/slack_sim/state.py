@@ -23,6 +23,7 @@ BOT_ID = "B0SIMBOT"
 APP_ID = "A0SIMAPP"
 BOT_NAME = "refund-desk"
 DEFAULT_TEAM_ID = "T0SIM"
+APPROVALS_CHANNEL = "C0APPROVALS"  # what the tests and the demo set SLACK_APPROVALS_CHANNEL to
 TEAM_DOMAIN = "refund-desk-sim"
 TRIGGER_TTL_SECONDS = 3.0  # Slack: a trigger_id may be exchanged for a modal within 3 seconds
 RESPONSE_URL_TTL_SECONDS = 30 * 60  # Slack: a response_url works 5 times within 30 minutes
@@ -160,6 +161,11 @@ class Workspace:
         self.clock_offset = 0.0
         self.interactions_url = self._defaults["interactions_url"]
         self.trigger_ttl = self._defaults["trigger_ttl"]
+
+
+def channel_name(channel: str) -> str:
+    """The name shown for a channel id: the approvals channel of the tests and the demo has a real one."""
+    return "refund-approvals" if channel == APPROVALS_CHANNEL else channel.lower()
 
 
 def user_object(
