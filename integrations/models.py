@@ -98,3 +98,47 @@ class SlackInteraction(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind}:{self.action_id} {self.refund_public_id} by {self.slack_user_id}"
+
+
+class DigestRun(models.Model):
+    """The weekly digest of one ISO week, sent once: what makes a second beat firing or command a no-op.
+
+    `integrations.digest_send.digest_send` claims the row (created, or taken
+    over when an earlier claim's lease ran out without sending) before it emails, and
+    records who it emailed after: a second caller finds the week sent, or being sent,
+    and sends nothing. `manage.py send_digest --force` is the one way to send a week
+    again. The Slack post is the row's own small outbox: the rendered blocks are kept
+    here (the channel gets the numbers the email had), and `integrations.slack.post_digest`
+    stores the message's `slack_ts`, so a retried task never posts twice.
+    """
+
+    week = models.CharField(max_length=8, unique=True)  # ISO week, "2026-W45"
+    created_at = models.DateTimeField(auto_now_add=True)
+    # Held by the sender between claiming the week and recording the emails.
+    claimed_until = models.DateTimeField(null=True, blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    recipients = models.JSONField(default=list, blank=True)  # the addresses emailed, in order
+    sends = models.PositiveIntegerField(default=0)  # 1, or more after `--force`
+    # The Slack post: wanted when the integration was on at sending; done once `slack_ts` is set.
+    slack_wanted = models.BooleanField(default=False)
+    slack_text = models.TextField(blank=True)  # the notification / fallback text
+    slack_blocks = models.JSONField(default=list, blank=True)
+    slack_channel = models.CharField(max_length=40, blank=True)
+    slack_ts = models.CharField(max_length=40, blank=True)
+    slack_posted_at = models.DateTimeField(null=True, blank=True)
+    # Delivery, as SlackCard's: not before `slack_available_at` (429 Retry-After, 5xx backoff);
+    # one task calling Slack until `slack_lease_until`; consecutive failures in `slack_attempts`.
+    slack_available_at = models.DateTimeField(null=True, blank=True)
+    slack_lease_until = models.DateTimeField(null=True, blank=True)
+    slack_attempts = models.PositiveIntegerField(default=0)
+    slack_last_error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-week"]
+
+    def __str__(self) -> str:
+        return f"digest {self.week}"
+
+    @property
+    def slack_pending(self) -> bool:
+        return self.slack_wanted and not self.slack_ts

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.db.models import Prefetch, Q, QuerySet
+from django.utils import timezone
 
 from core.errors import ERR_NOT_FOUND, DomainError
-from refunds.enums import DecisionKind, PolicyOutcome, Recommendation, WebhookStatus
+from refunds.enums import DecisionKind, PolicyOutcome, Recommendation, RefundState, WebhookStatus
 from refunds.models import Decision, Merchant, Order, Refund, WebhookEvent
 
 
@@ -61,6 +64,28 @@ def reply_declines(refund: Refund, reply: str | None = None) -> bool:
     if refund.policy_outcome != PolicyOutcome.REVIEW or refund.recommendation != Recommendation.DECLINE:
         return False
     return (refund.draft_reply if reply is None else reply).strip() == policy_reply(refund).strip()
+
+
+# --- waiting past the decision SLA ----------------------------------------------
+
+
+def decision_sla() -> timedelta:
+    """How long a requested refund may wait for a decision (REFUND_DECISION_SLA_HOURS)."""
+    return timedelta(hours=settings.REFUND_DECISION_SLA_HOURS)
+
+
+def decision_overdue(refund: Refund, now: datetime | None = None) -> bool:
+    """Still `requested` and older than the SLA: red in the queue, listed in the weekly digest."""
+    now = now or timezone.now()
+    return refund.state == RefundState.REQUESTED and now - refund.created_at >= decision_sla()
+
+
+def refunds_decision_overdue(now: datetime | None = None) -> QuerySet[Refund]:
+    """Every refund `decision_overdue` at `now`, oldest first (the queue's order)."""
+    now = now or timezone.now()
+    return Refund.objects.filter(state=RefundState.REQUESTED, created_at__lte=now - decision_sla()).order_by(
+        "created_at", "id"
+    )
 
 
 # What finance must look at: events that named nobody we know, and events held because they did not add up.

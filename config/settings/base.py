@@ -213,6 +213,10 @@ IDEMPOTENCY_KEY_TTL_HOURS = env_int("IDEMPOTENCY_KEY_TTL_HOURS", 48)
 # Requests per API key per minute; 0 disables the limit.
 RATE_LIMIT_CREATE_PER_MINUTE = env_int("RATE_LIMIT_CREATE_PER_MINUTE", 600)
 RATE_LIMIT_DECIDE_PER_MINUTE = env_int("RATE_LIMIT_DECIDE_PER_MINUTE", 300)
+# A requested refund waiting longer than this for a decision is overdue: red in the console's
+# queue, listed in the weekly digest (refunds.selectors.decision_overdue). A day is what the
+# customer's "we received your request" email leads them to expect.
+REFUND_DECISION_SLA_HOURS = env_int("REFUND_DECISION_SLA_HOURS", 24)
 
 # --- Provider ----------------------------------------------------------------
 PROVIDER = os.environ.get("PROVIDER", "stripe")
@@ -313,6 +317,9 @@ CELERY_TASK_ROUTES = {
     "refunds.send_refund_email": {"queue": CELERY_EMAIL_QUEUE, "routing_key": CELERY_EMAIL_QUEUE},
     "notifications.deliver_email": {"queue": CELERY_EMAIL_QUEUE, "routing_key": CELERY_EMAIL_QUEUE},
     "integrations.slack.*": {"queue": CELERY_SLACK_QUEUE, "routing_key": CELERY_SLACK_QUEUE},
+    # The weekly digest is built and emailed on the default queue; only its Slack post
+    # (integrations.slack.post_digest) goes through the Slack queue.
+    "integrations.digest.*": {"queue": CELERY_TASK_DEFAULT_QUEUE, "routing_key": CELERY_TASK_DEFAULT_QUEUE},
 }
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
@@ -323,6 +330,8 @@ CELERY_TASK_IGNORE_RESULT = True
 CELERY_TIMEZONE = "UTC"
 # Keep our JSON log lines (message ids, correlation ids) in workers too.
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+# Monday's hour (CELERY_TIMEZONE, UTC) at which beat sends the weekly digest of the ISO week just ended.
+DIGEST_SEND_HOUR_UTC = env_int("DIGEST_SEND_HOUR_UTC", 7)
 CELERY_BEAT_SCHEDULE = {
     "purge-idempotency-keys": {"task": "refunds.purge_idempotency_keys", "schedule": 3600.0},
     "sweep-outbox": {"task": "refunds.sweep_outbox", "schedule": OUTBOX_SWEEP_SECONDS},
@@ -332,6 +341,11 @@ CELERY_BEAT_SCHEDULE = {
     # Trial balance, then yesterday's reconciliation (docs/reconciliation.md), late enough
     # for the day's refunds to have settled; CELERY_TIMEZONE (UTC) sets the hour.
     "reconcile-yesterday": {"task": "ledger.reconcile_yesterday", "schedule": crontab(hour=2, minute=30)},
+    # Last week's digest to the seniors and the approvals channel (docs/slack.md "The weekly digest").
+    "weekly-digest": {
+        "task": "integrations.digest.send_weekly",
+        "schedule": crontab(day_of_week=1, hour=DIGEST_SEND_HOUR_UTC, minute=0),
+    },
 }
 
 # --- Slack (issue 13, docs/slack.md) ------------------------------------------

@@ -15,6 +15,7 @@ from console.presenters.formatting import money
 from core.money import CURRENCY_EXPONENTS
 from refunds.enums import DecisionKind, RefundState
 from refunds.models import Customer, Merchant, Order, Payment, Refund
+from refunds.selectors import decision_overdue
 
 VIEW_WAITING = "waiting"
 VIEW_OVERRIDES = "overrides"
@@ -211,8 +212,8 @@ def queue_rows(
             refund=refund,
             amount=money(refund.amount_minor, refund.currency),
             age=age_label(refund.created_at, now),
-            # A day without a decision is what the customer email promised at most.
-            overdue=refund.state == RefundState.REQUESTED and (now - refund.created_at).days >= 1,
+            # Waiting past the decision SLA (a day by default): the weekly digest lists the same refunds.
+            overdue=decision_overdue(refund, now),
             approvals_given=getattr(refund, "approvals_given", 0),
             viewers=tuple(viewers.get(refund.public_id, ())),
         )

@@ -233,32 +233,45 @@ class _SmtpHandler(socketserver.StreamRequestHandler):
             elif verb == "QUIT":
                 self._say("221 bye")
                 return
+            elif verb == "RCPT" and (code := self._refused(line)):
+                self._say(f"{code} recipient refused")
             else:  # EHLO, HELO, MAIL, RCPT, RSET, NOOP: all accepted
                 self._say("250 ok")
 
     def _say(self, text: str) -> None:
         self.wfile.write(text.encode() + b"\r\n")
 
+    def _refused(self, line: bytes) -> int:
+        address = line.decode("ascii", "replace").partition(":")[2].strip().strip("<>").lower()
+        with self.server.lock:
+            return self.server.refuse.get(address, 0)
+
 
 class _SmtpServer(socketserver.ThreadingTCPServer):
     daemon_threads = True
     allow_reuse_address = True
     messages: list[bytes]
+    refuse: dict[str, int]
     lock: threading.Lock
 
 
 class SmtpSink:
-    """An SMTP server on 127.0.0.1 keeping every message it accepts, in order (`messages`)."""
+    """An SMTP server on 127.0.0.1 keeping every message it accepts, in order (`messages`).
+
+    `refuse` maps a recipient address (lower case) to the SMTP code its RCPT is
+    answered with (451: try later, 550: no such mailbox); empty, all are accepted.
+    """
 
     def __init__(self, *, port: int = 0) -> None:
         self.port = port or _free_port()
         self.messages: list[bytes] = []
+        self.refuse: dict[str, int] = {}
         self._lock = threading.Lock()
         self._server: _SmtpServer | None = None
 
     def start(self) -> SmtpSink:
         server = _SmtpServer(("127.0.0.1", self.port), _SmtpHandler)
-        server.messages, server.lock = self.messages, self._lock
+        server.messages, server.refuse, server.lock = self.messages, self.refuse, self._lock
         self._server = server
         threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True).start()
         return self
