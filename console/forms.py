@@ -8,7 +8,6 @@ action is allowed, and their refusals are shown next to the form.
 from __future__ import annotations
 
 import re
-from decimal import Decimal, InvalidOperation
 from itertools import pairwise
 
 from django import forms
@@ -21,7 +20,8 @@ from console.models import StaffProfile, time_zone_names
 from console.presenters.bulk import BULK_MAX
 from console.presenters.queue import SORTS, VIEW_ALL, VIEW_OVERRIDES, VIEW_WAITING, QueueFilters
 from core.errors import DomainError
-from core.money import exponent, major_to_minor
+from core.money import AmountInputError
+from core.money import parse_major_amount as core_parse_major_amount
 from refunds.enums import Reason, RefundState
 from refunds.models import RefundPolicy
 from refunds.replies import (
@@ -41,21 +41,11 @@ SUBMISSION_TOKEN = re.compile(r"[0-9a-f]{32}")
 
 
 def parse_major_amount(value: str, currency: str) -> int:
-    """`"45.50"` in USD → 4550. Refuses negatives, zero and more decimals than the currency has."""
-    text = (value or "").strip().replace(",", "")
+    """`"45.50"` in USD → 4550, as a form field's cleaning (`core.money.parse_major_amount`'s refusals)."""
     try:
-        amount = Decimal(text)
-    except InvalidOperation:
-        raise ValidationError("Enter an amount such as 45.00.", code="invalid") from None
-    if not amount.is_finite() or amount <= 0:
-        raise ValidationError("The amount must be more than zero.", code="range")
-    try:
-        return major_to_minor(amount, currency)
-    except ValueError:
-        places = exponent(currency)
-        raise ValidationError(
-            f"{currency} amounts have {places} decimal place{'s' if places != 1 else ''} at most.", code="precision"
-        ) from None
+        return core_parse_major_amount(value, currency)
+    except AmountInputError as error:
+        raise ValidationError(error.message, code=error.code) from None
 
 
 # --- queue --------------------------------------------------------------------

@@ -6,7 +6,7 @@ Floats never touch an amount. ISO 4217 exponents decide what a minor unit is
 
 from __future__ import annotations
 
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 
 # ISO 4217 minor-unit exponents for the currencies we accept. Anything not
 # listed is rejected at the API boundary.
@@ -56,6 +56,43 @@ def major_to_minor(amount: Decimal, currency: str) -> int:
 
 def minor_to_major(amount_minor: int, currency: str) -> Decimal:
     return Decimal(amount_minor).scaleb(-exponent(currency))
+
+
+def major_input(amount_minor: int, currency: str) -> str:
+    """An amount as a person types it: `45.00` for USD, `1200` for JPY (the console's forms, Slack's modal)."""
+    exp = CURRENCY_EXPONENTS.get(currency, 2)
+    return f"{minor_to_major(amount_minor, currency):.{exp}f}"
+
+
+class AmountInputError(ValueError):
+    """What a person typed is not an amount of the currency; `message` says why in words, `code` for forms."""
+
+    def __init__(self, message: str, *, code: str) -> None:
+        super().__init__(message)
+        self.message = message
+        self.code = code
+
+
+def parse_major_amount(value: str, currency: str) -> int:
+    """`"45.50"` in USD → 4550. Refuses negatives, zero and more decimals than the currency has.
+
+    One parser for every place a person types an amount in major units (the
+    console's forms, the Slack edit modal), so they accept and refuse alike.
+    """
+    text = (value or "").strip().replace(",", "")
+    try:
+        amount = Decimal(text)
+    except InvalidOperation:
+        raise AmountInputError("Enter an amount such as 45.00.", code="invalid") from None
+    if not amount.is_finite() or amount <= 0:
+        raise AmountInputError("The amount must be more than zero.", code="range")
+    try:
+        return major_to_minor(amount, currency)
+    except ValueError:
+        places = exponent(currency)
+        raise AmountInputError(
+            f"{currency} amounts have {places} decimal place{'s' if places != 1 else ''} at most.", code="precision"
+        ) from None
 
 
 def format_plain(amount_minor: int, currency: str) -> str:

@@ -338,6 +338,8 @@ CELERY_BEAT_SCHEDULE = {
     "poll-provider-pending": {"task": "refunds.poll_provider_pending", "schedule": 60.0},
     "seal-audit-chain": {"task": "audit.seal_chain", "schedule": AUDIT_SEAL_SECONDS},
     "sweep-emails": {"task": "notifications.sweep_emails", "schedule": EMAIL_SWEEP_SECONDS},
+    # Slack approvals whose task was lost (integrations.slack.decisions): queued again, or given up.
+    "sweep-slack-interactions": {"task": "integrations.slack.sweep_interactions", "schedule": 60.0},
     # Trial balance, then yesterday's reconciliation (docs/reconciliation.md), late enough
     # for the day's refunds to have settled; CELERY_TIMEZONE (UTC) sets the hour.
     "reconcile-yesterday": {"task": "ledger.reconcile_yesterday", "schedule": crontab(hour=2, minute=30)},

@@ -8,7 +8,6 @@ from django.db.models import Prefetch
 from django.urls import reverse
 
 from console.presenters.formatting import money
-from core.money import CURRENCY_EXPONENTS, minor_to_major
 from notifications.replies import refund_language, reply_render
 from refunds.enums import ACTIVE_STATES, DecisionKind, PolicyOutcome, Recommendation, RefundState
 from refunds.models import Decision, EvidenceFile, Order, OrderLine, Refund
@@ -21,7 +20,7 @@ from refunds.permissions import (
 )
 from refunds.replies import placeholders_allowed_text
 from refunds.selectors import policy_reply, reply_declines
-from refunds.services.policy import high_value_threshold_minor, is_high_value, policy_reply_template
+from refunds.services.policy import high_value_threshold_minor, is_high_value, policy_decline_draft
 
 
 def console_refund(*, public_id: str) -> Refund | None:
@@ -37,12 +36,6 @@ def console_refund(*, public_id: str) -> Refund | None:
         .filter(public_id=public_id)
         .first()
     )
-
-
-def major_input(amount_minor: int, currency: str) -> str:
-    """An amount as typed into a form: `45.00` for USD, `1200` for JPY."""
-    exp = CURRENCY_EXPONENTS.get(currency, 2)
-    return f"{minor_to_major(amount_minor, currency):.{exp}f}"
 
 
 @dataclass(frozen=True)
@@ -176,11 +169,7 @@ def refund_card(*, refund: Refund, user) -> RefundCard:
     denials = [d for d in decisions if d.kind == DecisionKind.DENY]
     language = refund_language(refund)
     declines = reply_declines(refund)
-    decline_draft = (
-        policy_reply(refund)
-        if reviewed and refund.recommendation == Recommendation.DECLINE
-        else policy_reply_template(refund.policy_version, language=language, kind="decline")
-    )
+    decline_draft = policy_decline_draft(refund, language=language)
     return RefundCard(
         refund=refund,
         amount=money(refund.amount_minor, currency),

@@ -18,7 +18,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from console.forms import ApproveForm, DeclineForm, EditForm
-from console.presenters.card import console_refund, major_input, refund_card
+from console.presenters.card import console_refund, refund_card
 from console.presenters.formatting import money
 from console.presenters.needs_action import refund_needs_action
 from console.presenters.queue import next_waiting_refund
@@ -32,6 +32,7 @@ from core.errors import (
     ERR_REPLY_PLACEHOLDER,
     DomainError,
 )
+from core.money import major_input
 from refunds.enums import DecisionKind, RefundState
 from refunds.models import EvidenceFile, Refund
 from refunds.permissions import Perm

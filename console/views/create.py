@@ -11,10 +11,11 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
 
 from console.forms import CreateRefundForm, OrderLookupForm
-from console.presenters.card import console_orders, major_input
+from console.presenters.card import console_orders
 from console.presenters.formatting import money
 from console.views.common import acting, console_permission
 from core.errors import ERR_AMOUNT_RANGE, ERR_CURRENCY_MISMATCH, ERR_EXCEEDS_REMAINING, DomainError
+from core.money import major_input
 from core.uploads import bounded_upload
 from refunds.models import Order, Refund
 from refunds.permissions import Perm

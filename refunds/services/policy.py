@@ -20,6 +20,7 @@ from refunds.enums import PolicyOutcome, PolicyStatus, Reason, Recommendation
 from refunds.limits import CEILING_REASONS, GOODWILL_DUAL_CONTROL, HIGH_VALUE
 from refunds.models import Payment, Refund, RefundPolicy
 from refunds.replies import DEFAULT_REPLY_TEMPLATES, reply_fill
+from refunds.selectors import policy_reply
 
 
 @dataclass(frozen=True)
@@ -136,6 +137,18 @@ def policy_reply_template(policy: RefundPolicy, *, language: str, kind: str) -> 
         return text
     defaults = DEFAULT_REPLY_TEMPLATES.get(language) or DEFAULT_REPLY_TEMPLATES["en"]
     return defaults[kind]
+
+
+def policy_decline_draft(refund: Refund, *, language: str) -> str:
+    """What a decline form offers as the message to the customer: the policy's decline draft.
+
+    The refund's own draft when the policy recommended declining it (that draft
+    is the decline), else the decline template of the refund's policy version in
+    `language`. The console's decline form and Slack's decline modal both start from it.
+    """
+    if refund.policy_outcome == PolicyOutcome.REVIEW and refund.recommendation == Recommendation.DECLINE:
+        return policy_reply(refund)
+    return policy_reply_template(refund.policy_version, language=language, kind="decline")
 
 
 def payment_reply_language(payment: Payment) -> tuple[str, str]:

@@ -1,0 +1,69 @@
+"""What the Slack answers say: the console's words, where the console says the same thing.
+
+A refusal from a service is answered with its own message (`DomainError.message`,
+as the console shows it after a refused POST); the permission checks made
+before a modal opens are the same functions the console's card asks
+(`refunds.permissions`), so their words are the services' too. Only what
+exists in Slack alone is worded here: a stale card, Slack being slow.
+"""
+
+from __future__ import annotations
+
+from babel import Locale
+from django.conf import settings
+
+from core.errors import ERR_CONFLICT_CHANGED, DomainError
+from core.i18n import format_amount_code
+from core.money import is_known_currency
+from refunds.enums import DecisionKind, RefundState
+from refunds.models import Refund
+
+# The lead's words for a tap on a card drawn before the refund's last change (the card is redrawn on every change).
+STALE_CARD = "This refund changed since the card was drawn; look at the updated card."
+SLACK_SLOW = "Slack did not say who you are in time, so nothing was done. Tap the button again in a moment."
+MODAL_NOT_OPENED = "Slack did not open the form in time, so nothing was done. Tap the button again."
+NO_SUCH_REFUND = "This refund is not in Refund desk (any more), so nothing was done."
+REPLY_TOO_LONG = "The drafted reply is too long to edit in Slack; edit it in the console."
+# As the console's card (console.views.card.DECLINE_DRAFT_MESSAGE), for where Slack has no "Edit draft" link.
+DECLINE_DRAFT = (
+    "The drafted reply still declines this refund. Write the reply the customer should get with the "
+    "approval (Edit), then approve."
+)
+HIGH_VALUE_UNCONFIRMED = "Tick this box to approve an amount above the high-value threshold."
+NOT_PROCESSED = "Your tap on {refund} could not be processed in time, so nothing was done. Tap the button again."
+
+
+def staff_money(amount_minor: int, currency: str) -> str:
+    """'1,234.50 USD', as the console shows staff an amount (console.presenters.formatting.money)."""
+    if not is_known_currency(currency):
+        return f"{amount_minor} minor units {currency}".strip()
+    return format_amount_code(amount_minor, currency, Locale.parse(getattr(settings, "STAFF_LOCALE", "en_GB")))
+
+
+def refusal_words(error: DomainError) -> str:
+    """A service's refusal as the person reads it: its own message; a changed refund is a stale card."""
+    if error.code == ERR_CONFLICT_CHANGED:
+        return STALE_CARD
+    return error.message
+
+
+def approved_words(refund: Refund, *, already: bool) -> str:
+    """After an approval from Slack: the console's success messages (console.views.card._approved_message)."""
+    if already:
+        return f"This refund was already {refund.get_state_display().lower()}; nothing changed."
+    if refund.state == RefundState.REQUESTED:
+        given = refund.decisions.filter(kind=DecisionKind.APPROVE).count()
+        return (
+            f"Your approval is recorded ({given} of {refund.approvals_required}). "
+            "A different senior agent must give the next one."
+        )
+    return f"Approved {staff_money(refund.amount_minor, refund.currency)}. The customer gets the drafted reply."
+
+
+def declined_words(refund: Refund, *, already: bool) -> str:
+    """After a decline from Slack: the console's (console.views.card.decline)."""
+    if already:
+        return "This refund was already declined; the reason given then stands."
+    if refund.override_flagged:
+        return "Declined. This overrides the policy's approve recommendation and is flagged."
+    return "Declined. The customer gets a kind decline with your message."
