@@ -161,3 +161,45 @@ def system_actor():
     from core.actor import Actor
 
     return Actor.system("test")
+
+
+@pytest.fixture(scope="session")
+def _slack_sim_process(tmp_path_factory: pytest.TempPathFactory):
+    """One Slack simulator process per test session (each xdist worker has its own)."""
+    from tests.support.slack_sim import SlackSimulator
+
+    sim = SlackSimulator(log_path=tmp_path_factory.mktemp("slack_sim") / "slack_sim.log").start()
+    yield sim
+    sim.stop()
+
+
+@pytest.fixture
+def slack_sim(_slack_sim_process):
+    """The session's Slack simulator, running and empty (no users, messages, modals, faults or calls).
+
+    Running: an earlier test may have stopped it (a Slack outage) and failed
+    before starting it again; it comes back on the same port.
+    """
+    sim = _slack_sim_process
+    if not sim.running:
+        sim.start()
+    sim.reset()
+    yield sim
+    if not sim.running:
+        sim.start()
+
+
+@pytest.fixture
+def slack_settings(slack_sim):
+    """SLACK_* settings pointing at the simulator (token, signing secret, approvals channel C0APPROVALS)."""
+    from django.test import override_settings
+
+    from tests.support.slack_sim import APPROVALS_CHANNEL
+
+    with override_settings(
+        SLACK_BOT_TOKEN=slack_sim.token,
+        SLACK_SIGNING_SECRET=slack_sim.signing_secret,
+        SLACK_APPROVALS_CHANNEL=APPROVALS_CHANNEL,
+        SLACK_API_BASE=slack_sim.api_base,
+    ):
+        yield slack_sim

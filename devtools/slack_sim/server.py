@@ -1,0 +1,179 @@
+"""A Slack simulator: the Web API subset the app calls, signed interactions, a channel page.
+
+It is a separate process - stdlib only, no Django - so the app and its tests
+exercise the real wire protocol: slack_sdk's requests, Slack's `ok`/`error`
+answers, 429 with Retry-After, and interactions signed with the signing
+secret exactly as Slack signs them. State is in memory; a restart (a Slack
+outage in the tests) starts an empty workspace.
+
+    /api/<method>      auth.test, chat.postMessage, chat.update, chat.postEphemeral,
+                       views.open, users.info (bearer token)
+    /_sim/             the channel as a page, with working buttons and modals
+    /_sim/users, /_sim/messages, /_sim/ephemeral, /_sim/views, /_sim/calls,
+    /_sim/faults, /_sim/config, /_sim/clock, /_sim/reset, /_sim/health,
+    /_sim/click, /_sim/submit, /_sim/close      (see docs/slack.md)
+
+Run it with `python -m devtools.slack_sim.server --port 8790 --interactions-url
+http://127.0.0.1:8000/integrations/slack/interactions --signing-secret S --token T`,
+or through Django with `manage.py run_slack_sim` (secret and token from settings).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import sys
+import threading
+import time
+import traceback
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import urlsplit
+
+from devtools.slack_sim.app import SimRequest, SimResponse, SimulatorConfig, SlackSimulatorApp, json_response
+from devtools.slack_sim.state import DEFAULT_TEAM_ID
+
+__all__ = ["SimulatorConfig", "SlackSimulator", "main", "serve"]
+
+# What `manage.py run_slack_sim` and `make demo` use when no Slack app is configured.
+DEMO_SIGNING_SECRET = "demo-slack-signing-secret"
+DEMO_TOKEN = "xoxb-demo-slack-sim"
+
+
+class _Handler(BaseHTTPRequestHandler):
+    """Thin HTTP adapter around `SlackSimulatorApp`; logs one line per request."""
+
+    protocol_version = "HTTP/1.1"
+    server_version = "SlackSimulator/1"
+    disable_nagle_algorithm = True  # headers and body go out in two writes (see the provider simulator)
+    server: _Server
+
+    def do_GET(self) -> None:
+        self._handle()
+
+    def do_POST(self) -> None:
+        self._handle()
+
+    def do_DELETE(self) -> None:
+        self._handle()
+
+    def _handle(self) -> None:
+        started = time.monotonic()
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length) if length > 0 else b""
+        url = urlsplit(self.path)
+        req = SimRequest(self.command, url.path, url.query, self.headers, body)
+        try:
+            resp = self.server.app.handle(req)
+        except Exception:  # noqa: BLE001 - a simulator bug still answers like Slack
+            traceback.print_exc(file=sys.stderr)
+            resp = json_response(500, {"ok": False, "error": "fatal_error"})
+        note = self._send(resp)
+        ms = (time.monotonic() - started) * 1000
+        sys.stderr.write(f"slack-sim {self.command} {url.path} {resp.status} {ms:.0f}ms{note}\n")
+
+    def _send(self, resp: SimResponse) -> str:
+        try:
+            self.send_response(resp.status)
+            self.send_header("Content-Type", resp.content_type)
+            self.send_header("Content-Length", str(len(resp.body)))
+            for name, value in resp.headers.items():
+                self.send_header(name, value)
+            self.end_headers()
+            if self.command != "HEAD":
+                self.wfile.write(resp.body)
+        except (BrokenPipeError, ConnectionResetError):
+            self.close_connection = True
+            return " (client gone)"
+        return ""
+
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        """Silenced: `_handle` writes its own line."""
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    block_on_close = False
+    app: SlackSimulatorApp
+
+
+class SlackSimulator:
+    """The listening server around the app."""
+
+    def __init__(self, config: SimulatorConfig) -> None:
+        if not config.signing_secret or not config.token:
+            raise ValueError("a signing secret and a bot token are required")
+        if config.interactions_url and urlsplit(config.interactions_url).scheme not in ("http", "https"):
+            raise ValueError("the interactions URL must be http(s)")
+        self.app = SlackSimulatorApp(config)
+        self.httpd = _Server((config.host, config.port), _Handler)
+        self.httpd.app = self.app
+        self.app.base_url = self.url
+
+    @property
+    def url(self) -> str:
+        host, port = self.httpd.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def serve_forever(self) -> None:
+        self.httpd.serve_forever(poll_interval=0.2)
+
+    def close(self) -> None:
+        self.httpd.server_close()
+
+
+def serve(config: SimulatorConfig) -> None:
+    """Run until SIGINT/SIGTERM; prints the listening URL on stdout first (port 0 works)."""
+    sim = SlackSimulator(config)
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, signal.default_int_handler)
+    print(f"slack simulator listening on {sim.url}", flush=True)
+    print(f"  channel page: {sim.url}/_sim/   Web API: {sim.url}/api/", flush=True)
+    print(f"  interactions go to: {config.interactions_url or '(none yet: POST /_sim/config)'}", flush=True)
+    try:
+        sim.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        sim.close()
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options shared with `manage.py run_slack_sim`."""
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8790, help="0 picks a free port")
+    parser.add_argument("--interactions-url", default=None, help="where clicks and submissions are POSTed")
+    parser.add_argument("--signing-secret", default=None, help="default: $SLACK_SIGNING_SECRET, else a demo value")
+    parser.add_argument("--token", default=None, help="the bot token to accept; default: $SLACK_BOT_TOKEN, else demo")
+    parser.add_argument("--team-id", default=DEFAULT_TEAM_ID)
+    parser.add_argument("--interaction-timeout", type=float, default=10.0, help="seconds to wait for the app")
+
+
+def config_from_args(
+    args: argparse.Namespace, *, default_secret: str | None = None, default_token: str | None = None
+) -> SimulatorConfig:
+    """Options win; then the defaults given (Django settings); then the environment; then demo values."""
+    return SimulatorConfig(
+        signing_secret=args.signing_secret
+        or default_secret
+        or os.environ.get("SLACK_SIGNING_SECRET")
+        or DEMO_SIGNING_SECRET,
+        token=args.token or default_token or os.environ.get("SLACK_BOT_TOKEN") or DEMO_TOKEN,
+        host=args.host,
+        port=args.port,
+        interactions_url=args.interactions_url,
+        team_id=args.team_id,
+        interaction_timeout=args.interaction_timeout,
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point without Django; blocks until interrupted."""
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
+    add_arguments(parser)
+    serve(config_from_args(parser.parse_args(argv)))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
