@@ -329,9 +329,12 @@ def _record_synced(claim: CardClaim, *, posted: tuple[str, str] | None = None, r
         card.save()
     if duplicate is not None:
         _delete_duplicate(claim, duplicate)
-    outcome = "posted" if posted is not None and duplicate is None else "updated"
-    if replacing:
-        outcome = "reposted"
+    if duplicate is not None:
+        outcome = "duplicate"
+    elif posted is None:
+        outcome = "updated"
+    else:
+        outcome = "reposted" if replacing else "posted"
     logger.info(
         "slack card in step",
         extra={"message_id": f"MSG.slack.card_{outcome}", "refund_id": claim.public_id, "revision": claim.revision},
