@@ -241,7 +241,8 @@ def card_blocks(refund: Refund) -> tuple[str, list[dict[str, Any]]]:
         },
         _section(rule),
     ]
-    if reply.strip():
+    # A declined or canceled refund never sent the approval's reply: its result line says what the customer got.
+    if reply.strip() and refund.state not in (S.DENIED, S.CANCELED):
         label = "*Drafted reply to the customer*\n" if is_open else "*Reply to the customer*\n"
         blocks.append(_section(label + _quote(reply, SECTION_MAX)))
     edited = trail.last(A.REFUND_EDITED)

@@ -105,6 +105,8 @@ def test_a_declined_card_shows_the_customers_message_and_never_the_internal_rati
     assert "*Declined* by decliner (Slack) at " in shown
     assert "We cannot refund $42.50: the parcel was signed for." in shown
     assert "prior claims" not in shown and "abuse" not in shown
+    # The approval's draft was never sent: it is not on a declined card.
+    assert reply_render(refund.draft_reply, refund=refund) not in shown
 
 
 def test_a_completed_card_says_when_the_money_went_back():

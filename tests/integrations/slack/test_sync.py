@@ -232,3 +232,39 @@ def test_the_sweeper_does_nothing_when_the_integration_is_off(settings):
     settings.SLACK_BOT_TOKEN = ""
 
     assert card_sweep() == []
+
+
+def test_the_tasks_are_registered_routed_to_the_slack_queue_and_swept_by_beat(settings):
+    from config.celery import app
+    from integrations.slack.sync import sweep_cards, sync_card
+
+    entry = settings.CELERY_BEAT_SCHEDULE["sweep-slack-cards"]
+    assert entry == {"task": sweep_cards.name, "schedule": settings.SLACK_SWEEP_SECONDS}
+    assert {sync_card.name, sweep_cards.name} <= set(app.tasks)
+    for task in (sync_card, sweep_cards):
+        assert app.amqp.router.route({}, task.name)["queue"].name == settings.CELERY_SLACK_QUEUE
+
+
+def test_the_task_posts_the_card_and_does_nothing_once_slack_is_off(slack_settings, settings):
+    from integrations.slack.sync import sync_card
+
+    card = card_of(reviewed())
+
+    assert sync_card.apply(kwargs={"card_id": card.pk}).get() == "posted"
+    settings.SLACK_BOT_TOKEN = ""
+    refund_deny(refund_id=card.refund_id, actor=agent("decliner"), note="No.")
+    assert sync_card.apply(kwargs={"card_id": card.pk}).get() == "off"
+    assert len(slack_settings.calls()) == 1
+
+
+def test_metrics_count_the_calls_and_the_cards_behind(slack_settings):
+    from core.metrics import scrape
+
+    card = card_of(reviewed())
+    assert "slack_cards_behind 1.0" in scrape().decode()
+
+    card_sync(card_id=card.pk)
+
+    text = scrape().decode()
+    assert "slack_cards_behind 0.0" in text
+    assert 'slack_card_calls_total{method="chat.postMessage",outcome="ok"}' in text
