@@ -21,7 +21,9 @@ notifications.outbox):
    connection backs off with jitter (SLACK_BACKOFF_*); an error that needs a
    fix (channel_not_found, invalid_auth …) is logged (MSG.slack.card_refused),
    kept in `last_error` and retried at the backoff cap, so fixing the
-   configuration brings the cards back by itself.
+   configuration brings the cards back by itself. The database failing after
+   Slack took the card is retried by the task for the record alone
+   (`CardNotRecorded`), never for the call.
 
 The sweeper (beat, every SLACK_SWEEP_SECONDS) queues every card that is
 behind, due, not leased and whose queued task should have started by now: a
@@ -166,6 +168,18 @@ def card_enqueue(card_id: int, *, countdown: float = 0, until: datetime | None =
     return False
 
 
+class CardNotRecorded(Exception):
+    """The database failed after Slack took the card: the task retries the record alone, never the call.
+
+    `record` is what `card_record` needs (JSON for the task's kwargs): a retry
+    that posted again would leave two messages for one refund.
+    """
+
+    def __init__(self, record: dict[str, Any]) -> None:
+        super().__init__(f"slack card {record['card_id']} revision {record['revision']} not recorded")
+        self.record = record
+
+
 # --- 2. claim -----------------------------------------------------------------------------------
 
 
@@ -200,6 +214,9 @@ def card_claim(*, card_id: int) -> CardClaim | str:
         if card.available_at > now:
             return "not_due"  # Retry-After or a backoff runs: the task queued for then does it
         channel = card.channel or settings.SLACK_APPROVALS_CHANNEL
+        if not channel:
+            _defer(card, kind="refused", error="no channel: set SLACK_APPROVALS_CHANNEL", now=now)
+            return "refused"
         refund = card_refund(card.refund_id)
         if refund is None:
             return "missing"
@@ -210,9 +227,6 @@ def card_claim(*, card_id: int) -> CardClaim | str:
         except Exception as error:
             _defer(card, kind="refused", error=f"render failed: {error.__class__.__name__}: {error}", now=now)
             logger.exception("slack card not rendered", extra={"message_id": "MSG.slack.card_render_failed"})
-            return "refused"
-        if not channel:
-            _defer(card, kind="refused", error="no channel: set SLACK_APPROVALS_CHANNEL", now=now)
             return "refused"
         card.lease_expires_at = now + timedelta(seconds=settings.SLACK_LEASE_SECONDS)
         # This task is the queued one, consumed: from here the lease covers the card.
@@ -249,8 +263,13 @@ def _retry_after(error: SlackApiError) -> float | None:
     return seconds if seconds >= 0 else None
 
 
-def card_sync(*, card_id: int) -> str:
-    """One sync of a card: posted, updated, reposted, ratelimited, retry, refused — or why nothing was done."""
+def card_sync(*, card_id: int, record: dict[str, Any] | None = None) -> str:
+    """One sync of a card: posted, updated, reposted, ratelimited, retry, refused — or why nothing was done.
+
+    With `record` (a retry after CardNotRecorded): only record what Slack already took.
+    """
+    if record is not None:
+        return card_record(record)
     claim = card_claim(card_id=card_id)
     if isinstance(claim, str):
         return claim
@@ -270,12 +289,12 @@ def card_sync(*, card_id: int) -> str:
                 channel = settings.SLACK_APPROVALS_CHANNEL or claim.channel
                 response = client.chat_postMessage(channel=channel, text=claim.text, blocks=claim.blocks)
                 SLACK_CARD_CALLS_TOTAL.labels(method=method, outcome="ok").inc()
-                return _record_synced(claim, posted=(response["channel"], response["ts"]), replacing=claim.ts)
+                return _recorded(claim, posted=(response["channel"], response["ts"]), replacing=claim.ts)
             SLACK_CARD_CALLS_TOTAL.labels(method=method, outcome="ok").inc()
-            return _record_synced(claim)
+            return _recorded(claim)
         response = client.chat_postMessage(channel=claim.channel, text=claim.text, blocks=claim.blocks)
         SLACK_CARD_CALLS_TOTAL.labels(method=method, outcome="ok").inc()
-        return _record_synced(claim, posted=(response["channel"], response["ts"]))
+        return _recorded(claim, posted=(response["channel"], response["ts"]))
     except SlackApiError as error:
         status = getattr(error.response, "status_code", 0) or 0
         code = _slack_error(error)
@@ -294,6 +313,37 @@ def card_sync(*, card_id: int) -> str:
         # Refused connection, timeout, reset: Slack (or the way to it) is down.
         SLACK_CARD_CALLS_TOTAL.labels(method=method, outcome="retry").inc()
         return _record_failed(claim, kind="retry", error=f"{error.__class__.__name__}: {error}"[:500], log=log)
+
+
+def _recorded(claim: CardClaim, *, posted: tuple[str, str] | None = None, replacing: str = "") -> str:
+    try:
+        return _record_synced(claim, posted=posted, replacing=replacing)
+    except DB_ERRORS as error:
+        record = {
+            "card_id": claim.card_id,
+            "public_id": claim.public_id,
+            "revision": claim.revision,
+            "lease": claim.lease.isoformat(),
+            "posted": list(posted) if posted else None,
+            "replacing": replacing,
+        }
+        raise CardNotRecorded(record) from error
+
+
+def card_record(record: dict[str, Any]) -> str:
+    """Record a sync Slack already took (the retry of a task whose database failed after the call)."""
+    claim = CardClaim(
+        card_id=record["card_id"],
+        public_id=record["public_id"],
+        revision=record["revision"],
+        channel="",
+        ts="",
+        lease=datetime.fromisoformat(record["lease"]),
+        text="",
+        blocks=[],
+    )
+    posted = tuple(record["posted"]) if record.get("posted") else None
+    return _record_synced(claim, posted=posted, replacing=record.get("replacing", ""))
 
 
 # --- 4. record ----------------------------------------------------------------------------------
@@ -446,12 +496,19 @@ def _db_retry_countdown(retries: int) -> float:
 
 
 @shared_task(name="integrations.slack.sync_card", bind=True, acks_late=True, max_retries=DB_RETRY_MAX)
-def sync_card(self, *, card_id: int) -> str:
-    """Bring one card in step with its refund (`card_sync`). Slack's errors are kept on the row, not retried here."""
-    if not slack_enabled():
+def sync_card(self, *, card_id: int, record: dict[str, Any] | None = None) -> str:
+    """Bring one card in step with its refund (`card_sync`). Slack's errors are kept on the row, not retried here.
+
+    The database failing is retried with backoff: before the call, the whole
+    sync; after it, only the record (`CardNotRecorded`), so Slack is not called twice.
+    """
+    if not slack_enabled() and record is None:
         return "off"
     try:
-        outcome = card_sync(card_id=card_id)
+        outcome = card_sync(card_id=card_id, record=record)
+    except CardNotRecorded as error:
+        retry = {"card_id": card_id, "record": error.record}
+        raise self.retry(kwargs=retry, countdown=_db_retry_countdown(self.request.retries)) from None
     except DB_ERRORS as error:
         raise self.retry(exc=error, countdown=_db_retry_countdown(self.request.retries)) from None
     if outcome == "busy" and not self.request.called_directly and self.request.retries < BUSY_RETRY_MAX:

@@ -268,3 +268,30 @@ def test_metrics_count_the_calls_and_the_cards_behind(slack_settings):
     text = scrape().decode()
     assert "slack_cards_behind 0.0" in text
     assert 'slack_card_calls_total{method="chat.postMessage",outcome="ok"}' in text
+
+
+def test_a_database_failure_after_slack_took_the_card_retries_the_record_not_the_post(slack_settings):
+    from unittest import mock
+
+    from django.db import OperationalError
+
+    from integrations.slack import sync
+
+    sim = slack_settings
+    card = card_of(reviewed())
+    real = sync._record_synced
+    failures = []
+
+    def fail_once(*args, **kwargs):
+        if not failures:
+            failures.append(1)
+            raise OperationalError("server closed the connection unexpectedly")
+        return real(*args, **kwargs)
+
+    with mock.patch.object(sync, "_record_synced", side_effect=fail_once):
+        assert sync.sync_card.apply(kwargs={"card_id": card.pk}).get() == "posted"
+
+    card.refresh_from_db()
+    [message] = sim.messages(CHANNEL)
+    assert failures == [1] and card.ts == message["ts"] and card.lease_expires_at is None
+    assert len(sim.calls("chat.postMessage")) == 1
