@@ -6,11 +6,20 @@ cd "$(dirname "$0")/.."
 PY=.venv/bin/python
 PORT="${PORT:-8000}"
 SIM_PORT="${SIM_PORT:-8765}"
+SLACK_SIM_PORT="${SLACK_SIM_PORT:-8790}"
 export DJANGO_SETTINGS_MODULE=config.settings.base
 export DEBUG="${DEBUG:-1}"
 export APP_BASE_URL="${APP_BASE_URL:-http://127.0.0.1:${PORT}}"
 export PROVIDER_API_BASE="${PROVIDER_API_BASE:-http://127.0.0.1:${SIM_PORT}}"
 unset DATABASE_URL CELERY_BROKER_URL REDIS_URL
+# Without a Slack app of your own, the demo's "Slack" is the simulator (docs/slack.md).
+SLACK_SIM=""
+if [ -z "${SLACK_BOT_TOKEN:-}" ]; then
+  SLACK_SIM=1
+  export SLACK_BOT_TOKEN=xoxb-demo-slack-sim SLACK_SIGNING_SECRET=demo-slack-signing-secret
+  export SLACK_APPROVALS_CHANNEL="${SLACK_APPROVALS_CHANNEL:-C0APPROVALS}"
+  export SLACK_API_BASE="http://127.0.0.1:${SLACK_SIM_PORT}/api/"
+fi
 mkdir -p var/broker/out var/broker/processed var/log
 
 $PY manage.py migrate --noinput -v 0
@@ -24,6 +33,17 @@ trap cleanup EXIT INT TERM
 if $PY manage.py help run_provider_sim >/dev/null 2>&1; then
   $PY manage.py run_provider_sim --port "$SIM_PORT" --webhook-url "${APP_BASE_URL}/webhooks/payments" \
     >var/log/provider_sim.log 2>&1 &
+  pids+=($!)
+fi
+if [ -n "$SLACK_SIM" ] && $PY manage.py help run_slack_sim >/dev/null 2>&1; then
+  # The seeded staff as workspace members, by the email their console accounts have.
+  slack_users=()
+  for name in agent senior1 senior2 finance risk risk2 admin; do
+    slack_users+=(--user "U0${name^^}:${name}@example.com:${name}")
+  done
+  $PY manage.py run_slack_sim --port "$SLACK_SIM_PORT" \
+    --interactions-url "${APP_BASE_URL}/integrations/slack/interactions" "${slack_users[@]}" \
+    >var/log/slack_sim.log 2>&1 &
   pids+=($!)
 fi
 .venv/bin/celery -A config worker --loglevel=INFO --concurrency=2 >var/log/worker.log 2>&1 &
@@ -46,6 +66,14 @@ cat <<INFO
   Agent console:  ${APP_BASE_URL}/console/
   Admin:          ${APP_BASE_URL}/admin/
   API schema:     ${APP_BASE_URL}/v1/schema
+INFO
+if [ -n "$SLACK_SIM" ]; then
+  cat <<INFO
+  Slack (simulated): http://127.0.0.1:${SLACK_SIM_PORT}/_sim/?user=U0SENIOR1
+                  (approve from the channel; "You are" switches between the seeded staff)
+INFO
+fi
+cat <<INFO
   Logs:           var/log/
 
 ${SEED_OUTPUT}

@@ -21,10 +21,15 @@ from django.core.exceptions import ImproperlyConfigured
 DEMO_SECRET_KEY = "insecure-demo-key-change-me-" + "x" * 24
 DEMO_PROVIDER_API_KEY = "sk_test_simulator"
 DEMO_PROVIDER_WEBHOOK_SECRET = "whsec_demo_secret"
+# The Slack simulator's (scripts/demo.sh, `manage.py run_slack_sim`): the demo's "Slack" signs with this.
+DEMO_SLACK_BOT_TOKEN = "xoxb-demo-slack-sim"
+DEMO_SLACK_SIGNING_SECRET = "demo-slack-signing-secret"
 PUBLISHED: dict[str, frozenset[str]] = {
     "SECRET_KEY": frozenset({DEMO_SECRET_KEY}),
     "PROVIDER_API_KEY": frozenset({DEMO_PROVIDER_API_KEY}),
     "PROVIDER_WEBHOOK_SECRET": frozenset({DEMO_PROVIDER_WEBHOOK_SECRET}),
+    "SLACK_BOT_TOKEN": frozenset({DEMO_SLACK_BOT_TOKEN}),
+    "SLACK_SIGNING_SECRET": frozenset({DEMO_SLACK_SIGNING_SECRET}),
 }
 FERNET_KEYS = ("STATUS_TOKEN_ENCRYPTION_KEY", "EVIDENCE_ENCRYPTION_KEY")
 # Prints each email, recipient address included, on the worker's stdout: into the logs.
@@ -49,6 +54,9 @@ def production_refusals(environ: Mapping[str, str], *, provider: str, email_back
     required = ["SECRET_KEY", "PROVIDER_WEBHOOK_SECRET", *FERNET_KEYS]
     if provider == "stripe":
         required.insert(1, "PROVIDER_API_KEY")
+    if environ.get("SLACK_BOT_TOKEN", "").strip():
+        # Slack on: its interactions approve refunds, so an unsigned (or demo-signed) request must never pass.
+        required += ["SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET"]
     refusals = []
     for name in required:
         parts = _parts(environ.get(name, ""))

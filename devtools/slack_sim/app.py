@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import re
+import secrets
 from dataclasses import dataclass, field
 from email.message import Message
 from pathlib import Path
@@ -38,6 +39,7 @@ class SimulatorConfig:
     interactions_url: str | None = None
     team_id: str = DEFAULT_TEAM_ID
     interaction_timeout: float = 10.0
+    users: tuple[tuple[str, str, str], ...] = ()  # (id, email, name): members from the start
 
 
 @dataclass
@@ -76,6 +78,9 @@ class SlackSimulatorApp:
         self.config = config
         self.base_url = f"http://{config.host}:{config.port}"
         self.ws = Workspace(team_id=config.team_id, interactions_url=config.interactions_url)
+        for user_id, email, name in config.users:
+            self.ws.users[user_id] = user_object(id=user_id, email=email, name=name, team_id=config.team_id)
+        self.ws.remember_defaults()
         self.api = WebApi(self.ws, token=config.token, base_url=lambda: self.base_url)
 
     def handle(self, req: SimRequest) -> SimResponse:
@@ -101,6 +106,7 @@ class SlackSimulatorApp:
     def _routes(self) -> dict[tuple[str, str], Any]:
         return {
             ("GET", "/"): lambda req: _redirect("/_sim/"),
+            ("GET", "/favicon.ico"): lambda req: SimResponse(204, b"", "text/plain"),
             ("GET", "/_sim"): self._page,
             ("GET", "/_sim/static/slack_sim.css"): self._css,
             ("GET", "/_sim/health"): self._health,
@@ -123,6 +129,7 @@ class SlackSimulatorApp:
             ("POST", "/_sim/ui/click"): self._ui_click,
             ("POST", "/_sim/ui/submit"): self._ui_submit,
             ("POST", "/_sim/ui/close"): self._ui_close,
+            ("POST", "/_sim/ui/users"): self._ui_add_user,
         }
 
     # --- reading the state ---------------------------------------------------------------------------------
@@ -216,6 +223,8 @@ class SlackSimulatorApp:
         status = int(data.get("status") or 0)
         if status not in FAULT_ERRORS:
             raise ValueError(f"status must be one of {sorted(FAULT_ERRORS)}")
+        if int(data.get("count", 1)) < 1:
+            raise ValueError("count must be at least 1")
         retry_after = data.get("retry_after")
         if retry_after is not None and status != 429:
             raise ValueError("retry_after goes with status 429 only")
@@ -287,6 +296,10 @@ class SlackSimulatorApp:
         if not isinstance(values, dict):
             raise ValueError("values is {block_id: {action_id: value}}")
         with self.ws.lock:
+            record = self.ws.views.get(view_id)
+            if record is not None and record["user"] == user:
+                # What the user typed stays in the fields while the modal is open (Slack keeps it too).
+                record["draft"] = {b: {a: str(v) for a, v in (vs or {}).items()} for b, vs in values.items()}
             payload = interactions.build_submission(self.ws, view_id=view_id, user=user, values=values)
             url = self.ws.interactions_url
         delivery = self._post(url, payload)
@@ -386,6 +399,17 @@ class SlackSimulatorApp:
                         record["errors"] = dict(exc.extra["errors"])
             return self._back(form, exc.message)
         return self._back(form, _delivery_notice(result))
+
+    def _ui_add_user(self, req: SimRequest) -> SimResponse:
+        """The page's "Add a user" form: a new member with a fresh id, then the page as that user."""
+        form = self._form(req)
+        user_id = "U" + secrets.token_hex(4).upper()
+        body = json.dumps({"id": user_id, "email": form.get("email", ""), "name": form.get("name", "")}).encode()
+        try:
+            self._add_user(SimRequest("POST", "/_sim/users", "", req.headers, body))
+        except ValueError as exc:
+            return self._back(form, str(exc))
+        return self._back({**form, "user": user_id})
 
     def _ui_close(self, req: SimRequest) -> SimResponse:
         form = self._form(req)

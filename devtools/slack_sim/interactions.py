@@ -32,6 +32,7 @@ from devtools.slack_sim.state import (
     RESPONSE_URL_USES,
     TEAM_DOMAIN,
     Workspace,
+    channel_name,
 )
 
 SLACK_ACK_SECONDS = 3.0  # Slack shows the user an error when the app takes longer to acknowledge
@@ -134,23 +135,33 @@ def _user_and_team(ws: Workspace, user_id: str) -> tuple[dict[str, Any], dict[st
 
 
 def find_button(
-    blocks: list[dict[str, Any]], action_id: str | None, value: str | None = None
+    blocks: list[dict[str, Any]], action_id: str, value: str | None = None, block_id: str | None = None
 ) -> tuple[dict[str, Any], str] | None:
-    """The first button with that action_id (and value, when given), with its block's id."""
+    """The first button with that action_id (and that value and block, when given), with its block's id.
+
+    A user can only press a button that is on the message: several buttons
+    may share an action_id (one per refund), the value or block tells them apart.
+    """
     for block in blocks:
-        if block.get("type") != "actions":
-            accessory = block.get("accessory") if block.get("type") == "section" else None
-            elements = [accessory] if accessory else []
-        else:
+        if not isinstance(block, dict):
+            continue
+        if block.get("type") == "actions":
             elements = block.get("elements") or []
+        elif block.get("type") == "section" and block.get("accessory"):
+            elements = [block["accessory"]]
+        else:
+            continue
+        this_block = str(block.get("block_id") or "")
+        if block_id is not None and this_block != block_id:
+            continue
         for element in elements:
             if not isinstance(element, dict) or element.get("type") != "button":
                 continue
             if element.get("action_id") != action_id:
                 continue
-            if value is not None and element.get("value") not in (None, value):
+            if value is not None and element.get("value") != value:
                 continue
-            return element, str(block.get("block_id") or "")
+            return element, this_block
     return None
 
 
@@ -176,18 +187,19 @@ def build_click(
         if ephemeral is None:
             raise InteractionError(404, f"no message {ts} in channel {channel}")
     blocks = (message or ephemeral or {}).get("blocks") or []
-    found = find_button(blocks, action_id, value)
-    if found is None and (value is None or block_id is None):
-        raise InteractionError(404, f"message {ts} has no button with action_id {action_id!r}")
-    element, found_block_id = found if found else ({"type": "button", "action_id": action_id}, "")
-    action_ts = ws.next_ts()
+    found = find_button(blocks, action_id, value, block_id)
+    if found is None:
+        wanted = f"action_id {action_id!r}" + (f", value {value!r}" if value is not None else "")
+        wanted += f", block_id {block_id!r}" if block_id is not None else ""
+        raise InteractionError(404, f"message {ts} has no button with {wanted}")
+    element, found_block_id = found
     action = {
         "type": "button",
         "action_id": action_id,
-        "block_id": block_id if block_id is not None else found_block_id,
+        "block_id": found_block_id,
         "text": copy.deepcopy(element.get("text") or {"type": "plain_text", "text": action_id, "emoji": True}),
-        "value": value if value is not None else element.get("value"),
-        "action_ts": action_ts,
+        "value": element.get("value"),
+        "action_ts": ws.next_ts(),
     }
     if element.get("style"):
         action["style"] = element["style"]
@@ -208,7 +220,7 @@ def build_click(
         "team": team,
         "enterprise": None,
         "is_enterprise_install": False,
-        "channel": {"id": channel, "name": _channel_name(channel)},
+        "channel": {"id": channel, "name": channel_name(channel)},
         "state": {"values": {}},
         "response_url": ws.new_response_url(base_url, channel=channel, message_ts=ts, user=user),
         "actions": [action],
@@ -225,10 +237,6 @@ def build_click(
             "blocks": copy.deepcopy(message["blocks"]),
         }
     return payload
-
-
-def _channel_name(channel: str) -> str:
-    return "refund-approvals" if channel.startswith("C") else channel.lower()
 
 
 def input_state(view: dict[str, Any], values: dict[str, dict[str, Any]]) -> dict[str, Any]:
@@ -332,7 +340,7 @@ def apply_submission_answer(ws: Workspace, view_id: str, delivery: Delivery) -> 
                 )
             }
         )
-        record["errors"] = {}
+        record["errors"], record["draft"] = {}, {}
         return
     if action == "clear":
         for other in ws.views.values():

@@ -33,7 +33,7 @@ from urllib.parse import urlsplit
 from devtools.slack_sim.app import SimRequest, SimResponse, SimulatorConfig, SlackSimulatorApp, json_response
 from devtools.slack_sim.state import DEFAULT_TEAM_ID
 
-__all__ = ["SimulatorConfig", "SlackSimulator", "main", "serve"]
+__all__ = ["SimulatorConfig", "SlackSimServer", "main", "serve"]
 
 # What `manage.py run_slack_sim` and `make demo` use when no Slack app is configured.
 DEMO_SIGNING_SECRET = "demo-slack-signing-secret"
@@ -97,7 +97,7 @@ class _Server(ThreadingHTTPServer):
     app: SlackSimulatorApp
 
 
-class SlackSimulator:
+class SlackSimServer:
     """The listening server around the app."""
 
     def __init__(self, config: SimulatorConfig) -> None:
@@ -124,11 +124,12 @@ class SlackSimulator:
 
 def serve(config: SimulatorConfig) -> None:
     """Run until SIGINT/SIGTERM; prints the listening URL on stdout first (port 0 works)."""
-    sim = SlackSimulator(config)
+    sim = SlackSimServer(config)
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGTERM, signal.default_int_handler)
     print(f"slack simulator listening on {sim.url}", flush=True)
     print(f"  channel page: {sim.url}/_sim/   Web API: {sim.url}/api/", flush=True)
+    print(f"  workspace members: {', '.join(u[0] for u in config.users) or '(none yet: POST /_sim/users)'}", flush=True)
     print(f"  interactions go to: {config.interactions_url or '(none yet: POST /_sim/config)'}", flush=True)
     try:
         sim.serve_forever()
@@ -147,6 +148,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--token", default=None, help="the bot token to accept; default: $SLACK_BOT_TOKEN, else demo")
     parser.add_argument("--team-id", default=DEFAULT_TEAM_ID)
     parser.add_argument("--interaction-timeout", type=float, default=10.0, help="seconds to wait for the app")
+    parser.add_argument(
+        "--user",
+        action="append",
+        default=[],
+        metavar="ID:EMAIL:NAME",
+        help="a workspace member from the start (repeatable), e.g. U0AGENT:agent@example.com:agent",
+    )
 
 
 def config_from_args(
@@ -164,14 +172,26 @@ def config_from_args(
         interactions_url=args.interactions_url,
         team_id=args.team_id,
         interaction_timeout=args.interaction_timeout,
+        users=tuple(_parse_user(spec) for spec in args.user or ()),
     )
+
+
+def _parse_user(spec: str) -> tuple[str, str, str]:
+    parts = spec.split(":", 2)
+    if len(parts) != 3 or not all(parts):
+        raise ValueError(f"--user takes ID:EMAIL:NAME, not {spec!r}")
+    return parts[0], parts[1], parts[2]
 
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point without Django; blocks until interrupted."""
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     add_arguments(parser)
-    serve(config_from_args(parser.parse_args(argv)))
+    try:
+        config = config_from_args(parser.parse_args(argv))
+    except ValueError as exc:
+        parser.error(str(exc))
+    serve(config)
     return 0
 
 

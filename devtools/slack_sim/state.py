@@ -23,6 +23,7 @@ BOT_ID = "B0SIMBOT"
 APP_ID = "A0SIMAPP"
 BOT_NAME = "refund-desk"
 DEFAULT_TEAM_ID = "T0SIM"
+APPROVALS_CHANNEL = "C0APPROVALS"  # what the tests and the demo set SLACK_APPROVALS_CHANNEL to
 TEAM_DOMAIN = "refund-desk-sim"
 TRIGGER_TTL_SECONDS = 3.0  # Slack: a trigger_id may be exchanged for a modal within 3 seconds
 RESPONSE_URL_TTL_SECONDS = 30 * 60  # Slack: a response_url works 5 times within 30 minutes
@@ -80,7 +81,15 @@ class Workspace:
     _defaults: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        self._defaults = {"interactions_url": self.interactions_url, "trigger_ttl": self.trigger_ttl}
+        self.remember_defaults()
+
+    def remember_defaults(self) -> None:
+        """What `reset` goes back to: the start's interactions URL, trigger TTL and members."""
+        self._defaults = {
+            "interactions_url": self.interactions_url,
+            "trigger_ttl": self.trigger_ttl,
+            "users": copy.deepcopy(self.users),
+        }
 
     # --- time and identifiers ------------------------------------------------------------------------------
 
@@ -140,8 +149,8 @@ class Workspace:
             del self.calls[: len(self.calls) - CALL_LOG_LIMIT]
 
     def reset(self) -> None:
-        """Back to the state of a fresh start (the command line's interactions URL included)."""
-        self.users.clear()
+        """Back to the state of a fresh start (the command line's interactions URL and members included)."""
+        self.users = copy.deepcopy(self._defaults["users"])
         self.messages.clear()
         self.ephemerals.clear()
         self.views.clear()
@@ -152,6 +161,11 @@ class Workspace:
         self.clock_offset = 0.0
         self.interactions_url = self._defaults["interactions_url"]
         self.trigger_ttl = self._defaults["trigger_ttl"]
+
+
+def channel_name(channel: str) -> str:
+    """The name shown for a channel id: the approvals channel of the tests and the demo has a real one."""
+    return "refund-approvals" if channel == APPROVALS_CHANNEL else channel.lower()
 
 
 def user_object(

@@ -143,3 +143,36 @@ def test_gunicorn_does_not_start_without_the_webhook_secret(tmp_path):
         if process.poll() is None:
             process.kill()
         process.wait(timeout=10)
+
+
+# --- Slack (issue 13): its interactions approve refunds ---------------------------------------------------
+
+
+def test_slack_on_without_a_signing_secret_refuses_to_start(tmp_path):
+    """An empty signing secret is an HMAC key anyone has: every forged tap would verify."""
+    result = start(tmp_path, {**configured(), "SLACK_BOT_TOKEN": f"xoxb-{secrets.token_hex(8)}"})
+    assert result.returncode != 0
+    assert "SLACK_SIGNING_SECRET" in result.stderr.splitlines()[-1]
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [("SLACK_BOT_TOKEN", "xoxb-demo-slack-sim"), ("SLACK_SIGNING_SECRET", "demo-slack-signing-secret")],
+)
+def test_slack_demo_values_refuse_to_start(tmp_path, name, value):
+    values = {
+        **configured(),
+        "SLACK_BOT_TOKEN": f"xoxb-{secrets.token_hex(8)}",
+        "SLACK_SIGNING_SECRET": secrets.token_hex(16),
+        name: value,
+    }
+    result = start(tmp_path, values)
+    assert result.returncode != 0
+    last = result.stderr.splitlines()[-1]
+    assert name in last and value not in last
+
+
+def test_slack_with_its_own_secrets_starts(tmp_path):
+    values = {**configured(), "SLACK_BOT_TOKEN": f"xoxb-{secrets.token_hex(8)}", "SLACK_SIGNING_SECRET": "s" * 32}
+    result = start(tmp_path, values)
+    assert result.returncode == 0, result.stderr

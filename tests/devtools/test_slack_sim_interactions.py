@@ -227,3 +227,30 @@ def test_a_response_url_replaces_the_original_message(
     assert answer.json() == {"ok": True}
     [message] = slack_sim.messages("C0APPROVALS")
     assert (message["text"], message["blocks"], message["updates"]) == ("Approved", [], 1)
+
+
+def test_the_value_picks_one_of_several_buttons_sharing_an_action_id(
+    slack_sim: SlackSimulator, receiver: InteractionReceiver, client: WebClient
+) -> None:
+    slack_sim.add_user("U1", "alice@example.com", "alice")
+    digest = [
+        {
+            "type": "actions",
+            "block_id": f"refund:{n}",
+            "elements": [{"type": "button", "action_id": "refund_approve", "value": n,
+                          "text": {"type": "plain_text", "text": f"Approve {n}"}}],
+        }
+        for n in ("R-1", "R-2")
+    ]  # fmt: skip
+    ts = client.chat_postMessage(channel="C1", text="digest", blocks=digest)["ts"]
+
+    slack_sim.click("U1", "C1", ts, "refund_approve", value="R-2")
+    unknown = slack_sim.request(
+        "POST",
+        "/_sim/click",
+        json={"user": "U1", "channel": "C1", "ts": ts, "action_id": "refund_approve", "value": "R-9"},
+    )
+
+    [action] = receiver.payloads()[0]["actions"]
+    assert (action["value"], action["block_id"], action["text"]["text"]) == ("R-2", "refund:R-2", "Approve R-2")
+    assert unknown.status_code == 404

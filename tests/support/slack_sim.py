@@ -28,6 +28,7 @@ START_TIMEOUT = 30.0
 TOKEN = "xoxb-test-slack-sim"
 SIGNING_SECRET = "test-slack-signing-secret"
 APPROVALS_CHANNEL = "C0APPROVALS"
+_KEEP: Any = object()  # configure(): leave the interactions URL as it is
 
 
 class SlackSimulator:
@@ -139,9 +140,13 @@ class SlackSimulator:
         """Forget users, messages, modals, faults and calls; the interactions URL goes back to the start's."""
         self._json("POST", "/_sim/reset")
 
-    def configure(self, interactions_url: str | None = None, **options: Any) -> dict[str, Any]:
-        """Where clicks and submissions go (the app's /integrations/slack/interactions), set at runtime."""
-        return self._json("POST", "/_sim/config", json={"interactions_url": interactions_url, **options})
+    def configure(self, interactions_url: Any = _KEEP, **options: Any) -> dict[str, Any]:
+        """Where clicks and submissions go (the app's /integrations/slack/interactions), set at runtime.
+
+        None sends them nowhere; left out, the URL stays. `trigger_ttl=` changes the 3 s of a trigger_id.
+        """
+        body = dict(options) if interactions_url is _KEEP else {"interactions_url": interactions_url, **options}
+        return self._json("POST", "/_sim/config", json=body)
 
     def add_user(self, id: str, email: str, name: str, **extra: Any) -> dict[str, Any]:
         """Register a workspace member (users.info answers for it; it may click). Returns the Slack user object."""

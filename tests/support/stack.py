@@ -22,6 +22,7 @@ from tests.support.live import (
     stack_simulator,
     wait_for,
 )
+from tests.support.slack_sim import APPROVALS_CHANNEL, SlackSimulator
 
 
 class Stack:
@@ -42,6 +43,7 @@ class Stack:
         worker_concurrency: int = 2,
         stall: float = 3.0,
         webhooks: bool = True,
+        slack: bool = False,
         extra_env: dict[str, str] | None = None,
     ) -> None:
         self.namespace = new_namespace("stack")
@@ -55,6 +57,13 @@ class Stack:
             webhook_url=f"http://127.0.0.1:{self.web_port}/webhooks/payments" if webhooks else None,
             stall=stall,
         )
+        # With `slack`, a Slack simulator the app posts cards to, and whose clicks reach the stack's web.
+        self.slack: SlackSimulator | None = None
+        if slack:
+            self.slack = SlackSimulator(
+                log_path=self.directory / "slack_sim.log",
+                interactions_url=f"{self.url}/integrations/slack/interactions",
+            )
         # Settings of the app processes beyond the usual (a private broker, cache or database address).
         self.extra_env = extra_env or {}
         self.env: dict[str, str] = {}
@@ -72,10 +81,22 @@ class Stack:
         try:
             # The simulator first: the app processes are configured with the port it got.
             self.simulator.start()
+            slack_env = {}
+            if self.slack is not None:
+                self.slack.start()
+                slack_env = dict(
+                    SLACK_BOT_TOKEN=self.slack.token,
+                    SLACK_SIGNING_SECRET=self.slack.signing_secret,
+                    SLACK_APPROVALS_CHANNEL=APPROVALS_CHANNEL,
+                    SLACK_API_BASE=self.slack.api_base,
+                    # Short, so a card behind after an outage is swept within a test.
+                    SLACK_SWEEP_SECONDS="1",
+                )
             self.env = stack_env(
                 namespace=self.namespace,
                 PROVIDER_API_BASE=self.simulator.url,
                 APP_BASE_URL=self.url,
+                **slack_env,
                 **self.extra_env,
             )
             self.web = GunicornServer(env=self.env, workers=self.web_workers, port=self.web_port)
@@ -104,6 +125,9 @@ class Stack:
         Called before a test's database flush, so what one test set going
         cannot write into the next one's (emptied) tables.
         """
+        from django.db.models import F
+
+        from integrations.models import SlackCard
         from refunds.enums import OutboxStatus
         from refunds.models import OutboxMessage
 
@@ -115,6 +139,11 @@ class Stack:
                     not OutboxMessage.objects.filter(status=OutboxStatus.PENDING).exists()
                     and (not self.simulator.running or self.simulator.health()["webhooks_pending"] == 0)
                     and sum(broker.llen(queue) for queue in queue_names(self.namespace)) == 0
+                    and (
+                        self.slack is None
+                        or not self.slack.running
+                        or not SlackCard.objects.filter(posted_revision__lt=F("wanted_revision")).exists()
+                    )
                 )
 
             wait_for(idle, timeout=timeout, interval=0.1, message=f"{self.namespace} to be idle")
@@ -138,6 +167,8 @@ class Stack:
             for process in processes:
                 process.stop()
             self.simulator.stop()
+            if self.slack is not None:
+                self.slack.stop()
             delete_queues(self.namespace)
             delete_cache_keys(self.namespace)
             self.tmp.cleanup()
