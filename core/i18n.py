@@ -18,7 +18,7 @@ from babel.numbers import get_currency_symbol
 from django.conf import settings
 from django.utils import translation
 
-from core.money import exponent, minor_to_major
+from core.money import exponent, is_known_currency, minor_to_major
 
 _LATIN_SYMBOL = re.compile(r"[A-Za-z$]")
 
@@ -89,6 +89,20 @@ def format_amount_code(amount_minor: int, currency: str, locale: Locale) -> str:
     pattern = copy.copy(locale.decimal_formats[None])
     pattern.frac_prec = (digits, digits)
     return f"{pattern.apply(minor_to_major(amount_minor, currency), locale)} {currency}"
+
+
+def staff_locale() -> Locale:
+    """How staff read numbers and dates (STAFF_LOCALE): the console, the finance screens, the Slack card."""
+    return Locale.parse(getattr(settings, "STAFF_LOCALE", "en_GB"))
+
+
+def staff_money(amount_minor: int | None, currency: str) -> str:
+    """'1,234.50 USD'; '' without an amount; plain minor units named as such for a currency we do not know."""
+    if amount_minor is None:
+        return ""
+    if not is_known_currency(currency):
+        return f"{amount_minor} minor units {currency}".strip()
+    return format_amount_code(amount_minor, currency, staff_locale())
 
 
 def zone_label(local: datetime) -> str:

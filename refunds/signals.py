@@ -23,3 +23,12 @@ refund_changed = Signal()
 # told by email (notifications.staff). Robust, like `refund_changed`: a lost notice loses no work,
 # the refund shows in the assignee's "Assigned to me" either way.
 refund_assigned = Signal()
+
+# A refund under review changed without moving: an edit (refunds.services.decide.refund_edit) or
+# the first of two approvals (`_approval_record`). Sent INSIDE the transaction, once the change is
+# written, with `refund` (the locked instance, as the change leaves it) and `event` (the audit
+# action: refund.edited, refund.approval_recorded). The same rules as `refund_changing`: what a
+# receiver writes commits or rolls back with the change, and an exception rolls it back, so
+# receivers are one small write and no network (the Slack card marks its outbox row here,
+# integrations.slack.receivers).
+refund_revised = Signal()

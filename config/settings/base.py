@@ -360,6 +360,20 @@ SLACK_API_BASE = os.environ.get("SLACK_API_BASE", "https://slack.com/api/")
 SLACK_TIMEOUT_SECONDS = float(os.environ.get("SLACK_TIMEOUT_SECONDS", "5"))
 # How long a Slack user's console account (users.info -> profile.email) is remembered.
 SLACK_USER_CACHE_SECONDS = env_int("SLACK_USER_CACHE_SECONDS", 3600)
+# The card outbox (integrations.slack.sync, docs/slack.md "The card and its outbox"): a 429 waits
+# exactly Retry-After; a 5xx or a network error backs off from the base, doubling with jitter, to
+# the cap; a refusal that needs a fix (channel_not_found, invalid_auth …) is retried at the cap, so
+# fixing the configuration is enough to bring every card back. The worker holds a card for
+# SLACK_LEASE_SECONDS (more than one call's timeout); a queued task is taken for lost once it has
+# not started SLACK_QUEUED_TTL_SECONDS after it was due, and the sweeper (every
+# SLACK_SWEEP_SECONDS) queues cards that are behind and have none.
+SLACK_BACKOFF_BASE_SECONDS = float(os.environ.get("SLACK_BACKOFF_BASE_SECONDS", "2"))
+SLACK_BACKOFF_MAX_SECONDS = float(os.environ.get("SLACK_BACKOFF_MAX_SECONDS", "300"))
+SLACK_LEASE_SECONDS = float(os.environ.get("SLACK_LEASE_SECONDS", str(SLACK_TIMEOUT_SECONDS * 2 + 20)))
+SLACK_QUEUED_TTL_SECONDS = float(os.environ.get("SLACK_QUEUED_TTL_SECONDS", "60"))
+SLACK_SWEEP_SECONDS = float(os.environ.get("SLACK_SWEEP_SECONDS", "15"))
+# Does nothing without SLACK_BOT_TOKEN (integrations.slack.sync.card_sweep).
+CELERY_BEAT_SCHEDULE["sweep-slack-cards"] = {"task": "integrations.slack.sweep_cards", "schedule": SLACK_SWEEP_SECONDS}
 
 # --- Customer status page (SPEC §8, docs/customer.md) ------------------------
 STATUS_PAGE_RATE_LIMIT_PER_MINUTE = env_int("STATUS_PAGE_RATE_LIMIT_PER_MINUTE", 60)  # per client IP; 0 disables

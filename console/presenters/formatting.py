@@ -12,26 +12,13 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from babel import Locale
 from babel.dates import format_date
-from django.conf import settings
 from django.utils import timezone
 
-from core.i18n import format_amount_code, format_moment
-from core.money import is_known_currency
+from core.i18n import format_moment, staff_locale, staff_money
 
-
-def staff_locale() -> Locale:
-    return Locale.parse(getattr(settings, "STAFF_LOCALE", "en_GB"))
-
-
-def money(amount_minor: int | None, currency: str) -> str:
-    """'1,234.50 USD'; '' without an amount; plain minor units named as such for a currency we do not know."""
-    if amount_minor is None:
-        return ""
-    if not is_known_currency(currency):
-        return f"{amount_minor} minor units {currency}".strip()
-    return format_amount_code(amount_minor, currency, staff_locale())
+# In core, so the Slack card (integrations.slack.cards, beside the console, not above it) says amounts the same way.
+money = staff_money
 
 
 def signed_money(amount_minor: int | None, currency: str) -> str:

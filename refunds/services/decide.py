@@ -32,6 +32,7 @@ from refunds.selectors import reply_declines
 from refunds.services.outbox import refund_stop_if_payment_withdrawn, submission_open
 from refunds.services.policy import approvals_required
 from refunds.services.transition import refund_lock, refund_snapshot, refund_transition
+from refunds.signals import refund_revised
 
 S = RefundState
 # An approval asked for again once the refund moved on is answered with the refund, unchanged.
@@ -151,7 +152,8 @@ def refund_approve(
 
 def _approval_record(refund: Refund, payment: Payment, *, actor: Actor, note: str, approvals_before: int) -> None:
     """One person's approval of a locked, approvable refund: the Decision, then either the audit event
-    `refund.approval_recorded` (one of two) or everything `refund_approve_now` does."""
+    `refund.approval_recorded` and the `refund_revised` signal (one of two) or everything
+    `refund_approve_now` does."""
     senior = refund.approvals_required > 1
     try:
         with transaction.atomic():
@@ -181,6 +183,7 @@ def _approval_record(refund: Refund, payment: Payment, *, actor: Actor, note: st
             policy_rule=_cited(refund),
             flagged=refund.override_flagged,
         )
+        refund_revised.send(sender=Refund, refund=refund, event=AuditAction.REFUND_APPROVAL_RECORDED)
         return
     refund_approve_now(refund=refund, payment=payment, actor=actor, note=note)
 
@@ -287,7 +290,8 @@ def refund_edit(
     (maker-checker) and after a first approval; and when `expected_version`
     is given and the refund changed since (`changed_refusal`).
     Side effects: refund update, payment reservation, Decision(edit) with
-    before/after, audit `refund.edited` with both drafts and amounts.
+    before/after, audit `refund.edited` with both drafts and amounts, the
+    `refund_revised` signal (in the transaction).
     """
     with transaction.atomic():
         refund, payment = refund_lock(refund_id=refund_id)
@@ -351,6 +355,7 @@ def refund_edit(
             before=before,
             after=refund_snapshot(refund),
         )
+        refund_revised.send(sender=Refund, refund=refund, event=AuditAction.REFUND_EDITED)
     return refund
 
 

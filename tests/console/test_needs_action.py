@@ -7,9 +7,10 @@ from django.utils import timezone
 
 from audit.enums import AuditAction
 from audit.models import AuditEvent
-from console.presenters.needs_action import FAILURE_TEXTS, needs_action_counts
+from console.presenters.needs_action import needs_action_counts
 from providers.base import FailureCode
 from refunds.enums import PAYMENT_WITHDRAWN_FAILURE_CODES, OutboxStatus, PayoutStatus, RefundState, Role, WebhookStatus
+from refunds.failures import FAILURE_TEXTS
 from refunds.models import OutboxMessage, PayoutTask, WebhookEvent
 from tests.refunds.factories import captured_order, make_refund, move_refund, submitted_refund
 
