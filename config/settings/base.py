@@ -368,7 +368,7 @@ SLACK_USER_CACHE_SECONDS = env_int("SLACK_USER_CACHE_SECONDS", 3600)
 # not started SLACK_QUEUED_TTL_SECONDS after it was due, and the sweeper (every
 # SLACK_SWEEP_SECONDS) queues cards that are behind and have none.
 SLACK_BACKOFF_BASE_SECONDS = float(os.environ.get("SLACK_BACKOFF_BASE_SECONDS", "2"))
-SLACK_BACKOFF_MAX_SECONDS = float(os.environ.get("SLACK_BACKOFF_MAX_SECONDS", "300"))
+SLACK_BACKOFF_MAX_SECONDS = float(os.environ.get("SLACK_BACKOFF_MAX_SECONDS", "60"))
 SLACK_LEASE_SECONDS = float(os.environ.get("SLACK_LEASE_SECONDS", str(SLACK_TIMEOUT_SECONDS * 2 + 20)))
 SLACK_QUEUED_TTL_SECONDS = float(os.environ.get("SLACK_QUEUED_TTL_SECONDS", "60"))
 SLACK_SWEEP_SECONDS = float(os.environ.get("SLACK_SWEEP_SECONDS", "15"))

@@ -91,6 +91,7 @@ class Stack:
                     SLACK_API_BASE=self.slack.api_base,
                     # Short, so a card behind after an outage is swept within a test.
                     SLACK_SWEEP_SECONDS="1",
+                    SLACK_BACKOFF_MAX_SECONDS="3",
                 )
             self.env = stack_env(
                 namespace=self.namespace,
