@@ -12,6 +12,9 @@ from contextvars import ContextVar, Token
 from dataclasses import dataclass
 from typing import Any
 
+# What the audit trail and the decisions store of an actor's label (AuditEvent.actor_label, Decision.actor_label).
+LABEL_MAX = 150
+
 
 @dataclass(frozen=True)
 class Actor:
@@ -34,9 +37,16 @@ class Actor:
         return cls(type="user", label=user.get_username(), user=user)
 
     @classmethod
-    def for_slack_user(cls, user) -> Actor:
-        """A console user acting from the Slack approval card (integrations.slack): same rules, other channel."""
-        return cls(type="user", label=f"{user.get_username()} (Slack)", user=user, channel="slack")
+    def for_slack_user(cls, user, slack_user_id: str) -> Actor:
+        """A console user acting from the Slack approval card (integrations.slack): same rules, other channel.
+
+        The label names the Slack account too ("alice (Slack U0ALICE)"): the
+        audit trail then says which Slack member the mapping took for alice.
+        At most LABEL_MAX characters; a long username is clipped, never the Slack id.
+        """
+        suffix = f" (Slack {slack_user_id[:40]})"
+        label = user.get_username()[: LABEL_MAX - len(suffix)] + suffix
+        return cls(type="user", label=label, user=user, channel="slack")
 
     @classmethod
     def for_api_key(cls, api_key) -> Actor:

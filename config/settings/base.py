@@ -358,8 +358,10 @@ SLACK_APPROVALS_CHANNEL = os.environ.get("SLACK_APPROVALS_CHANNEL", "")
 # Slack's Web API; the simulator (`manage.py run_slack_sim`) serves the same method paths under /api/.
 SLACK_API_BASE = os.environ.get("SLACK_API_BASE", "https://slack.com/api/")
 SLACK_TIMEOUT_SECONDS = float(os.environ.get("SLACK_TIMEOUT_SECONDS", "5"))
-# How long a Slack user's console account (users.info -> profile.email) is remembered.
-SLACK_USER_CACHE_SECONDS = env_int("SLACK_USER_CACHE_SECONDS", 3600)
+# How long a Slack user's console account (users.info -> profile.email) is remembered for the taps and
+# modal submissions answered within Slack's 3 seconds; an approval decided in Celery always asks Slack
+# again. Short: a Slack account turned guest, deactivated or given another email must stop soon.
+SLACK_USER_CACHE_SECONDS = env_int("SLACK_USER_CACHE_SECONDS", 60)
 # The card outbox (integrations.slack.sync, docs/slack.md "The card and its outbox"): a 429 waits
 # exactly Retry-After; a 5xx or a network error backs off from the base, doubling with jitter, to
 # the cap; a refusal that needs a fix (channel_not_found, invalid_auth …) is retried at the cap, so

@@ -25,6 +25,7 @@ from devtools.slack_sim.webapi import FAULT_ERRORS, WebApi, public_message
 STATIC = Path(__file__).resolve().parent / "static"
 _API_PATH = re.compile(r"^/api/([A-Za-z0-9_.]+)$")
 _RESPOND_PATH = re.compile(r"^/_sim/respond/([A-Za-z0-9_-]+)$")
+MAX_FAULT_DELAY = 60.0  # seconds: a slow Slack, not a hung one
 _USER_FLAGS = ("is_bot", "deleted", "is_restricted", "is_ultra_restricted", "is_email_confirmed", "is_admin")
 
 
@@ -221,8 +222,11 @@ class SlackSimulatorApp:
     def _add_fault(self, req: SimRequest) -> SimResponse:
         data = self._json(req)
         status = int(data.get("status") or 0)
-        if status not in FAULT_ERRORS:
-            raise ValueError(f"status must be one of {sorted(FAULT_ERRORS)}")
+        delay = float(data.get("delay") or 0)
+        if not 0 <= delay <= MAX_FAULT_DELAY:
+            raise ValueError(f"delay is 0 to {MAX_FAULT_DELAY} seconds")
+        if status not in FAULT_ERRORS and not (status == 0 and delay):
+            raise ValueError(f"status must be one of {sorted(FAULT_ERRORS)} (or 0 with a delay: served late)")
         if int(data.get("count", 1)) < 1:
             raise ValueError("count must be at least 1")
         retry_after = data.get("retry_after")
@@ -233,6 +237,7 @@ class SlackSimulatorApp:
             status=status,
             count=int(data.get("count", 1)),
             retry_after=int(retry_after) if retry_after is not None else None,
+            delay=delay,
         )
         with self.ws.lock:
             self.ws.faults.append(fault)
@@ -294,12 +299,15 @@ class SlackSimulatorApp:
         view_id, user = str(data["view_id"]), str(data["user"])
         values = data.get("values") or {}
         if not isinstance(values, dict):
-            raise ValueError("values is {block_id: {action_id: value}}")
+            raise ValueError("values is {block_id: {action_id: value, or [values] of checkboxes}}")
         with self.ws.lock:
             record = self.ws.views.get(view_id)
             if record is not None and record["user"] == user:
                 # What the user typed stays in the fields while the modal is open (Slack keeps it too).
-                record["draft"] = {b: {a: str(v) for a, v in (vs or {}).items()} for b, vs in values.items()}
+                record["draft"] = {
+                    b: {a: [str(x) for x in v] if isinstance(v, list) else str(v) for a, v in (vs or {}).items()}
+                    for b, vs in values.items()
+                }
             payload = interactions.build_submission(self.ws, view_id=view_id, user=user, values=values)
             url = self.ws.interactions_url
         delivery = self._post(url, payload)
@@ -384,11 +392,18 @@ class SlackSimulatorApp:
 
     def _ui_submit(self, req: SimRequest) -> SimResponse:
         form = self._form(req)
-        values: dict[str, dict[str, str]] = {}
+        values: dict[str, dict[str, Any]] = {}
         for key, value in form.items():
             if key.startswith("v:"):
                 _, block_id, action_id = key.split(":", 2)
                 values.setdefault(block_id, {})[action_id] = value
+        # Checkboxes ("c:" fields): every ticked box is one pair; a hidden empty one says the group was shown.
+        for key, value in parse_qsl(req.body.decode("utf-8", "replace"), keep_blank_values=True):
+            if key.startswith("c:"):
+                _, block_id, action_id = key.split(":", 2)
+                ticked = values.setdefault(block_id, {}).setdefault(action_id, [])
+                if value:
+                    ticked.append(value)
         try:
             result = self.submit({"view_id": form["view_id"], "user": form["user"], "values": values})
         except InteractionError as exc:

@@ -239,8 +239,38 @@ def build_click(
     return payload
 
 
+_UNSET: Any = object()
+
+
+def _checked(element: dict[str, Any], given: Any) -> list[dict[str, Any]]:
+    """The selected options of a `checkboxes` element: the values given (a list), else its initial_options.
+
+    Each is the option as the view defines it (value and text), as Slack
+    sends it; a value the element does not offer cannot be ticked (422).
+    """
+    options = [o for o in element.get("options") or [] if isinstance(o, dict)]
+    if given is _UNSET:
+        wanted = [str(o.get("value")) for o in element.get("initial_options") or [] if isinstance(o, dict)]
+    elif isinstance(given, list | tuple):
+        wanted = [str(v) for v in given]
+    else:
+        raise InteractionError(422, "a checkboxes value is a list of the ticked options' values")
+    offered = {str(o.get("value")): o for o in options}
+    unknown = [v for v in wanted if v not in offered]
+    if unknown:
+        raise InteractionError(422, f"no such option: {unknown[0]!r}")
+    return [
+        {"value": str(o.get("value")), "text": copy.deepcopy(o.get("text"))}
+        for o in options
+        if str(o.get("value")) in wanted
+    ]
+
+
 def input_state(view: dict[str, Any], values: dict[str, dict[str, Any]]) -> dict[str, Any]:
     """view.state.values for a submission: the given values, else each input's initial value.
+
+    Text inputs take a string; `checkboxes` a list of the ticked options'
+    values (state: {"type": "checkboxes", "selected_options": [{value, text}]}).
 
     Raises InteractionError when a required input is empty or a length limit
     is broken - Slack's client refuses to submit such a modal at all.
@@ -253,6 +283,12 @@ def input_state(view: dict[str, Any], values: dict[str, dict[str, Any]]) -> dict
         element = block.get("element") or {}
         block_id, action_id = str(block.get("block_id") or ""), str(element.get("action_id") or "")
         kind = element.get("type") or "plain_text_input"
+        if kind == "checkboxes":
+            selected = _checked(element, (values.get(block_id) or {}).get(action_id, _UNSET))
+            if not selected and not block.get("optional"):
+                missing[block_id] = "Please complete this required field."
+            state.setdefault(block_id, {})[action_id] = {"type": kind, "selected_options": selected}
+            continue
         given = (values.get(block_id) or {}).get(action_id, element.get("initial_value"))
         value = None if given in (None, "") else str(given)
         if value is None and not block.get("optional"):

@@ -264,6 +264,8 @@ class Renderer:
         if error:
             attrs.append('aria-invalid="true"')
         kind = element.get("type")
+        if kind == "checkboxes":
+            return self._checkboxes(block, element, draft.get(action_id), error)
         if kind not in ("plain_text_input", "email_text_input", "url_text_input", "number_input"):
             control = f'<div class="bk-unsupported">[{esc(kind)} input]</div>'
         elif element.get("multiline"):
@@ -279,6 +281,44 @@ class Renderer:
         return (
             f'<div class="{klass}"><label for="{esc(field_id)}">{label}{suffix}</label>'
             f"{control}{shown_error}{hint}</div>"
+        )
+
+    def _checkboxes(self, block: dict[str, Any], element: dict[str, Any], draft: Any, error: str | None) -> str:
+        """A `checkboxes` input: one HTML checkbox per option, named `c:{block_id}:{action_id}`.
+
+        A hidden empty field of the same name says the group was on the form,
+        so an unticked group submits "nothing ticked", not "left as it was".
+        """
+        block_id, action_id = str(block.get("block_id") or ""), str(element.get("action_id") or "")
+        name = f"c:{block_id}:{action_id}"
+        options = [o for o in element.get("options") or [] if isinstance(o, dict)]
+        if isinstance(draft, list):
+            ticked = {str(v) for v in draft}
+        else:
+            ticked = {str(o.get("value")) for o in element.get("initial_options") or [] if isinstance(o, dict)}
+        # One box alone and required: the browser refuses to submit it unticked, as Slack's client does.
+        required = " required" if len(options) == 1 and not block.get("optional") else ""
+        invalid = ' aria-invalid="true"' if error else ""
+        boxes = []
+        for index, option in enumerate(options):
+            value = str(option.get("value") or "")
+            box_id = f"f-{block_id}-{action_id}-{index}"
+            checked = " checked" if value in ticked else ""
+            boxes.append(
+                f'<div class="bk-checkbox"><input type="checkbox" id="{esc(box_id)}" name="{esc(name)}" '
+                f'value="{esc(value)}"{checked}{required}{invalid}>'
+                f'<label for="{esc(box_id)}">{text_object(option.get("text"), self.ws)}</label></div>'
+            )
+        optional = bool(block.get("optional"))
+        label = text_object(block.get("label"), self.ws)
+        suffix = ' <span class="optional">(optional)</span>' if optional else ""
+        hint = f'<div class="hint">{text_object(block.get("hint"), self.ws)}</div>' if block.get("hint") else ""
+        shown_error = f'<div class="field-error" role="alert">{esc(error)}</div>' if error else ""
+        klass = "bk-input has-error" if error else "bk-input"
+        return (
+            f'<fieldset class="{klass}"><legend>{label}{suffix}</legend>'
+            f'<input type="hidden" name="{esc(name)}" value="">'
+            f"{''.join(boxes)}{shown_error}{hint}</fieldset>"
         )
 
 

@@ -33,15 +33,26 @@ CALL_LOG_LIMIT = 5000
 
 @dataclass
 class Fault:
-    """The next `count` calls of `method` ("*" for any) answer `status` instead of being served."""
+    """The next `count` calls of `method` ("*" for any) answer `status` instead of being served.
+
+    `delay` (seconds, the real clock): the answer comes that much later; with
+    status 0 the call is then served as usual (a slow Slack, not a failing one).
+    """
 
     method: str
     status: int
     count: int
     retry_after: int | None = None
+    delay: float = 0.0
 
     def as_dict(self) -> dict[str, Any]:
-        return {"method": self.method, "status": self.status, "count": self.count, "retry_after": self.retry_after}
+        return {
+            "method": self.method,
+            "status": self.status,
+            "count": self.count,
+            "retry_after": self.retry_after,
+            "delay": self.delay,
+        }
 
 
 @dataclass
@@ -140,7 +151,7 @@ class Workspace:
         for fault in self.faults:
             if fault.count > 0 and fault.method in (method, "*"):
                 fault.count -= 1
-                return Fault(fault.method, fault.status, 1, fault.retry_after)
+                return Fault(fault.method, fault.status, 1, fault.retry_after, fault.delay)
         return None
 
     def record_call(self, entry: dict[str, Any]) -> None:

@@ -13,13 +13,14 @@ from __future__ import annotations
 
 import copy
 import json
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from email.message import Message
 from typing import Any
 from urllib.parse import parse_qsl
 
-from devtools.slack_sim.state import APP_ID, BOT_ID, BOT_NAME, BOT_USER_ID, TEAM_DOMAIN, Workspace
+from devtools.slack_sim.state import APP_ID, BOT_ID, BOT_NAME, BOT_USER_ID, TEAM_DOMAIN, Fault, Workspace
 
 FAULT_ERRORS = {
     429: "ratelimited",
@@ -105,7 +106,12 @@ class WebApi:
 
     def call(self, method: str, query: str, headers: Message, body: bytes) -> ApiResult:
         with self.ws.lock:
-            result = self._answer(method, query, headers, body)
+            fault = self.ws.take_fault(method)
+        if fault is not None and fault.delay:
+            # A slow Slack: the caller's own timeout is what is tested, so the real clock, and no lock held.
+            time.sleep(fault.delay)
+        with self.ws.lock:
+            result = self._answer(method, query, headers, body, fault=fault)
             self.ws.record_call(
                 {
                     "method": method,
@@ -118,9 +124,8 @@ class WebApi:
             )
             return result
 
-    def _answer(self, method: str, query: str, headers: Message, body: bytes) -> ApiResult:
-        fault = self.ws.take_fault(method)
-        if fault is not None:
+    def _answer(self, method: str, query: str, headers: Message, body: bytes, *, fault: Fault | None) -> ApiResult:
+        if fault is not None and fault.status:
             extra = {"Retry-After": str(fault.retry_after)} if fault.status == 429 and fault.retry_after else {}
             error = FAULT_ERRORS.get(fault.status, "fatal_error")
             return ApiResult(fault.status, {"ok": False, "error": error}, extra)

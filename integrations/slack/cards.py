@@ -119,7 +119,7 @@ def _trail(refund: Refund) -> _Trail:
 
 
 def _label(event: AuditEvent | None) -> str:
-    """Who acted, as the audit trail names them ('alice', 'alice (Slack)', 'bob (key ab12)')."""
+    """Who acted, as the audit trail names them ('alice', 'alice (Slack U0ALICE)', 'bob (key ab12)')."""
     if event is None:
         return "someone"
     if event.actor_type == "system":
@@ -128,7 +128,7 @@ def _label(event: AuditEvent | None) -> str:
 
 
 def _approvers(refund: Refund, trail: _Trail) -> list[str]:
-    """The people who approved, in order, as the audit trail names them (so "(Slack)" shows where it applies)."""
+    """The people who approved, in order, as the audit trail names them (so "(Slack U…)" shows where it applies)."""
     labels = {e.actor_user_id: e.actor_label for e in trail.all(*_APPROVAL_ACTIONS) if e.actor_user_id}
     return [
         escape(labels.get(d.actor_id) or d.actor_label)
@@ -137,7 +137,8 @@ def _approvers(refund: Refund, trail: _Trail) -> list[str]:
     ]
 
 
-def _customer(refund: Refund) -> str:
+def customer_text(refund: Refund) -> str:
+    """The customer as the card names them: name, then email (escaped)."""
     customer = refund.order.customer
     name = escape(customer.name) or "(no name)"
     email = refund.customer_email or customer.email
@@ -223,7 +224,7 @@ def card_blocks(refund: Refund) -> tuple[str, list[dict[str, Any]]]:
     status = _STATE_HEADERS.get(refund.state, refund.state)
     customer_name = refund.order.customer.name or refund.order.order_id
     fields = [
-        f"*Customer*\n{_customer(refund)}",
+        f"*Customer*\n{customer_text(refund)}",
         f"*Order*\n{escape(refund.order.order_id)}",
         f"*Item*\n{_items(refund)}",
         f"*Amount*\n{amount}",

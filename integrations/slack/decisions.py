@@ -1,21 +1,30 @@
 """Decisions taken from Slack: the same services, rules and words as the console, audited with channel "slack".
 
 Who is tapping is the console user `integrations.slack.users` maps them to;
-their actor is `Actor.for_slack_user(user)`, so every audit event the
-services write records the channel "slack" and the label "alice (Slack)".
+their actor is `Actor.for_slack_user(user, slack_user_id)`, so every audit
+event the services write records the channel "slack" and the label
+"alice (Slack U0ALICE)": who in the console, and which Slack account.
 Nothing here decides who may do what: `refunds.services.decide` refuses
 (maker-checker, roles, dual control, a changed refund) exactly as for the
 console and the API, and the checks made before a modal opens are the
 functions the console's card asks (`refunds.permissions`).
 
-* Approve — `process_interaction` (Celery): map the user, approve the
+* Approve — `approve_tap` (in the request): a high-value refund the person
+  could approve opens the confirmation modal (the console's high-value tick);
+  anything else goes to `process_interaction` (Celery): map the user afresh
+  (users.info, never the cache), refuse a tap older than APPROVAL_MAX_AGE
+  and a high-value approval (only the modal approves those), approve the
   version the card showed, mark the inbox row, tell the person (ephemeral).
   The inbox row is locked and marked in the decision's transaction, so a
   redelivered task never approves twice.
 * Edit, Decline — `modal_open` (in the request: the trigger id lives 3 s):
   map the user, check they may, open the modal.
 * A modal's submission — `submission_decide` (in the request: its errors
-  go back into the modal): edit then approve in one transaction, or decline.
+  go back into the modal): edit then approve in one transaction, decline,
+  or approve the high-value refund the confirmation showed.
+
+In the request every Slack call shares one `Deadline` (2.5 s in all), so the
+answer reaches Slack within its 3 seconds however slow Slack is.
 """
 
 from __future__ import annotations
@@ -41,12 +50,20 @@ from core.errors import (
 from core.money import AmountInputError, parse_major_amount
 from core.queueing import backoff_with_jitter, enqueue_best_effort
 from integrations.models import InteractionStatus, SlackInteraction
-from integrations.slack.client import slack_client, slack_enabled
+from integrations.slack.client import Deadline, slack_client, slack_enabled
 from integrations.slack.ephemeral import ephemeral_queue
-from integrations.slack.interactions import CARD_BLOCK, EDIT_CALLBACK, Interaction
-from integrations.slack.modals import INPUT_MAX, decline_modal, edit_modal, submitted_confirmed, submitted_text
+from integrations.slack.interactions import APPROVE_CONFIRM_CALLBACK, CARD_BLOCK, EDIT_CALLBACK, Interaction
+from integrations.slack.modals import (
+    INPUT_MAX,
+    approve_confirm_modal,
+    decline_modal,
+    edit_modal,
+    submitted_confirmed,
+    submitted_text,
+)
 from integrations.slack.text import (
     DECLINE_DRAFT,
+    HIGH_VALUE_CONFIRM_IN_DIALOG,
     HIGH_VALUE_UNCONFIRMED,
     MODAL_NOT_OPENED,
     NO_SUCH_REFUND,
@@ -54,6 +71,7 @@ from integrations.slack.text import (
     REPLY_TOO_LONG,
     SLACK_SLOW,
     STALE_CARD,
+    TAP_TOO_OLD,
     approved_words,
     declined_words,
     refusal_words,
@@ -64,17 +82,19 @@ from refunds.models import Refund
 from refunds.permissions import approval_refusal, decide_refusal, edit_refusal
 from refunds.selectors import reply_declines
 from refunds.services.decide import refund_approve, refund_deny, refund_edit
-from refunds.services.policy import high_value_threshold_minor
+from refunds.services.policy import high_value_threshold_minor, is_high_value
 
 logger = logging.getLogger("integrations.slack.decisions")
 
-# Calls made inside Slack's 3-second answer window (users.info of who taps, views.open).
-IN_REQUEST_TIMEOUT_SECONDS = 1.5
 PROCESS_MAX_RETRIES = 5
+# An approval is decided within this long of the tap or not at all: the person may have moved on (or
+# decided in the console). The task itself refuses an older tap (a retry after a long Retry-After, a
+# queue that was down), so this holds without beat; the sweeper gives up on the rows it finds older.
+APPROVAL_MAX_AGE = timedelta(minutes=10)
 # An approval whose task never ran (broker down, worker died): queued again by the sweeper for this
-# long after the tap; older ones are given up (the person is told to tap again), never decided late.
+# long after the tap, until APPROVAL_MAX_AGE.
 SWEEP_AFTER = timedelta(seconds=60)
-SWEEP_GIVE_UP_AFTER = timedelta(minutes=10)
+SWEEP_GIVE_UP_AFTER = APPROVAL_MAX_AGE
 DB_ERRORS = (OperationalError, InterfaceError)
 
 
@@ -137,20 +157,27 @@ def interaction_enqueue(interaction_id: int) -> bool:
 def process_interaction(self, *, interaction_id: int) -> str:
     """Decide a card's Approve tap (the inbox row `interaction_id`), once, and tell the person.
 
-    Side effects, in order: `users.info` when the tapping person is not
-    cached (Slack slow: retried, then given up with an ephemeral); then in
-    one transaction, under the inbox row's lock (a second delivery of this
-    task waits, then finds it done): `refund_approve` of the version the card
-    showed, as `Actor.for_slack_user` (its Decision and audit events, channel
-    "slack"), and the row marked done or refused with the outcome; after
-    commit the ephemeral answer (`integrations.slack.post_ephemeral`).
+    Side effects, in order: a tap older than APPROVAL_MAX_AGE is refused
+    (however late this task runs, nothing is decided on an old tap);
+    `users.info` of the tapping person, always (Slack's side of them as it
+    is now: a guest, a deactivated or moved account, another email no longer
+    approves; Slack slow: retried, then given up with an ephemeral); a
+    high-value refund the person could approve is refused (only the
+    confirmation modal approves those, as the console asks its tick); then
+    in one transaction, under the inbox row's lock (a second delivery of
+    this task waits, then finds it done): `refund_approve` of the version the
+    card showed, as `Actor.for_slack_user` (its Decision and audit events,
+    channel "slack"), and the row marked done or refused with the outcome;
+    after commit the ephemeral answer (`integrations.slack.post_ephemeral`).
     """
     row = SlackInteraction.objects.filter(pk=interaction_id).first()
     if row is None or row.status != InteractionStatus.RECEIVED:
         return "already processed"
     channel, slack_user = _card_place(row)
+    if _too_old(row):
+        return _settle(row.pk, InteractionStatus.FAILED, _too_old_words(row), channel=channel, slack_user=slack_user)
     try:
-        person = slack_console_user(row.slack_user_id)
+        person = slack_console_user(row.slack_user_id, fresh=True)
     except SlackUnavailable as error:
         if self.request.retries >= PROCESS_MAX_RETRIES:
             return _settle(row.pk, InteractionStatus.FAILED, SLACK_SLOW, channel=channel, slack_user=slack_user)
@@ -164,12 +191,17 @@ def process_interaction(self, *, interaction_id: int) -> str:
         locked = SlackInteraction.objects.select_for_update().get(pk=row.pk)
         if locked.status != InteractionStatus.RECEIVED:
             return "already processed"
+        if _too_old(locked):  # users.info may have taken a while
+            words, status = _too_old_words(locked), InteractionStatus.FAILED
+            _finish(locked, status, words)
+            ephemeral_queue(channel=channel, user=slack_user, text=words)
+            return status
         try:
             # No savepoint of ours: a refusal raised after the service committed its own part (a payment
             # charged back since: the refund is canceled, then the approver told) keeps that part.
             refund = refund_approve(
                 refund_id=refund.pk,
-                actor=Actor.for_slack_user(person.user),
+                actor=Actor.for_slack_user(person.user, row.slack_user_id),
                 expected_version=_card_version(row.payload),
             )
         except DomainError as error:
@@ -181,21 +213,41 @@ def process_interaction(self, *, interaction_id: int) -> str:
     return status
 
 
+def _too_old(row: SlackInteraction) -> bool:
+    return row.received_at < timezone.now() - APPROVAL_MAX_AGE
+
+
+def _too_old_words(row: SlackInteraction) -> str:
+    return TAP_TOO_OLD.format(refund=row.refund_public_id, minutes=int(APPROVAL_MAX_AGE.total_seconds() // 60))
+
+
+def _could_approve(refund: Refund, user: Any) -> bool:
+    """The console's `card.can_approve`: the refund waits and this person's approval would be taken."""
+    return (
+        refund.state == RefundState.REQUESTED
+        and approval_refusal(refund, user, approver_ids=_approver_ids(refund)) is None
+    )
+
+
 def _approve_refusal(row: SlackInteraction, person: SlackPerson) -> tuple[Refund | None, str]:
-    """The refund, and why nothing is tried at all: nobody we know, no such refund, the console's approve guard."""
+    """The refund, and why nothing is tried at all: nobody we know, no such refund, the console's approve guards.
+
+    The console refuses approving while the draft still declines, and above
+    the high-value threshold without its tick (console.views.card.approve),
+    but only for someone who could approve: anyone else gets the service's
+    own refusal. A plain tap carries no tick: high value is approved only
+    through the confirmation modal (`approve_tap`, `_submit_approve`).
+    """
     if person.user is None:
         return None, person.why
     refund = _refund(row.refund_public_id)
     if refund is None:
         return None, NO_SUCH_REFUND
-    # The console refuses approving while the draft still declines (console.views.card.approve), but
-    # only for someone who could approve: anyone else gets the service's own refusal.
-    could_approve = (
-        refund.state == RefundState.REQUESTED
-        and approval_refusal(refund, person.user, approver_ids=_approver_ids(refund)) is None
-    )
-    if could_approve and reply_declines(refund):
-        return refund, DECLINE_DRAFT
+    if _could_approve(refund, person.user):
+        if reply_declines(refund):
+            return refund, DECLINE_DRAFT
+        if is_high_value(refund.policy_version, refund.currency, refund.amount_minor):
+            return refund, HIGH_VALUE_CONFIRM_IN_DIALOG
     return refund, ""
 
 
@@ -269,11 +321,71 @@ def tap_refusal(refund: Refund, user: Any, *, action: str, version: int | None) 
     return ""
 
 
-def modal_open(row: SlackInteraction, interaction: Interaction) -> None:
+def _views_open(interaction: Interaction, view: dict[str, Any], deadline: Deadline) -> bool:
+    """`views.open` within what is left of the request's budget; False (logged) when Slack did not take it."""
+    if deadline.expired():
+        logger.warning("slack modal not opened", extra={"message_id": "MSG.slack.modal_failed", "error": "deadline"})
+        return False
+    try:
+        slack_client(deadline=deadline).views_open(trigger_id=interaction.trigger_id, view=view)
+    except (SlackApiError, *NETWORK_ERRORS) as error:
+        logger.warning(
+            "slack modal not opened",
+            extra={"message_id": "MSG.slack.modal_failed", "error": f"{error.__class__.__name__}"},
+        )
+        return False
+    return True
+
+
+def approve_tap(row: SlackInteraction, interaction: Interaction, deadline: Deadline) -> bool:
+    """An Approve tap, in the request: True when it is for the Celery task (`process_interaction`) to decide.
+
+    A high-value refund (above the policy's high-value threshold, the one the
+    console's card asks its tick for) that the tapping person could approve
+    opens the confirmation modal (`approve_confirm_modal`) instead: its
+    trigger id lives 3 seconds, so this is done before answering Slack, the
+    Slack calls within `deadline`. Its submission approves
+    (`submission_decide`). Anything else (not high value, a person who could
+    not approve: the service gives its refusal) goes to the task, as before.
+    The inbox row records what happened here.
+    """
+    refund = _refund(interaction.refund_public_id)
+    if refund is None or refund.state != RefundState.REQUESTED:
+        return True
+    threshold = high_value_threshold_minor(refund.policy_version, refund.currency)
+    if threshold is None or refund.amount_minor <= threshold:
+        return True
+    channel, slack_user = interaction.channel, interaction.slack_user_id
+
+    def refused(words: str, status: str = InteractionStatus.REFUSED) -> bool:
+        _finish(row, status, words)
+        ephemeral_queue(channel=channel, user=slack_user, text=words)
+        return False
+
+    try:
+        person = slack_console_user(slack_user, deadline=deadline)
+    except SlackUnavailable:
+        return refused(SLACK_SLOW, InteractionStatus.FAILED)
+    if person.user is None:
+        return refused(person.why)
+    if not _could_approve(refund, person.user):
+        return True
+    if interaction.version != refund.version:
+        return refused(STALE_CARD)
+    if reply_declines(refund):
+        return refused(DECLINE_DRAFT)
+    view = approve_confirm_modal(refund, threshold_minor=threshold, channel=channel, ts=interaction.message_ts)
+    if not _views_open(interaction, view, deadline):
+        return refused(MODAL_NOT_OPENED, InteractionStatus.FAILED)
+    _finish(row, InteractionStatus.DONE, f"approve confirmation opened for {person.user.get_username()}")
+    return False
+
+
+def modal_open(row: SlackInteraction, interaction: Interaction, deadline: Deadline) -> None:
     """Open the Edit or Decline modal for who tapped, if they may; else tell them why (ephemeral).
 
-    Runs in the request, outside any transaction: `users.info` (when not
-    cached) and `views.open` each get IN_REQUEST_TIMEOUT_SECONDS, so the
+    Runs in the request, outside any transaction: `auth.test` and
+    `users.info` (when not cached) and `views.open` share `deadline`, so the
     answer reaches Slack within its 3 seconds. The inbox row records what happened.
     """
     channel, slack_user = interaction.channel, interaction.slack_user_id
@@ -283,7 +395,7 @@ def modal_open(row: SlackInteraction, interaction: Interaction) -> None:
         ephemeral_queue(channel=channel, user=slack_user, text=words)
 
     try:
-        person = slack_console_user(slack_user, timeout=IN_REQUEST_TIMEOUT_SECONDS)
+        person = slack_console_user(slack_user, deadline=deadline)
     except SlackUnavailable:
         return refused(SLACK_SLOW, InteractionStatus.FAILED)
     if person.user is None:
@@ -301,13 +413,7 @@ def modal_open(row: SlackInteraction, interaction: Interaction) -> None:
         view = edit_modal(refund, available_minor=available, channel=channel, ts=interaction.message_ts)
     else:
         view = decline_modal(refund, channel=channel, ts=interaction.message_ts)
-    try:
-        slack_client(timeout=IN_REQUEST_TIMEOUT_SECONDS).views_open(trigger_id=interaction.trigger_id, view=view)
-    except (SlackApiError, *NETWORK_ERRORS) as error:
-        logger.warning(
-            "slack modal not opened",
-            extra={"message_id": "MSG.slack.modal_failed", "error": f"{error.__class__.__name__}"},
-        )
+    if not _views_open(interaction, view, deadline):
         return refused(MODAL_NOT_OPENED, InteractionStatus.FAILED)
     _finish(row, InteractionStatus.DONE, f"{interaction.action_id} modal opened for {person.user.get_username()}")
     return None
@@ -321,16 +427,17 @@ def _errors(row: SlackInteraction, errors: dict[str, str], status: str = Interac
     return {"response_action": "errors", "errors": errors}
 
 
-def submission_decide(row: SlackInteraction, interaction: Interaction) -> dict[str, Any]:
+def submission_decide(row: SlackInteraction, interaction: Interaction, deadline: Deadline) -> dict[str, Any]:
     """Decide a modal's submission; the answer is Slack's `response_action` (errors, or clear).
 
-    Who is tapping comes from the mapping cached when the modal opened (a
-    `users.info` with the short timeout if it was evicted); the console
-    user's active flag and permissions are asked again, by the services.
+    Who is tapping comes from the mapping cached when the modal opened, if
+    younger than SLACK_USER_CACHE_SECONDS (else a `users.info` within
+    `deadline`); the console user's active flag and permissions are asked
+    again, by the services.
     """
-    first = "amount" if interaction.action_id == EDIT_CALLBACK else "reason"
+    first = {EDIT_CALLBACK: "amount", APPROVE_CONFIRM_CALLBACK: "confirm"}.get(interaction.action_id, "reason")
     try:
-        person = slack_console_user(interaction.slack_user_id, timeout=IN_REQUEST_TIMEOUT_SECONDS)
+        person = slack_console_user(interaction.slack_user_id, deadline=deadline)
     except SlackUnavailable:
         return _errors(row, {first: SLACK_SLOW}, InteractionStatus.FAILED)
     if person.user is None:
@@ -338,10 +445,37 @@ def submission_decide(row: SlackInteraction, interaction: Interaction) -> dict[s
     refund = _refund(interaction.refund_public_id)
     if refund is None:
         return _errors(row, {first: NO_SUCH_REFUND})
-    actor = Actor.for_slack_user(person.user)
+    actor = Actor.for_slack_user(person.user, interaction.slack_user_id)
     if interaction.action_id == EDIT_CALLBACK:
         return _submit_edit(row, interaction, refund, actor)
+    if interaction.action_id == APPROVE_CONFIRM_CALLBACK:
+        return _submit_approve(row, interaction, refund, actor)
     return _submit_decline(row, interaction, refund, actor)
+
+
+def _submit_approve(row: SlackInteraction, interaction: Interaction, refund: Refund, actor: Actor) -> dict[str, Any]:
+    """Approve the high-value refund the confirmation modal showed (its version), once the box is ticked.
+
+    The same refusals as the Approve task, answered on the box: the
+    console's guards (the tick, a reply still declining) for someone who
+    could approve, then the service's (maker-checker, dual control, a refund
+    changed since the modal opened: `expected_version`).
+    """
+    if _could_approve(refund, actor.user):
+        if not submitted_confirmed(interaction.payload):
+            return _errors(row, {"confirm": HIGH_VALUE_UNCONFIRMED})
+        if reply_declines(refund):
+            return _errors(row, {"confirm": DECLINE_DRAFT})
+    already = refund.state != RefundState.REQUESTED
+    try:
+        with transaction.atomic():
+            approved = refund_approve(refund_id=refund.pk, actor=actor, expected_version=interaction.version)
+            words = approved_words(approved, already=already)
+            _finish(row, InteractionStatus.DONE, words)
+    except DomainError as error:
+        return _errors(row, {"confirm": refusal_words(error)})
+    ephemeral_queue(channel=interaction.channel, user=interaction.slack_user_id, text=words)
+    return {"response_action": "clear"}
 
 
 # Which modal field a service's refusal belongs to; any other refusal (who may, a changed refund) goes on the first.

@@ -16,9 +16,12 @@
    content refuses a replay of the same signed request in every web process
    at once (the INSERT is the check): a replay → 200, nothing done;
 6. the work (integrations.slack.decisions): an approval is queued to Celery
-   on commit and answered 200 at once; Edit and Decline open their modal in
-   the request (the trigger id lives 3 seconds); a modal's submission is
-   decided in the request, its refusals answered into the modal.
+   and answered 200 at once, unless the refund is high value and the person
+   could approve it: then the confirmation modal opens in the request, as
+   Edit's and Decline's do (the trigger id lives 3 seconds); a modal's
+   submission is decided in the request, its refusals answered into the
+   modal. Every Slack call made while Slack waits shares one budget
+   (`integrations.slack.client.Deadline`, IN_REQUEST_BUDGET_SECONDS).
 """
 
 from __future__ import annotations
@@ -54,7 +57,9 @@ PUBLIC_ID = re.compile(r"rf_[0-9a-z]{1,29}")
 CARD_ACTIONS = ("approve", "edit", "decline")
 EDIT_CALLBACK = "refund_edit"
 DECLINE_CALLBACK = "refund_decline"
-MODAL_CALLBACKS = (EDIT_CALLBACK, DECLINE_CALLBACK)
+# The confirmation asked before approving a high-value refund (integrations.slack.modals.approve_confirm_modal).
+APPROVE_CONFIRM_CALLBACK = "refund_approve_confirm"
+MODAL_CALLBACKS = (EDIT_CALLBACK, DECLINE_CALLBACK, APPROVE_CONFIRM_CALLBACK)
 
 SLACK_INTERACTION_REJECTED_TOTAL = Counter(
     "slack_interaction_rejected_total",
@@ -238,8 +243,8 @@ def _view_submission(payload: dict[str, Any], slack_user_id: str, team_id: str) 
 def interaction_record(*, interaction: Interaction, digest: str, timestamp: str) -> SlackInteraction | None:
     """The inbox row of this signed request; None when it was recorded before (a replay: do nothing).
 
-    Call inside the transaction that queues the work (on commit), so a
-    recorded interaction always has its work queued and a replay never does.
+    Call before any work: a replay never does it again. A recorded approval
+    whose task was never queued (a broker down) is queued by the sweeper.
     """
     try:
         # A savepoint around the INSERT alone: only "this digest is stored" may be read as a replay.

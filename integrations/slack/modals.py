@@ -1,4 +1,4 @@
-"""The Edit and Decline modals (Block Kit views), and reading what a person typed into them.
+"""The Edit, Decline and high-value Approve modals (Block Kit views), and reading what a person typed into them.
 
 The same fields, labels and starting values as the console's edit and
 decline forms (console.forms.EditForm, DeclineForm): the amount in major
@@ -17,7 +17,8 @@ import json
 from typing import Any
 
 from core.money import major_input
-from integrations.slack.interactions import DECLINE_CALLBACK, EDIT_CALLBACK
+from integrations.slack.cards import clip, customer_text, escape
+from integrations.slack.interactions import APPROVE_CONFIRM_CALLBACK, DECLINE_CALLBACK, EDIT_CALLBACK
 from integrations.slack.text import staff_money
 from notifications.replies import refund_language
 from refunds.models import Refund
@@ -28,6 +29,7 @@ from refunds.services.policy import high_value_threshold_minor, policy_decline_d
 INPUT_MAX = 3000
 NOTE_MAX = 2000  # as the console's forms (console.forms.NOTE_MAX)
 CONFIRM_VALUE = "confirm_high_value"
+APPROVE_CONFIRM_LABEL = "I have checked this high-value refund"
 
 
 def _plain(text: str) -> dict[str, Any]:
@@ -131,6 +133,62 @@ def edit_modal(refund: Refund, *, available_minor: int, channel: str, ts: str) -
         "submit": _plain("Save and approve"),
         "close": _plain("Cancel"),
         "blocks": blocks,
+    }
+
+
+def approve_confirm_modal(refund: Refund, *, threshold_minor: int, channel: str, ts: str) -> dict[str, Any]:
+    """Approve a high-value refund: the amount, the customer and the rule restated, one required tick.
+
+    The console's card asks the same explicit confirmation (its "high value"
+    box) before approving above the policy's high-value threshold; a single
+    tap on the card must not be less careful. The box is a required input,
+    so Slack's client will not submit without it, and the submission is
+    checked again (`submitted_confirmed`).
+    """
+    currency = refund.currency
+    amount = staff_money(refund.amount_minor, currency)
+    needs = (
+        f" It needs {refund.approvals_required} senior approvals; yours is one of them."
+        if refund.approvals_required > 1
+        else ""
+    )
+    rule = f"*Rule* `{escape(refund.policy_rule)}`\n{escape(refund.policy_rule_text)}"
+    return {
+        "type": "modal",
+        "callback_id": APPROVE_CONFIRM_CALLBACK,
+        "private_metadata": _metadata(refund, channel=channel, ts=ts),
+        "title": _plain("Approve high value"),
+        "submit": _plain("Approve"),
+        "close": _plain("Cancel"),
+        "blocks": [
+            {
+                "type": "section",
+                "block_id": "summary",
+                "text": {
+                    "type": "mrkdwn",
+                    "text": f"Approve *{amount}* for *{refund.public_id}*? This is above "
+                    f"{staff_money(threshold_minor, currency)}, the policy's high-value threshold for {currency}."
+                    f"{needs}",
+                },
+            },
+            {
+                "type": "section",
+                "block_id": "customer",
+                "text": {"type": "mrkdwn", "text": f"*Customer*\n{customer_text(refund)}"},
+            },
+            {"type": "section", "block_id": "rule", "text": {"type": "mrkdwn", "text": clip(rule, 3000)}},
+            {
+                "type": "input",
+                "block_id": "confirm",
+                "optional": False,
+                "label": _plain("High value"),
+                "element": {
+                    "type": "checkboxes",
+                    "action_id": "confirm",
+                    "options": [{"text": _plain(APPROVE_CONFIRM_LABEL), "value": CONFIRM_VALUE}],
+                },
+            },
+        ],
     }
 
 

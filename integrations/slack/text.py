@@ -30,6 +30,13 @@ DECLINE_DRAFT = (
     "approval (Edit), then approve."
 )
 HIGH_VALUE_UNCONFIRMED = "Tick this box to approve an amount above the high-value threshold."
+# An Approve tap on a high-value refund decided without the confirmation modal (a task queued by an older
+# version, a tap whose modal could not be opened): refused, as the console refuses without its tick.
+HIGH_VALUE_CONFIRM_IN_DIALOG = (
+    "This is a high-value refund: it is approved only in the confirmation dialog. Tap Approve again, "
+    'tick "I have checked this high-value refund" and press Approve.'
+)
+TAP_TOO_OLD = "Your tap on {refund} is too old to act on (over {minutes} minutes), so nothing was done. Tap again."
 NOT_PROCESSED = "Your tap on {refund} could not be processed in time, so nothing was done. Tap the button again."
 
 

@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-from functools import partial
-
-from django.db import transaction
 from django.http import HttpRequest, HttpResponse, HttpResponseNotFound, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
-from integrations.slack.client import slack_enabled
-from integrations.slack.decisions import interaction_enqueue, modal_open, submission_decide
+from integrations.slack.client import Deadline, slack_enabled
+from integrations.slack.decisions import approve_tap, interaction_enqueue, modal_open, submission_decide
 from integrations.slack.interactions import (
     MAX_BODY_BYTES,
     BadInteraction,
@@ -28,10 +25,12 @@ from integrations.slack.interactions import (
 def interactions(request: HttpRequest) -> HttpResponse:
     """Verify, record once, then act: 401 unsigned, 400 not ours, 200 otherwise (a modal's answer as JSON).
 
-    Nothing here waits on Slack except `views.open` and a `users.info` of who
-    is tapping (short timeouts, outside any transaction); an approval is
-    decided in Celery after this answer.
+    Nothing here waits on Slack except `views.open`, and `auth.test` and
+    `users.info` of who is tapping (outside any transaction, all within one
+    budget that starts here); an approval is decided in Celery after this
+    answer, or, for a high-value refund, in its confirmation modal.
     """
+    deadline = Deadline()
     if not slack_enabled():
         return HttpResponseNotFound()
     try:
@@ -61,16 +60,15 @@ def interactions(request: HttpRequest) -> HttpResponse:
         return HttpResponse(status=400)
     if interaction is None:
         return HttpResponse(status=200)
-    approve = interaction.kind == "block_actions" and interaction.action_id == "approve"
-    with transaction.atomic():
-        row = interaction_record(
-            interaction=interaction, digest=interaction_digest(timestamp, body), timestamp=timestamp
-        )
-        if row is not None and approve:
-            transaction.on_commit(partial(interaction_enqueue, row.pk))
-    if row is None or approve:
+    row = interaction_record(interaction=interaction, digest=interaction_digest(timestamp, body), timestamp=timestamp)
+    if row is None:
+        return HttpResponse(status=200)
+    if interaction.kind == "block_actions" and interaction.action_id == "approve":
+        # The row is committed: a task lost here (broker down) is queued again by the sweeper.
+        if approve_tap(row, interaction, deadline):
+            interaction_enqueue(row.pk)
         return HttpResponse(status=200)
     if interaction.kind == "block_actions":
-        modal_open(row, interaction)
+        modal_open(row, interaction, deadline)
         return HttpResponse(status=200)
-    return JsonResponse(submission_decide(row, interaction))
+    return JsonResponse(submission_decide(row, interaction, deadline))

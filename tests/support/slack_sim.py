@@ -168,9 +168,14 @@ class SlackSimulator:
         """Every Web API call in order: method, ok, error, status, time, args (without the token)."""
         return self._json("GET", "/_sim/calls", params={"method": method} if method else {})
 
-    def fault(self, method: str, status: int, count: int = 1, retry_after: int | None = None) -> dict[str, Any]:
-        """The next `count` calls of `method` ("*": any) fail with `status` (429 with Retry-After, or 5xx)."""
-        body = {"method": method, "status": status, "count": count, "retry_after": retry_after}
+    def fault(
+        self, method: str, status: int, count: int = 1, retry_after: int | None = None, delay: float = 0.0
+    ) -> dict[str, Any]:
+        """The next `count` calls of `method` ("*": any) fail with `status` (429 with Retry-After, or 5xx).
+
+        `delay` seconds (the real clock) before the answer; status 0 with a delay serves the call, late.
+        """
+        body = {"method": method, "status": status, "count": count, "retry_after": retry_after, "delay": delay}
         return self._json("POST", "/_sim/faults", json=body)
 
     def clear_faults(self) -> None:
@@ -204,8 +209,11 @@ class SlackSimulator:
         }
         return self._json("POST", "/_sim/click", json=body)
 
-    def submit(self, view_id: str, user: str, values: dict[str, dict[str, str]]) -> dict[str, Any]:
+    def submit(self, view_id: str, user: str, values: dict[str, dict[str, str | list[str]]]) -> dict[str, Any]:
         """`user` submits modal `view_id` with {block_id: {action_id: value}}; returns the app's answer.
+
+        A text input's value is a string; a `checkboxes` input's is the list
+        of the ticked options' values ([] for none; left out: its initial_options).
 
         Besides the fields of `click`: view_state ("open" when the app
         answered errors, else "closed") and errors.

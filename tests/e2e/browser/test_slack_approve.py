@@ -66,7 +66,7 @@ def test_a_senior_approves_on_the_slack_page_and_the_refund_completes(stack, tra
         assert done["state"] == "completed"
         expect(card).to_contain_text("Completed", timeout=60_000)
         expect(card.get_by_role("button", name="Approve")).to_have_count(0)
-        expect(card).to_contain_text("dana (Slack)")
+        expect(card).to_contain_text("dana (Slack U0DANA)")
         _shot(page, "slack-card-after.png", tmp_path)
     finally:
         context.close()

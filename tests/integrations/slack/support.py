@@ -26,7 +26,7 @@ def reviewed(*, amount_minor: int = 4250, order_amount: int = 10000, **order_fie
 
 def slack_actor(username: str, role: str = Role.AGENT) -> Actor:
     """A console user acting from Slack, as the interactions helper resolves them."""
-    return Actor.for_slack_user(UserFactory(username=username, role=role))
+    return Actor.for_slack_user(UserFactory(username=username, role=role), f"U{username.upper().replace('-', '')}")
 
 
 def card_of(refund: Refund) -> SlackCard:

@@ -55,7 +55,7 @@ def test_a_mapped_agent_approves_from_slack_and_the_audit_says_slack(slack_app, 
     decision = refund.decisions.get(kind=DecisionKind.APPROVE)
     assert decision.actor == alice
     event = AuditEvent.objects.get(refund=refund, action="refund.approved")
-    assert (event.channel, event.actor_label, event.actor_user) == ("slack", "alice (Slack)", alice)
+    assert (event.channel, event.actor_label, event.actor_user) == ("slack", "alice (Slack UALICE)", alice)
     assert told(slack_app, "UALICE") == ["Approved 50.00 USD. The customer gets the drafted reply."]
     row = SlackInteraction.objects.get()
     assert row.status == InteractionStatus.DONE and row.processed_at is not None

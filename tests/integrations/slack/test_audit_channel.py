@@ -1,4 +1,4 @@
-"""Decisions from Slack in the audit trail: channel "slack", label "alice (Slack)", sealed into the chain.
+"""Decisions from Slack in the audit trail: channel "slack", label "alice (Slack UALICE)", sealed into the chain.
 
 The channel is part of an event's sealed content when set
 (`audit.services._canonical`), so rewriting where someone acted — passing a
@@ -35,17 +35,17 @@ def slack_events():
     alice = UserFactory(username="alice", role=Role.SENIOR_AGENT)
     bob = UserFactory(username="bob", role=Role.SENIOR_AGENT)
     approved = review_refund(amount_minor=25000)
-    refund_approve(refund_id=approved.pk, actor=Actor.for_slack_user(alice))  # 1 of 2, from Slack
+    refund_approve(refund_id=approved.pk, actor=Actor.for_slack_user(alice, "UALICE"))  # 1 of 2, from Slack
     refund_approve(refund_id=approved.pk, actor=Actor.for_user(bob))  # 2 of 2, from the console
     declined = review_refund()
-    refund_deny(refund_id=declined.pk, actor=Actor.for_slack_user(bob), note="Sorry.", rationale="internal")
+    refund_deny(refund_id=declined.pk, actor=Actor.for_slack_user(bob, "UBOB"), note="Sorry.", rationale="internal")
     return AuditEvent.objects.filter(channel="slack")
 
 
 def test_slack_decisions_are_audited_with_the_channel_and_label(slack_events):
     assert sorted(slack_events.values_list("action", "actor_label")) == [
-        ("refund.approval_recorded", "alice (Slack)"),
-        ("refund.denied", "bob (Slack)"),
+        ("refund.approval_recorded", "alice (Slack UALICE)"),
+        ("refund.denied", "bob (Slack UBOB)"),
     ]
     console = AuditEvent.objects.get(action="refund.approved")
     assert (console.channel, console.actor_label) == ("", "bob")

@@ -69,7 +69,7 @@ def test_one_of_two_approvals_keeps_the_buttons_and_says_who_approved():
     text, blocks = render(refund)
 
     shown = all_text(blocks)
-    assert "1 of 2 approvals: senior-one (Slack)" in shown
+    assert "1 of 2 approvals: senior-one (Slack USENIORONE)" in shown
     assert "second senior approval" in shown
     assert len(actions(blocks)) == 1
     assert "1 of 2 approvals" in text
@@ -84,7 +84,7 @@ def test_an_approved_card_has_no_buttons_and_says_who_approved_when():
 
     shown = all_text(blocks)
     assert actions(blocks) == []
-    assert "*Approved* by senior-one (Slack) and senior-two at " in shown and "\u00a0UTC" in shown
+    assert "*Approved* by senior-one (Slack USENIORONE) and senior-two at " in shown and "\u00a0UTC" in shown
     assert "2 of 2 approvals" in shown
     assert text.endswith("approved")
 
@@ -102,7 +102,7 @@ def test_a_declined_card_shows_the_customers_message_and_never_the_internal_rati
 
     shown = all_text(blocks) + text
     assert actions(blocks) == []
-    assert "*Declined* by decliner (Slack) at " in shown
+    assert "*Declined* by decliner (Slack UDECLINER) at " in shown
     assert "We cannot refund $42.50: the parcel was signed for." in shown
     assert "prior claims" not in shown and "abuse" not in shown
     # The approval's draft was never sent: it is not on a declined card.

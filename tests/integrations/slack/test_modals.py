@@ -218,7 +218,7 @@ def test_edit_and_approve_from_the_modal(slack_app, tasks):
     assert (edit.actor, edit.amount_before_minor, edit.amount_after_minor) == (alice, 5000, 4000)
     for action in ("refund.edited", "refund.approved"):
         event = AuditEvent.objects.get(refund=refund, action=action)
-        assert (event.channel, event.actor_label) == ("slack", "alice (Slack)")
+        assert (event.channel, event.actor_label) == ("slack", "alice (Slack UALICE)")
     tasks.drain()
     assert told(slack_app, "UALICE") == ["Approved 40.00 USD. The customer gets the drafted reply."]
 

@@ -11,10 +11,11 @@ from datetime import timedelta
 
 import pytest
 from django.utils import timezone
+from kombu.exceptions import OperationalError
 
 from integrations.models import InteractionStatus, SlackInteraction
 from integrations.slack import text
-from integrations.slack.decisions import SWEEP_GIVE_UP_AFTER, sweep_interactions
+from integrations.slack.decisions import SWEEP_GIVE_UP_AFTER, process_interaction, sweep_interactions
 from refunds.enums import RefundState, Role
 from refunds.models import Refund
 from tests.integrations.slack.conftest import card_click, form, person, review_refund, sign
@@ -24,12 +25,19 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def lost_tap(slack_settings, signed_post, tasks):
-    """An approve tap recorded while its task could not be queued (on-commit never ran here)."""
+def lost_tap(slack_settings, signed_post, tasks, monkeypatch):
+    """An approve tap recorded while its task could not be queued (the broker refused it)."""
     person(slack_settings, "alice", Role.AGENT)
     refund = review_refund()
     body = form(card_click(refund))
+    queue = process_interaction.apply_async
+
+    def broker_down(**kwargs):
+        raise OperationalError("broker down")
+
+    monkeypatch.setattr(process_interaction, "apply_async", broker_down)
     assert signed_post(body, sign(body, secret=slack_settings.signing_secret)).status_code == 200
+    monkeypatch.setattr(process_interaction, "apply_async", queue)
     assert tasks.names() == []
     return refund, SlackInteraction.objects.get()
 

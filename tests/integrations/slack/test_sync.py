@@ -84,7 +84,7 @@ def test_several_changes_between_two_syncs_cost_one_update(slack_settings):
 
     [message] = sim.messages(CHANNEL)
     assert message["updates"] == 1
-    assert "*Approved* by senior-one (Slack) and senior-two at " in all_text(message["blocks"])
+    assert "*Approved* by senior-one (Slack USENIORONE) and senior-two at " in all_text(message["blocks"])
     assert len(sim.calls("chat.update")) == 1
 
 
@@ -180,7 +180,11 @@ def _catch_up(cards: list[SlackCard]) -> list[str]:
 def _assert_final(sim, refunds, cards):
     messages = {m["ts"]: m for m in sim.messages(CHANNEL)}
     assert len(messages) == len(refunds)
-    expected = ["*Declined* by decliner at ", "*Approved* by approver at ", "*Approved* by approver-two (Slack) at "]
+    expected = [
+        "*Declined* by decliner at ",
+        "*Approved* by approver at ",
+        "*Approved* by approver-two (Slack UAPPROVERTWO) at ",
+    ]
     for card, line in zip(cards, expected, strict=True):
         card.refresh_from_db()
         assert not card.behind and card.last_error == ""
