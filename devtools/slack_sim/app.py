@@ -220,8 +220,11 @@ class SlackSimulatorApp:
 
     def _add_fault(self, req: SimRequest) -> SimResponse:
         data = self._json(req)
-        status = int(data.get("status") or 0)
-        if status not in FAULT_ERRORS:
+        error = str(data.get("error") or "") or None
+        status = int(data.get("status") or (200 if error else 0))
+        if error is not None and status != 200:
+            raise ValueError("error goes with status 200 (Slack's answer to a call it refuses)")
+        if error is None and status not in FAULT_ERRORS:
             raise ValueError(f"status must be one of {sorted(FAULT_ERRORS)}")
         if int(data.get("count", 1)) < 1:
             raise ValueError("count must be at least 1")
@@ -233,6 +236,7 @@ class SlackSimulatorApp:
             status=status,
             count=int(data.get("count", 1)),
             retry_after=int(retry_after) if retry_after is not None else None,
+            error=error,
         )
         with self.ws.lock:
             self.ws.faults.append(fault)

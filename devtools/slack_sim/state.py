@@ -39,9 +39,16 @@ class Fault:
     status: int
     count: int
     retry_after: int | None = None
+    error: str | None = None  # with status 200: Slack's `{"ok": false, "error": …}` (is_archived …)
 
     def as_dict(self) -> dict[str, Any]:
-        return {"method": self.method, "status": self.status, "count": self.count, "retry_after": self.retry_after}
+        return {
+            "method": self.method,
+            "status": self.status,
+            "count": self.count,
+            "retry_after": self.retry_after,
+            "error": self.error,
+        }
 
 
 @dataclass
@@ -140,7 +147,7 @@ class Workspace:
         for fault in self.faults:
             if fault.count > 0 and fault.method in (method, "*"):
                 fault.count -= 1
-                return Fault(fault.method, fault.status, 1, fault.retry_after)
+                return Fault(fault.method, fault.status, 1, fault.retry_after, fault.error)
         return None
 
     def record_call(self, entry: dict[str, Any]) -> None:

@@ -168,9 +168,14 @@ class SlackSimulator:
         """Every Web API call in order: method, ok, error, status, time, args (without the token)."""
         return self._json("GET", "/_sim/calls", params={"method": method} if method else {})
 
-    def fault(self, method: str, status: int, count: int = 1, retry_after: int | None = None) -> dict[str, Any]:
-        """The next `count` calls of `method` ("*": any) fail with `status` (429 with Retry-After, or 5xx)."""
-        body = {"method": method, "status": status, "count": count, "retry_after": retry_after}
+    def fault(
+        self, method: str, status: int, count: int = 1, retry_after: int | None = None, error: str | None = None
+    ) -> dict[str, Any]:
+        """The next `count` calls of `method` ("*": any) fail with `status` (429 with Retry-After, or 5xx).
+
+        With `error` (and status 200): Slack's refusal `{"ok": false, "error": error}` (`is_archived` …).
+        """
+        body = {"method": method, "status": status, "count": count, "retry_after": retry_after, "error": error}
         return self._json("POST", "/_sim/faults", json=body)
 
     def clear_faults(self) -> None:
