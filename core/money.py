@@ -6,7 +6,8 @@ Floats never touch an amount. ISO 4217 exponents decide what a minor unit is
 
 from __future__ import annotations
 
-from decimal import Decimal, InvalidOperation
+import re
+from decimal import Decimal
 
 # ISO 4217 minor-unit exponents for the currencies we accept. Anything not
 # listed is rejected at the API boundary.
@@ -73,18 +74,30 @@ class AmountInputError(ValueError):
         self.code = code
 
 
+# What a person may type for an amount: ASCII digits, optionally grouped by commas in threes, and a
+# decimal point. Nothing else: a comma is never a decimal separator ("1,50" would be 150.00, a hundred
+# times what a comma-decimal reader meant), and Decimal's own extras (exponents, underscores, other
+# scripts' digits, NaN, Infinity) are not amounts anyone types.
+_AMOUNT_TYPED = re.compile(r"[0-9]{1,3}(?:,[0-9]{3})+(?:\.[0-9]+)?|[0-9]+(?:\.[0-9]+)?", re.ASCII)
+AMOUNT_EXAMPLE = "Enter an amount such as 45.00."
+
+
 def parse_major_amount(value: str, currency: str) -> int:
-    """`"45.50"` in USD → 4550. Refuses negatives, zero and more decimals than the currency has.
+    """`"45.50"` in USD → 4550, `"1,234.50"` → 123450; refuses anything else, zero, and extra decimals.
 
     One parser for every place a person types an amount in major units (the
     console's forms, the Slack edit modal), so they accept and refuse alike.
+    Only ASCII digits, commas grouping thousands (in threes, before the point)
+    and one decimal point are read: `1,50`, `1e2`, `1_000`, `١٢` or `４５` are
+    refused with the example to follow, never guessed.
     """
-    text = (value or "").strip().replace(",", "")
-    try:
-        amount = Decimal(text)
-    except InvalidOperation:
-        raise AmountInputError("Enter an amount such as 45.00.", code="invalid") from None
-    if not amount.is_finite() or amount <= 0:
+    text = (value or "").strip()
+    if text.startswith("-") and _AMOUNT_TYPED.fullmatch(text[1:]):
+        raise AmountInputError("The amount must be more than zero.", code="range")
+    if not _AMOUNT_TYPED.fullmatch(text):
+        raise AmountInputError(AMOUNT_EXAMPLE, code="invalid")
+    amount = Decimal(text.replace(",", ""))
+    if amount <= 0:
         raise AmountInputError("The amount must be more than zero.", code="range")
     try:
         return major_to_minor(amount, currency)

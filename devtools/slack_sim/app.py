@@ -221,11 +221,14 @@ class SlackSimulatorApp:
 
     def _add_fault(self, req: SimRequest) -> SimResponse:
         data = self._json(req)
-        status = int(data.get("status") or 0)
+        error = str(data.get("error") or "") or None
+        status = int(data.get("status") or (200 if error else 0))
         delay = float(data.get("delay") or 0)
         if not 0 <= delay <= MAX_FAULT_DELAY:
             raise ValueError(f"delay is 0 to {MAX_FAULT_DELAY} seconds")
-        if status not in FAULT_ERRORS and not (status == 0 and delay):
+        if error is not None and status != 200:
+            raise ValueError("error goes with status 200 (Slack's answer to a call it refuses)")
+        if error is None and status not in FAULT_ERRORS and not (status == 0 and delay):
             raise ValueError(f"status must be one of {sorted(FAULT_ERRORS)} (or 0 with a delay: served late)")
         if int(data.get("count", 1)) < 1:
             raise ValueError("count must be at least 1")
@@ -238,6 +241,7 @@ class SlackSimulatorApp:
             count=int(data.get("count", 1)),
             retry_after=int(retry_after) if retry_after is not None else None,
             delay=delay,
+            error=error,
         )
         with self.ws.lock:
             self.ws.faults.append(fault)

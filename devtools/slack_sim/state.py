@@ -44,6 +44,7 @@ class Fault:
     count: int
     retry_after: int | None = None
     delay: float = 0.0
+    error: str | None = None  # with status 200: Slack's `{"ok": false, "error": …}` (is_archived …)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -52,6 +53,7 @@ class Fault:
             "count": self.count,
             "retry_after": self.retry_after,
             "delay": self.delay,
+            "error": self.error,
         }
 
 
@@ -151,7 +153,7 @@ class Workspace:
         for fault in self.faults:
             if fault.count > 0 and fault.method in (method, "*"):
                 fault.count -= 1
-                return Fault(fault.method, fault.status, 1, fault.retry_after, fault.delay)
+                return Fault(fault.method, fault.status, 1, fault.retry_after, fault.delay, fault.error)
         return None
 
     def record_call(self, entry: dict[str, Any]) -> None:

@@ -6,7 +6,8 @@ a query string) - `parse_arguments` merges all three, like Slack. The token is
 the `Authorization: Bearer` header or a `token` argument.
 
 A fault armed with `POST /_sim/faults` answers before anything else, as an
-overloaded Slack would: 429 `ratelimited` with Retry-After, or a 5xx.
+overloaded Slack would: 429 `ratelimited` with Retry-After, or a 5xx; or, with
+an `error`, as a refusing one: HTTP 200 `{"ok": false, "error": …}`.
 """
 
 from __future__ import annotations
@@ -127,7 +128,7 @@ class WebApi:
     def _answer(self, method: str, query: str, headers: Message, body: bytes, *, fault: Fault | None) -> ApiResult:
         if fault is not None and fault.status:
             extra = {"Retry-After": str(fault.retry_after)} if fault.status == 429 and fault.retry_after else {}
-            error = FAULT_ERRORS.get(fault.status, "fatal_error")
+            error = fault.error or FAULT_ERRORS.get(fault.status, "fatal_error")
             return ApiResult(fault.status, {"ok": False, "error": error}, extra)
         args: dict[str, Any] = {}
         try:

@@ -12,11 +12,20 @@ internal rationale.
 
 What the customer or the merchant wrote (names, items, the reply, the
 reason) is escaped for Slack's mrkdwn (`&`, `<`, `>`), so it cannot form a
-link or a mention; every text is clipped to Slack's limits.
+link or a mention, and every mrkdwn object is `verbatim` (Slack neither
+auto-links URLs nor parses channel names or @mentions in it); the customer's
+note, name and item names are one line each (newlines and control characters
+become spaces), so they cannot draw lines that look like the card's own.
+Every text is clipped to Slack's limits.
+
+The card never shows the customer's email address: the approvals channel may
+have guests, and the name with the order id is enough to recognise the refund
+(the console's card, one link away, has the rest).
 """
 
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -75,6 +84,20 @@ def decide_block_id(public_id: str, version: int) -> str:
 def escape(text: str) -> str:
     """Text for mrkdwn: `&`, `<` and `>` are Slack's control characters (links, mentions)."""
     return (text or "").replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+# Characters that would break a line or steer how it is drawn: controls (Cc, Cf: bidi overrides,
+# zero-widths) and Unicode's line and paragraph separators. The zero-width joiner stays (emoji).
+_BREAKING_CATEGORIES = frozenset({"Cc", "Cf", "Zl", "Zp"})
+
+
+def one_line(text: str) -> str:
+    """`text` on one line: newlines and control characters become spaces, runs of spaces one."""
+    spaced = "".join(
+        " " if unicodedata.category(char) in _BREAKING_CATEGORIES and char != "\u200d" else char
+        for char in (text or "")
+    )
+    return " ".join(spaced.split())
 
 
 def clip(text: str, limit: int) -> str:
@@ -138,26 +161,20 @@ def _approvers(refund: Refund, trail: _Trail) -> list[str]:
 
 
 def customer_text(refund: Refund) -> str:
-    """The customer as the card names them: name, then email (escaped)."""
-    customer = refund.order.customer
-    name = escape(customer.name) or "(no name)"
-    email = refund.customer_email or customer.email
-    return f"{name}\n{escape(email)}" if email else name
+    """The customer's name only: never the email address (docs/slack.md "The card and its outbox")."""
+    return escape(one_line(refund.order.customer.name)) or "(no name)"
 
 
 def _items(refund: Refund) -> str:
-    lines = [
-        f"{line.quantity} × {line.description or line.sku}" if line.quantity != 1 else (line.description or line.sku)
-        for line in refund.order.lines.all()
-        if line.description or line.sku
-    ]
+    names = ((line.quantity, one_line(line.description or line.sku)) for line in refund.order.lines.all())
+    lines = [f"{quantity} × {name}" if quantity != 1 else name for quantity, name in names if name]
     return clip(escape("\n".join(lines)), ITEMS_MAX) or "—"
 
 
 def _reason(refund: Refund) -> str:
     """The reason, and the customer's own words when they gave some."""
     text = escape(refund.get_reason_display())
-    note = refund.customer_note.strip()
+    note = one_line(refund.customer_note)
     return f"{text}\n{escape(f'“{clip(note, NOTE_MAX)}”')}" if note else text
 
 
@@ -222,7 +239,7 @@ def card_blocks(refund: Refund) -> tuple[str, list[dict[str, Any]]]:
     approvers = _approvers(refund, trail)
     is_open = refund.state == S.REQUESTED
     status = _STATE_HEADERS.get(refund.state, refund.state)
-    customer_name = refund.order.customer.name or refund.order.order_id
+    customer_name = one_line(refund.order.customer.name) or refund.order.order_id
     fields = [
         f"*Customer*\n{customer_text(refund)}",
         f"*Order*\n{escape(refund.order.order_id)}",
@@ -238,7 +255,7 @@ def card_blocks(refund: Refund) -> tuple[str, list[dict[str, Any]]]:
         {"type": "header", "text": {"type": "plain_text", "text": clip(f"Refund {amount} · {status}", HEADER_MAX)}},
         {
             "type": "section",
-            "fields": [{"type": "mrkdwn", "text": clip(f, FIELD_MAX)} for f in fields[:FIELDS_MAX]],
+            "fields": [_mrkdwn(clip(f, FIELD_MAX)) for f in fields[:FIELDS_MAX]],
         },
         _section(rule),
     ]
@@ -251,10 +268,10 @@ def card_blocks(refund: Refund) -> tuple[str, list[dict[str, Any]]]:
     if edited is not None:
         context += f" · edited by {escape(_label(edited))} at {utc(edited.occurred_at)}"
     if is_open:
-        blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": clip(context, SECTION_MAX)}]})
+        blocks.append({"type": "context", "elements": [_mrkdwn(clip(context, SECTION_MAX))]})
         if refund.approvals_required > len(approvers) > 0:
             waiting = f"Waiting for a second senior approval ({len(approvers)} of {refund.approvals_required} given)."
-            blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": waiting}]})
+            blocks.append({"type": "context", "elements": [_mrkdwn(waiting)]})
         blocks.append(
             {
                 "type": "actions",
@@ -271,14 +288,19 @@ def card_blocks(refund: Refund) -> tuple[str, list[dict[str, Any]]]:
         lines = _result_lines(refund, trail, approvers)
         if lines:
             blocks.append(_section("\n".join(lines)))
-        blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": clip(context, SECTION_MAX)}]})
+        blocks.append({"type": "context", "elements": [_mrkdwn(clip(context, SECTION_MAX))]})
         summary = status
     text = clip(f"Refund {refund.public_id} of {amount} for {escape(customer_name)}: {summary}", TEXT_MAX)
     return text, blocks[:BLOCKS_MAX]
 
 
+def _mrkdwn(text: str) -> dict[str, Any]:
+    """A mrkdwn text object Slack takes as written: our own `<url|label>` links work, nothing is auto-linked."""
+    return {"type": "mrkdwn", "text": text, "verbatim": True}
+
+
 def _section(text: str) -> dict[str, Any]:
-    return {"type": "section", "text": {"type": "mrkdwn", "text": clip(text, SECTION_MAX)}}
+    return {"type": "section", "text": _mrkdwn(clip(text, SECTION_MAX))}
 
 
 def _button(label: str, action_id: str, public_id: str, *, style: str = "") -> dict[str, Any]:

@@ -8,26 +8,33 @@ tasks for the same week, post once. On failure it records when the next try
 may run (`slack_available_at`):
 
 - 429: Slack's `Retry-After`, never earlier (Slack counts early calls against us);
-- 5xx, a timeout, a refused connection: backoff with jitter;
+- 5xx, a timeout, a refused or dropped connection (any `OSError`, or an
+  `http.client` error slack_sdk lets through): backoff with jitter;
 - anything else (`channel_not_found`, `not_in_channel`, `invalid_auth` …): no
   retry — the error is kept on the row and logged, for a person to fix and
   `manage.py send_digest --week … ` to post again (it re-queues a pending post).
 
 The task reschedules itself for that time with Celery's countdown, so a worker
-never sleeps inside a call while other Slack work waits.
+never sleeps inside a call while other Slack work waits. If the database fails
+after Slack took the post, the task retries only the record, with the message's
+channel and `ts` in its arguments (`DigestNotRecorded`), never the call: a
+re-run would post the digest twice. The database failing before the call is
+retried with backoff too (nothing was posted).
 """
 
 from __future__ import annotations
 
+import http.client
 import logging
 import math
+import random
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from urllib.error import URLError
+from typing import Any
 
 from celery import shared_task
 from django.conf import settings
-from django.db import transaction
+from django.db import InterfaceError, OperationalError, transaction
 from django.utils import timezone
 from slack_sdk.errors import SlackApiError
 
@@ -43,7 +50,10 @@ BACKOFF_BASE_SECONDS = 5.0
 BACKOFF_MAX_SECONDS = 600.0
 # Without a Retry-After header on a 429 (Slack always sends one; a proxy may not).
 DEFAULT_RETRY_AFTER_SECONDS = 30.0
-TRANSIENT_ERRORS = (URLError, TimeoutError, ConnectionError)
+# The way to Slack failing: refused, reset, dropped, timed out (URLError, TimeoutError and ConnectionError
+# are OSErrors), or a response cut short (http.client's IncompleteRead, BadStatusLine …).
+TRANSIENT_ERRORS = (OSError, http.client.HTTPException)
+DB_ERRORS = (OperationalError, InterfaceError)
 
 POSTED = "posted"
 DONE = "done"  # posted before, or no longer wanted
@@ -93,8 +103,22 @@ def _describe(error: Exception) -> str:
     return f"{error.__class__.__name__}: {error}"[:500]
 
 
+class DigestNotRecorded(Exception):
+    """The database failed after Slack took the post: the task retries the record alone, never the call.
+
+    `record` is what `digest_post_record` needs (JSON for the task's kwargs).
+    """
+
+    def __init__(self, record: dict[str, Any]) -> None:
+        super().__init__(f"digest run {record['run_id']} posted as {record['ts']}, not recorded")
+        self.record = record
+
+
 def digest_post_attempt(*, run_id: int) -> PostResult:
-    """Post the run's digest once, if it is wanted, due and not being posted; record what happened."""
+    """Post the run's digest once, if it is wanted, due and not being posted; record what happened.
+
+    Raises DigestNotRecorded when the database fails after Slack took the post.
+    """
     if not slack_enabled():
         return PostResult(OFF)
     now = timezone.now()
@@ -116,17 +140,39 @@ def digest_post_attempt(*, run_id: int) -> PostResult:
         )
     except (SlackApiError, *TRANSIENT_ERRORS) as error:
         return _failed(run, error, now=timezone.now())
-    DigestRun.objects.filter(pk=run.pk).update(
-        slack_channel=str(response.get("channel") or channel),
-        slack_ts=str(response["ts"]),
+    record = {
+        "run_id": run.pk,
+        "sends": run.sends,
+        "channel": str(response.get("channel") or channel),
+        "ts": str(response["ts"]),
+        "week": run.week,
+    }
+    try:
+        return PostResult(digest_post_record(record))
+    except DB_ERRORS as error:
+        raise DigestNotRecorded(record) from error
+
+
+def digest_post_record(record: dict[str, Any]) -> str:
+    """Record a post Slack took: its channel and `ts` on the run, once; POSTED, or DONE if already recorded.
+
+    Only for the round it was posted in (`sends`: a forced resend since wants
+    its own post) and only while the run has no `ts`: a record retried late
+    never overwrites another post's.
+    """
+    recorded = DigestRun.objects.filter(pk=record["run_id"], sends=record["sends"], slack_ts="").update(
+        slack_channel=record["channel"],
+        slack_ts=record["ts"],
         slack_posted_at=timezone.now(),
         slack_lease_until=None,
         slack_available_at=None,
         slack_attempts=0,
         slack_last_error="",
     )
-    logger.info("digest posted", extra={"message_id": "MSG.digest.slack_posted", "week": run.week})
-    return PostResult(POSTED)
+    if not recorded:
+        return DONE
+    logger.info("digest posted", extra={"message_id": "MSG.digest.slack_posted", "week": record["week"]})
+    return POSTED
 
 
 def _failed(run: DigestRun, error: Exception, *, now: datetime) -> PostResult:
@@ -152,10 +198,25 @@ def _failed(run: DigestRun, error: Exception, *, now: datetime) -> PostResult:
     return PostResult(RETRY, delay)
 
 
+def _db_retry_countdown(retries: int) -> float:
+    return random.uniform(0.5, 1.0) * min(120.0, 2.0**retries)
+
+
 @shared_task(name="integrations.slack.post_digest", bind=True, max_retries=MAX_ATTEMPTS * 2, acks_late=True)
-def post_digest(self, *, run_id: int) -> str:
-    """Post a week's digest to the approvals channel; rescheduled for the time Slack (or the backoff) allows."""
-    result = digest_post_attempt(run_id=run_id)
+def post_digest(self, *, run_id: int, record: dict[str, Any] | None = None) -> str:
+    """Post a week's digest to the approvals channel; rescheduled for the time Slack (or the backoff) allows.
+
+    With `record` (a retry after DigestNotRecorded): only record the post Slack already took.
+    """
+    try:
+        if record is not None:
+            return digest_post_record(record)
+        result = digest_post_attempt(run_id=run_id)
+    except DigestNotRecorded as error:
+        retry = {"run_id": run_id, "record": error.record}
+        raise self.retry(kwargs=retry, countdown=_db_retry_countdown(self.request.retries)) from None
+    except DB_ERRORS as error:
+        raise self.retry(exc=error, countdown=_db_retry_countdown(self.request.retries)) from None
     if result.retry_in is not None:
         raise self.retry(countdown=result.retry_in)
     return result.status

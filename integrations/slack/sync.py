@@ -14,12 +14,16 @@ notifications.outbox):
    commit. Slack is never called inside a transaction.
 3. call — `chat.postMessage` when the card has no message yet (its channel
    and `ts` are stored), else `chat.update`; a message deleted in Slack
-   (`message_not_found`) is posted afresh.
+   (`message_not_found`) is posted afresh. A card whose channel is no longer
+   SLACK_APPROVALS_CHANNEL, or whose `chat.update` answers that its channel
+   is gone for us (`channel_not_found`, `is_archived`, `not_in_channel`),
+   moves: a fresh card in the configured channel, and the old message, once
+   the new one is recorded, becomes a line saying where it went (best effort).
 4. record — `posted_revision` moves forward to what was rendered, never back;
    if the refund changed meanwhile the card is queued again at once. A 429
    waits exactly Retry-After (not a failure); a 5xx, a timeout or a refused
    connection backs off with jitter (SLACK_BACKOFF_*); an error that needs a
-   fix (channel_not_found, invalid_auth …) is logged (MSG.slack.card_refused),
+   fix (a refused post to the configured channel, invalid_auth …) is logged (MSG.slack.card_refused),
    kept in `last_error` and retried at the backoff cap, so fixing the
    configuration brings the cards back by itself. The database failing after
    Slack took the card is retried by the task for the record alone
@@ -43,6 +47,7 @@ import contextlib
 import http.client
 import logging
 import random
+import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import partial
@@ -89,6 +94,12 @@ PERMANENT_ERRORS = frozenset(
     }
 )
 MESSAGE_GONE = "message_not_found"
+# chat.update's answers that the card's channel is gone for us: the card moves to the configured channel
+# (a post refused there too is an ordinary refusal, retried at the cap).
+CHANNEL_LOST = frozenset({"channel_not_found", "is_archived", "not_in_channel"})
+# A channel id as Slack answers it. The card's stored channel is the id Slack answered; a setting that is
+# a name ("#refunds") cannot be compared with it, so only an id-valued setting moves cards by itself.
+_CHANNEL_ID = re.compile(r"[CGD][A-Z0-9]{2,}")
 # The database failing under the task: retried by Celery with backoff; then the sweeper takes over.
 DB_RETRY_MAX = 8
 DB_ERRORS = (OperationalError, InterfaceError)
@@ -263,8 +274,22 @@ def _retry_after(error: SlackApiError) -> float | None:
     return seconds if seconds >= 0 else None
 
 
+def _elsewhere(channel: str, configured: str) -> bool:
+    """The card's channel is not the one SLACK_APPROVALS_CHANNEL names now (comparable only when it is an id)."""
+    return bool(_CHANNEL_ID.fullmatch(configured)) and channel != configured
+
+
+def _post(client: Any, channel: str, claim: CardClaim) -> tuple[str, str]:
+    """`chat.postMessage` of the card; Slack unfurls nothing a customer wrote. Returns where it went (channel, ts)."""
+    response = client.chat_postMessage(
+        channel=channel, text=claim.text, blocks=claim.blocks, unfurl_links=False, unfurl_media=False
+    )
+    SLACK_CARD_CALLS_TOTAL.labels(method="chat.postMessage", outcome="ok").inc()
+    return str(response["channel"]), str(response["ts"])
+
+
 def card_sync(*, card_id: int, record: dict[str, Any] | None = None) -> str:
-    """One sync of a card: posted, updated, reposted, ratelimited, retry, refused — or why nothing was done.
+    """One sync of a card: posted, updated, reposted, moved, ratelimited, retry, refused — or why nothing was done.
 
     With `record` (a retry after CardNotRecorded): only record what Slack already took.
     """
@@ -274,27 +299,34 @@ def card_sync(*, card_id: int, record: dict[str, Any] | None = None) -> str:
     if isinstance(claim, str):
         return claim
     client = slack_client()
+    configured = settings.SLACK_APPROVALS_CHANNEL
     method = "chat.update" if claim.ts else "chat.postMessage"
     log = {"refund_id": claim.public_id, "slack_card_id": claim.card_id, "method": method}
     try:
+        if claim.ts and _elsewhere(claim.channel, configured):
+            # SLACK_APPROVALS_CHANNEL changed: the card goes where people now look; the old message says so.
+            method = log["method"] = "chat.postMessage"
+            posted = _post(client, configured, claim)
+            return _recorded(claim, posted=posted, replacing=claim.ts, moved_from=(claim.channel, claim.ts))
         if claim.ts:
             try:
                 client.chat_update(channel=claim.channel, ts=claim.ts, text=claim.text, blocks=claim.blocks)
             except SlackApiError as error:
-                if _slack_error(error) != MESSAGE_GONE:
+                code = _slack_error(error)
+                if code != MESSAGE_GONE and not (code in CHANNEL_LOST and configured):
                     raise
-                SLACK_CARD_CALLS_TOTAL.labels(method=method, outcome="gone").inc()
-                logger.warning("slack card message gone", extra={"message_id": "MSG.slack.card_gone", **log})
+                # The message, or its channel, is gone: a fresh card in the configured channel.
+                outcome = "gone" if code == MESSAGE_GONE else "channel_lost"
+                SLACK_CARD_CALLS_TOTAL.labels(method=method, outcome=outcome).inc()
+                logger.warning(
+                    "slack card message gone", extra={"message_id": f"MSG.slack.card_{outcome}", "error": code, **log}
+                )
                 method = log["method"] = "chat.postMessage"
-                channel = settings.SLACK_APPROVALS_CHANNEL or claim.channel
-                response = client.chat_postMessage(channel=channel, text=claim.text, blocks=claim.blocks)
-                SLACK_CARD_CALLS_TOTAL.labels(method=method, outcome="ok").inc()
-                return _recorded(claim, posted=(response["channel"], response["ts"]), replacing=claim.ts)
+                posted = _post(client, configured or claim.channel, claim)
+                return _recorded(claim, posted=posted, replacing=claim.ts)
             SLACK_CARD_CALLS_TOTAL.labels(method=method, outcome="ok").inc()
             return _recorded(claim)
-        response = client.chat_postMessage(channel=claim.channel, text=claim.text, blocks=claim.blocks)
-        SLACK_CARD_CALLS_TOTAL.labels(method=method, outcome="ok").inc()
-        return _recorded(claim, posted=(response["channel"], response["ts"]))
+        return _recorded(claim, posted=_post(client, claim.channel, claim))
     except SlackApiError as error:
         status = getattr(error.response, "status_code", 0) or 0
         code = _slack_error(error)
@@ -315,9 +347,15 @@ def card_sync(*, card_id: int, record: dict[str, Any] | None = None) -> str:
         return _record_failed(claim, kind="retry", error=f"{error.__class__.__name__}: {error}"[:500], log=log)
 
 
-def _recorded(claim: CardClaim, *, posted: tuple[str, str] | None = None, replacing: str = "") -> str:
+def _recorded(
+    claim: CardClaim,
+    *,
+    posted: tuple[str, str] | None = None,
+    replacing: str = "",
+    moved_from: tuple[str, str] | None = None,
+) -> str:
     try:
-        return _record_synced(claim, posted=posted, replacing=replacing)
+        outcome = _record_synced(claim, posted=posted, replacing=replacing)
     except DB_ERRORS as error:
         record = {
             "card_id": claim.card_id,
@@ -326,8 +364,31 @@ def _recorded(claim: CardClaim, *, posted: tuple[str, str] | None = None, replac
             "lease": claim.lease.isoformat(),
             "posted": list(posted) if posted else None,
             "replacing": replacing,
+            "moved_from": list(moved_from) if moved_from else None,
         }
         raise CardNotRecorded(record) from error
+    return _moved(claim.public_id, outcome, moved_from=moved_from, to=posted)
+
+
+def _moved(public_id: str, outcome: str, *, moved_from: tuple[str, str] | None, to: tuple[str, str] | None) -> str:
+    """After a recorded move: the old message becomes one line pointing at the new card (best effort, once)."""
+    if moved_from is None or to is None or outcome != "reposted":
+        return outcome
+    text = f"Refund {public_id} moved to <#{to[0]}>."
+    blocks = [{"type": "section", "text": {"type": "mrkdwn", "text": text, "verbatim": True}}]
+    try:
+        slack_client().chat_update(channel=moved_from[0], ts=moved_from[1], text=text, blocks=blocks)
+        SLACK_CARD_CALLS_TOTAL.labels(method="chat.update", outcome="ok").inc()
+    except (SlackApiError, OSError, http.client.HTTPException) as error:
+        # Its channel may be archived or gone. If the message stays, a tap on its buttons still goes
+        # through the same checks as the new card's (signature, person, version, the services).
+        SLACK_CARD_CALLS_TOTAL.labels(method="chat.update", outcome="refused").inc()
+        logger.warning(
+            "old slack card not marked moved",
+            extra={"message_id": "MSG.slack.card_move_unmarked", "refund_id": public_id, "error": str(error)[:300]},
+        )
+    logger.info("slack card moved", extra={"message_id": "MSG.slack.card_moved", "refund_id": public_id, "to": to[0]})
+    return "moved"
 
 
 def card_record(record: dict[str, Any]) -> str:
@@ -343,7 +404,9 @@ def card_record(record: dict[str, Any]) -> str:
         blocks=[],
     )
     posted = tuple(record["posted"]) if record.get("posted") else None
-    return _record_synced(claim, posted=posted, replacing=record.get("replacing", ""))
+    moved_from = tuple(record["moved_from"]) if record.get("moved_from") else None
+    outcome = _record_synced(claim, posted=posted, replacing=record.get("replacing", ""))
+    return _moved(claim.public_id, outcome, moved_from=moved_from, to=posted)
 
 
 # --- 4. record ----------------------------------------------------------------------------------

@@ -169,13 +169,27 @@ class SlackSimulator:
         return self._json("GET", "/_sim/calls", params={"method": method} if method else {})
 
     def fault(
-        self, method: str, status: int, count: int = 1, retry_after: int | None = None, delay: float = 0.0
+        self,
+        method: str,
+        status: int,
+        count: int = 1,
+        retry_after: int | None = None,
+        delay: float = 0.0,
+        error: str | None = None,
     ) -> dict[str, Any]:
         """The next `count` calls of `method` ("*": any) fail with `status` (429 with Retry-After, or 5xx).
 
         `delay` seconds (the real clock) before the answer; status 0 with a delay serves the call, late.
+        With `error` (and status 200): Slack's refusal `{"ok": false, "error": error}` (`is_archived` …).
         """
-        body = {"method": method, "status": status, "count": count, "retry_after": retry_after, "delay": delay}
+        body = {
+            "method": method,
+            "status": status,
+            "count": count,
+            "retry_after": retry_after,
+            "delay": delay,
+            "error": error,
+        }
         return self._json("POST", "/_sim/faults", json=body)
 
     def clear_faults(self) -> None:

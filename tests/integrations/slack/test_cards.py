@@ -8,6 +8,7 @@ from django.utils import timezone
 from integrations.slack.cards import card_blocks, card_refund
 from notifications.replies import reply_render
 from refunds.enums import RefundState, Role
+from refunds.models import OrderLine
 from refunds.services.decide import refund_approve, refund_deny, refund_edit
 from tests.integrations.slack.support import actions, all_text, reviewed, slack_actor
 from tests.refunds.factories import agent, move_refund
@@ -27,7 +28,9 @@ def test_a_requested_card_shows_the_refund_and_three_buttons_naming_its_version(
     text, blocks = render(refund)
 
     shown = all_text(blocks)
-    assert "Jane Doe" in shown and "jane.doe@example.com" in shown
+    assert "Jane Doe" in shown and refund.order.order_id in shown
+    # The channel may have guests: no email address on the card, the console link has the rest.
+    assert refund.order.customer.email not in shown + text and "jane.doe" not in (shown + text).lower()
     assert "Blue ceramic mug 1" in shown
     assert "42.50 USD" in shown and "42.50 USD" in text
     assert "Goodwill" in shown
@@ -176,3 +179,48 @@ def test_a_long_reply_stays_within_slacks_limits():
         if block["type"] == "header":
             assert len(block["text"]["text"]) <= 150
     assert "…" in all_text(blocks)
+
+
+def mrkdwn_objects(node):
+    """Every mrkdwn text object in the blocks."""
+    if isinstance(node, dict):
+        if node.get("type") == "mrkdwn":
+            yield node
+        for value in node.values():
+            yield from mrkdwn_objects(value)
+    elif isinstance(node, list):
+        for item in node:
+            yield from mrkdwn_objects(item)
+
+
+@pytest.mark.parametrize("state", [S.REQUESTED, S.DENIED])
+def test_every_mrkdwn_text_is_verbatim_so_slack_links_and_mentions_nothing_by_itself(state):
+    refund = reviewed(name="Eve #general @here https://evil.example")
+    refund.customer_note = "see www.evil.example and #random, ping @channel"
+    refund.save(update_fields=["customer_note"])
+    if state == S.DENIED:
+        refund_deny(refund_id=refund.pk, actor=slack_actor("sam"), note="No: see #policy")
+
+    _, blocks = render(refund)
+
+    texts = list(mrkdwn_objects(blocks))
+    assert texts and all(t.get("verbatim") is True for t in texts), [t for t in texts if not t.get("verbatim")]
+    assert "www.evil.example" in all_text(blocks)  # shown as typed, as text
+
+
+def test_the_customers_note_and_item_names_cannot_draw_lines_of_their_own():
+    forged = "ok\n*Amount*\n1.00 USD\r\n*Approvals*\u2028done\u202eevil\x07"
+    refund = reviewed(name="Jane\nDoe")
+    refund.customer_note = forged
+    refund.save(update_fields=["customer_note"])
+    OrderLine.objects.filter(order=refund.order).update(description="Mug\n*Approvals*\n1 of 1 approval")
+
+    _, blocks = render(refund)
+
+    fields = {f["text"].split("\n", 1)[0]: f["text"] for f in blocks[1]["fields"]}
+    assert fields["*Customer*"] == "*Customer*\nJane Doe"
+    assert fields["*Reason*"].endswith("“ok *Amount* 1.00 USD *Approvals* done evil”")
+    assert fields["*Item*"] == "*Item*\nMug *Approvals* 1 of 1 approval"
+    for field in fields.values():
+        assert not any(ch in field for ch in "\r\u2028\u202e\x07")
+    assert "\n1.00 USD" not in all_text(blocks)

@@ -299,3 +299,13 @@ def test_a_database_failure_after_slack_took_the_card_retries_the_record_not_the
     [message] = sim.messages(CHANNEL)
     assert failures == [1] and card.ts == message["ts"] and card.lease_expires_at is None
     assert len(sim.calls("chat.postMessage")) == 1
+
+
+def test_the_card_is_posted_without_unfurling_links_or_media(slack_settings):
+    sim = slack_settings
+    card = card_of(reviewed())
+
+    assert card_sync(card_id=card.pk) == "posted"
+
+    [call] = sim.calls("chat.postMessage")
+    assert (call["args"]["unfurl_links"], call["args"]["unfurl_media"]) == (False, False)
