@@ -7,27 +7,28 @@ currency and the column; never a rounded limit.
 
 from __future__ import annotations
 
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 
 from django import forms
 from django.core.exceptions import ValidationError
 from django.template.loader import render_to_string
 
-from core.money import MAX_AMOUNT_MINOR, exponent, is_known_currency, major_to_minor, minor_to_major
+from core.money import MAX_AMOUNT_MINOR, exponent, is_known_currency, is_typed_amount, major_to_minor, minor_to_major
 from refunds.enums import Reason
 from refunds.limits import DEFAULT_RATIOS, GOODWILL_DUAL_CONTROL, HIGH_VALUE, LIMIT_COLUMNS, OPTIONAL_COLUMNS
 
 
 def _limit_cell_minor(text: str, currency: str) -> int:
-    """One cell of the limits table, typed in major units (`"1,800.00"`), as minor units of `currency`."""
-    try:
-        amount = Decimal(text.replace(",", "").replace(" ", ""))
-    except InvalidOperation:
-        raise ValidationError("enter an amount such as 500.00, or leave it empty", code="invalid") from None
-    if not amount.is_finite():
-        raise ValidationError("enter an amount such as 500.00", code="invalid")
-    if amount < 0:
+    """One cell of the limits table, typed in major units (`"1,800.00"`), as minor units of `currency`.
+
+    The shape every typed amount has (core.money.is_typed_amount): `1,50` is refused, never read as 150.
+    """
+    text = text.strip()
+    if text.startswith("-") and is_typed_amount(text[1:]):
         raise ValidationError("cannot be negative", code="range")
+    if not is_typed_amount(text):
+        raise ValidationError("enter an amount such as 500.00, or leave it empty", code="invalid")
+    amount = Decimal(text.replace(",", ""))
     try:
         minor = major_to_minor(amount, currency)
     except ValueError:

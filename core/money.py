@@ -82,6 +82,11 @@ _AMOUNT_TYPED = re.compile(r"[0-9]{1,3}(?:,[0-9]{3})+(?:\.[0-9]+)?|[0-9]+(?:\.[0
 AMOUNT_EXAMPLE = "Enter an amount such as 45.00."
 
 
+def is_typed_amount(text: str) -> bool:
+    """Whether `text` has the one shape a typed amount may have (see parse_major_amount); no sign."""
+    return _AMOUNT_TYPED.fullmatch(text) is not None
+
+
 def parse_major_amount(value: str, currency: str) -> int:
     """`"45.50"` in USD → 4550, `"1,234.50"` → 123450; refuses anything else, zero, and extra decimals.
 

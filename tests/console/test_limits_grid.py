@@ -9,7 +9,7 @@ from django.core.exceptions import ValidationError
 from hypothesis import given
 from hypothesis import strategies as st
 
-from console.limits_grid import LimitsTableField, LimitsTableWidget
+from console.limits_grid import LimitsTableField, LimitsTableWidget, _limit_cell_minor
 from core.money import CURRENCY_EXPONENTS, MAX_AMOUNT_MINOR, minor_to_major
 from refunds.limits import LIMIT_COLUMNS, default_limits_table
 
@@ -70,3 +70,17 @@ def test_the_default_table_shows_and_reads_back_unchanged():
     assert rows[4]["other"] == "150.000" and rows[3]["high_value"] == "300000"
     assert LimitsTableField().clean(rows) == table
     assert Decimal(rows[0]["goodwill_dual_control"]) == Decimal("200.00")
+
+
+@pytest.mark.parametrize("typed", ["1,50", "1e3", "1_000", "١٢", "NaN", "Infinity", "+5", ".5", "5."])
+def test_a_limit_typed_in_any_other_shape_is_refused_never_guessed(typed):
+    """`1,50` read as 150.00 would raise a ceiling a hundredfold: refused like every other shape but the one."""
+    with pytest.raises(ValidationError) as refused:
+        _limit_cell_minor(typed, "USD")
+    assert refused.value.code == "invalid"
+
+
+def test_a_negative_limit_is_refused_as_negative():
+    with pytest.raises(ValidationError) as refused:
+        _limit_cell_minor("-5.00", "USD")
+    assert refused.value.code == "range"
