@@ -10,6 +10,7 @@ from django.db.models import Prefetch, Q, QuerySet
 from django.utils import timezone
 
 from core.errors import ERR_NOT_FOUND, DomainError
+from core.i18n import staff_money
 from refunds.enums import DecisionKind, PolicyOutcome, Recommendation, RefundState, WebhookStatus
 from refunds.models import Decision, Merchant, Order, Refund, WebhookEvent
 
@@ -104,3 +105,18 @@ def webhook_events(*, statuses: Iterable[str] = (), provider: str = "", search: 
             Q(event_id=search) | Q(provider_refund_id=search) | Q(refund__public_id=search) | Q(note__contains=search)
         )
     return events
+
+
+def approval_outcome_text(refund: Refund) -> str:
+    """What the approver is told once their approval is in, wherever they gave it (console, Slack).
+
+    Asked of the refund as the approval left it: still `requested` means one of
+    several approvals was recorded.
+    """
+    if refund.state == RefundState.REQUESTED:
+        given = refund.decisions.filter(kind=DecisionKind.APPROVE).count()
+        return (
+            f"Your approval is recorded ({given} of {refund.approvals_required}). "
+            "A different senior agent must give the next one."
+        )
+    return f"Approved {staff_money(refund.amount_minor, refund.currency)}. The customer gets the drafted reply."

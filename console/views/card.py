@@ -33,10 +33,10 @@ from core.errors import (
     DomainError,
 )
 from core.money import major_input
-from refunds.enums import DecisionKind, RefundState
+from refunds.enums import RefundState
 from refunds.models import EvidenceFile, Refund
 from refunds.permissions import Perm
-from refunds.selectors import reply_declines
+from refunds.selectors import approval_outcome_text, reply_declines
 from refunds.services.decide import refund_approve, refund_deny, refund_edit
 from refunds.services.evidence import evidence_read
 from refunds.services.policy import high_value_threshold_minor
@@ -168,7 +168,7 @@ def approve(request: HttpRequest, public_id: str) -> HttpResponse:
         # The service answers a repeated approval idempotently; say so rather than claim a new one.
         messages.info(request, f"This refund was already {refund.get_state_display().lower()}; nothing changed.")
     else:
-        messages.success(request, _approved_message(refund))
+        messages.success(request, approval_outcome_text(refund))
     return _after_action(request, public_id)
 
 
@@ -188,16 +188,6 @@ def _high_value_unconfirmed(refund: Refund, amount_minor: int, form: ApproveForm
         threshold=money(threshold, refund.currency),
         currency=refund.currency,
     )
-
-
-def _approved_message(refund: Refund) -> str:
-    if refund.state == RefundState.REQUESTED:
-        given = refund.decisions.filter(kind=DecisionKind.APPROVE).count()
-        return (
-            f"Your approval is recorded ({given} of {refund.approvals_required}). "
-            "A different senior agent must give the next one."
-        )
-    return f"Approved {money(refund.amount_minor, refund.currency)}. The customer gets the drafted reply."
 
 
 @require_POST
@@ -283,7 +273,7 @@ def edit(request: HttpRequest, public_id: str) -> HttpResponse:
         elif error.code in {ERR_REPLY_AMOUNT_MISMATCH, ERR_REPLY_PLACEHOLDER}:
             form.add_error("reply", error.message)
         return _refused(request, public_id, error, edit_form=form)
-    messages.success(request, _approved_message(refund) if also_approve else "Your changes to the draft are saved.")
+    messages.success(request, approval_outcome_text(refund) if also_approve else "Your changes to the draft are saved.")
     return _after_action(request, public_id)
 
 

@@ -16,10 +16,10 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from core.i18n import staff_money
 from core.money import major_input
 from integrations.slack.cards import clip, customer_text, escape
 from integrations.slack.interactions import APPROVE_CONFIRM_CALLBACK, DECLINE_CALLBACK, EDIT_CALLBACK
-from integrations.slack.text import staff_money
 from notifications.replies import refund_language
 from refunds.models import Refund
 from refunds.replies import placeholders_allowed_text

@@ -9,14 +9,9 @@ exists in Slack alone is worded here: a stale card, Slack being slow.
 
 from __future__ import annotations
 
-from babel import Locale
-from django.conf import settings
-
 from core.errors import ERR_CONFLICT_CHANGED, DomainError
-from core.i18n import format_amount_code
-from core.money import is_known_currency
-from refunds.enums import DecisionKind, RefundState
 from refunds.models import Refund
+from refunds.selectors import approval_outcome_text
 
 # The lead's words for a tap on a card drawn before the refund's last change (the card is redrawn on every change).
 STALE_CARD = "This refund changed since the card was drawn; look at the updated card."
@@ -40,13 +35,6 @@ TAP_TOO_OLD = "Your tap on {refund} is too old to act on (over {minutes} minutes
 NOT_PROCESSED = "Your tap on {refund} could not be processed in time, so nothing was done. Tap the button again."
 
 
-def staff_money(amount_minor: int, currency: str) -> str:
-    """'1,234.50 USD', as the console shows staff an amount (console.presenters.formatting.money)."""
-    if not is_known_currency(currency):
-        return f"{amount_minor} minor units {currency}".strip()
-    return format_amount_code(amount_minor, currency, Locale.parse(getattr(settings, "STAFF_LOCALE", "en_GB")))
-
-
 def refusal_words(error: DomainError) -> str:
     """A service's refusal as the person reads it: its own message; a changed refund is a stale card."""
     if error.code == ERR_CONFLICT_CHANGED:
@@ -55,16 +43,10 @@ def refusal_words(error: DomainError) -> str:
 
 
 def approved_words(refund: Refund, *, already: bool) -> str:
-    """After an approval from Slack: the console's success messages (console.views.card._approved_message)."""
+    """After an approval from Slack: what the console says (refunds.selectors.approval_outcome_text)."""
     if already:
         return f"This refund was already {refund.get_state_display().lower()}; nothing changed."
-    if refund.state == RefundState.REQUESTED:
-        given = refund.decisions.filter(kind=DecisionKind.APPROVE).count()
-        return (
-            f"Your approval is recorded ({given} of {refund.approvals_required}). "
-            "A different senior agent must give the next one."
-        )
-    return f"Approved {staff_money(refund.amount_minor, refund.currency)}. The customer gets the drafted reply."
+    return approval_outcome_text(refund)
 
 
 def declined_words(refund: Refund, *, already: bool) -> str:

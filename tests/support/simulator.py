@@ -11,22 +11,20 @@ Stdlib and `requests` only: the benchmarks import this without Django.
 
 from __future__ import annotations
 
-import os
-import select
-import subprocess
-import sys
-import time
 from pathlib import Path
 from typing import Any
 
 import requests
 
-ROOT = Path(__file__).resolve().parents[2]
-START_TIMEOUT = 30.0
+from tests.support.child_process import ROOT, AnnouncedProcess
+
+__all__ = ["ROOT", "Simulator"]
 
 
-class Simulator:
+class Simulator(AnnouncedProcess):
     """The simulator as a child process; restartable on the same port and state file."""
+
+    what = "simulator"
 
     def __init__(
         self,
@@ -43,75 +41,25 @@ class Simulator:
         env: dict[str, str] | None = None,
     ) -> None:
         self.db_path = Path(db_path)
+        # Its stderr (one line per webhook attempt) beside its state: the first place to look when a test fails.
+        super().__init__(log_path=log_path or self.db_path.with_suffix(".log"), port=port, env=env)
         self.api_key = api_key
         self.webhook_secret = webhook_secret
         self.webhook_url = webhook_url
-        self.port = port
         self.stall = stall
         self.async_delay = async_delay
         self.webhook_backoff = webhook_backoff
-        # Its stderr (one line per webhook attempt) beside its state: the first place to look when a test fails.
-        self.log_path = log_path or self.db_path.with_suffix(".log")
-        self.env = env
-        self.process: subprocess.Popen[bytes] | None = None
 
-    @property
-    def url(self) -> str:
-        if not self.port:
-            raise RuntimeError("the simulator has no port before its first start")
-        return f"http://127.0.0.1:{self.port}"
-
-    def start(self) -> Simulator:
+    def command(self) -> list[str]:
         args = [
-            sys.executable, "-m", "devtools.stripe_sim.server", "--port", str(self.port),
+            "devtools.stripe_sim.server", "--port", str(self.port),
             "--db", str(self.db_path), "--webhook-secret", self.webhook_secret, "--api-key", self.api_key,
             "--stall", str(self.stall), "--async-delay", str(self.async_delay),
             "--webhook-backoff", str(self.webhook_backoff),
         ]  # fmt: skip
         if self.webhook_url:
             args += ["--webhook-url", self.webhook_url]
-        env = {**(self.env if self.env is not None else os.environ), "PYTHONPATH": str(ROOT), "PYTHONUNBUFFERED": "1"}
-        with open(self.log_path, "ab") as log:
-            self.process = subprocess.Popen(args, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=log)
-        line = self._announced_line()
-        if "listening on " not in line:
-            self.stop()
-            raise RuntimeError(f"simulator did not start; its log {self.log_path}:\n{self.log_path.read_text()}")
-        self.port = int(line.rsplit(":", 1)[1].strip().rstrip("/"))
-        return self
-
-    def _announced_line(self) -> str:
-        assert self.process is not None and self.process.stdout is not None
-        deadline = time.monotonic() + START_TIMEOUT
-        while time.monotonic() < deadline:
-            ready, _, _ = select.select([self.process.stdout], [], [], 0.5)
-            if ready:
-                return self.process.stdout.readline().decode()
-            if self.process.poll() is not None:
-                return ""
-        return ""
-
-    def stop(self) -> None:
-        if self.process is None:
-            return
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=10)
-        if self.process.stdout:
-            self.process.stdout.close()
-        self.process = None
-
-    def restart(self) -> None:
-        self.stop()
-        self.start()
-
-    @property
-    def running(self) -> bool:
-        return self.process is not None and self.process.poll() is None
+        return args
 
     # --- talking to it -------------------------------------------------------------------------------------
 

@@ -13,26 +13,24 @@ given to `configure()`. Stdlib and `requests` only.
 
 from __future__ import annotations
 
-import os
-import select
-import subprocess
-import sys
-import time
 from pathlib import Path
 from typing import Any
 
 import requests
 
-ROOT = Path(__file__).resolve().parents[2]
-START_TIMEOUT = 30.0
+from tests.support.child_process import ROOT, AnnouncedProcess
+
 TOKEN = "xoxb-test-slack-sim"
 SIGNING_SECRET = "test-slack-signing-secret"
 APPROVALS_CHANNEL = "C0APPROVALS"
+__all__ = ["APPROVALS_CHANNEL", "ROOT", "SIGNING_SECRET", "TOKEN", "InteractionReceiver", "SlackSimulator"]
 _KEEP: Any = object()  # configure(): leave the interactions URL as it is
 
 
-class SlackSimulator:
+class SlackSimulator(AnnouncedProcess):
     """The Slack simulator as a child process; restartable on the same port."""
+
+    what = "Slack simulator"
 
     def __init__(
         self,
@@ -45,81 +43,30 @@ class SlackSimulator:
         team_id: str = "T0SIM",
         env: dict[str, str] | None = None,
     ) -> None:
+        # Its stderr (one line per request) is the first place to look when a test fails.
+        super().__init__(log_path=log_path, port=port, env=env)
         self.token = token
         self.signing_secret = signing_secret
         self.interactions_url = interactions_url
-        self.port = port
         self.team_id = team_id
-        # Its stderr (one line per request) is the first place to look when a test fails.
-        self.log_path = Path(log_path)
-        self.env = env
-        self.process: subprocess.Popen[bytes] | None = None
         self._session = requests.Session()
         self._session.trust_env = False  # loopback, never through a proxy
 
     # --- the process ---------------------------------------------------------------------------------------
 
     @property
-    def url(self) -> str:
-        if not self.port:
-            raise RuntimeError("the Slack simulator has no port before its first start")
-        return f"http://127.0.0.1:{self.port}"
-
-    @property
     def api_base(self) -> str:
         """What SLACK_API_BASE is set to: slack_sdk appends the method name."""
         return self.url + "/api/"
 
-    def start(self) -> SlackSimulator:
+    def command(self) -> list[str]:
         args = [
-            sys.executable, "-m", "devtools.slack_sim.server", "--port", str(self.port),
+            "devtools.slack_sim.server", "--port", str(self.port),
             "--signing-secret", self.signing_secret, "--token", self.token, "--team-id", self.team_id,
         ]  # fmt: skip
         if self.interactions_url:
             args += ["--interactions-url", self.interactions_url]
-        env = {**(self.env if self.env is not None else os.environ), "PYTHONPATH": str(ROOT), "PYTHONUNBUFFERED": "1"}
-        self.log_path.parent.mkdir(parents=True, exist_ok=True)
-        with open(self.log_path, "ab") as log:
-            self.process = subprocess.Popen(args, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=log)
-        line = self._announced_line()
-        if "listening on " not in line:
-            self.stop()
-            raise RuntimeError(f"Slack simulator did not start; its log {self.log_path}:\n{self.log_path.read_text()}")
-        self.port = int(line.rsplit(":", 1)[1].strip().rstrip("/"))
-        return self
-
-    def _announced_line(self) -> str:
-        assert self.process is not None and self.process.stdout is not None
-        deadline = time.monotonic() + START_TIMEOUT
-        while time.monotonic() < deadline:
-            ready, _, _ = select.select([self.process.stdout], [], [], 0.5)
-            if ready:
-                return self.process.stdout.readline().decode()
-            if self.process.poll() is not None:
-                return ""
-        return ""
-
-    def stop(self) -> None:
-        if self.process is None:
-            return
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=10)
-        if self.process.stdout:
-            self.process.stdout.close()
-        self.process = None
-
-    def restart(self) -> None:
-        self.stop()
-        self.start()
-
-    @property
-    def running(self) -> bool:
-        return self.process is not None and self.process.poll() is None
+        return args
 
     # --- talking to it -------------------------------------------------------------------------------------
 
