@@ -194,6 +194,7 @@ _REFUND = {
     "version": 2,
     "note": "The parcel never arrived.",
     "evidence": [{"type": "photo", "uri": "https://files.example.com/ord-1001/tracking.png"}],
+    "metadata": {},
     "policy": {
         "outcome": "auto_approve",
         "rule": "R-AUTO-NOT_RECEIVED",
@@ -228,6 +229,7 @@ _REVIEWED = {
     "reason": "goodwill",
     "note": "Late delivery.",
     "evidence": [],
+    "metadata": {},
     "policy": {
         "outcome": "review",
         "rule": "R-GOODWILL-REVIEW",

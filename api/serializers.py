@@ -7,8 +7,8 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from core.money import CURRENCY_EXPONENTS, MAX_AMOUNT_MINOR, is_known_currency
+from events.documents import RefundOutput
 from notifications.messages import MSG_REQUEST_ACCEPTED
-from notifications.replies import reply_render
 from providers.registry import provider_names
 from refunds.enums import PaymentStatus, Rail, Reason
 from refunds.services.evidence_refs import (
@@ -293,67 +293,6 @@ class CancelInput(serializers.Serializer):
 
 class PayoutInput(serializers.Serializer):
     reference = not_blank(max_length=200)
-
-
-class LedgerEntryOutput(serializers.Serializer):
-    type = serializers.CharField(source="entry_type")
-    amount_minor = serializers.IntegerField()
-    currency = serializers.CharField()
-    created_at = serializers.DateTimeField()
-
-
-class PolicyOutput(serializers.Serializer):
-    outcome = serializers.CharField(source="policy_outcome")
-    rule = serializers.CharField(source="policy_rule")
-    rule_text = serializers.CharField(source="policy_rule_text")
-    version = serializers.IntegerField(source="policy_version.version")
-    recommendation = serializers.CharField()
-
-
-class ApprovalOutput(serializers.Serializer):
-    by = serializers.CharField(source="actor_label")
-    at = serializers.DateTimeField(source="created_at")
-    senior = serializers.BooleanField(source="as_senior")
-
-
-class RefundOutput(serializers.Serializer):
-    refund_id = serializers.CharField(source="public_id")
-    order_id = serializers.CharField(source="order.order_id")
-    state = serializers.CharField()
-    amount_minor = serializers.IntegerField()
-    currency = serializers.CharField()
-    reason = serializers.CharField()
-    # Bumped by every edit and every move; a decision may name it (DecisionInput.version).
-    version = serializers.IntegerField()
-    note = serializers.CharField(source="customer_note")
-    # Stored items (`refunds.services.evidence_refs`); refunds from before typed evidence may hold plain strings.
-    evidence = serializers.ListField(child=serializers.JSONField())
-    policy = PolicyOutput(source="*")
-    approvals_required = serializers.IntegerField()
-    approvals = serializers.SerializerMethodField()
-    # The message the customer got, as they read it: a template's placeholders filled in (never the
-    # staff's internal rationale, which no answer carries).
-    decline_reason = serializers.SerializerMethodField()
-    override_flagged = serializers.BooleanField()
-    provider_payment_id = serializers.CharField(source="payment.provider_payment_id")
-    provider_refund_id = serializers.CharField(allow_null=True)
-    failure_code = serializers.CharField()
-    failure_retryable = serializers.BooleanField()
-    ledger_entries = LedgerEntryOutput(many=True)
-    status_url = serializers.CharField()
-    correlation_id = serializers.CharField()
-    created_at = serializers.DateTimeField()
-    updated_at = serializers.DateTimeField()
-    decided_at = serializers.DateTimeField(allow_null=True)
-    submitted_at = serializers.DateTimeField(allow_null=True)
-    completed_at = serializers.DateTimeField(allow_null=True)
-
-    def get_decline_reason(self, refund) -> str:
-        return reply_render(refund.decline_reason, refund=refund) if refund.decline_reason else ""
-
-    def get_approvals(self, refund) -> list[dict]:
-        approvals = [d for d in refund.decisions.all() if d.kind == "approve"]
-        return ApprovalOutput(approvals, many=True).data
 
 
 class OrderRefundsOutput(serializers.Serializer):

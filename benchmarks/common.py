@@ -36,6 +36,7 @@ def bench_env(db_name: str, **extra: str) -> dict[str, str]:
         PROVIDER_WEBHOOK_SECRET=f"whsec_bench_{secrets.token_hex(8)}",
         STATUS_TOKEN_ENCRYPTION_KEY=Fernet.generate_key().decode(),
         EVIDENCE_ENCRYPTION_KEY=Fernet.generate_key().decode(),
+        WEBHOOK_SECRET_ENCRYPTION_KEY=Fernet.generate_key().decode(),
         SECURE_HTTPS="0",  # plain http on loopback
         EMAIL_BACKEND="django.core.mail.backends.locmem.EmailBackend",
     )

@@ -155,6 +155,9 @@ class Scope(models.TextChoices):
     REFUNDS_DECIDE = "refunds:decide"
     REFUNDS_SUBMIT = "refunds:submit"
     REFUNDS_PAYOUT = "refunds:payout"
+    # Merchant events and webhooks (issue 14, docs/webhooks.md).
+    EVENTS_READ = "events:read"
+    WEBHOOKS_WRITE = "webhooks:write"
 
 
 class Role(models.TextChoices):

@@ -68,6 +68,8 @@ INSTALLED_APPS = [
     "status_page",
     # Where the team already works: the Slack approval card and the weekly digest (issue 13).
     "integrations",
+    # What merchants' systems are told: refund events and signed webhooks (issue 14).
+    "events",
 ]
 # Development tools (the provider simulator's `manage.py run_provider_sim`) are never part of a
 # production deployment: installed only with DEBUG, or when DEVTOOLS=1 (the test settings).
@@ -306,17 +308,24 @@ CELERY_EMAIL_QUEUE = f"{CELERY_TASK_DEFAULT_QUEUE}.email"
 # Slack calls (cards, ephemeral answers, the digest): Slack being slow or rate-limiting us
 # never holds up a provider delivery or a customer email.
 CELERY_SLACK_QUEUE = f"{CELERY_TASK_DEFAULT_QUEUE}.slack"
+# Merchants' webhook deliveries (events.delivery): HTTP to endpoints we do not control, each up to
+# WEBHOOK_TIMEOUT_SECONDS. Run them in a worker of their own (`-Q <default>.webhooks -P threads`) and
+# keep them out of the others (`-X <default>.webhooks`): a slow endpoint never delays a provider
+# delivery, an email, or another merchant's webhooks (docs/webhooks.md "Running the deliveries").
+CELERY_WEBHOOKS_QUEUE = f"{CELERY_TASK_DEFAULT_QUEUE}.webhooks"
 CELERY_TASK_QUEUES = [
     Queue(CELERY_TASK_DEFAULT_QUEUE, routing_key=CELERY_TASK_DEFAULT_QUEUE),
     Queue(CELERY_PROVIDER_QUEUE, routing_key=CELERY_PROVIDER_QUEUE),
     Queue(CELERY_EMAIL_QUEUE, routing_key=CELERY_EMAIL_QUEUE),
     Queue(CELERY_SLACK_QUEUE, routing_key=CELERY_SLACK_QUEUE),
+    Queue(CELERY_WEBHOOKS_QUEUE, routing_key=CELERY_WEBHOOKS_QUEUE),
 ]
 CELERY_TASK_ROUTES = {
     "refunds.deliver_outbox": {"queue": CELERY_PROVIDER_QUEUE, "routing_key": CELERY_PROVIDER_QUEUE},
     "refunds.send_refund_email": {"queue": CELERY_EMAIL_QUEUE, "routing_key": CELERY_EMAIL_QUEUE},
     "notifications.deliver_email": {"queue": CELERY_EMAIL_QUEUE, "routing_key": CELERY_EMAIL_QUEUE},
     "integrations.slack.*": {"queue": CELERY_SLACK_QUEUE, "routing_key": CELERY_SLACK_QUEUE},
+    "events.*": {"queue": CELERY_WEBHOOKS_QUEUE, "routing_key": CELERY_WEBHOOKS_QUEUE},
     # The weekly digest is built and emailed on the default queue; only its Slack post
     # (integrations.slack.post_digest) goes through the Slack queue.
     "integrations.digest.*": {"queue": CELERY_TASK_DEFAULT_QUEUE, "routing_key": CELERY_TASK_DEFAULT_QUEUE},
@@ -376,6 +385,31 @@ SLACK_QUEUED_TTL_SECONDS = float(os.environ.get("SLACK_QUEUED_TTL_SECONDS", "60"
 SLACK_SWEEP_SECONDS = float(os.environ.get("SLACK_SWEEP_SECONDS", "15"))
 # Does nothing without SLACK_BOT_TOKEN (integrations.slack.sync.card_sweep).
 CELERY_BEAT_SCHEDULE["sweep-slack-cards"] = {"task": "integrations.slack.sweep_cards", "schedule": SLACK_SWEEP_SECONDS}
+
+# --- Merchant events and webhooks (issue 14, docs/webhooks.md) ---------------
+# Tests and the demo only: webhook URLs may be http:// and point at private or loopback addresses.
+# Production refuses them (SSRF, events.ssrf); `check --deploy` warns when this is on.
+WEBHOOKS_ALLOW_PRIVATE_URLS = env_bool("WEBHOOKS_ALLOW_PRIVATE_URLS", False)
+# Comma-separated Fernet keys for the endpoints' signing secrets at rest (first encrypts, all decrypt).
+WEBHOOK_SECRET_ENCRYPTION_KEY = os.environ.get("WEBHOOK_SECRET_ENCRYPTION_KEY") or None
+# A 2xx within the timeout is delivered; anything else is retried, backing off from the base, doubling
+# with jitter to the cap, for the retry window (about 3 days); then the delivery is failed. An endpoint
+# failing for WEBHOOK_DISABLE_AFTER_SECONDS (5 days) is disabled and the merchant's contact emailed.
+WEBHOOK_TIMEOUT_SECONDS = float(os.environ.get("WEBHOOK_TIMEOUT_SECONDS", "10"))
+WEBHOOK_RETRY_BASE_SECONDS = float(os.environ.get("WEBHOOK_RETRY_BASE_SECONDS", "5"))
+WEBHOOK_RETRY_MAX_SECONDS = float(os.environ.get("WEBHOOK_RETRY_MAX_SECONDS", str(6 * 3600)))
+WEBHOOK_RETRY_WINDOW_SECONDS = float(os.environ.get("WEBHOOK_RETRY_WINDOW_SECONDS", str(3 * 24 * 3600)))
+WEBHOOK_DISABLE_AFTER_SECONDS = float(os.environ.get("WEBHOOK_DISABLE_AFTER_SECONDS", str(5 * 24 * 3600)))
+# One worker sends to an endpoint at a time and holds it this long; a queued task is taken for lost
+# once it has not started WEBHOOK_QUEUED_TTL_SECONDS after it was due; the sweeper runs every
+# WEBHOOK_SWEEP_SECONDS.
+WEBHOOK_LEASE_SECONDS = float(os.environ.get("WEBHOOK_LEASE_SECONDS", str(WEBHOOK_TIMEOUT_SECONDS * 3 + 30)))
+WEBHOOK_QUEUED_TTL_SECONDS = float(os.environ.get("WEBHOOK_QUEUED_TTL_SECONDS", "60"))
+WEBHOOK_SWEEP_SECONDS = float(os.environ.get("WEBHOOK_SWEEP_SECONDS", "15"))
+# How much of an endpoint's answer each attempt keeps, for staff and `GET …/deliveries`.
+WEBHOOK_RESPONSE_EXCERPT_CHARS = env_int("WEBHOOK_RESPONSE_EXCERPT_CHARS", 500)
+WEBHOOK_MAX_ENDPOINTS_PER_MERCHANT = env_int("WEBHOOK_MAX_ENDPOINTS_PER_MERCHANT", 16)
+CELERY_BEAT_SCHEDULE["sweep-webhooks"] = {"task": "events.sweep_deliveries", "schedule": WEBHOOK_SWEEP_SECONDS}
 
 # --- Customer status page (SPEC §8, docs/customer.md) ------------------------
 STATUS_PAGE_RATE_LIMIT_PER_MINUTE = env_int("STATUS_PAGE_RATE_LIMIT_PER_MINUTE", 60)  # per client IP; 0 disables

@@ -31,7 +31,7 @@ PUBLISHED: dict[str, frozenset[str]] = {
     "SLACK_BOT_TOKEN": frozenset({DEMO_SLACK_BOT_TOKEN}),
     "SLACK_SIGNING_SECRET": frozenset({DEMO_SLACK_SIGNING_SECRET}),
 }
-FERNET_KEYS = ("STATUS_TOKEN_ENCRYPTION_KEY", "EVIDENCE_ENCRYPTION_KEY")
+FERNET_KEYS = ("STATUS_TOKEN_ENCRYPTION_KEY", "EVIDENCE_ENCRYPTION_KEY", "WEBHOOK_SECRET_ENCRYPTION_KEY")
 # Prints each email, recipient address included, on the worker's stdout: into the logs.
 CONSOLE_EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"
 

@@ -13,6 +13,9 @@ class Merchant(models.Model):
 
     slug = models.SlugField(max_length=50, unique=True)
     name = models.CharField(max_length=200, blank=True)
+    # Who is told when something of the merchant's integration needs a person: a webhook endpoint
+    # disabled after days of failures (events.delivery). `create_merchant --email`, or the console.
+    contact_email = models.EmailField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -51,6 +51,10 @@ class Refund(models.Model):
     reason = models.CharField(max_length=20, choices=Reason.choices)
     customer_note = models.TextField(blank=True)
     evidence = models.JSONField(default=list, blank=True)
+    # The merchant's own key-value pairs (Stripe's rules: refunds.metadata), set at creation, returned on
+    # reads and in events. Null (read as {}) for refunds from before: a nullable column leaves the
+    # embedded SQLite table, and its guard triggers, as they are.
+    metadata = models.JSONField(null=True, blank=True, editable=False)
     state = FSMField(default=S.REQUESTED, choices=S.choices, db_index=True)
 
     requested_by = models.ForeignKey(

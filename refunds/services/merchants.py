@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
 
 from audit.enums import AuditAction
@@ -35,19 +37,26 @@ def merchant_get(*, slug: str) -> Merchant:
     return merchant
 
 
-def merchant_create(*, slug: str, name: str = "", actor: Actor) -> Merchant:
+def merchant_create(*, slug: str, name: str = "", contact_email: str = "", actor: Actor) -> Merchant:
     """Onboard a merchant. Side effects, in one transaction: the row, the audit event `merchant.created`.
 
     The slug is how operators name it (`create_api_key --merchant SLUG`): lower
     case letters, digits and hyphens; an existing slug is refused, never reused.
+    `contact_email` is who is told when the merchant's integration needs a
+    person (a webhook endpoint disabled for failing).
     """
     if not SLUG_RE.fullmatch(slug or ""):
         raise DomainError(
             ERR_VALIDATION, "A merchant slug is 1–50 lower-case letters, digits or hyphens.", field="slug"
         )
+    if contact_email:
+        try:
+            validate_email(contact_email)
+        except ValidationError:
+            raise DomainError(ERR_VALIDATION, f"'{contact_email}' is not an email address.", field="email") from None
     try:
         with transaction.atomic():
-            merchant = Merchant.objects.create(slug=slug, name=name)
+            merchant = Merchant.objects.create(slug=slug, name=name, contact_email=contact_email)
             audit_record(actor=actor, action=AuditAction.MERCHANT_CREATED, subject=f"merchant {slug}", note=name)
     except IntegrityError:
         raise DomainError(ERR_VALIDATION, f"A merchant '{slug}' exists already.", field="slug") from None

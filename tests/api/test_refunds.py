@@ -133,5 +133,8 @@ def test_queries_per_create_and_read_do_not_silently_grow(merchant):
     # the entry is booked in, issue 12 item 13; entry, postings),
     # outbox, audit events (one insert; the chain is sealed later, outside the request), and the
     # customer email's outbox row (issue 11: written with the move, so no fault can lose it).
-    assert len(create_sql) == 18, [q[:90] for q in create_sql]
+    # 26 (issue 14): the merchant's events `refund.created` and `refund.approved`, written with the
+    # move (the transactional outbox): per event, the sequence upsert, the event insert and the
+    # subscribed endpoints; `refund.approved` renders the refund with its approvals and ledger entries.
+    assert len(create_sql) == 26, "\n".join(q[:150] for q in create_sql)
     assert len(read_sql) == 4, [q[:90] for q in read_sql]

@@ -16,6 +16,7 @@ import time
 import pytest
 from cryptography.fernet import Fernet
 
+from config.settings.guard import FERNET_KEYS
 from tests.support.deploy import ROOT, SETUP, clean_env, run_python
 from tests.support.live import free_port
 
@@ -25,6 +26,7 @@ REQUIRED = [
     "PROVIDER_API_KEY",
     "STATUS_TOKEN_ENCRYPTION_KEY",
     "EVIDENCE_ENCRYPTION_KEY",
+    "WEBHOOK_SECRET_ENCRYPTION_KEY",
 ]
 # The defaults of config/settings/base.py and the values the README publishes.
 DEMO_VALUES = [
@@ -47,6 +49,7 @@ def configured() -> dict[str, str]:
         "PROVIDER_WEBHOOK_SECRET": f"whsec_{secrets.token_hex(16)}",
         "STATUS_TOKEN_ENCRYPTION_KEY": Fernet.generate_key().decode(),
         "EVIDENCE_ENCRYPTION_KEY": Fernet.generate_key().decode(),
+        "WEBHOOK_SECRET_ENCRYPTION_KEY": Fernet.generate_key().decode(),
     }
 
 
@@ -85,7 +88,7 @@ def test_a_published_demo_value_refuses_to_start(tmp_path, name, value):
     assert value.split(",")[-1].strip() not in last  # the message never echoes a secret
 
 
-@pytest.mark.parametrize("name", sorted({"STATUS_TOKEN_ENCRYPTION_KEY", "EVIDENCE_ENCRYPTION_KEY"}))
+@pytest.mark.parametrize("name", sorted(FERNET_KEYS))
 def test_an_encryption_key_that_is_not_a_fernet_key_refuses_to_start(tmp_path, name):
     result = start(tmp_path, {**configured(), name: "not-a-fernet-key"})
     assert result.returncode != 0

@@ -1,0 +1,109 @@
+"""What merchants' systems see of a refund: the API's answer, and every event's `data` (issue 14).
+
+One definition for both, so `GET /v1/refunds/{id}` and the `data` of the
+events about that refund cannot drift apart: an integrator can store either
+and read it with the same code.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from notifications.replies import reply_render
+from refunds.models import Refund
+
+
+class LedgerEntryOutput(serializers.Serializer):
+    type = serializers.CharField(source="entry_type")
+    amount_minor = serializers.IntegerField()
+    currency = serializers.CharField()
+    created_at = serializers.DateTimeField()
+
+
+class PolicyOutput(serializers.Serializer):
+    outcome = serializers.CharField(source="policy_outcome")
+    rule = serializers.CharField(source="policy_rule")
+    rule_text = serializers.CharField(source="policy_rule_text")
+    version = serializers.IntegerField(source="policy_version.version")
+    recommendation = serializers.CharField()
+
+
+class ApprovalOutput(serializers.Serializer):
+    by = serializers.CharField(source="actor_label")
+    at = serializers.DateTimeField(source="created_at")
+    senior = serializers.BooleanField(source="as_senior")
+
+
+class RefundOutput(serializers.Serializer):
+    refund_id = serializers.CharField(source="public_id")
+    order_id = serializers.CharField(source="order.order_id")
+    state = serializers.CharField()
+    amount_minor = serializers.IntegerField()
+    currency = serializers.CharField()
+    reason = serializers.CharField()
+    # Bumped by every edit and every move; a decision may name it (DecisionInput.version).
+    version = serializers.IntegerField()
+    note = serializers.CharField(source="customer_note")
+    # Stored items (`refunds.services.evidence_refs`); refunds from before typed evidence may hold plain strings.
+    evidence = serializers.ListField(child=serializers.JSONField())
+    # The merchant's key-value pairs, as given at creation ({} when none).
+    metadata = serializers.SerializerMethodField()
+    policy = PolicyOutput(source="*")
+    approvals_required = serializers.IntegerField()
+    approvals = serializers.SerializerMethodField()
+    # The message the customer got, as they read it: a template's placeholders filled in (never the
+    # staff's internal rationale, which no answer carries).
+    decline_reason = serializers.SerializerMethodField()
+    override_flagged = serializers.BooleanField()
+    provider_payment_id = serializers.CharField(source="payment.provider_payment_id")
+    provider_refund_id = serializers.CharField(allow_null=True)
+    failure_code = serializers.CharField()
+    failure_retryable = serializers.BooleanField()
+    ledger_entries = serializers.SerializerMethodField()
+    status_url = serializers.CharField()
+    correlation_id = serializers.CharField()
+    created_at = serializers.DateTimeField()
+    updated_at = serializers.DateTimeField()
+    decided_at = serializers.DateTimeField(allow_null=True)
+    submitted_at = serializers.DateTimeField(allow_null=True)
+    completed_at = serializers.DateTimeField(allow_null=True)
+
+    @extend_schema_field(
+        {"type": "object", "additionalProperties": {"type": "string"}, "description": "Set at creation; {} when none."}
+    )
+    def get_metadata(self, refund) -> dict[str, str]:
+        return dict(refund.metadata or {})
+
+    def get_decline_reason(self, refund) -> str:
+        return reply_render(refund.decline_reason, refund=refund) if refund.decline_reason else ""
+
+    # A refund just requested has neither (context `requested`): its `refund.created` event is
+    # rendered without asking the database for what cannot exist yet.
+    @extend_schema_field(ApprovalOutput(many=True))
+    def get_approvals(self, refund) -> list[dict]:
+        if self.context.get("requested"):
+            return []
+        approvals = [d for d in refund.decisions.all() if d.kind == "approve"]
+        return ApprovalOutput(approvals, many=True).data
+
+    @extend_schema_field(LedgerEntryOutput(many=True))
+    def get_ledger_entries(self, refund) -> list[dict]:
+        if self.context.get("requested"):
+            return []
+        return LedgerEntryOutput(refund.ledger_entries.all(), many=True).data
+
+
+def refund_document(refund: Refund, *, requested: bool = False) -> dict[str, Any]:
+    """The refund as `GET /v1/refunds/{id}` returns it now (plain JSON types, ready to store).
+
+    `requested`: as it stood when it was requested, in the transaction that
+    created it — no decision, no approval, no ledger entry yet, whatever the
+    policy did next in the same transaction.
+    """
+    document = dict(RefundOutput(refund, context={"requested": requested}).data)
+    if requested:
+        document.update(state="requested", decided_at=None)
+    return document
