@@ -138,3 +138,17 @@ def test_once_enabled_again_deliveries_older_than_the_window_fail_after_one_more
     old.refresh_from_db()
     assert old.status == DeliveryStatus.FAILED
     assert all(d.pk != old.pk for d in pending(endpoint))
+
+
+def test_an_endpoint_enabled_again_gets_a_fresh_failing_clock(failing_for_five_days) -> None:
+    endpoint = failing_for_five_days
+    deliver_endpoint(endpoint.pk)
+    # Enabled again by a write that leaves failing_since and disabled_at as they were.
+    WebhookEndpoint.objects.filter(pk=endpoint.pk).update(status=EndpointStatus.ENABLED, disabled_reason="")
+    make_due(endpoint)
+
+    deliver_endpoint(endpoint.pk)  # still failing
+
+    endpoint.refresh_from_db()
+    assert endpoint.status == EndpointStatus.ENABLED
+    assert endpoint.failing_since > endpoint.disabled_at
