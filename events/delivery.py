@@ -201,9 +201,8 @@ def endpoint_deliver(*, endpoint_id: int) -> str:
             endpoint = _live(WebhookEndpoint.objects.filter(pk=endpoint_id)).first()
             if endpoint is None:
                 break  # disabled (by us, a moment ago, or by its merchant) or deleted
-            delivery = (
-                _due(endpoint_id, timezone.now()).select_related("event").order_by("next_attempt_at", "pk").first()
-            )
+            due = _due(endpoint_id, timezone.now()).select_related("event__refund")
+            delivery = due.order_by("next_attempt_at", "pk").first()
             if delivery is None:
                 break
             renewed = _lease_renew(endpoint_id, lease)

@@ -62,7 +62,9 @@ class Event(models.Model):
     sequence = models.BigIntegerField()
     type = models.CharField(max_length=40, choices=EventType.choices)
     refund = models.ForeignKey("refunds.Refund", on_delete=models.PROTECT, related_name="events")
-    # The refund as `GET /v1/refunds/{id}` returned it at that moment (events.documents).
+    # The refund as `GET /v1/refunds/{id}` returned it at that moment (events.documents), but for
+    # `status_url`: the customer's bearer link is kept only sealed (Refund.status_token_sealed), so
+    # it is added when the event is read or sent (`as_payload`), never stored in this append-only table.
     data = models.JSONField()
     created_at = models.DateTimeField(default=timezone.now)
 
@@ -78,14 +80,14 @@ class Event(models.Model):
         return f"{self.public_id} {self.type}"
 
     def as_payload(self) -> dict:
-        """The event as the API lists it and as a webhook's body carries it."""
+        """The event as the API lists it and as a webhook's body carries it (load `refund` with it)."""
         return {
             "id": self.public_id,
             "object": "event",
             "type": self.type,
             "created_at": self.created_at.isoformat().replace("+00:00", "Z"),
             "sequence": self.sequence,
-            "data": self.data,
+            "data": {**self.data, "status_url": self.refund.status_url},
         }
 
 

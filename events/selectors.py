@@ -22,7 +22,7 @@ def merchant_events(
     Sequences are given out in commit order (events.writer.sequence_next), so
     reading on from the last sequence seen never skips an event.
     """
-    events = Event.objects.filter(merchant=merchant)
+    events = Event.objects.select_related("refund").filter(merchant=merchant)
     if type == ALL_REFUND_EVENTS:
         events = events.filter(type__startswith="refund.")
     elif type:
@@ -34,7 +34,7 @@ def merchant_events(
 
 def event_get(*, public_id: str, merchant: Merchant) -> Event:
     """One event of `merchant`; another merchant's is ERR_NOT_FOUND like none at all."""
-    event = Event.objects.filter(public_id=public_id, merchant=merchant).first()
+    event = Event.objects.select_related("refund").filter(public_id=public_id, merchant=merchant).first()
     if event is None:
         raise DomainError(ERR_NOT_FOUND)
     return event
@@ -42,7 +42,7 @@ def event_get(*, public_id: str, merchant: Merchant) -> Event:
 
 def event_find(*, public_id: str, merchant: Merchant) -> Event | None:
     """The event, or None (a list's `after` cursor: refused by the caller, as the list's own error)."""
-    return Event.objects.filter(public_id=public_id, merchant=merchant).first()
+    return Event.objects.select_related("refund").filter(public_id=public_id, merchant=merchant).first()
 
 
 def merchant_endpoints(*, merchant: Merchant) -> QuerySet[WebhookEndpoint]:

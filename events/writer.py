@@ -20,6 +20,10 @@ from events.enums import EndpointStatus, EventType, subscribed
 from events.models import Event, WebhookDelivery, WebhookEndpoint
 from refunds.models import Refund
 
+# The customer's status link carries a bearer token kept only sealed at rest (Refund.status_token_sealed):
+# a copy of the database must open no status page, and events can never be scrubbed (append-only).
+NOT_STORED = frozenset({"status_url"})
+
 _SEQUENCE_NEXT = (
     "INSERT INTO events_eventsequence (merchant_id, last) VALUES (%s, 1) "
     "ON CONFLICT (merchant_id) DO UPDATE SET last = events_eventsequence.last + 1 RETURNING last"
@@ -45,6 +49,7 @@ def event_write(*, refund: Refund, event_type: EventType, data: dict[str, Any], 
     """Append one event about `refund` for its merchant, and a delivery for each endpoint subscribed to it.
 
     Must run inside the change's transaction (the caller holds the refund's lock).
+    `data` is stored without what `NOT_STORED` names (`Event.as_payload` adds it back).
     """
     merchant_id = refund.order.merchant_id
     event = Event.objects.create(
@@ -52,7 +57,7 @@ def event_write(*, refund: Refund, event_type: EventType, data: dict[str, Any], 
         sequence=sequence_next(merchant_id=merchant_id),
         type=event_type,
         refund=refund,
-        data=data,
+        data={key: value for key, value in data.items() if key not in NOT_STORED},
         created_at=at or timezone.now(),
     )
     endpoints = [
