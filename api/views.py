@@ -384,7 +384,7 @@ class RefundListView(APIView):
             ),
             OpenApiParameter(
                 "order_id",
-                {"type": "string", "maxLength": 100},
+                {"type": "string", "minLength": 1, "maxLength": 100},
                 OpenApiParameter.QUERY,
                 description="Only the refunds of your order with this id.",
             ),
