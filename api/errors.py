@@ -64,7 +64,9 @@ def exception_handler(exc, context) -> Response | None:
     if isinstance(exc, exceptions.ParseError):
         return error_response(ERR_VALIDATION, "The body is not valid JSON.")
     if isinstance(exc, exceptions.UnsupportedMediaType):
-        return error_response(ERR_VALIDATION, "Send the body as application/json.")
+        parsers = getattr(context.get("view"), "parser_classes", None) or []
+        media_type = parsers[0].media_type if parsers else "application/json"
+        return error_response(ERR_VALIDATION, f"Send the body as {media_type}.")
     if isinstance(exc, exceptions.ValidationError):
         code, details = _validation_code(exc.detail)
         return error_response(code, **details)

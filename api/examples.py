@@ -146,7 +146,9 @@ REFUND_CREATE_REQUEST = _request(
         "reason": "not_received",
         "note": "The parcel never arrived.",
         "evidence": [{"type": "photo", "uri": "https://files.example.com/ord-1001/tracking.png"}],
+        "metadata": {"ticket_id": "ZD-4410", "warehouse": "BER-2"},
     },
+    "`metadata` is yours: at most 50 keys, string values; returned on every read and in events.",
 )
 REFUND_CREATE_GOODWILL_REQUEST = _request(
     "Goodwill", {"amount_minor": 1500, "currency": "USD", "reason": "goodwill", "note": "Late delivery."}
@@ -194,7 +196,7 @@ _REFUND = {
     "version": 2,
     "note": "The parcel never arrived.",
     "evidence": [{"type": "photo", "uri": "https://files.example.com/ord-1001/tracking.png"}],
-    "metadata": {},
+    "metadata": {"ticket_id": "ZD-4410", "warehouse": "BER-2"},
     "policy": {
         "outcome": "auto_approve",
         "rule": "R-AUTO-NOT_RECEIVED",
@@ -210,6 +212,7 @@ _REFUND = {
     "provider_refund_id": None,
     "failure_code": "",
     "failure_retryable": False,
+    "processor_message": None,
     "ledger_entries": [
         {"type": "REFUND_PENDING", "amount_minor": 2500, "currency": "USD", "created_at": "2026-12-02T09:42:14.414543Z"}
     ],
@@ -342,6 +345,7 @@ PAID_OUT = _answer(
         "state": "completed",
         "version": 4,
         "provider_refund_id": f"manual_{REFUND_ID}",
+        "processor_message": "The refund was paid out by hand.",
         "ledger_entries": [
             *_REFUND["ledger_entries"],
             {
@@ -556,4 +560,73 @@ ATTEMPT_LIST = _answer(
         "has_more": False,
         "next_after": None,
     },
+# --- lists, payments, evidence uploads (issue 14) ------------------------------
+
+_NEWER = {
+    **_REFUND,
+    "refund_id": "rf_3k9w2m7q1x8v5c4b6n0z2a1s",
+    "amount_minor": 1000,
+    "reason": "quality",
+    "version": 4,
+    "note": "The lid is cracked.",
+    "evidence": [{"type": "file", "file_id": 41}],
+    "metadata": {},
+    "policy": {**_REFUND["policy"], "rule": "R-AUTO-QUALITY"},
+    "state": "provider_pending",
+    "provider_refund_id": "re_3QxA1001b",
+    "processor_message": "The provider accepted the refund; it settles later.",
+    "ledger_entries": [
+        {"type": "REFUND_PENDING", "amount_minor": 1000, "currency": "USD", "created_at": "2026-12-04T15:20:11.120044Z"}
+    ],
+    "status_url": "https://refunds.example.com/r/7dQm2w0rV8cL3pY6tN1sK9aB4eF5gH2jX0zC8vU1iO3/",
+    "created_at": "2026-12-04T15:20:11.101230Z",
+    "updated_at": "2026-12-04T15:20:12.554310Z",
+    "decided_at": "2026-12-04T15:20:11.099871Z",
+    "submitted_at": "2026-12-04T15:20:11.980311Z",
+}
+REFUND_LIST = _answer(
+    "A page of two",
+    200,
+    {"object": "list", "data": [_NEWER, _REFUND], "has_more": True, "next_after": REFUND_ID},
+    "Newest first; pass `next_after` as `after` for the next page.",
+)
+REFUND_UNKNOWN_CURSOR = error_example(
+    "A cursor that is not yours",
+    ERR_VALIDATION,
+    "'rf_ihzrh3g6nmr6l3sdtrhiljvx' is not an item of this list.",
+    fields={"after": ["unknown"]},
+)
+PAYMENT_REFUNDS = _answer(
+    "Two refunds of one payment",
+    200,
+    {
+        "provider_payment_id": "pi_3QxA1001",
+        "order_id": ORDER_ID,
+        "currency": "USD",
+        "payment_status": "captured",
+        "captured_amount_minor": 5000,
+        "remaining_refundable_minor": 1500,
+        "refunds": [_REFUND, _NEWER],
+    },
+)
+EVIDENCE_UPLOAD_REQUEST = OpenApiExample(
+    "Two photos",
+    value={"file": ["(the bytes of cracked-lid.jpg)", "(the bytes of box.png)"]},
+    description="multipart/form-data with one `file` part per file, each with its file name "
+    "(`curl -F file=@cracked-lid.jpg -F file=@box.png`).",
+    request_only=True,
+    media_type="multipart/form-data",
+)
+EVIDENCE_ADDED = _answer(
+    "Evidence attached",
+    201,
+    {
+        **_NEWER,
+        "evidence": [{"type": "file", "file_id": 41}, {"type": "file", "file_id": 42}, {"type": "file", "file_id": 43}],
+        "updated_at": "2026-12-05T08:03:40.201877Z",
+    },
+    "The refund with the new files cited at the end of `evidence`; a later refund of the order may cite them too.",
+)
+EVIDENCE_REFUSED = error_example(
+    "Not an image or PDF", ERR_VALIDATION, "invoice.docx is not a JPEG, PNG or PDF file.", field="evidence"
 )

@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+from datetime import UTC
+
 from django.core.validators import RegexValidator
+from django.utils.dateparse import parse_datetime
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from api.pagination import list_output
 from core.money import CURRENCY_EXPONENTS, MAX_AMOUNT_MINOR, is_known_currency
 from events.documents import RefundOutput
 from notifications.messages import MSG_REQUEST_ACCEPTED
 from providers.registry import provider_names
-from refunds.enums import PaymentStatus, Rail, Reason
+from refunds.enums import PaymentStatus, Rail, Reason, RefundState
+from refunds.metadata import METADATA_SCHEMA, metadata_problem
 from refunds.services.evidence_refs import (
     MAX_FILE_ID,
     MAX_ITEMS,
@@ -108,7 +113,8 @@ class CustomerInput(serializers.Serializer):
 # (400 ERR.VALIDATION.request, `details.fields`), named in the schema's descriptions.
 LINE_AMOUNT_TOO_LARGE = f"The line amount exceeds {MAX_AMOUNT_MINOR} minor units."
 DISCOUNT_OVER_LINE = "A discount cannot exceed the line amount."
-CROSS_FIELD_RULES = frozenset({LINE_AMOUNT_TOO_LARGE, DISCOUNT_OVER_LINE})
+CREATED_RANGE_EMPTY = "created_gte must be earlier than created_lt."
+CROSS_FIELD_RULES = frozenset({LINE_AMOUNT_TOO_LARGE, DISCOUNT_OVER_LINE, CREATED_RANGE_EMPTY})
 
 
 class LineInput(serializers.Serializer):
@@ -215,12 +221,31 @@ class EvidenceItemField(serializers.Field):
         return value
 
 
+@extend_schema_field(METADATA_SCHEMA)
+class MetadataField(serializers.Field):
+    """The merchant's key-value pairs: the rules are `refunds.metadata` (Stripe's), and so is the schema.
+
+    What the schema states is checked here (`details.fields`); the keys' rules, which OpenAPI 3.0
+    cannot state, by `metadata_clean` in the view (`details.field`).
+    """
+
+    def to_internal_value(self, data):
+        problem = metadata_problem(data, keys=False)
+        if problem:
+            raise serializers.ValidationError(problem)
+        return dict(data)
+
+    def to_representation(self, value):
+        return value
+
+
 class RefundCreateInput(serializers.Serializer):
     amount_minor = MinorUnitsField(min_value=1)
     currency = CurrencyField()
     reason = serializers.ChoiceField(choices=Reason.choices)
     note = StrictCharField(max_length=2000, required=False, allow_blank=True, default="")
     evidence = serializers.ListField(child=EvidenceItemField(), required=False, default=list, max_length=MAX_ITEMS)
+    metadata = MetadataField(required=False, default=dict)
 
 
 class RefundCreateOutput(serializers.Serializer):
@@ -315,3 +340,74 @@ class OrderRefundsOutput(serializers.Serializer):
     @extend_schema_field(RefundOutput(many=True))
     def get_refunds(self, order) -> list[dict]:
         return RefundOutput(self.context["refunds"], many=True).data
+
+
+# --- lists and uploads (issue 14) ------------------------------------------------
+
+
+class AwareDateTimeField(serializers.Field):
+    """An ISO 8601 date and time with its offset (`2026-12-01T00:00:00Z`, `…+01:00`).
+
+    Without one it is refused, not guessed: "midnight" in the server's time
+    zone is a different instant than the caller's, and a list filtered on it
+    would silently miss or repeat refunds.
+    """
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str):
+            raise serializers.ValidationError("A date and time in ISO 8601, e.g. 2026-12-01T00:00:00Z.")
+        try:
+            value = parse_datetime(data.strip())
+        except ValueError:
+            value = None
+        if value is None:
+            raise serializers.ValidationError("A date and time in ISO 8601, e.g. 2026-12-01T00:00:00Z.")
+        if value.tzinfo is None or value.utcoffset() is None:
+            raise serializers.ValidationError("Give the time zone: end with Z or an offset such as +01:00.")
+        try:
+            return value.astimezone(UTC)
+        except OverflowError:
+            raise serializers.ValidationError("The date is out of range.") from None
+
+    def to_representation(self, value):
+        return value.isoformat()
+
+
+class RefundListQuery(serializers.Serializer):
+    """The filters of `GET /v1/refunds` (the page itself is `api.pagination.page_request`)."""
+
+    state = serializers.ChoiceField(choices=RefundState.choices, required=False)
+    order_id = StrictCharField(max_length=100, required=False, trim_whitespace=False)
+    created_gte = AwareDateTimeField(required=False)
+    created_lt = AwareDateTimeField(required=False)
+
+    def validate(self, attrs):
+        if "created_gte" in attrs and "created_lt" in attrs and attrs["created_gte"] >= attrs["created_lt"]:
+            raise serializers.ValidationError({"created_lt": CREATED_RANGE_EMPTY})
+        return attrs
+
+
+RefundListOutput = list_output(RefundOutput(many=True), "RefundList")
+
+
+class PaymentRefundsOutput(serializers.Serializer):
+    """A payment with every refund of it (context `refunds`), and what is captured and still refundable."""
+
+    provider_payment_id = serializers.CharField()
+    order_id = serializers.CharField(source="order.order_id")
+    currency = serializers.CharField()
+    payment_status = serializers.CharField(source="status")
+    captured_amount_minor = serializers.IntegerField(source="amount_minor")
+    remaining_refundable_minor = serializers.IntegerField()
+    refunds = serializers.SerializerMethodField()
+
+    @extend_schema_field(RefundOutput(many=True))
+    def get_refunds(self, payment) -> list[dict]:
+        return RefundOutput(self.context["refunds"], many=True).data
+
+
+class EvidenceUploadInput(serializers.Serializer):
+    """multipart/form-data: one or more `file` parts (JPEG, PNG or PDF, checked by content; see docs/api.md)."""
+
+    # Empty, wrong type, too large: `refunds.services.evidence.evidence_validate` says so, as in the console.
+    file = serializers.ListField(child=serializers.FileField(allow_empty_file=True), min_length=1)

@@ -11,6 +11,7 @@ from drf_spectacular.utils import (
     PolymorphicProxySerializer,
     extend_schema,
 )
+from rest_framework.exceptions import UnsupportedMediaType
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -24,16 +25,28 @@ from api.idempotency import (
     request_fingerprint,
     run_idempotent,
 )
+from api.pagination import PAGE_PARAMETERS, page_body, page_request, unknown_cursor
+from api.parsers import EvidenceMultiPartParser
 from api.throttling import CreateThrottle, DecideThrottle
 from core.actor import Actor
 from core.correlation import get_correlation_id
-from refunds.enums import Scope
+from refunds.enums import RefundState, Scope
+from refunds.metadata import metadata_clean
 from refunds.metrics import REFUND_CREATE_LATENCY_MS
 from refunds.models import Merchant, Refund
-from refunds.selectors import order_get, order_refunds, refund_get
+from refunds.selectors import (
+    merchant_refunds,
+    order_get,
+    order_refunds,
+    payment_get,
+    payment_refunds,
+    refund_cursor_id,
+    refund_get,
+)
 from refunds.services import orders as order_services
 from refunds.services.cancel import refund_cancel
 from refunds.services.decide import refund_approve, refund_approve_with_reply, refund_deny
+from refunds.services.evidence import evidence_body_max_bytes, evidence_validate, refund_evidence_add
 from refunds.services.payout import payout_mark_paid
 from refunds.services.request import refund_request
 from refunds.services.submit import refund_submit
@@ -203,6 +216,8 @@ class OrderRefundsView(APIView):
         data = s.RefundCreateInput(data=request.data)
         data.is_valid(raise_exception=True)
         v = data.validated_data
+        # The keys' rules (the schema cannot state them): malformed input, refused before any record.
+        metadata = metadata_clean(v["metadata"])
 
         def create() -> tuple[int, dict]:
             order = order_get(order_id=order_id, merchant=_merchant(request))
@@ -213,6 +228,7 @@ class OrderRefundsView(APIView):
                 reason=v["reason"],
                 customer_note=v["note"],
                 evidence=v["evidence"],
+                metadata=metadata,
                 actor=_actor(request),
                 correlation_id=get_correlation_id(),
             )
@@ -353,3 +369,130 @@ class RefundPayoutView(APIView):
         refund = refund_get(public_id=refund_id, merchant=_merchant(request))
         payout_mark_paid(refund_id=refund.pk, actor=_actor(request), reference=data.validated_data["reference"])
         return Response(_refund_detail(refund_get(public_id=refund_id, merchant=_merchant(request))))
+
+
+class RefundListView(APIView):
+    required_scope = Scope.REFUNDS_READ
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter(
+                "state",
+                {"type": "string", "enum": list(RefundState.values)},
+                OpenApiParameter.QUERY,
+                description="Only refunds in this state.",
+            ),
+            OpenApiParameter(
+                "order_id",
+                {"type": "string", "minLength": 1, "maxLength": 100},
+                OpenApiParameter.QUERY,
+                description="Only the refunds of your order with this id.",
+            ),
+            OpenApiParameter(
+                "created_gte",
+                {"type": "string", "format": "date-time"},
+                OpenApiParameter.QUERY,
+                description="Only refunds created at or after this time: ISO 8601 with its offset "
+                "(`2026-12-01T00:00:00Z`); a time without one is refused (400).",
+            ),
+            OpenApiParameter(
+                "created_lt",
+                {"type": "string", "format": "date-time"},
+                OpenApiParameter.QUERY,
+                description="Only refunds created before this time (ISO 8601 with its offset); "
+                "must be later than `created_gte` (else 400).",
+            ),
+            *PAGE_PARAMETERS,
+        ],
+        operation_id="refunds_list",
+        responses={200: s.RefundListOutput, **errors(*_ANY_CALL, 400, examples={400: [ex.REFUND_UNKNOWN_CURSOR]})},
+        examples=[ex.REFUND_LIST],
+        tags=["refunds"],
+    )
+    def get(self, request):
+        """Your refunds, newest first, a page at a time (`after` = the `next_after` of the page before)."""
+        query = s.RefundListQuery(
+            data={key: request.query_params[key] for key in s.RefundListQuery().fields if key in request.query_params}
+        )
+        query.is_valid(raise_exception=True)
+        page = page_request(request.query_params)
+        merchant = _merchant(request)
+        before_id = None
+        if page.after is not None:
+            before_id = refund_cursor_id(public_id=page.after, merchant=merchant)
+            if before_id is None:
+                raise unknown_cursor(page.after)
+        refunds = merchant_refunds(merchant=merchant, before_id=before_id, **query.validated_data)
+        return Response(
+            page_body(
+                refunds[: page.limit + 1],
+                limit=page.limit,
+                render=lambda refund: s.RefundOutput(refund).data,
+                cursor=lambda refund: refund.public_id,
+            )
+        )
+
+
+class PaymentRefundsView(APIView):
+    required_scope = Scope.REFUNDS_READ
+
+    @extend_schema(
+        operation_id="payment_refunds_list",
+        responses={200: s.PaymentRefundsOutput, **errors(*_ANY_CALL, 404)},
+        examples=[ex.PAYMENT_REFUNDS],
+        tags=["refunds"],
+    )
+    def get(self, request, provider_payment_id: str):
+        """Every refund of one of your payments (by the provider's payment id), with what is left to refund."""
+        payment = payment_get(provider_payment_id=provider_payment_id, merchant=_merchant(request))
+        return Response(s.PaymentRefundsOutput(payment, context={"refunds": payment_refunds(payment=payment)}).data)
+
+
+class RefundEvidenceView(APIView):
+    required_scope = Scope.REFUNDS_CREATE
+    parser_classes = [EvidenceMultiPartParser]
+
+    @staticmethod
+    def max_body_bytes() -> int:
+        """Uploads are larger than JSON bodies (core.middleware.RequestBodyLimitMiddleware asks this)."""
+        return evidence_body_max_bytes()
+
+    @extend_schema(
+        request={"multipart/form-data": s.EvidenceUploadInput},
+        responses={
+            201: s.RefundOutput,
+            **errors(
+                *_WITH_BODY,
+                404,
+                409,
+                examples={400: [ex.EVIDENCE_REFUSED, ex.ERROR_EXAMPLES[400]], 409: [ex.IDEMPOTENCY_CONFLICT]},
+            ),
+        },
+        examples=[ex.EVIDENCE_UPLOAD_REQUEST, ex.EVIDENCE_ADDED],
+        parameters=[IDEMPOTENCY_HEADER, CORRELATION_HEADER],
+        tags=["refunds"],
+    )
+    def post(self, request, refund_id: str):
+        """Attach evidence files (JPEG, PNG, PDF) to a refund, in any state; answers the refund with them cited."""
+        key = idempotency_key_from(request)
+        if key is None:
+            return missing_key_response()
+        if request.content_type.split(";")[0].strip().lower() != EvidenceMultiPartParser.media_type:
+            raise UnsupportedMediaType(request.content_type)  # 400 saying what to send, as for any body
+        merchant = _merchant(request)
+        # Another merchant's refund is not found before a byte of the upload is read or stored.
+        refund = refund_get(public_id=refund_id, merchant=merchant)
+        data = s.EvidenceUploadInput(data={"file": request.FILES.getlist("file")})
+        data.is_valid(raise_exception=True)
+        # Type, size and count of this upload: a refusal here is malformed input, not stored for the key.
+        uploads = evidence_validate(files=data.validated_data["file"])
+        # The files' bytes are the body: a retry with the same key and the same files replays, other files conflict.
+        fingerprint = request_fingerprint(
+            "POST", request.path, [{"name": u.name, "sha256": u.sha256, "bytes": len(u.data)} for u in uploads]
+        )
+
+        def attach() -> tuple[int, dict]:
+            refund_evidence_add(refund_id=refund.pk, uploads=uploads, actor=_actor(request))
+            return 201, dict(_refund_detail(refund_get(public_id=refund_id, merchant=merchant)))
+
+        return run_idempotent(api_key=request.auth, key=key, fingerprint=fingerprint, operation=attach)

@@ -73,7 +73,8 @@ def seed(per_combination: int) -> list[tuple[str, str]]:
                 currency="EUR", status=PaymentStatus.CAPTURED, captured_at=now, refund_reserved_minor=4250,
             )  # fmt: skip
             refund = Refund.objects.create(
-                order=order, payment=payment, amount_minor=4250, currency="EUR", reason="other",
+                order=order, merchant_id=order.merchant_id, payment=payment, amount_minor=4250, currency="EUR",
+                reason="other",
                 customer_email=customer.email,
                 policy_version=policy, policy_outcome="review", policy_rule="R-BENCH", policy_rule_text="bench",
                 recommendation="approve",

@@ -5,6 +5,7 @@ from collections.abc import Callable
 from django.conf import settings
 from django.core.exceptions import SuspiciousOperation
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.urls import Resolver404, resolve
 from django.utils.cache import patch_cache_control
 from django.views.defaults import bad_request, page_not_found
 
@@ -150,11 +151,26 @@ class RequestBodyLimitMiddleware:
             declared = int(request.META.get("CONTENT_LENGTH") or 0)
         except ValueError:
             declared = 0
-        if declared <= limit:
+        if declared <= limit or declared <= _view_body_limit(request):
             return self.get_response(request)
         if declared <= DRAIN_MAX_BYTES:
             _drain(request, declared)
         return body_too_large_response()
+
+
+def _view_body_limit(request: HttpRequest) -> int:
+    """A larger body limit the request's view declares (`max_body_bytes()`: an upload), else 0.
+
+    Asked only of a body over DATA_UPLOAD_MAX_MEMORY_SIZE, so the path is
+    resolved for those alone. The view then bounds what it reads itself
+    (`api.parsers.EvidenceMultiPartParser`).
+    """
+    try:
+        match = resolve(request.path_info)
+    except Resolver404:
+        return 0
+    own = getattr(getattr(match.func, "view_class", match.func), "max_body_bytes", None)
+    return int(own()) if callable(own) else 0
 
 
 def body_too_large_response() -> JsonResponse:

@@ -13,6 +13,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from notifications.replies import reply_render
+from refunds.failures import processor_message
 from refunds.models import Refund
 
 
@@ -62,6 +63,8 @@ class RefundOutput(serializers.Serializer):
     provider_refund_id = serializers.CharField(allow_null=True)
     failure_code = serializers.CharField()
     failure_retryable = serializers.BooleanField()
+    # The provider's last answer about this submission, in a sentence for the merchant; null before any.
+    processor_message = serializers.SerializerMethodField()
     ledger_entries = serializers.SerializerMethodField()
     status_url = serializers.CharField()
     correlation_id = serializers.CharField()
@@ -76,6 +79,17 @@ class RefundOutput(serializers.Serializer):
     )
     def get_metadata(self, refund) -> dict[str, str]:
         return dict(refund.metadata or {})
+
+    @extend_schema_field(
+        {
+            "type": "string",
+            "nullable": True,
+            "description": "What the payment provider answered, in words (refunds.failures.processor_message): "
+            "accepted and settling later, completed, or why it failed; null before any answer.",
+        }
+    )
+    def get_processor_message(self, refund) -> str | None:
+        return processor_message(refund)
 
     def get_decline_reason(self, refund) -> str:
         return reply_render(refund.decline_reason, refund=refund) if refund.decline_reason else ""

@@ -12,7 +12,7 @@ from django.utils import timezone
 from core.errors import ERR_NOT_FOUND, DomainError
 from core.i18n import staff_money
 from refunds.enums import DecisionKind, PolicyOutcome, Recommendation, RefundState, WebhookStatus
-from refunds.models import Decision, Merchant, Order, Refund, WebhookEvent
+from refunds.models import Decision, Merchant, Order, Payment, Refund, WebhookEvent
 
 
 def refund_queryset() -> QuerySet[Refund]:
@@ -40,6 +40,70 @@ def order_get(*, order_id: str, merchant: Merchant) -> Order:
 
 def order_refunds(*, order: Order) -> QuerySet[Refund]:
     return refund_queryset().filter(order=order).order_by("created_at", "id")
+
+
+def refund_documents_queryset() -> QuerySet[Refund]:
+    """`refund_queryset` for rendering many refund documents at once (the API's lists).
+
+    Besides its joins: the customer (joined) and the order's lines
+    (prefetched), which a decline reason written as a template reads
+    (`notifications.replies.reply_values`) — so a page of N refunds costs the
+    same few queries whatever N and whatever their replies say.
+    """
+    return refund_queryset().select_related("order__customer").prefetch_related("order__lines")
+
+
+def merchant_refunds(
+    *,
+    merchant: Merchant,
+    state: str | None = None,
+    order_id: str | None = None,
+    created_gte: datetime | None = None,
+    created_lt: datetime | None = None,
+    before_id: int | None = None,
+) -> QuerySet[Refund]:
+    """`merchant`'s refunds, newest first (by primary key, descending), optionally filtered; `GET /v1/refunds`.
+
+    `before_id`: only refunds created before that one (the cursor's primary
+    key; `refund_cursor_id` resolves it). Read through the refund's own copy of
+    its order's merchant and the (merchant, id) and (merchant, state, id)
+    indexes (refunds/0024): through the order, PostgreSQL walked every refund
+    backwards to find a small merchant's few (seconds at millions of rows).
+    """
+    refunds = refund_documents_queryset().filter(merchant=merchant)
+    if state:
+        refunds = refunds.filter(state=state)
+    if order_id:
+        refunds = refunds.filter(order__order_id=order_id)
+    if created_gte is not None:
+        refunds = refunds.filter(created_at__gte=created_gte)
+    if created_lt is not None:
+        refunds = refunds.filter(created_at__lt=created_lt)
+    if before_id is not None:
+        refunds = refunds.filter(pk__lt=before_id)
+    return refunds.order_by("-pk")
+
+
+def refund_cursor_id(*, public_id: str, merchant: Merchant) -> int | None:
+    """The primary key of `merchant`'s refund `public_id` (a list cursor); None for anyone else's or no refund."""
+    return Refund.objects.filter(public_id=public_id, order__merchant=merchant).values_list("pk", flat=True).first()
+
+
+def payment_get(*, provider_payment_id: str, merchant: Merchant) -> Payment:
+    """`merchant`'s payment with this provider id, with its order; another merchant's is not found."""
+    payment = (
+        Payment.objects.select_related("order")
+        .filter(provider_payment_id=provider_payment_id, order__merchant=merchant)
+        .first()
+    )
+    if payment is None:
+        raise DomainError(ERR_NOT_FOUND)
+    return payment
+
+
+def payment_refunds(*, payment: Payment) -> QuerySet[Refund]:
+    """Every refund of `payment`, oldest first (as an order's refunds are listed)."""
+    return refund_documents_queryset().filter(payment=payment).order_by("created_at", "id")
 
 
 # --- the drafted reply -------------------------------------------------------------

@@ -33,9 +33,11 @@ from audit.services import audit_record
 from core.actor import Actor
 from core.crypto import fernet_for
 from core.errors import ERR_VALIDATION, DomainError
+from core.uploads import FORM_OVERHEAD_BYTES
 from refunds.models import EvidenceFile, Order, Refund
 from refunds.services.evidence_refs import FILE
 from refunds.services.request import refund_request
+from refunds.services.transition import refund_lock
 
 DEFAULT_MAX_BYTES = 5 * 1024 * 1024
 DEFAULT_MAX_FILES = 5
@@ -69,6 +71,11 @@ def evidence_max_files() -> int:
     return int(getattr(settings, "EVIDENCE_MAX_FILES", DEFAULT_MAX_FILES))
 
 
+def evidence_body_max_bytes() -> int:
+    """The largest upload body of evidence: every file at its limit, and room for the multipart around them."""
+    return evidence_max_bytes() * evidence_max_files() + FORM_OVERHEAD_BYTES
+
+
 def evidence_dir() -> Path:
     return Path(settings.MEDIA_ROOT) / "evidence"
 
@@ -77,7 +84,7 @@ def _fernet() -> MultiFernet:
     return fernet_for(configured=getattr(settings, "EVIDENCE_ENCRYPTION_KEY", None), purpose=b"refund-desk evidence v1")
 
 
-def _clean_name(raw: str) -> str:
+def evidence_clean_name(raw: str) -> str:
     """The file's own name only, without path parts or control characters, at most 200 characters."""
     name = os.path.basename((raw or "").replace("\\", "/"))
     name = "".join(ch for ch in name if unicodedata.category(ch)[0] != "C").strip()
@@ -108,7 +115,7 @@ def evidence_validate(*, files: list) -> list[EvidenceUpload]:
         raise _refuse(f"At most {max_files} evidence files can be attached.")
     uploads = []
     for upload in files:
-        name = _clean_name(upload.name)
+        name = evidence_clean_name(upload.name)
         if upload.size is not None and upload.size > max_bytes:
             raise _refuse(f"{name} is larger than {max_bytes // (1024 * 1024)} MB.")
         data = upload.read(max_bytes + 1)
@@ -224,6 +231,42 @@ def refund_request_with_evidence(
         _remove(stored)
         raise
     return refund
+
+
+def refund_evidence_add(*, refund_id: int, uploads: list[EvidenceUpload], actor: Actor) -> list[EvidenceFile]:
+    """Attach more evidence files to an existing refund, in any state (`POST /v1/refunds/{id}/evidence`).
+
+    Any state, decided or not: evidence that comes after a decision still
+    backs a dispute or a chargeback defence and staff see it on the card; it
+    changes no money, no state and no decision (the policy is not run again).
+
+    Side effects, in order, in one transaction: lock the refund (payment then
+    refund, `refund_lock`, so two uploads cannot both pass the count); refuse
+    with ERR_VALIDATION (field "evidence") when the refund's files and these
+    would exceed EVIDENCE_MAX_FILES; `evidence_attach` (encrypted files, one
+    EvidenceFile row each, audit `refund.evidence_attached`); append
+    `{"type": "file", "file_id": N}` per file to `refund.evidence` and save.
+    Files written before a failure are removed again.
+    """
+    if not uploads:
+        raise _refuse("Attach at least one file.")
+    stored: list[str] = []
+    try:
+        with transaction.atomic():
+            refund, _payment = refund_lock(refund_id=refund_id)
+            already, max_files = refund.evidence_files.count(), evidence_max_files()
+            if already + len(uploads) > max_files:
+                raise _refuse(
+                    f"At most {max_files} evidence files can be attached to a refund; it has {already} already."
+                )
+            rows = evidence_attach(refund=refund, uploads=uploads, actor=actor)
+            stored = [row.stored_name for row in rows]
+            refund.evidence = [*list(refund.evidence or []), *({"type": FILE, "file_id": row.pk} for row in rows)]
+            refund.save(update_fields=["evidence", "updated_at"])
+    except BaseException:
+        _remove(stored)
+        raise
+    return rows
 
 
 def evidence_read(*, evidence: EvidenceFile) -> bytes:

@@ -14,6 +14,7 @@ from core.errors import (
     DomainError,
 )
 from refunds.enums import PaymentStatus, PolicyOutcome, Reason
+from refunds.metadata import metadata_clean
 from refunds.models import Order, Payment, Refund
 from refunds.services.decide import approval_audit, approval_effects
 from refunds.services.evidence_refs import evidence_clean
@@ -50,6 +51,7 @@ def refund_request(
     actor: Actor,
     customer_note: str = "",
     evidence: list | None = None,
+    metadata: dict[str, str] | None = None,
     uploaded_files: int = 0,
     correlation_id: str = "",
     request_token: str | None = None,
@@ -81,6 +83,7 @@ def refund_request(
     """
     if reason not in Reason.values:
         raise DomainError(ERR_VALIDATION, f"Unknown reason '{reason}'.", field="reason")
+    metadata = metadata_clean(metadata)
     with transaction.atomic():
         try:
             payment = Payment.objects.select_for_update(of=("self",)).select_related("order__customer").get(order=order)
@@ -100,12 +103,14 @@ def refund_request(
         )
         refund = Refund(
             order=order,
+            merchant_id=order.merchant_id,
             payment=payment,
             amount_minor=amount_minor,
             currency=currency,
             reason=reason,
             customer_note=customer_note,
             evidence=evidence,
+            metadata=metadata or None,
             requested_by=actor.user,
             requested_via=actor.type,
             correlation_id=correlation_id,

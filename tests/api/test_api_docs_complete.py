@@ -105,9 +105,10 @@ def test_every_field_of_every_request_body_is_in_the_docs(served):
             body = item[method].get("requestBody")
             if body is None:
                 continue
-            for field in _fields(served, body["content"]["application/json"]["schema"], set()):
-                if not re.search(rf"`[^`\n]*\b{re.escape(field)}\b[^`\n]*`", API_MD):
-                    missing.add(f"{method.upper()} {path}: {field}")
+            for content in body["content"].values():  # JSON, or multipart for an upload
+                for field in _fields(served, content["schema"], set()):
+                    if not re.search(rf"`[^`\n]*\b{re.escape(field)}\b[^`\n]*`", API_MD):
+                        missing.add(f"{method.upper()} {path}: {field}")
     assert missing == set(), f"docs/api.md does not mention {sorted(missing)}"
 
 

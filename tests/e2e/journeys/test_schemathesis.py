@@ -60,6 +60,8 @@ enabled = false
 expected-statuses = ["2xx", "400", "401", "402", "403", "404", "409", "422", "429"]
 """
 
+EVIDENCE_PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
+
 load_all_checks()
 ALL_CHECKS = list(CHECKS.get_all())
 
@@ -121,6 +123,7 @@ class RealObjects:
         self.key = api_key("fuzz-decider", role=Role.SENIOR_AGENT)
         requester = ApiClient(url, api_key("fuzz-requester"))
         self.orders = [self._order(requester, n) for n in range(3)]
+        self.payments = [f"pi_fuzz_{n}" for n in range(4)]
         manual = self._order(requester, 3, provider="manual")
         review = [self._refund(requester, order, "goodwill", n) for n, order in enumerate(self.orders)]
         approved = [self._refund(requester, order, "not_received", 10 + n) for n, order in enumerate(self.orders)]
@@ -206,11 +209,26 @@ def point_at_real_objects(case, objects: RealObjects) -> None:
             ("refund_id", objects.refunds),
             ("event_id", objects.events),
             ("endpoint_id", objects.endpoints),
+            ("provider_payment_id", objects.payments),
         ):
             if name in case.path_parameters:
                 drawn = case.path_parameters[name]
                 case.path_parameters[name] = objects.pick([*real, drawn], drawn)
+    query = case.meta.components.get(ParameterLocation.QUERY) if case.meta else None
+    if query is not None and query.mode.is_positive and case.query and "after" in case.query:
+        # A list cursor names one of the caller's items: any other is refused (400 `details.fields.after`).
+        case.query["after"] = objects.pick(objects.refunds, case.query["after"])
     body = case.meta.components.get(ParameterLocation.BODY) if case.meta else None
+    if (
+        body is not None
+        and body.mode.is_positive
+        and isinstance(case.body, dict)
+        and isinstance(case.body.get("file"), list)
+        and case.path.endswith("/evidence")
+    ):
+        # Random bytes are no JPEG, PNG or PDF (a documented 400): one real PNG reaches the 201. In place:
+        # assigning `case.body` makes Schemathesis classify the case again, and raw bytes as no `string`.
+        case.body["file"][:] = [EVIDENCE_PNG]
     if (
         body is not None
         and body.mode.is_positive
