@@ -560,6 +560,8 @@ ATTEMPT_LIST = _answer(
         "has_more": False,
         "next_after": None,
     },
+)
+
 # --- lists, payments, evidence uploads (issue 14) ------------------------------
 
 _NEWER = {
