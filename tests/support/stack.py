@@ -137,7 +137,7 @@ class Stack:
     def add_webhooks_worker(self, *, concurrency: int = 8) -> CeleryWorker:
         """A worker on the webhooks queue alone, in threads: each delivery mostly waits on a merchant's answer."""
         if not self.webhooks_worker:
-            raise RuntimeError("the stack's other workers consume the webhooks queue: start it with webhooks_worker=True")
+            raise RuntimeError("the other workers take the webhooks queue: start the stack with webhooks_worker=True")
         worker = CeleryWorker(
             env=self.env,
             schedule_dir=self.directory,
