@@ -36,6 +36,10 @@ class AuditAction(models.TextChoices):
     WEBHOOK_RECEIVED = "webhook.received"
     # Finance looked at a held provider event and took it out of Needs action (issue 12).
     WEBHOOK_REVIEWED = "webhook.reviewed"
+    # Merchants' webhook endpoints (issue 14): disabled by us after WEBHOOK_DISABLE_AFTER_SECONDS of failures,
+    # and whether its merchant's contact was told (events.delivery, events.notices).
+    WEBHOOK_ENDPOINT_DISABLED_FAILING = "webhook_endpoint.disabled_failing"
+    WEBHOOK_ENDPOINT_DISABLED_NOTICE = "webhook_endpoint.disabled_notice"
     NOTIFICATION_SENT = "notification.sent"
     NOTIFICATION_FAILED = "notification.failed"
     NOTIFICATION_SKIPPED = "notification.skipped"

@@ -70,3 +70,18 @@ def check_metrics_token(app_configs: Any, **kwargs: Any) -> list[Warning]:
             )
         ]
     return []
+
+
+@register(deploy=True)
+def check_webhooks_private_urls(app_configs: Any, **kwargs: Any) -> list[Warning]:
+    """With private URLs allowed, a merchant's webhook can be pointed at our own network (SSRF): tests and demo only."""
+    if not settings.DEBUG and getattr(settings, "WEBHOOKS_ALLOW_PRIVATE_URLS", False):
+        return [
+            Warning(
+                "WEBHOOKS_ALLOW_PRIVATE_URLS is on: merchants' webhooks may be sent over http:// and to private, "
+                "loopback and link-local addresses (the cloud metadata service included).",
+                hint="Unset WEBHOOKS_ALLOW_PRIVATE_URLS in production (tests and the demo only, docs/webhooks.md).",
+                id="refund_desk.W003",
+            )
+        ]
+    return []

@@ -8,5 +8,8 @@ class EventsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        # The writer of events: receivers of the refund signals, in the change's own transaction.
-        from events import receivers  # noqa: F401
+        from core.metrics import register_database_gauges
+        from events import receivers  # noqa: F401 - the writer of events, in the change's own transaction
+        from events.metrics import database_gauges
+
+        register_database_gauges("webhooks", database_gauges)

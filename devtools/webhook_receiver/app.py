@@ -8,8 +8,10 @@ and behave differently. With secrets (per path, or for every path), each
 request's Standard Webhooks signature is checked on arrival with the
 `standardwebhooks` library and the result kept beside it.
 
-    POST /_recv/mode       {"path": "/a", "status": 500, "delay_seconds": 0, "redirect_to": null}
-                           (no path: the default of every path without its own)
+    POST /_recv/mode       {"path": "/a", "status": 500, "delay_seconds": 0, "redirect_to": null, "hold": false}
+                           (no path: the default of every path without its own); with "hold": true the
+                           answer waits until POST /_recv/release, at most delay_seconds
+    POST /_recv/release    {"path": "/a"}: let the held requests of that path answer
     GET  /_recv/mode       the modes
     POST /_recv/secrets    {"path": "/a", "secrets": ["whsec_…", …]} (no path: every path)
     GET  /_recv/requests   ?path=/a: the requests received, oldest first (body as text)
@@ -49,6 +51,7 @@ class Answer:
     content_type: str = "application/json; charset=utf-8"
     headers: dict[str, str] = field(default_factory=dict)
     delay_seconds: float = 0.0  # the server sleeps this long before answering
+    hold: threading.Event | None = None  # set: answer at once, before the delay is over
 
 
 def _json(status: int, data: Any) -> Answer:
@@ -56,7 +59,7 @@ def _json(status: int, data: Any) -> Answer:
 
 
 def _mode_default() -> dict[str, Any]:
-    return {"status": 200, "delay_seconds": 0.0, "redirect_to": None}
+    return {"status": 200, "delay_seconds": 0.0, "redirect_to": None, "hold": False}
 
 
 def verify(secrets: list[str], headers: list[tuple[str, str]], body: bytes) -> dict[str, Any]:
@@ -94,6 +97,9 @@ class ReceiverApp:
         self.requests: list[dict[str, Any]] = []
         self.modes: dict[str, dict[str, Any]] = {}
         self.secrets: dict[str, list[str]] = {DEFAULT: list(self._start_secrets)} if self._start_secrets else {}
+        for held in getattr(self, "holds", {}).values():
+            held.set()  # nobody waits past a reset
+        self.holds: dict[str, threading.Event] = {}
         self._next_id = 1
 
     # --- dispatch ------------------------------------------------------------------------------------------
@@ -128,6 +134,13 @@ class ReceiverApp:
                 with self._lock:
                     self.secrets[data.get("path") or DEFAULT] = secrets
                 return _json(200, {"ok": True})
+            if route == ("POST", "/_recv/release"):
+                path = _body_json(req).get("path") or DEFAULT
+                with self._lock:
+                    held = self.holds.get(path)
+                if held is not None:
+                    held.set()
+                return _json(200, {"ok": True, "released": held is not None})
             if route == ("POST", "/_recv/reset"):
                 with self._lock:
                     self._reset()
@@ -149,16 +162,25 @@ class ReceiverApp:
             raise ValueError("redirect_to is a URL")
         if redirect_to and not 300 <= status <= 399:
             status = 307  # a redirect keeps the method and body: the strongest temptation to follow it
-        mode.update(status=status, delay_seconds=float(delay), redirect_to=redirect_to)
+        hold = bool(data.get("hold"))
+        mode.update(status=status, delay_seconds=float(delay), redirect_to=redirect_to, hold=hold)
+        key = data.get("path") or DEFAULT
         with self._lock:
-            self.modes[data.get("path") or DEFAULT] = mode
+            self.modes[key] = mode
+            previous = self.holds.pop(key, None)
+            if hold:
+                self.holds[key] = threading.Event()
+        if previous is not None:
+            previous.set()
         return _json(200, mode)
 
     # --- the deliveries ------------------------------------------------------------------------------------
 
     def _receive(self, req: Request) -> Answer:
         with self._lock:
-            mode = self.modes.get(req.path) or self.modes.get(DEFAULT) or _mode_default()
+            key = req.path if req.path in self.modes else DEFAULT
+            mode = self.modes.get(key) or _mode_default()
+            held = self.holds.get(key) if mode["hold"] else None
             secrets = self.secrets.get(req.path) or self.secrets.get(DEFAULT) or []
             record_id = self._next_id
             self._next_id += 1
@@ -187,7 +209,8 @@ class ReceiverApp:
             del self.requests[:-MAX_KEPT]
         headers = {"Location": mode["redirect_to"]} if mode["redirect_to"] else {}
         answer = {"received": record_id, "status": mode["status"]}
-        return Answer(mode["status"], json.dumps(answer).encode(), headers=headers, delay_seconds=mode["delay_seconds"])
+        body = json.dumps(answer).encode()
+        return Answer(mode["status"], body, headers=headers, delay_seconds=mode["delay_seconds"], hold=held)
 
     # --- the page ------------------------------------------------------------------------------------------
 

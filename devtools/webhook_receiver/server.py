@@ -71,7 +71,9 @@ class _Handler(BaseHTTPRequestHandler):
         except Exception:  # noqa: BLE001 - a receiver bug still answers
             traceback.print_exc(file=sys.stderr)
             answer = Answer(500, b'{"error":"receiver bug"}')
-        if answer.delay_seconds:
+        if answer.hold is not None:
+            answer.hold.wait(answer.delay_seconds)
+        elif answer.delay_seconds:
             time.sleep(answer.delay_seconds)
         note = self._send(answer)
         ms = (time.monotonic() - started) * 1000

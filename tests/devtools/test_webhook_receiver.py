@@ -160,3 +160,21 @@ def test_the_receiver_imports_no_django_and_none_of_our_apps() -> None:
     done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=60, check=True)
 
     assert json.loads(done.stdout) == []
+
+
+def test_a_held_request_answers_once_released(webhook_receiver) -> None:
+    import threading
+
+    webhook_receiver.set_mode("/held", status=202, delay_seconds=60, hold=True)
+    answers: list[int] = []
+    caller = threading.Thread(
+        target=lambda: answers.append(_post(webhook_receiver.endpoint_url("/held"), "{}", {}).status_code)
+    )
+    caller.start()
+    assert len(webhook_receiver.wait_for_requests("/held", 1)) == 1
+    assert answers == []  # received, still held
+
+    webhook_receiver.release("/held")
+    caller.join(timeout=30)
+
+    assert answers == [202]

@@ -60,11 +60,24 @@ class WebhookReceiver(AnnouncedProcess):
         self._json("POST", "/_recv/reset")
 
     def set_mode(
-        self, path: str | None = None, *, status: int = 200, delay_seconds: float = 0, redirect_to: str | None = None
+        self,
+        path: str | None = None,
+        *,
+        status: int = 200,
+        delay_seconds: float = 0,
+        redirect_to: str | None = None,
+        hold: bool = False,
     ) -> dict[str, Any]:
-        """How `path` answers from now on (None: every path without a mode of its own)."""
+        """How `path` answers from now on (None: every path without a mode of its own).
+
+        `hold`: each request waits for `release(path)` (at most `delay_seconds`) before its answer.
+        """
         body = {"path": path, "status": status, "delay_seconds": delay_seconds, "redirect_to": redirect_to}
-        return self._json("POST", "/_recv/mode", json=body)
+        return self._json("POST", "/_recv/mode", json={**body, "hold": hold})
+
+    def release(self, path: str | None = None) -> None:
+        """Let the requests held at `path` answer (see `set_mode(hold=True)`)."""
+        self._json("POST", "/_recv/release", json={"path": path})
 
     def set_secrets(self, secrets: list[str], path: str | None = None) -> None:
         """The secrets `path`'s signatures are checked with (the ✓/✗ of the page and `signature_verified`)."""
