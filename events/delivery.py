@@ -185,11 +185,10 @@ def delivery_attempt(*, endpoint: WebhookEndpoint, delivery: WebhookDelivery) ->
 def endpoint_deliver(*, endpoint_id: int) -> str:
     """One run for an endpoint: what happened — idle, leased, not_live, sent, failing, lost_lease.
 
+    Call it outside any transaction (the task does): it waits on the network.
     Database errors propagate (the task logs them; the lease runs out and the
     sweeper comes back): a delivery sent and not recorded is sent again.
     """
-    if connection.in_atomic_block:
-        raise RuntimeError("endpoint_deliver sends over the network: call it outside any transaction")
     lease = endpoint_lease_take(endpoint_id=endpoint_id)
     if lease is None:
         return _why_not(endpoint_id)
@@ -235,7 +234,11 @@ def _why_not(endpoint_id: int) -> str:
         return "missing"
     if not endpoint.is_live:
         return "not_live"
-    return "leased"  # another worker sends to it now; it queues itself again if work is left
+    # Another worker sends to it now and takes what is due as it goes. Should it finish just before our
+    # deliveries committed, the next sweep queues them: our queued marks are given up, not left to run out.
+    with contextlib.suppress(DatabaseError):
+        _due(endpoint_id, timezone.now()).filter(queued_until__isnull=False).update(queued_until=None)
+    return "leased"
 
 
 # --- 4. record ----------------------------------------------------------------------------------

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 import certifi
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.exceptions import HTTPError as Urllib3Error
+from urllib3.exceptions import NewConnectionError
 from urllib3.exceptions import TimeoutError as Urllib3Timeout
 
 from events.ssrf import UnsafeURL, url_resolve
@@ -106,7 +107,7 @@ def webhook_post(*, url: str, body: bytes, headers: dict[str, str], timeout: flo
     started = time.monotonic()
     watchdog.start()
     try:
-        conn.request("POST", target.path, body=body, headers=request_headers)
+        conn.request("POST", target.path, body=body, headers=request_headers, preload_content=False)
         response = conn.getresponse()
         raw = b""
         while len(raw) < MAX_RESPONSE_BYTES:
@@ -119,7 +120,9 @@ def webhook_post(*, url: str, body: bytes, headers: dict[str, str], timeout: flo
             raise TimeoutError
     except (OSError, Urllib3Error, http.client.HTTPException) as error:
         elapsed_ms = int((time.monotonic() - started) * 1000)
-        if timed_out.is_set() or isinstance(error, TimeoutError | Urllib3Timeout):
+        # urllib3's NewConnectionError (refused, unreachable) is a kind of its timeout error: told apart first.
+        timeout_error = isinstance(error, TimeoutError | Urllib3Timeout) and not isinstance(error, NewConnectionError)
+        if timed_out.is_set() or timeout_error:
             return Sent(None, elapsed_ms, "", f"timeout after {timeout:g}s", "timeout")
         return Sent(None, elapsed_ms, "", _cut(f"connection: {error.__class__.__name__}: {error}"), "connection")
     finally:
