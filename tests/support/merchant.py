@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import uuid
 
 from tests.refunds.factories import captured_yesterday
 from tests.support.live import ApiClient, wait_for
@@ -81,7 +82,9 @@ def merchant_client(base_url: str, slug: str, *, username: str | None = None) ->
 def register_endpoint(client: ApiClient, url: str, events: list[str] | None = None) -> tuple[str, str]:
     """Register a webhook endpoint through the API; returns its id (we_…) and its secret (whsec_…, shown once)."""
     response = client.post(
-        "/v1/webhook_endpoints", {"url": url, "events": events or ["refund.*"], "description": "e2e receiver"}
+        "/v1/webhook_endpoints",
+        {"url": url, "events": events or ["refund.*"], "description": "e2e receiver"},
+        **{"Idempotency-Key": f"endpoint-{uuid.uuid4()}"},
     )
     assert response.status_code == 201, response.text
     body = response.json()

@@ -145,6 +145,7 @@ def test_after_a_rotation_either_secret_alone_verifies(stack, stack_merchant, we
     assert rotated.status_code == 200, rotated.text
     new = rotated.json()["secret"]
     assert new.startswith("whsec_") and new != old
+    order_id, _ = push_order(stack_merchant, mode="ok", amount_minor=3000)  # (one create per order: its key)
     during = create_refund(stack_merchant, order_id, 1000)
     wait_state(stack_merchant, during, {"completed"})
     after_ids = {e["id"] for e in _of(listed_events(stack_merchant), during)}
@@ -173,7 +174,9 @@ def test_a_private_url_is_refused_without_the_setting(stack, stack_merchant, web
             "https://[::1]/hooks",
             "https://localhost/hooks",
         ):
-            response = client.post("/v1/webhook_endpoints", {"url": url, "events": ["refund.*"]})
+            response = client.post(
+                "/v1/webhook_endpoints", {"url": url, "events": ["refund.*"]}, **{"Idempotency-Key": f"strict {url}"}
+            )
             assert response.status_code == 400, (url, response.text)
             assert response.json()["details"]["field"] == "url", response.text
         assert client.get("/v1/webhook_endpoints").json()["data"] == []
@@ -184,7 +187,7 @@ def test_a_private_url_is_refused_without_the_setting(stack, stack_merchant, web
     register_endpoint(stack_merchant, webhook_receiver.endpoint_url("/private"))
 
 
-def test_one_merchant_never_sees_another_merchants_events(stack, webhook_receiver):
+def test_one_merchant_never_sees_another_merchants_events(stack, transactional_db, webhook_receiver):
     acme = merchant_client(stack.url, "j15-acme")
     globex = merchant_client(stack.url, "j15-globex")
     register_endpoint(acme, webhook_receiver.endpoint_url("/a"))
@@ -214,7 +217,7 @@ def test_one_merchant_never_sees_another_merchants_events(stack, webhook_receive
     assert Event.objects.count() == len(acme_listed) + len(globex_listed)
 
 
-def test_a_slow_endpoint_never_delays_another_merchants(stack, webhook_receiver):
+def test_a_slow_endpoint_never_delays_another_merchants(stack, transactional_db, webhook_receiver):
     slow = merchant_client(stack.url, "j15-slow")
     quick = merchant_client(stack.url, "j15-quick")
     slow_endpoint, _ = register_endpoint(slow, webhook_receiver.endpoint_url("/slow"))
