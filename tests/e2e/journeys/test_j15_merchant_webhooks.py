@@ -190,8 +190,8 @@ def test_a_private_url_is_refused_without_the_setting(stack, stack_merchant, web
 def test_one_merchant_never_sees_another_merchants_events(stack, transactional_db, webhook_receiver):
     acme = merchant_client(stack.url, "j15-acme")
     globex = merchant_client(stack.url, "j15-globex")
-    register_endpoint(acme, webhook_receiver.endpoint_url("/a"))
-    register_endpoint(globex, webhook_receiver.endpoint_url("/b"))
+    _, acme_secret = register_endpoint(acme, webhook_receiver.endpoint_url("/a"))
+    _, globex_secret = register_endpoint(globex, webhook_receiver.endpoint_url("/b"))
     refunds = {}
     for client in (acme, globex):
         order_id, _ = push_order(client, mode="ok", amount_minor=5000)
@@ -200,8 +200,10 @@ def test_one_merchant_never_sees_another_merchants_events(stack, transactional_d
         wait_state(client, refund_id, {"completed"})
 
     acme_listed, globex_listed = listed_events(acme), listed_events(globex)
-    acme_received = verified_deliveries(_arrived(webhook_receiver, "/a", {e["id"] for e in acme_listed}))
-    globex_received = verified_deliveries(_arrived(webhook_receiver, "/b", {e["id"] for e in globex_listed}))
+    acme_received = verified_deliveries(_arrived(webhook_receiver, "/a", {e["id"] for e in acme_listed}), acme_secret)
+    globex_received = verified_deliveries(
+        _arrived(webhook_receiver, "/b", {e["id"] for e in globex_listed}), globex_secret
+    )
 
     assert {e["data"]["refund_id"] for e in acme_listed} == {refunds[acme]}
     assert {e["data"]["refund_id"] for e in globex_listed} == {refunds[globex]}
@@ -220,29 +222,31 @@ def test_one_merchant_never_sees_another_merchants_events(stack, transactional_d
 def test_a_slow_endpoint_never_delays_another_merchants(stack, transactional_db, webhook_receiver):
     slow = merchant_client(stack.url, "j15-slow")
     quick = merchant_client(stack.url, "j15-quick")
-    slow_endpoint, _ = register_endpoint(slow, webhook_receiver.endpoint_url("/slow"))
-    register_endpoint(quick, webhook_receiver.endpoint_url("/quick"))
+    slow_endpoint, slow_secret = register_endpoint(slow, webhook_receiver.endpoint_url("/slow"))
+    _, quick_secret = register_endpoint(quick, webhook_receiver.endpoint_url("/quick"))
     # The slow merchant's server takes its time: each request waits until the test lets it answer.
     webhook_receiver.set_mode("/slow", hold=True, delay_seconds=HELD_SECONDS)
-    order_id, _ = push_order(slow, mode="ok", amount_minor=5000)
-    slow_refund = create_refund(slow, order_id, 2000)
-    in_flight = webhook_receiver.wait_for_requests("/slow", 1)
-    assert len(in_flight) == 1
+    try:
+        order_id, _ = push_order(slow, mode="ok", amount_minor=5000)
+        slow_refund = create_refund(slow, order_id, 2000)
+        in_flight = webhook_receiver.wait_for_requests("/slow", 1)
+        assert len(in_flight) == 1
 
-    order_id, _ = push_order(quick, mode="ok", amount_minor=5000)
-    quick_refund = create_refund(quick, order_id, 2000)
-    wait_state(quick, quick_refund, {"completed"})
-    quick_listed = listed_events(quick)
-    verified_deliveries(_arrived(webhook_receiver, "/quick", {e["id"] for e in quick_listed}))
+        order_id, _ = push_order(quick, mode="ok", amount_minor=5000)
+        quick_refund = create_refund(quick, order_id, 2000)
+        wait_state(quick, quick_refund, {"completed"})
+        quick_listed = listed_events(quick)
+        verified_deliveries(_arrived(webhook_receiver, "/quick", {e["id"] for e in quick_listed}), quick_secret)
 
-    # Every event of the quick merchant arrived while the slow one's first delivery was still unanswered:
-    # no attempt of it is recorded yet, and nothing more of the slow merchant was sent meanwhile.
-    assert not WebhookAttempt.objects.filter(endpoint__public_id=slow_endpoint).exists()
-    assert [r["id"] for r in webhook_receiver.requests("/slow")] == [in_flight[0]["id"]]
+        # Every event of the quick merchant arrived while the slow one's first delivery was still unanswered:
+        # no attempt of it is recorded yet, and nothing more of the slow merchant was sent meanwhile.
+        assert not WebhookAttempt.objects.filter(endpoint__public_id=slow_endpoint).exists()
+        assert [r["id"] for r in webhook_receiver.requests("/slow")] == [in_flight[0]["id"]]
+    finally:
+        webhook_receiver.set_mode("/slow", status=200)  # answers now, and lets the held request answer
 
-    webhook_receiver.set_mode("/slow", status=200)  # answers now, and lets the held request answer
     wait_state(slow, slow_refund, {"completed"})
     slow_listed = listed_events(slow)
-    _arrived(webhook_receiver, "/slow", {e["id"] for e in slow_listed})
+    verified_deliveries(_arrived(webhook_receiver, "/slow", {e["id"] for e in slow_listed}), slow_secret)
     first = WebhookAttempt.objects.filter(endpoint__public_id=slow_endpoint).order_by("started_at", "pk").first()
     assert first is not None and first.succeeded and first.status_code == 200
