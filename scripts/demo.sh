@@ -31,11 +31,11 @@ mkdir -p var/broker/out var/broker/processed var/log
 
 $PY manage.py migrate --noinput -v 0
 $PY scripts/compile_messages.py >/dev/null
-SEED_OUTPUT="$($PY manage.py seed_demo 2>var/log/seed.log)"
-# The default merchant's endpoint on the receiver; its signing secrets go to a file for the receiver's ✓.
+# The default merchant's endpoint on the receiver first, so the seeded refunds' events reach it too;
+# its signing secrets go to a file for the receiver's ✓.
 WEBHOOK_SEED="$($PY manage.py seed_demo_webhooks --url "$DEMO_WEBHOOK_URL" \
-  --secrets-file var/demo_webhook_secrets 2>>var/log/seed.log)"
-SEED_OUTPUT="${WEBHOOK_SEED}"$'\n'"${SEED_OUTPUT}"
+  --secrets-file var/demo_webhook_secrets 2>var/log/seed.log)"
+SEED_OUTPUT="${WEBHOOK_SEED}"$'\n'"$($PY manage.py seed_demo 2>>var/log/seed.log)"
 receiver_secrets=()
 if [ -f var/demo_webhook_secrets ]; then
   while read -r secret; do
