@@ -310,7 +310,10 @@ def _endpoint_after_attempt(endpoint: WebhookEndpoint, *, succeeded: bool, error
             endpoint.failing_since = None
             endpoint.save(update_fields=["failing_since", "updated_at"])
         return
-    if endpoint.failing_since is None:
+    # An endpoint enabled again after we disabled it starts a fresh clock, even if whoever enabled it left
+    # `failing_since` as it was: five more days of failures, not one attempt, before the next disable.
+    restarted = endpoint.disabled_at is not None and endpoint.failing_since is not None
+    if endpoint.failing_since is None or (restarted and endpoint.failing_since <= endpoint.disabled_at):
         endpoint.failing_since = now
         endpoint.save(update_fields=["failing_since", "updated_at"])
         return

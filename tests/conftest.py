@@ -206,23 +206,26 @@ def slack_settings(slack_sim):
 
 
 @pytest.fixture(scope="session")
-def _webhook_receiver_process(tmp_path_factory: pytest.TempPathFactory):
+def _merchant_receiver_process(tmp_path_factory: pytest.TempPathFactory):
     """One webhook receiver process per test session (each xdist worker has its own, on a free port)."""
     from tests.support.webhook_receiver import WebhookReceiver
 
-    receiver = WebhookReceiver(log_path=tmp_path_factory.mktemp("webhook_receiver") / "webhook_receiver.log").start()
+    receiver = WebhookReceiver(log_path=tmp_path_factory.mktemp("merchant_receiver") / "merchant_receiver.log").start()
     yield receiver
     receiver.stop()
 
 
 @pytest.fixture
-def webhook_receiver(_webhook_receiver_process):
-    """The session's webhook receiver, running and empty (no requests, every path answers 200).
+def merchant_receiver(_merchant_receiver_process):
+    """The session's merchant webhook receiver (devtools.webhook_receiver), running and empty.
+
+    Not named `webhook_receiver`: that is the provider simulator's receiver
+    (tests/support/stripe_sim.py). Empty: no requests, every path answers 200.
 
     Running: an earlier test may have stopped it (an outage) and failed
     before starting it again; it comes back on the same port.
     """
-    receiver = _webhook_receiver_process
+    receiver = _merchant_receiver_process
     if not receiver.running:
         receiver.start()
     receiver.reset()

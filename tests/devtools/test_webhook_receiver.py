@@ -35,95 +35,95 @@ def _post(url: str, body: str, headers: dict[str, str], **kwargs) -> requests.Re
     return requests.post(url, data=body.encode(), headers=headers, allow_redirects=False, timeout=30, **kwargs)
 
 
-def test_it_records_method_path_headers_and_the_raw_body(webhook_receiver) -> None:
+def test_it_records_method_path_headers_and_the_raw_body(merchant_receiver) -> None:
     body = '{"id":"evt_1","type":"refund.created"}'
-    response = _post(webhook_receiver.endpoint_url("/a?x=1"), body, {"X-Test": "yes"})
+    response = _post(merchant_receiver.endpoint_url("/a?x=1"), body, {"X-Test": "yes"})
 
     assert response.status_code == 200
-    (got,) = webhook_receiver.requests("/a")
+    (got,) = merchant_receiver.requests("/a")
     assert (got["method"], got["path"], got["query"], got["body"]) == ("POST", "/a", "x=1", body)
     assert got["headers"]["X-Test"] == "yes"
     assert got["received_at"]
-    assert webhook_receiver.requests("/b") == []
+    assert merchant_receiver.requests("/b") == []
 
 
-def test_each_path_answers_by_its_own_mode(webhook_receiver) -> None:
-    webhook_receiver.set_mode("/a", status=500)
-    webhook_receiver.set_mode("/b", status=204)
+def test_each_path_answers_by_its_own_mode(merchant_receiver) -> None:
+    merchant_receiver.set_mode("/a", status=500)
+    merchant_receiver.set_mode("/b", status=204)
 
-    assert _post(webhook_receiver.endpoint_url("/a"), "{}", {}).status_code == 500
-    assert _post(webhook_receiver.endpoint_url("/b"), "{}", {}).status_code == 204
-    assert _post(webhook_receiver.endpoint_url("/c"), "{}", {}).status_code == 200
-    assert [r["answered_status"] for r in webhook_receiver.requests()] == [500, 204, 200]
+    assert _post(merchant_receiver.endpoint_url("/a"), "{}", {}).status_code == 500
+    assert _post(merchant_receiver.endpoint_url("/b"), "{}", {}).status_code == 204
+    assert _post(merchant_receiver.endpoint_url("/c"), "{}", {}).status_code == 200
+    assert [r["answered_status"] for r in merchant_receiver.requests()] == [500, 204, 200]
 
 
-def test_a_redirect_mode_answers_3xx_with_a_location(webhook_receiver) -> None:
-    target = webhook_receiver.endpoint_url("/elsewhere")
-    webhook_receiver.set_mode("/a", redirect_to=target)
+def test_a_redirect_mode_answers_3xx_with_a_location(merchant_receiver) -> None:
+    target = merchant_receiver.endpoint_url("/elsewhere")
+    merchant_receiver.set_mode("/a", redirect_to=target)
 
-    response = _post(webhook_receiver.endpoint_url("/a"), "{}", {})
+    response = _post(merchant_receiver.endpoint_url("/a"), "{}", {})
 
     assert response.status_code == 307
     assert response.headers["Location"] == target
-    assert webhook_receiver.requests("/elsewhere") == []
+    assert merchant_receiver.requests("/elsewhere") == []
 
 
-def test_a_delay_outlasts_a_client_timeout(webhook_receiver) -> None:
-    webhook_receiver.set_mode("/slow", delay_seconds=5)
+def test_a_delay_outlasts_a_client_timeout(merchant_receiver) -> None:
+    merchant_receiver.set_mode("/slow", delay_seconds=5)
 
     with pytest.raises(requests.Timeout):
-        requests.post(webhook_receiver.endpoint_url("/slow"), data=b"{}", timeout=0.5)
-    assert len(webhook_receiver.requests("/slow")) == 1
+        requests.post(merchant_receiver.endpoint_url("/slow"), data=b"{}", timeout=0.5)
+    assert len(merchant_receiver.requests("/slow")) == 1
 
 
-def test_signatures_are_checked_with_the_secrets_given(webhook_receiver) -> None:
-    webhook_receiver.set_secrets([SECRET], path="/a")
+def test_signatures_are_checked_with_the_secrets_given(merchant_receiver) -> None:
+    merchant_receiver.set_secrets([SECRET], path="/a")
     body = '{"id":"evt_1"}'
 
-    _post(webhook_receiver.endpoint_url("/a"), body, _signed(SECRET, body))
-    _post(webhook_receiver.endpoint_url("/a"), body, _signed(OTHER, body))
-    _post(webhook_receiver.endpoint_url("/b"), body, _signed(SECRET, body))
+    _post(merchant_receiver.endpoint_url("/a"), body, _signed(SECRET, body))
+    _post(merchant_receiver.endpoint_url("/a"), body, _signed(OTHER, body))
+    _post(merchant_receiver.endpoint_url("/b"), body, _signed(SECRET, body))
 
-    good, forged = webhook_receiver.requests("/a")
+    good, forged = merchant_receiver.requests("/a")
     assert good["signature_verified"] is True and good["verified_by"] == [0]
     assert forged["signature_verified"] is False and forged["verify_error"]
-    assert webhook_receiver.requests("/b")[0]["signature_verified"] is None  # no secret for /b
-    page = webhook_receiver.page()
+    assert merchant_receiver.requests("/b")[0]["signature_verified"] is None  # no secret for /b
+    page = merchant_receiver.page()
     assert "✓" in page and "✗" in page
 
 
-def test_a_webhook_id_seen_again_is_marked_as_a_duplicate(webhook_receiver) -> None:
+def test_a_webhook_id_seen_again_is_marked_as_a_duplicate(merchant_receiver) -> None:
     for _ in range(2):
-        _post(webhook_receiver.endpoint_url("/a"), "{}", {"webhook-id": "evt_same"})
+        _post(merchant_receiver.endpoint_url("/a"), "{}", {"webhook-id": "evt_same"})
 
-    assert [r["duplicate"] for r in webhook_receiver.requests("/a")] == [False, True]
-
-
-def test_reset_forgets_requests_and_modes(webhook_receiver) -> None:
-    webhook_receiver.set_mode("/a", status=500)
-    _post(webhook_receiver.endpoint_url("/a"), "{}", {})
-
-    webhook_receiver.reset()
-
-    assert webhook_receiver.requests() == []
-    assert _post(webhook_receiver.endpoint_url("/a"), "{}", {}).status_code == 200
+    assert [r["duplicate"] for r in merchant_receiver.requests("/a")] == [False, True]
 
 
-def test_a_bad_mode_is_refused(webhook_receiver) -> None:
-    response = requests.post(webhook_receiver.url + "/_recv/mode", json={"status": 42}, timeout=30)
+def test_reset_forgets_requests_and_modes(merchant_receiver) -> None:
+    merchant_receiver.set_mode("/a", status=500)
+    _post(merchant_receiver.endpoint_url("/a"), "{}", {})
+
+    merchant_receiver.reset()
+
+    assert merchant_receiver.requests() == []
+    assert _post(merchant_receiver.endpoint_url("/a"), "{}", {}).status_code == 200
+
+
+def test_a_bad_mode_is_refused(merchant_receiver) -> None:
+    response = requests.post(merchant_receiver.url + "/_recv/mode", json={"status": 42}, timeout=30)
 
     assert response.status_code == 400
 
 
-def test_it_comes_back_on_the_same_port_after_a_stop(webhook_receiver) -> None:
-    url = webhook_receiver.endpoint_url("/a")
-    webhook_receiver.stop()
+def test_it_comes_back_on_the_same_port_after_a_stop(merchant_receiver) -> None:
+    url = merchant_receiver.endpoint_url("/a")
+    merchant_receiver.stop()
     with pytest.raises(requests.ConnectionError):
         requests.post(url, data=b"{}", timeout=5)
 
-    webhook_receiver.start()
+    merchant_receiver.start()
 
-    assert webhook_receiver.endpoint_url("/a") == url
+    assert merchant_receiver.endpoint_url("/a") == url
     assert _post(url, "{}", {}).status_code == 200
 
 
@@ -162,19 +162,19 @@ def test_the_receiver_imports_no_django_and_none_of_our_apps() -> None:
     assert json.loads(done.stdout) == []
 
 
-def test_a_held_request_answers_once_released(webhook_receiver) -> None:
+def test_a_held_request_answers_once_released(merchant_receiver) -> None:
     import threading
 
-    webhook_receiver.set_mode("/held", status=202, delay_seconds=60, hold=True)
+    merchant_receiver.set_mode("/held", status=202, delay_seconds=60, hold=True)
     answers: list[int] = []
     caller = threading.Thread(
-        target=lambda: answers.append(_post(webhook_receiver.endpoint_url("/held"), "{}", {}).status_code)
+        target=lambda: answers.append(_post(merchant_receiver.endpoint_url("/held"), "{}", {}).status_code)
     )
     caller.start()
-    assert len(webhook_receiver.wait_for_requests("/held", 1)) == 1
+    assert len(merchant_receiver.wait_for_requests("/held", 1)) == 1
     assert answers == []  # received, still held
 
-    webhook_receiver.release("/held")
+    merchant_receiver.release("/held")
     caller.join(timeout=30)
 
     assert answers == [202]

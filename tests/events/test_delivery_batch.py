@@ -11,29 +11,29 @@ from tests.events.webhook_setup import endpoint_at, pending, refund_with_events
 pytestmark = pytest.mark.django_db
 
 
-def test_a_run_stops_after_its_batch_and_queues_the_rest(webhook_receiver, settings, monkeypatch) -> None:
+def test_a_run_stops_after_its_batch_and_queues_the_rest(merchant_receiver, settings, monkeypatch) -> None:
     settings.WEBHOOKS_ALLOW_PRIVATE_URLS = True
     monkeypatch.setattr(engine, "BATCH_MAX", 1)
-    endpoint, _ = endpoint_at(webhook_receiver.endpoint_url("/a"))
+    endpoint, _ = endpoint_at(merchant_receiver.endpoint_url("/a"))
     refund_with_events()
     refund_with_events()
     before = len(pending(endpoint))
 
     assert deliver_endpoint(endpoint.pk) == "sent"
 
-    assert len(webhook_receiver.requests("/a")) == 1
+    assert len(merchant_receiver.requests("/a")) == 1
     left = pending(endpoint)
     assert len(left) == before - 1
     assert all(d.queued_until is not None for d in left)  # its next run is queued (and marked so)
 
 
-def test_a_receiver_that_keeps_failing_ends_the_run_early(webhook_receiver, settings) -> None:
+def test_a_receiver_that_keeps_failing_ends_the_run_early(merchant_receiver, settings) -> None:
     settings.WEBHOOKS_ALLOW_PRIVATE_URLS = True
-    webhook_receiver.set_mode("/a", status=502)
-    endpoint, _ = endpoint_at(webhook_receiver.endpoint_url("/a"))
+    merchant_receiver.set_mode("/a", status=502)
+    endpoint, _ = endpoint_at(merchant_receiver.endpoint_url("/a"))
     for _ in range(3):
         refund_with_events()
 
     assert deliver_endpoint(endpoint.pk) == "failing"
 
-    assert len(webhook_receiver.requests("/a")) == engine.FAILURES_IN_ROW
+    assert len(merchant_receiver.requests("/a")) == engine.FAILURES_IN_ROW

@@ -26,14 +26,14 @@ def _loopback(settings):
 
 
 @pytest.fixture
-def failing_for_five_days(webhook_receiver, settings):
+def failing_for_five_days(merchant_receiver, settings):
     """An endpoint whose first failure was 5 days and a second ago, answering 500, with deliveries pending."""
     merchant = merchant_default()
     merchant.contact_email = CONTACT
     merchant.save(update_fields=["contact_email"])
-    webhook_receiver.set_mode("/a", status=500)
+    merchant_receiver.set_mode("/a", status=500)
     since = timezone.now() - timedelta(seconds=settings.WEBHOOK_DISABLE_AFTER_SECONDS + 1)
-    endpoint, _ = endpoint_at(webhook_receiver.endpoint_url("/a"), failing_since=since)
+    endpoint, _ = endpoint_at(merchant_receiver.endpoint_url("/a"), failing_since=since)
     refund_with_events()
     return endpoint
 
@@ -59,15 +59,15 @@ def test_five_days_of_failures_disable_the_endpoint_and_email_its_contact_once(f
     assert len(mail.outbox) == 1
 
 
-def test_a_disabled_endpoint_receives_nothing_until_enabled_again(failing_for_five_days, webhook_receiver) -> None:
+def test_a_disabled_endpoint_receives_nothing_until_enabled_again(failing_for_five_days, merchant_receiver) -> None:
     endpoint = failing_for_five_days
     deliver_endpoint(endpoint.pk)
-    received = len(webhook_receiver.requests("/a"))
+    received = len(merchant_receiver.requests("/a"))
     make_due(endpoint)
     deliver_endpoint(endpoint.pk)
-    assert len(webhook_receiver.requests("/a")) == received
+    assert len(merchant_receiver.requests("/a")) == received
 
-    webhook_receiver.set_mode("/a", status=200)
+    merchant_receiver.set_mode("/a", status=200)
     WebhookEndpoint.objects.filter(pk=endpoint.pk).update(status=EndpointStatus.ENABLED, disabled_reason="")
     deliver_endpoint(endpoint.pk)
 
@@ -104,10 +104,10 @@ def test_without_a_contact_the_disable_is_recorded_and_nobody_emailed(failing_fo
     assert "no contact email" in notice.note
 
 
-def test_failures_for_less_than_five_days_keep_the_endpoint_enabled(webhook_receiver, settings) -> None:
-    webhook_receiver.set_mode("/a", status=500)
+def test_failures_for_less_than_five_days_keep_the_endpoint_enabled(merchant_receiver, settings) -> None:
+    merchant_receiver.set_mode("/a", status=500)
     since = timezone.now() - timedelta(seconds=settings.WEBHOOK_DISABLE_AFTER_SECONDS - 60)
-    endpoint, _ = endpoint_at(webhook_receiver.endpoint_url("/a"), failing_since=since)
+    endpoint, _ = endpoint_at(merchant_receiver.endpoint_url("/a"), failing_since=since)
     refund_with_events()
 
     deliver_endpoint(endpoint.pk)
@@ -118,7 +118,7 @@ def test_failures_for_less_than_five_days_keep_the_endpoint_enabled(webhook_rece
 
 
 def test_once_enabled_again_deliveries_older_than_the_window_fail_after_one_more_try(
-    failing_for_five_days, webhook_receiver, settings
+    failing_for_five_days, merchant_receiver, settings
 ) -> None:
     from datetime import timedelta as _td
 
@@ -138,3 +138,17 @@ def test_once_enabled_again_deliveries_older_than_the_window_fail_after_one_more
     old.refresh_from_db()
     assert old.status == DeliveryStatus.FAILED
     assert all(d.pk != old.pk for d in pending(endpoint))
+
+
+def test_an_endpoint_enabled_again_gets_a_fresh_failing_clock(failing_for_five_days) -> None:
+    endpoint = failing_for_five_days
+    deliver_endpoint(endpoint.pk)
+    # Enabled again by a write that leaves failing_since and disabled_at as they were.
+    WebhookEndpoint.objects.filter(pk=endpoint.pk).update(status=EndpointStatus.ENABLED, disabled_reason="")
+    make_due(endpoint)
+
+    deliver_endpoint(endpoint.pk)  # still failing
+
+    endpoint.refresh_from_db()
+    assert endpoint.status == EndpointStatus.ENABLED
+    assert endpoint.failing_since > endpoint.disabled_at

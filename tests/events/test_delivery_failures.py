@@ -22,9 +22,9 @@ def _loopback(settings):
     settings.WEBHOOK_RETRY_MAX_SECONDS = 3600
 
 
-def _one_delivery(webhook_receiver, path: str = "/a") -> tuple[WebhookEndpoint, WebhookDelivery]:
+def _one_delivery(merchant_receiver, path: str = "/a") -> tuple[WebhookEndpoint, WebhookDelivery]:
     """An endpoint subscribed to refund.created only: one delivery."""
-    endpoint, _ = endpoint_at(webhook_receiver.endpoint_url(path))
+    endpoint, _ = endpoint_at(merchant_receiver.endpoint_url(path))
     endpoint.events = ["refund.created"]
     endpoint.save(update_fields=["events"])
     refund_with_events()
@@ -32,9 +32,9 @@ def _one_delivery(webhook_receiver, path: str = "/a") -> tuple[WebhookEndpoint, 
     return endpoint, delivery
 
 
-def test_a_500_is_recorded_and_retried_after_a_backoff(webhook_receiver) -> None:
-    webhook_receiver.set_mode("/a", status=500)
-    endpoint, delivery = _one_delivery(webhook_receiver)
+def test_a_500_is_recorded_and_retried_after_a_backoff(merchant_receiver) -> None:
+    merchant_receiver.set_mode("/a", status=500)
+    endpoint, delivery = _one_delivery(merchant_receiver)
     before = timezone.now()
 
     deliver_endpoint(endpoint.pk)
@@ -51,12 +51,12 @@ def test_a_500_is_recorded_and_retried_after_a_backoff(webhook_receiver) -> None
     assert endpoint.failing_since is not None
     # Not due yet: a second run sends nothing.
     assert deliver_endpoint(endpoint.pk) == "idle"
-    assert len(webhook_receiver.requests("/a")) == 1
+    assert len(merchant_receiver.requests("/a")) == 1
 
 
-def test_the_backoff_grows_with_each_failure(webhook_receiver) -> None:
-    webhook_receiver.set_mode("/a", status=503)
-    endpoint, delivery = _one_delivery(webhook_receiver)
+def test_the_backoff_grows_with_each_failure(merchant_receiver) -> None:
+    merchant_receiver.set_mode("/a", status=503)
+    endpoint, delivery = _one_delivery(merchant_receiver)
     waits = []
     for _ in range(4):
         make_due(endpoint)
@@ -70,11 +70,11 @@ def test_the_backoff_grows_with_each_failure(webhook_receiver) -> None:
     assert all(30 <= wait <= 60 * 2**n + 5 for n, wait in enumerate(waits))
 
 
-def test_a_success_after_failures_delivers_and_clears_the_failing_clock(webhook_receiver) -> None:
-    webhook_receiver.set_mode("/a", status=500)
-    endpoint, delivery = _one_delivery(webhook_receiver)
+def test_a_success_after_failures_delivers_and_clears_the_failing_clock(merchant_receiver) -> None:
+    merchant_receiver.set_mode("/a", status=500)
+    endpoint, delivery = _one_delivery(merchant_receiver)
     deliver_endpoint(endpoint.pk)
-    webhook_receiver.set_mode("/a", status=204)
+    merchant_receiver.set_mode("/a", status=204)
     make_due(endpoint)
 
     deliver_endpoint(endpoint.pk)
@@ -87,13 +87,13 @@ def test_a_success_after_failures_delivers_and_clears_the_failing_clock(webhook_
     assert [a.succeeded for a in WebhookAttempt.objects.filter(delivery=delivery).order_by("number")] == [False, True]
 
 
-def test_a_timeout_is_a_failed_attempt(webhook_receiver, settings) -> None:
+def test_a_timeout_is_a_failed_attempt(merchant_receiver, settings) -> None:
     settings.WEBHOOK_TIMEOUT_SECONDS = 1
-    webhook_receiver.set_mode("/a", delay_seconds=5, hold=True)
-    endpoint, delivery = _one_delivery(webhook_receiver)
+    merchant_receiver.set_mode("/a", delay_seconds=5, hold=True)
+    endpoint, delivery = _one_delivery(merchant_receiver)
 
     deliver_endpoint(endpoint.pk)
-    webhook_receiver.release("/a")
+    merchant_receiver.release("/a")
 
     attempt = WebhookAttempt.objects.get(delivery=delivery)
     assert attempt.status_code is None
@@ -102,14 +102,14 @@ def test_a_timeout_is_a_failed_attempt(webhook_receiver, settings) -> None:
     assert (delivery.status, delivery.attempts) == (DeliveryStatus.PENDING, 1)
 
 
-def test_a_redirect_is_not_followed_and_counts_as_a_failure(webhook_receiver) -> None:
-    target = webhook_receiver.endpoint_url("/target")
-    webhook_receiver.set_mode("/a", status=301, redirect_to=target)
-    endpoint, delivery = _one_delivery(webhook_receiver)
+def test_a_redirect_is_not_followed_and_counts_as_a_failure(merchant_receiver) -> None:
+    target = merchant_receiver.endpoint_url("/target")
+    merchant_receiver.set_mode("/a", status=301, redirect_to=target)
+    endpoint, delivery = _one_delivery(merchant_receiver)
 
     deliver_endpoint(endpoint.pk)
 
-    assert webhook_receiver.requests("/target") == []
+    assert merchant_receiver.requests("/target") == []
     attempt = WebhookAttempt.objects.get(delivery=delivery)
     assert attempt.status_code == 301 and not attempt.succeeded
     assert attempt.error.startswith("HTTP 301: redirect not followed")
@@ -117,13 +117,13 @@ def test_a_redirect_is_not_followed_and_counts_as_a_failure(webhook_receiver) ->
     assert delivery.status == DeliveryStatus.PENDING
 
 
-def test_a_receiver_that_is_down_gets_the_delivery_once_it_is_back(webhook_receiver) -> None:
-    endpoint, delivery = _one_delivery(webhook_receiver)
-    webhook_receiver.stop()
+def test_a_receiver_that_is_down_gets_the_delivery_once_it_is_back(merchant_receiver) -> None:
+    endpoint, delivery = _one_delivery(merchant_receiver)
+    merchant_receiver.stop()
     try:
         deliver_endpoint(endpoint.pk)
     finally:
-        webhook_receiver.start()
+        merchant_receiver.start()
 
     attempt = WebhookAttempt.objects.get(delivery=delivery)
     assert attempt.status_code is None and attempt.error.startswith("connection:")
@@ -132,12 +132,12 @@ def test_a_receiver_that_is_down_gets_the_delivery_once_it_is_back(webhook_recei
 
     delivery.refresh_from_db()
     assert delivery.status == DeliveryStatus.DELIVERED
-    assert [r["webhook_id"] for r in webhook_receiver.requests("/a")] == [delivery.event.public_id]
+    assert [r["webhook_id"] for r in merchant_receiver.requests("/a")] == [delivery.event.public_id]
 
 
-def test_a_delivery_older_than_the_retry_window_fails_at_its_next_failed_attempt(webhook_receiver, settings) -> None:
-    webhook_receiver.set_mode("/a", status=500)
-    endpoint, delivery = _one_delivery(webhook_receiver)
+def test_a_delivery_older_than_the_retry_window_fails_at_its_next_failed_attempt(merchant_receiver, settings) -> None:
+    merchant_receiver.set_mode("/a", status=500)
+    endpoint, delivery = _one_delivery(merchant_receiver)
     WebhookDelivery.objects.filter(pk=delivery.pk).update(
         created_at=timezone.now() - timedelta(seconds=settings.WEBHOOK_RETRY_WINDOW_SECONDS + 1)
     )
@@ -151,9 +151,9 @@ def test_a_delivery_older_than_the_retry_window_fails_at_its_next_failed_attempt
     assert deliver_endpoint(endpoint.pk) == "idle"  # given up: never sent again
 
 
-def test_a_long_answer_is_kept_as_an_excerpt(webhook_receiver, settings) -> None:
+def test_a_long_answer_is_kept_as_an_excerpt(merchant_receiver, settings) -> None:
     settings.WEBHOOK_RESPONSE_EXCERPT_CHARS = 10
-    endpoint, delivery = _one_delivery(webhook_receiver)
+    endpoint, delivery = _one_delivery(merchant_receiver)
 
     deliver_endpoint(endpoint.pk)
 

@@ -35,30 +35,30 @@ def _in_thread(target, results: list, *args) -> threading.Thread:
     return thread
 
 
-def test_two_workers_on_one_endpoint_send_each_delivery_once(webhook_receiver) -> None:
-    endpoint, _ = endpoint_at(webhook_receiver.endpoint_url("/a"))
+def test_two_workers_on_one_endpoint_send_each_delivery_once(merchant_receiver) -> None:
+    endpoint, _ = endpoint_at(merchant_receiver.endpoint_url("/a"))
     for _ in range(3):
         refund_with_events()
     expected = {d.event.public_id for d in pending(endpoint)}
-    webhook_receiver.set_mode("/a", delay_seconds=30, hold=True)
+    merchant_receiver.set_mode("/a", delay_seconds=30, hold=True)
     results: list[str] = []
 
     first = _in_thread(deliver_endpoint, results, endpoint.pk)
-    webhook_receiver.wait_for_requests("/a", 1)  # the first worker holds the lease, mid-send
+    merchant_receiver.wait_for_requests("/a", 1)  # the first worker holds the lease, mid-send
     second = _in_thread(deliver_endpoint, results, endpoint.pk)
     second.join(timeout=30)
     assert results == ["leased"]
-    webhook_receiver.set_mode("/a")  # the rest answer at once
-    webhook_receiver.release("/a")
+    merchant_receiver.set_mode("/a")  # the rest answer at once
+    merchant_receiver.release("/a")
     first.join(timeout=60)
 
-    ids = [r["webhook_id"] for r in webhook_receiver.requests("/a")]
+    ids = [r["webhook_id"] for r in merchant_receiver.requests("/a")]
     assert sorted(ids) == sorted(expected) and len(ids) == len(set(ids))
     assert pending(endpoint) == []
 
 
-def test_two_workers_started_together_send_each_delivery_once(webhook_receiver) -> None:
-    endpoint, _ = endpoint_at(webhook_receiver.endpoint_url("/a"))
+def test_two_workers_started_together_send_each_delivery_once(merchant_receiver) -> None:
+    endpoint, _ = endpoint_at(merchant_receiver.endpoint_url("/a"))
     for _ in range(3):
         refund_with_events()
     expected = sorted(d.event.public_id for d in pending(endpoint))
@@ -73,21 +73,21 @@ def test_two_workers_started_together_send_each_delivery_once(webhook_receiver) 
     for thread in threads:
         thread.join(timeout=60)
 
-    assert sorted(r["webhook_id"] for r in webhook_receiver.requests("/a")) == expected
+    assert sorted(r["webhook_id"] for r in merchant_receiver.requests("/a")) == expected
     assert "sent" in results
 
 
-def test_a_slow_endpoint_does_not_hold_another_endpoints_deliveries(webhook_receiver, settings) -> None:
+def test_a_slow_endpoint_does_not_hold_another_endpoints_deliveries(merchant_receiver, settings) -> None:
     settings.WEBHOOK_TIMEOUT_SECONDS = 30
-    slow, _ = endpoint_at(webhook_receiver.endpoint_url("/slow"))
-    fast, _ = endpoint_at(webhook_receiver.endpoint_url("/fast"))
+    slow, _ = endpoint_at(merchant_receiver.endpoint_url("/slow"))
+    fast, _ = endpoint_at(merchant_receiver.endpoint_url("/fast"))
     refund_with_events()
-    webhook_receiver.set_mode("/slow", delay_seconds=25, hold=True)  # near the timeout, until released
+    merchant_receiver.set_mode("/slow", delay_seconds=25, hold=True)  # near the timeout, until released
     slow_results: list[str] = []
     fast_results: list[str] = []
 
     slow_worker = _in_thread(deliver_endpoint, slow_results, slow.pk)
-    webhook_receiver.wait_for_requests("/slow", 1)  # the slow endpoint's worker waits for its answer
+    merchant_receiver.wait_for_requests("/slow", 1)  # the slow endpoint's worker waits for its answer
     fast_worker = _in_thread(deliver_endpoint, fast_results, fast.pk)
     fast_worker.join(timeout=60)
 
@@ -95,20 +95,20 @@ def test_a_slow_endpoint_does_not_hold_another_endpoints_deliveries(webhook_rece
     assert fast_results == ["sent"] and pending(fast) == []
     assert slow_worker.is_alive() and slow_results == []
     assert not WebhookDelivery.objects.filter(endpoint=slow, attempts__gt=0).exists()
-    webhook_receiver.set_mode("/slow")
-    webhook_receiver.release("/slow")
+    merchant_receiver.set_mode("/slow")
+    merchant_receiver.release("/slow")
     slow_worker.join(timeout=60)
     assert slow_results == ["sent"] and pending(slow) == []
 
 
-def test_a_dead_workers_lease_runs_out_and_another_worker_continues(webhook_receiver) -> None:
-    endpoint, _ = endpoint_at(webhook_receiver.endpoint_url("/a"))
+def test_a_dead_workers_lease_runs_out_and_another_worker_continues(merchant_receiver) -> None:
+    endpoint, _ = endpoint_at(merchant_receiver.endpoint_url("/a"))
     refund_with_events()
     held = timezone.now() + timedelta(seconds=60)
     WebhookEndpoint.objects.filter(pk=endpoint.pk).update(lease_expires_at=held)
 
     assert deliver_endpoint(endpoint.pk) == "leased"
-    assert webhook_receiver.requests("/a") == []
+    assert merchant_receiver.requests("/a") == []
     assert deliveries_sweep() == 0  # a live lease: nothing to queue
 
     WebhookEndpoint.objects.filter(pk=endpoint.pk).update(lease_expires_at=timezone.now() - timedelta(seconds=1))
@@ -117,9 +117,9 @@ def test_a_dead_workers_lease_runs_out_and_another_worker_continues(webhook_rece
     assert pending(endpoint) == []
 
 
-def test_a_delivery_sent_but_not_recorded_is_sent_again_at_least_once(webhook_receiver, monkeypatch) -> None:
+def test_a_delivery_sent_but_not_recorded_is_sent_again_at_least_once(merchant_receiver, monkeypatch) -> None:
     """The worker dies between the receiver's answer and the record: the same webhook-id comes again."""
-    endpoint, _ = endpoint_at(webhook_receiver.endpoint_url("/a"))
+    endpoint, _ = endpoint_at(merchant_receiver.endpoint_url("/a"))
     endpoint.events = ["refund.created"]
     endpoint.save(update_fields=["events"])
     refund_with_events()
@@ -135,14 +135,14 @@ def test_a_delivery_sent_but_not_recorded_is_sent_again_at_least_once(webhook_re
 
     assert deliver_endpoint(endpoint.pk) == "sent"
 
-    first, again = webhook_receiver.requests("/a")
+    first, again = merchant_receiver.requests("/a")
     assert first["webhook_id"] == again["webhook_id"] and again["duplicate"]
     assert endpoint.deliveries.get().status == DeliveryStatus.DELIVERED
 
 
-def test_the_sweeper_queues_due_retries_once(webhook_receiver) -> None:
-    webhook_receiver.set_mode("/a", status=500)
-    endpoint, _ = endpoint_at(webhook_receiver.endpoint_url("/a"))
+def test_the_sweeper_queues_due_retries_once(merchant_receiver) -> None:
+    merchant_receiver.set_mode("/a", status=500)
+    endpoint, _ = endpoint_at(merchant_receiver.endpoint_url("/a"))
     refund_with_events()
     deliver_endpoint(endpoint.pk)
     assert deliveries_sweep() == 0  # backing off: nothing due

@@ -16,10 +16,10 @@ def _value(name: str, **labels: str) -> float:
     return REGISTRY.get_sample_value(name, labels) or 0.0
 
 
-def test_attempts_and_the_backlog_are_measured(webhook_receiver, settings) -> None:
+def test_attempts_and_the_backlog_are_measured(merchant_receiver, settings) -> None:
     settings.WEBHOOKS_ALLOW_PRIVATE_URLS = True
-    webhook_receiver.set_mode("/a", status=500)
-    endpoint, _ = endpoint_at(webhook_receiver.endpoint_url("/a"))
+    merchant_receiver.set_mode("/a", status=500)
+    endpoint, _ = endpoint_at(merchant_receiver.endpoint_url("/a"))
     refund_with_events()
     failed_before = _value("webhook_attempts_total", outcome="http_error")
     timed_before = _value("webhook_attempt_seconds_count")

@@ -28,14 +28,14 @@ def _headers(request: dict) -> dict[str, str]:
     return {name.lower(): value for name, value in request["headers"].items()}
 
 
-def test_every_event_arrives_once_signed_and_verifiable(webhook_receiver) -> None:
-    endpoint, secret = endpoint_at(webhook_receiver.endpoint_url("/a"))
+def test_every_event_arrives_once_signed_and_verifiable(merchant_receiver) -> None:
+    endpoint, secret = endpoint_at(merchant_receiver.endpoint_url("/a"))
     refund = refund_with_events()
     events = list(Event.objects.filter(refund=refund).order_by("sequence"))
 
     assert deliver_endpoint(endpoint.pk) == "sent"
 
-    got = webhook_receiver.requests("/a")
+    got = merchant_receiver.requests("/a")
     assert [r["webhook_id"] for r in got] == [e.public_id for e in events]
     for request, event in zip(got, events, strict=True):
         headers = _headers(request)
@@ -50,31 +50,31 @@ def test_every_event_arrives_once_signed_and_verifiable(webhook_receiver) -> Non
     assert attempt.latency_ms is not None and '"received"' in attempt.response_excerpt
 
 
-def test_during_a_rotation_both_secrets_sign_and_each_alone_verifies(webhook_receiver) -> None:
+def test_during_a_rotation_both_secrets_sign_and_each_alone_verifies(merchant_receiver) -> None:
     old = secret_new()
     endpoint, new = endpoint_at(
-        webhook_receiver.endpoint_url("/a"), previous_secrets=[previous_secret_entry(sealed=secret_seal(old))]
+        merchant_receiver.endpoint_url("/a"), previous_secrets=[previous_secret_entry(sealed=secret_seal(old))]
     )
     refund_with_events()
 
     deliver_endpoint(endpoint.pk)
 
-    request = webhook_receiver.requests("/a")[0]
+    request = merchant_receiver.requests("/a")[0]
     headers = _headers(request)
     assert len(headers["webhook-signature"].split(" ")) == 2
     Webhook(new).verify(request["body"], headers)
     Webhook(old).verify(request["body"], headers)
 
 
-def test_after_the_overlap_only_the_new_secret_signs(webhook_receiver) -> None:
+def test_after_the_overlap_only_the_new_secret_signs(merchant_receiver) -> None:
     old = secret_new()
     expired = previous_secret_entry(sealed=secret_seal(old), now=timezone.now() - timedelta(hours=25))
-    endpoint, new = endpoint_at(webhook_receiver.endpoint_url("/a"), previous_secrets=[expired])
+    endpoint, new = endpoint_at(merchant_receiver.endpoint_url("/a"), previous_secrets=[expired])
     refund_with_events()
 
     deliver_endpoint(endpoint.pk)
 
-    request = webhook_receiver.requests("/a")[0]
+    request = merchant_receiver.requests("/a")[0]
     headers = _headers(request)
     assert len(headers["webhook-signature"].split(" ")) == 1
     Webhook(new).verify(request["body"], headers)
@@ -82,27 +82,27 @@ def test_after_the_overlap_only_the_new_secret_signs(webhook_receiver) -> None:
         Webhook(old).verify(request["body"], headers)
 
 
-def test_the_receiver_page_shows_the_signature_verified(webhook_receiver) -> None:
-    endpoint, secret = endpoint_at(webhook_receiver.endpoint_url("/a"))
-    webhook_receiver.set_secrets([secret], path="/a")
+def test_the_receiver_page_shows_the_signature_verified(merchant_receiver) -> None:
+    endpoint, secret = endpoint_at(merchant_receiver.endpoint_url("/a"))
+    merchant_receiver.set_secrets([secret], path="/a")
     refund_with_events()
 
     deliver_endpoint(endpoint.pk)
 
-    assert all(r["signature_verified"] for r in webhook_receiver.requests("/a"))
-    assert "✓" in webhook_receiver.page()
+    assert all(r["signature_verified"] for r in merchant_receiver.requests("/a"))
+    assert "✓" in merchant_receiver.page()
 
 
-def test_one_merchants_endpoint_gets_none_of_anothers_events(webhook_receiver) -> None:
+def test_one_merchants_endpoint_gets_none_of_anothers_events(merchant_receiver) -> None:
     from refunds.models import Merchant
 
     other = Merchant.objects.create(slug="other-shop", name="Other")
-    mine, _ = endpoint_at(webhook_receiver.endpoint_url("/a"))
-    theirs, _ = endpoint_at(webhook_receiver.endpoint_url("/b"), merchant=other)
+    mine, _ = endpoint_at(merchant_receiver.endpoint_url("/a"))
+    theirs, _ = endpoint_at(merchant_receiver.endpoint_url("/b"), merchant=other)
     refund_with_events()
 
     deliver_endpoint(mine.pk)
     deliver_endpoint(theirs.pk)
 
-    assert webhook_receiver.requests("/a")
-    assert webhook_receiver.requests("/b") == []
+    assert merchant_receiver.requests("/a")
+    assert merchant_receiver.requests("/b") == []

@@ -14,7 +14,7 @@ from tests.events.webhook_setup import endpoint_at, pending, refund_with_events
 pytestmark = pytest.mark.django_db
 
 
-def _registered_then_repointed(webhook_receiver, settings, url: str) -> WebhookEndpoint:
+def _registered_then_repointed(merchant_receiver, settings, url: str) -> WebhookEndpoint:
     """An endpoint registered with a public URL, whose row now points at our own loopback receiver."""
     settings.WEBHOOKS_ALLOW_PRIVATE_URLS = False
     endpoint, _ = endpoint_at("https://hooks.example.com/a")
@@ -27,26 +27,26 @@ def _registered_then_repointed(webhook_receiver, settings, url: str) -> WebhookE
     "template",
     ["https://127.0.0.1:{port}/a", "http://127.0.0.1:{port}/a", "https://localhost:{port}/a", "http://[::1]:{port}/a"],
 )
-def test_a_private_address_is_refused_without_any_request(webhook_receiver, settings, template) -> None:
-    endpoint = _registered_then_repointed(webhook_receiver, settings, template.format(port=webhook_receiver.port))
+def test_a_private_address_is_refused_without_any_request(merchant_receiver, settings, template) -> None:
+    endpoint = _registered_then_repointed(merchant_receiver, settings, template.format(port=merchant_receiver.port))
 
     deliver_endpoint(endpoint.pk)
 
-    assert webhook_receiver.requests() == []
+    assert merchant_receiver.requests() == []
     attempts = list(WebhookAttempt.objects.filter(endpoint=endpoint))
     assert attempts and all(a.error.startswith("refused: ") and a.status_code is None for a in attempts)
     assert all(d.attempts == 1 for d in pending(endpoint))  # retried later, like any failure
 
 
-def test_the_metadata_service_address_is_refused(webhook_receiver, settings) -> None:
-    endpoint = _registered_then_repointed(webhook_receiver, settings, "https://169.254.169.254/latest/meta-data/")
+def test_the_metadata_service_address_is_refused(merchant_receiver, settings) -> None:
+    endpoint = _registered_then_repointed(merchant_receiver, settings, "https://169.254.169.254/latest/meta-data/")
 
     deliver_endpoint(endpoint.pk)
 
     assert "169.254.169.254" in WebhookAttempt.objects.filter(endpoint=endpoint).first().error
 
 
-def test_the_request_goes_to_the_address_checked_with_the_name_as_host(webhook_receiver, settings, monkeypatch) -> None:
+def test_the_request_goes_to_the_checked_address_named_as_host(merchant_receiver, settings, monkeypatch) -> None:
     """A name is resolved once per attempt, and that very address is connected to: no second lookup to rebind."""
     settings.WEBHOOKS_ALLOW_PRIVATE_URLS = True
     real = socket.getaddrinfo
@@ -61,14 +61,14 @@ def test_the_request_goes_to_the_address_checked_with_the_name_as_host(webhook_r
         return real(host, *args, **kwargs)
 
     monkeypatch.setattr(socket, "getaddrinfo", resolver)
-    endpoint, _ = endpoint_at(f"http://hooks.merchant.test:{webhook_receiver.port}/a")
+    endpoint, _ = endpoint_at(f"http://hooks.merchant.test:{merchant_receiver.port}/a")
     endpoint.events = ["refund.created"]
     endpoint.save(update_fields=["events"])
     refund_with_events()
 
     deliver_endpoint(endpoint.pk)
 
-    (request,) = webhook_receiver.requests("/a")
-    assert request["headers"]["Host"] == f"hooks.merchant.test:{webhook_receiver.port}"
+    (request,) = merchant_receiver.requests("/a")
+    assert request["headers"]["Host"] == f"hooks.merchant.test:{merchant_receiver.port}"
     assert lookups == ["hooks.merchant.test"]
     assert endpoint.deliveries.get().status == DeliveryStatus.DELIVERED
