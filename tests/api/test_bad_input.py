@@ -108,7 +108,7 @@ def test_a_refund_amount_beyond_bigint_is_a_400(merchant):
 # --- every POST endpoint, taken from the URL patterns ---------------------------------------------
 
 # Operations that take no body (schema: request=None): they ignore one and answer as without it.
-BODILESS = {"api:refund-submit"}
+BODILESS = {"api:refund-submit", "api:webhook-endpoint-rotate-secret"}
 API_POSTS = [r for r in routes("v1/") if "post" in r.methods]
 
 
@@ -133,7 +133,20 @@ def ids(merchant) -> dict[str, str]:
         HTTP_IDEMPOTENCY_KEY="k-ids",
     )
     assert created.status_code == 202, created.content[:300]
-    return {"order_id": "A-1", "refund_id": created.json()["refund_id"]}
+    endpoint = merchant.post(
+        "/v1/webhook_endpoints",
+        {"url": "https://93.184.215.14/hooks", "events": ["refund.*"]},
+        format="json",
+        HTTP_IDEMPOTENCY_KEY="k-endpoint",
+    )
+    assert endpoint.status_code == 201, endpoint.content[:300]
+    event = merchant.get("/v1/events").json()["data"][0]
+    return {
+        "order_id": "A-1",
+        "refund_id": created.json()["refund_id"],
+        "event_id": event["id"],
+        "endpoint_id": endpoint.json()["id"],
+    }
 
 
 def test_every_api_post_endpoint_is_covered():

@@ -29,6 +29,7 @@ from schemathesis.checks import CHECKS, load_all_checks
 from schemathesis.config import SchemathesisConfig
 from schemathesis.core.parameters import ParameterLocation
 
+from api.pagination import unknown_cursor
 from api.serializers import CROSS_FIELD_RULES
 from core.money import MAX_AMOUNT_MINOR
 from refunds.enums import Role
@@ -74,6 +75,11 @@ def _messages(errors: object) -> Iterator[str]:
         yield str(errors)
 
 
+UNKNOWN_CURSOR = unknown_cursor("x").details["fields"]
+# A URL every SSRF rule accepts without a DNS lookup (a public address, written as such).
+ENDPOINT_URL = "https://93.184.215.14/hooks/fuzz"
+
+
 @schemathesis.check
 def no_valid_request_refused_as_malformed(ctx, response, case) -> None:
     """A request the schema allows is refused by the serializers (`details.fields`) only for a cross-field rule.
@@ -85,6 +91,8 @@ def no_valid_request_refused_as_malformed(ctx, response, case) -> None:
     if case.meta is None or not case.meta.generation.mode.is_positive or response.status_code != 400:
         return None
     fields = response.json().get("details", {}).get("fields")
+    if fields == UNKNOWN_CURSOR:
+        return None  # a well-formed `after` that names none of the caller's items: a refusal of the data, documented
     unexplained = set(_messages(fields)) - CROSS_FIELD_RULES if fields else set()
     assert not unexplained, f"valid data refused as malformed: {fields}"
     return None
@@ -118,6 +126,12 @@ class RealObjects:
         approved = [self._refund(requester, order, "not_received", 10 + n) for n, order in enumerate(self.orders)]
         payout = self._refund(requester, manual, "not_received", 20)
         self.refunds = [*review, *approved, payout]
+        decider = ApiClient(url, self.key)
+        # Every refund above wrote events; two endpoints of the merchant receive them.
+        events = decider.get("/v1/events?limit=100")
+        assert events.status_code == 200, events.text
+        self.events = [event["id"] for event in events.json()["data"]]
+        self.endpoints = [self._endpoint(decider, n) for n in range(2)]
 
     @staticmethod
     def _order(client: ApiClient, n: int, provider: str | None = None) -> str:
@@ -149,6 +163,16 @@ class RealObjects:
         return response.json()["refund_id"]
 
     @staticmethod
+    def _endpoint(client: ApiClient, n: int) -> str:
+        response = client.post(
+            "/v1/webhook_endpoints",
+            {"url": f"{ENDPOINT_URL}/{n}", "events": ["refund.*"]},
+            **{"Idempotency-Key": f"fuzz-endpoint-{n}"},
+        )
+        assert response.status_code == 201, response.text
+        return response.json()["id"]
+
+    @staticmethod
     def pick(choices: list, drawn: object) -> object:
         """One of `choices`, the same for the same drawn value (the run stays deterministic)."""
         return choices[zlib.crc32(repr(drawn).encode()) % len(choices)]
@@ -177,7 +201,12 @@ def point_at_real_objects(case, objects: RealObjects) -> None:
     path = case.meta.components.get(ParameterLocation.PATH) if case.meta else None
     if path is not None and path.mode.is_positive:
         # The drawn id stays one of the choices: an id of nobody's is the documented 404.
-        for name, real in (("order_id", objects.orders), ("refund_id", objects.refunds)):
+        for name, real in (
+            ("order_id", objects.orders),
+            ("refund_id", objects.refunds),
+            ("event_id", objects.events),
+            ("endpoint_id", objects.endpoints),
+        ):
             if name in case.path_parameters:
                 drawn = case.path_parameters[name]
                 case.path_parameters[name] = objects.pick([*real, drawn], drawn)
@@ -190,6 +219,12 @@ def point_at_real_objects(case, objects: RealObjects) -> None:
         and case.path.endswith("/refunds")
     ):
         case.body["currency"] = "USD"
+    if body is not None and body.mode.is_positive and isinstance(case.body, dict):
+        # A drawn URL is refused by the SSRF rules (or does not resolve); a drawn endpoint id is nobody's.
+        if "url" in case.body and case.path.startswith("/v1/webhook_endpoints"):
+            case.body["url"] = objects.pick([ENDPOINT_URL, case.body["url"]], case.body["url"])
+        if "endpoint" in case.body and case.path.endswith("/redeliver"):
+            case.body["endpoint"] = objects.pick([*objects.endpoints, case.body["endpoint"]], case.body["endpoint"])
 
 
 @schema.parametrize()
