@@ -3,7 +3,7 @@
 One stack for the module, run as production runs it (gunicorn, a Celery
 worker with beat that leaves the webhooks queue alone, a webhooks worker in
 threads, the provider simulator), with WEBHOOKS_ALLOW_PRIVATE_URLS=1 so its
-endpoints may be the webhook receiver on loopback (devtools.webhook_receiver,
+endpoints may be the webhook receiver on loopback (devtools.merchant_receiver,
 a real HTTP server). Each delivery is checked the way a merchant would check
 it: `standardwebhooks.Webhook(secret).verify(body, headers)`.
 """
@@ -85,8 +85,8 @@ def _types(events: list[dict]) -> list[str]:
     return [e["type"] for e in events if e["type"] != "refund.updated" or e["data"]["state"] != "provider_pending"]
 
 
-def test_every_transition_arrives_once_signed_and_verifiable(stack, stack_merchant, decider, webhook_receiver):
-    _, secret = register_endpoint(stack_merchant, webhook_receiver.endpoint_url("/hooks"))
+def test_every_transition_arrives_once_signed_and_verifiable(stack, stack_merchant, decider, merchant_receiver):
+    _, secret = register_endpoint(stack_merchant, merchant_receiver.endpoint_url("/hooks"))
 
     approved = _reviewed(stack_merchant, "j15-approved")
     assert decider.post(f"/v1/refunds/{approved}/decision", {"decision": "approve"}).status_code == 200
@@ -105,7 +105,7 @@ def test_every_transition_arrives_once_signed_and_verifiable(stack, stack_mercha
     }
 
     listed = listed_events(stack_merchant)
-    requests_ = _arrived(webhook_receiver, "/hooks", {e["id"] for e in listed})
+    requests_ = _arrived(merchant_receiver, "/hooks", {e["id"] for e in listed})
     received = verified_deliveries(requests_, secret)
 
     # Once each: one request per event (no webhook-id twice), and exactly the events the API lists.
@@ -133,12 +133,12 @@ def test_every_transition_arrives_once_signed_and_verifiable(stack, stack_mercha
     assert WebhookAttempt.objects.count() == len(listed)
 
 
-def test_after_a_rotation_either_secret_alone_verifies(stack, stack_merchant, webhook_receiver):
-    endpoint_id, old = register_endpoint(stack_merchant, webhook_receiver.endpoint_url("/rotating"))
+def test_after_a_rotation_either_secret_alone_verifies(stack, stack_merchant, merchant_receiver):
+    endpoint_id, old = register_endpoint(stack_merchant, merchant_receiver.endpoint_url("/rotating"))
     order_id, _ = push_order(stack_merchant, mode="ok", amount_minor=3000)
     before = create_refund(stack_merchant, order_id, 1000)
     wait_state(stack_merchant, before, {"completed"})
-    first = _arrived(webhook_receiver, "/rotating", {e["id"] for e in listed_events(stack_merchant)})
+    first = _arrived(merchant_receiver, "/rotating", {e["id"] for e in listed_events(stack_merchant)})
     verified_deliveries(first, old)
 
     rotated = stack_merchant.post(f"/v1/webhook_endpoints/{endpoint_id}/rotate_secret", {})
@@ -149,7 +149,7 @@ def test_after_a_rotation_either_secret_alone_verifies(stack, stack_merchant, we
     during = create_refund(stack_merchant, order_id, 1000)
     wait_state(stack_merchant, during, {"completed"})
     after_ids = {e["id"] for e in _of(listed_events(stack_merchant), during)}
-    requests_ = [r for r in _arrived(webhook_receiver, "/rotating", after_ids) if r["webhook_id"] in after_ids]
+    requests_ = [r for r in _arrived(merchant_receiver, "/rotating", after_ids) if r["webhook_id"] in after_ids]
 
     assert len(requests_) == len(after_ids) >= 4
     verified_deliveries(requests_, old)  # the receiver not switched over yet
@@ -160,14 +160,14 @@ def test_after_a_rotation_either_secret_alone_verifies(stack, stack_merchant, we
         verified_deliveries(first, new)  # signed before the rotation: the old secret only
 
 
-def test_a_private_url_is_refused_without_the_setting(stack, stack_merchant, webhook_receiver):
+def test_a_private_url_is_refused_without_the_setting(stack, stack_merchant, merchant_receiver):
     # The same app and database, served without WEBHOOKS_ALLOW_PRIVATE_URLS (production's default).
     strict = GunicornServer(env={**stack.env, "WEBHOOKS_ALLOW_PRIVATE_URLS": "0"}, workers=1)
     strict.start()
     try:
         client = ApiClient(strict.url, api_key("strict-merchant"))
         for url in (
-            webhook_receiver.endpoint_url("/private"),  # http://127.0.0.1:<port>/private
+            merchant_receiver.endpoint_url("/private"),  # http://127.0.0.1:<port>/private
             "https://127.0.0.1/hooks",
             "https://10.0.0.8/hooks",
             "https://169.254.169.254/latest/meta-data/",
@@ -184,14 +184,14 @@ def test_a_private_url_is_refused_without_the_setting(stack, stack_merchant, web
         strict.stop()
     assert not WebhookEndpoint.objects.exists()
     # With the setting (the stack), the receiver's loopback URL is accepted: the refusal was the rule, not the URL.
-    register_endpoint(stack_merchant, webhook_receiver.endpoint_url("/private"))
+    register_endpoint(stack_merchant, merchant_receiver.endpoint_url("/private"))
 
 
-def test_one_merchant_never_sees_another_merchants_events(stack, transactional_db, webhook_receiver):
+def test_one_merchant_never_sees_another_merchants_events(stack, transactional_db, merchant_receiver):
     acme = merchant_client(stack.url, "j15-acme")
     globex = merchant_client(stack.url, "j15-globex")
-    _, acme_secret = register_endpoint(acme, webhook_receiver.endpoint_url("/a"))
-    _, globex_secret = register_endpoint(globex, webhook_receiver.endpoint_url("/b"))
+    _, acme_secret = register_endpoint(acme, merchant_receiver.endpoint_url("/a"))
+    _, globex_secret = register_endpoint(globex, merchant_receiver.endpoint_url("/b"))
     refunds = {}
     for client in (acme, globex):
         order_id, _ = push_order(client, mode="ok", amount_minor=5000)
@@ -200,9 +200,9 @@ def test_one_merchant_never_sees_another_merchants_events(stack, transactional_d
         wait_state(client, refund_id, {"completed"})
 
     acme_listed, globex_listed = listed_events(acme), listed_events(globex)
-    acme_received = verified_deliveries(_arrived(webhook_receiver, "/a", {e["id"] for e in acme_listed}), acme_secret)
+    acme_received = verified_deliveries(_arrived(merchant_receiver, "/a", {e["id"] for e in acme_listed}), acme_secret)
     globex_received = verified_deliveries(
-        _arrived(webhook_receiver, "/b", {e["id"] for e in globex_listed}), globex_secret
+        _arrived(merchant_receiver, "/b", {e["id"] for e in globex_listed}), globex_secret
     )
 
     assert {e["data"]["refund_id"] for e in acme_listed} == {refunds[acme]}
@@ -219,34 +219,34 @@ def test_one_merchant_never_sees_another_merchants_events(stack, transactional_d
     assert Event.objects.count() == len(acme_listed) + len(globex_listed)
 
 
-def test_a_slow_endpoint_never_delays_another_merchants(stack, transactional_db, webhook_receiver):
+def test_a_slow_endpoint_never_delays_another_merchants(stack, transactional_db, merchant_receiver):
     slow = merchant_client(stack.url, "j15-slow")
     quick = merchant_client(stack.url, "j15-quick")
-    slow_endpoint, slow_secret = register_endpoint(slow, webhook_receiver.endpoint_url("/slow"))
-    _, quick_secret = register_endpoint(quick, webhook_receiver.endpoint_url("/quick"))
+    slow_endpoint, slow_secret = register_endpoint(slow, merchant_receiver.endpoint_url("/slow"))
+    _, quick_secret = register_endpoint(quick, merchant_receiver.endpoint_url("/quick"))
     # The slow merchant's server takes its time: each request waits until the test lets it answer.
-    webhook_receiver.set_mode("/slow", hold=True, delay_seconds=HELD_SECONDS)
+    merchant_receiver.set_mode("/slow", hold=True, delay_seconds=HELD_SECONDS)
     try:
         order_id, _ = push_order(slow, mode="ok", amount_minor=5000)
         slow_refund = create_refund(slow, order_id, 2000)
-        in_flight = webhook_receiver.wait_for_requests("/slow", 1)
+        in_flight = merchant_receiver.wait_for_requests("/slow", 1)
         assert len(in_flight) == 1
 
         order_id, _ = push_order(quick, mode="ok", amount_minor=5000)
         quick_refund = create_refund(quick, order_id, 2000)
         wait_state(quick, quick_refund, {"completed"})
         quick_listed = listed_events(quick)
-        verified_deliveries(_arrived(webhook_receiver, "/quick", {e["id"] for e in quick_listed}), quick_secret)
+        verified_deliveries(_arrived(merchant_receiver, "/quick", {e["id"] for e in quick_listed}), quick_secret)
 
         # Every event of the quick merchant arrived while the slow one's first delivery was still unanswered:
         # no attempt of it is recorded yet, and nothing more of the slow merchant was sent meanwhile.
         assert not WebhookAttempt.objects.filter(endpoint__public_id=slow_endpoint).exists()
-        assert [r["id"] for r in webhook_receiver.requests("/slow")] == [in_flight[0]["id"]]
+        assert [r["id"] for r in merchant_receiver.requests("/slow")] == [in_flight[0]["id"]]
     finally:
-        webhook_receiver.set_mode("/slow", status=200)  # answers now, and lets the held request answer
+        merchant_receiver.set_mode("/slow", status=200)  # answers now, and lets the held request answer
 
     wait_state(slow, slow_refund, {"completed"})
     slow_listed = listed_events(slow)
-    verified_deliveries(_arrived(webhook_receiver, "/slow", {e["id"] for e in slow_listed}), slow_secret)
+    verified_deliveries(_arrived(merchant_receiver, "/slow", {e["id"] for e in slow_listed}), slow_secret)
     first = WebhookAttempt.objects.filter(endpoint__public_id=slow_endpoint).order_by("started_at", "pk").first()
     assert first is not None and first.succeeded and first.status_code == 200

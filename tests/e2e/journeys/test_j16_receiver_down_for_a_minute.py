@@ -49,18 +49,18 @@ def stack(django_db_setup, django_db_blocker):
     running.stop()
 
 
-def test_a_receiver_down_for_a_minute_gets_every_event_afterwards(stack, stack_merchant, webhook_receiver):
+def test_a_receiver_down_for_a_minute_gets_every_event_afterwards(stack, stack_merchant, merchant_receiver):
     decider = ApiClient(stack.url, api_key("decider", role=Role.AGENT))
-    _, secret = register_endpoint(stack_merchant, webhook_receiver.endpoint_url("/hooks"))
+    _, secret = register_endpoint(stack_merchant, merchant_receiver.endpoint_url("/hooks"))
     order_id, _ = push_order(stack_merchant, mode="ok", amount_minor=5000)
     wait_state(stack_merchant, create_refund(stack_merchant, order_id, 2000), {"completed"})
     before = {e["id"] for e in listed_events(stack_merchant)}
     wait_for(
-        lambda: before <= {r["webhook_id"] for r in webhook_receiver.requests("/hooks")},
+        lambda: before <= {r["webhook_id"] for r in merchant_receiver.requests("/hooks")},
         message="the events before the outage to arrive",
     )
 
-    webhook_receiver.stop()
+    merchant_receiver.stop()
     down_at = time.monotonic()
     finals: dict[str, str] = {}
     # The merchant's business goes on while its receiver is down: refunds asked for, decided, completed.
@@ -85,14 +85,14 @@ def test_a_receiver_down_for_a_minute_gets_every_event_afterwards(stack, stack_m
     assert len(wanted) >= 4 * len(finals) // 2  # created + decided (+ submitted, completed) each
     assert WebhookDelivery.objects.filter(status="delivered").count() <= len(before)  # none got through
 
-    webhook_receiver.start()  # the same port, empty
+    merchant_receiver.start()  # the same port, empty
 
     def arrived() -> int:
-        return len(wanted & {r["webhook_id"] for r in webhook_receiver.requests("/hooks")})
+        return len(wanted & {r["webhook_id"] for r in merchant_receiver.requests("/hooks")})
 
     wait_for_progress(arrived, target=len(wanted), stall_timeout=60, message="the events written while it was down")
     received = verified_deliveries(
-        [r for r in webhook_receiver.requests("/hooks") if r["webhook_id"] in wanted], secret
+        [r for r in merchant_receiver.requests("/hooks") if r["webhook_id"] in wanted], secret
     )
     assert {e["id"] for e in received} == wanted
     wait_for(
