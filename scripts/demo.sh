@@ -1,17 +1,24 @@
 #!/usr/bin/env bash
 # Run Refund desk on the embedded default: SQLite, Celery on kombu's filesystem
-# transport, the provider simulator, gunicorn. Ctrl-C stops everything.
+# transport (a worker, and one for merchants' webhooks), the provider and Slack
+# simulators, a webhook receiver standing in for the merchant's system, gunicorn.
+# Ctrl-C stops everything.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=.venv/bin/python
 PORT="${PORT:-8000}"
 SIM_PORT="${SIM_PORT:-8765}"
 SLACK_SIM_PORT="${SLACK_SIM_PORT:-8790}"
+WEBHOOK_RECEIVER_PORT="${WEBHOOK_RECEIVER_PORT:-8791}"
 export DJANGO_SETTINGS_MODULE=config.settings.base
 export DEBUG="${DEBUG:-1}"
 export APP_BASE_URL="${APP_BASE_URL:-http://127.0.0.1:${PORT}}"
 export PROVIDER_API_BASE="${PROVIDER_API_BASE:-http://127.0.0.1:${SIM_PORT}}"
 unset DATABASE_URL CELERY_BROKER_URL REDIS_URL
+# The demo's merchant endpoint is the receiver on loopback over http: allowed here only (docs/webhooks.md "SSRF").
+export WEBHOOKS_ALLOW_PRIVATE_URLS=1
+WEBHOOKS_QUEUE="${CELERY_TASK_DEFAULT_QUEUE:-celery}.webhooks"
+DEMO_WEBHOOK_URL="http://127.0.0.1:${WEBHOOK_RECEIVER_PORT}/demo-merchant"
 # Without a Slack app of your own, the demo's "Slack" is the simulator (docs/slack.md).
 SLACK_SIM=""
 if [ -z "${SLACK_BOT_TOKEN:-}" ]; then
@@ -24,7 +31,17 @@ mkdir -p var/broker/out var/broker/processed var/log
 
 $PY manage.py migrate --noinput -v 0
 $PY scripts/compile_messages.py >/dev/null
-SEED_OUTPUT="$($PY manage.py seed_demo 2>var/log/seed.log)"
+# The default merchant's endpoint on the receiver first, so the seeded refunds' events reach it too;
+# its signing secrets go to a file for the receiver's ✓.
+WEBHOOK_SEED="$($PY manage.py seed_demo_webhooks --url "$DEMO_WEBHOOK_URL" \
+  --secrets-file var/demo_webhook_secrets 2>var/log/seed.log)"
+SEED_OUTPUT="${WEBHOOK_SEED}"$'\n'"$($PY manage.py seed_demo 2>>var/log/seed.log)"
+receiver_secrets=()
+if [ -f var/demo_webhook_secrets ]; then
+  while read -r secret; do
+    [ -n "$secret" ] && receiver_secrets+=(--secret "$secret")
+  done <var/demo_webhook_secrets
+fi
 
 pids=()
 cleanup() { kill "${pids[@]}" 2>/dev/null || true; wait 2>/dev/null || true; }
@@ -46,7 +63,18 @@ if [ -n "$SLACK_SIM" ] && $PY manage.py help run_slack_sim >/dev/null 2>&1; then
     >var/log/slack_sim.log 2>&1 &
   pids+=($!)
 fi
-.venv/bin/celery -A config worker --loglevel=INFO --concurrency=2 >var/log/worker.log 2>&1 &
+if $PY manage.py help run_webhook_receiver >/dev/null 2>&1; then
+  $PY manage.py run_webhook_receiver --port "$WEBHOOK_RECEIVER_PORT" "${receiver_secrets[@]}" \
+    >var/log/webhook_receiver.log 2>&1 &
+  pids+=($!)
+fi
+# Merchants' webhooks in a worker of their own (threads: each delivery mostly waits on the merchant's
+# answer); the other worker leaves their queue alone, so a slow endpoint never holds a refund back.
+.venv/bin/celery -A config worker --loglevel=INFO --concurrency=2 -X "$WEBHOOKS_QUEUE" -n "main@%h" \
+  >var/log/worker.log 2>&1 &
+pids+=($!)
+.venv/bin/celery -A config worker --loglevel=INFO -Q "$WEBHOOKS_QUEUE" -P threads --concurrency=4 -n "webhooks@%h" \
+  >var/log/webhooks_worker.log 2>&1 &
 pids+=($!)
 .venv/bin/celery -A config beat --loglevel=INFO --schedule var/celerybeat-schedule >var/log/beat.log 2>&1 &
 pids+=($!)
@@ -74,10 +102,12 @@ if [ -n "$SLACK_SIM" ]; then
 INFO
 fi
 cat <<INFO
+  Webhooks:       http://127.0.0.1:${WEBHOOK_RECEIVER_PORT}/_recv/
+                  (the default merchant's endpoint ${DEMO_WEBHOOK_URL}: every refund event, ✓ = signature verified)
   Logs:           var/log/
 
 ${SEED_OUTPUT}
 
-  Ctrl-C stops web, worker, beat and simulator.
+  Ctrl-C stops web, workers, beat, simulators and the webhook receiver.
 INFO
 wait -n "${pids[@]}"

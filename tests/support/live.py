@@ -2,7 +2,8 @@
 
 Every set of processes a test starts (one live server, one stack) gets a
 namespace of its own: its Celery queues are `<namespace>`,
-`<namespace>.provider` and `<namespace>.email`, and its cache keys carry the
+`<namespace>.provider`, `<namespace>.email`, `<namespace>.slack` and
+`<namespace>.webhooks`, and its cache keys carry the
 namespace as prefix (config/settings/test.py reads both from the
 environment). So a worker consumes only the tasks of its own stack, never one
 left behind by an earlier stack or sent by the test process, and a breaker
@@ -68,7 +69,12 @@ def app_env(*, namespace: str, **extra: str) -> dict[str, str]:
 
 def queue_names(namespace: str) -> list[str]:
     """The queues config/settings/base.py derives from CELERY_TASK_DEFAULT_QUEUE."""
-    return [namespace, f"{namespace}.provider", f"{namespace}.email", f"{namespace}.slack"]
+    return [namespace, f"{namespace}.provider", f"{namespace}.email", f"{namespace}.slack", webhooks_queue(namespace)]
+
+
+def webhooks_queue(namespace: str) -> str:
+    """The namespace's CELERY_WEBHOOKS_QUEUE: merchants' webhook deliveries (events.delivery)."""
+    return f"{namespace}.webhooks"
 
 
 def delete_queues(namespace: str) -> None:
@@ -247,21 +253,43 @@ def point_provider_at(settings, simulator: Simulator, *, timeout: float) -> None
 
 
 class CeleryWorker:
-    """A real Celery worker process (with embedded beat for the sweeper)."""
+    """A real Celery worker process (with embedded beat for the sweeper).
+
+    Without `queues` it consumes every queue of its namespace (CELERY_TASK_QUEUES)
+    but those in `exclude_queues`; `pool` is Celery's `-P` (prefork when None).
+    A webhooks worker is `queues=[webhooks_queue(ns)], pool="threads"`, as in
+    production (docs/operations.md "Processes").
+    """
 
     def __init__(
-        self, *, env: dict[str, str], schedule_dir: Path, concurrency: int = 2, beat: bool = True, name: str = "w1"
+        self,
+        *,
+        env: dict[str, str],
+        schedule_dir: Path,
+        concurrency: int = 2,
+        beat: bool = True,
+        name: str = "w1",
+        queues: list[str] | None = None,
+        exclude_queues: list[str] | None = None,
+        pool: str | None = None,
     ) -> None:
         self.env, self.concurrency, self.beat, self.name = env, concurrency, beat, name
         self.schedule_dir = schedule_dir
+        self.queues, self.exclude_queues, self.pool = queues or [], exclude_queues or [], pool
         self.process: subprocess.Popen | None = None
 
     def start(self) -> None:
         args = [
             sys.executable, "-m", "celery", "-A", "config", "worker", "--loglevel=WARNING",
-            f"--concurrency={self.concurrency}",  # no -Q: the three queues of its namespace (CELERY_TASK_QUEUES)
+            f"--concurrency={self.concurrency}",
             "-n", f"{self.name}.{self.env['TEST_NAMESPACE']}@%h", "--without-gossip", "--without-mingle",
         ]  # fmt: skip
+        if self.queues:
+            args += ["-Q", ",".join(self.queues)]
+        if self.exclude_queues:
+            args += ["-X", ",".join(self.exclude_queues)]
+        if self.pool:
+            args += ["-P", self.pool]
         if self.beat:
             # Beat's schedule file belongs to this stack: a later stack starts its periodic tasks afresh.
             args += ["-B", "--schedule", str(self.schedule_dir / f"beat-{self.name}")]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import uuid
 
 from tests.refunds.factories import captured_yesterday
 from tests.support.live import ApiClient, wait_for
@@ -63,3 +64,59 @@ def wait_state(client: ApiClient, refund_id: str, states: set[str], timeout: flo
         return body if body["state"] in states else None
 
     return wait_for(current, timeout=timeout, message=f"{refund_id} to reach {states}")
+
+
+# --- Events and webhooks (issue 14) --------------------------------------------------------------
+
+
+def merchant_client(base_url: str, slug: str, *, username: str | None = None) -> ApiClient:
+    """A merchant of its own (onboarded here) and an API client with a key of it holding every scope."""
+    from core.actor import Actor
+    from refunds.services.merchants import merchant_create
+    from tests.refunds.factories import api_key
+
+    merchant_create(slug=slug, name=slug.title(), actor=Actor.system("test"))
+    return ApiClient(base_url, api_key(username or f"{slug}-system", merchant=slug))
+
+
+def register_endpoint(client: ApiClient, url: str, events: list[str] | None = None) -> tuple[str, str]:
+    """Register a webhook endpoint through the API; returns its id (we_…) and its secret (whsec_…, shown once)."""
+    response = client.post(
+        "/v1/webhook_endpoints",
+        {"url": url, "events": events or ["refund.*"], "description": "e2e receiver"},
+        **{"Idempotency-Key": f"endpoint-{uuid.uuid4()}"},
+    )
+    assert response.status_code == 201, response.text
+    body = response.json()
+    return body["id"], body["secret"]
+
+
+def listed_events(client: ApiClient) -> list[dict]:
+    """Every event the key's merchant has, as GET /v1/events pages through them (oldest first)."""
+    events: list[dict] = []
+    after = None
+    while True:
+        response = client.get("/v1/events?limit=100" + (f"&after={after}" if after else ""))
+        assert response.status_code == 200, response.text
+        page = response.json()
+        events += page["data"]
+        if not page["has_more"]:
+            return events
+        after = page["next_after"]
+
+
+def verified_deliveries(requests_: list[dict], *secrets: str) -> list[dict]:
+    """The events of webhook requests a receiver recorded, each verified with every secret given, alone.
+
+    Raises (standardwebhooks' WebhookVerificationError) when any request does not verify with any one of them.
+    """
+    from standardwebhooks.webhooks import Webhook
+
+    events = []
+    for request in requests_:
+        headers = {name.lower(): value for name, value in request["headers"].items()}
+        verified = [Webhook(secret).verify(request["body"], headers) for secret in secrets]
+        assert all(event == verified[0] for event in verified)
+        assert headers["webhook-id"] == verified[0]["id"]
+        events.append(verified[0])
+    return events

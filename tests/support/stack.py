@@ -21,6 +21,7 @@ from tests.support.live import (
     stack_env,
     stack_simulator,
     wait_for,
+    webhooks_queue,
 )
 from tests.support.slack_sim import APPROVALS_CHANNEL, SlackSimulator
 
@@ -32,6 +33,11 @@ class Stack:
     apart: every stack works on the session's test database, and a stack's
     sweeper would hand another stack's outbox messages to its own simulator.
     So one stack runs at a time, and starting a second one is an error.
+
+    `webhooks` is the provider simulator's webhooks to the stack; `webhooks_worker`
+    runs merchants' webhook deliveries as production does: a worker of their own
+    on the webhooks queue (threads pool), which every other worker then leaves
+    alone (`-X`). Without it the main worker consumes that queue too.
     """
 
     _running: ClassVar[Stack | None] = None
@@ -44,6 +50,8 @@ class Stack:
         stall: float = 3.0,
         webhooks: bool = True,
         slack: bool = False,
+        webhooks_worker: bool = False,
+        webhooks_concurrency: int = 8,
         extra_env: dict[str, str] | None = None,
     ) -> None:
         self.namespace = new_namespace("stack")
@@ -69,6 +77,8 @@ class Stack:
         self.env: dict[str, str] = {}
         self.web: GunicornServer | None = None
         self.workers: list[CeleryWorker] = []
+        self.webhooks_worker, self.webhooks_concurrency = webhooks_worker, webhooks_concurrency
+        self.webhook_workers: list[CeleryWorker] = []
 
     @property
     def url(self) -> str:
@@ -103,6 +113,8 @@ class Stack:
             self.web = GunicornServer(env=self.env, workers=self.web_workers, port=self.web_port)
             self.web.start()
             self.add_worker(beat=True, concurrency=self.worker_concurrency)
+            if self.webhooks_worker:
+                self.add_webhooks_worker(concurrency=self.webhooks_concurrency)
         except BaseException:
             self.stop()
             raise
@@ -115,22 +127,60 @@ class Stack:
             concurrency=concurrency,
             beat=beat,
             name=f"w{len(self.workers) + 1}",
+            # With a webhooks worker, a slow merchant endpoint never takes a slot of provider or email work.
+            exclude_queues=[webhooks_queue(self.namespace)] if self.webhooks_worker else None,
         )
         worker.start()
         self.workers.append(worker)
+        return worker
+
+    def add_webhooks_worker(self, *, concurrency: int = 8) -> CeleryWorker:
+        """A worker on the webhooks queue alone, in threads: each delivery mostly waits on a merchant's answer."""
+        if not self.webhooks_worker:
+            raise RuntimeError("the other workers take the webhooks queue: start the stack with webhooks_worker=True")
+        worker = CeleryWorker(
+            env=self.env,
+            schedule_dir=self.directory,
+            concurrency=concurrency,
+            beat=False,
+            name=f"webhooks{len(self.webhook_workers) + 1}",
+            queues=[webhooks_queue(self.namespace)],
+            pool="threads",
+        )
+        worker.start()
+        self.webhook_workers.append(worker)
         return worker
 
     def wait_idle(self, *, timeout: float = 30.0) -> None:
         """Wait until nothing is in flight: no outbox message to deliver, no webhook to post, no task queued.
 
         Called before a test's database flush, so what one test set going
-        cannot write into the next one's (emptied) tables.
+        cannot write into the next one's (emptied) tables. A merchant webhook
+        delivery counts while it is due (or due within a moment) to a live
+        endpoint, or its endpoint is leased by a worker sending to it; one
+        backing off from an endpoint that is down does not: a test leaves its
+        receivers up (or its endpoints deleted) when it wants them drained.
         """
-        from django.db.models import F
+        from datetime import timedelta
 
+        from django.db.models import F
+        from django.utils import timezone
+
+        from events.enums import DeliveryStatus, EndpointStatus
+        from events.models import WebhookDelivery, WebhookEndpoint
         from integrations.models import SlackCard
         from refunds.enums import OutboxStatus
         from refunds.models import OutboxMessage
+
+        def webhooks_idle() -> bool:
+            now = timezone.now()
+            due = WebhookDelivery.objects.filter(
+                status=DeliveryStatus.PENDING,
+                next_attempt_at__lte=now + timedelta(seconds=2),
+                endpoint__status=EndpointStatus.ENABLED,
+                endpoint__deleted_at__isnull=True,
+            )
+            return not due.exists() and not WebhookEndpoint.objects.filter(lease_expires_at__gt=now).exists()
 
         broker = redis.Redis.from_url(self.env.get("CELERY_BROKER_URL") or settings.CELERY_BROKER_URL)
         try:
@@ -140,6 +190,7 @@ class Stack:
                     not OutboxMessage.objects.filter(status=OutboxStatus.PENDING).exists()
                     and (not self.simulator.running or self.simulator.health()["webhooks_pending"] == 0)
                     and sum(broker.llen(queue) for queue in queue_names(self.namespace)) == 0
+                    and webhooks_idle()
                     and (
                         self.slack is None
                         or not self.slack.running
@@ -162,7 +213,7 @@ class Stack:
     def stop(self) -> None:
         try:
             # All shut down side by side (a worker's warm shutdown alone takes about two seconds).
-            processes = [*self.workers, *([self.web] if self.web else [])]
+            processes = [*self.workers, *self.webhook_workers, *([self.web] if self.web else [])]
             for process in processes:
                 process.terminate()
             for process in processes:

@@ -87,7 +87,14 @@ class Command(BaseCommand):
         if merchant is None or not ApiKey.objects.filter(user=merchant, revoked_at__isnull=True).exists():
             _, raw_key = api_key_create(
                 username="merchant",
-                scopes=[Scope.ORDERS_WRITE, Scope.REFUNDS_CREATE, Scope.REFUNDS_READ, Scope.REFUNDS_SUBMIT],
+                scopes=[
+                    Scope.ORDERS_WRITE,
+                    Scope.REFUNDS_CREATE,
+                    Scope.REFUNDS_READ,
+                    Scope.REFUNDS_SUBMIT,
+                    Scope.EVENTS_READ,
+                    Scope.WEBHOOKS_WRITE,
+                ],
                 name="demo merchant system",
             )
         merchant = User.objects.get(username="merchant")
@@ -153,7 +160,9 @@ class Command(BaseCommand):
             self.stdout.write(f"{OUTLET_SLUG} API key (orders:write, refunds:create/read), shown once:")
             self.stdout.write(outlet_key)
         if raw_key:
-            self.stdout.write("Merchant API key (orders:write, refunds:create/read/submit), shown once:")
+            self.stdout.write(
+                "Merchant API key (orders:write, refunds:create/read/submit, events:read, webhooks:write), shown once:"
+            )
             self.stdout.write(raw_key)
 
     def _second_merchant(self, now) -> str | None:
