@@ -81,7 +81,7 @@ WHERE d.endpoint_id = e.id
   AND (d.queued_until IS NULL OR d.queued_until < %(now)s)
   AND e.status = %(enabled)s AND e.deleted_at IS NULL
   AND (e.lease_expires_at IS NULL OR e.lease_expires_at < %(now)s)
-RETURNING d.endpoint_id
+RETURNING endpoint_id
 """  # noqa: S608 - table names come from model metadata, values are parameters
 
 

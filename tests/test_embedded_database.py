@@ -28,6 +28,8 @@ GUARDS = {
     "ledger_posting_no_delete",
     "refunds_refund_state_guard",
     "refunds_payment_guard",
+    "events_event_no_update",
+    "events_event_no_delete",
 }
 
 
@@ -38,6 +40,33 @@ def demo_database(tmp_path_factory) -> Path:
     env.update(DJANGO_SETTINGS_MODULE="config.settings.base", VAR_DIR=str(var), LOG_LEVEL="WARNING")
     subprocess.run([sys.executable, "manage.py", "migrate", "-v", "0"], cwd=ROOT, env=env, check=True, timeout=300)
     return var / "refund_desk.sqlite3"
+
+
+def test_the_hand_written_sql_of_events_runs_on_sqlite(demo_database):
+    """The merchant sequence's upsert and the delivery sweeper's UPDATE … FROM … RETURNING are raw SQL:
+    the demo runs them on SQLite, where a PostgreSQL-only form fails only at run time (issue 14)."""
+    env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "CELERY_BROKER_URL", "REDIS_URL"}}
+    env.update(DJANGO_SETTINGS_MODULE="config.settings.base", VAR_DIR=str(demo_database.parent), LOG_LEVEL="WARNING")
+    script = (
+        "from django.db import transaction\n"
+        "from events.delivery import deliveries_sweep\n"
+        "from events.writer import sequence_next\n"
+        "from refunds.models import Merchant\n"
+        "merchant = Merchant.objects.get(slug='default')\n"
+        "with transaction.atomic():\n"
+        "    print(sequence_next(merchant_id=merchant.pk), sequence_next(merchant_id=merchant.pk))\n"
+        "print(deliveries_sweep())\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "manage.py", "shell", "--no-imports", "-c", script],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.split() == ["1", "2", "0"]
 
 
 def test_every_guard_survives_the_migrations(demo_database):
