@@ -1,0 +1,43 @@
+"""Attack: the merchant's own DNS answers slowly; the 10 s deadline of an attempt does not cover the lookup.
+
+`events.transport.webhook_post` resolves the host (`events.ssrf.url_resolve`, a blocking
+`socket.getaddrinfo` with no timeout of ours) BEFORE it starts its watchdog and its latency clock.
+A merchant whose authoritative name server stalls (each query waits out the resolver's
+timeout × attempts × name servers) holds the webhook worker's slot far longer than
+WEBHOOK_TIMEOUT_SECONDS on every attempt, and the attempt is recorded as a quick success.
+The slow resolver is simulated by wrapping the real getaddrinfo with a stall (the network
+call itself is real: a loopback receiver).
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+
+import pytest
+
+from events import ssrf
+from events.transport import webhook_post
+from tests.attacks_issue14.rawserver import RawServer
+
+
+def test_a_lookup_slower_than_the_timeout_ends_the_attempt_as_a_timeout(settings, monkeypatch) -> None:
+    settings.WEBHOOKS_ALLOW_PRIVATE_URLS = True
+    stalled = threading.Event()
+    real = socket.getaddrinfo
+
+    def slow_dns(host, *args, **kwargs):
+        if host == "localhost":  # the merchant's name; the pinned address is looked up at once
+            stalled.wait(1.5)  # the name server answers after 1.5 s; the attempt's budget is 0.5 s
+        return real(host, *args, **kwargs)
+
+    monkeypatch.setattr(ssrf.socket, "getaddrinfo", slow_dns)
+    with RawServer(b"HTTP/1.1 204 No Content\r\nConnection: close\r\n\r\n") as server:
+        sent = webhook_post(
+            url=server.url().replace("127.0.0.1", "localhost"),
+            body=b"{}",
+            headers={},
+            timeout=0.5,
+            excerpt_chars=100,
+        )
+    assert sent.kind == "timeout", sent
