@@ -64,7 +64,9 @@ def test_a_status_line_with_a_nul_byte_is_recorded_as_a_failed_attempt() -> None
 
 
 def test_a_redirect_whose_location_holds_a_nul_byte_is_recorded_as_a_failed_attempt() -> None:
-    answer = b"HTTP/1.1 302 Found\r\nLocation: https://example.com/\x00x\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+    answer = (
+        b"HTTP/1.1 302 Found\r\nLocation: https://example.com/\x00x\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+    )
     with RawServer(answer) as server:
         _, delivery, outcome = _deliver_once(server.url())
         assert outcome == "sent", outcome

@@ -14,8 +14,6 @@ from __future__ import annotations
 import socket
 import threading
 
-import pytest
-
 from events import ssrf
 from events.transport import webhook_post
 from tests.attacks_issue14.rawserver import RawServer
