@@ -76,3 +76,15 @@ class CreateThrottle(_PerKeyThrottle):
 class DecideThrottle(_PerKeyThrottle):
     setting_name = "RATE_LIMIT_DECIDE_PER_MINUTE"
     bucket = "decide"
+
+
+class WebhookWriteThrottle(_PerKeyThrottle):
+    """Registering an endpoint, rotating its secret, redelivering an event: limited like a create.
+
+    Each makes our workers send (or sign) more. RATE_LIMIT_CREATE_PER_MINUTE,
+    in a bucket of its own: a merchant's webhook calls never use up its
+    refund creates.
+    """
+
+    setting_name = "RATE_LIMIT_CREATE_PER_MINUTE"
+    bucket = "webhooks"

@@ -19,6 +19,7 @@ from api import examples as ex
 from api import serializers_events as s
 from api.idempotency import idempotency_key_from, missing_key_response, request_fingerprint, run_idempotent
 from api.pagination import PAGE_PARAMETERS, page_body, page_request, unknown_cursor
+from api.throttling import WebhookWriteThrottle
 from api.views import _ANY_CALL, _WITH_BODY, CORRELATION_HEADER, IDEMPOTENCY_HEADER, errors
 from core.actor import Actor
 from core.errors import ERR_NOT_FOUND, DomainError
@@ -118,18 +119,22 @@ class EventDetailView(APIView):
 
 class EventRedeliverView(APIView):
     required_scope = Scope.WEBHOOKS_WRITE
+    throttle_classes = [WebhookWriteThrottle]
 
     @extend_schema(
         request=s.RedeliverInput,
         responses={
             202: s.RedeliverOutput,
-            **errors(*_WITH_BODY, 404, 409, examples={409: [ex.REDELIVER_DISABLED, ex.REDELIVER_NOWHERE]}),
+            **errors(*_WITH_BODY, 404, 409, 429, examples={409: [ex.REDELIVER_DISABLED, ex.REDELIVER_NOWHERE]}),
         },
         examples=[ex.REDELIVER_ONE_REQUEST, ex.REDELIVER_ALL_REQUEST, ex.REDELIVERED],
         tags=["events"],
     )
     def post(self, request, event_id: str):
-        """Send an event again: to one endpoint, or to every enabled endpoint subscribed to its type."""
+        """Send an event again: to one endpoint, or to every enabled endpoint subscribed to its type.
+
+        An endpoint that has a pending redelivery of the event already gets that one back, not a second.
+        """
         data = s.RedeliverInput(data=request.data)
         data.is_valid(raise_exception=True)
         merchant = _merchant(request)
@@ -166,6 +171,10 @@ def _unseal_secret(body: dict) -> dict:
 
 class WebhookEndpointListView(APIView):
     required_scope = Scope.WEBHOOKS_WRITE
+    throttle_classes = [WebhookWriteThrottle]
+
+    def get_throttles(self):
+        return super().get_throttles() if self.request.method == "POST" else []
 
     @extend_schema(
         parameters=[LIMIT, LIST_AFTER],
@@ -195,6 +204,7 @@ class WebhookEndpointListView(APIView):
             **errors(
                 *_WITH_BODY,
                 409,
+                429,
                 examples={
                     400: [ex.UNSAFE_URL, ex.ENDPOINT_LIMIT, ex.ERROR_EXAMPLES[400]],
                     409: [ex.IDEMPOTENCY_CONFLICT],
@@ -213,11 +223,20 @@ class WebhookEndpointListView(APIView):
         data = s.WebhookEndpointInput(data=request.data)
         data.is_valid(raise_exception=True)
         v = data.validated_data
+        # The URL is looked up now, before the idempotency record's transaction: a slow DNS answer holds no
+        # lock. A refusal is answered (and recorded under the key) from inside, like any other.
+        try:
+            url: endpoint_services.CheckedURL | None = endpoint_services.endpoint_url_checked(v["url"])
+            refusal = None
+        except DomainError as error:
+            url, refusal = None, error
 
         def create() -> tuple[int, dict]:
+            if refusal is not None:
+                raise refusal
             endpoint, secret = endpoint_services.endpoint_create(
                 merchant=_merchant(request),
-                url=v["url"],
+                url=url,
                 events=v["events"],
                 description=v["description"],
                 actor=_actor(request),
@@ -280,15 +299,19 @@ class WebhookEndpointDetailView(APIView):
 
 class WebhookEndpointRotateView(APIView):
     required_scope = Scope.WEBHOOKS_WRITE
+    throttle_classes = [WebhookWriteThrottle]
 
     @extend_schema(
         request=None,
-        responses={200: s.WebhookEndpointRotatedOutput, **errors(*_ANY_CALL, 404)},
+        responses={200: s.WebhookEndpointRotatedOutput, **errors(*_ANY_CALL, 404, 429)},
         examples=[ex.ENDPOINT_ROTATED],
         tags=["webhook endpoints"],
     )
     def post(self, request, endpoint_id: str):
-        """A new signing secret (shown this once); the previous one keeps signing beside it for 24 hours."""
+        """A new signing secret (shown this once); the previous one keeps signing beside it for 24 hours.
+
+        Only the secret just replaced: a second rotation within the 24 hours drops the first old secret.
+        """
         endpoint = endpoint_get(public_id=endpoint_id, merchant=_merchant(request))
         secret = endpoint_services.endpoint_rotate_secret(endpoint_id=endpoint.pk, actor=_actor(request))
         endpoint.refresh_from_db()

@@ -13,16 +13,21 @@ On the model of the other outboxes (notifications.outbox, integrations.slack.syn
    address, WEBHOOK_TIMEOUT_SECONDS, no redirects), the lease renewed before
    each; a batch stops after BATCH_MAX deliveries or BATCH_SECONDS, or after
    FAILURES_IN_ROW failed attempts (the receiver is down: the others keep
-   their turn for the sweeper rather than each waiting out a timeout now).
-4. record — each attempt in its own short transaction (endpoint row, then
-   delivery row): a 2xx is delivered and clears the endpoint's
+   their turn for the sweeper rather than each waiting out a timeout now),
+   or after its first timeout: a receiver that hangs holds a worker slot for
+   at most one WEBHOOK_TIMEOUT_SECONDS per run.
+4. record — each attempt in its own short transaction (endpoint row FOR NO
+   KEY UPDATE — never blocking a refund's transaction that inserts a delivery
+   for it, which takes KEY SHARE — then delivery row): a 2xx is delivered and clears the endpoint's
    `failing_since`; anything else backs off (core.queueing.backoff_with_jitter,
    WEBHOOK_RETRY_BASE/MAX_SECONDS), or fails once the delivery is older than
    WEBHOOK_RETRY_WINDOW_SECONDS. An endpoint failing for
    WEBHOOK_DISABLE_AFTER_SECONDS is disabled (audited
    `webhook_endpoint.disabled_failing`); its pending deliveries stay pending
    for when it is enabled again, and its merchant's contact is emailed once
-   (events.notices).
+   (events.notices). Should the attempt itself fail to be recorded (a
+   database refusal), the delivery is still backed off in a transaction of
+   its own (`delivery_postpone`): never sent again at once in a loop.
 5. release — the lease is given back; if deliveries are still due (the batch
    ran out), the task queues itself again.
 
@@ -47,7 +52,7 @@ from datetime import datetime, timedelta
 
 from celery import shared_task
 from django.conf import settings
-from django.db import DatabaseError, connection, transaction
+from django.db import DatabaseError, DataError, IntegrityError, connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
@@ -178,8 +183,37 @@ def delivery_attempt(*, endpoint: WebhookEndpoint, delivery: WebhookDelivery) ->
     WEBHOOK_ATTEMPTS_TOTAL.labels(outcome=sent.kind).inc()
     if sent.latency_ms is not None:
         WEBHOOK_ATTEMPT_SECONDS.observe(sent.latency_ms / 1000)
-    attempt_record(delivery_id=delivery.pk, sent=sent, started_at=now)
+    try:
+        attempt_record(delivery_id=delivery.pk, sent=sent, started_at=now)
+    except (DataError, IntegrityError) as error:
+        # What the database refuses of this attempt (not an outage: that propagates) must not leave the
+        # delivery due now, or every run would send it again at once, first in its endpoint's queue.
+        logger.exception(
+            "webhook attempt not recorded",
+            extra={"message_id": "MSG.webhook.record_failed", "delivery_id": delivery.pk},
+        )
+        delivery_postpone(delivery_id=delivery.pk, error=f"attempt not recorded: {error.__class__.__name__}")
+        return Sent(None, sent.latency_ms, "", "attempt not recorded", "error")
     return sent
+
+
+def delivery_postpone(*, delivery_id: int, error: str) -> None:
+    """Back a pending delivery off as after a failed attempt, when the attempt itself could not be recorded.
+
+    Side effects, in one transaction: the delivery row locked, `attempts`
+    counted, `next_attempt_at` pushed back (backoff with jitter), `last_error`
+    and `queued_until` cleared. No attempt row, no endpoint change.
+    """
+    now = timezone.now()
+    with transaction.atomic():
+        delivery = WebhookDelivery.objects.select_for_update(no_key=True).filter(pk=delivery_id).first()
+        if delivery is None or delivery.status != DeliveryStatus.PENDING:
+            return
+        delivery.attempts += 1
+        delivery.next_attempt_at = delivery_retry_at(attempts=delivery.attempts, now=now)
+        delivery.last_error = error[:300]
+        delivery.queued_until = None
+        delivery.save(update_fields=["attempts", "next_attempt_at", "last_error", "queued_until"])
 
 
 def endpoint_deliver(*, endpoint_id: int) -> str:
@@ -213,7 +247,8 @@ def endpoint_deliver(*, endpoint_id: int) -> str:
             sent += 1
             outcome = "sent"
             failures_in_row = 0 if result.succeeded else failures_in_row + 1
-            if failures_in_row >= FAILURES_IN_ROW:
+            # A receiver that hangs: one timeout per run, not FAILURES_IN_ROW of them, holds this slot.
+            if failures_in_row >= FAILURES_IN_ROW or result.kind == "timeout":
                 outcome = "failing"
                 break
     finally:
@@ -254,8 +289,10 @@ def delivery_retry_at(*, attempts: int, now: datetime) -> datetime:
 def attempt_record(*, delivery_id: int, sent: Sent, started_at: datetime) -> WebhookAttempt:
     """Record one attempt and its consequences, in one short transaction.
 
-    Side effects, in order: the endpoint row locked (always before the
-    delivery's, like the endpoint services, so the two never deadlock); the
+    Side effects, in order: the endpoint row locked FOR NO KEY UPDATE (always
+    before the delivery's, like the endpoint services, so the two never
+    deadlock; not FOR UPDATE, which would make a refund's transaction that
+    inserts a delivery for this endpoint wait on its foreign key check); the
     attempt written; the delivery delivered, rescheduled or failed; the
     endpoint's `failing_since` cleared or set, and the endpoint disabled with
     its audit event when it has been failing WEBHOOK_DISABLE_AFTER_SECONDS.
@@ -263,8 +300,8 @@ def attempt_record(*, delivery_id: int, sent: Sent, started_at: datetime) -> Web
     now = timezone.now()
     with transaction.atomic():
         endpoint_id = WebhookDelivery.objects.values_list("endpoint_id", flat=True).get(pk=delivery_id)
-        endpoint = WebhookEndpoint.objects.select_for_update().get(pk=endpoint_id)
-        delivery = WebhookDelivery.objects.select_for_update().get(pk=delivery_id)
+        endpoint = WebhookEndpoint.objects.select_for_update(no_key=True).get(pk=endpoint_id)
+        delivery = WebhookDelivery.objects.select_for_update(no_key=True).get(pk=delivery_id)
         delivery.attempts += 1
         attempt = WebhookAttempt.objects.create(
             delivery=delivery,

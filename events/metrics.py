@@ -19,7 +19,8 @@ from events.enums import DeliveryStatus, EndpointStatus
 from events.models import WebhookDelivery, WebhookEndpoint
 
 # outcome: delivered (2xx), http_error (another status), redirect (3xx, not followed), timeout,
-# connection (refused, reset, TLS), refused (the URL or its address is not allowed: nothing sent).
+# connection (refused, reset, TLS), refused (the URL or its address is not allowed: nothing sent),
+# error (anything else that went wrong in the send: recorded as a failed attempt all the same).
 WEBHOOK_ATTEMPTS_TOTAL = Counter("webhook_attempts_total", "Webhook delivery attempts, by outcome.", ["outcome"])
 WEBHOOK_ATTEMPT_SECONDS = Histogram(
     "webhook_attempt_seconds",

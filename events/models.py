@@ -164,6 +164,12 @@ class WebhookDelivery(models.Model):
                 condition=Q(trigger=DeliveryTrigger.EVENT),
                 name="webhook_delivery_once_per_event_endpoint",
             ),
+            # One pending redelivery of an event per endpoint: asking again returns it (events.services.redeliver).
+            models.UniqueConstraint(
+                fields=["event", "endpoint"],
+                condition=Q(trigger=DeliveryTrigger.REDELIVER, status=DeliveryStatus.PENDING),
+                name="webhook_delivery_one_pending_redelivery",
+            ),
             models.CheckConstraint(condition=Q(status__in=DeliveryStatus.values), name="webhook_delivery_status_known"),
         ]
         indexes = [

@@ -10,6 +10,7 @@ primary key it found.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
@@ -23,7 +24,7 @@ from core.errors import ERR_NOT_FOUND, ERR_VALIDATION, DomainError
 from events.delivery import endpoints_kick
 from events.enums import SUBSCRIBABLE, DeliveryStatus, EndpointStatus
 from events.models import WebhookDelivery, WebhookEndpoint
-from events.signing import live_previous, previous_secret_entry, secret_new, secret_seal
+from events.signing import previous_secret_entry, secret_new, secret_seal
 from events.ssrf import UnsafeURL, url_resolve
 from refunds.models import Merchant
 
@@ -49,6 +50,23 @@ def endpoint_url_check(url: Any) -> str:
     except UnsafeURL as error:
         raise DomainError(ERR_VALIDATION, str(error), field="url") from None
     return url
+
+
+@dataclass(frozen=True)
+class CheckedURL:
+    """A URL `endpoint_url_checked` accepted a moment ago: `endpoint_create` takes it without looking it up again.
+
+    For a caller that must resolve the URL before opening its own transaction
+    (the API's create runs inside its idempotency record's): the DNS lookup
+    then holds no lock. Every delivery checks the URL again anyway (events.ssrf).
+    """
+
+    url: str
+
+
+def endpoint_url_checked(url: Any) -> CheckedURL:
+    """`endpoint_url_check`, its answer kept as a CheckedURL; raises DomainError like it."""
+    return CheckedURL(endpoint_url_check(url))
 
 
 def endpoint_events_check(events: Any) -> list[str]:
@@ -104,19 +122,20 @@ def _public_view(endpoint: WebhookEndpoint) -> dict[str, Any]:
 
 
 def endpoint_create(
-    *, merchant: Merchant, url: str, events: list[str], description: str = "", actor: Actor
+    *, merchant: Merchant, url: str | CheckedURL, events: list[str], description: str = "", actor: Actor
 ) -> tuple[WebhookEndpoint, str]:
     """Register an endpoint for `merchant`; return it and its secret in clear (shown once, never again).
 
     Refused with ERR_VALIDATION (`details.field`) for an unsafe URL, unknown
     or repeated event types, a long description, or when the merchant already
     has WEBHOOK_MAX_ENDPOINTS_PER_MERCHANT endpoints that are not deleted.
-    Side effects, in one transaction: the merchant's row locked (the limit
+    The URL is resolved first, before any lock (a CheckedURL was resolved by
+    the caller, before its own transaction). Side effects, in one transaction: the merchant's row locked (the limit
     holds under concurrent creates), the endpoint with its sealed secret, a
     `webhook_endpoint.created` audit event (URL and types). It receives the
     events written after it commits.
     """
-    url = endpoint_url_check(url)
+    url = url.url if isinstance(url, CheckedURL) else endpoint_url_check(url)
     events = endpoint_events_check(events)
     description = endpoint_description_check(description)
     limit = settings.WEBHOOK_MAX_ENDPOINTS_PER_MERCHANT
@@ -143,7 +162,15 @@ def endpoint_create(
 
 
 def _lock_endpoint(endpoint_id: int) -> WebhookEndpoint:
-    endpoint = WebhookEndpoint.objects.select_for_update().filter(pk=endpoint_id, deleted_at__isnull=True).first()
+    """The live endpoint's row locked, before any of its delivery rows (the delivery engine's order too).
+
+    FOR NO KEY UPDATE: these services change no key, and FOR UPDATE would
+    make a refund's transaction that inserts a delivery for the endpoint
+    (KEY SHARE, its foreign key check) wait for them.
+    """
+    endpoint = (
+        WebhookEndpoint.objects.select_for_update(no_key=True).filter(pk=endpoint_id, deleted_at__isnull=True).first()
+    )
     if endpoint is None:
         raise DomainError(ERR_NOT_FOUND)
     return endpoint
@@ -241,8 +268,10 @@ def endpoint_rotate_secret(*, endpoint_id: int, actor: Actor) -> str:
     """Give the endpoint a new secret and return it in clear (shown once).
 
     The old secret keeps signing beside the new one for 24 hours
-    (events.signing.ROTATION_OVERLAP), so the receiver can switch over;
-    secrets already past their overlap are dropped. Side effects, in one
+    (events.signing.ROTATION_OVERLAP), so the receiver can switch over. Only
+    that one: a second rotation within the 24 hours drops the first old
+    secret (it stops signing at once), so rotating in a loop never piles up
+    signatures on every request. Side effects, in one
     transaction: the endpoint's row locked, `secret_sealed` and
     `previous_secrets` saved, a `webhook_endpoint.secret_rotated` audit event
     (when the old secret expires; no secret).
@@ -252,7 +281,7 @@ def endpoint_rotate_secret(*, endpoint_id: int, actor: Actor) -> str:
         endpoint = _lock_endpoint(endpoint_id)
         now = timezone.now()
         entry = previous_secret_entry(sealed=endpoint.secret_sealed, now=now)
-        endpoint.previous_secrets = [*live_previous(endpoint.previous_secrets, now=now), entry]
+        endpoint.previous_secrets = [entry]
         endpoint.secret_sealed = secret_seal(secret)
         endpoint.save(update_fields=["secret_sealed", "previous_secrets", "updated_at"])
         audit_record(

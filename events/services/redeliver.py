@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from django.db import transaction
+from datetime import datetime
+
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from audit.enums import AuditAction
@@ -10,20 +12,24 @@ from audit.services import audit_record
 from core.actor import Actor
 from core.errors import ERR_CONFLICT_STATE, ERR_NOT_FOUND, DomainError
 from events.delivery import endpoints_kick
-from events.enums import DeliveryTrigger, EndpointStatus, subscribed
+from events.enums import DeliveryStatus, DeliveryTrigger, EndpointStatus, subscribed
 from events.models import Event, WebhookDelivery, WebhookEndpoint
 
 
 def event_redeliver(*, event: Event, actor: Actor, endpoint: WebhookEndpoint | None = None) -> list[WebhookDelivery]:
     """Queue `event` again: to `endpoint`, or to every live endpoint of its merchant subscribed to its type.
 
-    A new delivery each time (trigger `redeliver`, `requested_by` the
-    actor), beside the event's own: the receiver sees the same `webhook-id`
-    again and may deduplicate on it. An explicit endpoint of another merchant
+    A new delivery (trigger `redeliver`, `requested_by` the actor), beside
+    the event's own: the receiver sees the same `webhook-id` again and may
+    deduplicate on it. An endpoint that already has a pending redelivery of
+    the event gets no second one: that one is returned instead (a unique
+    index holds it under concurrent calls), so asking in a loop queues one
+    request per endpoint, not one per call. An explicit endpoint of another merchant
     or deleted is ERR_NOT_FOUND; disabled, or not subscribed to the event's
     type, ERR_CONFLICT_STATE; no endpoint at all subscribed, ERR_CONFLICT_STATE.
-    Side effects, in one transaction: the deliveries, an `event.redelivered`
-    audit event; after COMMIT a task per endpoint (events.delivery.endpoints_kick).
+    Side effects, in one transaction: the new deliveries, an
+    `event.redelivered` audit event; after COMMIT a task per endpoint
+    (events.delivery.endpoints_kick).
     """
     live = WebhookEndpoint.objects.filter(merchant_id=event.merchant_id, deleted_at__isnull=True)
     with transaction.atomic():
@@ -53,19 +59,7 @@ def event_redeliver(*, event: Event, actor: Actor, endpoint: WebhookEndpoint | N
                     f"No enabled webhook endpoint is subscribed to {event.type}: there is nowhere to send it.",
                 )
         now = timezone.now()
-        deliveries = WebhookDelivery.objects.bulk_create(
-            [
-                WebhookDelivery(
-                    event=event,
-                    endpoint=target,
-                    trigger=DeliveryTrigger.REDELIVER,
-                    requested_by=actor.label[:200],
-                    next_attempt_at=now,
-                    created_at=now,
-                )
-                for target in targets
-            ]
-        )
+        deliveries = [_pending_redelivery(event=event, endpoint=target, actor=actor, now=now) for target in targets]
         audit_record(
             actor=actor,
             action=AuditAction.EVENT_REDELIVERED,
@@ -75,3 +69,30 @@ def event_redeliver(*, event: Event, actor: Actor, endpoint: WebhookEndpoint | N
         )
         endpoints_kick(endpoint_ids=[target.pk for target in targets])
     return deliveries
+
+
+def _pending_redelivery(*, event: Event, endpoint: WebhookEndpoint, actor: Actor, now: datetime) -> WebhookDelivery:
+    """The endpoint's pending redelivery of `event`: the one already there, else a new one.
+
+    The endpoint's row is locked (the caller's FOR NO KEY UPDATE), so two
+    calls for it take turns and the second finds the first's; the unique index
+    (webhook_delivery_one_pending_redelivery) still decides should they not.
+    """
+    existing = WebhookDelivery.objects.filter(
+        event=event, endpoint=endpoint, trigger=DeliveryTrigger.REDELIVER, status=DeliveryStatus.PENDING
+    )
+    found = existing.first()
+    if found is not None:
+        return found
+    try:
+        with transaction.atomic():
+            return WebhookDelivery.objects.create(
+                event=event,
+                endpoint=endpoint,
+                trigger=DeliveryTrigger.REDELIVER,
+                requested_by=actor.label[:200],
+                next_attempt_at=now,
+                created_at=now,
+            )
+    except IntegrityError:
+        return existing.get()

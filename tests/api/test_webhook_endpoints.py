@@ -323,8 +323,11 @@ def test_redeliver_to_one_endpoint_or_to_all(acme, endpoint):
     assert one.json()["event_id"] == event.public_id
     [queued] = one.json()["deliveries"]
     assert (queued["endpoint"], queued["trigger"], queued["status"]) == (endpoint["id"], "redeliver", "pending")
-    assert acme.post(path, format="json").status_code == 202
-    assert WebhookDelivery.objects.filter(event=event, trigger=DeliveryTrigger.REDELIVER).count() == 2
+    again = acme.post(path, format="json")
+    assert again.status_code == 202
+    # The endpoint's redelivery is still pending: the same one is answered, none is added.
+    assert again.json()["deliveries"] == one.json()["deliveries"]
+    assert WebhookDelivery.objects.filter(event=event, trigger=DeliveryTrigger.REDELIVER).count() == 1
     audit = AuditEvent.objects.filter(action=AuditAction.EVENT_REDELIVERED)
     assert audit.count() == 2 and all(a.refund_id == event.refund_id for a in audit)
 

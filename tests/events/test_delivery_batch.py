@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import socket
+
 import pytest
 
 from events import delivery as engine
 from events.delivery import deliver_endpoint
+from events.models import WebhookAttempt
 from tests.events.webhook_setup import endpoint_at, pending, refund_with_events
 
 pytestmark = pytest.mark.django_db
@@ -37,3 +40,22 @@ def test_a_receiver_that_keeps_failing_ends_the_run_early(merchant_receiver, set
     assert deliver_endpoint(endpoint.pk) == "failing"
 
     assert len(merchant_receiver.requests("/a")) == engine.FAILURES_IN_ROW
+
+
+def test_a_receiver_that_hangs_ends_the_run_after_its_first_timeout(settings) -> None:
+    # Connections are taken by the kernel (backlog) and never answered: every attempt waits out the timeout.
+    settings.WEBHOOKS_ALLOW_PRIVATE_URLS = True
+    settings.WEBHOOK_TIMEOUT_SECONDS = 0.5
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(8)
+        endpoint, _ = endpoint_at(f"http://127.0.0.1:{silent.getsockname()[1]}/hooks")
+        for _ in range(3):
+            refund_with_events()
+        before = len(pending(endpoint))
+
+        assert deliver_endpoint(endpoint.pk) == "failing"
+
+    attempts = WebhookAttempt.objects.filter(endpoint=endpoint)
+    assert [a.error for a in attempts] == ["timeout after 0.5s"]  # one timeout per run holds the slot, not three
+    assert len(pending(endpoint)) == before

@@ -126,6 +126,19 @@ def test_rotation_drops_previous_secrets_past_their_overlap(acme, system_actor):
     assert len(endpoint.previous_secrets) == 1 and endpoint.previous_secrets[0] != expired
 
 
+def test_a_second_rotation_within_the_overlap_drops_the_first_old_secret(acme, system_actor):
+    endpoint, first = create(acme, system_actor)
+    second = endpoint_rotate_secret(endpoint_id=endpoint.pk, actor=system_actor)
+    third = endpoint_rotate_secret(endpoint_id=endpoint.pk, actor=system_actor)
+    for _ in range(5):  # rotating in a loop never piles up signatures
+        third = endpoint_rotate_secret(endpoint_id=endpoint.pk, actor=system_actor)
+    endpoint.refresh_from_db()
+    [entry] = endpoint.previous_secrets
+    assert secret_unseal(entry["sealed"]) not in (first, second)
+    secrets = signing_secrets(secret_sealed=endpoint.secret_sealed, previous=endpoint.previous_secrets)
+    assert len(secrets) == 2 and secrets[0] == third and first not in secrets
+
+
 def test_the_limit_of_live_endpoints_counts_deleted_ones_out(acme, system_actor, settings):
     settings.WEBHOOK_MAX_ENDPOINTS_PER_MERCHANT = 2
     first, _ = create(acme, system_actor)

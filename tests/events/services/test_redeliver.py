@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from django.db import IntegrityError, transaction
+from django.db.models import QuerySet
 
 from audit.enums import AuditAction
 from audit.models import AuditEvent
@@ -103,3 +105,43 @@ def test_a_redelivery_is_audited_on_the_refund(acme, kicked):
     audit = AuditEvent.objects.get(action=AuditAction.EVENT_REDELIVERED)
     assert (audit.refund_id, audit.subject, audit.actor_label) == (event.refund_id, f"event {event.public_id}", "alice")
     assert target.public_id in audit.note
+
+
+def test_a_pending_redelivery_is_returned_not_doubled_and_a_sent_one_allows_the_next(acme, kicked):
+    target = endpoint(acme)
+    event = created_event()
+    [first] = event_redeliver(event=event, actor=STAFF, endpoint=target)
+    [again] = event_redeliver(event=event, actor=STAFF, endpoint=target)
+    [to_all] = event_redeliver(event=event, actor=STAFF)
+    assert first.pk == again.pk == to_all.pk
+    assert WebhookDelivery.objects.filter(event=event, trigger=DeliveryTrigger.REDELIVER).count() == 1
+    WebhookDelivery.objects.filter(pk=first.pk).update(status=DeliveryStatus.DELIVERED)
+    [later] = event_redeliver(event=event, actor=STAFF, endpoint=target)
+    assert later.pk != first.pk and later.status == DeliveryStatus.PENDING
+
+
+def test_the_database_refuses_a_second_pending_redelivery(acme, kicked):
+    target = endpoint(acme)
+    event = created_event()
+    event_redeliver(event=event, actor=STAFF, endpoint=target)
+    with pytest.raises(IntegrityError), transaction.atomic():
+        WebhookDelivery.objects.create(event=event, endpoint=target, trigger=DeliveryTrigger.REDELIVER)
+
+
+def test_a_lost_race_on_the_index_answers_the_winners_delivery(acme, kicked, monkeypatch):
+    target = endpoint(acme)
+    event = created_event()
+    [winner] = event_redeliver(event=event, actor=STAFF, endpoint=target)
+    # As if the winner committed between our look and our insert: the look finds nothing.
+    real_first = QuerySet.first
+    looks = []
+
+    def first_misses_once(queryset):
+        if queryset.model is WebhookDelivery and not looks:
+            looks.append(1)
+            return None
+        return real_first(queryset)
+
+    monkeypatch.setattr(QuerySet, "first", first_misses_once)
+    [answer] = event_redeliver(event=event, actor=STAFF, endpoint=target)
+    assert answer.pk == winner.pk and looks == [1]
