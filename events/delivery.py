@@ -389,6 +389,11 @@ def deliveries_sweep() -> int:
     Returns how many endpoint tasks were queued.
     """
     now = timezone.now()
+    # An event written while its endpoint was being deleted leaves a delivery that endpoint_delete
+    # could not see yet: nothing will ever send it, so it ends here as the others of the endpoint did.
+    WebhookDelivery.objects.filter(status=DeliveryStatus.PENDING, endpoint__deleted_at__isnull=False).update(
+        status=DeliveryStatus.FAILED, failed_at=now, last_error="endpoint deleted"
+    )
     until = now + timedelta(seconds=settings.WEBHOOK_QUEUED_TTL_SECONDS)
     params = {"until": until, "now": now, "pending": DeliveryStatus.PENDING, "enabled": EndpointStatus.ENABLED}
     with transaction.atomic(), connection.cursor() as cursor:

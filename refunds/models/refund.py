@@ -158,6 +158,9 @@ class Refund(models.Model):
         return self.public_id
 
     def save(self, *args, **kwargs) -> None:
+        if self.merchant_id is None and self.order_id is not None:
+            # Whoever creates a refund, it lists under its order's merchant (GET /v1/refunds).
+            self.merchant_id = self.order.merchant_id
         if not self.status_token_digest:
             token = new_status_token()
             self.__dict__["_status_token"] = token

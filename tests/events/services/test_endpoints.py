@@ -227,3 +227,17 @@ def test_an_update_that_changes_nothing_writes_nothing(acme, system_actor):
     endpoint, _ = create(acme, system_actor, description="ERP")
     endpoint_update(endpoint_id=endpoint.pk, actor=system_actor, description="ERP", disabled=False)
     assert not AuditEvent.objects.filter(action=AuditAction.WEBHOOK_ENDPOINT_UPDATED).exists()
+
+
+def test_a_delivery_written_while_its_endpoint_was_deleted_is_failed_by_the_sweeper(acme, system_actor):
+    # The event's transaction read the endpoint as live before the delete committed: the delete could
+    # not see its delivery, so the sweeper ends it (never sent, never counted as pending for ever).
+    from events.delivery import deliveries_sweep
+
+    endpoint, _ = create(acme, system_actor)
+    endpoint_delete(endpoint_id=endpoint.pk, actor=system_actor)
+    make_refund(order=captured_order(), amount_minor=1000)
+    late = WebhookDelivery.objects.create(event=endpoint.merchant.events.last(), endpoint=endpoint)
+    deliveries_sweep()
+    late.refresh_from_db()
+    assert (late.status, late.last_error) == (DeliveryStatus.FAILED, "endpoint deleted")
