@@ -49,6 +49,13 @@ class AuditAction(models.TextChoices):
     API_KEY_CREATED = "api_key.created"
     API_KEY_REVOKED = "api_key.revoked"
     MERCHANT_CREATED = "merchant.created"
+    # A merchant's webhook endpoints (events.services.endpoints): the URL and subscriptions, never a secret.
+    WEBHOOK_ENDPOINT_CREATED = "webhook_endpoint.created"
+    WEBHOOK_ENDPOINT_UPDATED = "webhook_endpoint.updated"
+    WEBHOOK_ENDPOINT_DELETED = "webhook_endpoint.deleted"
+    WEBHOOK_ENDPOINT_SECRET_ROTATED = "webhook_endpoint.secret_rotated"
+    # Someone asked for an event to be sent again (events.services.redeliver).
+    EVENT_REDELIVERED = "event.redelivered"
     # The merchant pushed another address for a customer (masked and keyed-hashed, never the address).
     CUSTOMER_EMAIL_CHANGED = "customer.email_changed"
     # Staff changed who is told when the merchant's integration needs a person (console, issue 14).

@@ -39,6 +39,10 @@ def new_endpoint_id() -> str:
     return _public_id("we_")
 
 
+def new_attempt_id() -> str:
+    return _public_id("wa_")
+
+
 class EventSequence(models.Model):
     """The last sequence number given to one merchant's events (events.receivers.sequence_next)."""
 
@@ -177,6 +181,8 @@ class WebhookDelivery(models.Model):
 class WebhookAttempt(models.Model):
     """One HTTP request of a delivery, as it went: what staff and `GET …/deliveries` show."""
 
+    # What `GET /v1/webhook_endpoints/{id}/deliveries` calls it (and takes as its `after` cursor).
+    public_id = models.CharField(max_length=32, unique=True, default=new_attempt_id, editable=False)
     delivery = models.ForeignKey(WebhookDelivery, on_delete=models.PROTECT, related_name="attempt_log")
     # Kept beside the delivery's so an endpoint's attempts list in one index scan.
     endpoint = models.ForeignKey(WebhookEndpoint, on_delete=models.PROTECT, related_name="attempts")
