@@ -12,11 +12,12 @@ from dataclasses import dataclass, field
 
 from django.conf import settings
 from django.core.paginator import Page, Paginator
-from django.db.models import Count, Min, Q, QuerySet
+from django.db.models import Count, Min, Q
 
 from console.presenters.formatting import when
 from events.enums import DeliveryStatus, DeliveryTrigger, EndpointStatus
 from events.models import Event, WebhookAttempt, WebhookDelivery, WebhookEndpoint
+from events.selectors import endpoint_attempts
 from refunds.models import Merchant, Refund
 
 ATTEMPTS_PER_PAGE = 25
@@ -28,7 +29,8 @@ CARD_DELIVERIES_MAX = 200
 DISABLED_FAILING = "failing"
 
 
-def _days(seconds: int) -> str:
+def days_text(seconds: int) -> str:
+    """A duration in whole days, as staff read it: "5 days"."""
     days = round(seconds / 86400)
     return f"{days} day{'s' if days != 1 else ''}"
 
@@ -85,14 +87,14 @@ class EndpointRow:
                 told = " The merchant's contact was emailed." if endpoint.disabled_notice_sent_at else ""
                 return (
                     f"Disabled {when(endpoint.disabled_at)} after "
-                    f"{_days(settings.WEBHOOK_DISABLE_AFTER_SECONDS)} of failed deliveries.{told} "
+                    f"{days_text(settings.WEBHOOK_DISABLE_AFTER_SECONDS)} of failed deliveries.{told} "
                     "Events wait until it is enabled again."
                 )
             return f"Disabled {when(endpoint.disabled_at)} by the merchant or staff. Events wait until it is enabled."
         if endpoint.failing_since:
             return (
                 f"Failing since {when(endpoint.failing_since)}: retried with backoff; disabled after "
-                f"{_days(settings.WEBHOOK_DISABLE_AFTER_SECONDS)} of failures."
+                f"{days_text(settings.WEBHOOK_DISABLE_AFTER_SECONDS)} of failures."
             )
         return "Receiving events."
 
@@ -141,18 +143,28 @@ def endpoint_backlog(endpoint: WebhookEndpoint) -> Backlog:
     return Backlog(pending=stats["pending"], next_at=stats["next_at"])
 
 
-def endpoint_attempts(endpoint: WebhookEndpoint) -> QuerySet[WebhookAttempt]:
-    """The endpoint's attempts, newest first, each with its delivery and event (one query per page)."""
-    return (
-        WebhookAttempt.objects.filter(endpoint=endpoint)
-        .select_related("delivery__event")
-        .defer("delivery__event__data")
-        .order_by("-started_at", "-pk")
-    )
-
-
 def attempts_page(endpoint: WebhookEndpoint, *, page: str | int | None) -> Page:
-    return Paginator(endpoint_attempts(endpoint), ATTEMPTS_PER_PAGE).get_page(page)
+    """The endpoint's attempts, newest first, each with its delivery and event (a count and one query per page)."""
+    attempts = endpoint_attempts(endpoint=endpoint).defer("delivery__event__data")
+    return Paginator(attempts, ATTEMPTS_PER_PAGE).get_page(page)
+
+
+@dataclass(frozen=True)
+class AttemptLine:
+    attempt: WebhookAttempt
+    outcome: str
+    # The event's newest attempt on this page carries its "Redeliver" button (one button per event).
+    redeliver: bool
+
+
+def attempt_lines(page: Page) -> list[AttemptLine]:
+    seen: set[int] = set()
+    lines = []
+    for attempt in page:
+        event_id = attempt.delivery.event_id
+        lines.append(AttemptLine(attempt, attempt_outcome(attempt), redeliver=event_id not in seen))
+        seen.add(event_id)
+    return lines
 
 
 def attempt_outcome(attempt: WebhookAttempt) -> str:
@@ -201,9 +213,7 @@ def _delivery_line(delivery: WebhookDelivery) -> DeliveryLine:
 
 def refund_event_deliveries(refund: Refund) -> list[EventLine]:
     """The merchant events of `refund`, oldest first, each with its delivery state per endpoint (two queries)."""
-    events = list(
-        Event.objects.filter(refund=refund).defer("data").order_by("sequence")[:CARD_EVENTS_MAX]
-    )
+    events = list(Event.objects.filter(refund=refund).defer("data").order_by("sequence")[:CARD_EVENTS_MAX])
     if not events:
         return []
     deliveries = (

@@ -22,8 +22,9 @@ from django.utils.cache import add_never_cache_headers
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from console.presenters.webhooks import (
-    attempt_outcome,
+    attempt_lines,
     attempts_page,
+    days_text,
     endpoint_backlog,
     endpoint_row,
     merchant_endpoints,
@@ -164,8 +165,9 @@ def _endpoint_page(request: HttpRequest, endpoint: WebhookEndpoint, *, form=None
         "form": form,
         "backlog": endpoint_backlog(endpoint),
         "timeout_seconds": settings.WEBHOOK_TIMEOUT_SECONDS,
+        "retry_window": days_text(settings.WEBHOOK_RETRY_WINDOW_SECONDS),
         "page": page,
-        "attempts": [(attempt, attempt_outcome(attempt)) for attempt in page],
+        "attempts": attempt_lines(page),
     }
     return render(request, "console/webhooks/endpoint.html", context, status=status)
 

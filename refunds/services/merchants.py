@@ -1,4 +1,4 @@
-"""Merchants (tenants): onboarding one, its contact address, and the default merchant of a single-merchant installation."""
+"""Merchants (tenants): onboarding one, its contact address, the default merchant of a single-merchant setup."""
 
 from __future__ import annotations
 
