@@ -147,3 +147,19 @@ def test_get_never_changes_anything(login, target):
             continue  # their GET is the confirmation page, the empty form
         assert client.get(path).status_code == 405, path
     unchanged(endpoint)
+
+
+def test_the_admin_index_signposts_the_console_pages_for_who_may_and_only_them(target):
+    from tests.refunds.factories import staff_client
+
+    endpoint, _ = target
+    keys = staff_client("keys", Role.ACCESS_ADMIN)
+    assert "Webhook endpoints" in keys.get("/admin/").content.decode()
+    assert keys.get("/admin/events/webhookendpoint/")["Location"] == "/console/webhooks/"
+    change = keys.get(f"/admin/events/webhookendpoint/{endpoint.pk}/change/")
+    assert change["Location"] == f"/console/webhooks/endpoints/{endpoint.public_id}/"
+
+    finance = staff_client("fin", Role.FINANCE)
+    assert "Webhook endpoints" not in finance.get("/admin/").content.decode()
+    assert finance.get("/admin/events/webhookendpoint/").status_code == 403
+    assert finance.get(f"/admin/events/webhookendpoint/{endpoint.pk}/change/").status_code == 403
