@@ -180,7 +180,7 @@ def attempt_outcome(attempt: WebhookAttempt) -> str:
 @dataclass(frozen=True)
 class DeliveryLine:
     endpoint: WebhookEndpoint
-    state: str  # delivered, retrying, waiting, failed
+    state: str  # delivered, queued, retrying, waiting (endpoint disabled or deleted), failed
     text: str
     redelivery: bool
 
@@ -192,23 +192,24 @@ class EventLine:
 
 
 def _delivery_line(delivery: WebhookDelivery) -> DeliveryLine:
+    """The state as a word (the pill) and the detail after the endpoint's URL, never saying the state twice."""
     endpoint = delivery.endpoint
     redelivery = delivery.trigger == DeliveryTrigger.REDELIVER
     if delivery.status == DeliveryStatus.DELIVERED:
         attempts = f" (attempt {delivery.attempts})" if delivery.attempts > 1 else ""
-        return DeliveryLine(endpoint, "delivered", f"delivered {when(delivery.delivered_at)}{attempts}", redelivery)
+        return DeliveryLine(endpoint, "delivered", f"{when(delivery.delivered_at)}{attempts}", redelivery)
     if delivery.status == DeliveryStatus.FAILED:
         why = f": {delivery.last_error}" if delivery.last_error else ""
-        text = f"failed {when(delivery.failed_at)} after {delivery.attempts} attempts{why}"
+        text = f"{when(delivery.failed_at)}, after {delivery.attempts} attempts{why}"
         return DeliveryLine(endpoint, "failed", text, redelivery)
     if not endpoint.is_live:
         state = "deleted" if endpoint.deleted_at else "disabled"
-        return DeliveryLine(endpoint, "waiting", f"waiting: the endpoint is {state}", redelivery)
+        return DeliveryLine(endpoint, "waiting", f"the endpoint is {state}", redelivery)
     if delivery.attempts:
         why = f" ({delivery.last_error})" if delivery.last_error else ""
-        text = f"retrying — attempt {delivery.attempts} failed{why}; next at {when(delivery.next_attempt_at)}"
+        text = f"attempt {delivery.attempts} failed{why}; next at {when(delivery.next_attempt_at)}"
         return DeliveryLine(endpoint, "retrying", text, redelivery)
-    return DeliveryLine(endpoint, "waiting", "sending", redelivery)
+    return DeliveryLine(endpoint, "queued", "not tried yet", redelivery)
 
 
 def refund_event_deliveries(refund: Refund) -> list[EventLine]:
