@@ -380,3 +380,180 @@ ERROR_EXAMPLES: dict[int, OpenApiExample] = {
 AMOUNT_RANGE = error_example(
     "Amount not a positive integer", ERR_AMOUNT_RANGE, fields={"amount_minor": ["A valid integer is required."]}
 )
+
+# --- events and webhook endpoints (issue 14) ---------------------------------
+
+EVENT_ID = "evt_3k9d0m2qv8x1c7hz5w4r6n0b"
+ENDPOINT_ID = "we_8f2k1x9c4m7q0v3z6b5n1h2d"
+_EVENT = {
+    "id": EVENT_ID,
+    "object": "event",
+    "type": "refund.approved",
+    "created_at": "2026-12-02T09:42:14.419993Z",
+    "sequence": 2,
+    "data": _REFUND,
+}
+EVENT = _answer("An approval", 200, _EVENT)
+EVENT_LIST = _answer(
+    "A page of events",
+    200,
+    {
+        "object": "list",
+        "data": [
+            {
+                **_EVENT,
+                "id": "evt_0a7b3c9d1e5f2g8h4i6j0k2l",
+                "type": "refund.created",
+                "sequence": 1,
+                "created_at": "2026-12-02T09:42:14.409472Z",
+                "data": {**_REFUND, "state": "requested", "version": 1, "approvals": [], "ledger_entries": []},
+            },
+            _EVENT,
+        ],
+        "has_more": True,
+        "next_after": EVENT_ID,
+    },
+    "Pass `next_after` back as `after` for the events that came next.",
+)
+UNKNOWN_CURSOR = error_example(
+    "A cursor of nobody's",
+    ERR_VALIDATION,
+    "'evt_000000000000000000000000' is not an item of this list.",
+    fields={"after": ["unknown"]},
+)
+
+REDELIVER_ONE_REQUEST = _request("To one endpoint", {"endpoint": ENDPOINT_ID})
+REDELIVER_ALL_REQUEST = _request(
+    "To every subscribed endpoint", {}, "Without `endpoint`: every enabled endpoint subscribed to the event's type."
+)
+REDELIVERED = _answer(
+    "Queued",
+    202,
+    {
+        "event_id": EVENT_ID,
+        "deliveries": [
+            {
+                "endpoint": ENDPOINT_ID,
+                "trigger": "redeliver",
+                "status": "pending",
+                "created_at": "2026-12-03T08:00:01.120000Z",
+            }
+        ],
+    },
+    "Sent by a worker shortly; the attempts show in `GET /v1/webhook_endpoints/{endpoint_id}/deliveries`.",
+)
+REDELIVER_DISABLED = error_example(
+    "The endpoint is disabled", ERR_CONFLICT_STATE, "The endpoint is disabled: enable it first.", endpoint=ENDPOINT_ID
+)
+REDELIVER_NOWHERE = error_example(
+    "No endpoint subscribed",
+    ERR_CONFLICT_STATE,
+    "No enabled webhook endpoint is subscribed to refund.approved: there is nowhere to send it.",
+)
+
+_ENDPOINT = {
+    "id": ENDPOINT_ID,
+    "object": "webhook_endpoint",
+    "url": "https://erp.example.com/hooks/refunds",
+    "events": ["refund.*"],
+    "description": "ERP: refund status",
+    "status": "enabled",
+    "disabled_reason": "",
+    "created_at": "2026-12-01T16:20:00.512204Z",
+}
+_SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+ENDPOINT_CREATE_REQUEST = _request(
+    "Every refund event",
+    {"url": "https://erp.example.com/hooks/refunds", "events": ["refund.*"], "description": "ERP: refund status"},
+)
+ENDPOINT_CREATED = _answer(
+    "Registered", 201, {**_ENDPOINT, "secret": _SECRET}, "Keep `secret`: it is shown in this answer only."
+)
+ENDPOINT = _answer("Enabled", 200, _ENDPOINT)
+ENDPOINT_LIST = _answer(
+    "Two endpoints",
+    200,
+    {
+        "object": "list",
+        "data": [
+            _ENDPOINT,
+            {
+                **_ENDPOINT,
+                "id": "we_1q2w3e4r5t6y7u8i9o0p1a2s",
+                "url": "https://finance.example.com/refunds/completed",
+                "events": ["refund.completed", "refund.reversed"],
+                "description": "",
+                "status": "disabled",
+                "disabled_reason": "failing",
+                "created_at": "2026-12-02T11:05:40.000917Z",
+            },
+        ],
+        "has_more": False,
+        "next_after": None,
+    },
+)
+ENDPOINT_DISABLE_REQUEST = _request("Pause deliveries", {"disabled": True})
+ENDPOINT_EVENTS_REQUEST = _request(
+    "Completed and reversed only", {"events": ["refund.completed", "refund.reversed"], "description": "Finance"}
+)
+ENDPOINT_DISABLED = _answer("Disabled", 200, {**_ENDPOINT, "status": "disabled", "disabled_reason": "merchant"})
+ENDPOINT_DELETED = _answer("Deleted", 200, {"id": ENDPOINT_ID, "object": "webhook_endpoint", "deleted": True})
+ENDPOINT_ROTATED = _answer(
+    "Rotated",
+    200,
+    {
+        **_ENDPOINT,
+        "secret": "whsec_Zk3YbQ0pV1uJ4nT7xR2sW9mC6aL8dE5f",
+        "previous_secret_expires_at": "2026-12-04T08:00:00.000000Z",
+    },
+    "Deliveries carry a signature with each secret until then: switch your receiver over meanwhile.",
+)
+UNSAFE_URL = error_example(
+    "A private address",
+    ERR_VALIDATION,
+    "The host 10.0.0.7 resolves to 10.0.0.7, which is not a public address: webhooks go to the public internet only.",
+    field="url",
+)
+ENDPOINT_LIMIT = error_example(
+    "Too many endpoints",
+    ERR_VALIDATION,
+    "A merchant has at most 16 webhook endpoints: delete one you no longer use first.",
+    limit=16,
+)
+ATTEMPT_LIST = _answer(
+    "A failure, then a success",
+    200,
+    {
+        "object": "list",
+        "data": [
+            {
+                "id": "wa_5t6y7u8i9o0p1a2s3d4f5g6h",
+                "object": "webhook_attempt",
+                "event_id": EVENT_ID,
+                "event_type": "refund.approved",
+                "attempt": 2,
+                "started_at": "2026-12-02T09:42:21.003114Z",
+                "status_code": 200,
+                "latency_ms": 84,
+                "response_excerpt": '{"received": true}',
+                "error": "",
+                "succeeded": True,
+            },
+            {
+                "id": "wa_0p9o8i7u6y5t4r3e2w1q0a9s",
+                "object": "webhook_attempt",
+                "event_id": EVENT_ID,
+                "event_type": "refund.approved",
+                "attempt": 1,
+                "started_at": "2026-12-02T09:42:14.530201Z",
+                "status_code": None,
+                "latency_ms": 10001,
+                "response_excerpt": "",
+                "error": "timed out after 10 s",
+                "succeeded": False,
+            },
+        ],
+        "has_more": False,
+        "next_after": None,
+    },
+)

@@ -59,21 +59,30 @@ def missing_key_response() -> Response:
     return error_response(ERR_IDEMPOTENCY_KEY_MISSING)
 
 
-def _replay(record: IdempotencyRecord, fingerprint: str) -> Response:
+def _replay(record: IdempotencyRecord, fingerprint: str, replayed: Callable[[dict], dict] | None = None) -> Response:
     if record.fingerprint != fingerprint:
         return error_response(ERR_CONFLICT_IDEMPOTENCY)
-    response = Response(record.response_body, status=record.response_status)
+    body = replayed(record.response_body) if replayed else record.response_body
+    response = Response(body, status=record.response_status)
     response["Idempotency-Status"] = "replayed"
     return response
 
 
 def run_idempotent(
-    *, api_key: ApiKey, key: str, fingerprint: str, operation: Callable[[], tuple[int, dict]]
+    *,
+    api_key: ApiKey,
+    key: str,
+    fingerprint: str,
+    operation: Callable[[], tuple[int, dict]],
+    stored: Callable[[dict], dict] | None = None,
+    replayed: Callable[[dict], dict] | None = None,
 ) -> Response:
     """Run `operation` at most once per (api_key, key) and answer like the first time.
 
     No read before the insert: a first request (the common case) costs one
-    statement, and a replay finds out from the unique index.
+    statement, and a replay finds out from the unique index. `stored` turns
+    the answer into what the record keeps and `replayed` turns that back
+    (a webhook endpoint's secret is kept encrypted, never in clear).
     """
     try:
         with transaction.atomic():
@@ -85,14 +94,14 @@ def run_idempotent(
                 response = domain_error_response(error)
                 status, body = response.status_code, response.data
             record.response_status = status
-            record.response_body = body
+            record.response_body = stored(body) if stored else body
             record.save(update_fields=["response_status", "response_body"])
     except IntegrityError:
         # Lost the race on the unique key: the winner has committed its answer.
         record = IdempotencyRecord.objects.filter(api_key=api_key, key=key).first()
         if record is None or record.response_status is None:
             raise
-        return _replay(record, fingerprint)
+        return _replay(record, fingerprint, replayed)
     response = Response(body, status=status)
     response["Idempotency-Status"] = "created"
     return response

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from api import views
+from api import views, views_events
 
 app_name = "api"
 
@@ -12,4 +12,24 @@ urlpatterns = [
     path("refunds/<str:refund_id>/cancel", views.RefundCancelView.as_view(), name="refund-cancel"),
     path("refunds/<str:refund_id>/submit", views.RefundSubmitView.as_view(), name="refund-submit"),
     path("refunds/<str:refund_id>/payout", views.RefundPayoutView.as_view(), name="refund-payout"),
+    # Merchant events and webhook endpoints (issue 14).
+    path("events", views_events.EventListView.as_view(), name="event-list"),
+    path("events/<str:event_id>", views_events.EventDetailView.as_view(), name="event-detail"),
+    path("events/<str:event_id>/redeliver", views_events.EventRedeliverView.as_view(), name="event-redeliver"),
+    path("webhook_endpoints", views_events.WebhookEndpointListView.as_view(), name="webhook-endpoint-list"),
+    path(
+        "webhook_endpoints/<str:endpoint_id>",
+        views_events.WebhookEndpointDetailView.as_view(),
+        name="webhook-endpoint-detail",
+    ),
+    path(
+        "webhook_endpoints/<str:endpoint_id>/rotate_secret",
+        views_events.WebhookEndpointRotateView.as_view(),
+        name="webhook-endpoint-rotate-secret",
+    ),
+    path(
+        "webhook_endpoints/<str:endpoint_id>/deliveries",
+        views_events.WebhookEndpointDeliveriesView.as_view(),
+        name="webhook-endpoint-deliveries",
+    ),
 ]

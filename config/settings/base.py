@@ -193,6 +193,12 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
+    # Choice sets of the events API (issue 14) whose field names other components use too.
+    "ENUM_NAME_OVERRIDES": {
+        "EventTypeEnum": "events.enums.EventType",
+        "EndpointStatusEnum": "events.enums.EndpointStatus",
+        "DeliveryStatusEnum": "events.enums.DeliveryStatus",
+    },
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "api.schema.require_polymorphic_bodies",
