@@ -62,6 +62,8 @@ class AuditAction(models.TextChoices):
     EVENT_REDELIVERED = "event.redelivered"
     # The merchant pushed another address for a customer (masked and keyed-hashed, never the address).
     CUSTOMER_EMAIL_CHANGED = "customer.email_changed"
+    # Staff changed who is told when the merchant's integration needs a person (console, issue 14).
+    MERCHANT_CONTACT_CHANGED = "merchant.contact_changed"
     # Staff sign-in: second-factor devices (console/mfa.py).
     STAFF_MFA_ENROLLED = "staff.mfa_enrolled"
     STAFF_RECOVERY_CODES_REGENERATED = "staff.recovery_codes_regenerated"

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from console.views import account, auth, bulk, card, card_work, create, needs_action, queue, timeline
+from console.views import account, auth, bulk, card, card_work, create, needs_action, queue, timeline, webhooks
 
 app_name = "console"
 
@@ -35,4 +35,19 @@ urlpatterns = [
     path("refunds/<str:public_id>/cancel-failed/", needs_action.cancel, name="cancel_failed"),
     path("refunds/<str:public_id>/payout/", needs_action.payout, name="payout"),
     path("refunds/<str:public_id>/evidence/<int:evidence_id>/", card.evidence_download, name="evidence"),
+    # Merchant webhooks (issue 14): staff holding events.manage_webhooks.
+    path("webhooks/", webhooks.merchants, name="webhooks"),
+    path("webhooks/endpoints/<str:public_id>/", webhooks.endpoint, name="webhooks_endpoint"),
+    path("webhooks/endpoints/<str:public_id>/edit/", webhooks.edit, name="webhooks_edit"),
+    path("webhooks/endpoints/<str:public_id>/status/", webhooks.toggle, name="webhooks_toggle"),
+    path("webhooks/endpoints/<str:public_id>/rotate/", webhooks.rotate, name="webhooks_rotate"),
+    path("webhooks/endpoints/<str:public_id>/delete/", webhooks.delete, name="webhooks_delete"),
+    path(
+        "webhooks/endpoints/<str:public_id>/redeliver/<str:event_id>/",
+        webhooks.redeliver,
+        name="webhooks_redeliver",
+    ),
+    path("webhooks/merchants/<slug:slug>/", webhooks.merchant, name="webhooks_merchant"),
+    path("webhooks/merchants/<slug:slug>/contact/", webhooks.contact, name="webhooks_contact"),
+    path("webhooks/merchants/<slug:slug>/new/", webhooks.create, name="webhooks_create"),
 ]

@@ -129,6 +129,8 @@ class WebhookEndpoint(models.Model):
             models.CheckConstraint(condition=Q(status__in=EndpointStatus.values), name="webhook_endpoint_status_known"),
         ]
         indexes = [models.Index(fields=["merchant", "status"], name="webhook_endpoint_merchant")]
+        # Staff managing endpoints from the console (refunds.permissions.Perm.MANAGE_WEBHOOKS).
+        permissions = [("manage_webhooks", "Manage merchants' webhook endpoints and redeliver events")]
 
     def __str__(self) -> str:
         return f"{self.public_id} {self.url}"

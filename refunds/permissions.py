@@ -55,6 +55,11 @@ class Perm(models.TextChoices):
     RESOLVE_FAILED = "refunds.resolve_failed", "Retry or cancel failed refunds (Needs action)"
     DRAFT_POLICY = "refunds.add_refundpolicy", "Write a refund policy draft"
     APPROVE_POLICY = "refunds.approve_refundpolicy", "Approve or reject another risk user's policy draft"
+    # Merchants' webhook endpoints from the console (issue 14): integration credentials, like API keys —
+    # a URL that receives refund data and the secret that signs it. Held by the access admin (who keeps
+    # the API keys) and the operations admin (who answers "our webhooks stopped"); never by agents,
+    # seniors, finance or risk. It decides nothing about a refund, so separation of duties is untouched.
+    MANAGE_WEBHOOKS = "events.manage_webhooks", "Manage merchants' webhook endpoints and redeliver events"
 
 
 # Which permissions each role holds ("app_label.codename"): the Perm values plus the model permissions
@@ -100,6 +105,7 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         Perm.VIEW_FINANCE,
         Perm.MARK_PAYOUT_PAID,
         Perm.RESOLVE_FAILED,
+        Perm.MANAGE_WEBHOOKS,
         "refunds.view_refundpolicy",
         "refunds.change_refundpolicy",
         "refunds.view_order",
@@ -111,7 +117,8 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "audit.view_auditevent",
     ],
     # People and credentials, in the Django admin: users, their groups and permissions, the role
-    # groups, API keys (revoked, never deleted: the trail cites them). Not a single refund
+    # groups, API keys (revoked, never deleted: the trail cites them); merchants' webhook endpoints
+    # in the console (/console/webhooks/). Not a single refund
     # permission, and `administers_access` refuses them deciding even if another group grants one.
     # No delete: people who acted are deactivated (the audit trail keeps pointing at them).
     Role.ACCESS_ADMIN: [
@@ -124,10 +131,11 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "auth.view_permission",
         "refunds.view_apikey",
         "refunds.change_apikey",
+        Perm.MANAGE_WEBHOOKS,
         "audit.view_auditevent",
     ],
 }
-_ROLE_APPS = ("auth", "refunds", "ledger", "audit")
+_ROLE_APPS = ("auth", "refunds", "ledger", "audit", "events")
 
 
 def has_perm(user: Any, perm: str) -> bool:

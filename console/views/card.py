@@ -22,6 +22,7 @@ from console.presenters.card import console_refund, refund_card
 from console.presenters.formatting import money
 from console.presenters.needs_action import refund_needs_action
 from console.presenters.queue import next_waiting_refund
+from console.presenters.webhooks import refund_event_deliveries
 from console.views.card_work import card_work_context
 from console.views.common import acting, console_permission
 from core.errors import (
@@ -105,6 +106,8 @@ def _render_card(
         "next_refund": next_waiting_refund(after=refund),
         # Failed, given up at the provider, or a manual payout waiting: the failure in words, and what to do.
         "needs_action": refund_needs_action(refund, request.user),
+        # Was the merchant told? Its events of this refund and their webhook deliveries (two queries).
+        "merchant_events": refund_event_deliveries(refund),
     }
     if request.htmx:
         return render(request, f"console/card.html#{CARD_TARGET}", context)

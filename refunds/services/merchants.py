@@ -1,4 +1,4 @@
-"""Merchants (tenants): onboarding one, and the default merchant of a single-merchant installation."""
+"""Merchants (tenants): onboarding one, its contact address, the default merchant of a single-merchant setup."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from django.db import IntegrityError, transaction
 from audit.enums import AuditAction
 from audit.services import audit_record
 from core.actor import Actor
-from core.errors import ERR_VALIDATION, DomainError
+from core.errors import ERR_NOT_FOUND, ERR_VALIDATION, DomainError
 from refunds.models import Merchant
 from refunds.models.merchant import DEFAULT_MERCHANT_SLUG
 
@@ -60,4 +60,40 @@ def merchant_create(*, slug: str, name: str = "", contact_email: str = "", actor
             audit_record(actor=actor, action=AuditAction.MERCHANT_CREATED, subject=f"merchant {slug}", note=name)
     except IntegrityError:
         raise DomainError(ERR_VALIDATION, f"A merchant '{slug}' exists already.", field="slug") from None
+    return merchant
+
+
+def merchant_contact_update(*, merchant_id: int, contact_email: str, actor: Actor) -> Merchant:
+    """Change who is told when the merchant's integration needs a person (an endpoint disabled for failing).
+
+    An empty address is allowed (nobody is told; staff see it on the
+    merchant's webhooks page). Refused with ERR_VALIDATION (`field` "email")
+    for something that is not an address; ERR_NOT_FOUND for no such merchant.
+    Side effects, in one transaction: the merchant's row locked and saved, a
+    `merchant.contact_changed` audit event with the old and the new address.
+    The same address again: nothing written.
+    """
+    contact_email = (contact_email or "").strip()
+    if contact_email:
+        try:
+            validate_email(contact_email)
+        except ValidationError:
+            raise DomainError(ERR_VALIDATION, f"'{contact_email}' is not an email address.", field="email") from None
+    with transaction.atomic():
+        # FOR NO KEY UPDATE: orders, keys and events of the merchant (FOR KEY SHARE on it) never wait for this.
+        merchant = Merchant.objects.select_for_update(no_key=True).filter(pk=merchant_id).first()
+        if merchant is None:
+            raise DomainError(ERR_NOT_FOUND)
+        if merchant.contact_email == contact_email:
+            return merchant
+        before = merchant.contact_email
+        merchant.contact_email = contact_email
+        merchant.save(update_fields=["contact_email"])
+        audit_record(
+            actor=actor,
+            action=AuditAction.MERCHANT_CONTACT_CHANGED,
+            subject=f"merchant {merchant.slug}",
+            before={"contact_email": before},
+            after={"contact_email": contact_email},
+        )
     return merchant

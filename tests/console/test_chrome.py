@@ -33,8 +33,18 @@ def current(html: str) -> list[str]:
         (Role.RISK, ["Review queue", "Overrides"]),
         (
             Role.ADMIN,
-            ["Review queue", "Overrides", "New refund", "Reconciliation", "Webhook inbox", "Periods", "Corrections"],
+            [
+                "Review queue",
+                "Overrides",
+                "New refund",
+                "Reconciliation",
+                "Webhook inbox",
+                "Periods",
+                "Corrections",
+                "Merchant webhooks",
+            ],
         ),
+        (Role.ACCESS_ADMIN, ["Merchant webhooks"]),
     ],
 )
 def test_navigation_shows_what_the_role_may_use(login, role, links):

@@ -34,7 +34,8 @@
     }
   });
 
-  // "Copy link" beside a read-only field (the customer's status link on the card). The button is
+  // "Copy link" beside a read-only field (the customer's status link on the card, a webhook secret
+  // shown once; `data-copy-done` words the confirmation). The button is
   // hidden in the HTML and shown here: without JavaScript the field itself can be selected and copied.
   function wireCopyButtons(root) {
     var buttons = root.querySelectorAll ? root.querySelectorAll("[data-copy-from]") : [];
@@ -60,7 +61,7 @@
     }
     var done = function () {
       if (status) {
-        status.textContent = "Link copied.";
+        status.textContent = button.getAttribute("data-copy-done") || "Link copied.";
       }
     };
     field.select();
@@ -68,7 +69,7 @@
       navigator.clipboard.writeText(field.value).then(done, function () {
         // No clipboard permission (an http page, a locked-down browser): the text is selected for Ctrl+C.
         if (status) {
-          status.textContent = "Press Ctrl+C (or Cmd+C) to copy the selected link.";
+          status.textContent = "Press Ctrl+C (or Cmd+C) to copy the selected text.";
         }
       });
     } else {
