@@ -16,7 +16,7 @@ def sync_roles(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("events", "0003_attempt_public_id"),
+        ("events", "0004_redeliver_once_pending"),
         ("refunds", "0023_refund_metadata_merchant_contact"),
         ("audit", "0005_actor_channel"),
         ("ledger", "0006_settlement_reversed"),
