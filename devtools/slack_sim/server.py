@@ -25,12 +25,11 @@ import os
 import signal
 import sys
 import threading
-import time
 import traceback
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import urlsplit
+from urllib.parse import SplitResult, urlsplit
 
-from devtools.slack_sim.app import SimRequest, SimResponse, SimulatorConfig, SlackSimulatorApp, json_response
+from devtools.http_server import AppHandler, AppServer, Reply
+from devtools.slack_sim.app import SimRequest, SimulatorConfig, SlackSimulatorApp, json_response
 from devtools.slack_sim.state import DEFAULT_TEAM_ID
 
 __all__ = ["SimulatorConfig", "SlackSimServer", "main", "serve"]
@@ -40,61 +39,20 @@ DEMO_SIGNING_SECRET = "demo-slack-signing-secret"
 DEMO_TOKEN = "xoxb-demo-slack-sim"
 
 
-class _Handler(BaseHTTPRequestHandler):
-    """Thin HTTP adapter around `SlackSimulatorApp`; logs one line per request."""
+class _Handler(AppHandler):
+    """`SlackSimulatorApp` over HTTP."""
 
-    protocol_version = "HTTP/1.1"
     server_version = "SlackSimulator/1"
-    disable_nagle_algorithm = True  # headers and body go out in two writes (see the provider simulator)
-    server: _Server
+    log_label = "slack-sim"
 
-    def do_GET(self) -> None:
-        self._handle()
-
-    def do_POST(self) -> None:
-        self._handle()
-
-    def do_DELETE(self) -> None:
-        self._handle()
-
-    def _handle(self) -> None:
-        started = time.monotonic()
-        length = int(self.headers.get("Content-Length") or 0)
-        body = self.rfile.read(length) if length > 0 else b""
-        url = urlsplit(self.path)
-        req = SimRequest(self.command, url.path, url.query, self.headers, body)
+    def reply(self, url: SplitResult, body: bytes) -> Reply:
+        request = SimRequest(self.command, url.path, url.query, self.headers, body)
         try:
-            resp = self.server.app.handle(req)
+            response = self.server.app.handle(request)
         except Exception:  # noqa: BLE001 - a simulator bug still answers like Slack
             traceback.print_exc(file=sys.stderr)
-            resp = json_response(500, {"ok": False, "error": "fatal_error"})
-        note = self._send(resp)
-        ms = (time.monotonic() - started) * 1000
-        sys.stderr.write(f"slack-sim {self.command} {url.path} {resp.status} {ms:.0f}ms{note}\n")
-
-    def _send(self, resp: SimResponse) -> str:
-        try:
-            self.send_response(resp.status)
-            self.send_header("Content-Type", resp.content_type)
-            self.send_header("Content-Length", str(len(resp.body)))
-            for name, value in resp.headers.items():
-                self.send_header(name, value)
-            self.end_headers()
-            if self.command != "HEAD":
-                self.wfile.write(resp.body)
-        except (BrokenPipeError, ConnectionResetError):
-            self.close_connection = True
-            return " (client gone)"
-        return ""
-
-    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
-        """Silenced: `_handle` writes its own line."""
-
-
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    block_on_close = False
-    app: SlackSimulatorApp
+            response = json_response(500, {"ok": False, "error": "fatal_error"})
+        return Reply(response.status, response.body, response.content_type, response.headers)
 
 
 class SlackSimServer:
@@ -106,7 +64,7 @@ class SlackSimServer:
         if config.interactions_url and urlsplit(config.interactions_url).scheme not in ("http", "https"):
             raise ValueError("the interactions URL must be http(s)")
         self.app = SlackSimulatorApp(config)
-        self.httpd = _Server((config.host, config.port), _Handler)
+        self.httpd = AppServer((config.host, config.port), _Handler)
         self.httpd.app = self.app
         self.app.base_url = self.url
 

@@ -47,10 +47,10 @@ import time
 import traceback
 import urllib.error
 import urllib.request
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import SplitResult, urlsplit
 
+from devtools.http_server import AppHandler, AppServer, Reply
 from devtools.stripe_sim.app import (
     API_VERSION,
     SimRequest,
@@ -66,68 +66,27 @@ from providers.stripe.signature import sign_payload
 __all__ = ["ProviderSimulator", "SimulatorConfig", "main", "serve"]
 
 
-class _Handler(BaseHTTPRequestHandler):
-    """Thin HTTP adapter around `SimulatorApp`; logs one line per request."""
+class _Handler(AppHandler):
+    """`SimulatorApp` over HTTP, with Stripe's answer headers and the idempotency key in the log line."""
 
-    protocol_version = "HTTP/1.1"
     server_version = "ProviderSimulator/1"
-    # Headers and body go out in two writes; with Nagle on, the second waits for
-    # the client's delayed ACK and every answer took 40 ms longer than its work.
-    disable_nagle_algorithm = True
-    server: _Server
+    log_label = "sim"
 
-    def do_GET(self) -> None:
-        self._handle()
-
-    def do_POST(self) -> None:
-        self._handle()
-
-    def do_DELETE(self) -> None:
-        self._handle()
-
-    def _handle(self) -> None:
-        started = time.monotonic()
-        length = int(self.headers.get("Content-Length") or 0)
-        body = self.rfile.read(length) if length > 0 else b""
-        url = urlsplit(self.path)
-        req = SimRequest(self.command, url.path, url.query, self.headers, body)
+    def reply(self, url: SplitResult, body: bytes) -> Reply:
+        request = SimRequest(self.command, url.path, url.query, self.headers, body)
         try:
-            resp = self.server.app.handle(req)
+            response = self.server.app.handle(request)
         except Exception:  # noqa: BLE001 - a simulator bug still answers like an API
             traceback.print_exc(file=sys.stderr)
-            resp = error_response(500, "Simulator internal error.", type_="api_error")
-        if resp.delay:
-            time.sleep(resp.delay)
-        payload = json.dumps(resp.body).encode()
-        note = ""
-        try:
-            self.send_response(resp.status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(payload)))
-            self.send_header("Request-Id", new_id("req_"))
-            self.send_header("Stripe-Version", API_VERSION)
-            for name, value in resp.headers.items():
-                self.send_header(name, value)
-            self.end_headers()
-            self.wfile.write(payload)
-        except (BrokenPipeError, ConnectionResetError):
-            note = " (client gone)"
-            self.close_connection = True
+            response = error_response(500, "Simulator internal error.", type_="api_error")
+        if response.delay:
+            time.sleep(response.delay)
         key = self.headers.get("Idempotency-Key")
-        extra = f" key={key}" if key else ""
-        if resp.headers.get("Idempotent-Replayed"):
-            extra += " replayed"
-        ms = (time.monotonic() - started) * 1000
-        sys.stderr.write(f"sim {self.command} {self.path} {resp.status} {ms:.0f}ms{extra}{note}\n")
-
-    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
-        """Silenced: `_handle` writes its own richer line."""
-
-
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True  # a stalled answer must not block shutdown
-    block_on_close = False
-    app: SimulatorApp
+        log = f" key={key}" if key else ""
+        if response.headers.get("Idempotent-Replayed"):
+            log += " replayed"
+        headers = {"Request-Id": new_id("req_"), "Stripe-Version": API_VERSION, **response.headers}
+        return Reply(response.status, json.dumps(response.body).encode(), "application/json", headers, log)
 
 
 class ProviderSimulator:
@@ -141,7 +100,7 @@ class ProviderSimulator:
         self.config = config
         self.store = SimulatorStore(config.db_path)
         self.app = SimulatorApp(config, self.store)
-        self.httpd = _Server((config.host, config.port), _Handler)
+        self.httpd = AppServer((config.host, config.port), _Handler)
         self.httpd.app = self.app
         self._stop = threading.Event()
         # No proxies: webhooks go straight to the configured URL.

@@ -18,55 +18,23 @@ import sys
 import threading
 import time
 import traceback
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import urlsplit
+from urllib.parse import SplitResult
 
+from devtools.http_server import AppHandler, AppServer, Reply
 from devtools.webhook_receiver.app import Answer, ReceiverApp, Request
 
 __all__ = ["WebhookReceiverServer", "add_arguments", "main", "serve"]
 
-MAX_BODY = 10 * 1024 * 1024
 
+class _Handler(AppHandler):
+    """`ReceiverApp` over HTTP: held or delayed answers wait here, in the request's own thread."""
 
-class _Handler(BaseHTTPRequestHandler):
-    """Thin HTTP adapter around `ReceiverApp`; logs one line per request."""
-
-    protocol_version = "HTTP/1.1"
     server_version = "WebhookReceiver/1"
-    disable_nagle_algorithm = True  # headers and body go out in two writes (see the provider simulator)
-    server: _Server
+    log_label = "webhook-receiver"
 
-    def do_GET(self) -> None:
-        self._handle()
-
-    def do_POST(self) -> None:
-        self._handle()
-
-    def do_PUT(self) -> None:
-        self._handle()
-
-    def do_DELETE(self) -> None:
-        self._handle()
-
-    def _read_body(self) -> bytes:
-        if "chunked" in (self.headers.get("Transfer-Encoding") or "").lower():
-            chunks = []
-            while True:
-                size = int(self.rfile.readline().split(b";", 1)[0].strip() or b"0", 16)
-                if size == 0:
-                    self.rfile.readline()
-                    return b"".join(chunks)
-                chunks.append(self.rfile.read(size))
-                self.rfile.readline()
-        length = min(int(self.headers.get("Content-Length") or 0), MAX_BODY)
-        return self.rfile.read(length) if length > 0 else b""
-
-    def _handle(self) -> None:
-        started = time.monotonic()
-        url = urlsplit(self.path)
+    def reply(self, url: SplitResult, body: bytes) -> Reply:
+        request = Request(self.command, url.path, url.query, list(self.headers.items()), body)
         try:
-            body = self._read_body()
-            request = Request(self.command, url.path, url.query, list(self.headers.items()), body)
             answer = self.server.app.handle(request)
         except Exception:  # noqa: BLE001 - a receiver bug still answers
             traceback.print_exc(file=sys.stderr)
@@ -75,33 +43,7 @@ class _Handler(BaseHTTPRequestHandler):
             answer.hold.wait(answer.delay_seconds)
         elif answer.delay_seconds:
             time.sleep(answer.delay_seconds)
-        note = self._send(answer)
-        ms = (time.monotonic() - started) * 1000
-        sys.stderr.write(f"webhook-receiver {self.command} {url.path} {answer.status} {ms:.0f}ms{note}\n")
-
-    def _send(self, answer: Answer) -> str:
-        try:
-            self.send_response(answer.status)
-            self.send_header("Content-Type", answer.content_type)
-            self.send_header("Content-Length", str(len(answer.body)))
-            for name, value in answer.headers.items():
-                self.send_header(name, value)
-            self.end_headers()
-            if self.command != "HEAD":
-                self.wfile.write(answer.body)
-        except (BrokenPipeError, ConnectionResetError):
-            self.close_connection = True
-            return " (client gone)"
-        return ""
-
-    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
-        """Silenced: `_handle` writes its own line."""
-
-
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    block_on_close = False
-    app: ReceiverApp
+        return Reply(answer.status, answer.body, answer.content_type, answer.headers)
 
 
 class WebhookReceiverServer:
@@ -109,7 +51,7 @@ class WebhookReceiverServer:
 
     def __init__(self, *, host: str = "127.0.0.1", port: int = 0, secrets: list[str] | None = None) -> None:
         self.app = ReceiverApp(secrets=secrets)
-        self.httpd = _Server((host, port), _Handler)
+        self.httpd = AppServer((host, port), _Handler)
         self.httpd.app = self.app
 
     @property
