@@ -101,3 +101,20 @@ class AppServer(ThreadingHTTPServer):
     daemon_threads = True  # a stalled answer must not block shutdown
     block_on_close = False
     app: Any
+
+
+class Listening:
+    """What a development server offers around its `httpd`: its URL, serving, closing."""
+
+    httpd: AppServer
+
+    @property
+    def url(self) -> str:
+        host, port = self.httpd.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def serve_forever(self) -> None:
+        self.httpd.serve_forever(poll_interval=0.2)
+
+    def close(self) -> None:
+        self.httpd.server_close()

@@ -163,6 +163,14 @@ def system_actor():
     return Actor.system("test")
 
 
+@pytest.fixture
+def globex(system_actor):
+    """A second merchant, `globex` (the default merchant plays the first): for tenancy tests."""
+    from refunds.services.merchants import merchant_create
+
+    return merchant_create(slug="globex", name="Globex", actor=system_actor)
+
+
 @pytest.fixture(scope="session")
 def _slack_sim_process(tmp_path_factory: pytest.TempPathFactory):
     """One Slack simulator process per test session (each xdist worker has its own)."""

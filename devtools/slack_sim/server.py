@@ -28,7 +28,7 @@ import threading
 import traceback
 from urllib.parse import SplitResult, urlsplit
 
-from devtools.http_server import AppHandler, AppServer, Reply
+from devtools.http_server import AppHandler, AppServer, Listening, Reply
 from devtools.slack_sim.app import SimRequest, SimulatorConfig, SlackSimulatorApp, json_response
 from devtools.slack_sim.state import DEFAULT_TEAM_ID
 
@@ -55,7 +55,7 @@ class _Handler(AppHandler):
         return Reply(response.status, response.body, response.content_type, response.headers)
 
 
-class SlackSimServer:
+class SlackSimServer(Listening):
     """The listening server around the app."""
 
     def __init__(self, config: SimulatorConfig) -> None:
@@ -67,17 +67,6 @@ class SlackSimServer:
         self.httpd = AppServer((config.host, config.port), _Handler)
         self.httpd.app = self.app
         self.app.base_url = self.url
-
-    @property
-    def url(self) -> str:
-        host, port = self.httpd.server_address[:2]
-        return f"http://{host}:{port}"
-
-    def serve_forever(self) -> None:
-        self.httpd.serve_forever(poll_interval=0.2)
-
-    def close(self) -> None:
-        self.httpd.server_close()
 
 
 def serve(config: SimulatorConfig) -> None:

@@ -50,7 +50,7 @@ import urllib.request
 from typing import Any
 from urllib.parse import SplitResult, urlsplit
 
-from devtools.http_server import AppHandler, AppServer, Reply
+from devtools.http_server import AppHandler, AppServer, Listening, Reply
 from devtools.stripe_sim.app import (
     API_VERSION,
     SimRequest,
@@ -89,7 +89,7 @@ class _Handler(AppHandler):
         return Reply(response.status, json.dumps(response.body).encode(), "application/json", headers, log)
 
 
-class ProviderSimulator:
+class ProviderSimulator(Listening):
     """The server plus its background workers (settlement, webhook delivery)."""
 
     def __init__(self, config: SimulatorConfig) -> None:
@@ -109,11 +109,6 @@ class ProviderSimulator:
             threading.Thread(target=self._settle_loop, name="sim-settle", daemon=True),
             threading.Thread(target=self._deliver_loop, name="sim-webhooks", daemon=True),
         ]
-
-    @property
-    def url(self) -> str:
-        host, port = self.httpd.server_address[:2]
-        return f"http://{host}:{port}"
 
     def serve_forever(self) -> None:
         for thread in self._threads:

@@ -20,7 +20,7 @@ import time
 import traceback
 from urllib.parse import SplitResult
 
-from devtools.http_server import AppHandler, AppServer, Reply
+from devtools.http_server import AppHandler, AppServer, Listening, Reply
 from devtools.webhook_receiver.app import Answer, ReceiverApp, Request
 
 __all__ = ["WebhookReceiverServer", "add_arguments", "main", "serve"]
@@ -46,24 +46,13 @@ class _Handler(AppHandler):
         return Reply(answer.status, answer.body, answer.content_type, answer.headers)
 
 
-class WebhookReceiverServer:
+class WebhookReceiverServer(Listening):
     """The listening server around the app."""
 
     def __init__(self, *, host: str = "127.0.0.1", port: int = 0, secrets: list[str] | None = None) -> None:
         self.app = ReceiverApp(secrets=secrets)
         self.httpd = AppServer((host, port), _Handler)
         self.httpd.app = self.app
-
-    @property
-    def url(self) -> str:
-        host, port = self.httpd.server_address[:2]
-        return f"http://{host}:{port}"
-
-    def serve_forever(self) -> None:
-        self.httpd.serve_forever(poll_interval=0.2)
-
-    def close(self) -> None:
-        self.httpd.server_close()
 
 
 def serve(*, host: str, port: int, secrets: list[str]) -> None:

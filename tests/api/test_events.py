@@ -6,36 +6,23 @@ import threading
 
 import pytest
 from django.db import connection
-from rest_framework.test import APIClient
 
 from core.errors import ERR_AUTHZ_SCOPE, ERR_NOT_FOUND, ERR_VALIDATION
 from events.models import Event
 from refunds.enums import Reason, RefundState, Scope
-from refunds.services.merchants import merchant_create
-from tests.refunds.factories import api_key, captured_order, make_refund, move_refund
+from tests.refunds.factories import captured_order, make_refund, move_refund
 
 pytestmark = pytest.mark.django_db
 
 
-def client(username: str, merchant: str | None = None, scopes=None) -> APIClient:
-    c = APIClient()
-    c.credentials(HTTP_AUTHORIZATION=f"Bearer {api_key(username, scopes, merchant=merchant)}")
-    return c
+@pytest.fixture
+def acme_client(client_for):
+    return client_for("acme-system")
 
 
 @pytest.fixture
-def globex(system_actor):
-    return merchant_create(slug="globex", name="Globex", actor=system_actor)
-
-
-@pytest.fixture
-def acme_client():
-    return client("acme-system")
-
-
-@pytest.fixture
-def globex_client(globex):
-    return client("globex-system", merchant="globex")
+def globex_client(globex, client_for):
+    return client_for("globex-system", merchant="globex")
 
 
 def refunds_of(merchant=None, n: int = 1):
@@ -84,8 +71,8 @@ def test_another_merchants_event_is_refused_as_a_cursor_like_an_unknown_one(acme
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_refund_star_list_never_contains_another_merchants_events_while_they_are_written(globex):
-    acme = client("acme-racer")
+def test_a_refund_star_list_never_contains_another_merchants_events_while_they_are_written(globex, client_for):
+    acme = client_for("acme-racer")
     ours = {e.public_id for e in Event.objects.filter(refund__in=refunds_of(n=3))}
     seen: set[str] = set()
     done = threading.Event()
@@ -167,13 +154,13 @@ def test_bad_paging_is_a_400(acme_client, query):
     assert answer.status_code == 400 and answer.json()["code"] == ERR_VALIDATION
 
 
-def test_events_need_the_events_read_scope():
+def test_events_need_the_events_read_scope(client_for):
     refunds_of(n=1)
-    without = client("no-events", scopes=[Scope.REFUNDS_READ, Scope.WEBHOOKS_WRITE])
+    without = client_for("no-events", scopes=[Scope.REFUNDS_READ, Scope.WEBHOOKS_WRITE])
     for path in ("/v1/events", f"/v1/events/{Event.objects.first().public_id}"):
         answer = without.get(path)
         assert answer.status_code == 403 and answer.json()["code"] == ERR_AUTHZ_SCOPE
-    reader = client("events-reader", scopes=[Scope.EVENTS_READ])
+    reader = client_for("events-reader", scopes=[Scope.EVENTS_READ])
     assert reader.get("/v1/events").status_code == 200
 
 

@@ -25,35 +25,23 @@ from events.enums import DeliveryTrigger, EndpointStatus
 from events.models import Event, WebhookAttempt, WebhookDelivery, WebhookEndpoint
 from events.signing import ROTATION_OVERLAP, secret_unseal
 from refunds.enums import Scope
-from refunds.services.merchants import merchant_create
 from tests.events.conftest import PUBLIC_URL
 from tests.events.services.test_endpoints import UNSAFE_URLS
-from tests.refunds.factories import api_key, captured_order, make_refund
+from tests.refunds.factories import captured_order, make_refund
 
 pytestmark = pytest.mark.django_db
 
 ENDPOINT_FIELDS = {"id", "object", "url", "events", "description", "status", "disabled_reason", "created_at"}
 
 
-def client(username: str, merchant: str | None = None, scopes=None) -> APIClient:
-    c = APIClient()
-    c.credentials(HTTP_AUTHORIZATION=f"Bearer {api_key(username, scopes, merchant=merchant)}")
-    return c
+@pytest.fixture
+def acme(client_for):
+    return client_for("acme-system")
 
 
 @pytest.fixture
-def globex(system_actor):
-    return merchant_create(slug="globex", name="Globex", actor=system_actor)
-
-
-@pytest.fixture
-def acme():
-    return client("acme-system")
-
-
-@pytest.fixture
-def intruder(globex):
-    return client("globex-system", merchant="globex")
+def intruder(globex, client_for):
+    return client_for("globex-system", merchant="globex")
 
 
 def register(c: APIClient, key: str = "k-1", **body):
@@ -242,8 +230,8 @@ def test_endpoint_calls_are_audited_with_the_key(acme, endpoint):
 
 
 @pytest.mark.parametrize("scopes", [[Scope.EVENTS_READ], [Scope.REFUNDS_READ, Scope.REFUNDS_CREATE]])
-def test_endpoint_calls_and_redelivery_need_webhooks_write(endpoint, scopes):
-    reader = client("reader", scopes=scopes)
+def test_endpoint_calls_and_redelivery_need_webhooks_write(endpoint, scopes, client_for):
+    reader = client_for("reader", scopes=scopes)
     event = an_event()
     for answer in (
         reader.get("/v1/webhook_endpoints"),
