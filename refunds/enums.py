@@ -49,6 +49,9 @@ class Rail(models.TextChoices):
 
 
 class PaymentStatus(models.TextChoices):
+    # Authorized, not captured: the customer's money is held, not taken. A refund of it is a void
+    # (RefundInstrument.VOID): the provider releases the hold (issue 15).
+    AUTHORIZED = "authorized"
     CAPTURED = "captured"
     CAPTURE_PENDING = "capture_pending"
     CAPTURE_FAILED = "capture_failed"
@@ -61,6 +64,9 @@ class PaymentStatus(models.TextChoices):
 # make money refundable again that the customer already has back (issue 10). The database trigger
 # of migration refunds/0013 is generated from the same edges.
 PAYMENT_STATUS_EDGES: dict[str, frozenset[str]] = {
+    PaymentStatus.AUTHORIZED: frozenset(
+        {PaymentStatus.CAPTURE_PENDING, PaymentStatus.CAPTURED, PaymentStatus.CAPTURE_FAILED, PaymentStatus.VOIDED}
+    ),
     PaymentStatus.CAPTURE_PENDING: frozenset(
         {PaymentStatus.CAPTURED, PaymentStatus.CAPTURE_FAILED, PaymentStatus.VOIDED}
     ),
@@ -83,6 +89,21 @@ PAYMENT_WITHDRAWN_FAILURE_CODES: dict[str, str] = {
     PaymentStatus.CHARGED_BACK: "payment_charged_back",
     PaymentStatus.VOIDED: "payment_voided",
 }
+
+
+class RefundInstrument(models.TextChoices):
+    """How the customer gets the money back (issue 15, docs/instruments.md).
+
+    Stored null on refunds from before (read as ORIGINAL_PAYMENT): a nullable
+    column leaves the embedded SQLite table and its guard triggers as they are.
+    """
+
+    # A refund to the card or account that paid, through the payment's provider.
+    ORIGINAL_PAYMENT = "original_payment"
+    # A code for the merchant's checkout instead of money (when the policy allows it): no provider call.
+    STORE_CREDIT = "store_credit"
+    # The payment was only authorized: the provider releases the hold, nothing was taken.
+    VOID = "void"
 
 
 class PolicyOutcome(models.TextChoices):
@@ -117,6 +138,8 @@ class ActorType(models.TextChoices):
     USER = "user"
     API_KEY = "api_key"
     SYSTEM = "system"
+    # The customer, through the request portal (/request/, issue 15): proved by a one-time code or signed link.
+    CUSTOMER = "customer"
 
 
 class WebhookStatus(models.TextChoices):

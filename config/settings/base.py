@@ -60,6 +60,8 @@ INSTALLED_APPS = [
     "audit",
     "ledger",
     "refunds",
+    # Store credit, issued by refunds paid as a code (issue 15).
+    "credits",
     "reconciliation",
     "notifications",
     # One app per audience.
@@ -70,6 +72,8 @@ INSTALLED_APPS = [
     "integrations",
     # What merchants' systems are told: refund events and signed webhooks (issue 14).
     "events",
+    # Customers ask for refunds themselves (issue 15).
+    "portal",
 ]
 # Development tools (the provider simulator's `manage.py run_provider_sim`) are never part of a
 # production deployment: installed only with DEBUG, or when DEVTOOLS=1 (the test settings).

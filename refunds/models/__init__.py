@@ -9,6 +9,7 @@ from refunds.models.payment import Payment
 from refunds.models.payout import PayoutTask
 from refunds.models.policy import RefundPolicy
 from refunds.models.refund import Refund
+from refunds.models.refund_line import RefundLine
 from refunds.models.webhook import WebhookEvent
 
 __all__ = [
@@ -23,6 +24,7 @@ __all__ = [
     "Payment",
     "PayoutTask",
     "Refund",
+    "RefundLine",
     "RefundPolicy",
     "WebhookEvent",
 ]

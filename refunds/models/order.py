@@ -18,6 +18,9 @@ class Order(models.Model):
     placed_at = models.DateTimeField(null=True, blank=True)
     # For reservations: when the booked service starts (cancellation fee schedule).
     service_starts_at = models.DateTimeField(null=True, blank=True)
+    # When the booked service ends (exclusive): with a start, a policy with proration refunds the days
+    # not used (refunds.services.proration, issue 15).
+    service_ends_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -41,6 +44,10 @@ class OrderLine(models.Model):
     quantity = models.PositiveIntegerField(default=1)
     tax_minor = models.BigIntegerField(default=0)
     discount_minor = models.BigIntegerField(default=0)
+    # Units held by refunds by line in an active state, kept like Payment.refund_reserved_minor: under the
+    # payment's row lock, released when such a refund leaves the active states, and the database refuses
+    # any value outside 0..quantity — so a unit is never refunded twice (issue 15).
+    refunded_quantity = models.PositiveIntegerField(default=0)
 
     class Meta:
         ordering = ["line_no"]
@@ -49,6 +56,10 @@ class OrderLine(models.Model):
             models.CheckConstraint(
                 condition=models.Q(unit_amount_minor__gte=0, tax_minor__gte=0, discount_minor__gte=0),
                 name="orderline_amounts_not_negative",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(refunded_quantity__gte=0) & models.Q(refunded_quantity__lte=models.F("quantity")),
+                name="orderline_refunded_within_quantity",
             ),
         ]
 

@@ -58,6 +58,14 @@ class RefundPolicy(models.Model):
     # {language: {kind: template}} for en, de, ar and the kinds of refunds.replies.REPLY_KINDS: the reply
     # the policy drafts, in the customer's language, with placeholders filled when the email is sent.
     reply_templates = models.JSONField(default=default_reply_templates)
+    # Instruments beyond cash (issue 15, docs/instruments.md). Store credit: customers may ask for a code
+    # for the merchant's checkout instead of money back, worth the refund plus a bonus (percent, set by
+    # risk), valid for `store_credit_expiry_days` (empty: never expires).
+    store_credit_enabled = models.BooleanField(default=False)
+    store_credit_bonus_percent = models.PositiveSmallIntegerField(default=0)
+    store_credit_expiry_days = models.PositiveIntegerField(null=True, blank=True, default=365)
+    # Services (orders with a start and an end): a refund for the days not used, after the cancellation tier's fee.
+    proration_enabled = models.BooleanField(default=False)
     note = models.CharField(max_length=300, blank=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
@@ -99,6 +107,9 @@ class RefundPolicy(models.Model):
                 condition=~models.Q(status=PolicyStatus.DRAFT)
                 | models.Q(reviewed_by__isnull=True, reviewed_at__isnull=True),
                 name="policy_draft_not_reviewed",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(store_credit_bonus_percent__lte=100), name="policy_store_credit_bonus_0_to_100"
             ),
             # The table is read as {currency: {column: minor units}}: a list or a number would break evaluation.
             models.CheckConstraint(

@@ -8,7 +8,7 @@ from django_fsm import FSMField, transition
 from simple_history.models import HistoricalRecords
 
 from core.crypto import fernet_for
-from refunds.enums import ActorType, PolicyOutcome, Reason, Recommendation, RefundState
+from refunds.enums import ActorType, PolicyOutcome, Reason, Recommendation, RefundInstrument, RefundState
 
 S = RefundState
 _ALPHABET = "0123456789abcdefghijklmnopqrstuvwxyz"
@@ -62,6 +62,12 @@ class Refund(models.Model):
     # reads and in events. Null (read as {}) for refunds from before: a nullable column leaves the
     # embedded SQLite table, and its guard triggers, as they are.
     metadata = models.JSONField(null=True, blank=True, editable=False)
+    # How the money goes back (RefundInstrument); null on refunds from before, read as original_payment
+    # (`instrument_or_default`). Nullable so the embedded SQLite table keeps its guard triggers.
+    instrument = models.CharField(max_length=20, null=True, blank=True, editable=False)
+    # A refund for time not used (issue 15): the arithmetic that gave its amount, as shown on the card
+    # and in the email — {"text", "total_days", "unused_days", "base_minor", "fee_percent", ...}.
+    proration = models.JSONField(null=True, blank=True, editable=False)
     state = FSMField(default=S.REQUESTED, choices=S.choices, db_index=True)
 
     requested_by = models.ForeignKey(
@@ -141,6 +147,10 @@ class Refund(models.Model):
                 condition=models.Q(approvals_required__in=[1, 2]), name="refund_approvals_required_1_or_2"
             ),
             models.CheckConstraint(condition=models.Q(version__gte=1), name="refund_version_positive"),
+            models.CheckConstraint(
+                condition=models.Q(instrument__isnull=True) | models.Q(instrument__in=RefundInstrument.values),
+                name="refund_instrument_known",
+            ),
             models.UniqueConstraint(
                 fields=["requested_by", "request_token"],
                 condition=models.Q(request_token__isnull=False),
@@ -180,6 +190,10 @@ class Refund(models.Model):
     @property
     def status_url(self) -> str:
         return f"{settings.APP_BASE_URL}/r/{self.status_token}/"
+
+    @property
+    def instrument_or_default(self) -> str:
+        return self.instrument or RefundInstrument.ORIGINAL_PAYMENT
 
     @property
     def reversed_by_provider(self) -> bool:

@@ -55,5 +55,5 @@ def test_database_allows_what_the_service_allows():
 
 
 def test_database_trigger_and_enums_know_the_same_status_edges():
-    migration = importlib.import_module("refunds.migrations.0013_payment_immutable_after_capture")
+    migration = importlib.import_module("refunds.migrations.0025_lines_instruments_proration")
     assert {(a, b) for a, targets in PAYMENT_STATUS_EDGES.items() for b in targets} == set(migration.STATUS_EDGES)

@@ -1,0 +1,8 @@
+from django.apps import AppConfig
+
+
+class CreditsConfig(AppConfig):
+    """Store credit (issue 15, docs/instruments.md): codes issued instead of money back, redeemed at the merchant's checkout."""
+
+    name = "credits"
+    default_auto_field = "django.db.models.BigAutoField"
