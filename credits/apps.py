@@ -2,7 +2,7 @@ from django.apps import AppConfig
 
 
 class CreditsConfig(AppConfig):
-    """Store credit (issue 15, docs/instruments.md): codes issued instead of money back, redeemed at the merchant's checkout."""
+    """Store credit (issue 15, docs/instruments.md): codes issued instead of money back, spent at checkout."""
 
     name = "credits"
     default_auto_field = "django.db.models.BigAutoField"
