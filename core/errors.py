@@ -45,6 +45,13 @@ ERR_HEADERS_TOO_LARGE = "ERR.VALIDATION.headers.too_large"
 # A customer reply that contradicts the refund, or names a placeholder we cannot fill (issue 12).
 ERR_REPLY_AMOUNT_MISMATCH = "ERR.VALIDATION.reply.amount_mismatch"
 ERR_REPLY_PLACEHOLDER = "ERR.VALIDATION.reply.placeholder"
+# Instruments beyond cash (issue 15): a void releases the whole hold; store credit only where the policy allows it;
+# a refund for time not used of a service with no day left; a store credit code spent or out of date.
+ERR_PARTIAL_VOID = "ERR.BUSINESS.refund.partial_void"
+ERR_INSTRUMENT_NOT_ALLOWED = "ERR.BUSINESS.refund.instrument_not_allowed"
+ERR_NOTHING_UNUSED = "ERR.BUSINESS.refund.nothing_unused"
+ERR_CREDIT_INSUFFICIENT = "ERR.BUSINESS.credit.insufficient_balance"
+ERR_CREDIT_EXPIRED = "ERR.BUSINESS.credit.expired"
 
 CATALOG: dict[str, tuple[int, str, Any]] = {
     ERR_AMOUNT_RANGE: (400, "refund.amount_invalid", _("The amount must be a positive whole number of minor units.")),
@@ -72,6 +79,27 @@ CATALOG: dict[str, tuple[int, str, Any]] = {
         _("The payment was charged back; the customer already has the money back."),
     ),
     ERR_VOIDED: (422, "refund.voided", _("The payment was voided; there is nothing to refund.")),
+    ERR_PARTIAL_VOID: (
+        422,
+        "refund.partial_void",
+        _("The payment is only authorized: its hold is released whole, so the refund must be of the full amount."),
+    ),
+    ERR_INSTRUMENT_NOT_ALLOWED: (
+        422,
+        "refund.instrument_not_allowed",
+        _("This way of paying the refund back is not offered for this payment."),
+    ),
+    ERR_NOTHING_UNUSED: (
+        422,
+        "refund.nothing_unused",
+        _("No day of the service is left unused, so there is nothing to refund for time not used."),
+    ),
+    ERR_CREDIT_INSUFFICIENT: (
+        422,
+        "credit.insufficient_balance",
+        _("The store credit's balance is less than the amount asked for."),
+    ),
+    ERR_CREDIT_EXPIRED: (422, "credit.expired", _("The store credit has expired.")),
     ERR_CONFLICT_IDEMPOTENCY: (
         409,
         "request.idempotency_conflict",
