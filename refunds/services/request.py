@@ -20,6 +20,7 @@ from refunds.services.decide import approval_audit, approval_effects
 from refunds.services.evidence_refs import evidence_clean
 from refunds.services.outbox import WITHDRAWN_PAYMENT_ERRORS
 from refunds.services.policy import customer_refund_count_24h, policy_evaluate, policy_get_active
+from refunds.services.store_credit import store_credit_check_allowed
 from refunds.services.transition import Approval, refund_open
 
 _HARD_REFUSALS = {
@@ -55,6 +56,7 @@ def refund_request(
     uploaded_files: int = 0,
     correlation_id: str = "",
     request_token: str | None = None,
+    instrument: str | None = None,
 ) -> Refund:
     """Create a refund, decide it by policy, and approve it if the policy says so.
 
@@ -93,6 +95,7 @@ def refund_request(
         evidence = evidence_clean(order=order, items=list(evidence or []))
 
         policy = policy_get_active()
+        store_credit_check_allowed(policy=policy, instrument=instrument)
         decision = policy_evaluate(
             policy=policy,
             payment=payment,
@@ -116,6 +119,7 @@ def refund_request(
             correlation_id=correlation_id,
             customer_email=order.customer.email,
             request_token=request_token or None,
+            instrument=instrument,
             policy_version=policy,
             policy_outcome=decision.outcome,
             policy_rule=decision.rule,
