@@ -1,6 +1,7 @@
 import secrets
 
 from django.db import models
+from django.utils import timezone
 
 from credits.codes import code_masked, code_unseal
 from credits.enums import CreditStatus
@@ -74,6 +75,18 @@ class StoreCredit(models.Model):
     def code(self) -> str:
         """The code in clear (unsealed): for the customer, the merchant's API, never for staff screens."""
         return code_unseal(self.code_sealed)
+
+    @property
+    def current_status(self) -> str:
+        """The status as of now: a credit past its date reads expired before the sweep marks it so."""
+        if self.status == CreditStatus.ACTIVE and self.expires_at is not None and self.expires_at <= timezone.now():
+            return CreditStatus.EXPIRED
+        return self.status
+
+    @property
+    def current_balance_minor(self) -> int:
+        """What can still be spent now: nothing once past its date."""
+        return 0 if self.current_status == CreditStatus.EXPIRED else self.balance_minor
 
     @property
     def code_masked(self) -> str:

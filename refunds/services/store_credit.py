@@ -39,7 +39,5 @@ def store_credit_settle(*, refund: Refund, payment: Payment) -> None:
     credit and posts STORE_CREDIT_ISSUED — each with its audit event and the
     customer's email on completion (notifications), in this transaction.
     """
-    refund_transition(
-        refund, payment=payment, to=S.SUBMITTING, actor=STORE_CREDIT_ACTOR, note="paid as store credit"
-    )
+    refund_transition(refund, payment=payment, to=S.SUBMITTING, actor=STORE_CREDIT_ACTOR, note="paid as store credit")
     refund_transition(refund, payment=payment, to=S.COMPLETED, actor=STORE_CREDIT_ACTOR, note="store credit issued")

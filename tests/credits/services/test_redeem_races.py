@@ -1,4 +1,4 @@
-"""Redemption races, with real threads on their own PostgreSQL connections (tests.refunds.services.test_concurrency.race)."""
+"""Redemption races: real threads on their own PostgreSQL connections (test_concurrency.race)."""
 
 from __future__ import annotations
 
