@@ -23,3 +23,17 @@ def credit_get(*, code: str, merchant_id: int) -> StoreCredit:
     if credit is None:
         raise DomainError(ERR_NOT_FOUND)
     return credit
+
+
+# refunds.enums.RefundInstrument.STORE_CREDIT (credits sits below refunds and cannot import it).
+STORE_CREDIT_INSTRUMENT = "store_credit"
+
+
+def refund_credit(refund) -> StoreCredit | None:
+    """A refund's credit, or None; queries only for a store-credit refund not loaded with its credit."""
+    if refund.instrument != STORE_CREDIT_INSTRUMENT:
+        return None
+    try:
+        return refund.store_credit
+    except StoreCredit.DoesNotExist:
+        return None

@@ -13,7 +13,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from credits.enums import CreditStatus
-from credits.models import StoreCredit
+from credits.selectors import refund_credit
 from notifications.replies import reply_render
 from refunds.failures import processor_message
 from refunds.models import Refund
@@ -50,16 +50,6 @@ class StoreCreditOutput(serializers.Serializer):
     balance_minor = serializers.IntegerField(source="current_balance_minor", help_text="What can be spent now.")
     expires_at = serializers.DateTimeField(allow_null=True, help_text="Null: never expires.")
     status = serializers.ChoiceField(source="current_status", choices=CreditStatus.choices)
-
-
-def refund_store_credit(refund: Refund) -> StoreCredit | None:
-    """The refund's credit, or None; asks the database only for a store-credit refund not loaded with its credit."""
-    if refund.instrument != "store_credit":
-        return None
-    try:
-        return refund.store_credit
-    except StoreCredit.DoesNotExist:
-        return None
 
 
 class RefundOutput(serializers.Serializer):
@@ -137,7 +127,7 @@ class RefundOutput(serializers.Serializer):
 
     @extend_schema_field(StoreCreditOutput(allow_null=True))
     def get_store_credit(self, refund) -> dict | None:
-        credit = None if self.context.get("requested") else refund_store_credit(refund)
+        credit = None if self.context.get("requested") else refund_credit(refund)
         return None if credit is None else dict(StoreCreditOutput(credit).data)
 
 

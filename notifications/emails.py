@@ -51,6 +51,7 @@ from notifications.messages import (
     MSG_APPROVED,
     MSG_CANCELED,
     MSG_COMPLETED,
+    MSG_COMPLETED_STORE_CREDIT,
     MSG_DECLINED,
     MSG_FAILED,
     MSG_FAILED_RETRYING,
@@ -62,7 +63,8 @@ from notifications.messages import (
     rail_duration_text,
 )
 from notifications.replies import reply_render
-from refunds.enums import RefundState
+from notifications.store_credit import store_credit_facts
+from refunds.enums import RefundInstrument, RefundState
 from refunds.models import Refund
 from refunds.selectors import reply_declines
 
@@ -79,7 +81,14 @@ EMAIL_FOR_EVENT: dict[str, str] = {
     AuditAction.REFUND_FAILED: MSG_FAILED,
 }
 EMAIL_MESSAGE_IDS = frozenset(
-    {*EMAIL_FOR_EVENT.values(), MSG_FAILED_RETRYING, MSG_CANCELED, MSG_REVERSED, MSG_PROCESSING}
+    {
+        *EMAIL_FOR_EVENT.values(),
+        MSG_FAILED_RETRYING,
+        MSG_CANCELED,
+        MSG_REVERSED,
+        MSG_PROCESSING,
+        MSG_COMPLETED_STORE_CREDIT,
+    }
 )
 
 
@@ -94,6 +103,12 @@ def email_for_event(*, refund: Refund, event: str) -> str | None:
         # Approved by policy in the same transaction: the approval email says it all,
         # and two emails in the same second would only arrive in random order.
         return None
+    if refund.instrument == RefundInstrument.STORE_CREDIT:
+        # Approved and completed in one transaction (refunds.services.store_credit): one email, with the code.
+        if message_id == MSG_APPROVED:
+            return None
+        if message_id == MSG_COMPLETED:
+            return MSG_COMPLETED_STORE_CREDIT
     if message_id == MSG_FAILED and refund.reversed_by_provider:
         # Completed, and the customer was told so: now their bank sent it back (issue 12).
         return MSG_REVERSED
@@ -160,6 +175,8 @@ def notification_build(*, refund: Refund, message_id: str, language: str) -> Ema
                 if message_id != MSG_APPROVED or reply_declines(refund)
                 else reply_render(refund.draft_reply, refund=refund, language=language)
             ),
+            # The code, its amount and expiry (issue 15): only in the email that announces it.
+            "store_credit": (store_credit_facts(refund, locale) if message_id == MSG_COMPLETED_STORE_CREDIT else None),
             "decline_reason": (
                 reply_render(refund.decline_reason, refund=refund, language=language)
                 if message_id == MSG_DECLINED

@@ -25,6 +25,8 @@ MSG_REQUEST_ACCEPTED = "refund.request.accepted"
 MSG_APPROVED = "refund.approved"
 MSG_PROCESSING = "refund.processing"
 MSG_COMPLETED = "refund.completed"
+# Paid as store credit (issue 15): no money travels, the customer gets a code.
+MSG_COMPLETED_STORE_CREDIT = "refund.completed.store_credit"
 MSG_DECLINED = "refund.declined"
 MSG_CANCELED = "refund.canceled"
 MSG_FAILED = "refund.failed"
@@ -65,6 +67,14 @@ CATALOGUE: dict[str, CustomerMessage] = {
             _(
                 "The money is on its way back to your original payment method. Depending on your bank, it can take "
                 "the time shown below to appear on your statement."
+            ),
+        ),
+        CustomerMessage(
+            MSG_COMPLETED_STORE_CREDIT,
+            _("Your store credit is ready"),
+            _(
+                "Your refund was issued as store credit. Use the code below at checkout; you can spend it in "
+                "one go or in parts until it expires."
             ),
         ),
         CustomerMessage(
@@ -120,8 +130,13 @@ def message_get(message_id: str) -> CustomerMessage:
     return CATALOGUE[message_id]
 
 
-def message_id_for_state(state: str, *, failure_retryable: bool = False, reversed_by_provider: bool = False) -> str:
-    """The headline a customer sees for a refund in `state` (`reversed_by_provider`: failed after it completed)."""
+def message_id_for_state(
+    state: str, *, failure_retryable: bool = False, reversed_by_provider: bool = False, store_credit: bool = False
+) -> str:
+    """The headline a customer sees for a refund in `state` (`reversed_by_provider`: failed after it completed;
+    `store_credit`: paid as store credit)."""
+    if state == S.COMPLETED and store_credit:
+        return MSG_COMPLETED_STORE_CREDIT
     if state == S.FAILED:
         if reversed_by_provider:
             return MSG_REVERSED

@@ -26,7 +26,8 @@ from notifications.messages import (
     rail_duration_text,
 )
 from notifications.replies import reply_render
-from refunds.enums import RefundState
+from notifications.store_credit import StoreCreditFacts, store_credit_facts
+from refunds.enums import RefundInstrument, RefundState
 from refunds.models import OrderLine, Refund
 from refunds.models.customer import mask_email
 from refunds.models.refund import token_digest
@@ -111,6 +112,8 @@ class StatusView:
     masked_email: str
     poll: bool
     version: str
+    # Paid as store credit (issue 15): the code, amount, balance and expiry; None otherwise.
+    store_credit: StoreCreditFacts | None = None
 
 
 def _steps(refund: Refund, when) -> tuple[Step, ...]:
@@ -184,9 +187,13 @@ def status_view(refund: Refund, *, language: str) -> StatusView:
     state = refund.state
     message = message_get(
         message_id_for_state(
-            state, failure_retryable=refund.failure_retryable, reversed_by_provider=refund.reversed_by_provider
+            state,
+            failure_retryable=refund.failure_retryable,
+            reversed_by_provider=refund.reversed_by_provider,
+            store_credit=refund.instrument == RefundInstrument.STORE_CREDIT,
         )
     )
+    credit = store_credit_facts(refund, locale) if state == S.COMPLETED else None
     steps = _steps(refund, lambda moment: format_when(moment, locale))
     lines = [
         (description or sku, quantity)
@@ -201,6 +208,8 @@ def status_view(refund: Refund, *, language: str) -> StatusView:
     )
     # A retryable failure is only a delay: the money still comes, in the rail's usual time.
     money_moving = state not in (S.DENIED, S.CANCELED, S.FAILED) or bool(refund.failure_retryable)
+    # Store credit travels nowhere: no rail timing to wait for.
+    money_moving = money_moving and refund.instrument != RefundInstrument.STORE_CREDIT
     rail = refund.payment.rail
     return StatusView(
         reference=refund.public_id,
@@ -224,4 +233,5 @@ def status_view(refund: Refund, *, language: str) -> StatusView:
         masked_email=mask_email(refund.customer_email),
         poll=state not in FINAL_STATES and not (state == S.FAILED and not refund.failure_retryable),
         version=_version(message.id, refund, steps),
+        store_credit=credit,
     )
