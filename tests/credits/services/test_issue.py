@@ -14,6 +14,7 @@ from credits.codes import ALPHABET, code_digest, code_normalize
 from credits.enums import CreditStatus
 from credits.models import StoreCredit
 from credits.services.issue import credit_bonus_minor
+from events.models import Event
 from ledger.enums import AccountCode, EntryType
 from ledger.models import JournalEntry, Posting
 from ledger.services import trial_balance
@@ -135,3 +136,12 @@ def test_the_bonus_is_the_percentage_rounded_down(amount, percent):
 def test_a_credit_with_bonus_fits_its_own_constraints(amount, percent):
     bonus = credit_bonus_minor(amount_minor=amount, bonus_percent=percent)
     assert 0 <= bonus < amount + bonus
+
+
+def test_the_completed_event_carries_the_credit_and_earlier_events_none():
+    store_credit_policy(bonus_percent=10)
+    refund = store_credit_refund(amount_minor=1000)
+    documents = {e.type: e.data for e in Event.objects.filter(refund=refund)}
+    assert documents["refund.completed"]["store_credit"]["amount_minor"] == 1100
+    assert documents["refund.completed"]["store_credit"]["code"] == StoreCredit.objects.get(refund=refund).code
+    assert documents["refund.approved"]["store_credit"] is None
