@@ -11,6 +11,8 @@ twice, and `submission_open` refuses such a refund should a bug get there.
 
 from __future__ import annotations
 
+from django.utils import timezone
+
 from core.actor import Actor
 from core.errors import ERR_INSTRUMENT_NOT_ALLOWED, DomainError
 from refunds.enums import RefundInstrument, RefundState
@@ -40,4 +42,11 @@ def store_credit_settle(*, refund: Refund, payment: Payment) -> None:
     customer's email on completion (notifications), in this transaction.
     """
     refund_transition(refund, payment=payment, to=S.SUBMITTING, actor=STORE_CREDIT_ACTOR, note="paid as store credit")
-    refund_transition(refund, payment=payment, to=S.COMPLETED, actor=STORE_CREDIT_ACTOR, note="store credit issued")
+    refund_transition(
+        refund,
+        payment=payment,
+        to=S.COMPLETED,
+        actor=STORE_CREDIT_ACTOR,
+        note="store credit issued",
+        changes={"completed_at": timezone.now()},
+    )

@@ -43,6 +43,7 @@ def test_auto_approved_store_credit_refund_completes_with_its_credit_and_no_prov
     refund.refresh_from_db()
     assert refund.state == RefundState.COMPLETED
     assert refund.provider_refund_id is None
+    assert refund.completed_at is not None and refund.submitted_at is not None
     assert not OutboxMessage.objects.filter(refund=refund).exists()
     assert not PayoutTask.objects.filter(refund=refund).exists()
     credit = StoreCredit.objects.get(refund=refund)
