@@ -8,6 +8,8 @@ import pytest
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
+from audit.enums import AuditAction
+from audit.models import AuditEvent
 from core.actor import Actor
 from core.errors import (
     ERR_AMOUNT_RANGE,
@@ -46,6 +48,8 @@ def test_partial_redemptions_bring_the_balance_down_to_spent():
     assert (first.redemption.balance_after_minor, second.redemption.balance_after_minor) == (2000, 0)
     assert credit.balance_minor == 0 and credit.status == CreditStatus.SPENT
     assert first.redemption.public_id.startswith("scr_") and first.redemption.reference == "order 1"
+    audited = AuditEvent.objects.filter(refund=credit.refund, action=AuditAction.STORE_CREDIT_REDEEMED)
+    assert sorted(audited.values_list("amount_minor", flat=True)) == [2000, 3000]
 
 
 def test_more_than_the_balance_is_refused_with_the_balance():
