@@ -11,6 +11,10 @@ class AccountCode(models.TextChoices):
     STORE_CREDIT_BONUS = "store_credit_bonus", "Store credit bonus (expense)"
     STORE_CREDIT_REDEEMED = "store_credit_redeemed", "Store credit spent at checkout"
     STORE_CREDIT_BREAKAGE = "store_credit_breakage", "Store credit breakage (expired, unspent)"
+    # --- voids (issue 15) ---
+    # Authorizations held: what a released hold is paid out of instead of provider clearing
+    # (a void moves no money; docs/instruments.md "Voids").
+    AUTHORIZATIONS_HELD = "authorizations_held", "Authorizations held"
 
 
 class AccountKind(models.TextChoices):
@@ -26,6 +30,10 @@ class EntryType(models.TextChoices):
     REFUND_REVERSED = "REFUND_REVERSED"
     # The provider failed a settled refund (`completed → failed`): the mirror of REFUND_SETTLED.
     REFUND_SETTLEMENT_REVERSED = "REFUND_SETTLEMENT_REVERSED"
+    # --- voids (issue 15): an authorization released, never money moved; one type per refund as for refunds ---
+    VOID_PENDING = "VOID_PENDING"
+    VOID_RELEASED = "VOID_RELEASED"
+    VOID_REVERSED = "VOID_REVERSED"
     # A finance user's manual correcting entry (maker-checker, ledger.models.CorrectingEntry); no refund.
     CORRECTION = "CORRECTION"
     # Store credit (issue 15): issued at completion instead of REFUND_SETTLED (refunds payable and the

@@ -59,7 +59,9 @@ from notifications.messages import (
     MSG_REQUEST_ACCEPTED,
     MSG_REVERSED,
     RAIL_LABELS,
+    VOID_MESSAGE_IDS,
     message_get,
+    message_id_for_instrument,
     rail_duration_text,
 )
 from notifications.replies import reply_render
@@ -87,6 +89,7 @@ EMAIL_MESSAGE_IDS = frozenset(
         MSG_CANCELED,
         MSG_REVERSED,
         MSG_PROCESSING,
+        *VOID_MESSAGE_IDS.values(),
         MSG_COMPLETED_STORE_CREDIT,
     }
 )
@@ -97,18 +100,24 @@ class EmailSendError(Exception):
 
 
 def email_for_event(*, refund: Refund, event: str) -> str | None:
-    """Which email (if any) a refund event sends; `refund` is the refund as its transaction left it."""
+    """Which email (if any) a refund event sends; `refund` is the refund as its transaction left it.
+
+    A void says the hold is released where a refund says the money is sent (`message_id_for_instrument`).
+    """
+    message_id = _email_for_event(refund=refund, event=event)
+    return message_id_for_instrument(message_id, refund.instrument) if message_id else None
+
+
+def _email_for_event(*, refund: Refund, event: str) -> str | None:
     message_id = EMAIL_FOR_EVENT.get(event)
     if message_id == MSG_REQUEST_ACCEPTED and refund.state != RefundState.REQUESTED:
         # Approved by policy in the same transaction: the approval email says it all,
         # and two emails in the same second would only arrive in random order.
         return None
-    if refund.instrument == RefundInstrument.STORE_CREDIT:
-        # Approved and completed in one transaction (refunds.services.store_credit): one email, with the code.
-        if message_id == MSG_APPROVED:
-            return None
-        if message_id == MSG_COMPLETED:
-            return MSG_COMPLETED_STORE_CREDIT
+    if message_id == MSG_APPROVED and refund.instrument == RefundInstrument.STORE_CREDIT:
+        # Approved and completed in one transaction (refunds.services.store_credit): the completion email,
+        # with the code (`message_id_for_instrument`), says it all.
+        return None
     if message_id == MSG_FAILED and refund.reversed_by_provider:
         # Completed, and the customer was told so: now their bank sent it back (issue 12).
         return MSG_REVERSED
@@ -172,7 +181,7 @@ def notification_build(*, refund: Refund, message_id: str, language: str) -> Ema
             # A decline's internal rationale lives on its Decision and is never part of an email.
             "draft_reply": (
                 ""
-                if message_id != MSG_APPROVED or reply_declines(refund)
+                if message_id not in (MSG_APPROVED, VOID_MESSAGE_IDS[MSG_APPROVED]) or reply_declines(refund)
                 else reply_render(refund.draft_reply, refund=refund, language=language)
             ),
             # The code, its amount and expiry (issue 15): only in the email that announces it.

@@ -131,20 +131,22 @@ def _steps(refund: Refund, when) -> tuple[Step, ...]:
         return Step(key, str(STEP_LABELS[key]), status, tone, current or status == "current", events(*pairs))
 
     processing_events = (("approved", refund.decided_at), ("sent", refund.submitted_at))
+    # A void ends with its hold released, not with money refunded (issue 15).
+    done = "released" if refund.instrument == RefundInstrument.VOID else "refunded"
     if state == S.REQUESTED:
         return (
             step("requested", "current", ("", refund.created_at)),
             step("processing", "upcoming"),
-            step("refunded", "upcoming"),
+            step(done, "upcoming"),
         )
     requested = step("requested", "done", ("", refund.created_at))
     if state in (S.APPROVED, S.SUBMITTING, S.PROVIDER_PENDING):
-        return requested, step("processing", "current", *processing_events), step("refunded", "upcoming")
+        return requested, step("processing", "current", *processing_events), step(done, "upcoming")
     if state == S.COMPLETED:
         return (
             requested,
             step("processing", "done", *processing_events),
-            step("refunded", "done", ("", refund.completed_at), current=True),
+            step(done, "done", ("", refund.completed_at), current=True),
         )
     if state == S.DENIED:
         return requested, step("declined", "current", ("", refund.decided_at), tone="problem")
@@ -157,7 +159,7 @@ def _steps(refund: Refund, when) -> tuple[Step, ...]:
         # Only delayed: the provider step runs again by itself, so the processing step is
         # still the current one (marked delayed) and "refunded" is still ahead.
         delayed = step("delayed", "current", *processing_events, ("retrying", refund.updated_at), tone="warning")
-        return requested, delayed, step("refunded", "upcoming")
+        return requested, delayed, step(done, "upcoming")
     if refund.reversed_by_provider:
         # It was refunded (the customer was told so), then their bank sent it back: both stay visible.
         return (
@@ -190,7 +192,7 @@ def status_view(refund: Refund, *, language: str) -> StatusView:
             state,
             failure_retryable=refund.failure_retryable,
             reversed_by_provider=refund.reversed_by_provider,
-            store_credit=refund.instrument == RefundInstrument.STORE_CREDIT,
+            instrument=refund.instrument,
         )
     )
     credit = store_credit_facts(refund, locale) if state == S.COMPLETED else None
@@ -207,9 +209,11 @@ def status_view(refund: Refund, *, language: str) -> StatusView:
         for name, quantity in lines[:MAX_ITEMS_SHOWN]
     )
     # A retryable failure is only a delay: the money still comes, in the rail's usual time.
-    money_moving = state not in (S.DENIED, S.CANCELED, S.FAILED) or bool(refund.failure_retryable)
-    # Store credit travels nowhere: no rail timing to wait for.
-    money_moving = money_moving and refund.instrument != RefundInstrument.STORE_CREDIT
+    # A void moves no money: its hold's release takes the bank's time, which no rail timing describes;
+    # store credit travels nowhere.
+    money_moving = (state not in (S.DENIED, S.CANCELED, S.FAILED) or bool(refund.failure_retryable)) and (
+        refund.instrument not in (RefundInstrument.VOID, RefundInstrument.STORE_CREDIT)
+    )
     rail = refund.payment.rail
     return StatusView(
         reference=refund.public_id,

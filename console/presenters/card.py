@@ -10,7 +10,14 @@ from django.urls import reverse
 from console.presenters.formatting import money, when
 from credits.selectors import refund_credit
 from notifications.replies import refund_language, reply_render
-from refunds.enums import ACTIVE_STATES, DecisionKind, PolicyOutcome, Recommendation, RefundInstrument, RefundState
+from refunds.enums import (
+    ACTIVE_STATES,
+    DecisionKind,
+    PolicyOutcome,
+    Recommendation,
+    RefundInstrument,
+    RefundState,
+)
 from refunds.models import Decision, EvidenceFile, Order, OrderLine, Refund
 from refunds.permissions import (
     ADMINISTERS_ACCESS_MESSAGE,
@@ -170,6 +177,8 @@ class RefundCard:
     placeholders: str = ""
     # Paid as store credit: what approving issues, then the credit and its balance; None otherwise.
     store_credit: CardCredit | None = None
+    # How the customer gets it back ("Void": an authorization released, issue 15).
+    instrument: str = ""
 
     @property
     def needs_two(self) -> bool:
@@ -246,6 +255,7 @@ def refund_card(*, refund: Refund, user) -> RefundCard:
         decline_message=reply_render(refund.decline_reason, refund=refund, language=language),
         decline_rationale=denials[-1].rationale if denials else "",
         placeholders=placeholders_allowed_text(),
+        instrument=RefundInstrument(refund.instrument_or_default).label,
     )
 
 

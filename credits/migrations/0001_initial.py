@@ -11,7 +11,7 @@ class Migration(migrations.Migration):
     initial = True
 
     dependencies = [
-        ('ledger', '0007_store_credit'),
+        ('ledger', '0008_store_credit'),
         ('refunds', '0025_lines_instruments_proration'),
     ]
 

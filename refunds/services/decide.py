@@ -33,6 +33,7 @@ from refunds.services.outbox import refund_stop_if_payment_withdrawn, submission
 from refunds.services.policy import approvals_required
 from refunds.services.store_credit import is_store_credit, store_credit_settle
 from refunds.services.transition import refund_lock, refund_snapshot, refund_transition
+from refunds.services.void import void_check_amount_edit
 from refunds.signals import refund_revised
 
 S = RefundState
@@ -320,6 +321,7 @@ def refund_edit(
             amount_minor=refund.amount_minor if amount_minor is None else amount_minor,
         )
         if amount_changes:
+            void_check_amount_edit(refund=refund, amount_minor=amount_minor)
             available = payment.remaining_refundable_minor + refund.amount_minor
             if amount_minor > available:
                 raise DomainError(ERR_EXCEEDS_REMAINING, remaining_refundable_minor=available)

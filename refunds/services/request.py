@@ -22,6 +22,7 @@ from refunds.services.outbox import WITHDRAWN_PAYMENT_ERRORS
 from refunds.services.policy import customer_refund_count_24h, policy_evaluate, policy_get_active
 from refunds.services.store_credit import store_credit_check_allowed
 from refunds.services.transition import Approval, refund_open
+from refunds.services.void import void_instrument
 
 _HARD_REFUSALS = {
     **WITHDRAWN_PAYMENT_ERRORS,  # checked again at approval and before submission (refunds.services.outbox)
@@ -70,6 +71,12 @@ def refund_request(
     requester: a second request with it raises IntegrityError, after waiting
     for the first to commit or roll back.
 
+    An `authorized` payment is voided, not refunded (`refunds.services.void`):
+    the refund's instrument is `void`, of the full amount (ERR_PARTIAL_VOID),
+    and `store_credit` asked of it is ERR_INSTRUMENT_NOT_ALLOWED. It passes
+    the same policy; the window since capture counts from now for it (no
+    capture yet), so only the other rules can send it to review.
+
     Side effects, in order, in one transaction:
     1. lock the order's payment row (serialises every refund of this payment
        across processes; remaining refundable is re-read under the lock);
@@ -92,6 +99,7 @@ def refund_request(
         except Payment.DoesNotExist:
             raise DomainError(ERR_NOT_CAPTURED, "The order has no payment yet.") from None
         payment_check_refundable(payment=payment, amount_minor=amount_minor, currency=currency)
+        instrument = void_instrument(payment=payment, amount_minor=amount_minor, asked=instrument)
         evidence = evidence_clean(order=order, items=list(evidence or []))
 
         policy = policy_get_active()

@@ -9,7 +9,7 @@
 
 The append-only and balanced triggers of 0002/0005 are untouched on
 PostgreSQL; on SQLite changing a constraint rebuilds the table and drops its
-triggers, which are created again (as 0006 does).
+triggers, which are created again (as 0006 and 0007 do).
 """
 
 import importlib
@@ -21,6 +21,9 @@ ENTRY_TYPES = [
     "REFUND_SETTLED",
     "REFUND_REVERSED",
     "REFUND_SETTLEMENT_REVERSED",
+    "VOID_PENDING",
+    "VOID_RELEASED",
+    "VOID_REVERSED",
     "CORRECTION",
     "STORE_CREDIT_ISSUED",
     "STORE_CREDIT_REDEEMED",
@@ -48,7 +51,7 @@ def sqlite_guards(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-    dependencies = [("ledger", "0006_settlement_reversed")]
+    dependencies = [("ledger", "0007_void_entries")]
 
     operations = [
         migrations.RemoveConstraint(model_name="journalentry", name="ledger_one_entry_per_type_per_refund"),
@@ -75,6 +78,9 @@ class Migration(migrations.Migration):
                     ("REFUND_SETTLED", "Refund Settled"),
                     ("REFUND_REVERSED", "Refund Reversed"),
                     ("REFUND_SETTLEMENT_REVERSED", "Refund Settlement Reversed"),
+                    ("VOID_PENDING", "Void Pending"),
+                    ("VOID_RELEASED", "Void Released"),
+                    ("VOID_REVERSED", "Void Reversed"),
                     ("CORRECTION", "Correction"),
                     ("STORE_CREDIT_ISSUED", "Store Credit Issued"),
                     ("STORE_CREDIT_REDEEMED", "Store Credit Redeemed"),
