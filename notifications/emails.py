@@ -51,6 +51,7 @@ from notifications.messages import (
     MSG_APPROVED,
     MSG_CANCELED,
     MSG_COMPLETED,
+    MSG_COMPLETED_STORE_CREDIT,
     MSG_DECLINED,
     MSG_FAILED,
     MSG_FAILED_RETRYING,
@@ -64,7 +65,8 @@ from notifications.messages import (
     rail_duration_text,
 )
 from notifications.replies import reply_render
-from refunds.enums import RefundState
+from notifications.store_credit import store_credit_facts
+from refunds.enums import RefundInstrument, RefundState
 from refunds.models import Refund
 from refunds.selectors import reply_declines
 
@@ -88,6 +90,7 @@ EMAIL_MESSAGE_IDS = frozenset(
         MSG_REVERSED,
         MSG_PROCESSING,
         *VOID_MESSAGE_IDS.values(),
+        MSG_COMPLETED_STORE_CREDIT,
     }
 )
 
@@ -110,6 +113,10 @@ def _email_for_event(*, refund: Refund, event: str) -> str | None:
     if message_id == MSG_REQUEST_ACCEPTED and refund.state != RefundState.REQUESTED:
         # Approved by policy in the same transaction: the approval email says it all,
         # and two emails in the same second would only arrive in random order.
+        return None
+    if message_id == MSG_APPROVED and refund.instrument == RefundInstrument.STORE_CREDIT:
+        # Approved and completed in one transaction (refunds.services.store_credit): the completion email,
+        # with the code (`message_id_for_instrument`), says it all.
         return None
     if message_id == MSG_FAILED and refund.reversed_by_provider:
         # Completed, and the customer was told so: now their bank sent it back (issue 12).
@@ -177,6 +184,8 @@ def notification_build(*, refund: Refund, message_id: str, language: str) -> Ema
                 if message_id not in (MSG_APPROVED, VOID_MESSAGE_IDS[MSG_APPROVED]) or reply_declines(refund)
                 else reply_render(refund.draft_reply, refund=refund, language=language)
             ),
+            # The code, its amount and expiry (issue 15): only in the email that announces it.
+            "store_credit": (store_credit_facts(refund, locale) if message_id == MSG_COMPLETED_STORE_CREDIT else None),
             "decline_reason": (
                 reply_render(refund.decline_reason, refund=refund, language=language)
                 if message_id == MSG_DECLINED

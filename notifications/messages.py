@@ -25,6 +25,8 @@ MSG_REQUEST_ACCEPTED = "refund.request.accepted"
 MSG_APPROVED = "refund.approved"
 MSG_PROCESSING = "refund.processing"
 MSG_COMPLETED = "refund.completed"
+# Paid as store credit (issue 15): no money travels, the customer gets a code.
+MSG_COMPLETED_STORE_CREDIT = "refund.completed.store_credit"
 MSG_DECLINED = "refund.declined"
 MSG_CANCELED = "refund.canceled"
 MSG_FAILED = "refund.failed"
@@ -69,6 +71,14 @@ CATALOGUE: dict[str, CustomerMessage] = {
             _(
                 "The money is on its way back to your original payment method. Depending on your bank, it can take "
                 "the time shown below to appear on your statement."
+            ),
+        ),
+        CustomerMessage(
+            MSG_COMPLETED_STORE_CREDIT,
+            _("Your store credit is ready"),
+            _(
+                "Your refund was issued as store credit. Use the code below at checkout; you can spend it in "
+                "one go or in parts until it expires."
             ),
         ),
         CustomerMessage(
@@ -154,9 +164,13 @@ VOID_MESSAGE_IDS: dict[str, str] = {
 
 
 def message_id_for_instrument(message_id: str, instrument: str | None) -> str:
-    """`message_id` as a refund paid by `instrument` says it: a void releases a hold, it sends no money."""
+    """`message_id` as a refund paid by `instrument` says it: a void releases a hold, it sends no money;
+    store credit is a code, no money either."""
     if instrument == RefundInstrument.VOID:
         return VOID_MESSAGE_IDS.get(message_id, message_id)
+    if instrument == RefundInstrument.STORE_CREDIT and message_id == MSG_COMPLETED:
+        # Paid as store credit: no money travels, the customer gets a code.
+        return MSG_COMPLETED_STORE_CREDIT
     return message_id
 
 

@@ -26,6 +26,7 @@ from notifications.messages import (
     rail_duration_text,
 )
 from notifications.replies import reply_render
+from notifications.store_credit import StoreCreditFacts, store_credit_facts
 from refunds.enums import RefundInstrument, RefundState
 from refunds.models import OrderLine, Refund
 from refunds.models.customer import mask_email
@@ -111,6 +112,8 @@ class StatusView:
     masked_email: str
     poll: bool
     version: str
+    # Paid as store credit (issue 15): the code, amount, balance and expiry; None otherwise.
+    store_credit: StoreCreditFacts | None = None
 
 
 def _steps(refund: Refund, when) -> tuple[Step, ...]:
@@ -192,6 +195,7 @@ def status_view(refund: Refund, *, language: str) -> StatusView:
             instrument=refund.instrument,
         )
     )
+    credit = store_credit_facts(refund, locale) if state == S.COMPLETED else None
     steps = _steps(refund, lambda moment: format_when(moment, locale))
     lines = [
         (description or sku, quantity)
@@ -205,9 +209,10 @@ def status_view(refund: Refund, *, language: str) -> StatusView:
         for name, quantity in lines[:MAX_ITEMS_SHOWN]
     )
     # A retryable failure is only a delay: the money still comes, in the rail's usual time.
-    # A void moves no money: its hold's release takes the bank's time, which no rail timing describes.
+    # A void moves no money: its hold's release takes the bank's time, which no rail timing describes;
+    # store credit travels nowhere.
     money_moving = (state not in (S.DENIED, S.CANCELED, S.FAILED) or bool(refund.failure_retryable)) and (
-        refund.instrument != RefundInstrument.VOID
+        refund.instrument not in (RefundInstrument.VOID, RefundInstrument.STORE_CREDIT)
     )
     rail = refund.payment.rail
     return StatusView(
@@ -232,4 +237,5 @@ def status_view(refund: Refund, *, language: str) -> StatusView:
         masked_email=mask_email(refund.customer_email),
         poll=state not in FINAL_STATES and not (state == S.FAILED and not refund.failure_retryable),
         version=_version(message.id, refund, steps),
+        store_credit=credit,
     )

@@ -7,7 +7,8 @@ from dataclasses import dataclass
 from django.db.models import Prefetch
 from django.urls import reverse
 
-from console.presenters.formatting import money
+from console.presenters.formatting import money, when
+from credits.selectors import refund_credit
 from notifications.replies import refund_language, reply_render
 from refunds.enums import (
     ACTIVE_STATES,
@@ -98,6 +99,42 @@ def evidence_refs(refund: Refund) -> list[EvidenceRef]:
 
 
 @dataclass(frozen=True)
+class CardCredit:
+    """A store-credit refund as staff see it (issue 15): the code masked, never spendable from a screen."""
+
+    terms: str  # what the approval issues: bonus and validity of the deciding policy version
+    code_masked: str = ""  # "" until issued
+    amount: str = ""
+    bonus: str = ""
+    balance: str = ""
+    expires: str = ""
+    status: str = ""
+    redemptions: int = 0
+
+
+def card_credit(refund: Refund) -> CardCredit | None:
+    if refund.instrument != RefundInstrument.STORE_CREDIT:
+        return None
+    policy = refund.policy_version
+    days = policy.store_credit_expiry_days
+    terms = f"bonus {policy.store_credit_bonus_percent}%, " + (f"valid {days} days" if days else "never expires")
+    credit = refund_credit(refund)
+    if credit is None:
+        return CardCredit(terms=terms)
+    currency = credit.currency
+    return CardCredit(
+        terms=terms,
+        code_masked=credit.code_masked,
+        amount=money(credit.amount_minor, currency),
+        bonus=money(credit.bonus_minor, currency),
+        balance=money(credit.current_balance_minor, currency),
+        expires=when(credit.expires_at) if credit.expires_at else "never",
+        status=credit.current_status,
+        redemptions=credit.redemptions.count(),
+    )
+
+
+@dataclass(frozen=True)
 class RefundCard:
     """The approval card: the refund, what it is measured against, and what this user may do."""
 
@@ -138,6 +175,8 @@ class RefundCard:
     decline_message: str = ""
     decline_rationale: str = ""
     placeholders: str = ""
+    # Paid as store credit: what approving issues, then the credit and its balance; None otherwise.
+    store_credit: CardCredit | None = None
     # How the customer gets it back ("Void": an authorization released, issue 15).
     instrument: str = ""
 
@@ -206,6 +245,7 @@ def refund_card(*, refund: Refund, user) -> RefundCard:
         approve_is_override=reviewed and refund.recommendation == Recommendation.DECLINE,
         decline_is_override=reviewed and refund.recommendation == Recommendation.APPROVE,
         reply_declines=declines,
+        store_credit=card_credit(refund),
         original_reply=policy_reply(refund),
         high_value_threshold="" if threshold is None else money(threshold, currency),
         high_value=is_high_value(refund.policy_version, currency, refund.amount_minor),

@@ -20,6 +20,7 @@ from refunds.services.decide import approval_audit, approval_effects
 from refunds.services.evidence_refs import evidence_clean
 from refunds.services.outbox import WITHDRAWN_PAYMENT_ERRORS
 from refunds.services.policy import customer_refund_count_24h, policy_evaluate, policy_get_active
+from refunds.services.store_credit import store_credit_check_allowed
 from refunds.services.transition import Approval, refund_open
 from refunds.services.void import void_instrument
 
@@ -102,6 +103,7 @@ def refund_request(
         evidence = evidence_clean(order=order, items=list(evidence or []))
 
         policy = policy_get_active()
+        store_credit_check_allowed(policy=policy, instrument=instrument)
         decision = policy_evaluate(
             policy=policy,
             payment=payment,

@@ -146,6 +146,7 @@ def ids(merchant) -> dict[str, str]:
         "refund_id": created.json()["refund_id"],
         "event_id": event["id"],
         "endpoint_id": endpoint.json()["id"],
+        "code": "SC-2222-3333-4444",
     }
 
 

@@ -146,7 +146,9 @@ def test_the_crashes_of_issue_11_are_client_errors_through_gunicorn(live_app, tr
     nested = "[" * 5000 + "1" + "]" * 5000
     bodiless = {"api:refund-submit", "api:webhook-endpoint-rotate-secret"}
     for route in (r for r in routes("v1/") if "post" in r.methods and r.name not in bodiless):
-        path = route.path({"order_id": "A-1", "refund_id": "rf_unknown", "event_id": "evt_unknown"})
+        path = route.path(
+            {"order_id": "A-1", "refund_id": "rf_unknown", "event_id": "evt_unknown", "code": "SC-2222-3333-4444"}
+        )
         response = api.post(url + path, data=nested, headers={"Content-Type": "application/json"}, timeout=30)
         assert_error_json(response, 400, ERR_VALIDATION)
 
