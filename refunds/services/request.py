@@ -18,6 +18,7 @@ from refunds.metadata import metadata_clean
 from refunds.models import Order, Payment, Refund
 from refunds.services.decide import approval_audit, approval_effects
 from refunds.services.evidence_refs import evidence_clean
+from refunds.services.lines import LineRequest
 from refunds.services.outbox import WITHDRAWN_PAYMENT_ERRORS
 from refunds.services.policy import customer_refund_count_24h, policy_evaluate, policy_get_active
 from refunds.services.transition import Approval, refund_open
@@ -45,7 +46,10 @@ def payment_check_refundable(*, payment: Payment, amount_minor: int, currency: s
 def refund_request(
     *,
     order: Order,
-    amount_minor: int,
+    amount_minor: int | None = None,
+    lines: list[LineRequest] | None = None,
+    prorate: bool = False,
+    instrument: str | None = None,
     currency: str,
     reason: str,
     actor: Actor,
@@ -81,6 +85,8 @@ def refund_request(
     customer email's outbox row). After commit: the log lines, metrics and
     `refund_changed` signals.
     """
+    if sum((amount_minor is not None, lines is not None, prorate)) != 1:
+        raise DomainError(ERR_VALIDATION, "Give exactly one of amount_minor, lines or prorate.", field="amount_minor")
     if reason not in Reason.values:
         raise DomainError(ERR_VALIDATION, f"Unknown reason '{reason}'.", field="reason")
     metadata = metadata_clean(metadata)
@@ -107,6 +113,7 @@ def refund_request(
             payment=payment,
             amount_minor=amount_minor,
             currency=currency,
+            instrument=instrument,
             reason=reason,
             customer_note=customer_note,
             evidence=evidence,
