@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from django.db import IntegrityError, transaction
 from django.db.models import Max
@@ -23,8 +23,13 @@ from refunds.models import Payment, Refund, RefundPolicy
 from refunds.replies import DEFAULT_REPLY_TEMPLATES, reply_fill
 from refunds.selectors import policy_reply
 
-if TYPE_CHECKING:
-    from refunds.services.proration import Proration
+
+class ProratedAmount(Protocol):
+    """What the policy reads of a refund for time not used (`refunds.services.proration.Proration`)."""
+
+    total_days: int
+    unused_days: int
+    fee_percent: int
 
 
 @dataclass(frozen=True)
@@ -207,7 +212,7 @@ def policy_evaluate(
     has_evidence: bool,
     customer_refunds_24h: int,
     now: datetime | None = None,
-    prorated: Proration | None = None,
+    prorated: ProratedAmount | None = None,
 ) -> PolicyDecision:
     """Decide auto-approve or review for a refund request that passed the hard checks.
 
@@ -258,7 +263,7 @@ def _decide(
     has_evidence: bool,
     customer_refunds_24h: int,
     now: datetime,
-    prorated: Proration | None = None,
+    prorated: ProratedAmount | None = None,
 ) -> PolicyDecision:
     currency = payment.currency
     # The draft is a template in the customer's language; its {amount} is filled when the email is sent.
