@@ -150,6 +150,14 @@ def test_malformed_lines_are_refused_naming_the_line(lines, field):
     assert not Refund.objects.filter(order=order).exists() and held(order, "A") == 0
 
 
+def test_units_of_another_orders_line_cannot_be_taken_through_this_order():
+    order, other = order_with_lines(), captured_order()
+    OrderLineFactory(order=other, line_no=1, sku="ELSEWHERE", unit_amount_minor=50000, quantity=1)
+    error = refused(ERR_VALIDATION, by_line, order, ("ELSEWHERE", 1))
+    assert error.details["field"] == "lines[0].sku"
+    assert OrderLine.objects.get(order=other).refunded_quantity == 0
+
+
 def test_a_sku_on_two_lines_of_the_order_cannot_be_refunded_by_line():
     order = order_with_lines()
     OrderLineFactory(order=order, line_no=4, sku="B", unit_amount_minor=100, quantity=1)
