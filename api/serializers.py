@@ -276,7 +276,7 @@ class RefundCreateInput(serializers.Serializer):
     "Time not used"); another combination is 400 ERR.VALIDATION.request."""
 
     amount_minor = MinorUnitsField(min_value=1, required=False)
-    lines = RefundLineInput(many=True, required=False, min_length=1, max_length=MAX_LINES)
+    lines = serializers.ListField(child=RefundLineInput(), required=False, min_length=1, max_length=MAX_LINES)
     prorate = StrictBooleanField(required=False, default=False)
     instrument = serializers.ChoiceField(
         choices=[RefundInstrument.ORIGINAL_PAYMENT, RefundInstrument.STORE_CREDIT], required=False, default=None

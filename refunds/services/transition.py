@@ -163,8 +163,10 @@ def order_lines_release(*, refund: Refund) -> None:
 def _order_lines_reserve_again(*, refund: Refund) -> None:
     """A retry holds the refund's units again — refused if another refund took them meanwhile."""
     cached = getattr(refund, "_prefetched_objects_cache", {}).get("lines")
-    lines = list(cached) if cached is not None else list(refund.lines.select_related("order_line"))
-    order_lines_reserve(lines=lines)
+    if cached is not None and not list(cached):
+        return
+    # Read under the payment lock now, never from a cache: the quantities left are what must be current.
+    order_lines_reserve(lines=list(refund.lines.select_related("order_line")))
 
 
 def refund_lines_remember(refund: Refund, lines: Sequence[RefundLine]) -> None:
