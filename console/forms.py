@@ -35,6 +35,7 @@ from refunds.replies import (
     reply_check_placeholders,
 )
 from refunds.services.evidence import evidence_max_bytes, evidence_max_files
+from refunds.services.lines import LineRequest
 
 NOTE_MAX = 2000
 SUBMISSION_TOKEN = re.compile(r"[0-9a-f]{32}")
@@ -303,11 +304,30 @@ class MultipleFileField(forms.FileField):
         return [single(data, initial)] if data else []
 
 
+HOW_AMOUNT, HOW_LINES, HOW_TIME = "amount", "lines", "time"
+
+
 class CreateRefundForm(forms.Form):
+    """Amount, reason, note and evidence of a refund on a customer's behalf.
+
+    How much is said one of three ways (`how`): an amount; units of the
+    order's lines (one quantity field per line that has a sku of its own,
+    `line_<line_no>`, up to what is left of it); or the time not used of a
+    service (offered when the order has both service dates and the policy
+    prorates). `line_requests` holds the lines asked for once the form is valid.
+    """
+
     # One per rendering of the form: a second POST of the same form (double click, resent
     # after a timeout, browser back) finds the refund the first one created instead of a twin.
     submission = forms.CharField(required=False, max_length=64, widget=forms.HiddenInput)
-    amount = forms.CharField(label="Amount", max_length=30)
+    how = forms.ChoiceField(
+        label="How much",
+        choices=[(HOW_AMOUNT, "An amount")],
+        initial=HOW_AMOUNT,
+        required=False,  # not sent (a form from before the choice): an amount
+        widget=forms.RadioSelect,
+    )
+    amount = forms.CharField(label="Amount", max_length=30, required=False)
     reason = forms.ChoiceField(label="Reason", choices=[("", "Choose a reason"), *Reason.choices])
     customer_note = forms.CharField(
         label="Customer's note",
@@ -318,18 +338,66 @@ class CreateRefundForm(forms.Form):
     )
     evidence = MultipleFileField(label="Evidence", required=False)
 
-    def __init__(self, *args, currency: str, **kwargs) -> None:
+    def __init__(self, *args, currency: str, order_lines=(), prorate_offered: bool = False, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.currency = currency
+        self.line_requests: list[LineRequest] = []
         self.fields["evidence"].help_text = (
             f"Photos (JPEG, PNG) or PDF documents; up to {evidence_max_files()} files "
             f"of {filesizeformat(evidence_max_bytes())} each."
         )
         self.fields["amount"].label = f"Amount ({currency})"
         self.fields["amount"].widget.attrs.update({"inputmode": "decimal", "autocomplete": "off"})
+        skus = [line.sku for line in order_lines]
+        # Only a line with a sku of its own can be named (refunds.services.lines).
+        self.refundable_lines = [line for line in order_lines if line.sku and skus.count(line.sku) == 1]
+        choices = [(HOW_AMOUNT, "An amount")]
+        if self.refundable_lines:
+            choices.append((HOW_LINES, "By line"))
+        if prorate_offered:
+            choices.append((HOW_TIME, "Time not used"))
+        self.fields["how"].choices = choices
+        for line in self.refundable_lines:
+            left = line.quantity - line.refunded_quantity
+            self.fields[self.line_field(line)] = forms.IntegerField(
+                label=f"{line.description or line.sku} ({line.sku})",
+                required=False,
+                min_value=0,
+                max_value=left,
+                initial=0,
+                help_text=f"{left} of {line.quantity} left to refund.",
+                widget=forms.NumberInput(attrs={"inputmode": "numeric", "class": "narrow"}),
+            )
 
-    def clean_amount(self) -> int:
-        return parse_major_amount(self.cleaned_data["amount"], self.currency)
+    @staticmethod
+    def line_field(line) -> str:
+        return f"line_{line.line_no}"
+
+    def line_fields(self) -> list:
+        return [self[self.line_field(line)] for line in self.refundable_lines]
+
+    def clean_how(self) -> str:
+        return self.cleaned_data.get("how") or HOW_AMOUNT
+
+    def clean_amount(self) -> int | None:
+        value = self.cleaned_data["amount"]
+        if (self.data.get(self.add_prefix("how")) or HOW_AMOUNT) != HOW_AMOUNT:
+            return None  # another way was chosen: a left-over amount in the field means nothing
+        if not value:
+            raise ValidationError("Enter the amount to refund.")
+        return parse_major_amount(value, self.currency)
+
+    def clean(self) -> dict:
+        cleaned = super().clean()
+        if cleaned.get("how") == HOW_LINES:
+            self.line_requests = [
+                LineRequest(line.sku, cleaned[self.line_field(line)])
+                for line in self.refundable_lines
+                if cleaned.get(self.line_field(line))
+            ]
+            if not self.line_requests and not self.errors:
+                raise ValidationError("Enter how many units of at least one line to refund.")
+        return cleaned
 
     def clean_submission(self) -> str:
         # A hidden field the agent cannot fix: anything but our own token just means "no guard".

@@ -69,6 +69,7 @@ from notifications.store_credit import store_credit_facts
 from refunds.enums import RefundInstrument, RefundState
 from refunds.models import Refund
 from refunds.selectors import reply_declines
+from refunds.services.proration import proration_text
 
 logger = logging.getLogger("notifications.emails")
 
@@ -168,6 +169,8 @@ def notification_build(*, refund: Refund, message_id: str, language: str) -> Ema
             "brand": getattr(settings, "STATUS_PAGE_BRAND", "Refund desk"),
             "status_url": refund.status_url,
             "amount": format_amount(refund.amount_minor, refund.currency, locale),
+            # A refund for time not used: how its amount was reached, in one line.
+            "proration": proration_text(refund.proration, locale=locale) if refund.proration else "",
             "order_id": refund.order.order_id,
             "reference": refund.public_id,
             "rail_label": str(RAIL_LABELS.get(rail, rail)),

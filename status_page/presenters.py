@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from babel.numbers import format_decimal
+from django.db.models import OuterRef, Subquery
 
 from core.i18n import babel_locale, format_amount, format_when
 from notifications.messages import (
@@ -28,9 +29,10 @@ from notifications.messages import (
 from notifications.replies import reply_render
 from notifications.store_credit import StoreCreditFacts, store_credit_facts
 from refunds.enums import RefundInstrument, RefundState
-from refunds.models import OrderLine, Refund
+from refunds.models import OrderLine, Refund, RefundLine
 from refunds.models.customer import mask_email
 from refunds.models.refund import token_digest
+from refunds.services.proration import proration_text
 
 S = RefundState
 
@@ -114,6 +116,8 @@ class StatusView:
     version: str
     # Paid as store credit (issue 15): the code, amount, balance and expiry; None otherwise.
     store_credit: StoreCreditFacts | None = None
+    # A refund for time not used: its arithmetic in one line ("" otherwise).
+    proration_text: str = ""
 
 
 def _steps(refund: Refund, when) -> tuple[Step, ...]:
@@ -197,13 +201,17 @@ def status_view(refund: Refund, *, language: str) -> StatusView:
     )
     credit = store_credit_facts(refund, locale) if state == S.COMPLETED else None
     steps = _steps(refund, lambda moment: format_when(moment, locale))
-    lines = [
-        (description or sku, quantity)
-        for description, sku, quantity in OrderLine.objects.filter(order_id=refund.order_id)
+    # A refund by line shows the units it takes back; any other, the order's items. Still one query.
+    refunded = RefundLine.objects.filter(refund_id=refund.pk, order_line_id=OuterRef("pk")).values("quantity")[:1]
+    rows = list(
+        OrderLine.objects.filter(order_id=refund.order_id)
+        .annotate(refunded=Subquery(refunded))
         .order_by("line_no")
-        .values_list("description", "sku", "quantity")
-        if description or sku
-    ]
+        .values_list("description", "sku", "quantity", "refunded")
+    )
+    if any(row[3] for row in rows):
+        rows = [(description, sku, taken, taken) for description, sku, _quantity, taken in rows if taken]
+    lines = [(description or sku, quantity) for description, sku, quantity, _taken in rows if description or sku]
     items = tuple(
         f"{format_decimal(quantity, locale=locale)} × {name}" if quantity > 1 else name
         for name, quantity in lines[:MAX_ITEMS_SHOWN]
@@ -238,4 +246,5 @@ def status_view(refund: Refund, *, language: str) -> StatusView:
         poll=state not in FINAL_STATES and not (state == S.FAILED and not refund.failure_retryable),
         version=_version(message.id, refund, steps),
         store_credit=credit,
+        proration_text=proration_text(refund.proration, locale=locale) if refund.proration else "",
     )

@@ -18,7 +18,7 @@ from refunds.enums import (
     RefundInstrument,
     RefundState,
 )
-from refunds.models import Decision, EvidenceFile, Order, OrderLine, Refund
+from refunds.models import Decision, EvidenceFile, Order, OrderLine, Refund, RefundLine
 from refunds.permissions import (
     ADMINISTERS_ACCESS_MESSAGE,
     ApprovalRefusal,
@@ -39,6 +39,7 @@ def console_refund(*, public_id: str) -> Refund | None:
         .prefetch_related(
             Prefetch("decisions", queryset=Decision.objects.select_related("actor")),
             Prefetch("order__lines", queryset=OrderLine.objects.order_by("line_no")),
+            Prefetch("lines", queryset=RefundLine.objects.select_related("order_line")),
             "evidence_files",
         )
         .filter(public_id=public_id)
@@ -53,6 +54,7 @@ class CardLine:
     quantity: int
     tax: str
     total: str
+    refunded: int = 0  # an order line: units held by refunds by line in an active state
 
 
 @dataclass(frozen=True)
@@ -145,6 +147,11 @@ class RefundCard:
     # What an edit may set the amount to: the payment's remaining plus what this refund already holds.
     available: str
     lines: list[CardLine]
+    # What this refund takes back: its lines (by line) or the arithmetic of the time not used.
+    refund_lines: list[CardLine]
+    proration_text: str
+    # Why the amount cannot be edited ("" when it can): it is the worth of lines or the policy's arithmetic.
+    amount_fixed: str
     approvals: list[Decision]
     edits: list[Decision]
     evidence_refs: list[EvidenceRef]
@@ -218,6 +225,16 @@ def refund_card(*, refund: Refund, user) -> RefundCard:
     language = refund_language(refund)
     declines = reply_declines(refund)
     decline_draft = policy_decline_draft(refund, language=language)
+    refund_lines = [
+        CardLine(
+            description=line.order_line.description,
+            sku=line.order_line.sku,
+            quantity=line.quantity,
+            tax=money(line.tax_minor, currency),
+            total=money(line.amount_minor, currency),
+        )
+        for line in _refund_lines(refund)
+    ]
     return RefundCard(
         refund=refund,
         amount=money(refund.amount_minor, currency),
@@ -231,9 +248,19 @@ def refund_card(*, refund: Refund, user) -> RefundCard:
                 quantity=line.quantity,
                 tax=money(line.tax_minor, currency),
                 total=money(line.gross_minor, currency),
+                refunded=line.refunded_quantity,
             )
             for line in refund.order.lines.all()
         ],
+        refund_lines=refund_lines,
+        proration_text=(refund.proration or {}).get("text", ""),
+        amount_fixed=(
+            "by line: the amount is what its units are worth"
+            if refund_lines
+            else "for time not used: the amount is the policy's arithmetic"
+            if refund.proration
+            else ""
+        ),
         approvals=approvals,
         edits=edits,
         evidence_refs=evidence_refs(refund),
@@ -257,6 +284,12 @@ def refund_card(*, refund: Refund, user) -> RefundCard:
         placeholders=placeholders_allowed_text(),
         instrument=RefundInstrument(refund.instrument_or_default).label,
     )
+
+
+def _refund_lines(refund: Refund):
+    # Prefetched by `console_refund`; a refund loaded elsewhere asks once, with the order lines joined.
+    cached = getattr(refund, "_prefetched_objects_cache", {}).get("lines")
+    return cached if cached is not None else refund.lines.select_related("order_line")
 
 
 def console_orders(*, order_id: str, merchant: str = "") -> list[Order]:

@@ -10,7 +10,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
 
-from console.forms import CreateRefundForm, OrderLookupForm
+from console.forms import HOW_AMOUNT, HOW_LINES, HOW_TIME, CreateRefundForm, OrderLookupForm
 from console.presenters.card import console_orders
 from console.presenters.formatting import money
 from console.views.common import acting, console_permission
@@ -25,6 +25,7 @@ from refunds.services.evidence import (
     evidence_validate,
     refund_request_with_evidence,
 )
+from refunds.services.policy import policy_get_active
 
 AMOUNT_ERRORS = {ERR_AMOUNT_RANGE, ERR_CURRENCY_MISMATCH, ERR_EXCEEDS_REMAINING}
 
@@ -34,8 +35,8 @@ AMOUNT_ERRORS = {ERR_AMOUNT_RANGE, ERR_CURRENCY_MISMATCH, ERR_EXCEEDS_REMAINING}
 @require_http_methods(["GET", "POST"])
 @console_permission(Perm.REQUEST)
 def create(request: HttpRequest) -> HttpResponse:
-    """Pick an order (`?order=`, and `&merchant=` when several merchants use that id), then amount,
-    reason, note and evidence.
+    """Pick an order (`?order=`, and `&merchant=` when several merchants use that id), then how much
+    (an amount, units of its lines, or the time not used of a service), reason, note and evidence.
 
     The order is chosen with a GET form so the page works without
     JavaScript; the amount defaults to what is left to refund. The refund and
@@ -67,14 +68,21 @@ def create(request: HttpRequest) -> HttpResponse:
         nothing_left=payment is not None and remaining == 0,
         payment=payment,
     )
+    choices = {
+        "currency": currency,
+        "order_lines": list(order.lines.all()),
+        "prorate_offered": bool(order.service_starts_at and order.service_ends_at)
+        and policy_get_active().proration_enabled,
+    }
+    context["prorate_offered"] = choices["prorate_offered"]
     if request.method == "GET":
         form = CreateRefundForm(
-            currency=currency,
             initial={"amount": major_input(remaining, currency), "submission": uuid.uuid4().hex},
+            **choices,
         )
         return render(request, "console/create.html", {**context, "form": form})
 
-    form = CreateRefundForm(request.POST, request.FILES, currency=currency)
+    form = CreateRefundForm(request.POST, request.FILES, **choices)
     if not form.is_valid():
         return render(request, "console/create.html", {**context, "form": form}, status=400)
     return _create_once(request, form, order=order, currency=currency, context=context)
@@ -97,9 +105,12 @@ def _create_once(
         return sent
     try:
         uploads = evidence_validate(files=form.cleaned_data["evidence"])
+        how = form.cleaned_data["how"]
         refund = refund_request_with_evidence(
             order=order,
-            amount_minor=form.cleaned_data["amount"],
+            amount_minor=form.cleaned_data["amount"] if how == HOW_AMOUNT else None,
+            lines=form.line_requests if how == HOW_LINES else None,
+            prorate=how == HOW_TIME,
             currency=currency,
             reason=form.cleaned_data["reason"],
             actor=acting(request),
@@ -113,19 +124,29 @@ def _create_once(
             raise
         return sent
     except DomainError as error:
-        field = error.details.get("field")
-        if field == "evidence":
-            form.add_error("evidence", error.message)
-        elif error.code in AMOUNT_ERRORS:
-            form.add_error("amount", error.message)
-        else:
-            form.add_error(None, error.message)
+        form.add_error(_error_field(form, error), error.message)
         return render(request, "console/create.html", {**context, "form": form}, status=error.http_status)
     messages.success(
         request,
         f"Refund {refund.public_id} created: {refund.get_state_display()} by policy rule {refund.policy_rule}.",
     )
     return redirect("console:card", public_id=refund.public_id)
+
+
+def _error_field(form: CreateRefundForm, error: DomainError) -> str | None:
+    """Which field of the form a refusal belongs to (None: the form as a whole)."""
+    field = error.details.get("field") or ""
+    how = form.cleaned_data.get("how")
+    if field == "evidence":
+        return "evidence"
+    if how == HOW_LINES and (sku := error.details.get("sku")):
+        line = next((line for line in form.refundable_lines if line.sku == sku), None)
+        return form.line_field(line) if line else None
+    if how == HOW_TIME or field == "prorate":
+        return "how"
+    if how == HOW_AMOUNT and error.code in AMOUNT_ERRORS:
+        return "amount"
+    return None
 
 
 def _sent_before(request: HttpRequest, token: str) -> HttpResponse | None:
