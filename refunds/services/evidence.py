@@ -36,6 +36,7 @@ from core.errors import ERR_VALIDATION, DomainError
 from core.uploads import FORM_OVERHEAD_BYTES
 from refunds.models import EvidenceFile, Order, Refund
 from refunds.services.evidence_refs import FILE
+from refunds.services.lines import LineRequest
 from refunds.services.request import refund_request
 from refunds.services.transition import refund_lock
 
@@ -191,7 +192,10 @@ def evidence_attach(*, refund: Refund, uploads: list[EvidenceUpload], actor: Act
 def refund_request_with_evidence(
     *,
     order: Order,
-    amount_minor: int,
+    amount_minor: int | None = None,
+    lines: list[LineRequest] | None = None,
+    prorate: bool = False,
+    instrument: str | None = None,
     currency: str,
     reason: str,
     actor: Actor,
@@ -214,6 +218,9 @@ def refund_request_with_evidence(
             refund = refund_request(
                 order=order,
                 amount_minor=amount_minor,
+                lines=lines,
+                prorate=prorate,
+                instrument=instrument,
                 currency=currency,
                 reason=reason,
                 actor=actor,
