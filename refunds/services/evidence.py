@@ -206,7 +206,8 @@ def refund_request_with_evidence(
     """Create a refund on a customer's behalf with its evidence files, all or nothing.
 
     The refund is created by `refund_request` (same checks and policy as the
-    API), told how many files come with it so the evidence rule sees them, and
+    API; the amount, lines or proration and the instrument as it takes them),
+    told how many files come with it so the evidence rule sees them, and
     the files are attached in the same transaction, the refund's `evidence`
     then naming them by id (`{"type": "file", "file_id": N}`, the API's shape):
     a refused request stores no file, and a failed store leaves no refund.
