@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from django.db.models import Q, Sum
 from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 
 from core.i18n import babel_locale, format_amount
-from refunds.enums import PaymentStatus, Reason
-from refunds.models import Order, RefundPolicy
+from refunds.enums import ACTIVE_STATES, PaymentStatus, Reason
+from refunds.models import Order, OrderLine, RefundPolicy
 
 # The taxonomy in the customer's words; goodwill is the merchant's gesture, never the customer's to pick.
 REASON_LABELS: dict[str, Promise] = {
@@ -63,11 +64,20 @@ def order_view(*, order: Order, policy: RefundPolicy, language: str) -> OrderVie
     payment = getattr(order, "payment", None)
     currency = payment.currency if payment is not None else order.currency
     locale = babel_locale(language, order.customer.locale or "")
+    rows = list(
+        OrderLine.objects.filter(order=order).annotate(
+            taken_minor=Sum("refund_lines__amount_minor", filter=Q(refund_lines__refund__state__in=ACTIVE_STATES))
+        )
+    )
+    skus = [line.sku for line in rows]
     lines = []
-    for line in order.lines.all():
-        left = max(line.quantity - line.refunded_quantity, 0)
-        # The line's total (after discount, with tax) pro rata by units; the refund computes the exact amount.
-        left_minor = line.gross_minor * left // line.quantity if line.quantity else 0
+    for line in rows:
+        # Only a line its sku names alone can be asked for by line (refunds.services.lines).
+        addressable = bool(line.sku) and skus.count(line.sku) == 1
+        left = max(line.quantity - line.refunded_quantity, 0) if addressable else 0
+        # What the units left are worth together: the line's total less what active refunds of it hold
+        # (refunds.services.lines splits a line's total over its units the same way).
+        left_minor = max(line.gross_minor - (line.taken_minor or 0), 0) if left else 0
         unit_minor = line.gross_minor // line.quantity if line.quantity else 0
         lines.append(
             LineView(
@@ -75,7 +85,7 @@ def order_view(*, order: Order, policy: RefundPolicy, language: str) -> OrderVie
                 sku=line.sku,
                 description=line.description or line.sku,
                 quantity=line.quantity,
-                left=left if line.sku else 0,
+                left=left,
                 unit_amount=format_amount(unit_minor, currency, locale),
                 left_amount=format_amount(left_minor, currency, locale),
             )
@@ -89,7 +99,11 @@ def order_view(*, order: Order, policy: RefundPolicy, language: str) -> OrderVie
     elif payment.status == PaymentStatus.AUTHORIZED:
         state = "hold"
     elif not prorate and not any(line.left for line in lines):
-        state = "nothing_left"
+        # Money is left but no line can be named (no sku, or one sku on several lines): staff refund it by amount.
+        unaddressable = any(
+            line.quantity > line.refunded_quantity for line in rows if skus.count(line.sku) != 1 or not line.sku
+        )
+        state = "closed" if unaddressable else "nothing_left"
     else:
         state = "open"
     return OrderView(
