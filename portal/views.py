@@ -90,6 +90,10 @@ def _page(request: HttpRequest, template: str, context: dict, *, language: str, 
     return _protect(response, language)
 
 
+def _redirect(language: str, to: str, **kwargs) -> HttpResponse:
+    return _protect(redirect(to, **kwargs), language)
+
+
 def _rate_limited(request: HttpRequest, wait: float, language: str) -> HttpResponse:
     response = _page(request, "portal/rate_limited.html", {}, language=language, status=429)
     response["Retry-After"] = str(int(wait) + 1)
@@ -121,7 +125,7 @@ def start(request: HttpRequest) -> HttpResponse:
     if not form.cleaned_data[HONEYPOT]:
         ids = access_codes_issue(order_id=order_id, email=email, nonce=nonce, language=language)
     portal_session.pending_start(request, ids=ids, nonce=nonce, ttl_seconds=code_ttl().total_seconds())
-    return redirect("portal:code")
+    return _redirect(language, "portal:code")
 
 
 # --- step 2: the code -------------------------------------------------------------------------------
@@ -133,7 +137,7 @@ def code(request: HttpRequest) -> HttpResponse:
     language = _language(request)
     record = portal_session.pending(request)
     if record is None:
-        return redirect("portal:start")
+        return _redirect(language, "portal:start")
     context = {"minutes": int(code_ttl().total_seconds() // 60)}
     if request.method == "GET":
         return _page(request, "portal/code.html", {**context, "form": CodeForm()}, language=language)
@@ -147,7 +151,7 @@ def code(request: HttpRequest) -> HttpResponse:
                                 code=form.cleaned_data["code"])  # fmt: skip
     if result.order is not None:
         portal_session.grant(request, result.order)
-        return redirect("portal:order")
+        return _redirect(language, "portal:order")
     misses = portal_session.pending_miss(request)
     expired = float(record.get("expires", 0)) < time.time()
     if expired or misses >= CODE_MAX_ATTEMPTS or (record.get("ids") and result.exhausted):
@@ -176,7 +180,7 @@ def link(request: HttpRequest, signed: str) -> HttpResponse:
         return _page(request, "portal/link_invalid.html", {}, language=language, status=404)
     portal_session.grant(request, order)
     # Off the signed URL at once: it stays out of the address bar, bookmarks and screenshots.
-    return redirect("portal:order")
+    return _redirect(language, "portal:order")
 
 
 # --- step 3: the order and the request ---------------------------------------------------------------
@@ -197,6 +201,11 @@ def order(request: HttpRequest) -> HttpResponse:
     granted = portal_session.granted_order(request)
     if granted is None:
         return _expired(request, language)
+    if request.method == "POST":
+        # A form sent again after it succeeded: its refund, even though the lines it took are no longer left.
+        sent = _sent_before(str(request.POST.get("submission", ""))[:64], granted)
+        if sent is not None:
+            return _protect(sent, language)
     with translation.override(language):
         view = order_view(order=granted, policy=policy_get_active(), language=language)
     context = {"view": view}

@@ -13,6 +13,8 @@ from portal.models import CODE_MAX_ATTEMPTS, AccessCode
 from refunds.services.request_links import SALT, request_link_make
 from tests.portal.conftest import EMAIL, ask_code, code_from_mail, send_pending_codes, shop_order, verified_client
 
+pytestmark = pytest.mark.django_db
+
 SAME_ANSWER = "If an order matches what you entered, we sent a code to that address."
 
 
@@ -49,7 +51,7 @@ def test_the_address_matches_whatever_its_case_and_the_code_is_emailed_only_by_t
     assert mail.outbox == []  # never sent within the request
     send_pending_codes()
     assert [m.to for m in mail.outbox] == [[EMAIL]]
-    assert mail.outbox[0]["X-Refund-Message"] == "portal.code"
+    assert mail.outbox[0].extra_headers["X-Refund-Message"] == "portal.code"
 
 
 def test_a_filled_honeypot_gets_the_same_answer_and_nothing_is_sent():
