@@ -17,6 +17,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 
 from api import serializers as s
 from api import serializers_events as se
+from api.views_portal import RequestLinkOutput
 from core.errors import CATALOG
 
 pytestmark = pytest.mark.django_db
@@ -145,6 +146,7 @@ def test_success_examples_name_every_field_of_the_output_serializer(served):
         "RedeliverOutput": se.RedeliverOutput,
         "RefundList": s.RefundListOutput.__class__,
         "PaymentRefundsOutput": s.PaymentRefundsOutput,
+        "RequestLinkOutput": RequestLinkOutput,
     }
     seen = set()
     for path, method, operation in operations(served):
