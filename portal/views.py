@@ -11,6 +11,7 @@ goes through `refund_request` like every other, as the customer.
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 
@@ -63,6 +64,18 @@ def _language(request: HttpRequest) -> str:
     return remembered or translation.get_language_from_request(request)
 
 
+def _speaking(view):
+    """Run the view in the visitor's language (`language` keyword): forms and their help texts included."""
+
+    @functools.wraps(view)
+    def wrapper(request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        language = _language(request)
+        with translation.override(language):
+            return view(request, *args, language=language, **kwargs)
+
+    return wrapper
+
+
 def _languages(request: HttpRequest, current: str) -> list[dict]:
     return [
         {"code": code, "name": name, "href": f"{request.path}?lang={code}", "current": code == current}
@@ -71,9 +84,11 @@ def _languages(request: HttpRequest, current: str) -> list[dict]:
 
 
 def _protect(response: HttpResponse, language: str) -> HttpResponse:
-    """Headers of every portal answer: never indexed, cached or leaked as a Referer (signed links are secrets)."""
+    """Headers of every portal answer: never indexed or cached, never sent to another site as a Referer."""
     response["X-Robots-Tag"] = "noindex, nofollow, noarchive"
-    response["Referrer-Policy"] = "no-referrer"
+    # Not no-referrer, as on the status page: browsers then send `Origin: null` with the forms' POSTs, which
+    # the CSRF check refuses. Nothing leaves the site as a Referer; the signed link's own answer is no-referrer.
+    response["Referrer-Policy"] = "same-origin"
     response["Content-Language"] = language
     patch_cache_control(response, private=True, no_store=True)
     patch_vary_headers(response, ["Accept-Language", "Cookie"])
@@ -104,13 +119,13 @@ def _rate_limited(request: HttpRequest, wait: float, language: str) -> HttpRespo
 
 
 @require_http_methods(["GET", "POST"])
-def start(request: HttpRequest) -> HttpResponse:
+@_speaking
+def start(request: HttpRequest, *, language: str) -> HttpResponse:
     """Ask for a code. Whatever was typed, the answer is the code page; only a matching order gets an email.
 
     The honeypot filled (a bot): the same answer, nothing stored or sent. The
     budgets are charged before the lookup, for the address and order id typed.
     """
-    language = _language(request)
     if request.method == "GET":
         return _page(request, "portal/start.html", {"form": StartForm()}, language=language)
     form = StartForm(request.POST)
@@ -132,9 +147,9 @@ def start(request: HttpRequest) -> HttpResponse:
 
 
 @require_http_methods(["GET", "POST"])
-def code(request: HttpRequest) -> HttpResponse:
+@_speaking
+def code(request: HttpRequest, *, language: str) -> HttpResponse:
     """Type the code. A wrong one counts against CODE_MAX_ATTEMPTS, for a session with or without real codes alike."""
-    language = _language(request)
     record = portal_session.pending(request)
     if record is None:
         return _redirect(language, "portal:start")
@@ -169,18 +184,22 @@ def code(request: HttpRequest) -> HttpResponse:
 
 
 @require_safe
-def link(request: HttpRequest, signed: str) -> HttpResponse:
+@_speaking
+def link(request: HttpRequest, signed: str, *, language: str) -> HttpResponse:
     """A signed link from the merchant's email opens its order; a broken or old one offers the code instead."""
-    language = _language(request)
     wait = client_wait(request)
     if wait is not None:
         return _rate_limited(request, wait, language)
     order = request_link_order(signed)
     if order is None:
-        return _page(request, "portal/link_invalid.html", {}, language=language, status=404)
+        response = _page(request, "portal/link_invalid.html", {}, language=language, status=404)
+        response["Referrer-Policy"] = "no-referrer"
+        return response
     portal_session.grant(request, order)
     # Off the signed URL at once: it stays out of the address bar, bookmarks and screenshots.
-    return _redirect(language, "portal:order")
+    response = _redirect(language, "portal:order")
+    response["Referrer-Policy"] = "no-referrer"
+    return response
 
 
 # --- step 3: the order and the request ---------------------------------------------------------------
@@ -195,9 +214,9 @@ def _expired(request: HttpRequest, language: str) -> HttpResponse:
 # Evidence is refused by size while it streams in, before Django stores it (core.uploads); checks CSRF itself.
 @bounded_upload(max_file_bytes=evidence_max_bytes, max_files=evidence_max_files)
 @require_http_methods(["GET", "POST"])
-def order(request: HttpRequest) -> HttpResponse:
+@_speaking
+def order(request: HttpRequest, *, language: str) -> HttpResponse:
     """The order this session proved: lines left to refund and the request form; a POST creates the refund."""
-    language = _language(request)
     granted = portal_session.granted_order(request)
     if granted is None:
         return _expired(request, language)
@@ -297,9 +316,9 @@ def _sent_before(token: str, order: Order) -> HttpResponse | None:
 
 
 @require_safe
-def done(request: HttpRequest, public_id: str) -> HttpResponse:
+@_speaking
+def done(request: HttpRequest, public_id: str, *, language: str) -> HttpResponse:
     """What happened to the request: decided at once, or when to expect the decision; the status link."""
-    language = _language(request)
     granted = portal_session.granted_order(request)
     refund = (
         Refund.objects.select_related("order__customer", "payment").filter(public_id=public_id, order=granted).first()

@@ -177,3 +177,14 @@ def test_a_charged_back_payment_cannot_be_refunded_online():
     shop_order(status="charged_back")
     page = verified_client().get("/request/order/").content.decode()
     assert "cannot be refunded online" in page
+
+
+@pytest.mark.parametrize(("language", "text"), [("de", "bis zu 5 Dateien"), ("ar", "حتى 5 ملفات")])
+def test_the_order_page_speaks_the_browsers_language_down_to_the_help_texts(language, text):
+    shop_order()
+    client = verified_client()
+    page = client.get("/request/order/", HTTP_ACCEPT_LANGUAGE=language).content.decode()
+    assert f'lang="{language}"' in page and text in page
+    # The switch wins over the browser, and is remembered for the visit.
+    client.get("/request/order/?lang=en", HTTP_ACCEPT_LANGUAGE=language)
+    assert 'lang="en"' in client.get("/request/order/", HTTP_ACCEPT_LANGUAGE=language).content.decode()
