@@ -37,6 +37,7 @@ from django.utils import timezone, translation
 
 from core.crypto import fernet_for, keyed_digest
 from core.queueing import enqueue_best_effort
+from notifications.emails import is_transient
 from portal.models import CODE_MAX_ATTEMPTS, AccessCode
 from refunds.models import Order
 
@@ -224,9 +225,7 @@ def access_code_send(*, code_id: int) -> str:
         try:
             _message(row, code).send(fail_silently=False)
         except (smtplib.SMTPException, OSError) as error:
-            transient = not isinstance(error, smtplib.SMTPException) or isinstance(
-                error, smtplib.SMTPServerDisconnected
-            ) or 400 <= getattr(error, "smtp_code", 0) < 500  # fmt: skip
+            transient = is_transient(error)
             give_up = not transient or row.send_attempts >= SEND_MAX_ATTEMPTS
             if give_up:
                 row.code_sealed = ""
