@@ -121,3 +121,17 @@ def test_an_expired_code_is_never_sent():
     AccessCode.objects.update(expires_at="2000-01-01T00:00:00Z")
     assert access_code_send(code_id=ids[0]) == "expired"
     assert mail.outbox == [] and AccessCode.objects.get().code_sealed == ""
+
+
+def test_a_miss_queues_a_task_too_and_that_task_sends_nothing(django_capture_on_commit_callbacks):
+    from portal.codes import send_access_code
+
+    shop_order()
+    with (
+        mock.patch("portal.codes.access_code_enqueue") as enqueue,
+        django_capture_on_commit_callbacks(execute=True),
+    ):
+        assert access_codes_issue(order_id="9999", email=EMAIL, nonce=NONCE, language="en") == []
+    enqueue.assert_called_once_with(None)
+    assert send_access_code.run(code_id=None) == "none"
+    assert mail.outbox == [] and AccessCode.objects.count() == 0

@@ -188,3 +188,33 @@ def test_the_order_page_speaks_the_browsers_language_down_to_the_help_texts(lang
     # The switch wins over the browser, and is remembered for the visit.
     client.get("/request/order/?lang=en", HTTP_ACCEPT_LANGUAGE=language)
     assert 'lang="en"' in client.get("/request/order/", HTTP_ACCEPT_LANGUAGE=language).content.decode()
+
+
+def test_a_service_order_offers_time_not_used_when_the_policy_allows_it():
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    now = timezone.now()
+    order = shop_order(service_starts_at=now - timedelta(days=2), service_ends_at=now + timedelta(days=8))
+    client = verified_client()
+    assert 'value="prorate"' not in client.get("/request/order/").content.decode()
+    policy = policy_get_active()
+    policy.proration_enabled = True
+    policy.save()
+    response = client.post("/request/order/", _form(client, mode="prorate", reason=Reason.NOT_RECEIVED))
+    assert response.status_code == 302, response.content.decode()[:3000]
+    refund = Refund.objects.get(order=order)
+    assert refund.proration is not None and refund.proration["unused_days"] > 0
+    assert refund.lines.count() == 0
+
+
+def test_store_credit_chosen_is_the_refunds_instrument():
+    shop_order()
+    policy = policy_get_active()
+    policy.store_credit_enabled = True
+    policy.save()
+    client = verified_client()
+    response = client.post("/request/order/", _form(client, qty_2="1", instrument="store_credit"))
+    assert response.status_code == 302, response.content.decode()[:3000]
+    assert Refund.objects.get().instrument == "store_credit"
