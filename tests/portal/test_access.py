@@ -300,3 +300,10 @@ def test_the_forms_refuse_a_post_without_the_csrf_token():
     verified.handler.enforce_csrf_checks = True
     assert verified.post("/request/order/", {"reason": "quality"}).status_code == 403
     assert AccessCode.objects.count() == 1
+
+
+def test_signing_out_ends_the_access():
+    shop_order()
+    client = verified_client()
+    assert client.post("/request/leave/").url == "/request/"
+    assert client.get("/request/order/").status_code == 403
