@@ -442,6 +442,8 @@ STATUS_TOKEN_ENCRYPTION_KEY = os.environ.get("STATUS_TOKEN_ENCRYPTION_KEY") or N
 EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND") or (
     guard.CONSOLE_EMAIL_BACKEND if DEBUG else "django.core.mail.backends.smtp.EmailBackend"
 )
+# The file backend's folder: `make demo` writes there and shows it on the demo mailbox (devtools/mailbox.py).
+EMAIL_FILE_PATH = os.environ.get("EMAIL_FILE_PATH", "")
 EMAIL_HOST = os.environ.get("EMAIL_HOST", "localhost")
 EMAIL_PORT = env_int("EMAIL_PORT", 25)
 EMAIL_HOST_USER = os.environ.get("EMAIL_HOST_USER", "")

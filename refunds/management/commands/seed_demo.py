@@ -18,6 +18,8 @@ from refunds.models import ApiKey, Merchant, Order, Refund
 from refunds.services.api_keys import api_key_create
 from refunds.services.merchants import merchant_create, merchant_default
 from refunds.services.orders import LineInput, OrderInput, PaymentInput, order_upsert
+from refunds.services.policy import policy_get_active
+from refunds.services.policy_admin import policy_draft_approve, policy_draft_create
 from refunds.services.reference_data import reference_data_ensure
 from refunds.services.request import refund_request
 
@@ -52,6 +54,22 @@ DEMO_ORDERS = [
     ("DEMO-GOODWILL", "USD", 50000, PaymentStatus.CAPTURED, "pi_sim_ok_demogw", Rail.CARD, "goodwill review"),
     ("DEMO-BOOKING", "USD", 30000, PaymentStatus.CAPTURED, "pi_sim_ok_demobook", Rail.CARD, "booking in 4 days"),
 ]
+# Issue 15: what the customer portal, refunds by line, voids, store credit and proration show off.
+# Their customer is one of its own, so a demo user asking at /request/ knows which email the code goes to.
+SHOP_CUSTOMER = ("cust-shop", "shopper@example.com", "Demo shopper")
+LINES_ORDER = "DEMO-LINES"
+# (sku, description, unit price, quantity, tax of the line): several lines, so a refund by line is visible.
+LINES = [
+    ("TEE-BLUE-M", "T-shirt, blue, M", 2000, 3, 600),
+    ("MUG-LOGO", "Mug with logo", 1200, 2, 240),
+    ("SOCKS-3PK", "Socks, pack of 3", 900, 1, 90),
+]
+SERVICE_ORDER = "DEMO-SERVICE"
+SERVICE_DAYS, SERVICE_DAYS_USED = 30, 10
+AUTHORIZED_ORDER = "DEMO-AUTH"
+# The policy version the demo approves on top of whatever is in force (four-eyes: risk drafts, risk2 approves).
+DEMO_POLICY_OPTIONS = {"store_credit_enabled": True, "store_credit_bonus_percent": 10, "proration_enabled": True}
+DEMO_POLICY_NOTE = "Demo: store credit (10 % bonus) and refunds for time not used"
 # The second demo merchant (tenancy): one order, whose id the default merchant uses too.
 OUTLET_SLUG = "demo-outlet"
 OUTLET_ORDER = "DEMO-100"
@@ -142,11 +160,27 @@ class Command(BaseCommand):
             if order_id == "DEMO-BOOKING" and not order.refunds.exists():
                 # The customer cancels 4 days ahead and asks for everything: reviewed under R-CANCEL-FEE-50.
                 refund_request(order=order, amount_minor=amount, currency=currency, reason=Reason.OTHER, actor=actor)
+        self._issue15_orders(now, actor)
+        policy = self._instruments_policy()
         outlet_key = self._second_merchant(now)
         self.stdout.write(f"Demo users (password for all: {password}):")
         for username, role, label in DEMO_USERS:
             self.stdout.write(f"  {username:<8} {role:<13} {label}")
         self.stdout.write("Demo orders: " + ", ".join(f"{o[0]} ({o[6]})" for o in DEMO_ORDERS))
+        self.stdout.write(
+            f"  {LINES_ORDER} ({len(LINES)} lines with SKUs and tax: refund by line), "
+            f"{SERVICE_ORDER} ({SERVICE_DAYS}-day service, day {SERVICE_DAYS_USED + 1}: refund for time not used), "
+            f"{AUTHORIZED_ORDER} (authorized, not captured: a refund voids it)"
+        )
+        self.stdout.write(
+            f"Policy v{policy.version} in force: store credit allowed "
+            f"(+{policy.store_credit_bonus_percent} % bonus), proration for time not used "
+            f"{'on' if policy.proration_enabled else 'off'}"
+        )
+        self.stdout.write(
+            f"Customer portal demo: order {LINES_ORDER} (or {SERVICE_ORDER}, {AUTHORIZED_ORDER}), "
+            f"email {SHOP_CUSTOMER[1]}"
+        )
         # What the customers were emailed: their status pages (issue 6), one per seeded refund.
         self.stdout.write("Customer status pages (the page's language switch offers en, ar, de):")
         for refund in Refund.objects.filter(order__order_id__startswith="DEMO-").select_related("order__customer"):
@@ -164,6 +198,82 @@ class Command(BaseCommand):
                 "Merchant API key (orders:write, refunds:create/read/submit, events:read, webhooks:write), shown once:"
             )
             self.stdout.write(raw_key)
+
+    def _issue15_orders(self, now, actor: Actor) -> None:
+        """An order of several lines, a service in progress and an authorized payment, for one customer."""
+        customer_id, email, name = SHOP_CUSTOMER
+        service_starts = (now - timedelta(days=SERVICE_DAYS_USED)).replace(microsecond=0)
+        orders = [
+            (
+                LINES_ORDER,
+                [
+                    LineInput(unit_amount_minor=u, quantity=q, tax_minor=t, sku=s, description=d)
+                    for s, d, u, q, t in LINES
+                ],
+                PaymentStatus.CAPTURED,
+                "pi_sim_ok_demolines",
+                {},
+            ),
+            (
+                SERVICE_ORDER,
+                [LineInput(unit_amount_minor=27000, tax_minor=3000, sku="GYM-30D", description="Gym, 30 days")],
+                PaymentStatus.CAPTURED,
+                "pi_sim_ok_demoservice",
+                {
+                    "service_starts_at": service_starts,
+                    "service_ends_at": service_starts + timedelta(days=SERVICE_DAYS),
+                },
+            ),
+            (
+                AUTHORIZED_ORDER,
+                [LineInput(unit_amount_minor=4500, tax_minor=500, sku="LAMP-01", description="Desk lamp")],
+                PaymentStatus.AUTHORIZED,
+                "pi_sim_ok_demoauth",
+                {},
+            ),
+        ]
+        default = merchant_default()
+        for order_id, lines, status, payment_id, service in orders:
+            if Order.objects.filter(merchant=default, order_id=order_id).exists():
+                continue  # as above: a re-run keeps what the demo user may have refunded since
+            amount = sum(line.unit_amount_minor * line.quantity + line.tax_minor for line in lines)
+            order_upsert(
+                data=OrderInput(
+                    order_id=order_id,
+                    currency="USD",
+                    customer_id=customer_id,
+                    customer_email=email,
+                    customer_name=name,
+                    placed_at=now - timedelta(days=SERVICE_DAYS_USED + 1),
+                    lines=lines,
+                    payment=PaymentInput(
+                        provider_payment_id=payment_id,
+                        rail=Rail.CARD,
+                        amount_minor=amount,
+                        status=status,
+                        captured_at=now - timedelta(days=SERVICE_DAYS_USED)
+                        if status == PaymentStatus.CAPTURED
+                        else None,
+                    ),
+                    **service,
+                ),
+                merchant=default,
+                actor=actor,
+            )
+
+    def _instruments_policy(self):
+        """The policy in force, with store credit and proration allowed: drafted by risk, approved by risk2."""
+        active = policy_get_active()
+        if all(getattr(active, name) == value for name, value in DEMO_POLICY_OPTIONS.items()):
+            return active
+        User = get_user_model()
+        for name, value in DEMO_POLICY_OPTIONS.items():
+            setattr(active, name, value)
+        active.note = DEMO_POLICY_NOTE
+        draft = policy_draft_create(policy=active, user=User.objects.get(username="risk"))
+        return policy_draft_approve(
+            policy_id=draft.pk, user=User.objects.get(username="risk2"), note="Approved by the demo seed (four-eyes)"
+        )
 
     def _second_merchant(self, now) -> str | None:
         """A second tenant with one order whose id the default merchant uses too: shows off tenancy.
