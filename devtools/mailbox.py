@@ -86,7 +86,8 @@ def render_page(mails: list[Mail], *, to: str) -> str:
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
         f"<title>Demo mailbox</title><style>body{{font:16px system-ui,sans-serif;max-width:48rem;margin:1rem auto;"
         f"padding:0 1rem}}article{{border-top:1px solid #999;padding:.5rem 0}}pre{{white-space:pre-wrap}}</style>"
-        f'</head><body><h1>{heading}</h1><p><a href="/">All</a> · newest first, at most {SHOWN} · reload for new mail</p>'
+        f'</head><body><h1>{heading}</h1><p><a href="/">All</a> · newest first, at most {SHOWN}'
+        " · reload for new mail</p>"
         f"{items or '<p>No email yet.</p>'}</body></html>"
     )
 
