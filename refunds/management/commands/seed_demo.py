@@ -68,8 +68,19 @@ SERVICE_ORDER = "DEMO-SERVICE"
 SERVICE_DAYS, SERVICE_DAYS_USED = 30, 10
 AUTHORIZED_ORDER = "DEMO-AUTH"
 # The policy version the demo approves on top of whatever is in force (four-eyes: risk drafts, risk2 approves).
-DEMO_POLICY_OPTIONS = {"store_credit_enabled": True, "store_credit_bonus_percent": 10, "proration_enabled": True}
-DEMO_POLICY_NOTE = "Demo: store credit (10 % bonus) and refunds for time not used"
+# The fee schedule's last tier refunds half (the default refunds nothing once a service started): a customer
+# cancelling DEMO-SERVICE with reason "other" gets half of the unused days' price, and the card shows why.
+DEMO_POLICY_OPTIONS = {
+    "store_credit_enabled": True,
+    "store_credit_bonus_percent": 10,
+    "proration_enabled": True,
+    "cancellation_fee_schedule": [
+        {"min_days": 7, "percent": 100},
+        {"min_days": 2, "percent": 50},
+        {"min_days": 0, "percent": 50},
+    ],
+}
+DEMO_POLICY_NOTE = "Demo: store credit (10 % bonus), refunds for time not used (half after the start)"
 # The second demo merchant (tenancy): one order, whose id the default merchant uses too.
 OUTLET_SLUG = "demo-outlet"
 OUTLET_ORDER = "DEMO-100"
