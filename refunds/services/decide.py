@@ -14,6 +14,7 @@ from core.errors import (
     ERR_AMOUNT_RANGE,
     ERR_DECLINE_REASON_REQUIRED,
     ERR_EXCEEDS_REMAINING,
+    ERR_VALIDATION,
     DomainError,
     InvalidTransition,
 )
@@ -29,6 +30,7 @@ from refunds.permissions import (
 )
 from refunds.replies import reply_check_amounts, reply_check_placeholders
 from refunds.selectors import reply_declines
+from refunds.services.lines import refund_has_lines
 from refunds.services.outbox import refund_stop_if_payment_withdrawn, submission_open
 from refunds.services.policy import approvals_required
 from refunds.services.transition import refund_lock, refund_snapshot, refund_transition
@@ -270,6 +272,23 @@ def _edited_reply_check(refund: Refund, *, reply: str | None, amount_minor: int)
         reply_check_amounts(draft, amount_minor=amount_minor, currency=refund.currency)
 
 
+def _amount_edit_check(refund: Refund) -> None:
+    if refund.proration is not None:
+        raise DomainError(
+            ERR_VALIDATION,
+            "This refund is for the time not used: its amount is the policy's arithmetic and cannot be edited. "
+            "Decline it and request another.",
+            field="amount_minor",
+        )
+    if refund_has_lines(refund.pk):
+        raise DomainError(
+            ERR_VALIDATION,
+            "This refund is by line: its amount is what its units are worth and cannot be edited. "
+            "Decline it and request the lines wanted.",
+            field="amount_minor",
+        )
+
+
 def refund_edit(
     *,
     refund_id: int,
@@ -288,7 +307,10 @@ def refund_edit(
     dual-control threshold (goodwill, or high value for any reason) changes
     how many approvals are needed. Refused (`refunds.permissions.edit_refusal`) to the requester
     (maker-checker) and after a first approval; and when `expected_version`
-    is given and the refund changed since (`changed_refusal`).
+    is given and the refund changed since (`changed_refusal`). The amount of a
+    refund by line or for time not used is not edited (ERR_VALIDATION): it is
+    the worth of its units, or the policy's arithmetic, which an edit would
+    make a lie — such a refund is declined and requested again instead.
     Side effects: refund update, payment reservation, Decision(edit) with
     before/after, audit `refund.edited` with both drafts and amounts, the
     `refund_revised` signal (in the transaction).
@@ -314,6 +336,7 @@ def refund_edit(
             amount_minor=refund.amount_minor if amount_minor is None else amount_minor,
         )
         if amount_changes:
+            _amount_edit_check(refund)
             available = payment.remaining_refundable_minor + refund.amount_minor
             if amount_minor > available:
                 raise DomainError(ERR_EXCEEDS_REMAINING, remaining_refundable_minor=available)

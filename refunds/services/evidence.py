@@ -36,6 +36,7 @@ from core.errors import ERR_VALIDATION, DomainError
 from core.uploads import FORM_OVERHEAD_BYTES
 from refunds.models import EvidenceFile, Order, Refund
 from refunds.services.evidence_refs import FILE
+from refunds.services.lines import LineRequest
 from refunds.services.request import refund_request
 from refunds.services.transition import refund_lock
 
@@ -191,7 +192,10 @@ def evidence_attach(*, refund: Refund, uploads: list[EvidenceUpload], actor: Act
 def refund_request_with_evidence(
     *,
     order: Order,
-    amount_minor: int,
+    amount_minor: int | None = None,
+    lines: list[LineRequest] | None = None,
+    prorate: bool = False,
+    instrument: str | None = None,
     currency: str,
     reason: str,
     actor: Actor,
@@ -202,7 +206,8 @@ def refund_request_with_evidence(
     """Create a refund on a customer's behalf with its evidence files, all or nothing.
 
     The refund is created by `refund_request` (same checks and policy as the
-    API), told how many files come with it so the evidence rule sees them, and
+    API; the amount, lines or proration and the instrument as it takes them),
+    told how many files come with it so the evidence rule sees them, and
     the files are attached in the same transaction, the refund's `evidence`
     then naming them by id (`{"type": "file", "file_id": N}`, the API's shape):
     a refused request stores no file, and a failed store leaves no refund.
@@ -214,6 +219,9 @@ def refund_request_with_evidence(
             refund = refund_request(
                 order=order,
                 amount_minor=amount_minor,
+                lines=lines,
+                prorate=prorate,
+                instrument=instrument,
                 currency=currency,
                 reason=reason,
                 actor=actor,

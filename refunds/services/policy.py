@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 from django.db import IntegrityError, transaction
 from django.db.models import Max
@@ -21,6 +22,9 @@ from refunds.limits import CEILING_REASONS, GOODWILL_DUAL_CONTROL, HIGH_VALUE
 from refunds.models import Payment, Refund, RefundPolicy
 from refunds.replies import DEFAULT_REPLY_TEMPLATES, reply_fill
 from refunds.selectors import policy_reply
+
+if TYPE_CHECKING:
+    from refunds.services.proration import Proration
 
 
 @dataclass(frozen=True)
@@ -203,8 +207,13 @@ def policy_evaluate(
     has_evidence: bool,
     customer_refunds_24h: int,
     now: datetime | None = None,
+    prorated: Proration | None = None,
 ) -> PolicyDecision:
     """Decide auto-approve or review for a refund request that passed the hard checks.
+
+    `prorated`: the amount is this policy's own refund for time not used
+    (`refunds.services.proration`): within its terms by construction, so the
+    fee schedule and window rules do not apply to it; the others do.
 
     Hard refusals (not captured, voided, charged back, over remaining) are not
     policy outcomes here: the request service raises them before any refund
@@ -225,6 +234,7 @@ def policy_evaluate(
         has_evidence=has_evidence,
         customer_refunds_24h=customer_refunds_24h,
         now=now,
+        prorated=prorated,
     )
     currency = payment.currency
     if decision.approvals_required > 1 or not is_high_value(policy, currency, amount_minor):
@@ -248,6 +258,7 @@ def _decide(
     has_evidence: bool,
     customer_refunds_24h: int,
     now: datetime,
+    prorated: Proration | None = None,
 ) -> PolicyDecision:
     currency = payment.currency
     # The draft is a template in the customer's language; its {amount} is filled when the email is sent.
@@ -279,6 +290,8 @@ def _decide(
 
     starts_at = payment.order.service_starts_at
     booking = starts_at is not None and reason in policy.fee_schedule_reasons and policy.cancellation_fee_schedule
+    # A prorated amount already went through the fee tier in force (and took off what earlier refunds hold).
+    booking = booking and prorated is None
     if booking:
         # A booking's refund follows the fee schedule instead of the window since capture: it may
         # have been paid months before it is called off. What earlier refunds took counts against it.
@@ -305,7 +318,7 @@ def _decide(
             )
 
     captured_at = payment.captured_at or now
-    if not booking and now - captured_at > timedelta(days=policy.window_days):
+    if not booking and prorated is None and now - captured_at > timedelta(days=policy.window_days):
         return review(
             f"R-WINDOW-{policy.window_days}D",
             f"refunds within {policy.window_days} days of capture",
@@ -346,11 +359,15 @@ def _decide(
             f"'{reason}' refunds above {format_plain(ceiling_minor, currency)} are reviewed",
             Recommendation.APPROVE,
         )
-    when = (
-        f"within the cancellation terms ({tier.percent} % {tier.describe()})"
-        if booking
-        else f"within {policy.window_days} days of capture"
-    )
+    if prorated is not None:
+        when = (
+            f"for the time not used ({prorated.unused_days}/{prorated.total_days} days, "
+            f"{prorated.fee_percent} % after the cancellation fee)"
+        )
+    elif booking:
+        when = f"within the cancellation terms ({tier.percent} % {tier.describe()})"
+    else:
+        when = f"within {policy.window_days} days of capture"
     return PolicyDecision(
         PolicyOutcome.AUTO_APPROVE,
         f"R-AUTO-{reason.upper()}",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.db import transaction
+from django.utils import timezone
 
 from core.actor import Actor
 from core.errors import (
@@ -13,13 +14,15 @@ from core.errors import (
     ERR_VALIDATION,
     DomainError,
 )
-from refunds.enums import PaymentStatus, PolicyOutcome, Reason
+from refunds.enums import PaymentStatus, PolicyOutcome, Reason, RefundInstrument
 from refunds.metadata import metadata_clean
 from refunds.models import Order, Payment, Refund
 from refunds.services.decide import approval_audit, approval_effects
 from refunds.services.evidence_refs import evidence_clean
+from refunds.services.lines import LineRequest, refund_lines_build
 from refunds.services.outbox import WITHDRAWN_PAYMENT_ERRORS
 from refunds.services.policy import customer_refund_count_24h, policy_evaluate, policy_get_active
+from refunds.services.proration import proration_compute
 from refunds.services.transition import Approval, refund_open
 
 _HARD_REFUSALS = {
@@ -33,19 +36,27 @@ def payment_check_refundable(*, payment: Payment, amount_minor: int, currency: s
     """Raise the API error for anything that makes this refund impossible."""
     if isinstance(amount_minor, bool) or not isinstance(amount_minor, int) or amount_minor <= 0:
         raise DomainError(ERR_AMOUNT_RANGE)
+    payment_check_status(payment=payment, currency=currency)
+    if amount_minor > payment.remaining_refundable_minor:
+        raise DomainError(ERR_EXCEEDS_REMAINING, remaining_refundable_minor=payment.remaining_refundable_minor)
+
+
+def payment_check_status(*, payment: Payment, currency: str) -> None:
+    """The refusals that do not depend on the amount: the payment's status, the currency."""
     refusal = _HARD_REFUSALS.get(payment.status)
     if refusal:
         raise DomainError(refusal, payment_status=payment.status)
     if currency != payment.currency:
         raise DomainError(ERR_CURRENCY_MISMATCH, expected=payment.currency)
-    if amount_minor > payment.remaining_refundable_minor:
-        raise DomainError(ERR_EXCEEDS_REMAINING, remaining_refundable_minor=payment.remaining_refundable_minor)
 
 
 def refund_request(
     *,
     order: Order,
-    amount_minor: int,
+    amount_minor: int | None = None,
+    lines: list[LineRequest] | None = None,
+    prorate: bool = False,
+    instrument: str | None = None,
     currency: str,
     reason: str,
     actor: Actor,
@@ -57,6 +68,14 @@ def refund_request(
     request_token: str | None = None,
 ) -> Refund:
     """Create a refund, decide it by policy, and approve it if the policy says so.
+
+    The amount is given in one of three ways, exactly one (else ERR_VALIDATION):
+    `amount_minor`; `lines`, units of the order's lines by sku, worth their
+    share of each line's gross (`refunds.services.lines`; the refund keeps its
+    `RefundLine`s and holds the units); or `prorate`, the time not used of a
+    service as the policy in force computes it (`refunds.services.proration`;
+    the refund keeps the arithmetic in `proration`). `instrument`: stored
+    (`RefundInstrument`; None is the original payment).
 
     `evidence`: uploaded file ids of the order and typed references, checked
     and stored by `refunds.services.evidence_refs.evidence_clean` (anything
@@ -70,9 +89,11 @@ def refund_request(
 
     Side effects, in order, in one transaction:
     1. lock the order's payment row (serialises every refund of this payment
-       across processes; remaining refundable is re-read under the lock);
+       across processes; remaining refundable and the lines' refunded
+       quantities are re-read under the lock);
     2. `refund_open`: reserve the amount on the payment (its CHECK constraint
-       refuses an over-refund even if a bug skipped step 1), insert the refund —
+       refuses an over-refund even if a bug skipped step 1) and, by line, the
+       units on the order lines (their CHECK alike), insert the refund and its lines —
        already `approved` when the policy auto-approves (REFUND_PENDING) — and
        audit `refund.requested` citing the rule (and `refund.approved`);
     3. when auto-approved, `approval_effects` as the policy: the system
@@ -81,6 +102,10 @@ def refund_request(
     customer email's outbox row). After commit: the log lines, metrics and
     `refund_changed` signals.
     """
+    if sum((amount_minor is not None, lines is not None, prorate is True)) != 1:
+        raise DomainError(ERR_VALIDATION, "Give exactly one of amount_minor, lines or prorate.", field="amount_minor")
+    if instrument is not None and instrument not in RefundInstrument.values:
+        raise DomainError(ERR_VALIDATION, f"Unknown instrument '{instrument}'.", field="instrument")
     if reason not in Reason.values:
         raise DomainError(ERR_VALIDATION, f"Unknown reason '{reason}'.", field="reason")
     metadata = metadata_clean(metadata)
@@ -89,10 +114,21 @@ def refund_request(
             payment = Payment.objects.select_for_update(of=("self",)).select_related("order__customer").get(order=order)
         except Payment.DoesNotExist:
             raise DomainError(ERR_NOT_CAPTURED, "The order has no payment yet.") from None
+        payment_check_status(payment=payment, currency=currency)
+        now = timezone.now()
+        policy = policy_get_active(now=now)
+        refund_lines, proration = [], None
+        if lines is not None:
+            refund_lines = refund_lines_build(order=order, requested=list(lines))
+            amount_minor = sum(line.amount_minor for line in refund_lines)
+            if amount_minor == 0:
+                raise DomainError(ERR_AMOUNT_RANGE, "These units are worth nothing to refund.", field="lines")
+        elif prorate:
+            proration = proration_compute(payment=payment, policy=policy, reason=reason, now=now)
+            amount_minor = proration.amount_minor
         payment_check_refundable(payment=payment, amount_minor=amount_minor, currency=currency)
         evidence = evidence_clean(order=order, items=list(evidence or []))
 
-        policy = policy_get_active()
         decision = policy_evaluate(
             policy=policy,
             payment=payment,
@@ -100,6 +136,8 @@ def refund_request(
             reason=reason,
             has_evidence=bool(evidence) or uploaded_files > 0,
             customer_refunds_24h=customer_refund_count_24h(customer_id=order.customer_id),
+            now=now,
+            prorated=proration,
         )
         refund = Refund(
             order=order,
@@ -107,6 +145,8 @@ def refund_request(
             payment=payment,
             amount_minor=amount_minor,
             currency=currency,
+            instrument=instrument,
+            proration=proration.as_json() if proration else None,
             reason=reason,
             customer_note=customer_note,
             evidence=evidence,
@@ -135,6 +175,7 @@ def refund_request(
             audit={"policy_rule": decision.cited},
             log={"policy_rule": decision.rule, "order_id": order.order_id},
             approval=approval,
+            lines=refund_lines,
         )
         if approval is not None:
             approval_effects(refund=refund, payment=payment, actor=approval.actor, note=approval.note)

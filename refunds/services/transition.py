@@ -10,6 +10,8 @@ So the rules that follow from a state, not from who asked, are written once:
 * money held: a refund holds its amount against the payment while its state
   is in `ACTIVE_STATES`; leaving that set releases it, re-entering it (a retry
   after a failure) reserves it again — refused if the payment no longer has it;
+  a refund by line holds its units of the order's lines (`OrderLine.refunded_quantity`)
+  by the same rule, refused if another refund took them meanwhile;
 * the ledger: `approved` posts REFUND_PENDING, `completed` REFUND_SETTLED, and
   leaving the approved path (cancel after approval, a terminal failure, the
   cancel of a retryable failure) posts REFUND_REVERSED (SPEC §4); a provider
@@ -32,14 +34,14 @@ Side effects that depend on who asks (decisions, the provider submission of
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import partial
 from typing import Any
 
 from django.db import transaction
-from django.db.models import Subquery
+from django.db.models import Case, F, OuterRef, Subquery, Value, When
 from django.utils import timezone
 from django_fsm import can_proceed
 
@@ -55,7 +57,7 @@ from ledger.services import (
 )
 from refunds.enums import ACTIVE_STATES, STATE_EVENTS, RefundState
 from refunds.metrics import REFUND_OUTCOME_TOTAL
-from refunds.models import Payment, Refund
+from refunds.models import OrderLine, Payment, Refund, RefundLine
 from refunds.models.refund import TRANSITION_METHODS
 from refunds.signals import refund_changed, refund_changing
 
@@ -118,6 +120,66 @@ def payment_release(*, payment: Payment, amount_minor: int) -> None:
     payment.save(update_fields=["refund_reserved_minor", "updated_at"])
 
 
+def order_lines_reserve(*, lines: Sequence[RefundLine]) -> None:
+    """Hold the units of `lines` on their order lines (caller holds the payment lock; one UPDATE).
+
+    The check is the friendly refusal; the order line's CHECK constraint
+    (refunded ≤ quantity) is what makes refunding a unit twice impossible.
+    Increments in SQL, not values computed here, so even a writer that
+    skipped the lock could not make this one lose its units.
+    """
+    if not lines:
+        return
+    for line in lines:
+        order_line = line.order_line
+        left = order_line.quantity - order_line.refunded_quantity
+        if line.quantity > left:
+            raise DomainError(
+                ERR_EXCEEDS_REMAINING,
+                f"Only {left} of sku '{order_line.sku}' can still be refunded.",
+                sku=order_line.sku,
+                quantity_left=left,
+            )
+    added = Case(*(When(pk=line.order_line_id, then=Value(line.quantity)) for line in lines), default=Value(0))
+    OrderLine.objects.filter(pk__in=[line.order_line_id for line in lines]).update(
+        refunded_quantity=F("refunded_quantity") + added
+    )
+    for line in lines:
+        line.order_line.refunded_quantity += line.quantity
+
+
+def order_lines_release(*, refund: Refund) -> None:
+    """Give a refund's units back to its order lines (caller holds the payment lock; one UPDATE, none when
+    the refund's lines are loaded and there are none)."""
+    cached = getattr(refund, "_prefetched_objects_cache", {}).get("lines")
+    if cached is not None and not list(cached):
+        return
+    held = RefundLine.objects.filter(refund=refund, order_line=OuterRef("pk")).values("quantity")[:1]
+    OrderLine.objects.filter(refund_lines__refund=refund).update(
+        refunded_quantity=F("refunded_quantity") - Subquery(held)
+    )
+
+
+def _order_lines_reserve_again(*, refund: Refund) -> None:
+    """A retry holds the refund's units again — refused if another refund took them meanwhile."""
+    cached = getattr(refund, "_prefetched_objects_cache", {}).get("lines")
+    lines = list(cached) if cached is not None else list(refund.lines.select_related("order_line"))
+    order_lines_reserve(lines=lines)
+
+
+def refund_lines_remember(refund: Refund, lines: Sequence[RefundLine]) -> None:
+    """Put `lines` in the refund's prefetch cache, as `prefetch_related("lines")` would.
+
+    The refund's documents (its events, written in the same transaction) list
+    its lines: from the cache they cost no query, and a refund not by line
+    does not ask the database for lines it cannot have.
+    """
+    queryset = refund.lines.all()
+    queryset._result_cache = list(lines)
+    queryset._prefetch_done = True
+    refund._prefetched_objects_cache = {**getattr(refund, "_prefetched_objects_cache", {}), "lines": queryset}
+
+
 @dataclass(frozen=True)
 class Approval:
     """The policy's approval of a refund at its creation (see `refund_open`)."""
@@ -136,13 +198,18 @@ def refund_open(
     audit: Mapping[str, Any] | None = None,
     log: Mapping[str, Any] | None = None,
     approval: Approval | None = None,
+    lines: Sequence[RefundLine] = (),
 ) -> None:
     """A new refund enters the machine in `requested` — and, when the policy approved it, moves on to `approved`.
 
-    Side effects, in order: the reservation on the (locked) payment; with an
+    `lines`: a refund by line's lines (`refunds.services.lines.refund_lines_build`),
+    unsaved; their amounts sum to the refund's.
+
+    Side effects, in order: the reservation on the (locked) payment and, by
+    line, of the units on the order lines (one UPDATE); with an
     approval, the `requested → approved` move checked as any other; ONE insert
     (a refund approved at creation is inserted approved: one write instead of
-    insert + update); with an approval the REFUND_PENDING entry; the audit
+    insert + update); the refund lines (one insert); with an approval the REFUND_PENDING entry; the audit
     events `refund.requested` (and `refund.approved`) in one insert, and a
     `refund_changing` signal per event; after commit the log lines, metrics
     and `refund_changed` signals, in that order.
@@ -151,6 +218,7 @@ def refund_open(
         raise InvalidTransition(refund.state, S.REQUESTED)
     at = timezone.now()
     payment_reserve(payment=payment, amount_minor=refund.amount_minor)
+    order_lines_reserve(lines=lines)
     requested = refund_snapshot(refund)
     steps = [_Step(actor, STATE_EVENTS[S.REQUESTED], None, note, None, requested, audit or {}, log or {})]
     if approval is not None:
@@ -160,6 +228,11 @@ def refund_open(
             _Step(approval.actor, STATE_EVENTS[S.APPROVED], None, approval.note, before, None, approval.audit, {})
         )
     refund.save(force_insert=True)
+    for line in lines:
+        line.refund = refund
+    if lines:
+        RefundLine.objects.bulk_create(lines)
+    refund_lines_remember(refund, lines)
     if approval is not None:
         _post_ledger(refund, source=S.REQUESTED, to=S.APPROVED)
     _record(refund, steps, at=at)
@@ -217,8 +290,10 @@ def _move(refund: Refund, *, payment: Payment, to: RefundState, changes: Mapping
     before = refund_snapshot(refund)
     if source in ACTIVE_STATES and to not in ACTIVE_STATES:
         payment_release(payment=payment, amount_minor=refund.amount_minor)
+        order_lines_release(refund=refund)
     elif source not in ACTIVE_STATES and to in ACTIVE_STATES:
         payment_reserve(payment=payment, amount_minor=refund.amount_minor)
+        _order_lines_reserve_again(refund=refund)
     method()
     refund.version += 1
     if to == S.SUBMITTING:
