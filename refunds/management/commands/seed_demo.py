@@ -13,6 +13,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from core.actor import Actor
+from ledger.calendar import business_timezone
 from refunds.enums import PaymentStatus, Rail, Reason, Role, Scope
 from refunds.models import ApiKey, Merchant, Order, Refund
 from refunds.services.api_keys import api_key_create
@@ -213,7 +214,9 @@ class Command(BaseCommand):
     def _issue15_orders(self, now, actor: Actor) -> None:
         """An order of several lines, a service in progress and an authorized payment, for one customer."""
         customer_id, email, name = SHOP_CUSTOMER
-        service_starts = (now - timedelta(days=SERVICE_DAYS_USED)).replace(microsecond=0)
+        # From midnight of the books' calendar, so the service touches exactly SERVICE_DAYS days (its 11th today).
+        today = timezone.localtime(now, business_timezone()).replace(hour=0, minute=0, second=0, microsecond=0)
+        service_starts = today - timedelta(days=SERVICE_DAYS_USED)
         orders = [
             (
                 LINES_ORDER,
@@ -303,27 +306,31 @@ class Command(BaseCommand):
                 name="demo outlet system",
             )
         actor = Actor(type="api_key", label="outlet (seed)", user=get_user_model().objects.get(username="outlet"))
-        order, _ = order_upsert(
-            data=OrderInput(
-                order_id=OUTLET_ORDER,
-                currency="EUR",
-                customer_id="cust-0",  # the same customer id as the default merchant's first customer: another person
-                customer_email="outlet.customer@example.org",
-                customer_name="Outlet customer",
-                customer_locale="de",
-                placed_at=now - timedelta(days=3),
-                lines=[LineInput(unit_amount_minor=5400, tax_minor=600, sku="OUT-1", description="Outlet item")],
-                payment=PaymentInput(
-                    provider_payment_id="pi_sim_ok_outlet100",
-                    rail=Rail.CARD,
-                    amount_minor=6000,
-                    status=PaymentStatus.CAPTURED,
-                    captured_at=now - timedelta(days=2),
+        # As for the default merchant's orders: a re-run keeps the order (a re-push with a new capture time is refused).
+        order = Order.objects.filter(merchant=merchant, order_id=OUTLET_ORDER).first()
+        if order is None:
+            order, _ = order_upsert(
+                data=OrderInput(
+                    order_id=OUTLET_ORDER,
+                    currency="EUR",
+                    # The same customer id as the default merchant's first customer: another person.
+                    customer_id="cust-0",
+                    customer_email="outlet.customer@example.org",
+                    customer_name="Outlet customer",
+                    customer_locale="de",
+                    placed_at=now - timedelta(days=3),
+                    lines=[LineInput(unit_amount_minor=5400, tax_minor=600, sku="OUT-1", description="Outlet item")],
+                    payment=PaymentInput(
+                        provider_payment_id="pi_sim_ok_outlet100",
+                        rail=Rail.CARD,
+                        amount_minor=6000,
+                        status=PaymentStatus.CAPTURED,
+                        captured_at=now - timedelta(days=2),
+                    ),
                 ),
-            ),
-            merchant=merchant,
-            actor=actor,
-        )
+                merchant=merchant,
+                actor=actor,
+            )
         if not order.refunds.exists():
             refund_request(order=order, amount_minor=2000, currency="EUR", reason=Reason.GOODWILL, actor=actor)
         return raw_key
