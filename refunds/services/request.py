@@ -24,6 +24,7 @@ from refunds.services.outbox import WITHDRAWN_PAYMENT_ERRORS
 from refunds.services.policy import customer_refund_count_24h, policy_evaluate, policy_get_active
 from refunds.services.proration import proration_compute
 from refunds.services.transition import Approval, refund_open
+from refunds.services.void import void_instrument
 
 _HARD_REFUSALS = {
     **WITHDRAWN_PAYMENT_ERRORS,  # checked again at approval and before submission (refunds.services.outbox)
@@ -66,6 +67,7 @@ def refund_request(
     uploaded_files: int = 0,
     correlation_id: str = "",
     request_token: str | None = None,
+    instrument: str | None = None,
 ) -> Refund:
     """Create a refund, decide it by policy, and approve it if the policy says so.
 
@@ -86,6 +88,12 @@ def refund_request(
     `request_token` (the console form's one-time token) is stored unique per
     requester: a second request with it raises IntegrityError, after waiting
     for the first to commit or roll back.
+
+    An `authorized` payment is voided, not refunded (`refunds.services.void`):
+    the refund's instrument is `void`, of the full amount (ERR_PARTIAL_VOID),
+    and `store_credit` asked of it is ERR_INSTRUMENT_NOT_ALLOWED. It passes
+    the same policy; the window since capture counts from now for it (no
+    capture yet), so only the other rules can send it to review.
 
     Side effects, in order, in one transaction:
     1. lock the order's payment row (serialises every refund of this payment
@@ -127,6 +135,7 @@ def refund_request(
             proration = proration_compute(payment=payment, policy=policy, reason=reason, now=now)
             amount_minor = proration.amount_minor
         payment_check_refundable(payment=payment, amount_minor=amount_minor, currency=currency)
+        instrument = void_instrument(payment=payment, amount_minor=amount_minor, asked=instrument)
         evidence = evidence_clean(order=order, items=list(evidence or []))
 
         decision = policy_evaluate(
@@ -156,6 +165,7 @@ def refund_request(
             correlation_id=correlation_id,
             customer_email=order.customer.email,
             request_token=request_token or None,
+            instrument=instrument,
             policy_version=policy,
             policy_outcome=decision.outcome,
             policy_rule=decision.rule,
