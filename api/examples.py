@@ -25,6 +25,8 @@ from core.errors import (
     ERR_CONFLICT_IDEMPOTENCY,
     ERR_CONFLICT_ORDER,
     ERR_CONFLICT_STATE,
+    ERR_CREDIT_EXPIRED,
+    ERR_CREDIT_INSUFFICIENT,
     ERR_DECLINE_REASON_REQUIRED,
     ERR_EXCEEDS_REMAINING,
     ERR_INTERNAL,
@@ -216,6 +218,7 @@ _REFUND = {
     "ledger_entries": [
         {"type": "REFUND_PENDING", "amount_minor": 2500, "currency": "USD", "created_at": "2026-12-02T09:42:14.414543Z"}
     ],
+    "store_credit": None,
     "status_url": STATUS_URL,
     "correlation_id": CORRELATION_ID,
     "created_at": "2026-12-02T09:42:14.409472Z",
@@ -632,3 +635,39 @@ EVIDENCE_ADDED = _answer(
 EVIDENCE_REFUSED = error_example(
     "Not an image or PDF", ERR_VALIDATION, "invoice.docx is not a JPEG, PNG or PDF file.", field="evidence"
 )
+
+
+# --- store credit (issue 15) -------------------------------------------------
+
+_CREDIT = {
+    "code": "SC-7KQM-4TWX-9HPD",
+    "currency": "USD",
+    "amount_minor": 2750,
+    "bonus_minor": 250,
+    "balance_minor": 750,
+    "expires_at": "2027-12-02T09:42:14.414543Z",
+    "status": "active",
+    "refund_id": REFUND_ID,
+    "created_at": "2026-12-02T09:42:14.414543Z",
+    "redemptions": [
+        {
+            "redemption_id": "scr_3kd8a0q7w1m2x9c4v6b5n8z0",
+            "amount_minor": 2000,
+            "currency": "USD",
+            "reference": "checkout 88213",
+            "balance_after_minor": 750,
+            "created_at": "2026-12-09T15:01:44.120334Z",
+        }
+    ],
+}
+CREDIT = _answer("A store credit partly spent", 200, _CREDIT)
+CREDIT_REDEEM_REQUEST = _request(
+    "Spend 20.00 of a credit", {"amount_minor": 2000, "currency": "USD", "reference": "checkout 88213"}
+)
+CREDIT_REDEEMED = _answer(
+    "Redeemed",
+    201,
+    {**_CREDIT["redemptions"][0], "credit": _CREDIT},
+)
+CREDIT_INSUFFICIENT = error_example("More than the balance", ERR_CREDIT_INSUFFICIENT, balance_minor=750, currency="USD")
+CREDIT_EXPIRED = error_example("Expired", ERR_CREDIT_EXPIRED, expired_at="2027-12-02T09:42:14.414543+00:00")

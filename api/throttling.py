@@ -88,3 +88,47 @@ class WebhookWriteThrottle(_PerKeyThrottle):
 
     setting_name = "RATE_LIMIT_CREATE_PER_MINUTE"
     bucket = "webhooks"
+
+
+class CreditThrottle(_PerKeyThrottle):
+    """Every store credit call (lookup and redemption), in a bucket of its own (RATE_LIMIT_CREDIT_PER_MINUTE)."""
+
+    setting_name = "RATE_LIMIT_CREDIT_PER_MINUTE"
+    bucket = "credits"
+
+
+class CreditMissThrottle(_PerKeyThrottle):
+    """Codes that were not found, per key (RATE_LIMIT_CREDIT_MISSES_PER_MINUTE): guessing codes stops here.
+
+    A checkout looks up codes its customers typed, so a few misses are
+    normal; a key that keeps missing is enumerating. The views count a miss
+    (`credit_miss_count`) after answering 404; this throttle only reads the
+    count, so a key's found codes never use up its misses.
+    """
+
+    setting_name = "RATE_LIMIT_CREDIT_MISSES_PER_MINUTE"
+    bucket = "credit-misses"
+
+    def allow_request(self, request, view) -> bool:
+        limit = getattr(settings, self.setting_name)
+        if not limit or request.auth is None:
+            return True
+        try:
+            count = cache.get(_miss_key(request.auth.pk)) or 0
+        except (RedisError, OSError):
+            RATE_LIMIT_FAIL_OPEN_TOTAL.labels(bucket=self.bucket).inc()
+            return True
+        self._wait = WINDOW_SECONDS - (time.time() % WINDOW_SECONDS)
+        return count < limit
+
+
+def _miss_key(api_key_id: int) -> str:
+    return f"ratelimit:credit-misses:{api_key_id}:{int(time.time() // WINDOW_SECONDS)}"
+
+
+def credit_miss_count(api_key_id: int) -> None:
+    """Count a lookup of a code that does not exist (best effort, like every limit here)."""
+    try:
+        _PerKeyThrottle._count(_miss_key(api_key_id))
+    except (RedisError, OSError):
+        RATE_LIMIT_FAIL_OPEN_TOTAL.labels(bucket=CreditMissThrottle.bucket).inc()

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from api import views, views_events
+from api import views, views_credits, views_events
 
 app_name = "api"
 
@@ -15,6 +15,9 @@ urlpatterns = [
     path("refunds/<str:refund_id>/cancel", views.RefundCancelView.as_view(), name="refund-cancel"),
     path("refunds/<str:refund_id>/submit", views.RefundSubmitView.as_view(), name="refund-submit"),
     path("refunds/<str:refund_id>/payout", views.RefundPayoutView.as_view(), name="refund-payout"),
+    # Store credit at the merchant's checkout (issue 15).
+    path("credits/<str:code>", views_credits.CreditDetailView.as_view(), name="credit-detail"),
+    path("credits/<str:code>/redeem", views_credits.CreditRedeemView.as_view(), name="credit-redeem"),
     # Merchant events and webhook endpoints (issue 14).
     path("events", views_events.EventListView.as_view(), name="event-list"),
     path("events/<str:event_id>", views_events.EventDetailView.as_view(), name="event-detail"),

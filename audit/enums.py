@@ -31,6 +31,9 @@ class AuditAction(models.TextChoices):
     REFUND_PROVIDER_REVERSED = "refund.provider_reversed"
     # Staff gave up on a failed refund from Needs action and told the customer (`failed → canceled`).
     REFUND_FAILURE_CANCELED = "refund.failure_canceled"
+    # Store credit (issue 15, credits app): spent at checkout, or expired with a balance left.
+    STORE_CREDIT_REDEEMED = "store_credit.redeemed"
+    STORE_CREDIT_EXPIRED = "store_credit.expired"
     OUTBOX_DEAD_LETTERED = "outbox.dead_lettered"
     OUTBOX_REPLAYED = "outbox.replayed"
     WEBHOOK_RECEIVED = "webhook.received"

@@ -12,6 +12,7 @@ from typing import Any
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from credits.models import StoreCredit
 from notifications.replies import reply_render
 from refunds.failures import processor_message
 from refunds.models import Refund
@@ -36,6 +37,28 @@ class ApprovalOutput(serializers.Serializer):
     by = serializers.CharField(source="actor_label")
     at = serializers.DateTimeField(source="created_at")
     senior = serializers.BooleanField(source="as_senior")
+
+
+class StoreCreditOutput(serializers.Serializer):
+    """A store credit as the merchant sees it: the code in clear, for its checkout (docs/instruments.md)."""
+
+    code = serializers.CharField()
+    currency = serializers.CharField()
+    amount_minor = serializers.IntegerField(help_text="Issued, bonus included.")
+    bonus_minor = serializers.IntegerField()
+    balance_minor = serializers.IntegerField(source="current_balance_minor", help_text="What can be spent now.")
+    expires_at = serializers.DateTimeField(allow_null=True, help_text="Null: never expires.")
+    status = serializers.ChoiceField(source="current_status", choices=["active", "spent", "expired"])
+
+
+def refund_store_credit(refund: Refund) -> StoreCredit | None:
+    """The refund's credit, or None; asks the database only for a store-credit refund not loaded with its credit."""
+    if refund.instrument != "store_credit":
+        return None
+    try:
+        return refund.store_credit
+    except StoreCredit.DoesNotExist:
+        return None
 
 
 class RefundOutput(serializers.Serializer):
@@ -68,6 +91,8 @@ class RefundOutput(serializers.Serializer):
     # The provider's last answer about this submission, in a sentence for the merchant; null before any.
     processor_message = serializers.SerializerMethodField()
     ledger_entries = serializers.SerializerMethodField()
+    # Paid as store credit (issue 15): the credit once issued; null otherwise.
+    store_credit = serializers.SerializerMethodField()
     status_url = serializers.CharField()
     correlation_id = serializers.CharField()
     created_at = serializers.DateTimeField()
@@ -110,6 +135,11 @@ class RefundOutput(serializers.Serializer):
         if self.context.get("requested"):
             return []
         return LedgerEntryOutput(refund.ledger_entries.all(), many=True).data
+
+    @extend_schema_field(StoreCreditOutput(allow_null=True))
+    def get_store_credit(self, refund) -> dict | None:
+        credit = None if self.context.get("requested") else refund_store_credit(refund)
+        return None if credit is None else dict(StoreCreditOutput(credit).data)
 
 
 def refund_document(refund: Refund, *, requested: bool = False) -> dict[str, Any]:

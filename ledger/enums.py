@@ -10,12 +10,18 @@ class AccountCode(models.TextChoices):
     # Authorizations held: what a released hold is paid out of instead of provider clearing
     # (a void moves no money; docs/instruments.md "Voids").
     AUTHORIZATIONS_HELD = "authorizations_held", "Authorizations held"
+    # Store credit (issue 15, docs/instruments.md "Store credit").
+    STORE_CREDIT_OUTSTANDING = "store_credit_outstanding", "Store credit outstanding"
+    STORE_CREDIT_BONUS = "store_credit_bonus", "Store credit bonus (expense)"
+    STORE_CREDIT_REDEEMED = "store_credit_redeemed", "Store credit spent at checkout"
+    STORE_CREDIT_BREAKAGE = "store_credit_breakage", "Store credit breakage (expired, unspent)"
 
 
 class AccountKind(models.TextChoices):
     ASSET = "asset"
     LIABILITY = "liability"
     REVENUE = "revenue"
+    EXPENSE = "expense"
 
 
 class EntryType(models.TextChoices):
@@ -30,6 +36,16 @@ class EntryType(models.TextChoices):
     VOID_REVERSED = "VOID_REVERSED"
     # A finance user's manual correcting entry (maker-checker, ledger.models.CorrectingEntry); no refund.
     CORRECTION = "CORRECTION"
+    # Store credit (issue 15): issued at completion instead of REFUND_SETTLED (refunds payable and the
+    # bonus into outstanding credit), one entry per redemption (the only type posted many times per
+    # refund: each redemption row points at its own entry), and breakage of what expired unspent.
+    STORE_CREDIT_ISSUED = "STORE_CREDIT_ISSUED"
+    STORE_CREDIT_REDEEMED = "STORE_CREDIT_REDEEMED"
+    STORE_CREDIT_EXPIRED = "STORE_CREDIT_EXPIRED"
+
+
+# Entry types a refund may carry more than once; every other type is unique per refund.
+REPEATABLE_ENTRY_TYPES = frozenset({EntryType.STORE_CREDIT_REDEEMED})
 
 
 class PeriodState(models.TextChoices):

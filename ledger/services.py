@@ -32,6 +32,10 @@ CHART_OF_ACCOUNTS = {
     AccountCode.REFUNDS_PAYABLE: AccountKind.LIABILITY,
     AccountCode.PROVIDER_CLEARING: AccountKind.ASSET,
     AccountCode.AUTHORIZATIONS_HELD: AccountKind.ASSET,
+    AccountCode.STORE_CREDIT_OUTSTANDING: AccountKind.LIABILITY,
+    AccountCode.STORE_CREDIT_BONUS: AccountKind.EXPENSE,
+    AccountCode.STORE_CREDIT_REDEEMED: AccountKind.REVENUE,
+    AccountCode.STORE_CREDIT_BREAKAGE: AccountKind.REVENUE,
 }
 
 
@@ -264,6 +268,61 @@ def void_post_reversed(*, refund) -> JournalEntry | None:
         lines=_mirror(pending),
         memo=f"Void {refund.public_id} reversed",
     )
+
+
+# --- Store credit (issue 15, docs/instruments.md "Store credit") ---------------------------------
+# A store-credit refund never reaches provider clearing: at completion the liability to refund moves
+# into outstanding store credit (with the bonus, an expense), which checkout redemptions and expiry
+# (breakage) bring back to zero. Callers hold the credit's row lock (credits.services).
+
+
+def store_credit_post_issued(*, refund, amount_minor: int, bonus_minor: int) -> JournalEntry:
+    """At completion of a store-credit refund, in place of REFUND_SETTLED.
+
+    `amount_minor` is the credit's face value (the refund plus `bonus_minor`).
+    Debit refunds payable (the refund) and the bonus expense, credit store
+    credit outstanding: afterwards refunds payable nets to zero for the refund,
+    as a settlement leaves it.
+    """
+    return entry_post(
+        refund=refund,
+        entry_type=EntryType.STORE_CREDIT_ISSUED,
+        lines=[
+            (AccountCode.REFUNDS_PAYABLE, amount_minor - bonus_minor),
+            (AccountCode.STORE_CREDIT_BONUS, bonus_minor),
+            (AccountCode.STORE_CREDIT_OUTSTANDING, -amount_minor),
+        ],
+        memo=f"Refund {refund.public_id} paid as store credit",
+    )
+
+
+def store_credit_post_redeemed(*, refund, amount_minor: int, memo: str) -> JournalEntry:
+    """One checkout redemption: outstanding credit is spent (one entry per redemption row)."""
+    return entry_post(
+        refund=refund,
+        entry_type=EntryType.STORE_CREDIT_REDEEMED,
+        lines=[
+            (AccountCode.STORE_CREDIT_OUTSTANDING, amount_minor),
+            (AccountCode.STORE_CREDIT_REDEEMED, -amount_minor),
+        ],
+        memo=memo,
+    )
+
+
+def store_credit_post_expired(*, refund, amount_minor: int) -> JournalEntry:
+    """A credit expired with `amount_minor` unspent: the liability ends as breakage (at most once per refund)."""
+    return entry_post(
+        refund=refund,
+        entry_type=EntryType.STORE_CREDIT_EXPIRED,
+        lines=[
+            (AccountCode.STORE_CREDIT_OUTSTANDING, amount_minor),
+            (AccountCode.STORE_CREDIT_BREAKAGE, -amount_minor),
+        ],
+        memo=f"Store credit of refund {refund.public_id} expired unspent",
+    )
+
+
+# --- end of store credit -------------------------------------------------------------------------
 
 
 def trial_balance() -> dict[str, int]:

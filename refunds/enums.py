@@ -181,6 +181,9 @@ class Scope(models.TextChoices):
     # Merchant events and webhooks (issue 14, docs/webhooks.md).
     EVENTS_READ = "events:read"
     WEBHOOKS_WRITE = "webhooks:write"
+    # Store credit at the merchant's checkout (issue 15, docs/instruments.md "Store credit").
+    CREDITS_READ = "credits:read"
+    CREDITS_REDEEM = "credits:redeem"
 
 
 class Role(models.TextChoices):

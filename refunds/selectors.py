@@ -16,7 +16,8 @@ from refunds.models import Decision, Merchant, Order, Payment, Refund, WebhookEv
 
 
 def refund_queryset() -> QuerySet[Refund]:
-    return Refund.objects.select_related("order", "payment", "policy_version").prefetch_related(
+    # store_credit: a LEFT JOIN, so a document's credit (issue 15) costs no extra query.
+    return Refund.objects.select_related("order", "payment", "policy_version", "store_credit").prefetch_related(
         "ledger_entries",
         Prefetch("decisions", queryset=Decision.objects.select_related("actor")),
     )

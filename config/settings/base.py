@@ -437,6 +437,18 @@ EVIDENCE_ENCRYPTION_KEY = os.environ.get("EVIDENCE_ENCRYPTION_KEY") or None
 # The same for the customers' status-link tokens kept at rest (refunds/models/refund.py).
 STATUS_TOKEN_ENCRYPTION_KEY = os.environ.get("STATUS_TOKEN_ENCRYPTION_KEY") or None
 
+# --- Store credit (issue 15, docs/instruments.md "Store credit") ----------------
+# Comma-separated Fernet keys sealing the credit codes at rest (first encrypts, all decrypt); unset: derived.
+STORE_CREDIT_ENCRYPTION_KEY = os.environ.get("STORE_CREDIT_ENCRYPTION_KEY") or None
+# Per API key and minute: every credit call, and the lookups of codes that do not exist (guessing); 0 disables.
+RATE_LIMIT_CREDIT_PER_MINUTE = env_int("RATE_LIMIT_CREDIT_PER_MINUTE", 600)
+RATE_LIMIT_CREDIT_MISSES_PER_MINUTE = env_int("RATE_LIMIT_CREDIT_MISSES_PER_MINUTE", 20)
+STORE_CREDIT_EXPIRY_SWEEP_SECONDS = float(os.environ.get("STORE_CREDIT_EXPIRY_SWEEP_SECONDS", "300"))
+CELERY_BEAT_SCHEDULE["expire-store-credits"] = {
+    "task": "credits.expire_due",
+    "schedule": STORE_CREDIT_EXPIRY_SWEEP_SECONDS,
+}
+
 # --- Email -------------------------------------------------------------------
 # The demo prints emails on the console; production sends them (the console backend is refused there).
 EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND") or (

@@ -1,7 +1,7 @@
 from django.db import models
 
 from ledger.calendar import business_today
-from ledger.enums import EntryType
+from ledger.enums import REPEATABLE_ENTRY_TYPES, EntryType
 
 
 class JournalEntry(models.Model):
@@ -10,7 +10,8 @@ class JournalEntry(models.Model):
     PostgreSQL enforces what Python only promises (migration 0002): rows of
     this table and of postings can never be updated or deleted, and at commit
     the postings of each entry sum to zero per currency. At most one entry of
-    each type per refund, so a retried task cannot post twice.
+    each type per refund, so a retried task cannot post twice — except a store
+    credit's redemptions, one entry per redemption row (credits app).
 
     Two dates (docs/ledger.md "Periods"): `event_on` is when the thing
     happened (the provider's settlement time for a webhook), `booked_on` the
@@ -35,7 +36,13 @@ class JournalEntry(models.Model):
         ordering = ["created_at", "id"]
         verbose_name_plural = "journal entries"
         constraints = [
-            models.UniqueConstraint(fields=["refund", "entry_type"], name="ledger_one_entry_per_type_per_refund"),
+            # A store credit's redemptions are many entries of one type: each is unique through the
+            # redemption row that points at it (credits.StoreCreditRedemption.journal_entry).
+            models.UniqueConstraint(
+                fields=["refund", "entry_type"],
+                condition=~models.Q(entry_type__in=sorted(REPEATABLE_ENTRY_TYPES)),
+                name="ledger_one_entry_per_type_per_refund",
+            ),
             models.CheckConstraint(condition=models.Q(amount_minor__gt=0), name="ledger_entry_amount_positive"),
             models.CheckConstraint(condition=models.Q(entry_type__in=EntryType.values), name="ledger_entry_type_known"),
             models.CheckConstraint(

@@ -33,6 +33,7 @@ from refunds.selectors import reply_declines
 from refunds.services.lines import refund_has_lines
 from refunds.services.outbox import refund_stop_if_payment_withdrawn, submission_open
 from refunds.services.policy import approvals_required
+from refunds.services.store_credit import is_store_credit, store_credit_settle
 from refunds.services.transition import refund_lock, refund_snapshot, refund_transition
 from refunds.services.void import void_check_amount_edit
 from refunds.signals import refund_revised
@@ -73,10 +74,15 @@ def approval_effects(*, refund: Refund, payment: Payment, actor: Actor, note: st
     Side effects, in order: a system Decision when the policy approved it (a
     person's approval has its Decision already); the provider submission
     (`refunds.services.outbox.submission_open`: an outbox message whose delivery is
-    queued on commit, or a payout task for a provider settled by hand).
+    queued on commit, or a payout task for a provider settled by hand) — or, for
+    a store-credit refund, no provider: completed at once with its credit
+    (`refunds.services.store_credit.store_credit_settle`).
     """
     if actor.type == "system":
         Decision.objects.create(refund=refund, kind=DecisionKind.APPROVE, actor=None, note=note)
+    if is_store_credit(refund):
+        store_credit_settle(refund=refund, payment=payment)
+        return
     submission_open(refund=refund, payment=payment, round_=refund.submission_count + 1)
 
 

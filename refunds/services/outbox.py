@@ -97,8 +97,11 @@ def submission_open(*, refund: Refund, payment: Payment, round_: int) -> OutboxM
 
     A provider that settles by hand gets a payout task for finance (the refund
     waits `approved` until it is marked paid); any other an outbox message.
-    Runs inside the caller's transaction, holding the refund lock.
+    Runs inside the caller's transaction, holding the refund lock. A refund
+    paid as store credit never reaches a provider: refused (a bug got here).
     """
+    if refund.instrument == RefundInstrument.STORE_CREDIT:
+        raise DomainError(ERR_CONFLICT_STATE, "A store-credit refund is never sent to a provider.")
     if provider_class(payment.provider).settles_by_hand:
         return PayoutTask.objects.create(refund=refund)
     if round_ > 1:

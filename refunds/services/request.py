@@ -23,6 +23,7 @@ from refunds.services.lines import LineRequest, refund_lines_build
 from refunds.services.outbox import WITHDRAWN_PAYMENT_ERRORS
 from refunds.services.policy import customer_refund_count_24h, policy_evaluate, policy_get_active
 from refunds.services.proration import proration_compute
+from refunds.services.store_credit import store_credit_check_allowed
 from refunds.services.transition import Approval, refund_open
 from refunds.services.void import void_instrument
 
@@ -138,6 +139,7 @@ def refund_request(
         instrument = void_instrument(payment=payment, amount_minor=amount_minor, asked=instrument)
         evidence = evidence_clean(order=order, items=list(evidence or []))
 
+        store_credit_check_allowed(policy=policy, instrument=instrument)
         decision = policy_evaluate(
             policy=policy,
             payment=payment,

@@ -12,7 +12,8 @@ So the rules that follow from a state, not from who asked, are written once:
   after a failure) reserves it again — refused if the payment no longer has it;
   a refund by line holds its units of the order's lines (`OrderLine.refunded_quantity`)
   by the same rule, refused if another refund took them meanwhile;
-* the ledger: `approved` posts REFUND_PENDING, `completed` REFUND_SETTLED, and
+* the ledger: `approved` posts REFUND_PENDING, `completed` REFUND_SETTLED (a
+  store-credit refund: issues the credit, STORE_CREDIT_ISSUED), and
   leaving the approved path (cancel after approval, a terminal failure, the
   cancel of a retryable failure) posts REFUND_REVERSED (SPEC §4); a provider
   reversal (`completed → failed`) first posts REFUND_SETTLEMENT_REVERSED;
@@ -51,13 +52,14 @@ from audit.enums import AuditAction
 from audit.services import audit_record_many
 from core.actor import Actor
 from core.errors import ERR_EXCEEDS_REMAINING, ERR_NOT_FOUND, DomainError, InvalidTransition
+from credits.services.issue import credit_issue
 from ledger.services import (
     refund_post_pending,
     refund_post_reversed,
     refund_post_settled,
     refund_post_settlement_reversed,
 )
-from refunds.enums import ACTIVE_STATES, STATE_EVENTS, RefundState
+from refunds.enums import ACTIVE_STATES, STATE_EVENTS, RefundInstrument, RefundState
 from refunds.metrics import REFUND_OUTCOME_TOTAL
 from refunds.models import OrderLine, Payment, Refund, RefundLine
 from refunds.models.refund import TRANSITION_METHODS
@@ -333,6 +335,12 @@ def _post_ledger(refund: Refund, *, source: str, to: str, occurred_at: datetime 
         return
     if to == S.APPROVED:
         refund_post_pending(refund=refund)
+    elif to == S.COMPLETED and refund.instrument == RefundInstrument.STORE_CREDIT:
+        # Paid as store credit (refunds.services.store_credit): the credit is the settlement.
+        policy = refund.policy_version
+        credit_issue(
+            refund=refund, bonus_percent=policy.store_credit_bonus_percent, expiry_days=policy.store_credit_expiry_days
+        )
     elif to == S.COMPLETED:
         refund_post_settled(refund=refund, occurred_at=occurred_at)
     elif to == S.FAILED:
