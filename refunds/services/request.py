@@ -68,7 +68,6 @@ def refund_request(
     uploaded_files: int = 0,
     correlation_id: str = "",
     request_token: str | None = None,
-    instrument: str | None = None,
 ) -> Refund:
     """Create a refund, decide it by policy, and approve it if the policy says so.
 
@@ -167,7 +166,6 @@ def refund_request(
             correlation_id=correlation_id,
             customer_email=order.customer.email,
             request_token=request_token or None,
-            instrument=instrument,
             policy_version=policy,
             policy_outcome=decision.outcome,
             policy_rule=decision.rule,
