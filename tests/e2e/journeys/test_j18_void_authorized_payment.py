@@ -18,7 +18,7 @@ def test_refunding_an_authorized_payment_voids_it_at_the_provider(stack, stack_m
     created = stack_merchant.post(f"/v1/orders/{order_id}/refunds", refund_body(5000), **{"Idempotency-Key": "j18"})
 
     assert created.status_code == 202, created.text
-    assert created.json()["instrument"] == "void"
+    assert stack_merchant.get(f"/v1/refunds/{created.json()['refund_id']}").json()["instrument"] == "void"
     refund = wait_state(stack_merchant, created.json()["refund_id"], {"completed"})
     assert refund["instrument"] == "void"
     payment = stack_merchant.get(f"/v1/payments/{payment_id}/refunds").json()

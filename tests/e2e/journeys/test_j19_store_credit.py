@@ -32,9 +32,8 @@ def store_credit_policy(transactional_db):
 
 
 def redeem(client, code: str, amount_minor: int, key: str):
-    return client.post(
-        f"/v1/credits/{code}/redeem", {"amount_minor": amount_minor, "currency": "USD"}, **{"Idempotency-Key": key}
-    )
+    body = {"amount_minor": amount_minor, "currency": "USD", "reference": f"checkout {key}"}
+    return client.post(f"/v1/credits/{code}/redeem", body, **{"Idempotency-Key": key})
 
 
 def test_store_credit_is_issued_with_a_code_and_redeemed_in_parts(stack, stack_merchant, store_credit_policy):
@@ -45,12 +44,13 @@ def test_store_credit_is_issued_with_a_code_and_redeemed_in_parts(stack, stack_m
     )
 
     assert created.status_code == 202, created.text
-    assert created.json()["instrument"] == "store_credit"
     refund = wait_state(stack_merchant, created.json()["refund_id"], {"completed"})
+    assert refund["instrument"] == "store_credit"
     credit = refund["store_credit"]
     assert credit["code"]
-    assert (credit["currency"], credit["amount_minor"], credit["bonus_minor"]) == ("USD", 4000, 400)
-    assert credit["balance_minor"] == 4400
+    # The credit's face value is the refund and its 10 % bonus, all of it unspent.
+    assert (refund["amount_minor"], credit["currency"], credit["bonus_minor"]) == (4000, "USD", 400)
+    assert credit["amount_minor"] == credit["balance_minor"] == 4400
     # Paid as credit: the provider was never asked.
     assert stack.simulator.refunds_for(payment_id) == []
     code = credit["code"]
@@ -64,6 +64,7 @@ def test_store_credit_is_issued_with_a_code_and_redeemed_in_parts(stack, stack_m
     over = redeem(stack_merchant, code, 901, "checkout-3")
 
     assert (first.status_code, second.status_code) == (201, 201), (first.text, second.text)
+    assert (first.json()["credit"]["balance_minor"], second.json()["credit"]["balance_minor"]) == (2900, 900)
     assert retry.status_code == 201
     assert retry.json() == first.json()
     assert retry.headers["Idempotency-Status"] == "replayed"
