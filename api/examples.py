@@ -32,6 +32,7 @@ from core.errors import (
     ERR_INTERNAL,
     ERR_NOT_CAPTURED,
     ERR_NOT_FOUND,
+    ERR_NOTHING_UNUSED,
     ERR_RATE_LIMITED,
     ERR_UNAVAILABLE,
     ERR_VALIDATION,
@@ -155,6 +156,16 @@ REFUND_CREATE_REQUEST = _request(
 REFUND_CREATE_GOODWILL_REQUEST = _request(
     "Goodwill", {"amount_minor": 1500, "currency": "USD", "reason": "goodwill", "note": "Late delivery."}
 )
+REFUND_CREATE_LINES_REQUEST = _request(
+    "By line",
+    {"lines": [{"sku": "KTL-200", "quantity": 1}], "currency": "USD", "reason": "quality"},
+    "Instead of an amount: units of the order's lines, worth their share of each line's gross with its tax.",
+)
+REFUND_CREATE_PRORATE_REQUEST = _request(
+    "Time not used",
+    {"prorate": True, "currency": "EUR", "reason": "other", "note": "Moving abroad."},
+    "A service's unused days after the cancellation fee tier, as the policy computes them.",
+)
 _CREATED = {
     "refund_id": REFUND_ID,
     "amount_minor": 2500,
@@ -162,12 +173,25 @@ _CREATED = {
     "remaining_refundable_minor": 2500,
     "message_id": MSG_REQUEST_ACCEPTED,
     "status_url": STATUS_URL,
+    "lines": [],
+    "proration": None,
 }
 REFUND_CREATED_AUTO = _answer(
     "Approved by policy",
     202,
     {**_CREATED, "state": "approved", "policy_outcome": "auto_approve", "policy_rule": "R-AUTO-NOT_RECEIVED"},
     "Within the reason's ceiling and window: approved at once, sent to the provider after the answer.",
+)
+REFUND_CREATED_BY_LINE = _answer(
+    "Approved by policy, by line",
+    202,
+    {
+        **_CREATED,
+        "state": "approved",
+        "policy_outcome": "auto_approve",
+        "policy_rule": "R-AUTO-QUALITY",
+        "lines": [{"sku": "KTL-200", "description": "Kettle", "quantity": 1, "amount_minor": 2500, "tax_minor": 250}],
+    },
 )
 REFUND_CREATED_REVIEW = _answer(
     "Queued for review",
@@ -185,6 +209,22 @@ REFUND_CREATED_REVIEW = _answer(
     "An agent decides it (`POST /v1/refunds/{refund_id}/decision`).",
 )
 EXCEEDS_REMAINING = error_example("More than is left", ERR_EXCEEDS_REMAINING, remaining_refundable_minor=2500)
+LINE_EXCEEDS_REMAINING = error_example(
+    "More units than are left",
+    ERR_EXCEEDS_REMAINING,
+    "Only 1 of sku 'KTL-200' can still be refunded.",
+    field="lines[0].quantity",
+    sku="KTL-200",
+    quantity_left=1,
+)
+NOTHING_UNUSED = error_example(
+    "No time left unused",
+    ERR_NOTHING_UNUSED,
+    "€300.00 × 0/30 days unused = €0.00",
+    total_days=30,
+    unused_days=0,
+    fee_percent=100,
+)
 IDEMPOTENCY_CONFLICT = error_example("Key reused with another body", ERR_CONFLICT_IDEMPOTENCY)
 CHARGED_BACK = error_example("Payment charged back", ERR_CHARGED_BACK)
 
@@ -215,6 +255,8 @@ _REFUND = {
     "failure_code": "",
     "failure_retryable": False,
     "processor_message": None,
+    "lines": [],
+    "proration": None,
     "ledger_entries": [
         {"type": "REFUND_PENDING", "amount_minor": 2500, "currency": "USD", "created_at": "2026-12-02T09:42:14.414543Z"}
     ],

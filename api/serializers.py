@@ -11,10 +11,10 @@ from rest_framework import serializers
 
 from api.pagination import list_output
 from core.money import CURRENCY_EXPONENTS, MAX_AMOUNT_MINOR, is_known_currency
-from events.documents import RefundOutput
+from events.documents import ProrationOutput, RefundLineOutput, RefundOutput, refund_lines_output
 from notifications.messages import MSG_REQUEST_ACCEPTED
 from providers.registry import provider_names
-from refunds.enums import PaymentStatus, Rail, Reason, RefundState
+from refunds.enums import PaymentStatus, Rail, Reason, RefundInstrument, RefundState
 from refunds.metadata import METADATA_SCHEMA, metadata_problem
 from refunds.services.evidence_refs import (
     MAX_FILE_ID,
@@ -23,6 +23,7 @@ from refunds.services.evidence_refs import (
     REFERENCE_TYPES,
     evidence_item_parse,
 )
+from refunds.services.lines import MAX_LINES
 
 
 class StrictIntegerField(serializers.IntegerField):
@@ -114,7 +115,19 @@ class CustomerInput(serializers.Serializer):
 LINE_AMOUNT_TOO_LARGE = f"The line amount exceeds {MAX_AMOUNT_MINOR} minor units."
 DISCOUNT_OVER_LINE = "A discount cannot exceed the line amount."
 CREATED_RANGE_EMPTY = "created_gte must be earlier than created_lt."
-CROSS_FIELD_RULES = frozenset({LINE_AMOUNT_TOO_LARGE, DISCOUNT_OVER_LINE, CREATED_RANGE_EMPTY})
+SERVICE_END_NOT_AFTER_START = "service_ends_at must be later than service_starts_at, which it needs."
+ONE_WAY_TO_THE_AMOUNT = "Give exactly one of amount_minor, lines or prorate: true."
+SKU_NAMED_TWICE = "Name each sku at most once, with its whole quantity."
+CROSS_FIELD_RULES = frozenset(
+    {
+        LINE_AMOUNT_TOO_LARGE,
+        DISCOUNT_OVER_LINE,
+        CREATED_RANGE_EMPTY,
+        SERVICE_END_NOT_AFTER_START,
+        ONE_WAY_TO_THE_AMOUNT,
+        SKU_NAMED_TWICE,
+    }
+)
 
 
 class LineInput(serializers.Serializer):
@@ -149,10 +162,15 @@ class OrderInput(serializers.Serializer):
     customer = CustomerInput()
     placed_at = serializers.DateTimeField(required=False, allow_null=True, default=None)
     service_starts_at = serializers.DateTimeField(required=False, allow_null=True, default=None)
+    # With a start, the end (exclusive) of a service: refunds for time not used count the days between.
+    service_ends_at = serializers.DateTimeField(required=False, allow_null=True, default=None)
     lines = LineInput(many=True, required=False, default=list, max_length=500)
     payment = PaymentInput()
 
     def validate(self, attrs):
+        ends_at, starts_at = attrs["service_ends_at"], attrs["service_starts_at"]
+        if ends_at is not None and (starts_at is None or ends_at <= starts_at):
+            raise serializers.ValidationError({"service_ends_at": SERVICE_END_NOT_AFTER_START})
         for line in attrs["lines"]:
             if line["discount_minor"] > line["unit_amount_minor"] * line["quantity"]:
                 raise serializers.ValidationError({"lines": DISCOUNT_OVER_LINE})
@@ -239,8 +257,30 @@ class MetadataField(serializers.Field):
         return value
 
 
+class StrictBooleanField(serializers.BooleanField):
+    """true or false in JSON, not a string or number DRF would read as one."""
+
+    def to_internal_value(self, data):
+        if not isinstance(data, bool):
+            self.fail("invalid", input=data)
+        return data
+
+
+class RefundLineInput(serializers.Serializer):
+    sku = not_blank(max_length=100)
+    quantity = StrictIntegerField(min_value=1, max_value=MAX_QUANTITY)
+
+
 class RefundCreateInput(serializers.Serializer):
-    amount_minor = MinorUnitsField(min_value=1)
+    """Exactly one of `amount_minor`, `lines` or `prorate: true` says how much (docs/api.md "Refunds by line",
+    "Time not used"); another combination is 400 ERR.VALIDATION.request."""
+
+    amount_minor = MinorUnitsField(min_value=1, required=False)
+    lines = RefundLineInput(many=True, required=False, min_length=1, max_length=MAX_LINES)
+    prorate = StrictBooleanField(required=False, default=False)
+    instrument = serializers.ChoiceField(
+        choices=[RefundInstrument.ORIGINAL_PAYMENT, RefundInstrument.STORE_CREDIT], required=False, default=None
+    )
     currency = CurrencyField()
     reason = serializers.ChoiceField(choices=Reason.choices)
     note = StrictCharField(max_length=2000, required=False, allow_blank=True, default="")
@@ -248,6 +288,14 @@ class RefundCreateInput(serializers.Serializer):
     metadata = MetadataField(required=False, default=dict)
     # How the customer gets it back (issue 15); store credit only where the policy in force offers it.
     instrument = serializers.ChoiceField(choices=["original_payment", "store_credit"], required=False, default=None)
+
+    def validate(self, attrs):
+        if sum(("amount_minor" in attrs, "lines" in attrs, attrs["prorate"])) != 1:
+            raise serializers.ValidationError(ONE_WAY_TO_THE_AMOUNT)
+        skus = [line["sku"] for line in attrs.get("lines", [])]
+        if len(set(skus)) != len(skus):
+            raise serializers.ValidationError({"lines": SKU_NAMED_TWICE})
+        return attrs
 
 
 class RefundCreateOutput(serializers.Serializer):
@@ -261,6 +309,12 @@ class RefundCreateOutput(serializers.Serializer):
     policy_outcome = serializers.CharField()
     policy_rule = serializers.CharField()
     status_url = serializers.CharField()
+    lines = serializers.SerializerMethodField()
+    proration = ProrationOutput(allow_null=True)
+
+    @extend_schema_field(RefundLineOutput(many=True))
+    def get_lines(self, refund) -> list[dict]:
+        return refund_lines_output(refund)
 
     def get_message_id(self, refund) -> str:
         return MSG_REQUEST_ACCEPTED

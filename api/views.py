@@ -47,6 +47,7 @@ from refunds.services import orders as order_services
 from refunds.services.cancel import refund_cancel
 from refunds.services.decide import refund_approve, refund_approve_with_reply, refund_deny
 from refunds.services.evidence import evidence_body_max_bytes, evidence_validate, refund_evidence_add
+from refunds.services.lines import LineRequest
 from refunds.services.payout import payout_mark_paid
 from refunds.services.request import refund_request
 from refunds.services.submit import refund_submit
@@ -82,7 +83,8 @@ _ERRORS = {
     404: "`ERR.NOT_FOUND`: no such object for this key's merchant.",
     409: "`ERR.CONFLICT.*`: idempotency key reuse, state, order rewrite, or the refund changed.",
     413: "`ERR.VALIDATION.body.too_large`: the body is over the server's limit (`details.max_bytes`).",
-    422: "`ERR.BUSINESS.refund.charged_back` or `ERR.BUSINESS.refund.voided`.",
+    422: "`ERR.BUSINESS.refund.charged_back` or `ERR.BUSINESS.refund.voided`; creating a refund also "
+    "`ERR.BUSINESS.refund.nothing_unused` or `ERR.BUSINESS.refund.instrument_not_allowed`.",
     429: "`ERR.RATE_LIMITED`; `Retry-After` says when to retry.",
     500: "`ERR.INTERNAL`: a fault of ours; nothing of the request was committed.",
     503: "`ERR.UNAVAILABLE`: a dependency (the database) is down; `Retry-After` says when to retry.",
@@ -152,6 +154,7 @@ class OrderUpsertView(APIView):
                 customer_locale=v["customer"]["locale"],
                 placed_at=v["placed_at"],
                 service_starts_at=v["service_starts_at"],
+                service_ends_at=v["service_ends_at"],
                 lines=[order_services.LineInput(**line) for line in v["lines"]],
                 payment=order_services.PaymentInput(**v["payment"]),
             ),
@@ -193,15 +196,19 @@ class OrderRefundsView(APIView):
                 422,
                 429,
                 examples={
-                    400: [ex.EXCEEDS_REMAINING, ex.AMOUNT_RANGE, ex.ERROR_EXAMPLES[400]],
+                    400: [ex.EXCEEDS_REMAINING, ex.LINE_EXCEEDS_REMAINING, ex.AMOUNT_RANGE, ex.ERROR_EXAMPLES[400]],
                     409: [ex.IDEMPOTENCY_CONFLICT],
+                    422: [ex.ERROR_EXAMPLES[422], ex.NOTHING_UNUSED],
                 },
             ),
         },
         examples=[
             ex.REFUND_CREATE_REQUEST,
             ex.REFUND_CREATE_GOODWILL_REQUEST,
+            ex.REFUND_CREATE_LINES_REQUEST,
+            ex.REFUND_CREATE_PRORATE_REQUEST,
             ex.REFUND_CREATED_AUTO,
+            ex.REFUND_CREATED_BY_LINE,
             ex.REFUND_CREATED_REVIEW,
         ],
         parameters=[IDEMPOTENCY_HEADER, CORRELATION_HEADER],
@@ -223,7 +230,10 @@ class OrderRefundsView(APIView):
             order = order_get(order_id=order_id, merchant=_merchant(request))
             refund = refund_request(
                 order=order,
-                amount_minor=v["amount_minor"],
+                amount_minor=v.get("amount_minor"),
+                lines=[LineRequest(line["sku"], line["quantity"]) for line in v["lines"]] if "lines" in v else None,
+                prorate=v["prorate"],
+                instrument=v["instrument"],
                 currency=v["currency"],
                 reason=v["reason"],
                 customer_note=v["note"],

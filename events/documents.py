@@ -61,6 +61,33 @@ def refund_store_credit(refund: Refund) -> StoreCredit | None:
         return None
 
 
+class RefundLineOutput(serializers.Serializer):
+    sku = serializers.CharField(source="order_line.sku")
+    description = serializers.CharField(source="order_line.description")
+    quantity = serializers.IntegerField()
+    amount_minor = serializers.IntegerField()
+    tax_minor = serializers.IntegerField()
+
+
+class ProrationOutput(serializers.Serializer):
+    """The arithmetic of a refund for time not used (refunds.services.proration)."""
+
+    text = serializers.CharField()
+    total_days = serializers.IntegerField()
+    unused_days = serializers.IntegerField()
+    base_minor = serializers.IntegerField()
+    fee_percent = serializers.IntegerField()
+    amount_minor = serializers.IntegerField()
+
+
+def refund_lines_output(refund: Refund) -> list[dict]:
+    """A refund's lines: prefetched (`refunds.selectors.refund_queryset`) or remembered at creation, else one query."""
+    lines = getattr(refund, "_prefetched_objects_cache", {}).get("lines")
+    if lines is None:
+        lines = refund.lines.select_related("order_line")
+    return RefundLineOutput(lines, many=True).data
+
+
 class RefundOutput(serializers.Serializer):
     refund_id = serializers.CharField(source="public_id")
     order_id = serializers.CharField(source="order.order_id")
@@ -93,6 +120,10 @@ class RefundOutput(serializers.Serializer):
     ledger_entries = serializers.SerializerMethodField()
     # Paid as store credit (issue 15): the credit once issued; null otherwise.
     store_credit = serializers.SerializerMethodField()
+    # By line: the units of each order line it takes back ([] for a refund by amount). For time not used:
+    # the arithmetic (null otherwise).
+    lines = serializers.SerializerMethodField()
+    proration = ProrationOutput(allow_null=True)
     status_url = serializers.CharField()
     correlation_id = serializers.CharField()
     created_at = serializers.DateTimeField()
@@ -129,6 +160,10 @@ class RefundOutput(serializers.Serializer):
             return []
         approvals = [d for d in refund.decisions.all() if d.kind == "approve"]
         return ApprovalOutput(approvals, many=True).data
+
+    @extend_schema_field(RefundLineOutput(many=True))
+    def get_lines(self, refund) -> list[dict]:
+        return refund_lines_output(refund)
 
     @extend_schema_field(LedgerEntryOutput(many=True))
     def get_ledger_entries(self, refund) -> list[dict]:

@@ -12,7 +12,7 @@ from django.utils import timezone
 from core.errors import ERR_NOT_FOUND, DomainError
 from core.i18n import staff_money
 from refunds.enums import DecisionKind, PolicyOutcome, Recommendation, RefundState, WebhookStatus
-from refunds.models import Decision, Merchant, Order, Payment, Refund, WebhookEvent
+from refunds.models import Decision, Merchant, Order, Payment, Refund, RefundLine, WebhookEvent
 
 
 def refund_queryset() -> QuerySet[Refund]:
@@ -20,6 +20,7 @@ def refund_queryset() -> QuerySet[Refund]:
     return Refund.objects.select_related("order", "payment", "policy_version", "store_credit").prefetch_related(
         "ledger_entries",
         Prefetch("decisions", queryset=Decision.objects.select_related("actor")),
+        Prefetch("lines", queryset=RefundLine.objects.select_related("order_line")),
     )
 
 

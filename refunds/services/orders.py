@@ -51,6 +51,7 @@ class OrderInput:
     customer_locale: str = "en"
     placed_at: datetime | None = None
     service_starts_at: datetime | None = None
+    service_ends_at: datetime | None = None
     lines: list[LineInput] = field(default_factory=list)
 
 
@@ -69,7 +70,8 @@ def order_upsert(*, data: OrderInput, merchant: Merchant, actor: Actor) -> tuple
     captured, charged back or voided) its amount, currency, capture time,
     provider and provider payment id are history; its status moves only along
     `PAYMENT_STATUS_EDGES` (never back to captured); and once the order has a
-    refund its `service_starts_at` (which the fee schedule priced) is frozen.
+    refund its `service_starts_at` (which the fee schedule priced) and
+    `service_ends_at` (which prorations counted days to) are frozen.
     A refused change raises DomainError(ERR_CONFLICT_ORDER, field=…) and, the
     whole upsert being one transaction, changes nothing (customer included).
     A database trigger (migration refunds/0013) refuses the same payment
@@ -122,6 +124,7 @@ def _order_upsert(*, data: OrderInput, merchant: Merchant, actor: Actor) -> tupl
                         currency=data.currency,
                         placed_at=data.placed_at,
                         service_starts_at=data.service_starts_at,
+                        service_ends_at=data.service_ends_at,
                     )
             except IntegrityError as error:
                 # The insert waited for the other push's commit, so a fresh read sees its order.
@@ -134,6 +137,7 @@ def _order_upsert(*, data: OrderInput, merchant: Merchant, actor: Actor) -> tupl
             order.currency = data.currency
             order.placed_at = data.placed_at
             order.service_starts_at = data.service_starts_at
+            order.service_ends_at = data.service_ends_at
             order.save()
         if not has_refunds:
             order.lines.all().delete()
@@ -194,6 +198,8 @@ def _refuse_rewrite(order: Order, payment: Payment | None, data: OrderInput, *, 
         raise _conflict(order, "payment.status", f"A {payment.status} payment cannot become {data.payment.status}.")
     if has_refunds and data.service_starts_at != order.service_starts_at:
         raise _conflict(order, "service_starts_at", "The order has refunds: its service start cannot change.")
+    if has_refunds and data.service_ends_at != order.service_ends_at:
+        raise _conflict(order, "service_ends_at", "The order has refunds: its service end cannot change.")
 
 
 def _refuse_payment_id_of_another_order(data: OrderInput, order: Order | None) -> None:
