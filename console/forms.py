@@ -441,6 +441,10 @@ class RefundPolicyForm(_ReplyFields, forms.ModelForm):
             "evidence_required_reasons",
             "cancellation_fee_schedule",
             "fee_schedule_reasons",
+            "store_credit_enabled",
+            "store_credit_bonus_percent",
+            "store_credit_expiry_days",
+            "proration_enabled",
             "activates_at",
             "note",
         ]
@@ -448,6 +452,10 @@ class RefundPolicyForm(_ReplyFields, forms.ModelForm):
             "window_days": "Refund window (days since capture)",
             "velocity_max_per_24h": "Customer velocity (refunds per 24 h before review)",
             "note": "Why this change",
+            "store_credit_enabled": "Offer store credit",
+            "store_credit_bonus_percent": "Store credit bonus (%)",
+            "store_credit_expiry_days": "Store credit valid for (days)",
+            "proration_enabled": "Refund services for the time not used",
         }
         help_texts = {
             "window_days": "Refunds requested later than this many days after capture go to review with a decline "
@@ -455,11 +463,21 @@ class RefundPolicyForm(_ReplyFields, forms.ModelForm):
             "velocity_max_per_24h": "When a customer already has this many refunds in the last 24 hours, the next "
             "one is reviewed with a decline recommendation (rule R-VELOCITY-24H). At least 1.",
             "note": "Required. Shown in the policy history and the audit trail.",
+            "store_credit_enabled": "Customers and merchants may ask for a refund as a code for the merchant's "
+            "checkout instead of money back. Decided like any refund; once approved it is issued at once, "
+            "without the payment provider.",
+            "store_credit_bonus_percent": "Added to the credit, as a percentage of the refund, rounded down to the "
+            "minor unit (0 to 100). Booked as an expense. Applies to refunds decided by this version.",
+            "store_credit_expiry_days": "How long a code can be spent, from its issue. Empty: it never expires. "
+            "What is left at expiry is written off as breakage.",
+            "proration_enabled": "For services (orders with a start and an end), a refund of the days not used, "
+            "after the cancellation tier's fee.",
         }
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.fields["note"].required = True
+        self.fields["store_credit_bonus_percent"].required = False
         self._reply_templates_init()
 
     @staticmethod
@@ -512,6 +530,20 @@ class RefundPolicyForm(_ReplyFields, forms.ModelForm):
         value = self.cleaned_data["velocity_max_per_24h"]
         if value < 1:
             raise ValidationError("Velocity must be at least 1 refund per 24 hours.")
+        return value
+
+    def clean_store_credit_bonus_percent(self) -> int:
+        value = self.cleaned_data.get("store_credit_bonus_percent")
+        if value is None:
+            return 0  # empty: no bonus
+        if not 0 <= value <= 100:
+            raise ValidationError("The bonus must be between 0 and 100 percent.")
+        return value
+
+    def clean_store_credit_expiry_days(self) -> int | None:
+        value = self.cleaned_data.get("store_credit_expiry_days")
+        if value is not None and not 1 <= value <= 3650:
+            raise ValidationError("A credit must be valid for 1 to 3650 days, or leave it empty: never expires.")
         return value
 
     def clean_evidence_required_reasons(self) -> list[str]:

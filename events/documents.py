@@ -12,6 +12,7 @@ from typing import Any
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from credits.enums import CreditStatus
 from credits.models import StoreCredit
 from notifications.replies import reply_render
 from refunds.failures import processor_message
@@ -48,7 +49,7 @@ class StoreCreditOutput(serializers.Serializer):
     bonus_minor = serializers.IntegerField()
     balance_minor = serializers.IntegerField(source="current_balance_minor", help_text="What can be spent now.")
     expires_at = serializers.DateTimeField(allow_null=True, help_text="Null: never expires.")
-    status = serializers.ChoiceField(source="current_status", choices=["active", "spent", "expired"])
+    status = serializers.ChoiceField(source="current_status", choices=CreditStatus.choices)
 
 
 def refund_store_credit(refund: Refund) -> StoreCredit | None:

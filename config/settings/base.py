@@ -202,6 +202,7 @@ SPECTACULAR_SETTINGS = {
         "EventTypeEnum": "events.enums.EventType",
         "EndpointStatusEnum": "events.enums.EndpointStatus",
         "DeliveryStatusEnum": "events.enums.DeliveryStatus",
+        "CreditStatusEnum": "credits.enums.CreditStatus",
     },
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",

@@ -239,7 +239,15 @@ class RefundPolicyAdmin(GuardedHistoryAdmin):
                 "(rule R-CANCEL-FEE-…).",
             },
         ),
-        ("Partial refunds", {"fields": ["pro_rata_split"]}),
+        ("Partial refunds", {"fields": ["pro_rata_split", "proration_enabled"]}),
+        (
+            "Store credit",
+            {
+                "fields": ["store_credit_enabled", "store_credit_bonus_percent", "store_credit_expiry_days"],
+                "description": "A refund paid as a code for the merchant's checkout (docs/instruments.md). "
+                "The bonus and the validity of the version that decided a refund apply to its credit.",
+            },
+        ),
         (
             "Customer replies",
             {

@@ -79,4 +79,25 @@ def backtest_view(backtest: Backtest) -> dict:
         "decided_differently": backtest.decided_differently,
         "active_version": backtest.active.version,
         "draft_version": backtest.draft.version,
+        "store_credit": [
+            {
+                "currency": currency,
+                "count": totals.count,
+                "refunded": money(totals.refunded_minor, currency),
+                "active_bonus": money(totals.active_bonus_minor, currency),
+                "draft_bonus": money(totals.draft_bonus_minor, currency),
+            }
+            for currency, totals in sorted(backtest.store_credit.items())
+        ],
+        "store_credit_active": _store_credit_terms(backtest.active),
+        "store_credit_draft": _store_credit_terms(backtest.draft),
     }
+
+
+def _store_credit_terms(policy) -> str:
+    if not policy.store_credit_enabled:
+        return "not offered"
+    days = (
+        "never expires" if policy.store_credit_expiry_days is None else f"valid {policy.store_credit_expiry_days} days"
+    )
+    return f"offered, bonus {policy.store_credit_bonus_percent}%, {days}"

@@ -44,6 +44,11 @@ POLICY_RULE_FIELDS = [
     "cancellation_fee_schedule",
     "fee_schedule_reasons",
     "reply_templates",
+    # Instruments beyond cash and proration (issue 15).
+    "store_credit_enabled",
+    "store_credit_bonus_percent",
+    "store_credit_expiry_days",
+    "proration_enabled",
 ]
 _NOT_COPIED = {
     "id",

@@ -27,7 +27,8 @@ from django.db.models import Count, Exists, IntegerField, OuterRef, Subquery
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from refunds.enums import DecisionKind, PolicyOutcome
+from credits.services.issue import credit_bonus_minor
+from refunds.enums import DecisionKind, PolicyOutcome, RefundInstrument
 from refunds.models import Decision, EvidenceFile, Refund, RefundPolicy
 from refunds.services.policy import PolicyDecision, policy_evaluate
 
@@ -69,6 +70,16 @@ class Backtest:
     changed: list[BacktestRow] = field(default_factory=list)
     changed_count: int = 0
     decided_differently: int = 0
+    # Refunds of the period paid as store credit, per currency: the bonus each version would add (issue 15).
+    store_credit: dict[str, StoreCreditTotals] = field(default_factory=dict)
+
+
+@dataclass
+class StoreCreditTotals:
+    count: int = 0
+    refunded_minor: int = 0
+    active_bonus_minor: int = 0
+    draft_bonus_minor: int = 0
 
 
 OUTCOME_KEYS = [PolicyOutcome.AUTO_APPROVE.value, PolicyOutcome.REVIEW.value, "dual_control"]
@@ -140,7 +151,25 @@ def policy_backtest(
             result.changed_count += 1
             if len(result.changed) < CHANGED_LISTED:
                 result.changed.append(BacktestRow(refund, refund.requested_minor, by_active, by_draft))
+    _store_credit_tally(result)
     return result
+
+
+def _store_credit_tally(result: Backtest) -> None:
+    """What the period's store credits would have cost in bonus under each version (what risk changes)."""
+    credits = Refund.objects.filter(
+        created_at__gte=result.since, created_at__lt=result.until, instrument=RefundInstrument.STORE_CREDIT
+    ).values_list("currency", "amount_minor")
+    for currency, amount in credits.iterator(chunk_size=2000):
+        totals = result.store_credit.setdefault(currency, StoreCreditTotals())
+        totals.count += 1
+        totals.refunded_minor += amount
+        totals.active_bonus_minor += credit_bonus_minor(
+            amount_minor=amount, bonus_percent=result.active.store_credit_bonus_percent
+        )
+        totals.draft_bonus_minor += credit_bonus_minor(
+            amount_minor=amount, bonus_percent=result.draft.store_credit_bonus_percent
+        )
 
 
 __all__ = ["BACKTEST_DAYS", "Backtest", "BacktestRow", "OutcomeTotals", "policy_backtest"]

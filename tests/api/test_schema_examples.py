@@ -16,6 +16,7 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from api import serializers as s
+from api import serializers_credits as sc
 from api import serializers_events as se
 from core.errors import CATALOG
 
@@ -95,6 +96,7 @@ INPUT_SERIALIZERS = {
     "PatchedWebhookEndpointUpdateInputRequest": se.WebhookEndpointUpdateInput,
     "RedeliverInputRequest": se.RedeliverInput,
     "EvidenceUploadInputRequest": s.EvidenceUploadInput,
+    "RedeemInputRequest": sc.RedeemInput,
 }
 
 
@@ -145,6 +147,8 @@ def test_success_examples_name_every_field_of_the_output_serializer(served):
         "RedeliverOutput": se.RedeliverOutput,
         "RefundList": s.RefundListOutput.__class__,
         "PaymentRefundsOutput": s.PaymentRefundsOutput,
+        "CreditOutput": sc.CreditOutput,
+        "RedeemOutput": sc.RedeemOutput,
     }
     seen = set()
     for path, method, operation in operations(served):
