@@ -1,12 +1,18 @@
 from django.urls import path
 
-from api import views, views_credits, views_events
+from api import views, views_credits, views_events, views_portal
 
 app_name = "api"
 
 urlpatterns = [
     path("orders", views.OrderUpsertView.as_view(), name="order-upsert"),
     path("orders/<str:order_id>/refunds", views.OrderRefundsView.as_view(), name="order-refunds"),
+    # Signed links to the customer request portal (issue 15).
+    path(
+        "orders/<str:order_id>/request_links",
+        views_portal.OrderRequestLinksView.as_view(),
+        name="order-request-links",
+    ),
     path("refunds", views.RefundListView.as_view(), name="refund-list"),
     path("refunds/<str:refund_id>", views.RefundDetailView.as_view(), name="refund-detail"),
     path("refunds/<str:refund_id>/evidence", views.RefundEvidenceView.as_view(), name="refund-evidence"),

@@ -20,6 +20,7 @@ urlpatterns = [
     path("v1/", include("api.urls")),
     path("console/", include("console.urls")),
     path("r/", include("status_page.urls")),
+    path("request/", include("portal.urls")),
     path("finance/", include("console.finance.urls")),
     path("integrations/", include("integrations.urls")),
     path("admin/", admin.site.urls),

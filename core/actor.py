@@ -49,6 +49,18 @@ class Actor:
         return cls(type="user", label=label, user=user, channel="slack")
 
     @classmethod
+    def for_customer(cls, email: str) -> Actor:
+        """The customer themselves, through the request portal (issue 15), proved by a one-time code or signed link.
+
+        The label masks the address ("customer j•••@example.com"), as the status
+        page does: the audit trail says which customer acted without spreading
+        the address through every record that copies a label.
+        """
+        local, _, domain = (email or "").strip().partition("@")
+        masked = f"{local[:1]}•••@{domain}" if domain else "•••"
+        return cls(type="customer", label=f"customer {masked}"[:LABEL_MAX])
+
+    @classmethod
     def for_api_key(cls, api_key) -> Actor:
         return cls(
             type="api_key",

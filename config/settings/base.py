@@ -335,6 +335,7 @@ CELERY_TASK_ROUTES = {
     "refunds.deliver_outbox": {"queue": CELERY_PROVIDER_QUEUE, "routing_key": CELERY_PROVIDER_QUEUE},
     "refunds.send_refund_email": {"queue": CELERY_EMAIL_QUEUE, "routing_key": CELERY_EMAIL_QUEUE},
     "notifications.deliver_email": {"queue": CELERY_EMAIL_QUEUE, "routing_key": CELERY_EMAIL_QUEUE},
+    "portal.send_access_code": {"queue": CELERY_EMAIL_QUEUE, "routing_key": CELERY_EMAIL_QUEUE},
     "integrations.slack.*": {"queue": CELERY_SLACK_QUEUE, "routing_key": CELERY_SLACK_QUEUE},
     "events.*": {"queue": CELERY_WEBHOOKS_QUEUE, "routing_key": CELERY_WEBHOOKS_QUEUE},
     # The weekly digest is built and emailed on the default queue; only its Slack post
@@ -429,6 +430,18 @@ STATUS_PAGE_BRAND = os.environ.get("STATUS_PAGE_BRAND", "Refund desk")
 # Expected timing per rail shown to customers; empty keeps the defaults of
 # refunds/messages.py (card 5–10 business days, PayNow minutes, bank 1–3 days).
 RAIL_TIMING: dict = {}
+
+# --- Customer request portal (/request/, issue 15, docs/customer.md) ----------
+# One-time codes: valid this long; each budget per hour (0 disables it). Signed links: valid this many days.
+PORTAL_CODE_TTL_MINUTES = env_int("PORTAL_CODE_TTL_MINUTES", 15)
+PORTAL_ACCESS_MINUTES = env_int("PORTAL_ACCESS_MINUTES", 30)
+PORTAL_CODES_PER_ADDRESS_PER_HOUR = env_int("PORTAL_CODES_PER_ADDRESS_PER_HOUR", 5)
+PORTAL_CODES_PER_ORDER_PER_HOUR = env_int("PORTAL_CODES_PER_ORDER_PER_HOUR", 5)
+PORTAL_REQUESTS_PER_CLIENT_PER_HOUR = env_int("PORTAL_REQUESTS_PER_CLIENT_PER_HOUR", 30)
+PORTAL_LINK_MAX_AGE_DAYS = env_int("PORTAL_LINK_MAX_AGE_DAYS", 30)
+# Fernet keys for the codes kept until their email is sent (unset: derived from SECRET_KEY).
+PORTAL_CODE_ENCRYPTION_KEY = os.environ.get("PORTAL_CODE_ENCRYPTION_KEY") or None
+CELERY_BEAT_SCHEDULE["sweep-portal-codes"] = {"task": "portal.sweep_access_codes", "schedule": 60.0}
 
 # --- Evidence files (encrypted at rest under PRIVATE_MEDIA_ROOT/evidence) ------
 EVIDENCE_MAX_BYTES = env_int("EVIDENCE_MAX_BYTES", 5 * 1024 * 1024)
@@ -592,7 +605,7 @@ CONTENT_SECURITY_POLICY = {
 }
 PERMISSIONS_POLICY = "camera=(), microphone=(), geolocation=(), payment=(), usb=(), fullscreen=(self)"
 # Pages showing customer data (staff screens, the admin, the customer's status page) are never cached.
-NO_STORE_PATH_PREFIXES = ("/console/", "/finance/", "/admin/", "/r/")
+NO_STORE_PATH_PREFIXES = ("/console/", "/finance/", "/admin/", "/r/", "/request/")
 
 # --- /metrics -------------------------------------------------------------------
 # Set in production: the scrape must send `Authorization: Bearer <METRICS_TOKEN>`.

@@ -18,6 +18,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from api import serializers as s
 from api import serializers_credits as sc
 from api import serializers_events as se
+from api.views_portal import RequestLinkOutput
 from core.errors import CATALOG
 
 pytestmark = pytest.mark.django_db
@@ -149,6 +150,7 @@ def test_success_examples_name_every_field_of_the_output_serializer(served):
         "PaymentRefundsOutput": s.PaymentRefundsOutput,
         "CreditOutput": sc.CreditOutput,
         "RedeemOutput": sc.RedeemOutput,
+        "RequestLinkOutput": RequestLinkOutput,
     }
     seen = set()
     for path, method, operation in operations(served):
