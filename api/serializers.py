@@ -286,8 +286,6 @@ class RefundCreateInput(serializers.Serializer):
     note = StrictCharField(max_length=2000, required=False, allow_blank=True, default="")
     evidence = serializers.ListField(child=EvidenceItemField(), required=False, default=list, max_length=MAX_ITEMS)
     metadata = MetadataField(required=False, default=dict)
-    # How the customer gets it back (issue 15); store credit only where the policy in force offers it.
-    instrument = serializers.ChoiceField(choices=["original_payment", "store_credit"], required=False, default=None)
 
     def validate(self, attrs):
         if sum(("amount_minor" in attrs, "lines" in attrs, attrs["prorate"])) != 1:

@@ -241,7 +241,6 @@ class OrderRefundsView(APIView):
                 metadata=metadata,
                 actor=_actor(request),
                 correlation_id=get_correlation_id(),
-                instrument=v["instrument"],
             )
             return 202, dict(s.RefundCreateOutput(refund).data)
 
