@@ -154,5 +154,6 @@ def test_rendering_a_page_costs_the_same_queries_for_one_refund_or_a_hundred(mer
         assert len(ids(merchant.get("/v1/refunds", {"limit": 100}))) == 100
     sql = [q["sql"] for q in hundred.captured_queries if "SAVEPOINT" not in q["sql"]]
     assert len(sql) == len([q for q in one.captured_queries if "SAVEPOINT" not in q["sql"]])
-    # auth (key + merchant), the page, and its prefetches: ledger entries, decisions, order lines.
-    assert len(sql) == 5, "\n".join(q[:150] for q in sql)
+    # auth (key + merchant), the page, and its prefetches: ledger entries, decisions, order lines,
+    # and (issue 15) the refund lines with their order lines, in one query.
+    assert len(sql) == 6, "\n".join(q[:150] for q in sql)

@@ -31,6 +31,8 @@ def test_create_and_list_bodies_are_the_declared_serializers(client):
         "policy_outcome",
         "policy_rule",
         "status_url",
+        "lines",
+        "proration",
     }
     listing = schema["components"]["schemas"]["OrderRefundsOutput"]["properties"]
     assert listing["refunds"]["type"] == "array"
