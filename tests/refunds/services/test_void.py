@@ -10,13 +10,17 @@ from django.utils import timezone
 from core.errors import ERR_INSTRUMENT_NOT_ALLOWED, ERR_PARTIAL_VOID, DomainError
 from ledger.enums import AccountCode, EntryType
 from ledger.models import JournalEntry, Posting
+from notifications.emails import email_for_event
+from notifications.messages import MSG_VOID_APPROVED, MSG_VOID_COMPLETED
 from providers.stripe.signature import sign_payload
 from refunds.enums import OutboxStatus, PaymentStatus, Reason, RefundInstrument, RefundState, Role
+from refunds.failures import processor_message
 from refunds.models import OutboxMessage, Payment
 from refunds.services.cancel import refund_cancel
 from refunds.services.decide import refund_approve, refund_edit
 from refunds.services.outbox import outbox_deliver
 from refunds.services.webhooks import webhook_receive
+from status_page.presenters import status_view
 from tests.refunds.factories import agent, captured_order, make_refund, move_refund
 from tests.support.live import wait_for
 
@@ -273,3 +277,20 @@ def test_the_canceled_event_never_voids_a_payment_captured_here(secret):
     payment.refresh_from_db()
     assert result.status == "ignored"
     assert payment.status == PaymentStatus.CAPTURED
+
+
+# --- what the customer and the merchant read ------------------------------------------------------------
+
+
+def test_the_customer_is_told_the_hold_is_released_never_refunded(provider_settings, simulator):
+    refund = requested_void()
+    assert email_for_event(refund=refund, event="refund.approved") == MSG_VOID_APPROVED
+    outbox_deliver(message_id=OutboxMessage.objects.get(refund=refund).pk)
+    refund.refresh_from_db()
+
+    assert email_for_event(refund=refund, event="refund.completed") == MSG_VOID_COMPLETED
+    view = status_view(refund, language="en")
+    assert str(view.message.title) == "The hold on your payment has been released"
+    assert [step.key for step in view.steps][-1] == "released"
+    assert view.duration_text == ""
+    assert "released" in processor_message(refund)
