@@ -10,16 +10,35 @@ ledger balances throughout.
 """
 
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import pytest
+import requests
 
 from core.errors import ERR_CREDIT_INSUFFICIENT, ERR_INSTRUMENT_NOT_ALLOWED
+from devtools.mailbox import read_mailbox
 from ledger.services import trial_balance
 from refunds.enums import Role
 from refunds.services.policy import policy_get_active
 from refunds.services.policy_admin import policy_draft_approve, policy_draft_create
 from tests.refunds.factories import UserFactory
+from tests.support.live import wait_for
+from tests.support.mailbox import mailbox_env
 from tests.support.merchant import push_order, refund_body, wait_state
+from tests.support.stack import Stack
+
+
+@pytest.fixture(scope="module")
+def mailbox(tmp_path_factory) -> Path:
+    """What the stack's worker emails to customers, as files (Django's file backend)."""
+    return tmp_path_factory.mktemp("j19-mail")
+
+
+@pytest.fixture(scope="module")
+def stack(django_db_setup, django_db_blocker, mailbox):
+    running = Stack(extra_env=mailbox_env(mailbox)).start()
+    yield running
+    running.stop()
 
 
 @pytest.fixture
@@ -54,6 +73,12 @@ def test_store_credit_is_issued_with_a_code_and_redeemed_in_parts(stack, stack_m
     # Paid as credit: the provider was never asked.
     assert stack.simulator.refunds_for(payment_id) == []
     code = credit["code"]
+    # The customer sees the code on the status page and in the email that says the refund is done.
+    assert code in requests.get(refund["status_url"], timeout=10).text
+    wait_for(
+        lambda: [mail for mail in read_mailbox(mailbox) if code in mail.text and "buyer@example.com" in mail.to],
+        message="the customer's email with the credit's code",
+    )
     shown = stack_merchant.get(f"/v1/credits/{code}")
     assert shown.status_code == 200, shown.text
     assert shown.json()["balance_minor"] == 4400
