@@ -55,7 +55,7 @@ def redeem(client, code: str, amount_minor: int, key: str):
     return client.post(f"/v1/credits/{code}/redeem", body, **{"Idempotency-Key": key})
 
 
-def test_store_credit_is_issued_with_a_code_and_redeemed_in_parts(stack, stack_merchant, store_credit_policy):
+def test_store_credit_is_issued_with_a_code_and_redeemed_in_parts(stack, stack_merchant, store_credit_policy, mailbox):
     order_id, payment_id = push_order(stack_merchant, amount_minor=10000)
 
     created = stack_merchant.post(
