@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Run Refund desk on the embedded default: SQLite, Celery on kombu's filesystem
 # transport (a worker, and one for merchants' webhooks), the provider and Slack
-# simulators, a webhook receiver standing in for the merchant's system, gunicorn.
+# simulators, a webhook receiver standing in for the merchant's system, a mailbox
+# page showing what was emailed to customers, gunicorn.
 # Ctrl-C stops everything.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -10,6 +11,7 @@ PORT="${PORT:-8000}"
 SIM_PORT="${SIM_PORT:-8765}"
 SLACK_SIM_PORT="${SLACK_SIM_PORT:-8790}"
 WEBHOOK_RECEIVER_PORT="${WEBHOOK_RECEIVER_PORT:-8791}"
+MAILBOX_PORT="${MAILBOX_PORT:-8792}"
 export DJANGO_SETTINGS_MODULE=config.settings.base
 export DEBUG="${DEBUG:-1}"
 export APP_BASE_URL="${APP_BASE_URL:-http://127.0.0.1:${PORT}}"
@@ -27,7 +29,11 @@ if [ -z "${SLACK_BOT_TOKEN:-}" ]; then
   export SLACK_APPROVALS_CHANNEL="${SLACK_APPROVALS_CHANNEL:-C0APPROVALS}"
   export SLACK_API_BASE="http://127.0.0.1:${SLACK_SIM_PORT}/api/"
 fi
-mkdir -p var/broker/out var/broker/processed var/log
+# Customers' emails (the portal's one-time code among them) go to files the mailbox page shows;
+# production refuses this backend (config/settings/guard.py).
+export EMAIL_BACKEND="${EMAIL_BACKEND:-django.core.mail.backends.filebased.EmailBackend}"
+export EMAIL_FILE_PATH="${EMAIL_FILE_PATH:-$PWD/var/mail}"
+mkdir -p var/broker/out var/broker/processed var/log "$EMAIL_FILE_PATH"
 
 $PY manage.py migrate --noinput -v 0
 $PY scripts/compile_messages.py >/dev/null
@@ -68,6 +74,10 @@ if $PY manage.py help run_webhook_receiver >/dev/null 2>&1; then
     >var/log/webhook_receiver.log 2>&1 &
   pids+=($!)
 fi
+if $PY manage.py help run_mailbox >/dev/null 2>&1; then
+  $PY manage.py run_mailbox --dir "$EMAIL_FILE_PATH" --port "$MAILBOX_PORT" >var/log/mailbox.log 2>&1 &
+  pids+=($!)
+fi
 # Merchants' webhooks in a worker of their own (threads: each delivery mostly waits on the merchant's
 # answer); the other worker leaves their queue alone, so a slow endpoint never holds a refund back.
 .venv/bin/celery -A config worker --loglevel=INFO --concurrency=2 -X "$WEBHOOKS_QUEUE" -n "main@%h" \
@@ -102,12 +112,17 @@ if [ -n "$SLACK_SIM" ]; then
 INFO
 fi
 cat <<INFO
+  Portal:         ${APP_BASE_URL}/request/
+                  (customers: order DEMO-LINES, DEMO-SERVICE or DEMO-AUTH, email shopper@example.com;
+                  the one-time code arrives in the mailbox below)
+  Mailbox:        http://127.0.0.1:${MAILBOX_PORT}/?to=shopper@example.com
+                  (what customers were emailed: the portal's one-time code, confirmations, status links)
   Webhooks:       http://127.0.0.1:${WEBHOOK_RECEIVER_PORT}/_recv/
                   (the default merchant's endpoint ${DEMO_WEBHOOK_URL}: every refund event, ✓ = signature verified)
   Logs:           var/log/
 
 ${SEED_OUTPUT}
 
-  Ctrl-C stops web, workers, beat, simulators and the webhook receiver.
+  Ctrl-C stops web, workers, beat, simulators, the webhook receiver and the mailbox.
 INFO
 wait -n "${pids[@]}"

@@ -468,6 +468,8 @@ CELERY_BEAT_SCHEDULE["expire-store-credits"] = {
 EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND") or (
     guard.CONSOLE_EMAIL_BACKEND if DEBUG else "django.core.mail.backends.smtp.EmailBackend"
 )
+# The file backend's folder: `make demo` writes there and shows it on the demo mailbox (devtools/mailbox.py).
+EMAIL_FILE_PATH = os.environ.get("EMAIL_FILE_PATH", "")
 EMAIL_HOST = os.environ.get("EMAIL_HOST", "localhost")
 EMAIL_PORT = env_int("EMAIL_PORT", 25)
 EMAIL_HOST_USER = os.environ.get("EMAIL_HOST_USER", "")

@@ -34,6 +34,8 @@ PUBLISHED: dict[str, frozenset[str]] = {
 FERNET_KEYS = ("STATUS_TOKEN_ENCRYPTION_KEY", "EVIDENCE_ENCRYPTION_KEY", "WEBHOOK_SECRET_ENCRYPTION_KEY")
 # Prints each email, recipient address included, on the worker's stdout: into the logs.
 CONSOLE_EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"
+# Writes each email into files under EMAIL_FILE_PATH (the demo's mailbox, devtools/mailbox.py): customer data on disk.
+FILE_EMAIL_BACKEND = "django.core.mail.backends.filebased.EmailBackend"
 
 
 def _parts(value: str) -> list[str]:
@@ -68,6 +70,8 @@ def production_refusals(environ: Mapping[str, str], *, provider: str, email_back
             refusals.append(f"{name} is not a Fernet key (or a comma-separated list of them)")
     if email_backend == CONSOLE_EMAIL_BACKEND:
         refusals.append("EMAIL_BACKEND is the console backend, which writes customer emails into the logs")
+    if email_backend == FILE_EMAIL_BACKEND:
+        refusals.append("EMAIL_BACKEND is the file backend, which keeps customer emails in files instead of sending")
     return refusals
 
 

@@ -109,6 +109,20 @@ def test_the_console_email_backend_is_refused_in_production(tmp_path):
     assert "EMAIL_BACKEND" in result.stderr.splitlines()[-1]
 
 
+def test_the_file_email_backend_is_refused_in_production(tmp_path):
+    """The demo's mailbox backend keeps every customer email, one-time codes included, in files."""
+    result = start(
+        tmp_path,
+        {
+            **configured(),
+            "EMAIL_BACKEND": "django.core.mail.backends.filebased.EmailBackend",
+            "EMAIL_FILE_PATH": str(tmp_path / "mail"),
+        },
+    )
+    assert result.returncode != 0
+    assert "EMAIL_BACKEND is the file backend" in result.stderr.splitlines()[-1]
+
+
 def test_production_sends_email_over_smtp_unless_told_otherwise(tmp_path):
     result = run_python(
         clean_env(tmp_path, **configured()), SETUP + "; from django.conf import settings; print(settings.EMAIL_BACKEND)"

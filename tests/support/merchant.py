@@ -14,22 +14,33 @@ _orders = itertools.count(1)
 
 
 def push_order(
-    client: ApiClient, *, mode: str = "ok", amount_minor: int = 10000, currency: str = "USD", status: str = "captured"
+    client: ApiClient,
+    *,
+    mode: str = "ok",
+    amount_minor: int = 10000,
+    currency: str = "USD",
+    status: str = "captured",
+    lines: list[dict] | None = None,
 ) -> tuple[str, str]:
     """Push an order through the API; its payment id picks the simulator's behaviour (`pi_sim_<mode>_…`).
 
-    Returns the order id and the provider payment id.
+    Without `lines`, one line of `amount_minor`; with them (`sku`, `unit_amount_minor`, `quantity`,
+    `tax_minor` each), the payment is their total. Returns the order id and the provider payment id.
     """
     order_id = f"O{os.getpid()}-{next(_orders):05d}"
     payment_id = f"pi_sim_{mode}_{order_id.lower().replace('-', '')}"
-    tax_minor = amount_minor // 11
+    if lines is None:
+        tax_minor = amount_minor // 11
+        lines = [{"sku": "SKU", "unit_amount_minor": amount_minor - tax_minor, "tax_minor": tax_minor}]
+    else:
+        amount_minor = sum(line["unit_amount_minor"] * line.get("quantity", 1) + line["tax_minor"] for line in lines)
     response = client.post(
         "/v1/orders",
         {
             "order_id": order_id,
             "currency": currency,
             "customer": {"id": f"c-{order_id}", "email": "buyer@example.com"},
-            "lines": [{"sku": "SKU", "unit_amount_minor": amount_minor - tax_minor, "tax_minor": tax_minor}],
+            "lines": lines,
             "payment": {
                 "provider_payment_id": payment_id,
                 "rail": "card",
