@@ -37,6 +37,8 @@ def bench_env(db_name: str, **extra: str) -> dict[str, str]:
         STATUS_TOKEN_ENCRYPTION_KEY=Fernet.generate_key().decode(),
         EVIDENCE_ENCRYPTION_KEY=Fernet.generate_key().decode(),
         WEBHOOK_SECRET_ENCRYPTION_KEY=Fernet.generate_key().decode(),
+        STORE_CREDIT_ENCRYPTION_KEY=Fernet.generate_key().decode(),
+        PORTAL_CODE_ENCRYPTION_KEY=Fernet.generate_key().decode(),
         SECURE_HTTPS="0",  # plain http on loopback
         EMAIL_BACKEND="django.core.mail.backends.locmem.EmailBackend",
     )

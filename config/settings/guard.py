@@ -31,7 +31,14 @@ PUBLISHED: dict[str, frozenset[str]] = {
     "SLACK_BOT_TOKEN": frozenset({DEMO_SLACK_BOT_TOKEN}),
     "SLACK_SIGNING_SECRET": frozenset({DEMO_SLACK_SIGNING_SECRET}),
 }
-FERNET_KEYS = ("STATUS_TOKEN_ENCRYPTION_KEY", "EVIDENCE_ENCRYPTION_KEY", "WEBHOOK_SECRET_ENCRYPTION_KEY")
+FERNET_KEYS = (
+    "STATUS_TOKEN_ENCRYPTION_KEY",
+    "EVIDENCE_ENCRYPTION_KEY",
+    "WEBHOOK_SECRET_ENCRYPTION_KEY",
+    # Issue 15: store credit codes (spendable money) and the portal's one-time codes, sealed at rest.
+    "STORE_CREDIT_ENCRYPTION_KEY",
+    "PORTAL_CODE_ENCRYPTION_KEY",
+)
 # Prints each email, recipient address included, on the worker's stdout: into the logs.
 CONSOLE_EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"
 # Writes each email into files under EMAIL_FILE_PATH (the demo's mailbox, devtools/mailbox.py): customer data on disk.

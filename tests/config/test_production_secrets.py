@@ -27,6 +27,8 @@ REQUIRED = [
     "STATUS_TOKEN_ENCRYPTION_KEY",
     "EVIDENCE_ENCRYPTION_KEY",
     "WEBHOOK_SECRET_ENCRYPTION_KEY",
+    "STORE_CREDIT_ENCRYPTION_KEY",
+    "PORTAL_CODE_ENCRYPTION_KEY",
 ]
 # The defaults of config/settings/base.py and the values the README publishes.
 DEMO_VALUES = [
@@ -50,6 +52,8 @@ def configured() -> dict[str, str]:
         "STATUS_TOKEN_ENCRYPTION_KEY": Fernet.generate_key().decode(),
         "EVIDENCE_ENCRYPTION_KEY": Fernet.generate_key().decode(),
         "WEBHOOK_SECRET_ENCRYPTION_KEY": Fernet.generate_key().decode(),
+        "STORE_CREDIT_ENCRYPTION_KEY": Fernet.generate_key().decode(),
+        "PORTAL_CODE_ENCRYPTION_KEY": Fernet.generate_key().decode(),
     }
 
 

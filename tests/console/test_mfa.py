@@ -333,6 +333,8 @@ def test_mfa_required_defaults_to_on_in_production_and_off_in_the_demo(debug, ex
         "STATUS_TOKEN_ENCRYPTION_KEY": Fernet.generate_key().decode(),
         "EVIDENCE_ENCRYPTION_KEY": Fernet.generate_key().decode(),
         "WEBHOOK_SECRET_ENCRYPTION_KEY": Fernet.generate_key().decode(),
+        "STORE_CREDIT_ENCRYPTION_KEY": Fernet.generate_key().decode(),
+        "PORTAL_CODE_ENCRYPTION_KEY": Fernet.generate_key().decode(),
         "EMAIL_BACKEND": "django.core.mail.backends.smtp.EmailBackend",
         "DATABASE_URL": os.environ["DATABASE_URL"],
         "REDIS_URL": os.environ["REDIS_URL"],
