@@ -233,6 +233,7 @@ _REFUND = {
     "amount_minor": 2500,
     "currency": "USD",
     "reason": "not_received",
+    "instrument": "original_payment",
     "version": 2,
     "note": "The parcel never arrived.",
     "evidence": [{"type": "photo", "uri": "https://files.example.com/ord-1001/tracking.png"}],

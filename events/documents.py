@@ -72,6 +72,8 @@ class RefundOutput(serializers.Serializer):
     amount_minor = serializers.IntegerField()
     currency = serializers.CharField()
     reason = serializers.CharField()
+    # How the customer gets it back: original_payment, store_credit, or void (an authorization released).
+    instrument = serializers.CharField(source="instrument_or_default")
     # Bumped by every edit and every move; a decision may name it (DecisionInput.version).
     version = serializers.IntegerField()
     note = serializers.CharField(source="customer_note")

@@ -6,6 +6,10 @@ class AccountCode(models.TextChoices):
     TAX_PAYABLE = "tax_payable", "Tax payable"
     REFUNDS_PAYABLE = "refunds_payable", "Refunds payable"
     PROVIDER_CLEARING = "provider_clearing", "Provider clearing"
+    # --- voids (issue 15) ---
+    # Authorizations held: what a released hold is paid out of instead of provider clearing
+    # (a void moves no money; docs/instruments.md "Voids").
+    AUTHORIZATIONS_HELD = "authorizations_held", "Authorizations held"
 
 
 class AccountKind(models.TextChoices):
@@ -20,6 +24,10 @@ class EntryType(models.TextChoices):
     REFUND_REVERSED = "REFUND_REVERSED"
     # The provider failed a settled refund (`completed → failed`): the mirror of REFUND_SETTLED.
     REFUND_SETTLEMENT_REVERSED = "REFUND_SETTLEMENT_REVERSED"
+    # --- voids (issue 15): an authorization released, never money moved; one type per refund as for refunds ---
+    VOID_PENDING = "VOID_PENDING"
+    VOID_RELEASED = "VOID_RELEASED"
+    VOID_REVERSED = "VOID_REVERSED"
     # A finance user's manual correcting entry (maker-checker, ledger.models.CorrectingEntry); no refund.
     CORRECTION = "CORRECTION"
 

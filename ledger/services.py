@@ -31,6 +31,7 @@ CHART_OF_ACCOUNTS = {
     AccountCode.TAX_PAYABLE: AccountKind.LIABILITY,
     AccountCode.REFUNDS_PAYABLE: AccountKind.LIABILITY,
     AccountCode.PROVIDER_CLEARING: AccountKind.ASSET,
+    AccountCode.AUTHORIZATIONS_HELD: AccountKind.ASSET,
 }
 
 
@@ -214,6 +215,54 @@ def refund_post_reversed(*, refund) -> JournalEntry | None:
         entry_type=EntryType.REFUND_REVERSED,
         lines=_mirror(pending),
         memo=f"Refund {refund.public_id} reversed",
+    )
+
+
+# --- voids (issue 15) ----------------------------------------------------------------------------------
+# A void releases an authorization: no money moved, so nothing may touch provider clearing (which
+# reconciliation compares with the provider's refunds). The pending leg is a refund's (the sale is
+# returned, what is owed sits in refunds payable); the release is paid out of authorizations held.
+
+
+def void_post_pending(*, refund) -> JournalEntry:
+    """At approval of a void: as REFUND_PENDING (sales returns and tax, against refunds payable)."""
+    net, tax = refund_split_net_tax(refund=refund)
+    return entry_post(
+        refund=refund,
+        entry_type=EntryType.VOID_PENDING,
+        lines=[
+            (AccountCode.SALES_RETURNS, net),
+            (AccountCode.TAX_PAYABLE, tax),
+            (AccountCode.REFUNDS_PAYABLE, -refund.amount_minor),
+        ],
+        memo=f"Void {refund.public_id} approved",
+    )
+
+
+def void_post_released(*, refund, occurred_at: datetime | None = None) -> JournalEntry:
+    """At completion of a void: the provider released the hold; owed no more, out of authorizations held."""
+    return entry_post(
+        refund=refund,
+        entry_type=EntryType.VOID_RELEASED,
+        lines=[
+            (AccountCode.REFUNDS_PAYABLE, refund.amount_minor),
+            (AccountCode.AUTHORIZATIONS_HELD, -refund.amount_minor),
+        ],
+        memo=f"Void {refund.public_id}: hold released",
+        occurred_at=occurred_at,
+    )
+
+
+def void_post_reversed(*, refund) -> JournalEntry | None:
+    """A void canceled after approval, or failed: mirror VOID_PENDING (None when it was never approved)."""
+    pending = JournalEntry.objects.filter(refund=refund, entry_type=EntryType.VOID_PENDING).first()
+    if pending is None:
+        return None
+    return entry_post(
+        refund=refund,
+        entry_type=EntryType.VOID_REVERSED,
+        lines=_mirror(pending),
+        memo=f"Void {refund.public_id} reversed",
     )
 
 

@@ -58,7 +58,9 @@ from notifications.messages import (
     MSG_REQUEST_ACCEPTED,
     MSG_REVERSED,
     RAIL_LABELS,
+    VOID_MESSAGE_IDS,
     message_get,
+    message_id_for_instrument,
     rail_duration_text,
 )
 from notifications.replies import reply_render
@@ -80,7 +82,14 @@ EMAIL_FOR_EVENT: dict[str, str] = {
     AuditAction.REFUND_FAILED: MSG_FAILED,
 }
 EMAIL_MESSAGE_IDS = frozenset(
-    {*EMAIL_FOR_EVENT.values(), MSG_FAILED_RETRYING, MSG_CANCELED, MSG_REVERSED, MSG_PROCESSING}
+    {
+        *EMAIL_FOR_EVENT.values(),
+        MSG_FAILED_RETRYING,
+        MSG_CANCELED,
+        MSG_REVERSED,
+        MSG_PROCESSING,
+        *VOID_MESSAGE_IDS.values(),
+    }
 )
 
 
@@ -89,7 +98,15 @@ class EmailSendError(Exception):
 
 
 def email_for_event(*, refund: Refund, event: str) -> str | None:
-    """Which email (if any) a refund event sends; `refund` is the refund as its transaction left it."""
+    """Which email (if any) a refund event sends; `refund` is the refund as its transaction left it.
+
+    A void says the hold is released where a refund says the money is sent (`message_id_for_instrument`).
+    """
+    message_id = _email_for_event(refund=refund, event=event)
+    return message_id_for_instrument(message_id, refund.instrument) if message_id else None
+
+
+def _email_for_event(*, refund: Refund, event: str) -> str | None:
     message_id = EMAIL_FOR_EVENT.get(event)
     if message_id == MSG_REQUEST_ACCEPTED and refund.state != RefundState.REQUESTED:
         # Approved by policy in the same transaction: the approval email says it all,
@@ -160,7 +177,7 @@ def notification_build(*, refund: Refund, message_id: str, language: str) -> Ema
             # A decline's internal rationale lives on its Decision and is never part of an email.
             "draft_reply": (
                 ""
-                if message_id != MSG_APPROVED or reply_declines(refund)
+                if message_id not in (MSG_APPROVED, VOID_MESSAGE_IDS[MSG_APPROVED]) or reply_declines(refund)
                 else reply_render(refund.draft_reply, refund=refund, language=language)
             ),
             "decline_reason": (

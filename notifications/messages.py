@@ -16,7 +16,7 @@ from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
-from refunds.enums import Rail, RefundState
+from refunds.enums import Rail, RefundInstrument, RefundState
 
 S = RefundState
 
@@ -32,6 +32,10 @@ MSG_FAILED_RETRYING = "refund.failed.retrying"
 MSG_REVERSED = "refund.reversed"
 MSG_EXCEEDS_REMAINING = "refund.exceeds_remaining"
 MSG_NOT_CAPTURED = "refund.not_captured"
+# Voids (issue 15): the payment was only authorized, so its hold is released; nothing is "refunded".
+MSG_VOID_APPROVED = "refund.void.approved"
+MSG_VOID_PROCESSING = "refund.void.processing"
+MSG_VOID_COMPLETED = "refund.void.completed"
 
 
 @dataclass(frozen=True)
@@ -108,6 +112,27 @@ CATALOGUE: dict[str, CustomerMessage] = {
             _("The amount is more than what is left to refund on this order."),
         ),
         CustomerMessage(
+            MSG_VOID_APPROVED,
+            _("Your cancellation has been approved"),
+            _(
+                "Your payment was only authorized, so nothing was taken from your account. We will ask your "
+                "payment provider to release the hold on it shortly."
+            ),
+        ),
+        CustomerMessage(
+            MSG_VOID_PROCESSING,
+            _("The hold on your payment is being released"),
+            _("We have asked your payment provider to release the amount held for this payment."),
+        ),
+        CustomerMessage(
+            MSG_VOID_COMPLETED,
+            _("The hold on your payment has been released"),
+            _(
+                "Nothing was charged: your payment provider has released the amount it held. Depending on your "
+                "bank, the held amount can take a few days to disappear from your statement."
+            ),
+        ),
+        CustomerMessage(
             MSG_NOT_CAPTURED,
             _("This payment cannot be refunded yet"),
             _("The payment has not been completed, so there is nothing to refund yet."),
@@ -120,13 +145,34 @@ def message_get(message_id: str) -> CustomerMessage:
     return CATALOGUE[message_id]
 
 
-def message_id_for_state(state: str, *, failure_retryable: bool = False, reversed_by_provider: bool = False) -> str:
+# A void's words for the messages that would speak of money sent back (the others fit it as they are).
+VOID_MESSAGE_IDS: dict[str, str] = {
+    MSG_APPROVED: MSG_VOID_APPROVED,
+    MSG_PROCESSING: MSG_VOID_PROCESSING,
+    MSG_COMPLETED: MSG_VOID_COMPLETED,
+}
+
+
+def message_id_for_instrument(message_id: str, instrument: str | None) -> str:
+    """`message_id` as a refund paid by `instrument` says it: a void releases a hold, it sends no money."""
+    if instrument == RefundInstrument.VOID:
+        return VOID_MESSAGE_IDS.get(message_id, message_id)
+    return message_id
+
+
+def message_id_for_state(
+    state: str,
+    *,
+    failure_retryable: bool = False,
+    reversed_by_provider: bool = False,
+    instrument: str | None = None,
+) -> str:
     """The headline a customer sees for a refund in `state` (`reversed_by_provider`: failed after it completed)."""
     if state == S.FAILED:
         if reversed_by_provider:
             return MSG_REVERSED
         return MSG_FAILED_RETRYING if failure_retryable else MSG_FAILED
-    return {
+    message_id = {
         S.REQUESTED: MSG_REQUEST_ACCEPTED,
         S.APPROVED: MSG_APPROVED,
         S.SUBMITTING: MSG_PROCESSING,
@@ -135,6 +181,7 @@ def message_id_for_state(state: str, *, failure_retryable: bool = False, reverse
         S.DENIED: MSG_DECLINED,
         S.CANCELED: MSG_CANCELED,
     }[state]
+    return message_id_for_instrument(message_id, instrument)
 
 
 # --- steps -------------------------------------------------------------------
@@ -142,6 +189,8 @@ STEP_LABELS: dict[str, Promise] = {
     "requested": _("Requested"),
     "processing": _("Processing"),
     "refunded": _("Refunded"),
+    # A void's last step (issue 15): the authorization's hold released, nothing refunded.
+    "released": _("Hold released"),
     "declined": _("Declined"),
     "canceled": _("Canceled"),
     "failed": _("Failed"),

@@ -13,7 +13,7 @@ caller must react to them in opposite ways:
 
 Beyond executing refunds, a provider may list its refunds, read its own report
 files and send signed webhooks. Which of these it can do is said by class
-attributes (`lists_refunds`, `reads_reports`, `sends_webhooks`), so callers ask
+attributes (`lists_refunds`, `reads_reports`, `sends_webhooks`, `supports_void`), so callers ask
 the capability rather than the provider's name; a method of a capability the
 provider lacks raises `CapabilityMissing`. Everything crossing this boundary
 is one of the normalised types below: `ProviderOutcome` (one refund's state),
@@ -51,6 +51,9 @@ class FailureCode(enum.StrEnum):
     INVALID_REQUEST = "invalid_request"
     NOT_FOUND = "not_found"
     IDEMPOTENCY_MISMATCH = "idempotency_mismatch"
+    # A void asked for a payment the provider has captured meanwhile: there is no hold left to
+    # release, the money was taken, and only a refund can give it back (issue 15).
+    PAYMENT_ALREADY_CAPTURED = "payment_already_captured"
     UNKNOWN = "unknown"
 
 
@@ -107,6 +110,9 @@ class ProviderEvent:
     amount_minor: int | None = None
     currency: str | None = None
     provider_status: str = ""
+    # The provider's id of a payment whose authorization was canceled (the hold released): set by
+    # an event about a payment, not a refund (Stripe's `payment_intent.canceled`); `outcome` is None.
+    voided_payment_id: str | None = None
 
     @property
     def is_refund_event(self) -> bool:
@@ -277,6 +283,9 @@ class Provider(abc.ABC):
     reads_reports: ClassVar[bool] = False
     # `verify_webhook` and `parse_event` work: the provider tells us about refunds at /webhooks/payments/<name>.
     sends_webhooks: ClassVar[bool] = False
+    # `void_payment` works: an authorized, uncaptured payment can be released (issue 15). Without it a
+    # void is refused when it is requested (ERR_INSTRUMENT_NOT_ALLOWED), never found out at delivery.
+    supports_void: ClassVar[bool] = False
     # Where the provider's API lives (recorded on reconciliation runs); empty without an API.
     api_base: str = ""
 
@@ -306,6 +315,20 @@ class Provider(abc.ABC):
     @abc.abstractmethod
     def fetch_refund(self, *, provider_refund_id: str) -> ProviderOutcome:
         """Read the current state of a refund (polling when no webhook came)."""
+
+    # --- voids (supports_void) --------------------------------------------------
+
+    def void_payment(self, *, payment_id: str, idempotency_key: str) -> ProviderOutcome:
+        """Release the hold of an authorized, uncaptured payment; the outcome is final.
+
+        `succeeded` when the hold is released, also when it already was (asking
+        again must not fail what is done); `failed` with
+        `FailureCode.PAYMENT_ALREADY_CAPTURED` when the payment was captured
+        meanwhile. `provider_refund_id` is the provider's id of what it
+        canceled (Stripe: the PaymentIntent), for a released hold only. Raises like `execute_refund`:
+        `ProviderUnavailable` (retry with the same key) or `ProviderRejected`.
+        """
+        raise CapabilityMissing(f"{self.name} cannot void payments")
 
     # --- listing (lists_refunds) ------------------------------------------------
 

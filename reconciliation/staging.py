@@ -192,7 +192,9 @@ def unlisted_build(cursor, window: DayWindow, *, run_id: int, provider: str, con
     Our side of the day: refunds our ledger settled on the day, and refunds
     submitted on the day that it has not settled. A refund that failed without
     a provider id never reached the provider (it was refused outright), so
-    nobody has anything to compare for it. NOT IN over the run's items becomes
+    nobody has anything to compare for it. A void is no refund at the provider
+    (an authorization released: no refund row, no REFUND_SETTLED), so it is
+    never looked for there. NOT IN over the run's items becomes
     one hashed subplan, whatever the planner believes about rows it has not
     analyzed yet.
     """
@@ -215,6 +217,7 @@ def unlisted_build(cursor, window: DayWindow, *, run_id: int, provider: str, con
         FROM refunds_refund r
         WHERE r.state IN ({states}) AND r.submitted_at >= %s AND r.submitted_at < %s
           AND NOT (r.state = 'failed' AND r.provider_refund_id IS NULL)
+          AND (r.instrument IS NULL OR r.instrument <> 'void')
           AND NOT EXISTS (
               SELECT 1 FROM ledger_journalentry je WHERE je.refund_id = r.id AND je.entry_type = 'REFUND_SETTLED'
           )

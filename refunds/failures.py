@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from providers.base import FailureCode
 from providers.registry import UnknownProvider, provider_class
-from refunds.enums import PAYMENT_WITHDRAWN_FAILURE_CODES, RefundState
+from refunds.enums import PAYMENT_WITHDRAWN_FAILURE_CODES, RefundInstrument, RefundState
 from refunds.models import Refund
 
 # A failed refund's `failure_code` (providers.base.FailureCode, and the codes of a payment withdrawn
@@ -58,6 +58,10 @@ FAILURE_TEXTS: dict[str, str] = {
         "The payment was charged back after the refund was requested: the customer already has the money back. "
         "Do not pay again; cancel and notify."
     ),
+    "payment_already_captured": (
+        "The payment was captured before its hold could be released, so the void cannot happen: "
+        "the money was taken. Request a refund of the captured payment instead."
+    ),
     "payment_voided": "The payment was voided after the refund was requested: no money was taken. Cancel and notify.",
     "unknown": "The provider failed the refund without saying why.",
 }
@@ -93,11 +97,15 @@ PROCESSOR_FAILURE_MESSAGES: dict[str, str] = {
     FailureCode.INVALID_REQUEST: "The provider refused the refund request as invalid.",
     FailureCode.NOT_FOUND: "The provider does not know this payment.",
     FailureCode.IDEMPOTENCY_MISMATCH: "The provider refused the refund request (a conflicting earlier request).",
+    FailureCode.PAYMENT_ALREADY_CAPTURED: (
+        "The provider could not release the hold: the payment was captured. Request a refund of it instead."
+    ),
     FailureCode.UNKNOWN: "The provider failed the refund without giving a reason.",
 }
 PROCESSOR_PENDING = "The provider accepted the refund; it settles later."
 PROCESSOR_COMPLETED = "The provider completed the refund: the money is on its way to the customer."
 PROCESSOR_PAID_BY_HAND = "The refund was paid out by hand."
+PROCESSOR_RELEASED = "The provider released the payment's hold: nothing was charged (a void)."
 PROCESSOR_REVERSED = (
     "The provider completed the refund, then reported it failed: the money came back instead of reaching the customer. "
 )
@@ -127,6 +135,8 @@ def processor_message(refund: Refund) -> str | None:
     if state == RefundState.PROVIDER_PENDING:
         return PROCESSOR_PENDING
     if state == RefundState.COMPLETED:
+        if refund.instrument == RefundInstrument.VOID:
+            return PROCESSOR_RELEASED
         return PROCESSOR_PAID_BY_HAND if _settles_by_hand(refund) else PROCESSOR_COMPLETED
     answered_failure = (
         bool(refund.provider_status) and bool(refund.failure_code) and refund.failure_code not in _NOT_PROVIDER_ANSWERS

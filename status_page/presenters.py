@@ -27,7 +27,7 @@ from notifications.messages import (
     rail_duration_text,
 )
 from notifications.replies import reply_render
-from refunds.enums import RefundState
+from refunds.enums import RefundInstrument, RefundState
 from refunds.models import OrderLine, Refund, RefundLine
 from refunds.models.customer import mask_email
 from refunds.models.refund import token_digest
@@ -132,20 +132,22 @@ def _steps(refund: Refund, when) -> tuple[Step, ...]:
         return Step(key, str(STEP_LABELS[key]), status, tone, current or status == "current", events(*pairs))
 
     processing_events = (("approved", refund.decided_at), ("sent", refund.submitted_at))
+    # A void ends with its hold released, not with money refunded (issue 15).
+    done = "released" if refund.instrument == RefundInstrument.VOID else "refunded"
     if state == S.REQUESTED:
         return (
             step("requested", "current", ("", refund.created_at)),
             step("processing", "upcoming"),
-            step("refunded", "upcoming"),
+            step(done, "upcoming"),
         )
     requested = step("requested", "done", ("", refund.created_at))
     if state in (S.APPROVED, S.SUBMITTING, S.PROVIDER_PENDING):
-        return requested, step("processing", "current", *processing_events), step("refunded", "upcoming")
+        return requested, step("processing", "current", *processing_events), step(done, "upcoming")
     if state == S.COMPLETED:
         return (
             requested,
             step("processing", "done", *processing_events),
-            step("refunded", "done", ("", refund.completed_at), current=True),
+            step(done, "done", ("", refund.completed_at), current=True),
         )
     if state == S.DENIED:
         return requested, step("declined", "current", ("", refund.decided_at), tone="problem")
@@ -158,7 +160,7 @@ def _steps(refund: Refund, when) -> tuple[Step, ...]:
         # Only delayed: the provider step runs again by itself, so the processing step is
         # still the current one (marked delayed) and "refunded" is still ahead.
         delayed = step("delayed", "current", *processing_events, ("retrying", refund.updated_at), tone="warning")
-        return requested, delayed, step("refunded", "upcoming")
+        return requested, delayed, step(done, "upcoming")
     if refund.reversed_by_provider:
         # It was refunded (the customer was told so), then their bank sent it back: both stay visible.
         return (
@@ -188,7 +190,10 @@ def status_view(refund: Refund, *, language: str) -> StatusView:
     state = refund.state
     message = message_get(
         message_id_for_state(
-            state, failure_retryable=refund.failure_retryable, reversed_by_provider=refund.reversed_by_provider
+            state,
+            failure_retryable=refund.failure_retryable,
+            reversed_by_provider=refund.reversed_by_provider,
+            instrument=refund.instrument,
         )
     )
     steps = _steps(refund, lambda moment: format_when(moment, locale))
@@ -208,7 +213,10 @@ def status_view(refund: Refund, *, language: str) -> StatusView:
         for name, quantity in lines[:MAX_ITEMS_SHOWN]
     )
     # A retryable failure is only a delay: the money still comes, in the rail's usual time.
-    money_moving = state not in (S.DENIED, S.CANCELED, S.FAILED) or bool(refund.failure_retryable)
+    # A void moves no money: its hold's release takes the bank's time, which no rail timing describes.
+    money_moving = (state not in (S.DENIED, S.CANCELED, S.FAILED) or bool(refund.failure_retryable)) and (
+        refund.instrument != RefundInstrument.VOID
+    )
     rail = refund.payment.rail
     return StatusView(
         reference=refund.public_id,

@@ -9,7 +9,14 @@ from django.urls import reverse
 
 from console.presenters.formatting import money
 from notifications.replies import refund_language, reply_render
-from refunds.enums import ACTIVE_STATES, DecisionKind, PolicyOutcome, Recommendation, RefundState
+from refunds.enums import (
+    ACTIVE_STATES,
+    DecisionKind,
+    PolicyOutcome,
+    Recommendation,
+    RefundInstrument,
+    RefundState,
+)
 from refunds.models import Decision, EvidenceFile, Order, OrderLine, Refund, RefundLine
 from refunds.permissions import (
     ADMINISTERS_ACCESS_MESSAGE,
@@ -138,6 +145,8 @@ class RefundCard:
     decline_message: str = ""
     decline_rationale: str = ""
     placeholders: str = ""
+    # How the customer gets it back ("Void": an authorization released, issue 15).
+    instrument: str = ""
 
     @property
     def needs_two(self) -> bool:
@@ -233,6 +242,7 @@ def refund_card(*, refund: Refund, user) -> RefundCard:
         decline_message=reply_render(refund.decline_reason, refund=refund, language=language),
         decline_rationale=denials[-1].rationale if denials else "",
         placeholders=placeholders_allowed_text(),
+        instrument=RefundInstrument(refund.instrument_or_default).label,
     )
 
 

@@ -117,6 +117,9 @@ _LEDGER_SENTENCES = {
     EntryType.REFUND_PENDING: "{amount} was set aside in the books for the refund.",
     EntryType.REFUND_SETTLED: "{amount} was booked as paid back to the customer.",
     EntryType.REFUND_REVERSED: "{amount} set aside for the refund was released in the books.",
+    EntryType.VOID_PENDING: "{amount} was set aside in the books for the void.",
+    EntryType.VOID_RELEASED: "{amount} was booked as an authorization released (no money moved).",
+    EntryType.VOID_REVERSED: "{amount} set aside for the void was released in the books.",
 }
 
 

@@ -1,4 +1,4 @@
-"""The simulator's protocol: Stripe's refunds subset, as a pure function of a request.
+"""The simulator's protocol: Stripe's refunds subset and PaymentIntent cancel, as a pure function of a request.
 
 No sockets and no threads here (see `simulator.py` for those), so every rule
 about modes, validation and idempotency reads top to bottom in one class.
@@ -21,9 +21,15 @@ from devtools.stripe_sim.store import SimulatorStore
 
 API_VERSION = "2024-10-28.acacia"
 _REFUND_PATH = re.compile(r"^/v1/refunds/([^/]+)$")
+_INTENT_PATH = re.compile(r"^/v1/payment_intents/([^/]+)$")
+_CANCEL_PATH = re.compile(r"^/v1/payment_intents/([^/]+)/cancel$")
 _FAIL_PATH = re.compile(r"^/_sim/refunds/([^/]+)/fail$")
 _ID_ALPHABET = string.ascii_letters + string.digits
 _REASONS = {"duplicate", "fraudulent", "requested_by_customer"}
+_CANCELLATION_REASONS = {"duplicate", "fraudulent", "requested_by_customer", "abandoned"}
+# The PaymentIntent statuses Stripe cancels from; `processing` only in rare cases, which the simulator leaves out.
+_CANCELABLE = frozenset({"requires_payment_method", "requires_capture", "requires_confirmation", "requires_action"})
+_INTENT_STATUSES = _CANCELABLE | {"processing", "succeeded", "canceled"}
 
 
 @dataclass(frozen=True)
@@ -69,7 +75,7 @@ def error_response(status: int, message: str, *, type_: str = "invalid_request_e
 
 
 def _mode(payment_intent: str) -> str:
-    for mode in ("ok", "async", "fail", "timeout", "5xx", "broken"):
+    for mode in ("ok", "async", "fail", "timeout", "5xx", "broken", "captured"):
         if payment_intent.startswith(f"pi_sim_{mode}_"):
             return mode
     return "ok"
@@ -123,6 +129,13 @@ class SimulatorApp:
             return self._create(req, scope)
         if req.path == "/v1/refunds" and req.method == "GET":
             return self._list(req)
+        match = _CANCEL_PATH.match(req.path)
+        if match and req.method == "POST":
+            return self._cancel_intent(req, scope, unquote(match.group(1)))
+        match = _INTENT_PATH.match(req.path)
+        if match and req.method == "GET":
+            intent_id = unquote(match.group(1))
+            return SimResponse(200, self.store.get_intent(intent_id) or self._unknown_intent(intent_id))
         match = _REFUND_PATH.match(req.path)
         if match and req.method == "GET":
             refund_id = unquote(match.group(1))
@@ -152,36 +165,50 @@ class SimulatorApp:
         params, problem = self._validate_create(pairs)
         if problem is not None:
             return problem  # like Stripe: validation errors are not stored
-        key = (req.headers.get("Idempotency-Key") or "").strip() or None
-        echo = {"Idempotency-Key": key} if key else {}
-        if key is not None:
-            if len(key) > 255:
-                return error_response(400, "Idempotency-Key must be at most 255 characters.")
-            fingerprint = hashlib.sha256(json.dumps([req.path, sorted(pairs)]).encode()).hexdigest()
-            state, status, body = self.store.claim(scope, key, fingerprint, self.now())
-            if state == "mismatch":
-                return error_response(
-                    400,
-                    f"Idempotency key '{key}' was already used with different parameters; "
-                    "use a new key for a different request.",
-                    type_="idempotency_error",
-                )
-            if state == "in_use":
-                resp = error_response(
-                    409,
-                    "Another request with this idempotency key is still in progress; retry later.",
-                    code="idempotency_key_in_use",
-                )
-                resp.headers["Stripe-Should-Retry"] = "true"
-                return resp
-            if state == "replay":
-                return SimResponse(status, body, {**echo, "Idempotent-Replayed": "true"})
+        key, echo, answered = self._claim(req, scope, pairs)
+        if answered is not None:
+            return answered
         try:
             return self._execute(params, scope, key, echo)
         except BaseException:
             if key is not None:
                 self.store.release(scope, key)  # nothing was saved: the key is free again
             raise
+
+    def _claim(
+        self, req: SimRequest, scope: str, pairs: list[tuple[str, str]]
+    ) -> tuple[str | None, dict[str, str], SimResponse | None]:
+        """The request's idempotency key, claimed: (key, echo headers, None) — or the answer it already has."""
+        key = (req.headers.get("Idempotency-Key") or "").strip() or None
+        echo = {"Idempotency-Key": key} if key else {}
+        if key is None:
+            return None, echo, None
+        if len(key) > 255:
+            return key, echo, error_response(400, "Idempotency-Key must be at most 255 characters.")
+        fingerprint = hashlib.sha256(json.dumps([req.path, sorted(pairs)]).encode()).hexdigest()
+        state, status, body = self.store.claim(scope, key, fingerprint, self.now())
+        if state == "mismatch":
+            return (
+                key,
+                echo,
+                error_response(
+                    400,
+                    f"Idempotency key '{key}' was already used with different parameters; "
+                    "use a new key for a different request.",
+                    type_="idempotency_error",
+                ),
+            )
+        if state == "in_use":
+            resp = error_response(
+                409,
+                "Another request with this idempotency key is still in progress; retry later.",
+                code="idempotency_key_in_use",
+            )
+            resp.headers["Stripe-Should-Retry"] = "true"
+            return key, echo, resp
+        if state == "replay":
+            return key, echo, SimResponse(status, body, {**echo, "Idempotent-Replayed": "true"})
+        return key, echo, None
 
     def _execute(self, params: dict[str, Any], scope: str, key: str | None, echo: dict[str, str]) -> SimResponse:
         pi = params["payment_intent"]
@@ -225,6 +252,114 @@ class SimulatorApp:
         self.store.create_refund(obj, settle_at, idem, events if with_webhooks else [])
         delay = self.config.stall if mode == "timeout" else 0.0
         return SimResponse(200, obj, dict(echo), delay=delay)
+
+    # --- payment intents: voids (issue 15) ------------------------------------------------------------
+
+    def _unknown_intent(self, intent_id: str, *, amount: int = 0, currency: str = "usd", status: str = "") -> dict:
+        """A payment intent the simulator was not told of: an authorization (a captured one for `pi_sim_captured_*`).
+
+        Like refunds, the simulator knows no payments; its amount is 0 unless
+        registered with POST /_sim/payment_intents.
+        """
+        return {
+            "id": intent_id,
+            "object": "payment_intent",
+            "amount": amount,
+            "amount_capturable": 0,
+            "amount_received": 0,
+            "canceled_at": None,
+            "cancellation_reason": None,
+            "capture_method": "manual",
+            "created": int(self.now()),
+            "currency": currency,
+            "livemode": False,
+            "metadata": {},
+            "status": status or ("succeeded" if _mode(intent_id) == "captured" else "requires_capture"),
+        }
+
+    def _cancel_intent(self, req: SimRequest, scope: str, intent_id: str) -> SimResponse:
+        """POST /v1/payment_intents/{id}/cancel, as Stripe answers it.
+
+        A cancelable intent becomes `canceled` (an authorization's
+        `amount_capturable` goes to 0) and `payment_intent.canceled` is sent;
+        any other (canceled already, captured) is refused with 400
+        `payment_intent_unexpected_state` carrying the intent. Both answers are
+        stored under the idempotency key and replayed for it. The 5xx, broken
+        and timeout modes of the intent id behave as for refunds.
+        """
+        pairs = parse_qsl(req.body.decode("utf-8", "replace"), keep_blank_values=True)
+        reason = None
+        for name, value in pairs:
+            if name == "cancellation_reason" and value in _CANCELLATION_REASONS:
+                reason = value
+            elif name == "cancellation_reason":
+                return error_response(400, "Invalid cancellation_reason.", code="parameter_invalid_empty", param=name)
+            elif name != "expand[]":
+                return error_response(400, f"Received unknown parameter: {name}", code="parameter_unknown", param=name)
+        key, echo, answered = self._claim(req, scope, pairs)
+        if answered is not None:
+            return answered
+        idem = (scope, key) if key is not None else None
+        mode = _mode(intent_id)
+        if mode in ("5xx", "broken") and (mode == "broken" or self.store.bump_fault(scope, key or intent_id) <= 2):
+            if key is not None:
+                self.store.release(scope, key)
+            return error_response(500, f"Simulated provider error (pi_sim_{mode}_).", type_="api_error")
+        now = int(self.now())
+
+        def events(obj: dict[str, Any]) -> list[dict[str, Any]]:
+            if not self.config.webhook_url:
+                return []
+            return [make_event("payment_intent.canceled", obj, now, idempotency_key=key)]
+
+        try:
+            canceled, obj = self.store.cancel_intent(
+                intent_id,
+                unknown=self._unknown_intent(intent_id),
+                cancelable=_CANCELABLE,
+                changes={
+                    "status": "canceled",
+                    "canceled_at": now,
+                    "cancellation_reason": reason,
+                    "amount_capturable": 0,
+                },
+                idem=idem,
+                make_events=events,
+            )
+        except BaseException:
+            if key is not None:
+                self.store.release(scope, key)
+            raise
+        if not canceled:
+            refusal = error_response(
+                400,
+                f"You cannot cancel this PaymentIntent because it has a status of {obj['status']}.",
+                code="payment_intent_unexpected_state",
+                payment_intent=obj,
+            )
+            if idem is not None:
+                self.store.store_answer(idem, refusal.status, refusal.body)
+            refusal.headers.update(echo)
+            return refusal
+        delay = self.config.stall if mode == "timeout" else 0.0
+        return SimResponse(200, obj, dict(echo), delay=delay)
+
+    def _register_intent(self, form: dict[str, str]) -> SimResponse:
+        """POST /_sim/payment_intents (id, amount, currency, status): set up an intent as a test needs it."""
+        intent_id = form.get("id") or new_id("pi_sim_ok_")
+        status = form.get("status") or "requires_capture"
+        amount = form.get("amount") or "0"
+        if status not in _INTENT_STATUSES or not re.fullmatch(r"[0-9]+", amount):
+            return error_response(400, "status must be a PaymentIntent status and amount a whole number.")
+        obj = self._unknown_intent(
+            intent_id, amount=int(amount), currency=(form.get("currency") or "usd").lower(), status=status
+        )
+        if status == "requires_capture":
+            obj["amount_capturable"] = int(amount)
+        elif status == "succeeded":
+            obj["amount_received"] = int(amount)
+        self.store.put_intent(obj)
+        return SimResponse(200, obj)
 
     def _validate_create(self, pairs: list[tuple[str, str]]) -> tuple[dict[str, Any], SimResponse | None]:
         params: dict[str, Any] = {"metadata": {}, "reason": None}
@@ -351,6 +486,8 @@ class SimulatorApp:
             self.store.reset()
             self.clock_offset = 0.0
             return SimResponse(200, {"status": "reset"})
+        if req.path == "/_sim/payment_intents" and req.method == "POST":
+            return self._register_intent(dict(parse_qsl(req.body.decode() or req.query)))
         match = _FAIL_PATH.match(req.path)
         if match and req.method == "POST":
             return self._fail_after_success(unquote(match.group(1)), dict(parse_qsl(req.body.decode() or req.query)))

@@ -1,4 +1,4 @@
-"""A payment-provider simulator speaking the Stripe refunds subset (SPEC §6).
+"""A payment-provider simulator speaking the Stripe refunds subset and voids (SPEC §6).
 
 It is a separate process - stdlib only, no Django, no database server - so the
 app and its tests exercise the real wire protocol, real timeouts and real
@@ -13,7 +13,15 @@ signed webhooks. Behaviour is chosen by the payment intent id, like test cards:
     pi_sim_5xx_*      HTTP 500 twice per key without creating anything, then ok
     pi_sim_broken_*   HTTP 500 api_error on every call, never creates anything
                       (one request failing while the provider serves the rest)
+    pi_sim_captured_* (voids) the intent is captured: its cancel is refused
     anything else     succeeded at once
+
+Voids (issue 15): POST /v1/payment_intents/{id}/cancel cancels an authorized
+intent (`requires_capture`), sends `payment_intent.canceled`, and refuses any
+other with 400 `payment_intent_unexpected_state` carrying the intent (a second
+cancel, a captured intent); GET /v1/payment_intents/{id} reads one. An intent
+the simulator was not told of is an authorization of unknown amount (0);
+POST /_sim/payment_intents (id, amount, currency, status) sets one up.
 
 Idempotency follows Stripe: same key + same parameters -> the stored answer
 with `Idempotent-Replayed: true`; other parameters -> 400 idempotency_error;

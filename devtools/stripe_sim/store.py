@@ -33,6 +33,11 @@ CREATE TABLE IF NOT EXISTS refunds (
 );
 CREATE INDEX IF NOT EXISTS refunds_payment_intent ON refunds (payment_intent);
 CREATE INDEX IF NOT EXISTS refunds_created ON refunds (created, seq);
+CREATE TABLE IF NOT EXISTS payment_intents (
+    id TEXT PRIMARY KEY,
+    status TEXT NOT NULL,
+    object TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS idempotency (
     scope TEXT NOT NULL,
     key TEXT NOT NULL,
@@ -66,7 +71,7 @@ EventFactory = Callable[[dict[str, Any]], list[dict[str, Any]]]
 
 
 class SimulatorStore:
-    """Refunds, idempotency keys and the webhook outbox of the simulator."""
+    """Refunds, payment intents, idempotency keys and the webhook outbox of the simulator."""
 
     def __init__(self, path: str) -> None:
         self._lock = threading.Lock()
@@ -247,6 +252,72 @@ class SimulatorStore:
             self._enqueue(make_events(obj))
         return obj, True
 
+    # --- payment intents (voids) ----------------------------------------------
+
+    def put_intent(self, obj: dict[str, Any]) -> None:
+        """Register (or replace) a payment intent, as a test sets up an authorization."""
+        with self._lock, self._conn:
+            self._conn.execute(
+                "INSERT INTO payment_intents (id, status, object) VALUES (?, ?, ?)"
+                " ON CONFLICT (id) DO UPDATE SET status = excluded.status, object = excluded.object",
+                (obj["id"], obj["status"], json.dumps(obj)),
+            )
+
+    def get_intent(self, intent_id: str) -> dict[str, Any] | None:
+        with self._lock:
+            row = self._conn.execute("SELECT object FROM payment_intents WHERE id = ?", (intent_id,)).fetchone()
+        return json.loads(row["object"]) if row else None
+
+    def cancel_intent(
+        self,
+        intent_id: str,
+        *,
+        unknown: dict[str, Any],
+        cancelable: frozenset[str],
+        changes: dict[str, Any],
+        idem: tuple[str, str] | None,
+        make_events: EventFactory,
+    ) -> tuple[bool, dict[str, Any]]:
+        """Cancel an intent if its status allows; return (canceled, the intent as it is now).
+
+        An intent the simulator was never told of is taken to be `unknown`
+        (stored as such). The canceled intent, its idempotent answer and its
+        events are written in one transaction; a refusal stores no change but
+        its answer (the caller's) is stored by `store_answer`.
+        """
+        with self._lock, self._conn:
+            row = self._conn.execute("SELECT object FROM payment_intents WHERE id = ?", (intent_id,)).fetchone()
+            obj = json.loads(row["object"]) if row else dict(unknown)
+            if obj["status"] not in cancelable:
+                if row is None:
+                    self._conn.execute(
+                        "INSERT INTO payment_intents (id, status, object) VALUES (?, ?, ?)",
+                        (intent_id, obj["status"], json.dumps(obj)),
+                    )
+                return False, obj
+            obj.update(changes)
+            body = json.dumps(obj)
+            self._conn.execute(
+                "INSERT INTO payment_intents (id, status, object) VALUES (?, ?, ?)"
+                " ON CONFLICT (id) DO UPDATE SET status = excluded.status, object = excluded.object",
+                (intent_id, obj["status"], body),
+            )
+            if idem is not None:
+                self._conn.execute(
+                    "UPDATE idempotency SET state = 'done', http_status = 200, body = ? WHERE scope = ? AND key = ?",
+                    (body, *idem),
+                )
+            self._enqueue(make_events(obj))
+        return True, obj
+
+    def store_answer(self, idem: tuple[str, str], status: int, body: dict[str, Any]) -> None:
+        """Keep a refusal made while executing as the key's answer (Stripe replays those too)."""
+        with self._lock, self._conn:
+            self._conn.execute(
+                "UPDATE idempotency SET state = 'done', http_status = ?, body = ? WHERE scope = ? AND key = ?",
+                (status, json.dumps(body), *idem),
+            )
+
     # --- webhook queue -----------------------------------------------------
 
     def _enqueue(self, events: list[dict[str, Any]]) -> None:
@@ -299,11 +370,13 @@ class SimulatorStore:
             queued = self._conn.execute(
                 "SELECT count(*) FROM webhooks WHERE delivered_at IS NULL AND dead = 0"
             ).fetchone()[0]
-        return {"refunds": refunds, "webhooks_pending": queued}
+            intents = self._conn.execute("SELECT count(*) FROM payment_intents").fetchone()[0]
+        return {"refunds": refunds, "payment_intents": intents, "webhooks_pending": queued}
 
     def reset(self) -> None:
         with self._lock, self._conn:
             self._conn.execute("DELETE FROM refunds")
+            self._conn.execute("DELETE FROM payment_intents")
             self._conn.execute("DELETE FROM idempotency")
             self._conn.execute("DELETE FROM faults")
             self._conn.execute("DELETE FROM webhooks")

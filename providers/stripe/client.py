@@ -1,10 +1,11 @@
 """A client for the Stripe refunds wire protocol (SPEC §6).
 
 It speaks exactly what Stripe's v1 API speaks - form-encoded POST /v1/refunds
-with an `Idempotency-Key` header, GET /v1/refunds/{id}, and the cursor-paginated
-GET /v1/refunds list - so the simulator and the real API are interchangeable by
-configuration (`api_base`, `api_key`). Webhooks and reports are read by the
-package's `webhooks` and `reports` modules; this class is their `Provider` face.
+with an `Idempotency-Key` header, GET /v1/refunds/{id}, the cursor-paginated
+GET /v1/refunds list, and POST /v1/payment_intents/{id}/cancel for voids - so
+the simulator and the real API are interchangeable by configuration
+(`api_base`, `api_key`). Webhooks and reports are read by the package's
+`webhooks` and `reports` modules; this class is their `Provider` face.
 
 Deliberately no automatic retries here: a retry is a decision of the outbox
 task (backoff, circuit breaker, dead letter), and it must reuse the same
@@ -26,11 +27,19 @@ from providers.base import (
     ProviderError,
     ProviderEvent,
     ProviderOutcome,
+    ProviderRejected,
     ProviderUnavailable,
     ReportRow,
 )
 from providers.stripe import reports, webhooks
-from providers.stripe.normalise import error_from_response, normalise_refund, report_row, unavailable_scope
+from providers.stripe.normalise import (
+    error_from_response,
+    intent_of_unexpected_state,
+    normalise_refund,
+    normalise_void,
+    report_row,
+    unavailable_scope,
+)
 from providers.stripe.signature import DEFAULT_TOLERANCE_SECONDS
 
 logger = logging.getLogger(__name__)
@@ -53,6 +62,7 @@ class StripeProtocolProvider(Provider):
     lists_refunds: ClassVar[bool] = True
     reads_reports: ClassVar[bool] = True
     sends_webhooks: ClassVar[bool] = True
+    supports_void: ClassVar[bool] = True
 
     def __init__(
         self,
@@ -139,6 +149,35 @@ class StripeProtocolProvider(Provider):
         """GET /v1/refunds/{id}."""
         return normalise_refund(self._request("GET", self._refund_path(provider_refund_id)))
 
+    def void_payment(self, *, payment_id: str, idempotency_key: str) -> ProviderOutcome:
+        """POST /v1/payment_intents/{id}/cancel, idempotently: release an authorization's hold.
+
+        Stripe refuses to cancel an intent that is not cancelable with
+        `payment_intent_unexpected_state` and the intent in the error: one
+        canceled already (by an earlier attempt whose answer we lost without
+        the same key, or by the merchant) is the void done, one captured is a
+        final failure (`payment_already_captured`). When the error carries no
+        intent, it is read (GET) to tell which. The reason sent is constant, so
+        the idempotency fingerprint is as stable as the key.
+        """
+        if not idempotency_key:
+            raise ValueError("an idempotency key is required")
+        path = self._intent_path(payment_id)
+        try:
+            intent = self._request(
+                "POST",
+                path + "/cancel",
+                data={"cancellation_reason": "requested_by_customer"},
+                idempotency_key=idempotency_key,
+            )
+        except ProviderRejected as error:
+            intent = intent_of_unexpected_state(error)
+            if intent is None:
+                raise
+            if not intent.get("status"):
+                intent = self._request("GET", path)
+        return normalise_void(intent)
+
     def iter_refunds(self, *, created_gte: int, created_lt: int, page_size: int = 100) -> Iterator[ReportRow]:
         """Walk GET /v1/refunds newest first, following `has_more`/`starting_after`."""
         if not 1 <= page_size <= 100:
@@ -185,6 +224,10 @@ class StripeProtocolProvider(Provider):
     @staticmethod
     def _refund_path(provider_refund_id: str) -> str:
         return "/v1/refunds/" + quote(provider_refund_id, safe="")
+
+    @staticmethod
+    def _intent_path(payment_id: str) -> str:
+        return "/v1/payment_intents/" + quote(payment_id, safe="")
 
     def _request(
         self,

@@ -92,6 +92,45 @@ def normalise_refund(obj: dict[str, Any]) -> ProviderOutcome:
     )
 
 
+# --- voids: a PaymentIntent canceled (issue 15) -------------------------------------------------------
+
+# The one error code of POST /v1/payment_intents/{id}/cancel that still tells the intent's state:
+# the intent is not cancelable (canceled already, or captured). Stripe puts the intent in the error.
+UNEXPECTED_STATE = "payment_intent_unexpected_state"
+# PaymentIntent.status values from which a hold can no longer be released: the money was (or is
+# being) taken, and only a refund gives it back.
+CAPTURED_INTENT_STATUSES = frozenset({"succeeded", "processing"})
+
+
+def normalise_void(intent: dict[str, Any]) -> ProviderOutcome:
+    """A PaymentIntent, as the answer to our void: released (`canceled`) or why it cannot be.
+
+    Final either way (`Provider.void_payment`): a canceled intent is never
+    uncanceled, a captured one never uncaptured. An intent in any other
+    state (never authorized) cannot be voided either. `provider_refund_id` is
+    the intent's id, for a released hold only.
+    """
+    status = str(intent.get("status") or "")
+    intent_id = str(intent.get("id") or "") or None
+    if status == "canceled":
+        return ProviderOutcome(status="succeeded", provider_refund_id=intent_id, raw=intent)
+    code = FailureCode.PAYMENT_ALREADY_CAPTURED if status in CAPTURED_INTENT_STATUSES else FailureCode.INVALID_REQUEST
+    # No id for a void that did not happen: the intent's id names the one void of the payment that
+    # succeeds (provider refund ids are unique), which a later void request may still be.
+    return ProviderOutcome(status="failed", provider_refund_id=None, failure_code=code, raw=intent)
+
+
+def intent_of_unexpected_state(error: ProviderError) -> dict[str, Any] | None:
+    """The PaymentIntent a `payment_intent_unexpected_state` refusal carries ({} when it carries none), else None."""
+    if not isinstance(error, ProviderRejected):
+        return None
+    err = error.raw.get("error") if isinstance(error.raw.get("error"), dict) else {}
+    if err.get("code") != UNEXPECTED_STATE:
+        return None
+    intent = err.get("payment_intent")
+    return intent if isinstance(intent, dict) else {}
+
+
 def report_row(obj: dict[str, Any]) -> ReportRow:
     """A Stripe refund object (listed or fetched) as the provider side of a reconciliation."""
     metadata = obj.get("metadata") or {}

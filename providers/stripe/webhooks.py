@@ -2,8 +2,9 @@
 
 A Stripe event is `{"id": "evt_…", "type": "refund.updated", "created": <unix>,
 "data": {"object": {...}}}`; it is about a refund when `data.object.object` is
-"refund". The inbox never sees this shape: `verify_webhook` and `parse_event`
-turn it into a `ProviderEvent`.
+"refund", and it tells a void when it is `payment_intent.canceled` (the
+authorization's hold released, by us or by anyone with the account). The
+inbox never sees this shape: `verify_webhook` and `parse_event` turn it into a `ProviderEvent`.
 """
 
 from __future__ import annotations
@@ -27,6 +28,8 @@ from providers.stripe.normalise import normalise_refund
 from providers.stripe.signature import DEFAULT_TOLERANCE_SECONDS, SignatureError, verify_signature
 
 SIGNATURE_HEADER = "Stripe-Signature"
+# The one payment event we act on (issue 15): an authorization canceled, its hold released.
+INTENT_CANCELED = "payment_intent.canceled"
 # Stripe's own limits: metadata values are strings of at most 500 characters.
 METADATA_VALUE_MAX_LENGTH = 500
 STATUS_MAX_LENGTH = 30
@@ -79,6 +82,10 @@ def check_envelope(event: dict[str, Any]) -> None:
         raise _malformed("created is not a unix time")
     data = event.get("data")
     obj = data.get("object") if isinstance(data, dict) else None
+    if isinstance(obj, dict) and obj.get("object") == "payment_intent" and event.get("type") == INTENT_CANCELED:
+        _text(obj.get("id"), "payment intent id", PROVIDER_REFUND_ID_MAX_LENGTH, required=True)
+        _text(obj.get("status"), "payment intent status", STATUS_MAX_LENGTH)
+        return
     if not isinstance(obj, dict) or obj.get("object") != "refund":
         return
     _text(obj.get("id"), "refund id", PROVIDER_REFUND_ID_MAX_LENGTH, required=True)
@@ -112,6 +119,12 @@ def parse_event(payload: Any) -> ProviderEvent:
         raise _not_an_event()
     obj = obj or {}
     is_refund = obj.get("object") == "refund"
+    # Only a canceled intent's own event says the hold is released (its status is read, not trusted alone).
+    voided = (
+        payload.get("type") == INTENT_CANCELED
+        and obj.get("object") == "payment_intent"
+        and obj.get("status") == "canceled"
+    )
     metadata = obj.get("metadata") if isinstance(obj.get("metadata"), dict) else {}
     amount = obj.get("amount")
     return ProviderEvent(
@@ -125,6 +138,7 @@ def parse_event(payload: Any) -> ProviderEvent:
         amount_minor=amount if isinstance(amount, int) and not isinstance(amount, bool) else None,
         currency=str(obj.get("currency") or "").upper() or None,
         provider_status=str(obj.get("status") or ""),
+        voided_payment_id=(str(obj.get("id") or "") or None) if voided else None,
     )
 
 

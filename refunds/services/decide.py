@@ -34,6 +34,7 @@ from refunds.services.lines import refund_has_lines
 from refunds.services.outbox import refund_stop_if_payment_withdrawn, submission_open
 from refunds.services.policy import approvals_required
 from refunds.services.transition import refund_lock, refund_snapshot, refund_transition
+from refunds.services.void import void_check_amount_edit
 from refunds.signals import refund_revised
 
 S = RefundState
@@ -337,6 +338,7 @@ def refund_edit(
         )
         if amount_changes:
             _amount_edit_check(refund)
+            void_check_amount_edit(refund=refund, amount_minor=amount_minor)
             available = payment.remaining_refundable_minor + refund.amount_minor
             if amount_minor > available:
                 raise DomainError(ERR_EXCEEDS_REMAINING, remaining_refundable_minor=available)

@@ -9,7 +9,8 @@ therefore never be lost between the database and the queue. Delivery:
    uses, so cancel and delivery cannot deadlock); move the refund
    `approved → submitting` (after this, cancel is refused); take a lease;
    commit. The provider is never called inside a transaction.
-2. call — `execute_refund` with the message's idempotency key, which is stable
+2. call — `execute_refund` (a void: `void_payment`, refunds.services.void)
+   with the message's idempotency key, which is stable
    for the submission round: a retry after a timeout, a crash or a redelivered
    task asks the same question again and gets the same refund back.
 3. record — apply the outcome and mark the message done in one transaction;
@@ -64,6 +65,7 @@ from refunds.enums import (
     OutboxTopic,
     PaymentStatus,
     PayoutStatus,
+    RefundInstrument,
     RefundState,
 )
 from refunds.models import OutboxMessage, Payment, PayoutTask, Refund
@@ -151,6 +153,11 @@ def refund_stop_if_payment_withdrawn(*, refund: Refund, payment: Payment, actor:
     after its transaction commits (a refusal raised inside would roll the stop back).
     """
     if payment.status not in PAYMENT_WITHDRAWN_STATUSES:
+        return None
+    if payment.status == PaymentStatus.VOIDED and refund.instrument == RefundInstrument.VOID:
+        # Voided is what this refund asks for, not a reason to stop it: someone released the hold
+        # first (the merchant, at the provider). Sent anyway, the provider answers that the hold is
+        # released, and the void completes as it would have (refunds.services.void).
         return None
     error = DomainError(WITHDRAWN_PAYMENT_ERRORS[payment.status], payment_status=payment.status)
     code = PAYMENT_WITHDRAWN_FAILURE_CODES[payment.status]
@@ -250,6 +257,7 @@ class Claim:
     amount_minor: int
     currency: str
     idempotency_key: str
+    void: bool = False
 
 
 def _superseded(message: OutboxMessage, refund: Refund) -> bool:
@@ -318,6 +326,7 @@ def outbox_claim(*, message_id: int) -> Claim | None:
             amount_minor=refund.amount_minor,
             currency=refund.currency,
             idempotency_key=message.idempotency_key,
+            void=refund.instrument == RefundInstrument.VOID,
         )
 
 
@@ -332,13 +341,19 @@ def outbox_deliver(*, message_id: int) -> str:
         _release(claim, error="circuit open", delay=delay, count_attempt=False)
         return "deferred"
     try:
-        outcome = get_provider(claim.provider).execute_refund(
-            payment_id=claim.payment_id,
-            amount_minor=claim.amount_minor,
-            currency=claim.currency,
-            idempotency_key=claim.idempotency_key,
-            metadata={"refund_id": claim.public_id},
-        )
+        if claim.void:
+            # The authorization is released whole; its outcome is final (Provider.void_payment).
+            outcome = get_provider(claim.provider).void_payment(
+                payment_id=claim.payment_id, idempotency_key=claim.idempotency_key
+            )
+        else:
+            outcome = get_provider(claim.provider).execute_refund(
+                payment_id=claim.payment_id,
+                amount_minor=claim.amount_minor,
+                currency=claim.currency,
+                idempotency_key=claim.idempotency_key,
+                metadata={"refund_id": claim.public_id},
+            )
     except ProviderUnavailable as error:
         breaker.record_failure(error)  # a request-specific one is the provider answering (providers/base.py)
         return _release(claim, error=f"{error.__class__.__name__}: {error}"[:500])

@@ -15,7 +15,7 @@ from django.utils import timezone
 from audit.enums import AuditAction
 from core.actor import Actor
 from providers.base import ProviderOutcome
-from refunds.enums import RefundState
+from refunds.enums import RefundInstrument, RefundState
 from refunds.models import Refund
 from refunds.services.transition import refund_lock, refund_transition
 
@@ -59,7 +59,9 @@ def refund_apply_outcome(
         # Learnt from this answer if we did not know it (a timeout can hide the id until a webhook or poll).
         provider_refund_id = refund.provider_refund_id or outcome.provider_refund_id
         sources, target = _MOVES[outcome.status]
-        if refund.state not in sources:
+        # A released hold is never taken back: a completed void has no provider reversal.
+        void_done = refund.instrument == RefundInstrument.VOID and refund.state == S.COMPLETED
+        if refund.state not in sources or void_done:
             if provider_refund_id != refund.provider_refund_id:
                 refund.provider_refund_id = provider_refund_id
                 refund.save(update_fields=["provider_refund_id", "updated_at"])

@@ -24,6 +24,7 @@ from refunds.services.outbox import WITHDRAWN_PAYMENT_ERRORS
 from refunds.services.policy import customer_refund_count_24h, policy_evaluate, policy_get_active
 from refunds.services.proration import proration_compute
 from refunds.services.transition import Approval, refund_open
+from refunds.services.void import void_instrument
 
 _HARD_REFUSALS = {
     **WITHDRAWN_PAYMENT_ERRORS,  # checked again at approval and before submission (refunds.services.outbox)
@@ -74,8 +75,8 @@ def refund_request(
     share of each line's gross (`refunds.services.lines`; the refund keeps its
     `RefundLine`s and holds the units); or `prorate`, the time not used of a
     service as the policy in force computes it (`refunds.services.proration`;
-    the refund keeps the arithmetic in `proration`). `instrument`: stored
-    (`RefundInstrument`; None is the original payment).
+    the refund keeps the arithmetic in `proration`). `instrument`: a
+    `RefundInstrument` value (None: the original payment; see voids below).
 
     `evidence`: uploaded file ids of the order and typed references, checked
     and stored by `refunds.services.evidence_refs.evidence_clean` (anything
@@ -86,6 +87,12 @@ def refund_request(
     `request_token` (the console form's one-time token) is stored unique per
     requester: a second request with it raises IntegrityError, after waiting
     for the first to commit or roll back.
+
+    An `authorized` payment is voided, not refunded (`refunds.services.void`):
+    the refund's instrument is `void`, of the full amount (ERR_PARTIAL_VOID),
+    and `store_credit` asked of it is ERR_INSTRUMENT_NOT_ALLOWED. It passes
+    the same policy; the window since capture counts from now for it (no
+    capture yet), so only the other rules can send it to review.
 
     Side effects, in order, in one transaction:
     1. lock the order's payment row (serialises every refund of this payment
@@ -127,6 +134,7 @@ def refund_request(
             proration = proration_compute(payment=payment, policy=policy, reason=reason, now=now)
             amount_minor = proration.amount_minor
         payment_check_refundable(payment=payment, amount_minor=amount_minor, currency=currency)
+        instrument = void_instrument(payment=payment, amount_minor=amount_minor, asked=instrument)
         evidence = evidence_clean(order=order, items=list(evidence or []))
 
         decision = policy_evaluate(

@@ -16,6 +16,8 @@ So the rules that follow from a state, not from who asked, are written once:
   leaving the approved path (cancel after approval, a terminal failure, the
   cancel of a retryable failure) posts REFUND_REVERSED (SPEC §4); a provider
   reversal (`completed → failed`) first posts REFUND_SETTLEMENT_REVERSED;
+* a void (`refunds.services.void`) posts VOID_* entries instead, and its
+  completion leaves the payment `voided`;
 * entering `submitting` counts the submission round;
 * every move bumps the refund's `version` (so does an edit, `refund_edit`): an
   approval names the version its approver saw;
@@ -59,6 +61,7 @@ from refunds.enums import ACTIVE_STATES, STATE_EVENTS, RefundState
 from refunds.metrics import REFUND_OUTCOME_TOTAL
 from refunds.models import OrderLine, Payment, Refund, RefundLine
 from refunds.models.refund import TRANSITION_METHODS
+from refunds.services.void import is_void, void_payment_follow, void_post_ledger
 from refunds.signals import refund_changed, refund_changing
 
 logger = logging.getLogger("refunds")
@@ -280,6 +283,8 @@ def refund_transition(
         }
     refund.save(update_fields=sorted(fields))
     _post_ledger(refund, source=source, to=to, occurred_at=occurred_at)
+    if is_void(refund):
+        void_payment_follow(refund, payment=payment, to=to)
     _record(refund, [_Step(actor, STATE_EVENTS[to], action, note, before, None, audit or {}, log or {})], at=at)
 
 
@@ -323,8 +328,11 @@ def _post_ledger(refund: Refund, *, source: str, to: str, occurred_at: datetime 
     cancel of a retryable failure posts the reversal then. A provider reversal
     (`completed → failed`) first undoes the settlement, then — the failure is
     terminal — the pending entry: every entry of the refund then nets to zero,
-    as its released reservation says.
+    as its released reservation says. A void posts its own VOID_* entries instead.
     """
+    if is_void(refund):
+        void_post_ledger(refund, source=source, to=to, occurred_at=occurred_at)
+        return
     if to == S.APPROVED:
         refund_post_pending(refund=refund)
     elif to == S.COMPLETED:

@@ -25,13 +25,14 @@ from providers.base import (
     EVENT_TYPE_MAX_LENGTH,
     PROVIDER_REFUND_ID_MAX_LENGTH,
     ProviderEvent,
+    ProviderOutcome,
     WebhookRejected,
     WebhookSignatureInvalid,
 )
 from providers.registry import UnknownProvider, get_provider
-from refunds.enums import RefundState, WebhookStatus
+from refunds.enums import PaymentStatus, RefundInstrument, RefundState, WebhookStatus
 from refunds.metrics import WEBHOOK_REPLAY_DEDUP_TOTAL
-from refunds.models import Refund, WebhookEvent
+from refunds.models import Payment, Refund, WebhookEvent
 from refunds.permissions import Perm, require_perm
 from refunds.services.outcome import refund_apply_outcome
 from refunds.services.transition import refund_lock
@@ -136,6 +137,9 @@ def _check_fits_inbox(event: ProviderEvent) -> None:
 
 def _apply(inbox: WebhookEvent, event: ProviderEvent) -> None:
     """Apply a refund event's outcome to its refund and record what happened on the inbox row."""
+    if event.voided_payment_id:
+        _apply_payment_voided(inbox, event)
+        return
     if event.outcome is None:
         inbox.note = "not a refund event"
         inbox.save(update_fields=["note"])
@@ -180,6 +184,89 @@ def _apply(inbox: WebhookEvent, event: ProviderEvent) -> None:
         action=AuditAction.WEBHOOK_RECEIVED,
         refund=refund,
         note=f"{inbox.event_type} {inbox.event_id}: {inbox.note}",
+    )
+
+
+# Payment statuses an authorization's cancel at the provider may move to `voided`: nothing captured.
+_UNCAPTURED = frozenset({PaymentStatus.AUTHORIZED, PaymentStatus.CAPTURE_PENDING, PaymentStatus.CAPTURE_FAILED})
+
+
+def _apply_payment_voided(inbox: WebhookEvent, event: ProviderEvent) -> None:
+    """The provider released a payment's authorization (issue 15, docs/instruments.md "Voids").
+
+    Under the payment's lock (the first lock of the one order, payment then refund):
+    * a void of ours out at the provider (`submitting`, `provider_pending`)
+      completes, as the delivery's own answer would (`refund_apply_outcome`:
+      whichever comes second changes nothing) — the payment becomes voided with it;
+    * otherwise an uncaptured payment becomes `voided` (someone canceled it at
+      the provider: the merchant, or the authorization expired), audited as an
+      order update; a void of ours still waiting (`requested`, `approved`) then
+      completes when it is sent, the provider answering that the hold is gone;
+    * a payment voided already, captured here, or unknown is left as it is
+      (ignored, with a note; a captured one is logged: the merchant's data and
+      the provider disagree).
+    """
+    payment = (
+        Payment.objects.select_for_update()
+        .select_related("order")
+        .filter(provider=inbox.provider, provider_payment_id=event.voided_payment_id)
+        .first()
+    )
+    if payment is None:
+        inbox.note = f"payment {event.voided_payment_id} canceled at the provider: not a payment of ours"
+        inbox.save(update_fields=["note"])
+        return
+    void = (
+        Refund.objects.filter(
+            payment=payment,
+            instrument=RefundInstrument.VOID,
+            state__in=(RefundState.SUBMITTING, RefundState.PROVIDER_PENDING),
+        )
+        .values_list("pk", flat=True)
+        .first()
+    )
+    if void is not None:
+        outcome = ProviderOutcome(
+            status="succeeded", provider_refund_id=event.voided_payment_id, raw={"status": event.provider_status}
+        )
+        refund, applied = refund_apply_outcome(
+            refund_id=void, outcome=outcome, source="webhook", occurred_at=event.created_at
+        )
+        inbox.refund = refund
+        inbox.status = WebhookStatus.PROCESSED if applied else WebhookStatus.IGNORED
+        inbox.note = f"hold released -> void {refund.state}" + ("" if applied else " (no change)")
+        inbox.save(update_fields=["refund", "status", "note"])
+        audit_record(
+            actor=Actor.system("webhook"),
+            action=AuditAction.WEBHOOK_RECEIVED,
+            refund=refund,
+            note=f"{inbox.event_type} {inbox.event_id}: {inbox.note}",
+        )
+        return
+    if payment.status not in _UNCAPTURED:
+        inbox.note = f"payment {payment.provider_payment_id} canceled at the provider, {payment.status} here: no change"
+        inbox.save(update_fields=["note"])
+        if payment.status != PaymentStatus.VOIDED:
+            logger.warning(
+                "provider canceled a payment we hold as captured",
+                extra={"message_id": "MSG.webhook.void_of_captured", "event_id": inbox.event_id},
+            )
+        return
+    before = payment.status
+    payment.status = PaymentStatus.VOIDED
+    payment.save(update_fields=["status", "updated_at"])
+    inbox.status = WebhookStatus.PROCESSED
+    inbox.note = f"payment {payment.provider_payment_id} canceled at the provider: {before} -> voided"
+    inbox.save(update_fields=["status", "note"])
+    audit_record(
+        actor=Actor.system("webhook"),
+        action=AuditAction.ORDER_UPDATED,
+        subject=payment.order.order_id,
+        amount_minor=payment.amount_minor,
+        currency=payment.currency,
+        note=f"{inbox.event_type} {inbox.event_id}: the authorization was released at the provider",
+        before={"payment_status": before},
+        after={"payment_status": PaymentStatus.VOIDED},
     )
 
 
