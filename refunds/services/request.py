@@ -76,8 +76,8 @@ def refund_request(
     share of each line's gross (`refunds.services.lines`; the refund keeps its
     `RefundLine`s and holds the units); or `prorate`, the time not used of a
     service as the policy in force computes it (`refunds.services.proration`;
-    the refund keeps the arithmetic in `proration`). `instrument`: stored
-    (`RefundInstrument`; None is the original payment).
+    the refund keeps the arithmetic in `proration`). `instrument`: a
+    `RefundInstrument` value (None: the original payment; see voids below).
 
     `evidence`: uploaded file ids of the order and typed references, checked
     and stored by `refunds.services.evidence_refs.evidence_clean` (anything
