@@ -23,6 +23,8 @@ os.environ.setdefault("PROVIDER_WEBHOOK_SECRET", "whsec_refund_desk_tests")
 os.environ.setdefault("STATUS_TOKEN_ENCRYPTION_KEY", "cmVmdW5kLWRlc2stdGVzdHMtc3RhdHVzLXRva2VucyE=")
 os.environ.setdefault("EVIDENCE_ENCRYPTION_KEY", "cmVmdW5kLWRlc2stdGVzdHMtZXZpZGVuY2UtZmlsZSE=")
 os.environ.setdefault("WEBHOOK_SECRET_ENCRYPTION_KEY", "cmVmdW5kLWRlc2stdGVzdHMtd2ViaG9vay1zZWNyZXQ=")
+os.environ.setdefault("STORE_CREDIT_ENCRYPTION_KEY", "cmVmdW5kLWRlc2stdGVzdHMtc3RvcmUtY3JlZGl0LWM=")
+os.environ.setdefault("PORTAL_CODE_ENCRYPTION_KEY", "cmVmdW5kLWRlc2stdGVzdHMtcG9ydGFsLWFjY2Vzcy0=")
 # Plain http on loopback: the live server and test stacks have no TLS proxy in front.
 os.environ.setdefault("SECURE_HTTPS", "0")
 
