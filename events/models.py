@@ -87,8 +87,19 @@ class Event(models.Model):
             "type": self.type,
             "created_at": self.created_at.isoformat().replace("+00:00", "Z"),
             "sequence": self.sequence,
-            "data": {**self.data, "status_url": self.refund.status_url},
+            "data": self._data_with_secrets(),
         }
+
+    def _data_with_secrets(self) -> dict:
+        """`data` with what is never stored (events.writer.stored_data) read back from its sealed copies."""
+        data = {**self.data, "status_url": self.refund.status_url}
+        credit = data.get("store_credit")
+        if isinstance(credit, dict):
+            from credits.selectors import refund_credit  # the credit is read only for the events that name one
+
+            issued = refund_credit(self.refund)
+            data["store_credit"] = {**credit, "code": issued.code if issued is not None else None}
+        return data
 
 
 class WebhookEndpoint(models.Model):

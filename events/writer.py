@@ -23,6 +23,19 @@ from refunds.models import Refund
 # The customer's status link carries a bearer token kept only sealed at rest (Refund.status_token_sealed):
 # a copy of the database must open no status page, and events can never be scrubbed (append-only).
 NOT_STORED = frozenset({"status_url"})
+# A store credit's code is spendable at the merchant's checkout: kept only sealed (credits.codes), so the
+# event keeps the credit without it and `Event.as_payload` puts it back from the credit when it is read.
+NOT_STORED_CREDIT = frozenset({"code"})
+
+
+def stored_data(data: dict[str, Any]) -> dict[str, Any]:
+    """What of an event's `data` the events table keeps: no bearer token, no spendable code."""
+    kept = {key: value for key, value in data.items() if key not in NOT_STORED}
+    credit = kept.get("store_credit")
+    if isinstance(credit, dict):
+        kept["store_credit"] = {key: value for key, value in credit.items() if key not in NOT_STORED_CREDIT}
+    return kept
+
 
 _SEQUENCE_NEXT = (
     "INSERT INTO events_eventsequence (merchant_id, last) VALUES (%s, 1) "
@@ -49,7 +62,7 @@ def event_write(*, refund: Refund, event_type: EventType, data: dict[str, Any], 
     """Append one event about `refund` for its merchant, and a delivery for each endpoint subscribed to it.
 
     Must run inside the change's transaction (the caller holds the refund's lock).
-    `data` is stored without what `NOT_STORED` names (`Event.as_payload` adds it back).
+    `data` is stored without what `NOT_STORED` and `NOT_STORED_CREDIT` name (`Event.as_payload` adds it back).
     """
     merchant_id = refund.order.merchant_id
     event = Event.objects.create(
@@ -57,7 +70,7 @@ def event_write(*, refund: Refund, event_type: EventType, data: dict[str, Any], 
         sequence=sequence_next(merchant_id=merchant_id),
         type=event_type,
         refund=refund,
-        data={key: value for key, value in data.items() if key not in NOT_STORED},
+        data=stored_data(data),
         created_at=at or timezone.now(),
     )
     endpoints = [

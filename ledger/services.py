@@ -135,8 +135,14 @@ def refund_split_net_tax(*, refund) -> tuple[int, int]:
     The amount is first spread over lines by gross value, then each line's
     share over its net and tax; both steps use the largest-remainder method, so
     net + tax == amount to the minor unit (documented in docs/ledger.md).
-    An order without lines is all net.
+    An order without lines is all net. A refund by line (issue 15) knows its
+    tax exactly — each `RefundLine` carries the tax of its units — so it is
+    booked as such, never spread over lines the refund does not take.
     """
+    refund_lines = list(refund.lines.all()) if refund.pk is not None else []
+    if refund_lines:
+        tax = sum(line.tax_minor for line in refund_lines)
+        return refund.amount_minor - tax, tax
     lines = list(refund.order.lines.all())
     if not lines:
         return refund.amount_minor, 0

@@ -142,7 +142,10 @@ def test_a_credit_with_bonus_fits_its_own_constraints(amount, percent):
 def test_the_completed_event_carries_the_credit_and_earlier_events_none():
     store_credit_policy(bonus_percent=10)
     refund = store_credit_refund(amount_minor=1000)
-    documents = {e.type: e.data for e in Event.objects.filter(refund=refund)}
+    events = {e.type: e for e in Event.objects.filter(refund=refund).select_related("refund")}
+    documents = {kind: event.as_payload()["data"] for kind, event in events.items()}
     assert documents["refund.completed"]["store_credit"]["amount_minor"] == 1100
     assert documents["refund.completed"]["store_credit"]["code"] == StoreCredit.objects.get(refund=refund).code
     assert documents["refund.approved"]["store_credit"] is None
+    # What the events table keeps: the credit without its spendable code (events.writer.stored_data).
+    assert "code" not in events["refund.completed"].data["store_credit"]
