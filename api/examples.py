@@ -173,6 +173,7 @@ _CREATED = {
     "remaining_refundable_minor": 2500,
     "message_id": MSG_REQUEST_ACCEPTED,
     "status_url": STATUS_URL,
+    "instrument": "original_payment",
     "lines": [],
     "proration": None,
 }

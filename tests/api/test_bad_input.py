@@ -108,7 +108,7 @@ def test_a_refund_amount_beyond_bigint_is_a_400(merchant):
 # --- every POST endpoint, taken from the URL patterns ---------------------------------------------
 
 # Operations that take no body (schema: request=None): they ignore one and answer as without it.
-BODILESS = {"api:refund-submit", "api:webhook-endpoint-rotate-secret"}
+BODILESS = {"api:refund-submit", "api:webhook-endpoint-rotate-secret", "api:order-request-links"}
 API_POSTS = [r for r in routes("v1/") if "post" in r.methods]
 
 

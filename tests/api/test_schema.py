@@ -31,6 +31,7 @@ def test_create_and_list_bodies_are_the_declared_serializers(client):
         "policy_outcome",
         "policy_rule",
         "status_url",
+        "instrument",
         "lines",
         "proration",
     }

@@ -144,7 +144,7 @@ def test_the_crashes_of_issue_11_are_client_errors_through_gunicorn(live_app, tr
 
     # A body nested 5,000 levels deep, to every POST endpoint that reads one.
     nested = "[" * 5000 + "1" + "]" * 5000
-    bodiless = {"api:refund-submit", "api:webhook-endpoint-rotate-secret"}
+    bodiless = {"api:refund-submit", "api:webhook-endpoint-rotate-secret", "api:order-request-links"}
     for route in (r for r in routes("v1/") if "post" in r.methods and r.name not in bodiless):
         path = route.path(
             {"order_id": "A-1", "refund_id": "rf_unknown", "event_id": "evt_unknown", "code": "SC-2222-3333-4444"}
