@@ -12,17 +12,25 @@ from audit.services import audit_record
 from core.actor import Actor
 from core.errors import (
     ERR_AMOUNT_RANGE,
+    ERR_CHARGED_BACK,
     ERR_CONFLICT_IDEMPOTENCY,
     ERR_CREDIT_EXPIRED,
     ERR_CREDIT_INSUFFICIENT,
     ERR_CURRENCY_MISMATCH,
     ERR_NOT_FOUND,
+    ERR_VOIDED,
     DomainError,
 )
 from credits.enums import CreditStatus
 from credits.models import StoreCredit, StoreCreditRedemption
 from credits.selectors import credit_find
 from ledger.services import store_credit_post_redeemed
+
+
+# The payment a credit refunds went back to the customer another way (a chargeback) or was never taken (a
+# void): the credit is not spent any more. The values of refunds.enums.PAYMENT_WITHDRAWN_STATUSES, named here
+# because credits sits below refunds (tests/credits/services/test_redeem_after_chargeback.py pins them).
+WITHDRAWN_PAYMENT_REFUSALS = {"charged_back": ERR_CHARGED_BACK, "voided": ERR_VOIDED}
 
 
 @dataclass(frozen=True)
@@ -61,8 +69,10 @@ def credit_redeem(
     amount or currency is a conflict.
 
     Refusals, in order: unknown code (also another merchant's: ERR_NOT_FOUND),
-    amount not positive, currency not the credit's, expired, more than the
-    balance (ERR_CREDIT_INSUFFICIENT with the balance). Side effects, in
+    amount not positive, currency not the credit's, the refunded payment
+    charged back or voided since (ERR_CHARGED_BACK / ERR_VOIDED: the customer
+    has that money back already), expired, more than the balance
+    (ERR_CREDIT_INSUFFICIENT with the balance). Side effects, in
     order: the journal entry (STORE_CREDIT_REDEEMED), the redemption row,
     the credit's balance (and `spent` at zero), the audit event.
     """
@@ -70,7 +80,7 @@ def credit_redeem(
         raise DomainError(ERR_AMOUNT_RANGE)
     with transaction.atomic():
         # of=("self",): the refund joined for the ledger memo is read, not locked.
-        locked = StoreCredit.objects.select_for_update(of=("self",)).select_related("refund")
+        locked = StoreCredit.objects.select_for_update(of=("self",)).select_related("refund__payment")
         credit = credit_find(code=code, merchant_id=merchant_id, queryset=locked)
         if credit is None:
             raise DomainError(ERR_NOT_FOUND)
@@ -81,6 +91,9 @@ def credit_redeem(
             return Redeemed(redemption=earlier, credit=credit, created=False)
         if currency != credit.currency:
             raise DomainError(ERR_CURRENCY_MISMATCH, expected=credit.currency)
+        withdrawn = WITHDRAWN_PAYMENT_REFUSALS.get(credit.refund.payment.status)
+        if withdrawn is not None:
+            raise DomainError(withdrawn, payment_status=credit.refund.payment.status)
         if credit_is_expired(credit):
             raise DomainError(
                 ERR_CREDIT_EXPIRED, expired_at=credit.expires_at.isoformat() if credit.expires_at else None
