@@ -26,7 +26,6 @@ from credits.models import StoreCredit, StoreCreditRedemption
 from credits.selectors import credit_find
 from ledger.services import store_credit_post_redeemed
 
-
 # The payment a credit refunds went back to the customer another way (a chargeback) or was never taken (a
 # void): the credit is not spent any more. The values of refunds.enums.PAYMENT_WITHDRAWN_STATUSES, named here
 # because credits sits below refunds (tests/credits/services/test_redeem_after_chargeback.py pins them).
