@@ -5,8 +5,10 @@ The flow (docs/customer.md "Requesting a refund online"):
    (of any merchant: order ids are unique per merchant only) whose customer
    has that address, case-insensitive, gets a code: a digest and the sealed
    code in one row, bound to the asking session's nonce; the email task is
-   queued on commit. No order matching writes nothing and sends nothing, and
-   the caller answers the same either way.
+   queued on commit. No order matching (or a bot's filled honeypot) writes
+   one decoy row instead: no order, no code, never sent, never verifiable
+   (a CHECK says so), but bound to the session like a code, so its wrong
+   guesses are counted the same way. The caller answers the same either way.
 2. `access_code_send` (Celery, `portal.send_access_code`) — under the row's
    lock: unsent and not expired, it emails the code, records the send and
    forgets the plaintext. A sweeper re-queues codes whose task was lost.
@@ -14,15 +16,21 @@ The flow (docs/customer.md "Requesting a refund online"):
    is compared with each digest in constant time. A match marks that code
    used (single use) and gives its order; a miss counts an attempt on each,
    and the attempt that reaches CODE_MAX_ATTEMPTS voids them (a CHECK
-   constraint holds the counter to the limit).
+   constraint holds the counter to the limit). A decoy is locked and counted
+   the same way, so a burst of parallel guesses runs out at the same guess
+   with or without an order: the session itself counts nothing (it is read
+   at the start of a request and written at its end, so parallel requests
+   would all see one count).
 """
 
 from __future__ import annotations
 
 import hmac
 import logging
+import re
 import secrets
 import smtplib
+import unicodedata
 from dataclasses import dataclass
 from datetime import timedelta
 from functools import partial
@@ -38,6 +46,7 @@ from django.utils import timezone, translation
 from core.crypto import fernet_for, keyed_digest
 from core.queueing import enqueue_best_effort
 from notifications.emails import is_transient
+from portal.addresses import address_key
 from portal.models import CODE_MAX_ATTEMPTS, AccessCode
 from refunds.models import Order
 
@@ -49,7 +58,7 @@ SEND_MAX_ATTEMPTS = 5
 _CODE_PURPOSE = b"refund-desk portal code v1"
 _SESSION_PURPOSE = b"refund-desk portal session v1"
 _SEAL_PURPOSE = b"refund-desk portal sealed code v1"
-# Compared against when nothing matches, so a miss costs about what a hit does.
+# Compared against when the typed code is malformed: it is checked, and counted, like a wrong one.
 _ABSENT = "0" * 32
 
 
@@ -74,30 +83,48 @@ def new_code() -> str:
     return f"{secrets.randbelow(10**CODE_DIGITS):0{CODE_DIGITS}d}"
 
 
+# What people put between the groups of a code: spaces of every kind and dashes.
+_SEPARATORS = re.compile(r"[\s\-\u2010-\u2015\u2212]+")
+_CODE = re.compile(rf"[0-9]{{{CODE_DIGITS}}}")
+
+
 def normalise_code(raw: str) -> str:
-    """What people type: '123 456', '123-456', full-width digits → '123456'."""
-    digits = "".join(ch for ch in (raw or "") if ch.isdigit())
-    return "".join(str(int(ch)) for ch in digits)[: CODE_DIGITS + 2]
+    """What people type: '123 456', '123-456', Arabic-Indic or full-width digits → '123456'; else ''.
+
+    Only decimal digits (Unicode category Nd: what an Arabic or a Japanese
+    phone keyboard types) are read, each mapped to its ASCII digit; a
+    superscript or any other character that merely looks numeric makes the
+    code malformed, and a malformed code ("") is checked, and counted, as a
+    wrong one.
+    """
+    text = "".join(str(unicodedata.decimal(ch)) if ch.isdecimal() else ch for ch in raw or "")
+    text = _SEPARATORS.sub("", text)
+    return text if _CODE.fullmatch(text) else ""
 
 
 def orders_matching(*, order_id: str, email: str) -> list[Order]:
-    """The orders with this id whose customer has this address (case-insensitive), of every merchant."""
-    order_id, email = (order_id or "").strip(), (email or "").strip()
+    """The orders with this id whose customer has this address (case-insensitive), of every merchant.
+
+    The address is folded as the budgets fold it (portal.addresses); one that is not plain ASCII matches nothing.
+    """
+    order_id, email = (order_id or "").strip(), address_key(email) or ""
     if not order_id or "@" not in email:
         return []
     rows = Order.objects.select_related("customer", "merchant").filter(order_id=order_id, customer__email__iexact=email)
     return list(rows.order_by("pk")[:MAX_ORDERS_PER_REQUEST])
 
 
-def access_codes_issue(*, order_id: str, email: str, nonce: str, language: str) -> list[int]:
+def access_codes_issue(*, order_id: str, email: str, nonce: str, language: str, lookup: bool = True) -> list[int]:
     """Write a code for each matching order, bound to `nonce`; their emails are queued on commit.
 
-    Returns the codes' ids (the session keeps them); never tell the customer how many.
+    No match (or `lookup` False: the honeypot was filled) writes one decoy
+    bound to `nonce` instead. Returns the rows' ids (the session keeps them);
+    never tell the customer how many, nor which kind.
     """
     ids = []
     expires_at = timezone.now() + code_ttl()
     with transaction.atomic():
-        for order in orders_matching(order_id=order_id, email=email):
+        for order in orders_matching(order_id=order_id, email=email) if lookup else []:
             code = new_code()
             row = AccessCode.objects.create(
                 order=order,
@@ -110,17 +137,24 @@ def access_codes_issue(*, order_id: str, email: str, nonce: str, language: str) 
             ids.append(row.pk)
             transaction.on_commit(partial(access_code_enqueue, row.pk))
         if not ids:
-            # The same work as a match, roughly: a keyed digest and a task queued after commit (one that
-            # sends nothing); the INSERT is the difference left, and the budgets keep timing guesses few.
-            _code_digest(nonce, new_code())
-            transaction.on_commit(partial(access_code_enqueue, None))
+            # The same work as a match: a keyed digest, an INSERT and a task queued after commit (one that
+            # sends nothing). The digest is of a nonce nobody holds, and a decoy never matches anyway.
+            row = AccessCode.objects.create(
+                order=None,
+                code_digest=_code_digest(secrets.token_urlsafe(24), new_code()),
+                session_digest=session_digest(nonce),
+                language=language,
+                expires_at=expires_at,
+            )
+            ids.append(row.pk)
+            transaction.on_commit(partial(access_code_enqueue, row.pk))
     return ids
 
 
 @dataclass(frozen=True)
 class Verification:
     order: Order | None  # the order the code opened, when it matched
-    exhausted: bool  # no usable code is left for this session: ask for a new one
+    exhausted: bool  # no usable code (or decoy) is left for this session: ask for a new one
 
 
 def access_code_verify(*, code_ids: list[int], nonce: str, code: str) -> Verification:
@@ -128,6 +162,8 @@ def access_code_verify(*, code_ids: list[int], nonce: str, code: str) -> Verific
 
     The rows are locked for the check, so two guesses sent at once are counted
     one after the other, and a code used by one request is used for the other.
+    A decoy is locked and counted like a code and never matches: the answers
+    (and when they run out) are the same whether or not an order matched.
     """
     code = normalise_code(code)
     now = timezone.now()
@@ -145,7 +181,7 @@ def access_code_verify(*, code_ids: list[int], nonce: str, code: str) -> Verific
         )
         typed = _code_digest(nonce, code) if len(code) == CODE_DIGITS else _ABSENT
         for row in rows:
-            if hmac.compare_digest(row.code_digest, typed):
+            if hmac.compare_digest(row.code_digest, typed) and row.order_id is not None:
                 row.used_at, row.code_sealed = now, ""
                 row.save(update_fields=["used_at", "code_sealed"])
                 return Verification(order=Order.objects.select_related("customer", "merchant").get(pk=row.order_id),
@@ -200,7 +236,7 @@ def _message(row: AccessCode, code: str) -> EmailMultiAlternatives:
 
 
 def access_code_send(*, code_id: int) -> str:
-    """Email one code: "sent", "retry", "failed", or why nothing was done ("done", "expired", "busy", "missing").
+    """Email one code: "sent", "retry", "failed", or why not ("done", "expired", "busy", "missing", "none": a decoy).
 
     The send happens under the row's lock (SKIP LOCKED: a second task for the
     same code answers "busy" and does nothing), so two workers never mail one
@@ -216,6 +252,8 @@ def access_code_send(*, code_id: int) -> str:
         )
         if row is None:
             return "busy" if AccessCode.objects.filter(pk=code_id).exists() else "missing"
+        if row.order_id is None:
+            return "none"  # a decoy: nothing to send
         if row.sent_at is not None or not row.code_sealed:
             return "done"
         if row.expires_at <= timezone.now() or row.used_at is not None:
@@ -262,7 +300,7 @@ def access_code_sweep(*, limit: int = 200) -> int:
 
 @shared_task(name="portal.send_access_code", acks_late=True)
 def send_access_code(*, code_id: int | None) -> str:
-    """Email one portal code (`access_code_send`); None is the decoy queued when no order matched."""
+    """Email one portal code (`access_code_send`); a decoy's sends nothing (None: queued by an older release)."""
     if code_id is None:
         return "none"
     return access_code_send(code_id=code_id)

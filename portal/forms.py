@@ -5,9 +5,11 @@ from __future__ import annotations
 import uuid
 
 from django import forms
+from django.core.validators import validate_email
 from django.template.defaultfilters import filesizeformat
 from django.utils.translation import gettext_lazy as _
 
+from portal.addresses import address_key
 from portal.presenters import REASON_LABELS, OrderView
 from refunds.enums import RefundInstrument
 from refunds.services.evidence import evidence_max_bytes, evidence_max_files
@@ -26,6 +28,18 @@ class StartForm(forms.Form):
         self.fields["order_id"].widget.attrs.update(autocomplete="off", inputmode="text", autocapitalize="characters")
         self.fields["email"].widget.attrs.update(autocomplete="email", inputmode="email")
         self.fields[HONEYPOT].widget.attrs.update(tabindex="-1", autocomplete="off")
+
+    def clean_email(self) -> str:
+        """The address folded once (portal.addresses): the lookup and the budgets see only this form of it."""
+        key = address_key(self.cleaned_data["email"])
+        if key is None:
+            raise forms.ValidationError(
+                _("Type the address in plain letters (a–z), digits and punctuation, as in your order emails."),
+                code="not_ascii",
+            )
+        # Folding can join or split characters: what is looked up must still be an address.
+        validate_email(key)
+        return key
 
 
 class CodeForm(forms.Form):

@@ -1,8 +1,8 @@
 """What the request portal keeps: the one-time codes it emailed, and the forms customers sent.
 
-Both hold their invariants in the database: a code is refused after
-`CODE_MAX_ATTEMPTS` wrong guesses by a CHECK (the counter is raised under the
-row lock, so concurrent guesses cannot overrun it), and a form's one-time
+Both hold their invariants in the database: a code (or a miss's decoy) is
+refused after `CODE_MAX_ATTEMPTS` wrong guesses by a CHECK (the counter is
+raised under the row lock, so concurrent guesses cannot overrun it), and a form's one-time
 token is unique, so a form sent twice creates one refund.
 """
 
@@ -21,9 +21,14 @@ class AccessCode(models.Model):
     kept encrypted (`code_sealed`) only until its email is sent — the email
     task must be able to read it — and emptied then. `session_digest` binds it
     to the session that asked: another browser holding the code cannot use it.
+
+    When nothing matched, the session gets one decoy row instead (no order, no
+    code): wrong guesses are then counted on a locked row in both cases, so a
+    burst of guesses runs out the same way whether or not the order exists.
     """
 
-    order = models.ForeignKey("refunds.Order", on_delete=models.CASCADE, related_name="+")
+    # None for a decoy: the row a miss writes so its guesses are counted like a real code's (portal.codes).
+    order = models.ForeignKey("refunds.Order", null=True, blank=True, on_delete=models.CASCADE, related_name="+")
     code_digest = models.CharField(max_length=64)
     code_sealed = models.TextField(blank=True)
     session_digest = models.CharField(max_length=64)
@@ -48,6 +53,12 @@ class AccessCode(models.Model):
             models.CheckConstraint(
                 condition=models.Q(used_at__isnull=True) | models.Q(code_sealed=""),
                 name="accesscode_used_is_sealed_off",
+            ),
+            # A decoy holds no code, is never sent and never opens anything.
+            models.CheckConstraint(
+                condition=models.Q(order__isnull=False)
+                | models.Q(code_sealed="", used_at__isnull=True, sent_at__isnull=True),
+                name="accesscode_decoy_never_usable",
             ),
         ]
 

@@ -24,6 +24,7 @@ from django.http import HttpRequest
 from redis.exceptions import RedisError
 
 from core.client_ip import client_ip
+from portal.addresses import address_key
 
 logger = logging.getLogger("portal")
 
@@ -93,7 +94,8 @@ def code_request_wait(request: HttpRequest, *, email: str, order_id: str) -> flo
     return _charge(
         [
             ("PORTAL_REQUESTS_PER_CLIENT_PER_HOUR", f"client:{_client(request)}"),
-            ("PORTAL_CODES_PER_ADDRESS_PER_HOUR", f"email:{email.strip().lower()}"),
+            # The form the lookup uses (portal.addresses): one address, one budget, however it is spelt.
+            ("PORTAL_CODES_PER_ADDRESS_PER_HOUR", f"email:{address_key(email) or email.strip().lower()}"),
             ("PORTAL_CODES_PER_ORDER_PER_HOUR", f"order:{order_id.strip().lower()}"),
         ]
     )

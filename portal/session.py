@@ -22,8 +22,9 @@ LANGUAGE = "portal_language"
 
 
 def pending_start(request: HttpRequest, *, ids: list[int], nonce: str, ttl_seconds: float) -> None:
-    # The same record whether or not an order matched (ids may be empty): nothing in the session tells.
-    request.session[PENDING] = {"ids": ids, "nonce": nonce, "expires": time.time() + ttl_seconds, "misses": 0}
+    # The same record whether or not an order matched (ids of codes or of a decoy): nothing in the session tells.
+    # Wrong guesses are counted on those rows, never here (portal.views.code says why).
+    request.session[PENDING] = {"ids": ids, "nonce": nonce, "expires": time.time() + ttl_seconds}
 
 
 def new_nonce() -> str:
@@ -33,15 +34,6 @@ def new_nonce() -> str:
 def pending(request: HttpRequest) -> dict | None:
     value = request.session.get(PENDING)
     return value if isinstance(value, dict) and "nonce" in value else None
-
-
-def pending_miss(request: HttpRequest) -> int:
-    record = pending(request)
-    if record is None:
-        return 0
-    record["misses"] = int(record.get("misses", 0)) + 1
-    request.session[PENDING] = record
-    return record["misses"]
 
 
 def pending_clear(request: HttpRequest) -> None:

@@ -3,10 +3,11 @@
 Nothing of an order is shown before the customer proves the address on it:
 a one-time code emailed to that address, or a signed link from the
 merchant's own email. The first step answers the same page whether or not
-an order matches (no code is sent, nothing is stored when none does), and
-every budget is charged for what was asked, not for what exists. After the
-proof the session may see that one order, for a limited time; the request
-goes through `refund_request` like every other, as the customer.
+an order matches (no code is sent when none does: a decoy row counts the
+guesses instead), and every budget is charged for what was asked, not for
+what exists. After the proof the session may see that one order, for a
+limited time; the request goes through `refund_request` like every other,
+as the customer.
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ from notifications.messages import message_get, message_id_for_state
 from portal import session as portal_session
 from portal.codes import access_code_verify, access_codes_issue, code_ttl
 from portal.forms import HONEYPOT, CodeForm, RequestForm, StartForm
-from portal.models import CODE_MAX_ATTEMPTS, PortalSubmission
+from portal.models import PortalSubmission
 from portal.presenters import OrderView, order_view
 from portal.ratelimit import client_wait, code_request_wait
 from refunds.enums import RefundState
@@ -123,8 +124,9 @@ def _rate_limited(request: HttpRequest, wait: float, language: str) -> HttpRespo
 def start(request: HttpRequest, *, language: str) -> HttpResponse:
     """Ask for a code. Whatever was typed, the answer is the code page; only a matching order gets an email.
 
-    The honeypot filled (a bot): the same answer, nothing stored or sent. The
-    budgets are charged before the lookup, for the address and order id typed.
+    The honeypot filled (a bot): the same answer, a decoy and nothing sent. The
+    budgets are charged before the lookup, for the address (folded as the
+    lookup folds it, portal.addresses) and order id typed.
     """
     if request.method == "GET":
         return _page(request, "portal/start.html", {"form": StartForm()}, language=language)
@@ -136,9 +138,8 @@ def start(request: HttpRequest, *, language: str) -> HttpResponse:
     if wait is not None:
         return _rate_limited(request, wait, language)
     nonce = portal_session.new_nonce()
-    ids = []
-    if not form.cleaned_data[HONEYPOT]:
-        ids = access_codes_issue(order_id=order_id, email=email, nonce=nonce, language=language)
+    ids = access_codes_issue(order_id=order_id, email=email, nonce=nonce, language=language,
+                             lookup=not form.cleaned_data[HONEYPOT])  # fmt: skip
     portal_session.pending_start(request, ids=ids, nonce=nonce, ttl_seconds=code_ttl().total_seconds())
     return _redirect(language, "portal:code")
 
@@ -149,7 +150,13 @@ def start(request: HttpRequest, *, language: str) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 @_speaking
 def code(request: HttpRequest, *, language: str) -> HttpResponse:
-    """Type the code. A wrong one counts against CODE_MAX_ATTEMPTS, for a session with or without real codes alike."""
+    """Type the code. A wrong or malformed one counts against CODE_MAX_ATTEMPTS, on the session's code rows.
+
+    Only the rows count (locked, in the database), real codes and a miss's
+    decoy alike, never the session: parallel requests of one session all
+    read the same session, so a count kept there would run out later
+    than the rows' and tell a burst of guesses whether the order exists.
+    """
     record = portal_session.pending(request)
     if record is None:
         return _redirect(language, "portal:start")
@@ -167,9 +174,8 @@ def code(request: HttpRequest, *, language: str) -> HttpResponse:
     if result.order is not None:
         portal_session.grant(request, result.order)
         return _redirect(language, "portal:order")
-    misses = portal_session.pending_miss(request)
     expired = float(record.get("expires", 0)) < time.time()
-    if expired or misses >= CODE_MAX_ATTEMPTS or (record.get("ids") and result.exhausted):
+    if expired or result.exhausted:
         portal_session.pending_clear(request)
         with translation.override(language):
             notice = _("That code has expired or was tried too often. Ask for a new one.")

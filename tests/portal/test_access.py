@@ -36,12 +36,18 @@ def test_the_answer_is_the_same_whether_or_not_an_order_matches(order_id, email)
     assert "1002" not in page and "Blue mug" not in page
 
 
+def _decoys_only() -> bool:
+    """Every row is a decoy: no order, no code kept, never sent."""
+    rows = list(AccessCode.objects.values_list("order_id", "code_sealed", "sent_at"))
+    return bool(rows) and all(row == (None, "", None) for row in rows)
+
+
 def test_no_code_is_stored_or_sent_for_an_unknown_order_or_a_wrong_email():
     shop_order()
     for order_id, email in (("9999", EMAIL), ("1002", "someone.else@example.com")):
         ask_code(Client(), order_id=order_id, email=email)
     send_pending_codes()
-    assert AccessCode.objects.count() == 0
+    assert AccessCode.objects.count() == 2 and _decoys_only()
     assert mail.outbox == []
 
 
@@ -60,7 +66,44 @@ def test_a_filled_honeypot_gets_the_same_answer_and_nothing_is_sent():
     page = _code_page(client, ask_code(client, website="https://spam.example"))
     assert SAME_ANSWER in page
     send_pending_codes()
-    assert AccessCode.objects.count() == 0 and mail.outbox == []
+    assert AccessCode.objects.count() == 1 and _decoys_only() and mail.outbox == []
+
+
+NOT_PLAIN = "Type the address in plain letters (a–z), digits and punctuation"
+
+
+@pytest.mark.parametrize(
+    "email",
+    [
+        "jane.doe@example.\u0441om",  # a Cyrillic "с": UPPER() and lower() agree, yet it is a look-alike
+        "jane.doe@ex\u00e4mple.com",  # an internationalised domain
+        "j\u0131ne.doe@example.com",  # dotless i: UPPER() makes it "I", lower() and casefold() leave it
+    ],
+    ids=["cyrillic", "accented", "dotless_i"],
+)
+def test_an_address_that_is_not_plain_ascii_is_refused_with_a_clear_message(settings, email):
+    settings.PORTAL_CODES_PER_ADDRESS_PER_HOUR = 1
+    shop_order()
+    refused = ask_code(Client(), email=email)
+    assert refused.status_code == 400 and NOT_PLAIN in refused.content.decode()
+    assert AccessCode.objects.count() == 0
+    # Nothing was charged: the real address still has its budget.
+    assert ask_code(Client()).status_code == 302
+
+
+def test_the_plain_address_message_is_translated():
+    page = ask_code(Client(HTTP_ACCEPT_LANGUAGE="de"), email="j\u0131ne.doe@example.com").content.decode()
+    assert "einfachen Buchstaben" in page and NOT_PLAIN not in page
+
+
+def test_a_look_alike_that_folds_to_plain_ascii_is_the_address_itself(settings):
+    settings.PORTAL_CODES_PER_ADDRESS_PER_HOUR = 1
+    shop_order(email="sam@example.com")
+    folded = ask_code(Client(), email="\u017fam@EXAMPLE.com")  # long s; NFKC and casefold make it "s"
+    assert folded.status_code == 302
+    assert ask_code(Client(), email="sam@example.com").status_code == 429  # one address, one budget
+    send_pending_codes()
+    assert [m.to for m in mail.outbox] == [["sam@example.com"]]
 
 
 def test_the_honeypot_is_hidden_from_people_and_assistive_technology():

@@ -8,9 +8,16 @@ from unittest import mock
 
 import pytest
 from django.core import mail
-from django.db import connection
+from django.db import IntegrityError, connection, transaction
 
-from portal.codes import access_code_send, access_code_sweep, access_code_verify, access_codes_issue
+from portal.codes import (
+    Verification,
+    access_code_send,
+    access_code_sweep,
+    access_code_verify,
+    access_codes_issue,
+    normalise_code,
+)
 from portal.models import CODE_MAX_ATTEMPTS, AccessCode
 from tests.portal.conftest import EMAIL, code_from_mail, shop_order
 
@@ -123,7 +130,7 @@ def test_an_expired_code_is_never_sent():
     assert mail.outbox == [] and AccessCode.objects.get().code_sealed == ""
 
 
-def test_a_miss_queues_a_task_too_and_that_task_sends_nothing(django_capture_on_commit_callbacks):
+def test_a_miss_writes_a_decoy_and_queues_a_task_that_sends_nothing(django_capture_on_commit_callbacks):
     from portal.codes import send_access_code
 
     shop_order()
@@ -131,7 +138,53 @@ def test_a_miss_queues_a_task_too_and_that_task_sends_nothing(django_capture_on_
         mock.patch("portal.codes.access_code_enqueue") as enqueue,
         django_capture_on_commit_callbacks(execute=True),
     ):
-        assert access_codes_issue(order_id="9999", email=EMAIL, nonce=NONCE, language="en") == []
-    enqueue.assert_called_once_with(None)
-    assert send_access_code.run(code_id=None) == "none"
-    assert mail.outbox == [] and AccessCode.objects.count() == 0
+        ids = access_codes_issue(order_id="9999", email=EMAIL, nonce=NONCE, language="en")
+    decoy = AccessCode.objects.get()
+    assert ids == [decoy.pk] and decoy.order_id is None and decoy.code_sealed == ""
+    enqueue.assert_called_once_with(decoy.pk)
+    assert send_access_code.run(code_id=decoy.pk) == "none"
+    assert send_access_code.run(code_id=None) == "none"  # a task queued by the release before decoys
+    assert mail.outbox == [] and access_code_sweep() == 0
+
+
+def test_a_decoy_never_opens_anything_and_counts_wrong_guesses_like_a_code():
+    ids = access_codes_issue(order_id="9999", email=EMAIL, nonce=NONCE, language="en")
+    for _ in range(CODE_MAX_ATTEMPTS - 1):
+        assert access_code_verify(code_ids=ids, nonce=NONCE, code="000000") == Verification(None, exhausted=False)
+    assert access_code_verify(code_ids=ids, nonce=NONCE, code="000000") == Verification(None, exhausted=True)
+    assert AccessCode.objects.get().attempts == CODE_MAX_ATTEMPTS
+
+
+def test_the_database_refuses_a_decoy_that_holds_a_code_or_is_used():
+    ids = access_codes_issue(order_id="9999", email=EMAIL, nonce=NONCE, language="en")
+    for change in ({"code_sealed": "sealed"}, {"code_sealed": "", "used_at": "2030-01-01T00:00:00Z"}):
+        with pytest.raises(IntegrityError), transaction.atomic():
+            AccessCode.objects.filter(pk__in=ids).update(**change)
+
+
+@pytest.mark.parametrize(
+    ("typed", "read"),
+    [
+        ("123456", "123456"),
+        (" 123 456 ", "123456"),
+        ("123-456", "123456"),
+        ("\u0661\u0662\u0663\u0664\u0665\u0666", "123456"),  # Arabic-Indic, as an Arabic phone keyboard types
+        ("\uff11\uff12\uff13\uff14\uff15\uff16", "123456"),  # full-width
+        ("12345\u00b2", ""),  # a superscript is not a digit one types
+        ("\u2460\u2461\u2462\u2463\u2464\u2465", ""),  # circled digits
+        ("12345", ""),
+        ("1234567", ""),
+        ("12a456", ""),
+        ("", ""),
+    ],
+)
+def test_only_decimal_digits_make_a_code(typed, read):
+    assert normalise_code(typed) == read
+
+
+@pytest.mark.parametrize("order_id", ["1002", "9999"], ids=["code", "decoy"])
+def test_a_malformed_code_is_counted_as_a_wrong_one_with_or_without_an_order(order_id):
+    shop_order()
+    ids = access_codes_issue(order_id=order_id, email=EMAIL, nonce=NONCE, language="en")
+    assert access_code_verify(code_ids=ids, nonce=NONCE, code="12345\u00b2").order is None
+    assert AccessCode.objects.get().attempts == 1
