@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import copy
 import re
 import threading
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection
+from django.test import Client
 
 from notifications.models import CustomerEmail
 from portal.models import PortalSubmission
@@ -103,15 +105,19 @@ def test_two_copies_of_one_form_racing_create_one_refund():
     client = verified_client()
     form = _form(client, qty_2="1")
     barrier, answers = threading.Barrier(2), []
+    # Two tabs of one browser: the same cookies, each its own client (a test Client is not thread-safe).
+    tabs = [Client() for _ in range(2)]
+    for tab in tabs:
+        tab.cookies = copy.deepcopy(client.cookies)
 
-    def send() -> None:
+    def send(tab: Client) -> None:
         try:
             barrier.wait()
-            answers.append(client.post("/request/order/", form))
+            answers.append(tab.post("/request/order/", form))
         finally:
             connection.close()
 
-    threads = [threading.Thread(target=send) for _ in range(2)]
+    threads = [threading.Thread(target=send, args=(tab,)) for tab in tabs]
     for thread in threads:
         thread.start()
     for thread in threads:
