@@ -19,6 +19,7 @@ every operation answered a success at least once.
 
 from __future__ import annotations
 
+import uuid
 import zlib
 from collections import defaultdict
 from collections.abc import Iterator
@@ -29,6 +30,7 @@ from schemathesis.checks import CHECKS, load_all_checks
 from schemathesis.config import SchemathesisConfig
 from schemathesis.core.parameters import ParameterLocation
 
+from api.idempotency import _KEY
 from api.pagination import unknown_cursor
 from api.serializers import CROSS_FIELD_RULES
 from core.money import MAX_AMOUNT_MINOR
@@ -242,6 +244,15 @@ def point_at_real_objects(case, objects: RealObjects) -> None:
             # 400), and the real orders here have neither skus to draw nor a service; store credit is off.
             for other in ("lines", "prorate", "instrument"):
                 case.body.pop(other, None)
+            # The schema's example names an example order the fuzzing of POST /v1/orders may have voided by
+            # now, and an example key another body used: a valid create goes to a real order, with a key of its own.
+            if case.method == "POST" and case.path == "/v1/orders/{order_id}/refunds":
+                if path is None or path.mode.is_positive:
+                    case.path_parameters = {**(case.path_parameters or {})}
+                    case.path_parameters["order_id"] = objects.pick(objects.orders, repr(case.body))
+                headers = case.meta.components.get(ParameterLocation.HEADER)
+                if headers is None or headers.mode.is_positive:  # a drawn invalid key must stay invalid
+                    case.headers = {**(case.headers or {}), "Idempotency-Key": f"fuzz-create-{uuid.uuid4()}"}
     if body is not None and body.mode.is_positive and isinstance(case.body, dict):
         # A drawn URL is refused by the SSRF rules (or does not resolve); a drawn endpoint id is nobody's.
         if "url" in case.body and case.path.startswith("/v1/webhook_endpoints"):
@@ -255,5 +266,12 @@ def test_the_server_answers_as_its_schema_says(case, real_objects):
     point_at_real_objects(case, real_objects)
     auth = {"Authorization": f"Bearer {real_objects.key}"}
     response = case.call(headers=auth)
-    case.validate_response(response, checks=[*ALL_CHECKS, no_valid_request_refused_as_malformed], headers=auth)
+    checks = [*ALL_CHECKS, no_valid_request_refused_as_malformed]
+    key = (case.headers or {}).get("Idempotency-Key")
+    phase = case.meta.phase.data if case.meta else None
+    if getattr(phase, "parameter", None) == "Idempotency-Key" and key is not None and _KEY.fullmatch(key):
+        # Schemathesis' coverage phase calls a key "near the length boundary" invalid even when the key it sent
+        # ("00") is one the schema allows; the server is right to accept it, so that one check does not apply.
+        checks = [check for check in checks if check.__name__ != "negative_data_rejection"]
+    case.validate_response(response, checks=checks, headers=auth)
     _successes[case.operation.label] += 200 <= response.status_code < 300
