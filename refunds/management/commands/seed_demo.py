@@ -124,6 +124,9 @@ class Command(BaseCommand):
                     Scope.REFUNDS_SUBMIT,
                     Scope.EVENTS_READ,
                     Scope.WEBHOOKS_WRITE,
+                    # The merchant's checkout reads and spends store credit (issue 15, docs/api.md "Store credit").
+                    Scope.CREDITS_READ,
+                    Scope.CREDITS_REDEEM,
                 ],
                 name="demo merchant system",
             )
@@ -207,7 +210,8 @@ class Command(BaseCommand):
             self.stdout.write(outlet_key)
         if raw_key:
             self.stdout.write(
-                "Merchant API key (orders:write, refunds:create/read/submit, events:read, webhooks:write), shown once:"
+                "Merchant API key (orders:write, refunds:create/read/submit, events:read, webhooks:write,"
+                " credits:read/redeem), shown once:"
             )
             self.stdout.write(raw_key)
 
