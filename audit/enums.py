@@ -34,6 +34,9 @@ class AuditAction(models.TextChoices):
     # Store credit (issue 15, credits app): spent at checkout, or expired with a balance left.
     STORE_CREDIT_REDEEMED = "store_credit.redeemed"
     STORE_CREDIT_EXPIRED = "store_credit.expired"
+    # Kill switches (issue 16, refunds.services.pauses): auto-approval or a provider's submission stopped, resumed.
+    OPERATIONS_PAUSED = "operations.paused"
+    OPERATIONS_RESUMED = "operations.resumed"
     OUTBOX_DEAD_LETTERED = "outbox.dead_lettered"
     OUTBOX_REPLAYED = "outbox.replayed"
     WEBHOOK_RECEIVED = "webhook.received"

@@ -208,3 +208,15 @@ STATE_EVENTS: dict[str, AuditAction] = {
     RefundState.COMPLETED: AuditAction.REFUND_COMPLETED,
     RefundState.FAILED: AuditAction.REFUND_FAILED,
 }
+
+
+class PauseKind(models.TextChoices):
+    """What an operator's kill switch stops (issue 16, docs/runbooks.md "Kill switches").
+
+    `auto_approval`: every new request goes to review, whatever the policy says.
+    `submission`: the outbox holds a provider's messages (nothing is lost, they
+    are sent in order once resumed).
+    """
+
+    AUTO_APPROVAL = "auto_approval", "auto-approval"
+    SUBMISSION = "submission", "provider submission"

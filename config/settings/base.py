@@ -74,6 +74,7 @@ INSTALLED_APPS = [
     "events",
     # Customers ask for refunds themselves (issue 15).
     "portal",
+    "operations",
 ]
 # Development tools (the provider simulator's `manage.py run_provider_sim`) are never part of a
 # production deployment: installed only with DEBUG, or when DEVTOOLS=1 (the test settings).

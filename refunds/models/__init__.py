@@ -5,6 +5,7 @@ from refunds.models.evidence import EvidenceFile
 from refunds.models.merchant import Merchant
 from refunds.models.order import Order, OrderLine
 from refunds.models.outbox import OutboxMessage
+from refunds.models.pause import OperationsPause
 from refunds.models.payment import Payment
 from refunds.models.payout import PayoutTask
 from refunds.models.policy import RefundPolicy
@@ -19,6 +20,7 @@ __all__ = [
     "EvidenceFile",
     "Merchant",
     "Order",
+    "OperationsPause",
     "OrderLine",
     "OutboxMessage",
     "Payment",

@@ -32,6 +32,9 @@ class OutboxMessage(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     delivered_at = models.DateTimeField(null=True, blank=True)
+    # The W3C trace context of the request that wrote the message (issue 16): its delivery, whichever
+    # worker or sweep runs it, continues that trace. {} when tracing is off.
+    trace_context = models.JSONField(default=dict, blank=True)
 
     class Meta:
         ordering = ["available_at", "id"]
