@@ -7,36 +7,79 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('refunds', '0025_lines_instruments_proration'),
+        ("refunds", "0025_lines_instruments_proration"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='outboxmessage',
-            name='trace_context',
+            model_name="outboxmessage",
+            name="trace_context",
             field=models.JSONField(blank=True, default=dict),
         ),
         migrations.CreateModel(
-            name='OperationsPause',
+            name="OperationsPause",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('kind', models.CharField(choices=[('auto_approval', 'auto-approval'), ('submission', 'provider submission')], max_length=20)),
-                ('provider', models.CharField(blank=True, default='', max_length=30)),
-                ('reason', models.CharField(max_length=500)),
-                ('paused_by_label', models.CharField(max_length=150)),
-                ('paused_at', models.DateTimeField(db_default=django.db.models.functions.datetime.Now())),
-                ('resumed_at', models.DateTimeField(blank=True, null=True)),
-                ('resumed_by_label', models.CharField(blank=True, max_length=150)),
-                ('resume_reason', models.CharField(blank=True, max_length=500)),
-                ('paused_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('resumed_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[("auto_approval", "auto-approval"), ("submission", "provider submission")],
+                        max_length=20,
+                    ),
+                ),
+                ("provider", models.CharField(blank=True, default="", max_length=30)),
+                ("reason", models.CharField(max_length=500)),
+                ("paused_by_label", models.CharField(max_length=150)),
+                ("paused_at", models.DateTimeField(db_default=django.db.models.functions.datetime.Now())),
+                ("resumed_at", models.DateTimeField(blank=True, null=True)),
+                ("resumed_by_label", models.CharField(blank=True, max_length=150)),
+                ("resume_reason", models.CharField(blank=True, max_length=500)),
+                (
+                    "paused_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "resumed_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-paused_at', '-id'],
-                'constraints': [models.CheckConstraint(condition=models.Q(('kind__in', ['auto_approval', 'submission'])), name='pause_kind_known'), models.CheckConstraint(condition=models.Q(('reason', ''), _negated=True), name='pause_needs_reason'), models.CheckConstraint(condition=models.Q(('resumed_at__isnull', True), models.Q(('resume_reason', ''), _negated=True), _connector='OR'), name='pause_resume_needs_reason'), models.UniqueConstraint(condition=models.Q(('resumed_at__isnull', True)), fields=('kind', 'provider'), name='pause_one_in_force_per_scope')],
+                "ordering": ["-paused_at", "-id"],
+                "constraints": [
+                    models.CheckConstraint(
+                        condition=models.Q(("kind__in", ["auto_approval", "submission"])), name="pause_kind_known"
+                    ),
+                    models.CheckConstraint(
+                        condition=models.Q(("reason", ""), _negated=True), name="pause_needs_reason"
+                    ),
+                    models.CheckConstraint(
+                        condition=models.Q(
+                            ("resumed_at__isnull", True),
+                            models.Q(("resume_reason", ""), _negated=True),
+                            _connector="OR",
+                        ),
+                        name="pause_resume_needs_reason",
+                    ),
+                    models.UniqueConstraint(
+                        condition=models.Q(("resumed_at__isnull", True)),
+                        fields=("kind", "provider"),
+                        name="pause_one_in_force_per_scope",
+                    ),
+                ],
             },
         ),
     ]
