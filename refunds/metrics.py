@@ -23,7 +23,7 @@ from django.utils import timezone
 from prometheus_client import Counter, Histogram
 from prometheus_client.core import GaugeMetricFamily
 
-from providers.registry import provider_names
+from providers.registry import provider_class, provider_names
 from refunds.enums import DecisionKind, OutboxStatus, PauseKind, PolicyOutcome, RefundState, WebhookStatus
 from refunds.models import Decision, Merchant, OperationsPause, OutboxMessage, Refund, WebhookEvent
 
@@ -240,8 +240,8 @@ def slo_gauges(*, now: datetime) -> Iterator[GaugeMetricFamily]:
 def outbox_gauges(*, now: datetime) -> Iterator[GaugeMetricFamily]:
     """The provider outbox per provider: pending (held by a submission pause or not), the oldest's age, dead letters.
 
-    Every provider gets its series, at 0 when it has nothing, so an alert or a
-    panel sees "none" rather than "no data".
+    Every provider with an API gets its series, at 0 when it has nothing, so an
+    alert or a panel sees "none" rather than "no data".
     """
     paused = set(
         OperationsPause.objects.filter(kind=PauseKind.SUBMISSION, resumed_at__isnull=True).values_list(
@@ -253,12 +253,14 @@ def outbox_gauges(*, now: datetime) -> Iterator[GaugeMetricFamily]:
         .values("status", provider=F("refund__payment__provider"))
         .annotate(n=Count("pk"), oldest=Min("created_at"))
     )
-    providers = provider_names()
+    # A provider settled by hand has payout tasks, never an outbox message: no series of its own.
+    providers = [name for name in provider_names() if not provider_class(name).settles_by_hand]
     pending = dict.fromkeys(providers, 0)
     dead = dict.fromkeys(providers, 0)
     oldest: dict[str, datetime | None] = dict.fromkeys(providers)
     for row in rows:
         provider = row["provider"]
+        pending.setdefault(provider, 0)
         if row["status"] == OutboxStatus.DEAD:
             dead[provider] = row["n"]
         else:
