@@ -14,7 +14,7 @@ from prometheus_client.core import GaugeMetricFamily
 
 from notifications.models import CustomerEmail, EmailStatus
 
-# kind: the email's message id (MSG.refund.approved …), a short fixed list.
+# kind: the email's message id (refund.approved, refund.declined …), a short fixed list.
 EMAIL_FAILURES_TOTAL = Counter(
     "notification_email_failures_total",
     "Customer email sends that failed (a transient failure is retried; a refusal or the last attempt gives up).",
