@@ -13,3 +13,19 @@ worker_class = "config.gunicorn_worker.JsonErrorSyncWorker"
 # every worker buffer more. (gunicorn accepts at most 8190; 0, "unlimited", would let one connection
 # grow a worker's memory without bound.) Longer lines answer 414 ERR.VALIDATION.uri.too_long.
 limit_request_line = 4094
+
+
+def child_exit(server, worker) -> None:
+    """A worker exited (recycled, crashed, shut down): drop its live gauges from the multiprocess directory.
+
+    With PROMETHEUS_MULTIPROC_DIR set (docs/operations.md "Metrics") each worker
+    writes its metrics to files named by its pid. Its counters and histograms
+    stay, summed into every later scrape (a counter must not go down because a
+    worker went); only gauges of a `live*` multiprocess mode are removed.
+    """
+    import os
+
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(worker.pid)

@@ -8,5 +8,10 @@ class NotificationsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        # Connects the receivers of refunds.signals (the import is the registration).
+        # Connects the receivers of refunds.signals (the import is the registration); registers the
+        # emails given up as a gauge read from the database at every scrape (core.metrics).
+        from core.metrics import register_database_gauges
         from notifications import receivers  # noqa: F401
+        from notifications.metrics import database_gauges
+
+        register_database_gauges("notifications", database_gauges)

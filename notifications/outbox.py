@@ -54,6 +54,7 @@ from notifications.emails import (
     notification_build,
     notification_record,
 )
+from notifications.metrics import EMAIL_FAILURES_TOTAL
 from notifications.models import CustomerEmail, EmailStatus
 from refunds.models import Refund
 
@@ -259,6 +260,7 @@ def email_deliver(*, email_id: int, held_attempt: int | None = None, sent: bool 
         try:
             claim.message.send(fail_silently=False)
         except Exception as exc:  # noqa: BLE001 - sorted below; never chained (its text may name the recipient)
+            EMAIL_FAILURES_TOTAL.labels(kind=claim.message_id).inc()
             detail = describe_error(exc)
             if is_transient(exc):
                 return email_release(claim, error=detail)

@@ -83,6 +83,8 @@ if DEVTOOLS:
     INSTALLED_APPS.append("devtools")
 
 MIDDLEWARE = [
+    # First, so the request's time includes every middleware below (core/request_metrics.py).
+    "core.request_metrics.RequestMetricsMiddleware",
     "core.middleware.CorrelationIdMiddleware",
     # Under /v1/ and /webhooks/ every error answer is the error JSON, whoever produced it.
     "core.middleware.ErrorJsonMiddleware",

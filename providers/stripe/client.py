@@ -31,6 +31,7 @@ from providers.base import (
     ProviderUnavailable,
     ReportRow,
 )
+from providers.metrics import timed
 from providers.stripe import reports, webhooks
 from providers.stripe.normalise import (
     error_from_response,
@@ -109,6 +110,7 @@ class StripeProtocolProvider(Provider):
             webhook_tolerance_seconds=settings.WEBHOOK_TOLERANCE_SECONDS,
         )
 
+    @timed("execute_refund")
     def execute_refund(
         self,
         *,
@@ -145,10 +147,12 @@ class StripeProtocolProvider(Provider):
             )
         return normalise_refund(obj)
 
+    @timed("fetch_refund")
     def fetch_refund(self, *, provider_refund_id: str) -> ProviderOutcome:
         """GET /v1/refunds/{id}."""
         return normalise_refund(self._request("GET", self._refund_path(provider_refund_id)))
 
+    @timed("void_payment")
     def void_payment(self, *, payment_id: str, idempotency_key: str) -> ProviderOutcome:
         """POST /v1/payment_intents/{id}/cancel, idempotently: release an authorization's hold.
 
@@ -196,6 +200,7 @@ class StripeProtocolProvider(Provider):
                 return
             params["starting_after"] = data[-1]["id"]
 
+    @timed("fetch_refund_row")
     def fetch_refund_row(self, *, provider_refund_id: str) -> ReportRow:
         """GET /v1/refunds/{id}, as the provider side of a reconciliation."""
         return report_row(self._request("GET", self._refund_path(provider_refund_id)))

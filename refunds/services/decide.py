@@ -4,6 +4,8 @@ do what is asked of `refunds.permissions`."""
 
 from __future__ import annotations
 
+from functools import partial
+
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
@@ -19,6 +21,7 @@ from core.errors import (
     InvalidTransition,
 )
 from refunds.enums import DecisionKind, PolicyOutcome, Recommendation, RefundState
+from refunds.metrics import policy_override
 from refunds.models import Decision, Payment, Refund
 from refunds.permissions import (
     ApprovalRefusal,
@@ -162,7 +165,8 @@ def refund_approve(
 def _approval_record(refund: Refund, payment: Payment, *, actor: Actor, note: str, approvals_before: int) -> None:
     """One person's approval of a locked, approvable refund: the Decision, then either the audit event
     `refund.approval_recorded` and the `refund_revised` signal (one of two) or everything
-    `refund_approve_now` does."""
+    `refund_approve_now` does (and, after commit, `refund_policy_overrides_total`
+    when the deciding approval overrides the policy)."""
     senior = refund.approvals_required > 1
     try:
         with transaction.atomic():
@@ -194,6 +198,9 @@ def _approval_record(refund: Refund, payment: Payment, *, actor: Actor, note: st
         )
         refund_revised.send(sender=Refund, refund=refund, event=AuditAction.REFUND_APPROVAL_RECORDED)
         return
+    if _is_override(refund, Recommendation.APPROVE):
+        # Counted once, on the approval that decides (the first of two approvals decides nothing yet).
+        transaction.on_commit(partial(policy_override, decision=DecisionKind.APPROVE))
     refund_approve_now(refund=refund, payment=payment, actor=actor, note=note)
 
 
@@ -219,7 +226,8 @@ def refund_deny(
     one the decider saw (`changed_refusal`). Side effects: the move to
     `denied` (the reserved amount returns to the payment; audit
     `refund.denied`, flagged when it overrides an approve recommendation), a
-    Decision(deny). A refund already denied is returned unchanged.
+    Decision(deny); after commit an override is counted
+    (`refund_policy_overrides_total`). A refund already denied is returned unchanged.
     """
     note = (note or "").strip()
     rationale = (rationale or "").strip()
@@ -236,7 +244,10 @@ def refund_deny(
         )
         if refusal is not None:
             raise refusal
-        flagged = refund.override_flagged or _is_override(refund, Recommendation.DECLINE)
+        overrides = _is_override(refund, Recommendation.DECLINE)
+        flagged = refund.override_flagged or overrides
+        if overrides:
+            transaction.on_commit(partial(policy_override, decision=DecisionKind.DENY))
         refund_transition(
             refund,
             payment=payment,

@@ -68,6 +68,7 @@ from refunds.enums import (
     RefundInstrument,
     RefundState,
 )
+from refunds.metrics import outbox_attempt
 from refunds.models import OutboxMessage, Payment, PayoutTask, Refund
 from refunds.services.outcome import refund_apply_outcome
 from refunds.services.transition import refund_lock, refund_transition
@@ -359,10 +360,14 @@ def outbox_deliver(*, message_id: int) -> str:
             )
     except ProviderUnavailable as error:
         breaker.record_failure(error)  # a request-specific one is the provider answering (providers/base.py)
-        return _release(claim, error=f"{error.__class__.__name__}: {error}"[:500])
+        released = _release(claim, error=f"{error.__class__.__name__}: {error}"[:500])
+        if released != "skipped":
+            outbox_attempt(provider=claim.provider, outcome=released)  # retry, or dead after the last attempt
+        return released
     except IdempotencyMismatch as error:
         breaker.record_success()
         _dead_letter(claim, error=f"idempotency mismatch (bug: key reused with other parameters): {error}")
+        outbox_attempt(provider=claim.provider, outcome="dead")
         return "dead"
     except ProviderRejected as error:
         breaker.record_success()
@@ -381,6 +386,7 @@ def outbox_deliver(*, message_id: int) -> str:
         OutboxMessage.objects.filter(pk=claim.message_id).update(
             status=OutboxStatus.DONE, lease_expires_at=None, delivered_at=now, updated_at=now
         )
+    outbox_attempt(provider=claim.provider, outcome="rejected" if outcome.status == "failed" else "sent")
     return outcome.status
 
 

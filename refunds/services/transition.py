@@ -26,9 +26,10 @@ So the rules that follow from a state, not from who asked, are written once:
 * in the transaction, once the refund row is written: the `refund_changing`
   signal — customer emails write their outbox row there, so an email commits
   or rolls back with the move it reports (notifications.receivers);
-* after commit, never before: the log line `MSG.<event>`, the outcome metric
-  and the `refund_changed` signal (best effort: a process killed right after
-  COMMIT never sends it).
+* after commit, never before: the log line `MSG.<event>`, the outcome metric,
+  the SLO histograms (first decision; completion or terminal failure:
+  `refunds.metrics.slo_observation`) and the `refund_changed` signal (best
+  effort: a process killed right after COMMIT never sends it).
 
 Side effects that depend on who asks (decisions, the provider submission of
 `refunds.services.outbox`) stay with the services.
@@ -60,7 +61,7 @@ from ledger.services import (
     refund_post_settlement_reversed,
 )
 from refunds.enums import ACTIVE_STATES, STATE_EVENTS, RefundInstrument, RefundState
-from refunds.metrics import REFUND_OUTCOME_TOTAL
+from refunds.metrics import REFUND_OUTCOME_TOTAL, SloObservation, slo_observation
 from refunds.models import OrderLine, Payment, Refund, RefundLine
 from refunds.models.refund import TRANSITION_METHODS
 from refunds.services.void import is_void, void_payment_follow, void_post_ledger
@@ -408,12 +409,25 @@ def _record(refund: Refund, steps: list[_Step], *, at: datetime) -> None:
             "currency": refund.currency,
             **step.log,
         }
-        transaction.on_commit(partial(_announce, refund, step.event, state, extra))
+        # Worked out now, with the refund as this move leaves it (a later move in the same
+        # transaction could change `failure_retryable`); observed only once the move commits.
+        slo = slo_observation(
+            refund,
+            source=step.before["state"] if step.before else None,
+            to=state,
+            system=step.actor.type == "system",
+            at=at,
+        )
+        transaction.on_commit(partial(_announce, refund, step.event, state, extra, slo))
 
 
-def _announce(refund: Refund, event: AuditAction, state: str, extra: dict[str, Any]) -> None:
-    """After commit: the outcome metric, the log line, and the signal other apps react to."""
+def _announce(
+    refund: Refund, event: AuditAction, state: str, extra: dict[str, Any], slo: SloObservation | None = None
+) -> None:
+    """After commit: the outcome metric and SLO histogram, the log line, and the signal other apps react to."""
     REFUND_OUTCOME_TOTAL.labels(state=state).inc()
+    if slo is not None:
+        slo.observe()
     logger.info(event.log_message_id, extra=extra)
     # Robust: the change is committed; a failing receiver is logged, never turned into an error here.
     for receiver, error in refund_changed.send_robust(sender=Refund, refund=refund, event=event, state=state):

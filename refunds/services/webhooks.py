@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import partial
 
 from django.db import IntegrityError, transaction
 from django.db.models import F
@@ -31,7 +32,7 @@ from providers.base import (
 )
 from providers.registry import UnknownProvider, get_provider
 from refunds.enums import PaymentStatus, RefundInstrument, RefundState, WebhookStatus
-from refunds.metrics import WEBHOOK_REPLAY_DEDUP_TOTAL
+from refunds.metrics import WEBHOOK_REPLAY_DEDUP_TOTAL, webhook_applied
 from refunds.models import Payment, Refund, WebhookEvent
 from refunds.permissions import Perm, require_perm
 from refunds.services.outcome import refund_apply_outcome
@@ -66,8 +67,9 @@ def webhook_receive(*, provider: str, payload: bytes, headers: Mapping[str, str]
     event for a completed refund is a provider reversal, unless stale: see
     `_is_stale_reversal`) with the audit event `webhook.received`. An event that names one of our refunds but
     does not add up (see `_hold_reason`) is stored as `held` for finance and
-    changes nothing. A replayed event id only increments its `replay_count`
-    and the dedup metric. An event for a refund we do not know is kept as
+    changes nothing. After commit, the lag of an event that reached its
+    refund (applied, or already known) is observed in `provider_webhook_lag_seconds`. A replayed event id
+    only increments its `replay_count` and the dedup metric. An event for a refund we do not know is kept as
     `unknown_refund` for reconciliation. If applying fails, the error
     propagates (a 500: the provider retries) and nothing is stored.
     """
@@ -113,6 +115,10 @@ def webhook_receive(*, provider: str, payload: bytes, headers: Mapping[str, str]
             )
             return WebhookResult("duplicate", event.event_id)
         _apply(inbox, event)
+        if inbox.refund_id is not None and inbox.status in (WebhookStatus.PROCESSED, WebhookStatus.IGNORED):
+            # The lag from the provider's event to its refund here, counted once it is committed. An event
+            # that changed nothing (the API's answer told us first) counts too: the lag is the webhook path's.
+            transaction.on_commit(partial(webhook_applied, provider=provider, created_at=event.created_at))
     return WebhookResult(inbox.status, event.event_id)
 
 
