@@ -13,3 +13,15 @@ worker_class = "config.gunicorn_worker.JsonErrorSyncWorker"
 # every worker buffer more. (gunicorn accepts at most 8190; 0, "unlimited", would let one connection
 # grow a worker's memory without bound.) Longer lines answer 414 ERR.VALIDATION.uri.too_long.
 limit_request_line = 4094
+
+
+def post_fork(server, worker) -> None:
+    """Tracing in each worker, before it loads the app (core/telemetry.py; off unless OTEL_* ask for it).
+
+    Each worker gets its own span processor and export thread (threads do not survive a fork). With
+    `--preload` config/wsgi.py has configured the master already and this is a no-op: the SDK
+    restarts the inherited processor's thread in the child.
+    """
+    from core.telemetry import SERVICE_WEB, configure_tracing
+
+    configure_tracing(SERVICE_WEB)
