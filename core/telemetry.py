@@ -27,6 +27,7 @@ from __future__ import annotations
 import logging
 import os
 import re
+import sys
 import threading
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
@@ -48,9 +49,11 @@ EXPORTERS = ("otlp", "console")
 # the scrape-time database gauges). Regular expressions searched in the request's URL, as the
 # instrumentation reads OTEL_PYTHON_DJANGO_EXCLUDED_URLS; that variable (or OTEL_PYTHON_EXCLUDED_URLS) replaces them.
 DEFAULT_EXCLUDED_URLS = "/healthz$,/readyz$,/metrics$"
-# A customer's status-page link is a bearer secret (core.logging scrubs it from logs): kept out of spans too.
-_STATUS_TOKEN_PATH = re.compile(r"/r/[A-Za-z0-9_-]{16,}")
-_URL_ATTRIBUTES = ("http.target", "http.url", "url.full", "url.path")
+# Links that are bearer secrets stay out of spans as out of logs: a customer's status page (core.logging
+# scrubs it) and the portal's signed link from the merchant's email (portal/urls.py: any segment under
+# /request/ but the fixed pages). core.logging.scrub also takes email addresses (the console's ?q=).
+_PORTAL_LINK_PATH = re.compile(r"(/request/)(?!(?:code|order|done|leave)/)[^/?#]+")
+_URL_ATTRIBUTES = ("http.target", "http.url", "url.full", "url.path", "url.query")
 
 # Only the W3C trace context is stored on outbox rows, never baggage (which may carry anything).
 _PROPAGATOR = TraceContextTextMapPropagator()
@@ -135,7 +138,8 @@ def _build_provider(service_name: str, exporters: list[str]) -> TracerProvider:
 
             exporter = OTLPSpanExporter()  # endpoint, headers, timeout, compression: OTEL_EXPORTER_OTLP_*
         else:
-            exporter = ConsoleSpanExporter()
+            # The real stdout: a Celery worker redirects sys.stdout into its log as warnings.
+            exporter = ConsoleSpanExporter(out=sys.__stdout__)
         provider.add_span_processor(BatchSpanProcessor(exporter))  # OTEL_BSP_* (queue, batch size, delay)
     return provider
 
@@ -210,12 +214,16 @@ def shutdown_tracing() -> None:
 
 
 def _scrub_request(span: trace.Span, request: Any) -> None:
-    """The request's URL attributes without a status-page token (the route, not the token, names the span)."""
+    """The request's URL attributes without secret links (the route, not the token, names the span)."""
+    from core.logging import scrub
+
     attributes = getattr(span, "attributes", None) or {}
     for key in _URL_ATTRIBUTES:
         value = attributes.get(key)
-        if isinstance(value, str) and _STATUS_TOKEN_PATH.search(value):
-            span.set_attribute(key, _STATUS_TOKEN_PATH.sub("/r/[token]", value))
+        if isinstance(value, str):
+            clean = _PORTAL_LINK_PATH.sub(r"\1[signed]", scrub(value))
+            if clean != value:
+                span.set_attribute(key, clean)
 
 
 class _SuppressExcludedMiddleware:

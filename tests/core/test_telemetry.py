@@ -16,14 +16,17 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import requests
 from django.db import connections
 from django.test import Client
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
+from config.celery import app as celery_app
 from core import telemetry
 from core.logging import JsonFormatter
+from tests.support.live import app_env, delete_queues, free_port, new_namespace, wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -210,13 +213,19 @@ def test_probes_and_scrapes_are_not_traced_not_even_their_queries(spans):
     assert server.attributes["http.method"] == "GET"
 
 
-def test_a_status_page_token_never_reaches_a_span(spans):
-    token = "AbCdEfGhIjKlMnOpQrStUvWx"
-    Client().get(f"/r/{token}")
+@pytest.mark.parametrize(
+    ("path", "secret"),
+    [
+        ("/r/AbCdEfGhIjKlMnOpQrStUvWx/", "AbCdEfGhIjKlMnOpQrStUvWx"),  # a customer's status page
+        ("/request/eyJvIjoxMjN9:1tXyZa:SiGnAtUrEsIgNaTuRe/", "SiGnAtUrE"),  # the portal's signed email link
+    ],
+)
+def test_a_secret_link_never_reaches_a_span(spans, path, secret):
+    Client().get(path)
 
     (server,) = [s for s in spans.get_finished_spans() if s.kind.name == "SERVER"]
-    assert token not in json.dumps(dict(server.attributes))
-    assert token not in server.name
+    assert secret not in json.dumps(dict(server.attributes))
+    assert secret not in server.name
 
 
 def test_untraced_work_does_not_even_read_the_stored_context():
@@ -228,3 +237,76 @@ def test_untraced_work_does_not_even_read_the_stored_context():
     telemetry.link_stored_trace(stored)
 
     assert telemetry.current_trace_context() == {}
+
+
+# --- Each process kind turns it on where it starts ------------------------------------------------
+
+
+@pytest.fixture
+def console_env() -> Iterator[tuple[dict[str, str], str]]:
+    """A process environment of a namespace of its own, tracing to the console; its queues dropped afterwards."""
+    namespace = new_namespace("otel")
+    env = {k: v for k, v in app_env(namespace=namespace).items() if not k.startswith("OTEL_")}
+    env.update(OTEL_TRACES_EXPORTER="console", OTEL_BSP_SCHEDULE_DELAY="100")
+    yield env, namespace
+    delete_queues(namespace)
+
+
+def _spans_in(output: Path) -> str:
+    return output.read_text(errors="replace") if output.exists() else ""
+
+
+def test_each_gunicorn_worker_traces_its_requests_but_not_the_probes(console_env, tmp_path):
+    env, _ = console_env
+    output = tmp_path / "stdout"
+    port = free_port()
+    with output.open("w") as sink:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "gunicorn", "config.wsgi", "--bind", f"127.0.0.1:{port}", "--workers", "2"],
+            cwd=ROOT,
+            env=env,
+            stdout=sink,
+        )
+    try:
+        wait_for(lambda: _get(f"http://127.0.0.1:{port}/healthz") == 200, timeout=60, message="gunicorn")
+        assert _get(f"http://127.0.0.1:{port}/v1/schema") == 200
+        wait_for(lambda: '"name": "GET v1/schema"' in _spans_in(output), timeout=30, message="the request's span")
+    finally:
+        process.terminate()
+        process.wait(timeout=20)
+    spans = _spans_in(output)
+    assert f'"service.name": "{telemetry.SERVICE_WEB}"' in spans
+    assert "healthz" not in spans
+
+
+def test_a_prefork_worker_child_traces_the_tasks_it_runs(console_env, tmp_path, transactional_db):
+    env, namespace = console_env
+    output = tmp_path / "stdout"
+    with output.open("w") as sink:
+        process = subprocess.Popen(
+            [
+                sys.executable, "-m", "celery", "-A", "config", "worker", "-P", "prefork", "-c", "1",
+                "-Q", namespace, "-n", f"otel.{namespace}@%h", "--without-gossip", "--without-mingle",
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )  # fmt: skip
+    try:
+        celery_app.send_task("refunds.sweep_outbox", kwargs={"limit": 1}, queue=namespace, routing_key=namespace)
+        wait_for(
+            lambda: '"name": "run/refunds.sweep_outbox"' in _spans_in(output), timeout=60, message="the task's span"
+        )
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+    assert f'"service.name": "{telemetry.SERVICE_WORKER}"' in _spans_in(output)
+
+
+def _get(url: str) -> int:
+    try:
+        return requests.get(url, timeout=5).status_code
+    except requests.RequestException:
+        return 0
