@@ -29,3 +29,15 @@ def child_exit(server, worker) -> None:
         from prometheus_client import multiprocess
 
         multiprocess.mark_process_dead(worker.pid)
+
+
+def post_fork(server, worker) -> None:
+    """Tracing in each worker, before it loads the app (core/telemetry.py; off unless OTEL_* ask for it).
+
+    Each worker gets its own span processor and export thread (threads do not survive a fork). With
+    `--preload` config/wsgi.py has configured the master already and this is a no-op: the SDK
+    restarts the inherited processor's thread in the child.
+    """
+    from core.telemetry import SERVICE_WEB, configure_tracing
+
+    configure_tracing(SERVICE_WEB)

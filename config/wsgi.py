@@ -2,7 +2,12 @@ import os
 
 from django.core.wsgi import get_wsgi_application
 
+from core.telemetry import SERVICE_WEB, configure_tracing
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.base")
+
+# Before the handler loads the middleware: the Django instrumentation inserts its own (core/telemetry.py).
+configure_tracing(SERVICE_WEB)
 
 application = get_wsgi_application()
 

@@ -1,4 +1,4 @@
-"""JSON log lines with the message id and correlation id (SPEC §10).
+"""JSON log lines with the message id and correlation id (SPEC §10), and the trace id when traced.
 
 Log calls pass structured fields in `extra={"message_id": ..., ...}`; only ids,
 amounts and states go there — never names, emails or card data. Each line is
@@ -11,6 +11,8 @@ import json
 import logging
 import re
 from datetime import UTC, datetime
+
+from opentelemetry import trace
 
 from core.correlation import get_correlation_id
 
@@ -49,6 +51,13 @@ class JsonFormatter(logging.Formatter):
             "msg": record.getMessage(),
             "correlation_id": getattr(record, "correlation_id", ""),
         }
+        # The span the line was logged in (core.telemetry): a log search lands on the trace, and back.
+        # Absent with tracing off (the API's no-op span never records).
+        span = trace.get_current_span()
+        if span.is_recording():
+            context = span.get_span_context()
+            entry["trace_id"] = trace.format_trace_id(context.trace_id)
+            entry["span_id"] = trace.format_span_id(context.span_id)
         for key, value in vars(record).items():
             if key not in _STANDARD and not key.startswith("_"):
                 entry[key] = value

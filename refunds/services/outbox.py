@@ -49,6 +49,7 @@ from audit.services import audit_record
 from core.actor import Actor
 from core.errors import ERR_CHARGED_BACK, ERR_CONFLICT_STATE, ERR_VOIDED, DomainError
 from core.queueing import backoff_with_jitter, enqueue_best_effort
+from core.telemetry import current_trace_context, span_in_stored_trace
 from providers.base import (
     RETRYABLE_FAILURE_CODES,
     IdempotencyMismatch,
@@ -120,6 +121,8 @@ def submission_open(*, refund: Refund, payment: Payment, round_: int) -> OutboxM
         idempotency_key=submission_key(refund, round_),
         payload={"refund_id": refund.public_id, "round": round_},
         queued_until=until,  # marked in the INSERT: a create costs no extra statement
+        # The request's trace (empty with tracing off): every delivery attempt rejoins it (deliver_outbox).
+        trace_context=current_trace_context(),
     )
     _publish_on_commit([message.pk], countdown=0, until=until)
     return message
@@ -499,7 +502,19 @@ def outbox_sweep(*, limit: int) -> list[int]:
 
 @shared_task(name="refunds.deliver_outbox", autoretry_for=(OperationalError,), retry_backoff=True, max_retries=5)
 def deliver_outbox(*, message_id: int) -> str:
-    return outbox_deliver(message_id=message_id)
+    # In the refund's trace whoever queued this task (core.telemetry.span_in_stored_trace).
+    with span_in_stored_trace("refunds.outbox.deliver", lambda: submission_trace_context(message_id=message_id)):
+        return outbox_deliver(message_id=message_id)
+
+
+def submission_trace_context(*, message_id: int | None = None, refund_id: int | None = None) -> dict:
+    """The trace context stored on an outbox message, or on a refund's latest submission; {} if none."""
+    messages = (
+        OutboxMessage.objects.filter(pk=message_id)
+        if message_id
+        else OutboxMessage.objects.filter(refund_id=refund_id, topic=OutboxTopic.SUBMIT).order_by("-pk")
+    )
+    return messages.values_list("trace_context", flat=True).first() or {}
 
 
 @shared_task(name="refunds.sweep_outbox")

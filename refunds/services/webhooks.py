@@ -21,6 +21,7 @@ from audit.services import audit_record
 from core.actor import Actor
 from core.errors import ERR_CONFLICT_STATE, ERR_VALIDATION, DomainError
 from core.money import format_plain, is_known_currency
+from core.telemetry import link_stored_trace
 from providers.base import (
     EVENT_ID_MAX_LENGTH,
     EVENT_TYPE_MAX_LENGTH,
@@ -35,6 +36,7 @@ from refunds.enums import PaymentStatus, RefundInstrument, RefundState, WebhookS
 from refunds.metrics import WEBHOOK_REPLAY_DEDUP_TOTAL, webhook_applied
 from refunds.models import Payment, Refund, WebhookEvent
 from refunds.permissions import Perm, require_perm
+from refunds.services.outbox import submission_trace_context
 from refunds.services.outcome import refund_apply_outcome
 from refunds.services.transition import refund_lock
 
@@ -160,6 +162,8 @@ def _apply(inbox: WebhookEvent, event: ProviderEvent) -> None:
             extra={"message_id": "MSG.webhook.unknown_refund", "provider_refund_id": inbox.provider_refund_id},
         )
         return
+    # This request is the provider's, a trace of its own: linked to the refund's (its submission's context).
+    link_stored_trace(lambda: submission_trace_context(refund_id=candidate.pk))
     # Judged under the refund's lock (payment, then refund: the one lock order),
     # so its provider id and state cannot change between the check and the apply.
     refund, _payment = refund_lock(refund_id=candidate.pk)
