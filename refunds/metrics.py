@@ -22,6 +22,11 @@ REFUND_OUTCOME_TOTAL = Counter("refund_outcome_total", "Refunds reaching a state
 WEBHOOK_REPLAY_DEDUP_TOTAL = Counter(
     "webhook_replay_dedup_total", "Provider webhook events received again and ignored."
 )
+# Issue 16 kill switch: requests the policy would have approved, sent to review because auto-approval was paused.
+REFUND_AUTO_APPROVAL_PAUSED_TOTAL = Counter(
+    "refund_auto_approval_paused_total",
+    "Refund requests sent to review because auto-approval was paused (refunds.services.pauses).",
+)
 
 
 def auto_decision_rate_pct(*, hours: int = 24) -> float:
