@@ -91,9 +91,7 @@ def test_pausing_twice_says_since_when_and_why():
     ],
 )
 def test_the_command_line_exits_non_zero_on_bad_arguments(args):
-    result = subprocess.run(
-        [sys.executable, "manage.py", *args], cwd=ROOT, capture_output=True, text=True, timeout=120
-    )
+    result = subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, capture_output=True, text=True, timeout=120)
 
     assert result.returncode != 0
     assert "error" in result.stderr.lower()

@@ -99,9 +99,9 @@ def test_resume_sends_every_held_message_once_in_outbox_order(
     for _, message in made:
         assert outbox_deliver(message_id=message.pk) == "held"
     expected = list(
-        OutboxMessage.objects.filter(pk__in=[m.pk for _, m in made]).order_by("available_at", "id").values_list(
-            "pk", flat=True
-        )
+        OutboxMessage.objects.filter(pk__in=[m.pk for _, m in made])
+        .order_by("available_at", "id")
+        .values_list("pk", flat=True)
     )
     assert expected[0] == made[2][1].pk
 
@@ -120,7 +120,9 @@ def test_resume_sends_every_held_message_once_in_outbox_order(
     assert event.after["queued"] == 5
 
 
-def test_lifting_one_pause_leaves_what_another_still_holds(provider_settings, queued, django_capture_on_commit_callbacks):
+def test_lifting_one_pause_leaves_what_another_still_holds(
+    provider_settings, queued, django_capture_on_commit_callbacks
+):
     pause(SUBMIT, reason="everything", actor=SYSTEM)
     pause(SUBMIT, provider="stripe", reason="stripe itself", actor=SYSTEM)
     _, message = approved()

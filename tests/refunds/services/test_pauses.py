@@ -112,7 +112,7 @@ def test_the_gauge_shows_each_pause_in_force_with_star_for_every_provider():
     }
     resume(AUTO, reason="over", actor=SYSTEM)
     resume(SUBMIT, provider="stripe", reason="over", actor=SYSTEM)
-    assert list(database_gauges())[0].samples == []
+    assert next(iter(database_gauges())).samples == []
 
 
 # --- the request path ---------------------------------------------------------------------------
