@@ -30,11 +30,11 @@ NAV = "pauses"
 HISTORY_PER_PAGE = 25
 
 
+FORBIDDEN = gettext_lazy("Kill switches are for risk and the operations admin (permission “Pause and resume”).")
+
+
 def _gate(view):
-    return console_permission(
-        Perm.MANAGE_PAUSES,
-        forbidden_message=gettext_lazy("Kill switches are for risk and the operations admin (permission “Pause and resume”)."),
-    )(view)
+    return console_permission(Perm.MANAGE_PAUSES, forbidden_message=FORBIDDEN)(view)
 
 
 def _switches(in_force: list[OperationsPause], *, failed: tuple[str, str] | None, form: PauseForm | None):
