@@ -2,7 +2,19 @@
 
 from django.urls import path
 
-from console.views import account, auth, bulk, card, card_work, create, needs_action, queue, timeline, webhooks
+from console.views import (
+    account,
+    auth,
+    bulk,
+    card,
+    card_work,
+    create,
+    needs_action,
+    pauses,
+    queue,
+    timeline,
+    webhooks,
+)
 
 app_name = "console"
 
@@ -22,6 +34,10 @@ urlpatterns = [
     path("needs-action/", needs_action.needs_action, name="needs_action"),
     path("needs-action/outbox/<int:message_id>/replay/", needs_action.replay, name="needs_action_replay"),
     path("needs-action/webhooks/<int:event_pk>/review/", needs_action.review, name="needs_action_review"),
+    # Kill switches (issue 16): risk and the operations admin (refunds.manage_pauses).
+    path("operations/pauses/", pauses.pauses, name="pauses"),
+    path("operations/pauses/pause/", pauses.pause_view, name="pauses_pause"),
+    path("operations/pauses/resume/", pauses.resume_view, name="pauses_resume"),
     path("refunds/new/", create.create, name="create"),
     path("refunds/bulk/", bulk.bulk, name="bulk"),
     path("refunds/<str:public_id>/", card.card, name="card"),

@@ -15,6 +15,11 @@ class RefundsConfig(AppConfig):
 
         register_database_gauges("refunds", database_gauges)
 
+        # The kill switches in force (issue 16).
+        from refunds.pause_metrics import database_gauges as pause_gauges
+
+        register_database_gauges("refund_pauses", pause_gauges)
+
         # The providers' circuit breakers: shared state in Redis, read at scrape time like the database gauges.
         from providers.breaker import breaker_gauges
 

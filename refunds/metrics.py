@@ -149,6 +149,13 @@ def _customer_refunds():
     return Refund.objects.exclude(merchant__slug=SYNTHETIC_MERCHANT_SLUG)
 
 
+# Issue 16 kill switch: requests the policy would have approved, sent to review because auto-approval was paused.
+REFUND_AUTO_APPROVAL_PAUSED_TOTAL = Counter(
+    "refund_auto_approval_paused_total",
+    "Refund requests sent to review because auto-approval was paused (refunds.services.pauses).",
+)
+
+
 def auto_decision_rate_pct(*, hours: int = 24) -> float:
     """Percent of refunds created in the window that the policy approved on its own."""
     since = timezone.now() - timedelta(hours=hours)

@@ -60,6 +60,10 @@ class Perm(models.TextChoices):
     # the API keys) and the operations admin (who answers "our webhooks stopped"); never by agents,
     # seniors, finance or risk. It decides nothing about a refund, so separation of duties is untouched.
     MANAGE_WEBHOOKS = "events.manage_webhooks", "Manage merchants' webhook endpoints and redeliver events"
+    # Kill switches (issue 16): stopping auto-approval or a provider's submission in an incident is risk's
+    # call (fraud, a policy gone wrong) or the operations admin's (a provider misbehaving). It decides no
+    # refund: people still approve what a pause sends to review.
+    MANAGE_PAUSES = "refunds.manage_pauses", "Pause and resume auto-approval and provider submission"
 
 
 # Which permissions each role holds ("app_label.codename"): the Perm values plus the model permissions
@@ -94,6 +98,7 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "refunds.add_refundpolicy",
         "refunds.change_refundpolicy",
         "refunds.approve_refundpolicy",
+        Perm.MANAGE_PAUSES,
         "audit.view_auditevent",
     ],
     # Operations lead: everything of refunds, nothing of who may do it (that is ACCESS_ADMIN).
@@ -106,6 +111,7 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         Perm.MARK_PAYOUT_PAID,
         Perm.RESOLVE_FAILED,
         Perm.MANAGE_WEBHOOKS,
+        Perm.MANAGE_PAUSES,
         "refunds.view_refundpolicy",
         "refunds.change_refundpolicy",
         "refunds.view_order",

@@ -118,6 +118,8 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                # The kill switches in force: the banner of every staff page (issue 16).
+                "console.context_processors.operations_pauses",
             ],
         },
     }

@@ -33,6 +33,8 @@ class OperationsPause(models.Model):
 
     class Meta:
         ordering = ["-paused_at", "-id"]
+        # Console "Kill switches" page (refunds.permissions.Perm.MANAGE_PAUSES): risk and the operations admin.
+        permissions = [("manage_pauses", "Pause and resume auto-approval and provider submission")]
         constraints = [
             models.CheckConstraint(condition=models.Q(kind__in=PauseKind.values), name="pause_kind_known"),
             models.CheckConstraint(condition=~models.Q(reason=""), name="pause_needs_reason"),

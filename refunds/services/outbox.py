@@ -64,6 +64,7 @@ from refunds.enums import (
     PAYMENT_WITHDRAWN_STATUSES,
     OutboxStatus,
     OutboxTopic,
+    PauseKind,
     PaymentStatus,
     PayoutStatus,
     RefundInstrument,
@@ -72,6 +73,7 @@ from refunds.enums import (
 from refunds.metrics import outbox_attempt
 from refunds.models import OutboxMessage, Payment, PayoutTask, Refund
 from refunds.services.outcome import refund_apply_outcome
+from refunds.services.pause_reads import exclude_held, pause_in_force
 from refunds.services.transition import refund_lock, refund_transition
 
 logger = logging.getLogger("refunds.services.outbox")
@@ -276,8 +278,17 @@ def _superseded(message: OutboxMessage, refund: Refund) -> bool:
     return round_ < current
 
 
-def outbox_claim(*, message_id: int) -> Claim | None:
-    """Take the message for one delivery attempt, or None if it is not ours to take now."""
+# What a claim answers for a message a submission pause holds (refunds.services.pauses).
+HELD = "held"
+
+
+def outbox_claim(*, message_id: int) -> Claim | str | None:
+    """Take the message for one delivery attempt, or None if it is not ours to take now.
+
+    HELD when its provider's submission is paused: the task is consumed (its
+    mark cleared) without using an attempt, and `pauses.resume` queues the
+    message again; nothing else about it changes.
+    """
     refund_id = OutboxMessage.objects.filter(pk=message_id).values_list("refund_id", flat=True).first()
     if refund_id is None:
         return None
@@ -302,6 +313,14 @@ def outbox_claim(*, message_id: int) -> Claim | None:
             stopped = refund_stop_if_payment_withdrawn(refund=refund, payment=payment, actor=OUTBOX_ACTOR)
             if stopped is not None:
                 return None  # charged back or voided since it was approved: never sent (the message is closed)
+        if refund.state in (S.APPROVED, S.SUBMITTING) and pause_in_force(
+            PauseKind.SUBMISSION, payment.provider, serialise=True
+        ):
+            message.queued_until = None
+            message.save(update_fields=["queued_until", "updated_at"])
+            provider = payment.provider
+            transaction.on_commit(lambda: outbox_attempt(provider=provider, outcome=HELD))
+            return HELD
         if refund.state == S.APPROVED:
             refund_transition(
                 refund,
@@ -342,6 +361,8 @@ def outbox_deliver(*, message_id: int) -> str:
     claim = outbox_claim(message_id=message_id)
     if claim is None:
         return "skipped"
+    if claim == HELD:
+        return HELD
     breaker = CircuitBreaker(claim.provider)
     if not breaker.allow():
         delay = max(breaker.open_until() - timezone.now().timestamp(), 1.0)
@@ -488,12 +509,28 @@ def outbox_sweep(*, limit: int) -> list[int]:
     """
     with transaction.atomic():
         due = list(
-            outbox_due(now=timezone.now())
-            .select_for_update(skip_locked=True)
+            exclude_held(outbox_due(now=timezone.now()))
+            .select_for_update(skip_locked=True, of=("self",))
             .order_by("available_at")
             .values_list("pk", flat=True)[:limit]
         )
         _outbox_queue(due)
+    return due
+
+
+def outbox_queue_released(messages: QuerySet[OutboxMessage]) -> list[int]:
+    """Queue the due messages among `messages` that no worker holds and no task is queued for, in outbox
+    order (available_at, id); returns their ids. A submission pause lifted (refunds.services.pauses.resume):
+    its tasks are published after commit in that order, so workers take them oldest first.
+    """
+    due = list(
+        outbox_due(now=timezone.now())
+        .filter(pk__in=messages.values("pk"))
+        .select_for_update(skip_locked=True, of=("self",))
+        .order_by("available_at", "id")
+        .values_list("pk", flat=True)
+    )
+    _outbox_queue(due)
     return due
 
 

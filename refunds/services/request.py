@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from django.db import transaction
 from django.utils import timezone
 
@@ -14,14 +16,16 @@ from core.errors import (
     ERR_VALIDATION,
     DomainError,
 )
-from refunds.enums import PaymentStatus, PolicyOutcome, Reason, RefundInstrument
+from refunds.enums import PauseKind, PaymentStatus, PolicyOutcome, Reason, RefundInstrument
 from refunds.metadata import metadata_clean
-from refunds.models import Order, Payment, Refund
+from refunds.metrics import REFUND_AUTO_APPROVAL_PAUSED_TOTAL
+from refunds.models import OperationsPause, Order, Payment, Refund
 from refunds.services.decide import approval_audit, approval_effects
 from refunds.services.evidence_refs import evidence_clean
 from refunds.services.lines import LineRequest, refund_lines_build
 from refunds.services.outbox import WITHDRAWN_PAYMENT_ERRORS
-from refunds.services.policy import customer_refund_count_24h, policy_evaluate, policy_get_active
+from refunds.services.pause_reads import pause_in_force
+from refunds.services.policy import PolicyDecision, customer_refund_count_24h, policy_evaluate, policy_get_active
 from refunds.services.proration import proration_compute
 from refunds.services.store_credit import store_credit_check_allowed
 from refunds.services.transition import Approval, refund_open
@@ -105,7 +109,10 @@ def refund_request(
        already `approved` when the policy auto-approves (REFUND_PENDING) — and
        audit `refund.requested` citing the rule (and `refund.approved`);
     3. when auto-approved, `approval_effects` as the policy: the system
-       decision and the provider submission.
+       decision and the provider submission. While auto-approval is paused
+       for the payment's provider (`refunds.services.pauses`), what the policy
+       would approve goes to review instead (`decision_paused`; counted in
+       `refund_auto_approval_paused_total` after commit).
     In the transaction, per audit event: the `refund_changing` signal (the
     customer email's outbox row). After commit: the log lines, metrics and
     `refund_changed` signals.
@@ -149,6 +156,9 @@ def refund_request(
             now=now,
             prorated=proration,
         )
+        paused = decision.outcome == PolicyOutcome.AUTO_APPROVE and auto_approval_pause(payment.provider)
+        if paused:
+            decision = decision_paused(decision, paused)
         refund = Refund(
             order=order,
             merchant_id=order.merchant_id,
@@ -189,4 +199,28 @@ def refund_request(
         )
         if approval is not None:
             approval_effects(refund=refund, payment=payment, actor=approval.actor, note=approval.note)
+        if paused:
+            transaction.on_commit(REFUND_AUTO_APPROVAL_PAUSED_TOTAL.inc)
     return refund
+
+
+def auto_approval_pause(provider: str) -> OperationsPause | None:
+    """The auto-approval pause this request falls under, read under the switch's shared lock
+    (refunds.services.pauses): a pause set after this returns None waits for this refund to commit."""
+    return pause_in_force(PauseKind.AUTO_APPROVAL, provider, serialise=True)
+
+
+def decision_paused(decision: PolicyDecision, pause: OperationsPause) -> PolicyDecision:
+    """What the policy decided, sent to review because auto-approval is paused (issue 16 kill switch).
+
+    The rule, recommendation, approvals required and draft reply stay the
+    policy's (people decide as they would have, with dual control where it
+    applied); the rule text says why a person decides, and the audit event
+    cites it.
+    """
+    # The audit event cites "<rule>: <text>" in a field as long as the refund's rule text: fit both.
+    limit = Refund._meta.get_field("policy_rule_text").max_length - len(decision.rule) - 2
+    text = f"auto-approval paused: {pause.reason} (the policy would approve: {decision.rule_text})"
+    if len(text) > limit:
+        text = text[: limit - 1] + "…"
+    return replace(decision, outcome=PolicyOutcome.REVIEW, rule_text=text)

@@ -30,7 +30,7 @@ def current(html: str) -> list[str]:
         (Role.AGENT, ["Review queue", "Overrides", "New refund"]),
         (Role.SENIOR_AGENT, ["Review queue", "Overrides", "New refund"]),
         (Role.FINANCE, ["Review queue", "Overrides", "Reconciliation", "Webhook inbox", "Periods", "Corrections"]),
-        (Role.RISK, ["Review queue", "Overrides"]),
+        (Role.RISK, ["Review queue", "Overrides", "Kill switches"]),
         (
             Role.ADMIN,
             [
@@ -42,6 +42,7 @@ def current(html: str) -> list[str]:
                 "Periods",
                 "Corrections",
                 "Merchant webhooks",
+                "Kill switches",
             ],
         ),
         (Role.ACCESS_ADMIN, ["Merchant webhooks"]),
