@@ -183,7 +183,7 @@ class _Journey:
     """The steps' shared state: one method per step, each raising StepFailed on a refusal."""
 
     def __init__(self, *, run: SyntheticRun, provider: str, timeout: float) -> None:
-        self.run, self.provider, self.timeout = run, provider, timeout
+        self.run, self.provider_name, self.timeout = run, provider, timeout
         self.order: Order | None = None
         self.refund: Refund | None = None
 
@@ -197,11 +197,11 @@ class _Journey:
         order_id = f"SYN-{stamp}-{self.run.pk}"
         amount, currency = settings.SYNTHETIC_AMOUNT_MINOR, settings.SYNTHETIC_CURRENCY
         try:
-            payment_id = get_provider(self.provider).create_test_payment(
+            payment_id = get_provider(self.provider_name).create_test_payment(
                 amount_minor=amount, currency=currency, idempotency_key=f"synthetic-payment-{order_id}"
             )
         except ProviderError as exc:
-            raise StepFailed(f"provider {self.provider} did not take the test payment: {exc}") from exc
+            raise StepFailed(f"provider {self.provider_name} did not take the test payment: {exc}") from exc
         self.order, _ = order_upsert(
             data=OrderInput(
                 order_id=order_id,
@@ -214,7 +214,7 @@ class _Journey:
                     amount_minor=amount,
                     status="captured",
                     captured_at=timezone.now(),
-                    provider=self.provider,
+                    provider=self.provider_name,
                 ),
             ),
             merchant=merchant,
