@@ -6,3 +6,13 @@ class OperationsConfig(AppConfig):
 
     name = "operations"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from core.health import register_readiness_check, register_readiness_detail
+        from core.metrics import register_database_gauges
+        from operations.metrics import database_gauges
+        from operations.readiness import breaker_states, pauses_detail
+
+        register_database_gauges("operations", database_gauges)
+        register_readiness_check("providers", breaker_states)
+        register_readiness_detail("pauses", pauses_detail)

@@ -330,6 +330,24 @@ class Provider(abc.ABC):
         """
         raise CapabilityMissing(f"{self.name} cannot void payments")
 
+    # --- test mode (the synthetic refund, issue 16) -----------------------------------------------
+
+    def in_test_mode(self) -> bool:
+        """True only when this client is configured for the provider's test mode, where no money moves.
+
+        The synthetic refund (operations.synthetic) runs only when this says so; a provider that
+        cannot tell, or has no test mode, answers False and is never used for it.
+        """
+        return False
+
+    def create_test_payment(self, *, amount_minor: int, currency: str, idempotency_key: str) -> str:
+        """Make a captured test-mode payment of `amount_minor` at the provider; return its payment id.
+
+        Only in test mode (`in_test_mode`); raises like `execute_refund` (`ProviderUnavailable`,
+        `ProviderRejected`), and `ProviderRejected` when the payment did not succeed.
+        """
+        raise CapabilityMissing(f"{self.name} cannot make test payments")
+
     # --- listing (lists_refunds) ------------------------------------------------
 
     def iter_refunds(self, *, created_gte: int, created_lt: int, page_size: int = 100) -> Iterator[ReportRow]:

@@ -34,6 +34,9 @@ fi
 export EMAIL_BACKEND="${EMAIL_BACKEND:-django.core.mail.backends.filebased.EmailBackend}"
 export EMAIL_FILE_PATH="${EMAIL_FILE_PATH:-$PWD/var/mail}"
 mkdir -p var/broker/out var/broker/processed var/log "$EMAIL_FILE_PATH"
+# The synthetic refund (docs/operations.md "Synthetic refund"): beat takes a test-mode refund through
+# the simulator every SYNTHETIC_INTERVAL_SECONDS (300), as the `synthetic` merchant.
+export SYNTHETIC_ENABLED="${SYNTHETIC_ENABLED:-1}"
 
 $PY manage.py migrate --noinput -v 0
 $PY scripts/compile_messages.py >/dev/null
@@ -119,6 +122,9 @@ cat <<INFO
                   (what customers were emailed: the portal's one-time code, confirmations, status links)
   Webhooks:       http://127.0.0.1:${WEBHOOK_RECEIVER_PORT}/_recv/
                   (the default merchant's endpoint ${DEMO_WEBHOOK_URL}: every refund event, ✓ = signature verified)
+  Synthetic:      every ${SYNTHETIC_INTERVAL_SECONDS:-300} s a test refund end to end (merchant "synthetic"):
+                  .venv/bin/python manage.py synthetic_refund --last   (or run one now without --last)
+                  ${APP_BASE_URL}/metrics  synthetic_refund_*   and ${APP_BASE_URL}/readyz
   Logs:           var/log/
 
 ${SEED_OUTPUT}

@@ -155,6 +155,9 @@ if REDIS_URL:
     }
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+# /readyz gives each of its checks (database, cache, broker, breakers) this long, side by side,
+# and reports one still running as "timeout": a probe never hangs on a dependency (core.health).
+READINESS_TIMEOUT_SECONDS = float(os.environ.get("READINESS_TIMEOUT_SECONDS", "2"))
 
 LOGIN_URL = "/console/login/"
 # The fallback after signing in; the console sends each role to its own home (console.views.auth.role_home).
@@ -375,6 +378,26 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": crontab(day_of_week=1, hour=DIGEST_SEND_HOUR_UTC, minute=0),
     },
 }
+
+# --- The synthetic refund (issue 16, docs/operations.md "Synthetic refund") ---------------------
+# `manage.py synthetic_refund` / the task `operations.synthetic_refund`: a test-mode refund taken end
+# to end. Beat runs it every SYNTHETIC_INTERVAL_SECONDS only with SYNTHETIC_ENABLED=1, and it refuses
+# to run unless the provider client is in test mode (an sk_test_ key, the simulator).
+SYNTHETIC_ENABLED = env_bool("SYNTHETIC_ENABLED", False)
+SYNTHETIC_INTERVAL_SECONDS = float(os.environ.get("SYNTHETIC_INTERVAL_SECONDS", "300"))
+# How long each step waits for its condition (the worker's delivery, the webhook, the sealer).
+SYNTHETIC_STEP_TIMEOUT_SECONDS = float(os.environ.get("SYNTHETIC_STEP_TIMEOUT_SECONDS", "60"))
+# The provider whose test mode it uses ("" = PROVIDER), and the test payment's amount.
+SYNTHETIC_PROVIDER = os.environ.get("SYNTHETIC_PROVIDER", "")
+SYNTHETIC_AMOUNT_MINOR = env_int("SYNTHETIC_AMOUNT_MINOR", 100)
+SYNTHETIC_CURRENCY = os.environ.get("SYNTHETIC_CURRENCY", "USD")
+if SYNTHETIC_ENABLED:
+    CELERY_BEAT_SCHEDULE["synthetic-refund"] = {
+        "task": "operations.synthetic_refund",
+        "schedule": SYNTHETIC_INTERVAL_SECONDS,
+        # A run still queued when the next is due is dropped: runs never pile up behind a stuck worker.
+        "options": {"expires": SYNTHETIC_INTERVAL_SECONDS},
+    }
 
 # --- Slack (issue 13, docs/slack.md) ------------------------------------------
 # Without a bot token the integration is off: no card is posted, the interactions URL answers 404.

@@ -129,6 +129,8 @@ class SimulatorApp:
             return self._create(req, scope)
         if req.path == "/v1/refunds" and req.method == "GET":
             return self._list(req)
+        if req.path == "/v1/payment_intents" and req.method == "POST":
+            return self._create_intent(req, scope)
         match = _CANCEL_PATH.match(req.path)
         if match and req.method == "POST":
             return self._cancel_intent(req, scope, unquote(match.group(1)))
@@ -343,6 +345,47 @@ class SimulatorApp:
             return refusal
         delay = self.config.stall if mode == "timeout" else 0.0
         return SimResponse(200, obj, dict(echo), delay=delay)
+
+    def _create_intent(self, req: SimRequest, scope: str) -> SimResponse:
+        """POST /v1/payment_intents (issue 16, the synthetic refund's test payment), idempotently.
+
+        `amount`, `currency`, `confirm`, `payment_method`, `capture_method`, `payment_method_types[]`
+        and `metadata[…]`. Confirmed with a payment method it is `succeeded` (captured), or
+        `requires_capture` with `capture_method=manual`; otherwise `requires_payment_method`. Every
+        test card succeeds here. The id is `pi_sim_ok_…`, so refunds of it succeed. No webhook is
+        sent for it (the app ignores payment events but a void's).
+        """
+        pairs = parse_qsl(req.body.decode("utf-8", "replace"), keep_blank_values=True)
+        form: dict[str, str] = {}
+        metadata: dict[str, str] = {}
+        for name, value in pairs:
+            if name.startswith("metadata[") and name.endswith("]"):
+                metadata[name[9:-1]] = value
+            elif name in ("amount", "currency", "confirm", "payment_method", "capture_method"):
+                form[name] = value
+            elif name not in ("payment_method_types[]", "expand[]"):
+                return error_response(400, f"Received unknown parameter: {name}", code="parameter_unknown", param=name)
+        amount = form.get("amount", "")
+        if not re.fullmatch(r"[0-9]+", amount) or int(amount) <= 0:
+            return error_response(400, "amount must be a positive integer.", code="parameter_invalid_integer")
+        currency = form.get("currency", "")
+        if not re.fullmatch(r"[A-Za-z]{3}", currency):
+            return error_response(400, "Invalid currency.", code="invalid_currency", param="currency")
+        key, echo, answered = self._claim(req, scope, pairs)
+        if answered is not None:
+            return answered
+        manual = form.get("capture_method") == "manual"
+        confirmed = form.get("confirm") == "true" and bool(form.get("payment_method"))
+        status = ("requires_capture" if manual else "succeeded") if confirmed else "requires_payment_method"
+        obj = self._unknown_intent(new_id("pi_sim_ok_"), amount=int(amount), currency=currency.lower(), status=status)
+        obj["capture_method"] = "manual" if manual else "automatic"
+        obj["metadata"] = metadata
+        obj["amount_capturable"] = int(amount) if status == "requires_capture" else 0
+        obj["amount_received"] = int(amount) if status == "succeeded" else 0
+        self.store.put_intent(obj)
+        if key is not None:
+            self.store.store_answer((scope, key), 200, obj)
+        return SimResponse(200, obj, dict(echo))
 
     def _register_intent(self, form: dict[str, str]) -> SimResponse:
         """POST /_sim/payment_intents (id, amount, currency, status): set up an intent as a test needs it."""

@@ -48,6 +48,10 @@ logger = logging.getLogger(__name__)
 # The API version we read objects as. From 2024-10-28.acacia Stripe sends
 # refund.created / refund.updated / refund.failed for every refund type.
 DEFAULT_STRIPE_VERSION = "2024-10-28.acacia"
+# Secret and restricted keys of Stripe's test mode; a live key (sk_live_, rk_live_) is never one.
+TEST_KEY_PREFIXES = ("sk_test_", "rk_test_")
+# Stripe's test card that always succeeds, as a ready-made PaymentMethod (docs.stripe.com/testing).
+TEST_PAYMENT_METHOD = "pm_card_visa"
 
 
 class StripeProtocolProvider(Provider):
@@ -79,6 +83,9 @@ class StripeProtocolProvider(Provider):
     ) -> None:
         if not api_key:
             raise ValueError("an API key is required")
+        # Stripe's keys say their mode: sk_test_/rk_test_ act on the test account only, where
+        # nothing is charged or paid out (the simulator's keys follow the same convention).
+        self.test_mode = api_key.startswith(TEST_KEY_PREFIXES)
         self.api_base = api_base.rstrip("/")
         self.timeout = (connect_timeout or timeout, timeout)
         self.webhook_secrets = tuple(webhook_secrets)
@@ -181,6 +188,31 @@ class StripeProtocolProvider(Provider):
             if not intent.get("status"):
                 intent = self._request("GET", path)
         return normalise_void(intent)
+
+    def in_test_mode(self) -> bool:
+        return self.test_mode
+
+    def create_test_payment(self, *, amount_minor: int, currency: str, idempotency_key: str) -> str:
+        """POST /v1/payment_intents confirmed with the test card: a captured test payment, idempotently.
+
+        Refused with a live key before any request (ValueError): this makes a charge.
+        """
+        if not self.test_mode:
+            raise ValueError("test payments are made with a test-mode key only (sk_test_…)")
+        if isinstance(amount_minor, bool) or not isinstance(amount_minor, int) or amount_minor <= 0:
+            raise ValueError("amount_minor must be a positive integer")
+        form = {
+            "amount": str(amount_minor),
+            "currency": currency.lower(),
+            "confirm": "true",
+            "payment_method": TEST_PAYMENT_METHOD,
+            "payment_method_types[]": "card",
+            "metadata[purpose]": "synthetic",
+        }
+        intent = self._request("POST", "/v1/payment_intents", data=form, idempotency_key=idempotency_key)
+        if intent.get("status") != "succeeded" or not intent.get("id"):
+            raise ProviderRejected(f"test payment not captured: status {intent.get('status')!r}", code="test_payment")
+        return str(intent["id"])
 
     def iter_refunds(self, *, created_gte: int, created_lt: int, page_size: int = 100) -> Iterator[ReportRow]:
         """Walk GET /v1/refunds newest first, following `has_more`/`starting_after`."""

@@ -1,0 +1,53 @@
+"""Scrape-time gauges of the synthetic refund (issue 16), from its `SyntheticRun` rows.
+
+Read from the database, so every web process reports the same last run whichever process
+(a beat-driven worker, an operator's `manage.py synthetic_refund`) ran it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from prometheus_client.core import GaugeMetricFamily
+
+from operations.models import SyntheticRun
+
+
+def database_gauges() -> Iterator[GaugeMetricFamily]:
+    """`synthetic_refund_*`: the last finished run's result, duration and steps; when it last succeeded.
+
+    No run yet: the families are exported empty (an alert on `absent()` or on staleness tells).
+    """
+    success = GaugeMetricFamily(
+        "synthetic_refund_success", "1 if the last finished synthetic refund succeeded, else 0."
+    )
+    last_run = GaugeMetricFamily(
+        "synthetic_refund_last_run_timestamp_seconds", "When the last synthetic refund finished (unix time)."
+    )
+    last_success = GaugeMetricFamily(
+        "synthetic_refund_last_success_timestamp_seconds", "When the last successful synthetic refund finished."
+    )
+    duration = GaugeMetricFamily(
+        "synthetic_refund_duration_seconds", "How long the last finished synthetic refund took, start to end."
+    )
+    step_seconds = GaugeMetricFamily(
+        "synthetic_refund_step_seconds",
+        "Seconds each step of the last finished synthetic refund took (the failed step is its last).",
+        labels=["step"],
+    )
+    finished = SyntheticRun.objects.filter(ok__isnull=False, finished_at__isnull=False)
+    last = finished.order_by("-finished_at", "-id").first()
+    if last is not None:
+        success.add_metric([], 1.0 if last.ok else 0.0)
+        last_run.add_metric([], last.finished_at.timestamp())
+        duration.add_metric([], max((last.finished_at - last.started_at).total_seconds(), 0.0))
+        for step in last.steps or []:
+            step_seconds.add_metric([str(step.get("step", ""))], float(step.get("seconds") or 0.0))
+    good = finished.filter(ok=True).order_by("-finished_at", "-id").values_list("finished_at", flat=True).first()
+    if good is not None:
+        last_success.add_metric([], good.timestamp())
+    yield success
+    yield last_run
+    yield last_success
+    yield duration
+    yield step_seconds
