@@ -88,7 +88,8 @@ def test_promtool_accepts_the_example_configuration(tmp_path):
 
 def test_promtool_unit_tests_of_the_alerts_pass():
     """alerts_test.yml: the decision fast burn fires on a burst of slow decisions and not on a healthy
-    series, stays quiet while auto-approval is paused; dead letters and reconciliation staleness fire."""
+    series, stays quiet while auto-approval is paused; dead letters and reconciliation staleness fire;
+    a stuck outbox pages, one held by a submission pause does not."""
     result = promtool("test", "rules", "alerts_test.yml")
 
     assert result.returncode == 0, result.stdout + result.stderr
