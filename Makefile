@@ -10,7 +10,7 @@ export REDIS_URL_TEST ?= redis://127.0.0.1:6379/15
 # The test commands honour DATABASE_URL and REDIS_URL when set (their own database and Redis db per checkout).
 TEST_SERVICES = DATABASE_URL=$${DATABASE_URL:-$(DATABASE_URL_TEST)} REDIS_URL=$${REDIS_URL:-$(REDIS_URL_TEST)}
 
-.PHONY: install demo test test-fast checks lint format browser-deps migrate benchmark clean
+.PHONY: install demo test test-fast checks lint format browser-deps prometheus-deps migrate benchmark clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "Python 3.11 is required ($(PYTHON) not found)"; exit 1; }
@@ -29,6 +29,14 @@ browser-deps:
 		|| { echo "could not install chromium: browser tests will fail"; exit 1; }; \
 	fi
 
+# Debian's prometheus for promtool, which checks and unit-tests deploy/prometheus (tests/deploy).
+prometheus-deps:
+	@if [ ! -x /usr/bin/promtool ]; then \
+		echo "installing Debian prometheus (promtool) for the alert rule tests"; \
+		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq prometheus >/dev/null) \
+		|| { echo "could not install prometheus: the alert rule tests will fail"; exit 1; }; \
+	fi
+
 # Embedded default: SQLite + Celery on kombu's filesystem transport + the provider simulator.
 demo: install
 	@bash scripts/demo.sh
@@ -36,7 +44,7 @@ demo: install
 # Everything: unit, service and API tests on two xdist workers (as test-fast), then the end-to-end
 # tiers (tests/e2e: journeys, chaos, browser) serially: each starts whole stacks of processes.
 # With PYTEST_ARGS set, one plain pytest run with those arguments (e.g. PYTEST_ARGS="-k journeys").
-test: checks browser-deps
+test: checks browser-deps prometheus-deps
 ifeq ($(strip $(PYTEST_ARGS)),)
 	$(TEST_SERVICES) $(PY) -m pytest -n 2 -m "not e2e"
 	$(TEST_SERVICES) $(PY) -m pytest -m e2e
