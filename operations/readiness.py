@@ -15,7 +15,7 @@ from typing import Any
 
 from providers.breaker import OPEN, CircuitBreaker
 from providers.registry import provider_class, provider_names
-from refunds.models import OperationsPause
+from refunds.services.pauses import pauses_in_force
 
 
 def breaker_states() -> tuple[dict[str, str], bool]:
@@ -28,8 +28,6 @@ def breaker_states() -> tuple[dict[str, str], bool]:
 
 def pauses_detail() -> list[dict[str, Any]]:
     """Every pause in force, oldest first: kind, provider ("*" for all), reason, since (ISO 8601)."""
-    # The same rows as refunds.services.pauses.pauses_in_force(): in force = not resumed.
-    pauses = OperationsPause.objects.filter(resumed_at__isnull=True).order_by("paused_at", "id")
     return [
         {
             "kind": pause.kind,
@@ -37,5 +35,5 @@ def pauses_detail() -> list[dict[str, Any]]:
             "reason": pause.reason,
             "since": pause.paused_at.isoformat(),
         }
-        for pause in pauses
+        for pause in pauses_in_force()
     ]
