@@ -26,7 +26,7 @@ matplotlib.use("Agg")
 import matplotlib.dates as mdates
 import matplotlib.pyplot as plt
 from matplotlib.patches import FancyBboxPatch
-from matplotlib.ticker import FuncFormatter, MaxNLocator
+from matplotlib.ticker import FuncFormatter, MaxNLocator, MultipleLocator
 
 BACKGROUND = "#111217"
 PANEL = "#181b1f"
@@ -77,11 +77,11 @@ def _seconds(value: float) -> str:
         return f"{value * 1000:.0f} ms"
     if magnitude < 60:
         return f"{value:.1f} s" if magnitude < 10 else f"{value:.0f} s"
-    if magnitude < 3600:
-        return f"{value / 60:.1f} min"
-    if magnitude < 86400:
-        return f"{value / 3600:.1f} h"
-    return f"{value / 86400:.1f} d"
+    for size, name in ((86400, "d"), (3600, "h"), (60, "min")):
+        if magnitude >= size or size == 60:
+            amount = value / size
+            return f"{amount:.0f} {name}" if amount == int(amount) else f"{amount:.1f} {name}"
+    return f"{value:.0f} s"
 
 
 def formatter(unit: str, decimals: int | None = None):
@@ -141,6 +141,21 @@ def _no_data(ax) -> None:
     ax.set_axis_off()
 
 
+def _seconds_locator(top: float):
+    """Ticks on whole minutes or hours once the axis reaches them (1 min, 2 min … not 1.3 min)."""
+    for unit in (86400, 3600, 60):
+        if top >= 2 * unit:
+            return _multiples(top, unit)
+    return MaxNLocator(5)
+
+
+def _multiples(top: float, unit: float):
+    for step in (1, 2, 5, 10, 15, 30, 60):
+        if top / (step * unit) <= 6:
+            return MultipleLocator(step * unit)
+    return MaxNLocator(5)
+
+
 def draw_timeseries(fig, box, panel, results, window) -> None:
     left, bottom, width, height = box
     entries = [series for series in results if any(v is not None for _, v in series["points"])]
@@ -190,7 +205,7 @@ def draw_timeseries(fig, box, panel, results, window) -> None:
         ticks = sorted(float(key) for key in mappings[0]["options"])
         ax.set_yticks(ticks, [mapped(panel, tick)[0] for tick in ticks])
     else:
-        ax.yaxis.set_major_locator(MaxNLocator(5))
+        ax.yaxis.set_major_locator(_seconds_locator(ceiling) if unit == "s" else MaxNLocator(5))
         ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: fmt(v)))
     ax.xaxis.set_major_locator(mdates.AutoDateLocator(maxticks=6))
     ax.xaxis.set_major_formatter(mdates.DateFormatter("%H:%M", tz=UTC))
@@ -205,7 +220,7 @@ def draw_timeseries(fig, box, panel, results, window) -> None:
             labels[:12],
             loc="lower left",
             bbox_to_anchor=(left + 6 / fig.bbox.width, bottom + 2 / fig.bbox.height),
-            ncol=3,
+            ncol=4 if len(handles) <= 4 else 3,
             frameon=False,
             fontsize=8,
             labelcolor=TEXT,
