@@ -541,7 +541,7 @@ def draw_all(series: dict, window: tuple[float, float], subtitle: str) -> list[s
 
 def subtitle_for(args: argparse.Namespace, window: tuple[float, float], notes: dict) -> str:
     start = datetime.fromtimestamp(window[0], UTC)
-    minutes = (window[1] - window[0]) / 60
+    minutes, shown = args.duration / 60, (window[1] - window[0]) / 60
     outage = ""
     if "outage_started" in notes:
         outage = (
@@ -549,7 +549,8 @@ def subtitle_for(args: argparse.Namespace, window: tuple[float, float], notes: d
             f"{datetime.fromtimestamp(notes['outage_ended'], UTC):%H:%M:%S}"
         )
     return (
-        f"Rendered from Prometheus (query_range) after a {minutes:.0f}-minute load run, {start:%Y-%m-%d %H:%M} UTC: "
+        f"Rendered from Prometheus (query_range): a {minutes:g}-minute load and its settling ({shown:.0f} min shown), "
+        f"{start:%Y-%m-%d %H:%M} UTC: "
         f"{args.rate:g} refunds/s open loop, gunicorn ×2 + Celery + simulator{outage}. "
         f"Time range = the run (the dashboards' defaults are longer); rates over {args.rate_interval:g} s."
     )
