@@ -80,13 +80,15 @@ $(BENCH_STAMP): $(STAMP) requirements-bench.txt
 	$(PY) -m pip install --quiet -r requirements-bench.txt
 	touch $(BENCH_STAMP)
 
-# All five benchmarks against PostgreSQL and Redis (about 30 minutes on 2 cores); figures land in benchmarks/results/.
+# All six benchmarks against PostgreSQL and Redis (about 45 minutes on 2 cores); figures land in benchmarks/results/,
+# the dashboards' screenshots in docs/screenshots/ (dashboards.py needs /usr/bin/prometheus).
 benchmark: $(BENCH_STAMP)
 	$(PY) benchmarks/api_load.py
 	$(PY) benchmarks/e2e_latency.py
 	$(PY) benchmarks/status_page.py
 	$(PY) benchmarks/reconcile.py
 	$(PY) benchmarks/faults.py
+	$(PY) benchmarks/dashboards.py
 
 clean:
 	rm -rf var .pytest_cache .ruff_cache
