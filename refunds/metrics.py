@@ -23,8 +23,17 @@ from django.utils import timezone
 from prometheus_client import Counter, Histogram
 from prometheus_client.core import GaugeMetricFamily
 
+from core.money import minor_to_major
 from providers.registry import provider_class, provider_names
-from refunds.enums import DecisionKind, OutboxStatus, PauseKind, PolicyOutcome, RefundState, WebhookStatus
+from refunds.enums import (
+    DecisionKind,
+    OutboxStatus,
+    PauseKind,
+    PolicyOutcome,
+    RefundInstrument,
+    RefundState,
+    WebhookStatus,
+)
 from refunds.models import Decision, Merchant, OperationsPause, OutboxMessage, Refund, WebhookEvent
 
 S = RefundState
@@ -74,6 +83,14 @@ REFUND_POLICY_OVERRIDES_TOTAL = Counter(
     ["decision"],
 )
 
+# Major units (1.25 USD, 150 JPY), so currencies of different exponents read alike on one panel.
+REFUND_AMOUNT_TOTAL = Counter(
+    "refund_amount_total",
+    "Money paid back to customers (kind settled: the refund completed) and taken back by the provider "
+    "(kind reversed), per currency and instrument, in major units; synthetic refunds left out.",
+    ["currency", "instrument", "kind"],
+)
+
 # merchant id -> is the synthetic merchant. A merchant's slug never changes, so one look-up per merchant
 # and process; it keeps the question off the hot path of every decision.
 _synthetic: dict[int | None, bool] = {None: False}
@@ -98,6 +115,36 @@ class SloObservation:
 
     def observe(self) -> None:
         self.histogram.labels(*self.labels).observe(self.seconds)
+
+
+@dataclass(frozen=True)
+class AmountObservation:
+    """Money a move settled or lost, counted once its transaction commits (the executive dashboard)."""
+
+    labels: tuple[str, ...]
+    amount: float
+
+    def observe(self) -> None:
+        REFUND_AMOUNT_TOTAL.labels(*self.labels).inc(self.amount)
+
+
+def amount_observation(refund: Refund, *, source: str | None, to: str) -> AmountObservation | None:
+    """What a move adds to `refund_amount_total`: its amount when it completes, again when a completed one fails.
+
+    In-process and counted after commit (each process's share summed by the
+    multiprocess scrape), not summed from the ledger at scrape time: that would
+    read every settlement ever posted on each scrape.
+    """
+    if to == S.COMPLETED:
+        kind = "settled"
+    elif to == S.FAILED and source == S.COMPLETED:
+        kind = "reversed"
+    else:
+        return None
+    if is_synthetic(refund):
+        return None
+    amount = float(minor_to_major(refund.amount_minor, refund.currency))
+    return AmountObservation((refund.currency, refund.instrument or RefundInstrument.ORIGINAL_PAYMENT, kind), amount)
 
 
 def slo_observation(

@@ -61,7 +61,7 @@ from ledger.services import (
     refund_post_settlement_reversed,
 )
 from refunds.enums import ACTIVE_STATES, STATE_EVENTS, RefundInstrument, RefundState
-from refunds.metrics import REFUND_OUTCOME_TOTAL, SloObservation, slo_observation
+from refunds.metrics import REFUND_OUTCOME_TOTAL, AmountObservation, SloObservation, amount_observation, slo_observation
 from refunds.models import OrderLine, Payment, Refund, RefundLine
 from refunds.models.refund import TRANSITION_METHODS
 from refunds.services.void import is_void, void_payment_follow, void_post_ledger
@@ -411,23 +411,29 @@ def _record(refund: Refund, steps: list[_Step], *, at: datetime) -> None:
         }
         # Worked out now, with the refund as this move leaves it (a later move in the same
         # transaction could change `failure_retryable`); observed only once the move commits.
-        slo = slo_observation(
-            refund,
-            source=step.before["state"] if step.before else None,
-            to=state,
-            system=step.actor.type == "system",
-            at=at,
+        source = step.before["state"] if step.before else None
+        observations = tuple(
+            observation
+            for observation in (
+                slo_observation(refund, source=source, to=state, system=step.actor.type == "system", at=at),
+                amount_observation(refund, source=source, to=state),
+            )
+            if observation is not None
         )
-        transaction.on_commit(partial(_announce, refund, step.event, state, extra, slo))
+        transaction.on_commit(partial(_announce, refund, step.event, state, extra, observations))
 
 
 def _announce(
-    refund: Refund, event: AuditAction, state: str, extra: dict[str, Any], slo: SloObservation | None = None
+    refund: Refund,
+    event: AuditAction,
+    state: str,
+    extra: dict[str, Any],
+    observations: tuple[SloObservation | AmountObservation, ...] = (),
 ) -> None:
-    """After commit: the outcome metric and SLO histogram, the log line, and the signal other apps react to."""
+    """After commit: the outcome metric, the SLO and amount observations, the log line, the signal apps react to."""
     REFUND_OUTCOME_TOTAL.labels(state=state).inc()
-    if slo is not None:
-        slo.observe()
+    for observation in observations:
+        observation.observe()
     logger.info(event.log_message_id, extra=extra)
     # Robust: the change is committed; a failing receiver is logged, never turned into an error here.
     for receiver, error in refund_changed.send_robust(sender=Refund, refund=refund, event=event, state=state):

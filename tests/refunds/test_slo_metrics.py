@@ -134,3 +134,17 @@ def test_synthetic_refunds_are_left_out_of_the_slo_histograms(django_capture_on_
     assert refund.merchant.slug == "synthetic"
     assert (by_policy.now(), completed.now()) == (0, 0)
     assert outcomes.now() == 1  # the other metrics still count it
+
+
+def test_money_settled_and_taken_back_is_counted_in_major_units_per_currency(django_capture_on_commit_callbacks):
+    settled = Delta("refund_amount_total", currency="USD", instrument="original_payment", kind="settled")
+    reversed_ = Delta("refund_amount_total", currency="USD", instrument="original_payment", kind="reversed")
+    refund = auto_approved()
+    with django_capture_on_commit_callbacks(execute=True):
+        move_refund(refund, S.SUBMITTING)
+        assert settled.now() == 0  # not paid back yet
+        move_refund(refund, S.COMPLETED)
+    assert settled.now() == 50.0  # 5000 minor units of USD
+    with django_capture_on_commit_callbacks(execute=True):
+        move_refund(refund, S.FAILED, changes={"failure_code": "reversed", "failure_retryable": False})
+    assert (settled.now(), reversed_.now()) == (50.0, 50.0)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import promql_parser
 
+import core.request_metrics  # noqa: F401 - defines http_request_duration_seconds: exported before any request
 from core.metrics import scrape
 
 # The series a metric family of each type exposes (prometheus_client's exposition).
