@@ -26,6 +26,9 @@ runs 45 s behind for a minute (webhook lag); `manage.py reconcile` runs for
 today a minute in (refunds still in flight count as mismatches) and again
 once everything settled (reconciliation age and mismatch). The mail server
 (an SMTP sink) answers 451 for 4 % of customers and 550 for 2 % (email failures).
+At `--pause-at` an operator pauses submission to the provider for `--pause`
+seconds (`manage.py refunds_pause`/`refunds_resume`: the kill switch panels,
+deliveries held). The synthetic refund runs every minute from beat.
 
 Afterwards every query of deploy/grafana/*.json is evaluated through
 Prometheus' query_range API over the run, with Grafana's variables filled in
@@ -104,7 +107,7 @@ class Run:
         self.env = bench_env(
             args.database,
             PROVIDER="stripe",
-            PROVIDER_API_KEY="sk_bench_dashboards",
+            PROVIDER_API_KEY="sk_test_bench_dashboards",
             PROVIDER_WEBHOOK_SECRET="whsec_bench_dashboards",
             CELERY_TASK_DEFAULT_QUEUE="bench-dashboards",
             PROMETHEUS_MULTIPROC_DIR=str(multiproc),
@@ -112,10 +115,13 @@ class Run:
             EMAIL_BACKEND="django.core.mail.backends.smtp.EmailBackend",
             EMAIL_HOST="127.0.0.1",
             EMAIL_PORT=str(self.smtp.port),
+            # The synthetic refund every minute (test-mode key above), so its panels show real runs.
+            SYNTHETIC_ENABLED="1",
+            SYNTHETIC_INTERVAL_SECONDS="60",
         )
         self.simulator = Simulator(
             db_path=tmp / "sim.sqlite3",
-            api_key="sk_bench_dashboards",
+            api_key="sk_test_bench_dashboards",
             webhook_secret="whsec_bench_dashboards",
             webhook_url=f"http://127.0.0.1:{self.web_port}/webhooks/payments",
             stall=10.0,
@@ -417,6 +423,23 @@ def webhook_lag(run: Run, seconds: float, behind: float, notes: dict) -> None:
     notes["lag_ended"] = time.time()
 
 
+def kill_switch(run: Run, seconds: float, notes: dict) -> None:
+    """An operator pauses submission to the provider, then resumes it: the held messages go in order."""
+    notes["pause_started"] = time.time()
+    for command in ("refunds_pause", "refunds_resume"):
+        result = subprocess.run(
+            [sys.executable, "manage.py", command, "submission", "--provider", "stripe", "--reason", "benchmark drill"],
+            cwd=ROOT,
+            env=run.env,
+            capture_output=True,
+            text=True,
+        )
+        notes.setdefault("kill_switch", []).append({"command": command, "ok": result.returncode == 0})
+        if command == "refunds_pause":
+            time.sleep(seconds)
+    notes["pause_ended"] = time.time()
+
+
 def reconcile(run: Run, notes: dict) -> None:
     day = date.today().isoformat()
     result = subprocess.run(
@@ -562,11 +585,13 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=3.0, help="refund creates per second (Poisson)")
     parser.add_argument("--outage-at", type=float, default=150.0, help="seconds into the load")
     parser.add_argument("--outage", type=float, default=75.0, help="seconds the provider is down")
+    parser.add_argument("--pause-at", type=float, default=400.0, help="seconds into the load: submission paused")
+    parser.add_argument("--pause", type=float, default=30.0, help="seconds submission stays paused")
     parser.add_argument("--lag-at", type=float, default=330.0, help="seconds into the load")
     parser.add_argument("--scrape", type=float, default=1.0, help="Prometheus scrape interval, seconds")
     parser.add_argument("--rate-interval", type=float, default=30.0, help="seconds for $__rate_interval (see above)")
     parser.add_argument("--points", type=int, default=300, help="Grafana's max data points per query")
-    parser.add_argument("--database", default=os.environ.get("BENCH_DB", "refund_desk_bench_dashboards"))
+    parser.add_argument("--database", default=os.environ.get("BENCH_DB", "refund_desk_test_bench_dashboards"))
     parser.add_argument("--review-max", type=float, default=200.0, help="a person decides 20 s to this after a request")
     parser.add_argument("--seed", type=int, default=16)
     parser.add_argument("--render-only", type=Path, help="draw from a series.json of an earlier run")
@@ -595,6 +620,7 @@ def main() -> None:
             at(args.outage_at, provider_outage, run, args.outage, notes),
             at(args.lag_at, webhook_lag, run, 60.0, 45.0, notes),
             at(60.0, reconcile, run, notes),
+            at(args.pause_at, kill_switch, run, args.pause, notes),
         ]
         load.run_creates(args.duration)
         for fault in faults:
