@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextvars
 import hmac
 import logging
 import secrets
@@ -130,7 +131,10 @@ def _bounded(name: str, check: Callable[[], Any], timeout: float) -> Callable[[]
             # The thread's own database connection (Django opens one per thread): closed, not leaked.
             connections.close_all()
 
-    thread = threading.Thread(target=run, name=f"readyz-{name}", daemon=True)
+    # In the request's context: its correlation id in log lines, and tracing's "not this probe" with it
+    # (core.telemetry), which a bare thread would not see: each check's queries would be a trace of its own.
+    context = contextvars.copy_context()
+    thread = threading.Thread(target=context.run, args=(run,), name=f"readyz-{name}", daemon=True)
     thread.start()
     deadline = time.monotonic() + timeout
 

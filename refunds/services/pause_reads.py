@@ -56,8 +56,18 @@ def pause_in_force(kind: str, provider: str, *, serialise: bool = False) -> Oper
     switch's lock shared first, so a pause being set waits for this
     transaction and one set before is seen (refunds.services.pauses).
     """
-    if serialise:
-        switch_lock(kind, shared=True)
+    if serialise and connection.vendor == "postgresql":
+        # The shared lock and the read in one statement: every auto-approved create pays for it.
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT pause.id FROM (SELECT pg_advisory_xact_lock_shared(%s)) AS switch"
+                " LEFT JOIN refunds_operationspause AS pause ON pause.resumed_at IS NULL"
+                " AND pause.kind = %s AND pause.provider IN (%s, %s)"
+                " ORDER BY pause.provider LIMIT 1",
+                [_lock_key(kind), kind, provider, ALL_PROVIDERS],
+            )
+            (pause_id,) = cursor.fetchone()
+        return None if pause_id is None else OperationsPause.objects.get(pk=pause_id)
     return (
         pauses_in_force_qs()
         .filter(kind=kind, provider__in=[provider, ALL_PROVIDERS])

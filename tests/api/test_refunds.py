@@ -136,6 +136,8 @@ def test_queries_per_create_and_read_do_not_silently_grow(merchant):
     # 26 (issue 14): the merchant's events `refund.created` and `refund.approved`, written with the
     # move (the transactional outbox): per event, the sequence upsert, the event insert and the
     # subscribed endpoints; `refund.approved` renders the refund with its approvals and ledger entries.
-    assert len(create_sql) == 26, "\n".join(q[:150] for q in create_sql)
+    # 27 (issue 16): an auto-approval reads the kill switch under its shared lock, one statement
+    # (refunds.services.pause_reads.pause_in_force), so a pause set now waits for this create.
+    assert len(create_sql) == 27, "\n".join(q[:150] for q in create_sql)
     # 5 (issue 15): the refund's lines with their order lines, one prefetch (`[]` for a refund by amount).
     assert len(read_sql) == 5, [q[:90] for q in read_sql]
