@@ -47,3 +47,19 @@ def test_a_store_credit_code_never_reaches_a_span(spans, path):
     (server,) = [s for s in spans.get_finished_spans() if s.kind.name == "SERVER"]
     exported = json.dumps(dict(server.attributes)) + server.name
     assert "7KQM-4XWZ-9PRT" not in exported, exported
+
+
+@pytest.mark.django_db
+def test_a_store_credit_code_never_reaches_a_log_line(caplog):
+    """The same codes in the JSON log: Django logs every 4xx with its path ("Not Found: /v1/credits/SC-…"),
+    and core.logging.scrub (the last line of defence) knows no store credit code."""
+    import logging
+
+    from core.logging import JsonFormatter
+
+    caplog.set_level(logging.WARNING, logger="django.request")
+    Client().get(f"/v1/credits/{CODE}")
+
+    formatted = "\n".join(JsonFormatter().format(record) for record in caplog.records)
+    assert caplog.records, "Django logged nothing for the refused lookup"
+    assert "7KQM-4XWZ-9PRT" not in formatted, formatted
