@@ -12,19 +12,22 @@ refund during the pause.
 from __future__ import annotations
 
 import pytest
+from rest_framework.test import APIClient
 
 from core.actor import Actor
 from refunds.enums import PauseKind
 from refunds.services.pauses import pause
-from tests.api.conftest import client_for, create, merchant  # noqa: F401 - fixtures
-from tests.refunds.factories import captured_order
+from tests.api.conftest import create
+from tests.refunds.factories import api_key, captured_order
 
 pytestmark = pytest.mark.django_db
 
 NOTE = "INC-7781 card-testing ring through merchant acme-shoes (Dana in risk)"
 
 
-def test_the_incident_note_of_a_pause_is_not_in_the_merchants_refund_document(merchant):
+def test_the_incident_note_of_a_pause_is_not_in_the_merchants_refund_document():
+    merchant = APIClient()
+    merchant.credentials(HTTP_AUTHORIZATION=f"Bearer {api_key('merchant', None, None, None)}")
     pause(PauseKind.AUTO_APPROVAL, reason=NOTE, actor=Actor.system("test"))
     order = captured_order(amount_minor=10_000)
 
