@@ -26,6 +26,10 @@ _STATUS_TOKEN_PATH = re.compile(r"/r/[A-Za-z0-9_-]{16,}")
 # Lines are scrubbed of those as a last line of defence (the JSON text: newlines appear as \n).
 _SCRUBS = [
     (_STATUS_TOKEN_PATH, "/r/[token]"),
+    # A store credit code is spendable (credits/codes.py keeps only its digest): the API's paths name it
+    # (Django logs a refused lookup's path; tracing records it), in whatever form the checkout typed it.
+    (re.compile(r"(/v1/credits/)[^/?#\s\"]+"), r"\1[code]"),
+    (re.compile(r"\bSC-?[A-Za-z0-9]{4}-?[A-Za-z0-9]{4}-?[A-Za-z0-9]{4}\b", re.IGNORECASE), "[store-credit-code]"),
     (re.compile(r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+"), "[email]"),
     (re.compile(r"(Failing row contains )\(.*?\)(?=\.?(?:\\n|\"|$))"), r"\1([redacted])"),
     (

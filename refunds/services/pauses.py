@@ -30,6 +30,7 @@ the moment it commits.
 
 from __future__ import annotations
 
+import unicodedata
 from typing import Any
 
 from django.db import IntegrityError, transaction
@@ -94,7 +95,10 @@ def _clean(kind: str, provider: str, reason: str) -> tuple[str, str, str]:
             f"Provider '{provider}' is paid out by hand: there is no submission to pause.",
             field="provider",
         )
-    reason = " ".join((reason or "").split())
+    # Control and format characters (zero-width spaces, soft hyphens, BOMs) are invisible: a reason
+    # made of them would leave the banner and the audit trail saying nothing.
+    reason = "".join(ch for ch in (reason or "") if unicodedata.category(ch) not in ("Cc", "Cf"))
+    reason = " ".join(reason.split())
     if not reason:
         raise DomainError(ERR_VALIDATION, "A reason is required.", field="reason")
     if len(reason) > REASON_MAX:

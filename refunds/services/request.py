@@ -215,12 +215,14 @@ def decision_paused(decision: PolicyDecision, pause: OperationsPause) -> PolicyD
 
     The rule, recommendation, approvals required and draft reply stay the
     policy's (people decide as they would have, with dual control where it
-    applied); the rule text says why a person decides, and the audit event
-    cites it.
+    applied); the rule text says a pause sent it to a person, and which one.
     """
     # The audit event cites "<rule>: <text>" in a field as long as the refund's rule text: fit both.
     limit = Refund._meta.get_field("policy_rule_text").max_length - len(decision.rule) - 2
-    text = f"auto-approval paused: {pause.reason} (the policy would approve: {decision.rule_text})"
+    # Not the pause's reason: this text is the merchant's too (the refund document's policy.rule_text, its
+    # webhooks), and an incident note is for staff (the banner, the pause's own audit event). The pause's
+    # number leads staff to it.
+    text = f"auto-approval paused by operations (pause {pause.pk}; the policy would approve: {decision.rule_text})"
     if len(text) > limit:
         text = text[: limit - 1] + "…"
     return replace(decision, outcome=PolicyOutcome.REVIEW, rule_text=text)

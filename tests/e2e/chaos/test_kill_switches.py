@@ -127,7 +127,7 @@ def test_auto_approval_paused_during_concurrent_creates_sends_what_it_covers_to_
     assert during and after and before
     # Sent after the pause returned and answered before the resume began: to review, saying why.
     assert {(r.state, r.policy_outcome) for r in during} == {(RefundState.REQUESTED, PolicyOutcome.REVIEW)}
-    assert all(r.policy_rule_text.startswith("auto-approval paused: e2e: fraud wave") for r in during)
+    assert all(r.policy_rule_text.startswith("auto-approval paused by operations") for r in during)
     assert not OutboxMessage.objects.filter(refund__in=during).exists()
     # Before and after: the policy approves on its own again.
     for refund in before + after:

@@ -130,10 +130,12 @@ def test_while_auto_approval_is_paused_an_in_policy_refund_goes_to_review_and_sa
     assert refund.state == RefundState.REQUESTED
     assert refund.policy_outcome == PolicyOutcome.REVIEW
     assert refund.policy_rule == "R-AUTO-NOT_RECEIVED"  # what the policy said stays visible
-    assert refund.policy_rule_text.startswith("auto-approval paused: fraud wave INC-42")
+    pause_id = OperationsPause.objects.get(kind=PauseKind.AUTO_APPROVAL).pk
+    assert refund.policy_rule_text.startswith(f"auto-approval paused by operations (pause {pause_id};")
+    assert "INC-42" not in refund.policy_rule_text  # the incident note is staff's, the rule text the merchant's too
     assert not OutboxMessage.objects.filter(refund=refund).exists()
     requested = AuditEvent.objects.get(refund=refund, action=AuditAction.REFUND_REQUESTED)
-    assert "auto-approval paused: fraud wave INC-42" in requested.policy_rule
+    assert f"auto-approval paused by operations (pause {pause_id};" in requested.policy_rule
     assert REFUND_AUTO_APPROVAL_PAUSED_TOTAL._value.get() == before + 1
 
 

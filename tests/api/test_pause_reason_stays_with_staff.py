@@ -1,4 +1,4 @@
-"""Attack on the auto-approval kill switch (issue 16): the staff's incident note reaches the merchants.
+"""A pause's reason is staff's: the incident note never reaches a merchant (issue 16 kill switch; an attack first).
 
 The pause's reason is described to the person typing it as "Shown to every staff member in the banner
 and kept in the audit trail" (console/pause_forms.py). But `decision_paused` writes it into the

@@ -1,4 +1,4 @@
-"""Attack on the tracing of issue 16: bearer values in the URL reach the span attributes.
+"""Store credit codes never reach a span or a log line (issue 16 tracing; an attack first).
 
 Store credit codes are spendable secrets: the database keeps only a keyed digest and a sealed copy
 (credits/codes.py: "A copy of the database alone gives neither"). The merchant's checkout looks a

@@ -1,4 +1,4 @@
-"""Attack on the kill switch's required reason (issue 16): a reason nobody can read.
+"""A kill switch's required reason is one people can read: invisible characters are not a reason (an attack first).
 
 `_clean` collapses whitespace with `str.split()`, which does not count the zero-width and other
 format characters as whitespace, and the console form's strip does not either. A pause "with a
