@@ -27,7 +27,6 @@ from prometheus_client.exposition import ThreadingWSGIServer
 
 from core.metrics import in_process_registry, multiprocess_dir
 
-
 # Within Prometheus's default scrape timeout (10 s): a scrape sends its request at once, so only an
 # idle or stalled client ever waits this long, and its thread is then freed.
 CONNECTION_TIMEOUT_SECONDS = 5
