@@ -1,36 +1,65 @@
-"""Attack on the synthetic journey (issue 16): the `synthetic` merchant is known by its slug alone.
+"""Merchant slugs: `synthetic` is reserved for the synthetic refund's own merchant (issue 16, attack tests first).
 
-Every SLO measure leaves out refunds whose merchant's slug is `synthetic` (refunds.metrics:
-`is_synthetic`, `_customer_refunds`), and the journey adopts whatever merchant has that slug
-(operations.synthetic.synthetic_merchant). Nothing reserves the slug: an operator can onboard a
-real tenant as `synthetic` (say "Synthetic Fabrics Ltd"), mint it API keys and take real refunds.
-Then (a) that tenant's refunds silently vanish from the SLO histograms and ratio gauges (an insider
-can hide a breach, or a careless operator can), and (b) every synthetic run every 5 minutes pushes
-test orders and refunds into the real tenant: its API lists, its refund documents and its merchant
-webhooks (refund.* events to its real endpoints).
+Every SLO measure leaves out the synthetic journey's refunds, and the journey puts test orders,
+refunds and merchant webhooks into its merchant every few minutes. Known by its slug alone, a
+real tenant onboarded as `synthetic` ("Synthetic Fabrics Ltd") would silently leave the SLO
+measures (an insider could hide a breach) and receive the test traffic. So the merchant is a flag
+(`Merchant.synthetic`) only the journey sets, the slug is refused to anyone else, and the journey
+never adopts a merchant it did not onboard.
 """
 
 from __future__ import annotations
 
 import pytest
 from django.core.management import CommandError, call_command
+from django.db import IntegrityError, transaction
 
-from operations.synthetic import synthetic_merchant
-from refunds.models import Merchant
+from core.actor import Actor
+from core.errors import ERR_VALIDATION, DomainError
+from operations.synthetic import StepFailed, synthetic_merchant
+from refunds.metrics import is_synthetic
+from refunds.models import Merchant, Refund
+from refunds.services.merchants import merchant_create
 
 pytestmark = pytest.mark.django_db
 
 
 def test_an_operator_cannot_onboard_a_tenant_under_the_synthetic_slug():
-    with pytest.raises(CommandError):
+    with pytest.raises(CommandError, match="reserved"):
         call_command("create_merchant", "synthetic", "--name", "Synthetic Fabrics Ltd", "--email", "it@fabrics.test")
+    with pytest.raises(DomainError) as refused:
+        merchant_create(slug="synthetic", name="Synthetic Fabrics Ltd", actor=Actor.system("test"))
+    assert refused.value.code == ERR_VALIDATION and refused.value.details["field"] == "slug"
+    assert not Merchant.objects.filter(slug="synthetic").exists()
 
 
 def test_the_journey_never_adopts_a_merchant_it_did_not_onboard():
     real = Merchant.objects.create(slug="synthetic", name="Synthetic Fabrics Ltd", contact_email="it@fabrics.test")
 
-    try:
-        adopted = synthetic_merchant()
-    except Exception:  # noqa: BLE001 - refusing is a right answer too
-        return
-    assert adopted.pk != real.pk, "the synthetic journey writes its orders and refunds into a real tenant"
+    # Refused (the run fails at its payment step, before any provider call), never adopted.
+    with pytest.raises(StepFailed, match="did not onboard"):
+        synthetic_merchant()
+    real.refresh_from_db()
+    assert not real.synthetic
+
+
+def test_the_journey_onboards_its_own_flagged_merchant_once():
+    first = synthetic_merchant()
+
+    assert first.slug == "synthetic" and first.synthetic
+    assert synthetic_merchant().pk == first.pk
+
+
+def test_only_the_flag_takes_refunds_out_of_the_slo_measures():
+    """A tenant's refunds count whatever its name; the journey's merchant is known by its flag."""
+    tenant = Merchant.objects.create(slug="synthetic-fabrics", name="Synthetic Fabrics Ltd")
+    journey = synthetic_merchant()
+
+    assert not is_synthetic(Refund(merchant_id=tenant.pk))
+    assert is_synthetic(Refund(merchant_id=journey.pk))
+
+
+def test_there_is_at_most_one_synthetic_merchant():
+    synthetic_merchant()
+    with pytest.raises(IntegrityError), transaction.atomic():
+        Merchant.objects.create(slug="another", synthetic=True)
