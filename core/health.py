@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import contextvars
+import copy
 import hmac
 import logging
+import os
+import queue
 import secrets
 import sys
 import threading
@@ -18,7 +21,7 @@ from celery import current_app
 from django.conf import settings
 from django.core.cache import cache
 from django.core.exceptions import RequestDataTooBig
-from django.db import InterfaceError, OperationalError, connection, connections
+from django.db import InterfaceError, OperationalError, close_old_connections, connection, transaction
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.http import require_GET
 from django.views.defaults import bad_request, page_not_found, server_error
@@ -48,45 +51,95 @@ def healthz(request: HttpRequest) -> JsonResponse:
 
 # --- Readiness -------------------------------------------------------------------------------------------
 #
-# Each check runs in a thread of its own and is given READINESS_TIMEOUT_SECONDS: a dependency that
-# hangs (a paused Redis, a firewall dropping packets) is reported as "timeout" instead of holding the
-# probe, and the checks run side by side, so the whole answer takes at most about that long.
-# A check returns None when all is well, else a short reason; it never raises.
+# /readyz is anonymous (orchestrators probe it without credentials), so it must be cheap and must not
+# be a way to load the database: an anonymous flood of probes would otherwise multiply into checks.
+#
+# * The database check and the details (the pauses, a database read) run on the request's own
+#   connection (Django's persistent one, CONN_MAX_AGE), in one transaction with a statement timeout
+#   of READINESS_TIMEOUT_SECONDS: no connection of its own per probe.
+# * The cache and broker checks, and the registered ones (the breakers, in Redis), each run on a
+#   long-lived thread of their own and are given READINESS_TIMEOUT_SECONDS: a dependency that hangs
+#   (a paused Redis, a firewall dropping packets) is reported as "timeout" instead of holding the
+#   probe. Long-lived, so each thread keeps its clients (Django's cache client is per thread, the
+#   broker connection is one per process): no new Redis connection per probe. A check still running
+#   from an earlier probe is not started again (reported as a timeout): hung checks never pile up.
+# * The whole answer is kept per process for READINESS_CACHE_SECONDS behind a lock: a flood of
+#   probes runs at most one set of checks at a time, and at most one per that many seconds.
+#
+# A check returns (what to show, healthy); a failure shows the exception's class only ("OperationalError"):
+# the message names hosts, ports and users, which an anonymous caller has no business reading. The
+# full text goes to the log (MSG.ops.readiness_check_failed).
 
 _CACHE_PROBE_KEY = "readyz:probe"
 
 ReadinessCheck = Callable[[], tuple[Any, bool]]
 ReadinessDetail = Callable[[], Any]
+PublicView = Callable[[Any], Any]
 
 _readiness_checks: dict[str, ReadinessCheck] = {}
-_readiness_details: dict[str, ReadinessDetail] = {}
+_readiness_details: dict[str, tuple[ReadinessDetail, PublicView | None]] = {}
 
 
 def register_readiness_check(name: str, check: ReadinessCheck) -> None:
     """Add `checks[name]` to /readyz: `check()` returns (what to show, healthy); not healthy answers 503.
 
     For the parts the kernel may not import (the providers' circuit breakers, registered by
-    operations.apps). Registering a name again replaces it (app reloads).
+    operations.apps). It runs on a thread of its own, within READINESS_TIMEOUT_SECONDS: it must not
+    read the database (details do). Registering a name again replaces it (app reloads).
     """
     _readiness_checks[name] = check
 
 
-def register_readiness_detail(name: str, detail: ReadinessDetail) -> None:
-    """Add `name` at the top of /readyz's answer: information (pauses in force), never a reason for 503."""
-    _readiness_details[name] = detail
+def register_readiness_detail(name: str, detail: ReadinessDetail, *, public: PublicView | None = None) -> None:
+    """Add `name` at the top of /readyz's answer: information (pauses in force), never a reason for 503.
+
+    `detail()` may read the database: it runs on the request's connection, under the probe's
+    statement timeout. `public(value)` is what an anonymous caller sees of it (the value unchanged
+    without one); the whole value needs `Authorization: Bearer <METRICS_TOKEN>` (`probe_authorized`).
+    """
+    _readiness_details[name] = (detail, public)
 
 
-def _reason(exc: BaseException) -> str:
-    return f"{exc.__class__.__name__}: {exc}"[:200]
+def _reason(name: str, exc: BaseException) -> str:
+    """The exception's class for the answer; its text (hosts, ports, users) only in the log."""
+    logger.warning(
+        "readiness check failed",
+        extra={
+            "message_id": "MSG.ops.readiness_check_failed",
+            "check": name,
+            "error": f"{exc.__class__.__name__}: {exc}"[:500],
+        },
+    )
+    return exc.__class__.__name__
 
 
-def _check_database() -> tuple[str, bool]:
+def _database_and_details() -> tuple[tuple[str, bool], dict[str, Any]]:
+    """The database check and every detail, on the request's own connection, in one bounded transaction.
+
+    `ensure_connection` reuses the request's persistent connection (opening one only when there is
+    none, as any request would). In a transaction of our own, `statement_timeout` (SET LOCAL) bounds
+    the SELECT and the details' reads, and ends with it. A detail that fails shows its error class.
+    """
+    details: dict[str, Any] = {}
+    timeout_ms = max(int(settings.READINESS_TIMEOUT_SECONDS * 1000), 1)
     try:
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT 1")
+        connection.ensure_connection()
+        with transaction.atomic():
+            with connection.cursor() as cursor:
+                if connection.vendor == "postgresql":
+                    cursor.execute("SELECT set_config('statement_timeout', %s, true)", [str(timeout_ms)])
+                cursor.execute("SELECT 1")
+            for name, (detail, _public) in _readiness_details.items():
+                try:
+                    with transaction.atomic():  # a savepoint: a failed read leaves the others their transaction
+                        details[name] = detail()
+                except Exception as exc:  # noqa: BLE001 - information only: say it could not be read
+                    details[name] = {"error": _reason(name, exc)}
     except Exception as exc:  # noqa: BLE001 - any failure means "not ready"
-        return _reason(exc), False
-    return "ok", True
+        reason = _reason("database", exc)
+        unread = {name: {"error": f"database {reason}"} for name in _readiness_details if name not in details}
+        return (reason, False), {**details, **unread}
+    return ("ok", True), details
 
 
 def _check_cache() -> tuple[str, bool]:
@@ -96,123 +149,188 @@ def _check_cache() -> tuple[str, bool]:
     The Redis cache's own socket timeouts (CACHE_SOCKET_TIMEOUT) bound each call as well.
     """
     value = secrets.token_hex(8)
-    try:
-        cache.set(_CACHE_PROBE_KEY, value, timeout=10)
-        if cache.get(_CACHE_PROBE_KEY) != value:
-            return "set/get round trip lost the value", False
-    except Exception as exc:  # noqa: BLE001
-        return _reason(exc), False
+    cache.set(_CACHE_PROBE_KEY, value, timeout=10)
+    if cache.get(_CACHE_PROBE_KEY) != value:
+        return "set/get round trip lost the value", False
     return "ok", True
+
+
+# The broker connection of the probe: one per process, used only by the broker check's thread.
+_broker: Any = None
 
 
 def _check_broker() -> tuple[str, bool]:
+    """Connect once (then reuse), and ask the broker for a round trip each time (Redis: PING).
+
+    A connection that failed is dropped, so the next probe connects afresh.
+    """
+    global _broker
     try:
-        with current_app.connection_for_write() as conn:
-            conn.ensure_connection(max_retries=1, timeout=settings.READINESS_TIMEOUT_SECONDS)
-    except Exception as exc:  # noqa: BLE001
-        return _reason(exc), False
+        if _broker is None:
+            _broker = current_app.connection_for_write()
+        _broker.ensure_connection(max_retries=1, timeout=settings.READINESS_TIMEOUT_SECONDS)
+        client = getattr(_broker.default_channel, "client", None)
+        if client is not None and hasattr(client, "ping"):
+            client.ping()
+    except Exception:
+        broker, _broker = _broker, None
+        if broker is not None:
+            broker.collect()  # closes its sockets without waiting on the broker
+        raise
     return "ok", True
 
 
-def _bounded(name: str, check: Callable[[], Any], timeout: float) -> Callable[[], tuple[bool, Any]]:
-    """Start `check` in a daemon thread now; the returned function waits for it until the deadline.
+class _Box:
+    """One run of a check: its value or its error, and whether it is done."""
 
-    (done, value): done False means the check was still running at the deadline; the thread is
-    left to finish on its own (a daemon, holding nothing the request needs).
-    """
-    box: dict[str, Any] = {}
+    def __init__(self) -> None:
+        self.done = threading.Event()
+        self.value: Any = None
+        self.error: BaseException | None = None
 
-    def run() -> None:
-        try:
-            box["value"] = check()
-        except Exception as exc:  # noqa: BLE001 - a registered check that raises is a failed check
-            box["error"] = exc
-        finally:
-            # The thread's own database connection (Django opens one per thread): closed, not leaked.
-            connections.close_all()
 
-    # In the request's context: its correlation id in log lines, and tracing's "not this probe" with it
-    # (core.telemetry), which a bare thread would not see: each check's queries would be a trace of its own.
-    context = contextvars.copy_context()
-    thread = threading.Thread(target=context.run, args=(run,), name=f"readyz-{name}", daemon=True)
-    thread.start()
+class _CheckThread:
+    """A long-lived daemon thread that runs one check at a time, so its thread-local clients are reused."""
+
+    def __init__(self, name: str) -> None:
+        self.pid = os.getpid()
+        self.jobs: queue.SimpleQueue[tuple[_Box, ReadinessCheck, contextvars.Context]] = queue.SimpleQueue()
+        self.current: _Box | None = None
+        threading.Thread(target=self._loop, name=f"readyz-{name}", daemon=True).start()
+
+    def _loop(self) -> None:
+        while True:
+            box, check, context = self.jobs.get()
+            try:
+                close_old_connections()  # a registered check that touches the database: no stale connection
+                box.value = context.run(check)
+            except BaseException as exc:  # noqa: BLE001 - a check that raises is a failed check
+                box.error = exc
+            finally:
+                box.done.set()
+
+    def start(self, check: ReadinessCheck) -> _Box | None:
+        """Queue `check`; None when the earlier run is still going (a hung dependency: not started twice)."""
+        if self.current is not None and not self.current.done.is_set():
+            return None
+        self.current = _Box()
+        # In the request's context: its correlation id in log lines, and tracing's "not this probe" with it
+        # (core.telemetry), which the thread's own context would not carry.
+        self.jobs.put((self.current, check, contextvars.copy_context()))
+        return self.current
+
+
+_check_threads: dict[str, _CheckThread] = {}
+
+
+def _thread_for(name: str) -> _CheckThread:
+    worker = _check_threads.get(name)
+    if worker is None or worker.pid != os.getpid():  # threads do not survive a fork: start the child's own
+        worker = _check_threads[name] = _CheckThread(name)
+    return worker
+
+
+def _run_checks() -> tuple[bool, dict[str, Any]]:
+    timeout = settings.READINESS_TIMEOUT_SECONDS
+    threaded: dict[str, ReadinessCheck] = {"cache": _check_cache, "broker": _check_broker, **_readiness_checks}
     deadline = time.monotonic() + timeout
+    boxes = {name: _thread_for(name).start(check) for name, check in threaded.items()}
+    database, details = _database_and_details()  # meanwhile, on this thread
+    results: dict[str, tuple[Any, bool]] = {"database": database}
+    for name, box in boxes.items():
+        if box is None or not box.done.wait(max(deadline - time.monotonic(), 0)):
+            results[name] = (f"timeout after {timeout:g}s", False)
+        elif box.error is not None:
+            results[name] = (_reason(name, box.error), False)
+        else:
+            results[name] = box.value
+    problems = [name for name, (_shown, healthy) in results.items() if not healthy]
+    answer: dict[str, Any] = {
+        "status": "unavailable" if problems else "ready",
+        "checks": {name: shown for name, (shown, _healthy) in results.items()},
+        **details,
+    }
+    if problems:
+        answer["problems"] = problems
+        logger.warning("not ready", extra={"message_id": "MSG.ops.not_ready", "problems": problems})
+    return not problems, answer
 
-    def wait() -> tuple[bool, Any]:
-        thread.join(max(deadline - time.monotonic(), 0))
-        if thread.is_alive():
-            return False, None
-        if "error" in box:
-            raise box["error"]
-        return True, box["value"]
 
-    return wait
+_answer_lock = threading.Lock()
+_answer: tuple[float, bool, dict[str, Any]] | None = None
 
 
 def readiness() -> tuple[bool, dict[str, Any]]:
-    """(ready, answer) of /readyz: every check run side by side, each within READINESS_TIMEOUT_SECONDS."""
-    timeout = settings.READINESS_TIMEOUT_SECONDS
-    checks: dict[str, ReadinessCheck] = {
-        "database": _check_database,
-        "cache": _check_cache,
-        "broker": _check_broker,
-        **_readiness_checks,
-    }
-    waits = {name: _bounded(name, check, timeout) for name, check in checks.items()}
-    details = {name: _bounded(name, detail, timeout) for name, detail in _readiness_details.items()}
-    ready, answer_checks, problems = True, {}, []
-    for name, wait in waits.items():
-        try:
-            done, result = wait()
-        except Exception as exc:  # noqa: BLE001
-            done, result = True, (_reason(exc), False)
-        shown, healthy = result if done else (f"timeout after {timeout:g}s", False)
-        answer_checks[name] = shown
-        if not healthy:
-            ready = False
-            problems.append(name)
-    answer: dict[str, Any] = {"status": "ready" if ready else "unavailable", "checks": answer_checks}
-    for name, wait in details.items():
-        try:
-            done, value = wait()
-        except Exception as exc:  # noqa: BLE001 - information only: say it could not be read
-            done, value = True, {"error": _reason(exc)}
-        answer[name] = value if done else {"error": f"timeout after {timeout:g}s"}
-    if problems:
-        answer["problems"] = problems
-    return ready, answer
+    """(ready, answer) of /readyz, the whole answer (pause reasons included); at most one set of checks at a time.
+
+    Answers younger than READINESS_CACHE_SECONDS are given again; a probe arriving while the
+    checks run waits for them (at most about READINESS_TIMEOUT_SECONDS) and gets their answer.
+    """
+    global _answer
+    with _answer_lock:
+        keep = settings.READINESS_CACHE_SECONDS
+        if _answer is None or keep <= 0 or time.monotonic() - _answer[0] >= keep:
+            ready, answer = _run_checks()
+            _answer = (time.monotonic(), ready, answer)
+        _at, ready, answer = _answer
+        return ready, copy.deepcopy(answer)
+
+
+def readiness_reset() -> None:
+    """Forget the kept answer and the probe's broker connection (tests that move the broker or the cache)."""
+    global _answer, _broker
+    with _answer_lock:
+        _answer = None
+        broker, _broker = _broker, None
+        if broker is not None:
+            broker.collect()
+
+
+def probe_authorized(request: HttpRequest) -> bool:
+    """Whether /readyz may show the whole answer (pause reasons): `Authorization: Bearer <METRICS_TOKEN>`.
+
+    Stricter than /metrics: without a METRICS_TOKEN configured nobody gets the reasons (they are
+    incident notes, for staff; the console shows them), even with DEBUG on.
+    """
+    token = getattr(settings, "METRICS_TOKEN", "")
+    return bool(token) and _bearer_matches(request, token)
 
 
 @require_GET
 def readyz(request: HttpRequest) -> JsonResponse:
     """Readiness: 200 when this process can do its work, 503 naming what it cannot reach.
 
-    `checks`: database, cache and broker ("ok" or the error), then the registered ones (the
+    `checks`: database, cache and broker ("ok" or the error's class), then the registered ones (the
     providers' breakers: `{"stripe": "closed"}`). 503 when the database, the cache or the broker
     fails, or when every provider with an API has its breaker open; one open breaker among several
     is shown but the process still serves (the other providers' refunds, the console, webhooks).
-    Registered details (`pauses`, the kill switches in force) are information, never a 503.
+    Registered details (`pauses`, the kill switches in force) are information, never a 503; an
+    anonymous caller sees their public view (no pause reasons), the metrics token the whole.
     """
     ready, answer = readiness()
-    if not ready:
-        logger.warning("not ready", extra={"message_id": "MSG.ops.not_ready", "problems": answer["problems"]})
-        return JsonResponse(answer, status=503)
-    return JsonResponse(answer)
+    if not probe_authorized(request):
+        for name, (_detail, public) in _readiness_details.items():
+            value = answer.get(name)
+            if public is not None and not (isinstance(value, dict) and "error" in value):
+                answer[name] = public(value)
+    return JsonResponse(answer, status=200 if ready else 503)
 
 
-def metrics_authorized(request: HttpRequest) -> bool:
-    """With METRICS_TOKEN set in production, only `Authorization: Bearer <METRICS_TOKEN>` may scrape.
-
-    Compared in constant time, as bytes (compare_digest refuses non-ASCII str),
-    so the answer time says nothing about how much of a guess was right.
-    """
-    token = getattr(settings, "METRICS_TOKEN", "")
-    if settings.DEBUG or not token:
-        return True
+def _bearer_matches(request: HttpRequest, token: str) -> bool:
+    """`Authorization: Bearer <token>`, compared in constant time, as bytes (compare_digest refuses non-ASCII str),
+    so the answer time says nothing about how much of a guess was right."""
     scheme, _, presented = request.headers.get("Authorization", "").partition(" ")
     if scheme.lower() != "bearer":
         return False
     return hmac.compare_digest(presented.strip().encode(), token.encode())
+
+
+def metrics_authorized(request: HttpRequest) -> bool:
+    """With METRICS_TOKEN set in production, only `Authorization: Bearer <METRICS_TOKEN>` may scrape."""
+    token = getattr(settings, "METRICS_TOKEN", "")
+    if settings.DEBUG or not token:
+        return True
+    return _bearer_matches(request, token)
 
 
 @require_GET

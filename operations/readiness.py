@@ -6,7 +6,9 @@
   still serves the others, the console and webhooks, and an orchestrator restarting it would
   not bring the provider back.
 * `pauses`: the kill switches in force (refunds.models.OperationsPause). Information for whoever
-  reads the probe during an incident; a pause is a decision, not a fault, so never a 503.
+  reads the probe during an incident; a pause is a decision, not a fault, so never a 503. The probe
+  is anonymous: it says *that* something is paused (`pauses_public`); the reason, an incident note
+  for staff, only to a caller with the metrics token (core.health.probe_authorized).
 """
 
 from __future__ import annotations
@@ -37,3 +39,8 @@ def pauses_detail() -> list[dict[str, Any]]:
         }
         for pause in pauses_in_force()
     ]
+
+
+def pauses_public(pauses: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """What an anonymous caller of /readyz sees of `pauses_detail`: kind, provider and since, no reason."""
+    return [{key: pause[key] for key in ("kind", "provider", "since")} for pause in pauses]

@@ -24,20 +24,29 @@ Safety: it runs only against a provider client that says it is in test mode (a S
 `sk_test_` key, the simulator's keys); anything else is refused before any provider call and
 before anything is written but the failed run itself (`SyntheticRefused`).
 
+One run at a time: a run holds a PostgreSQL session advisory lock from start to end
+(`synthetic_run_lock`); a second one started meanwhile (beat's and an operator's, a redelivered
+task, two beats during a deploy) is refused with `SyntheticBusy` before anything is written.
+The lock dies with its session, so a run whose process was killed never blocks the next; that
+next run closes the killed one's row as abandoned.
+
 Each run is a `SyntheticRun` row, so every process's /metrics reports the last one
-(operations.metrics). Synthetic refunds are real rows of the `synthetic` merchant: the SLO
-histograms and executive volumes leave them out (refund.merchant.slug == "synthetic").
+(operations.metrics). Synthetic refunds are real rows of the `synthetic` merchant, which the
+journey onboards itself with `Merchant.synthetic` set (the slug is reserved for it): the SLO
+histograms and executive volumes leave that merchant's refunds out (refunds.metrics.is_synthetic).
 """
 
 from __future__ import annotations
 
+import hashlib
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from django.conf import settings
-from django.db import IntegrityError
+from django.db import DatabaseError, IntegrityError, connection
 from django.db.models import Sum
 from django.utils import timezone
 
@@ -54,12 +63,12 @@ from providers.base import ProviderError
 from providers.registry import default_provider_name, get_provider, provider_class
 from refunds.enums import OutboxStatus, Reason, RefundState, WebhookStatus
 from refunds.models import Merchant, Order, OutboxMessage, Refund, WebhookEvent
+from refunds.models.merchant import SYNTHETIC_MERCHANT_SLUG
 from refunds.services.cancel import refund_cancel
 from refunds.services.merchants import merchant_create
 from refunds.services.orders import OrderInput, PaymentInput, order_upsert
 from refunds.services.request import refund_request
 
-SYNTHETIC_MERCHANT_SLUG = "synthetic"
 STEPS = ("payment", "create", "decision", "provider", "webhook", "ledger", "audit")
 # The audit events every completed synthetic refund must have in the chain.
 _AUDITED = (
@@ -75,6 +84,10 @@ T = TypeVar("T")
 
 class SyntheticRefused(Exception):
     """The provider is not in test mode (a live key, or no test mode at all): nothing was run."""
+
+
+class SyntheticBusy(Exception):
+    """Another synthetic run is in progress (it holds the lock): nothing was run, nothing written."""
 
 
 class StepFailed(Exception):
@@ -107,6 +120,49 @@ def synthetic_provider_check(name: str | None = None) -> str:
     return name
 
 
+# The advisory lock of "a synthetic run is in progress" (any key unique to it; same derivation as
+# refunds.services.pause_reads). Session-level: held across the run's many transactions.
+_RUN_LOCK_KEY = int.from_bytes(hashlib.sha256(b"operations:synthetic-refund").digest()[:8], "big", signed=True)
+
+
+@contextmanager
+def synthetic_run_lock() -> Iterator[None]:
+    """Hold "the synthetic run" for the block, or raise SyntheticBusy at once if another holds it.
+
+    pg_try_advisory_lock on this thread's connection: never waits (a second run has nothing to
+    wait for), and PostgreSQL releases it when the session ends, so a killed run never leaves it
+    held. The embedded SQLite demo has no such lock: one worker, and beat's `expires`, keep its
+    runs apart.
+    """
+    if connection.vendor != "postgresql":
+        yield
+        return
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_try_advisory_lock(%s)", [_RUN_LOCK_KEY])
+        (taken,) = cursor.fetchone()
+    if not taken:
+        raise SyntheticBusy("another synthetic run is in progress (it holds the lock): not started")
+    try:
+        yield
+    finally:
+        try:
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_advisory_unlock(%s)", [_RUN_LOCK_KEY])
+        except DatabaseError:
+            pass  # the connection is gone, and the session's lock with it
+
+
+def _close_abandoned_runs() -> None:
+    """Runs left unfinished by a process that stopped (killed, restarted): failed, so they stop looking live.
+
+    Called under the lock, on PostgreSQL: nobody else is running, so an unfinished row is nobody's.
+    """
+    if connection.vendor == "postgresql":
+        SyntheticRun.objects.filter(ok__isnull=True).update(
+            ok=False, finished_at=timezone.now(), error="abandoned: its process stopped before the run finished"
+        )
+
+
 def synthetic_refund_run(
     *,
     provider: str | None = None,
@@ -117,7 +173,14 @@ def synthetic_refund_run(
 
     Refusal (`SyntheticRefused`) is recorded as a failed run with no steps, then raised: the
     caller exits non-zero, and the metrics show the check failing rather than merely stale.
+    Another run in progress: `SyntheticBusy`, nothing written (`synthetic_run_lock`).
     """
+    with synthetic_run_lock():
+        _close_abandoned_runs()
+        return _run(provider=provider, step_timeout=step_timeout, out=out)
+
+
+def _run(*, provider: str | None, step_timeout: float | None, out: Callable[[str], None] | None) -> SyntheticRun:
     timeout = float(step_timeout if step_timeout is not None else settings.SYNTHETIC_STEP_TIMEOUT_SECONDS)
     out = out or (lambda line: None)
     try:
@@ -155,16 +218,30 @@ def synthetic_refund_run(
 
 
 def synthetic_merchant() -> Merchant:
-    """The `synthetic` merchant, onboarded (audited) on first use."""
-    merchant = Merchant.objects.filter(slug=SYNTHETIC_MERCHANT_SLUG).first()
+    """The synthetic merchant (`Merchant.synthetic`), onboarded (audited) on first use.
+
+    Never a merchant it did not onboard itself: one called `synthetic` without the flag (a real
+    tenant onboarded before the slug was reserved) would get test orders, refunds and webhooks, and
+    its refunds would leave the SLO measures. StepFailed then, before any provider call.
+    """
+    merchant = Merchant.objects.filter(synthetic=True).first()
     if merchant is not None:
         return merchant
     try:
         return merchant_create(
-            slug=SYNTHETIC_MERCHANT_SLUG, name="Synthetic checks", actor=Actor.system("synthetic_refund")
+            slug=SYNTHETIC_MERCHANT_SLUG,
+            name="Synthetic checks",
+            actor=Actor.system("synthetic_refund"),
+            synthetic=True,
         )
     except (DomainError, IntegrityError):
-        return Merchant.objects.get(slug=SYNTHETIC_MERCHANT_SLUG)  # another run onboarded it meanwhile
+        merchant = Merchant.objects.filter(synthetic=True).first()  # another run onboarded it meanwhile
+        if merchant is not None:
+            return merchant
+        raise StepFailed(
+            f"a merchant '{SYNTHETIC_MERCHANT_SLUG}' exists that the synthetic check did not onboard (a real "
+            "tenant?): refusing to put test orders into it; rename that merchant's slug"
+        ) from None
 
 
 def _wait(condition: Callable[[], T], *, timeout: float, waiting_for: Callable[[], str]) -> T:

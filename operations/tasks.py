@@ -3,14 +3,10 @@
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
 
 from celery import shared_task
-from django.conf import settings
-from django.utils import timezone
 
-from operations.models import SyntheticRun
-from operations.synthetic import STEPS, SyntheticRefused, synthetic_refund_run
+from operations.synthetic import SyntheticBusy, SyntheticRefused, synthetic_refund_run
 
 logger = logging.getLogger("operations")
 
@@ -19,17 +15,16 @@ logger = logging.getLogger("operations")
 def synthetic_refund() -> bool | None:
     """Beat's synthetic refund (every SYNTHETIC_INTERVAL_SECONDS with SYNTHETIC_ENABLED=1), on the default queue.
 
-    Skipped while another run is still going (started within the longest a run can take), so a
-    slow worker never has two synthetic refunds racing. It holds a worker slot while it waits on
-    the delivery, which another slot (or the provider queue's worker) must run. Returns the run's
-    outcome (None when skipped).
+    Skipped while another run is still going (it holds the run's advisory lock: two tasks started
+    together, a redelivered task, an operator's command), so two synthetic refunds never race. It
+    holds a worker slot while it waits on the delivery, which another slot (or the provider queue's
+    worker) must run. Returns the run's outcome (None when skipped).
     """
-    longest = timedelta(seconds=settings.SYNTHETIC_STEP_TIMEOUT_SECONDS * len(STEPS) + 30)
-    if SyntheticRun.objects.filter(ok__isnull=True, started_at__gt=timezone.now() - longest).exists():
-        logger.info("synthetic refund skipped: a run is in progress", extra={"message_id": "MSG.ops.synthetic_busy"})
-        return None
     try:
         run = synthetic_refund_run()
+    except SyntheticBusy:
+        logger.info("synthetic refund skipped: a run is in progress", extra={"message_id": "MSG.ops.synthetic_busy"})
+        return None
     except SyntheticRefused as refusal:
         logger.error(
             "synthetic refund refused", extra={"message_id": "MSG.ops.synthetic_refused", "reason": str(refusal)}

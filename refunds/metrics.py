@@ -7,9 +7,10 @@ SLO ratios, the outbox backlog and the held webhooks are read from the
 database at scrape time (`database_gauges`), so every process reports the same
 number whoever did the work.
 
-Synthetic refunds (the merchant `synthetic`, `manage.py synthetic_refund`)
-prove the path works; they are not customers' refunds, so the SLO histograms
-and ratios leave them out.
+Synthetic refunds (the merchant flagged `Merchant.synthetic`, slug `synthetic`,
+`manage.py synthetic_refund`) prove the path works; they are not customers'
+refunds, so the SLO histograms and ratios leave them out. The flag, never the
+slug: only the journey sets it, so no tenant can slip out of the measures.
 """
 
 from __future__ import annotations
@@ -37,7 +38,6 @@ from refunds.enums import (
 from refunds.models import Decision, Merchant, OperationsPause, OutboxMessage, Refund, WebhookEvent
 
 S = RefundState
-SYNTHETIC_MERCHANT_SLUG = "synthetic"
 # The brief's targets (docs/operations.md "Metrics"): auto-decided within 2 minutes, completed by T+5 days.
 AUTO_DECISION_SLO = timedelta(seconds=120)
 SETTLEMENT_SLO = timedelta(days=5)
@@ -91,17 +91,17 @@ REFUND_AMOUNT_TOTAL = Counter(
     ["currency", "instrument", "kind"],
 )
 
-# merchant id -> is the synthetic merchant. A merchant's slug never changes, so one look-up per merchant
-# and process; it keeps the question off the hot path of every decision.
+# merchant id -> is the synthetic merchant. The flag is set when the merchant is created and never
+# changes, so one look-up per merchant and process; it keeps the question off the hot path of every decision.
 _synthetic: dict[int | None, bool] = {None: False}
 
 
 def is_synthetic(refund: Refund) -> bool:
-    """Whether `refund` is a synthetic journey's (merchant `synthetic`): left out of the SLO measures."""
+    """Whether `refund` is a synthetic journey's (`Merchant.synthetic`): left out of the SLO measures."""
     merchant_id = refund.merchant_id
     if merchant_id not in _synthetic:
-        slug = Merchant.objects.filter(pk=merchant_id).values_list("slug", flat=True).first()
-        _synthetic[merchant_id] = slug == SYNTHETIC_MERCHANT_SLUG
+        flag = Merchant.objects.filter(pk=merchant_id).values_list("synthetic", flat=True).first()
+        _synthetic[merchant_id] = bool(flag)
     return _synthetic[merchant_id]
 
 
@@ -193,7 +193,7 @@ def webhook_applied(*, provider: str, created_at: datetime | None) -> None:
 
 
 def _customer_refunds():
-    return Refund.objects.exclude(merchant__slug=SYNTHETIC_MERCHANT_SLUG)
+    return Refund.objects.exclude(merchant__synthetic=True)
 
 
 # Issue 16 kill switch: requests the policy would have approved, sent to review because auto-approval was paused.

@@ -158,6 +158,9 @@ else:
 # /readyz gives each of its checks (database, cache, broker, breakers) this long, side by side,
 # and reports one still running as "timeout": a probe never hangs on a dependency (core.health).
 READINESS_TIMEOUT_SECONDS = float(os.environ.get("READINESS_TIMEOUT_SECONDS", "2"))
+# Each process keeps its /readyz answer this long (and runs one set of checks at a time): an anonymous
+# flood of probes costs the database and Redis at most one set of checks per that many seconds.
+READINESS_CACHE_SECONDS = float(os.environ.get("READINESS_CACHE_SECONDS", "1"))
 
 LOGIN_URL = "/console/login/"
 # The fallback after signing in; the console sends each role to its own home (console.views.auth.role_home).

@@ -58,3 +58,6 @@ STORAGES = {
 MFA_REQUIRED = False
 # No collectstatic in tests: static files come straight from the app directories.
 WHITENOISE_USE_FINDERS = True
+# Every probe of a test runs its checks: tests change what the checks see between two probes
+# (tests/core/test_readyz.py sets it where the kept answer is the subject).
+READINESS_CACHE_SECONDS = 0.0

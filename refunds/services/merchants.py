@@ -13,7 +13,7 @@ from audit.services import audit_record
 from core.actor import Actor
 from core.errors import ERR_NOT_FOUND, ERR_VALIDATION, DomainError
 from refunds.models import Merchant
-from refunds.models.merchant import DEFAULT_MERCHANT_SLUG
+from refunds.models.merchant import DEFAULT_MERCHANT_SLUG, SYNTHETIC_MERCHANT_SLUG
 
 SLUG_RE = re.compile(r"[a-z0-9][a-z0-9-]{0,49}")
 
@@ -37,17 +37,29 @@ def merchant_get(*, slug: str) -> Merchant:
     return merchant
 
 
-def merchant_create(*, slug: str, name: str = "", contact_email: str = "", actor: Actor) -> Merchant:
+def merchant_create(
+    *, slug: str, name: str = "", contact_email: str = "", actor: Actor, synthetic: bool = False
+) -> Merchant:
     """Onboard a merchant. Side effects, in one transaction: the row, the audit event `merchant.created`.
 
     The slug is how operators name it (`create_api_key --merchant SLUG`): lower
     case letters, digits and hyphens; an existing slug is refused, never reused.
     `contact_email` is who is told when the merchant's integration needs a
     person (a webhook endpoint disabled for failing).
+
+    `synthetic` is for operations.synthetic only: the synthetic refund's merchant, slug `synthetic`
+    (reserved for it: refused for any other merchant), flagged so the SLO measures leave it out.
     """
     if not SLUG_RE.fullmatch(slug or ""):
         raise DomainError(
             ERR_VALIDATION, "A merchant slug is 1–50 lower-case letters, digits or hyphens.", field="slug"
+        )
+    if (slug == SYNTHETIC_MERCHANT_SLUG) != synthetic:
+        raise DomainError(
+            ERR_VALIDATION,
+            f"The slug '{SYNTHETIC_MERCHANT_SLUG}' is reserved for the synthetic refund check "
+            "(manage.py synthetic_refund): choose another slug.",
+            field="slug",
         )
     if contact_email:
         try:
@@ -56,7 +68,7 @@ def merchant_create(*, slug: str, name: str = "", contact_email: str = "", actor
             raise DomainError(ERR_VALIDATION, f"'{contact_email}' is not an email address.", field="email") from None
     try:
         with transaction.atomic():
-            merchant = Merchant.objects.create(slug=slug, name=name, contact_email=contact_email)
+            merchant = Merchant.objects.create(slug=slug, name=name, contact_email=contact_email, synthetic=synthetic)
             audit_record(actor=actor, action=AuditAction.MERCHANT_CREATED, subject=f"merchant {slug}", note=name)
     except IntegrityError:
         raise DomainError(ERR_VALIDATION, f"A merchant '{slug}' exists already.", field="slug") from None

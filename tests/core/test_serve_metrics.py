@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import subprocess
 import sys
 
@@ -64,3 +65,42 @@ def test_it_refuses_to_start_without_the_multiprocess_directory(monkeypatch):
     monkeypatch.delenv("PROMETHEUS_MULTIPROC_DIR", raising=False)
     with pytest.raises(CommandError, match="PROMETHEUS_MULTIPROC_DIR"):
         call_command("serve_metrics", "--port", "1")
+
+
+@pytest.mark.slow
+def test_a_silent_connection_does_not_stop_the_scrapes(tmp_path):
+    """A client that connects and sends nothing (no token needed: anyone who reaches the port) holds
+    its own thread until the connection timeout, never the server: Prometheus still scrapes."""
+    env = app_env(namespace=new_namespace("metrics"), PROMETHEUS_MULTIPROC_DIR=str(tmp_path), METRICS_TOKEN="s3cret")
+    port = free_port()
+    server = subprocess.Popen(
+        [sys.executable, "manage.py", "serve_metrics", "--port", str(port)],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}/metrics"
+    auth = {"Authorization": "Bearer s3cret"}
+    idle = None
+    try:
+
+        def answer() -> requests.Response | None:
+            try:
+                return requests.get(url, headers=auth, timeout=2)
+            except requests.ConnectionError:
+                return None
+
+        assert wait_for(answer, timeout=30, message="serve_metrics to answer").status_code == 200
+
+        idle = socket.create_connection(("127.0.0.1", port))  # connects, sends nothing, no token needed
+        # Prometheus's default scrape timeout is 10 s: the scrape must answer well within it.
+        try:
+            scraped = requests.get(url, headers=auth, timeout=10)
+        except requests.Timeout:
+            scraped = None
+        assert scraped is not None and scraped.status_code == 200, "one idle client blocks every scrape"
+    finally:
+        if idle is not None:
+            idle.close()
+        server.terminate()
+        server.wait(timeout=10)

@@ -5,14 +5,43 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pytest
+from django.core.management import CommandError, call_command
+from django.db import connections
 
 from operations.models import SyntheticRun
+from operations.synthetic import synthetic_run_lock
 from operations.tasks import synthetic_refund
 from tests.support.child_process import ROOT
 
 pytestmark = pytest.mark.django_db
+
+
+@contextmanager
+def another_run_in_progress() -> Iterator[None]:
+    """Another process's run holds the lock (a thread here: a session of its own) for the block."""
+    taken, finished = threading.Event(), threading.Event()
+
+    def run() -> None:
+        try:
+            with synthetic_run_lock():
+                taken.set()
+                finished.wait(60)
+        finally:
+            connections.close_all()
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    assert taken.wait(30)
+    try:
+        yield
+    finally:
+        finished.set()
+        thread.join(30)
 
 
 def beat_entry(**env: str) -> str:
@@ -51,5 +80,20 @@ def test_a_run_in_progress_is_not_doubled(settings):
     settings.PROVIDER_API_KEY = "sk_live_" + "z" * 24
     SyntheticRun.objects.create(provider="stripe")  # started now, not finished
 
-    assert synthetic_refund() is None
+    with another_run_in_progress():
+        assert synthetic_refund() is None
+        with pytest.raises(CommandError, match="already running"):
+            call_command("synthetic_refund")
+
     assert SyntheticRun.objects.count() == 1
+    assert SyntheticRun.objects.get().ok is None  # the live one is left alone
+
+
+def test_a_run_whose_process_died_is_closed_as_abandoned_by_the_next(settings):
+    settings.PROVIDER_API_KEY = "sk_live_" + "z" * 24
+    dead = SyntheticRun.objects.create(provider="stripe")  # unfinished, and nobody holds the lock
+
+    assert synthetic_refund() is False  # the next run ran (and was refused: a live key)
+
+    dead.refresh_from_db()
+    assert dead.ok is False and dead.finished_at and dead.error.startswith("abandoned")

@@ -122,7 +122,7 @@ def test_a_rolled_back_move_is_never_observed():
 
 
 def test_synthetic_refunds_are_left_out_of_the_slo_histograms(django_capture_on_commit_callbacks):
-    synthetic = merchant_create(slug="synthetic", name="Synthetic", actor=Actor.system("test"))
+    synthetic = merchant_create(slug="synthetic", name="Synthetic", actor=Actor.system("test"), synthetic=True)
     by_policy = decisions(Reason.NOT_RECEIVED, "approved", "policy")
     completed = settlements(Reason.NOT_RECEIVED, "completed")
     outcomes = Delta("refund_outcome_total", state="approved")

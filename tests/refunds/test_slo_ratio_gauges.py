@@ -48,7 +48,7 @@ def test_the_auto_decision_ratio_is_policy_decisions_within_two_minutes_over_all
     reviewed()
     yesterday = auto_approved()
     Refund.objects.filter(pk=yesterday.pk).update(created_at=timezone.now() - timedelta(hours=25))
-    synthetic = merchant_create(slug="synthetic", name="Synthetic", actor=Actor.system("test"))
+    synthetic = merchant_create(slug="synthetic", name="Synthetic", actor=Actor.system("test"), synthetic=True)
     auto_approved(order__merchant=synthetic)
 
     assert scraped_value(AUTO) == 0.25  # 1 of the 4 refunds of the last 24 h (the synthetic one left out)

@@ -7,6 +7,10 @@ its workers: this serves their counters and histograms from the same
 directory, and never the database gauges (the web hosts report those; twice
 would count them twice in a `sum`). With METRICS_TOKEN set it asks for the
 same bearer token as /metrics.
+
+Each connection gets a thread of its own (prometheus_client's ThreadingWSGIServer) and a socket
+timeout (CONNECTION_TIMEOUT_SECONDS): a client that connects and sends nothing (a port scanner,
+a half-open health check) holds one thread until the timeout, never the scrapes of the others.
 """
 
 from __future__ import annotations
@@ -19,11 +23,18 @@ from wsgiref.simple_server import WSGIRequestHandler, make_server
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from prometheus_client import make_wsgi_app
+from prometheus_client.exposition import ThreadingWSGIServer
 
 from core.metrics import in_process_registry, multiprocess_dir
 
+# Within Prometheus's default scrape timeout (10 s): a scrape sends its request at once, so only an
+# idle or stalled client ever waits this long, and its thread is then freed.
+CONNECTION_TIMEOUT_SECONDS = 5
+
 
 class _QuietHandler(WSGIRequestHandler):
+    timeout = CONNECTION_TIMEOUT_SECONDS  # socketserver.StreamRequestHandler: the connection's socket timeout
+
     def log_message(self, format: str, *args: Any) -> None:
         """One line per scrape would be noise; errors still reach stderr through the server."""
 
@@ -62,7 +73,9 @@ class Command(BaseCommand):
                 '(docs/operations.md "Metrics").'
             )
         token = "" if settings.DEBUG else settings.METRICS_TOKEN  # as /metrics (core.health.metrics_authorized)
-        server = make_server(bind, port, metrics_app(token), handler_class=_QuietHandler)
+        server = make_server(
+            bind, port, metrics_app(token), server_class=ThreadingWSGIServer, handler_class=_QuietHandler
+        )
         self.stdout.write(f"serving the metrics of {multiprocess_dir()} on http://{bind}:{port}/metrics")
         try:
             server.serve_forever()

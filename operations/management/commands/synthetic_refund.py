@@ -3,7 +3,7 @@
 from django.core.management.base import BaseCommand, CommandError
 
 from operations.models import SyntheticRun
-from operations.synthetic import SyntheticRefused, synthetic_refund_run
+from operations.synthetic import SyntheticBusy, SyntheticRefused, synthetic_refund_run
 
 
 class Command(BaseCommand):
@@ -27,6 +27,8 @@ class Command(BaseCommand):
             return
         try:
             run = synthetic_refund_run(provider=provider, step_timeout=step_timeout, out=self.stdout.write)
+        except SyntheticBusy as busy:
+            raise CommandError(f"already running: {busy}") from None  # exit 1: this one did not run
         except SyntheticRefused as refusal:
             raise CommandError(f"refused: {refusal}") from None
         if not run.ok:

@@ -1,11 +1,10 @@
-"""Attack on the synthetic task's "one run at a time" (issue 16): two tasks at once both run.
+"""One synthetic run at a time (issue 16, attack test first): two tasks started together make one run.
 
-`operations.tasks.synthetic_refund` looks for a run in progress, then starts one: a read and a
-write with nothing between them (no lock, no unique key). Two tasks that start together (two
-beat processes during a deploy, a task redelivered while the first still runs, an operator's
-`manage.py synthetic_refund` beside beat's) both find none and both run: two test payments, two
-refunds, two runs racing for the same worker slots, and the "skipped while another run is still
-going" the docstring promises does not hold.
+A read ("is a run in progress?") then a write (start one) with nothing between them let two tasks
+that start together (two beat processes during a deploy, a task redelivered while the first still
+runs, an operator's `manage.py synthetic_refund` beside beat's) both run: two test payments, two
+refunds, racing for the same worker slots. The run's advisory lock (operations.synthetic
+`synthetic_run_lock`) lets one run and the other skip.
 
 The provider here is a test-mode key at an address that accepts and never answers, so each run
 stays in its first step (the test payment) for the provider timeout: long enough to overlap.

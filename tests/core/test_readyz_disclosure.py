@@ -1,8 +1,9 @@
-"""Attacks on /readyz (issue 16): an anonymous caller on the public host.
+"""/readyz and an anonymous caller on the public host (issue 16, attack tests first).
 
 /readyz has no token (unlike /metrics) and is served over plain http to anyone who can reach the
-web host (docs/operations.md "Health"). These tests show what that caller learns and what each
-call costs the database.
+web host (docs/operations.md "Readiness"): that caller learns that something is paused but not
+the incident note, a failed check's class but not the database's address, and a flood of probes
+costs no new database connection each.
 """
 
 from __future__ import annotations
@@ -15,10 +16,18 @@ from django.db.backends.signals import connection_created
 from django.test import Client
 
 from core.actor import Actor
+from core.health import readiness_reset
 from refunds.enums import PauseKind
 from refunds.services.pauses import pause
 
 pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture(autouse=True)
+def _fresh_probe():
+    readiness_reset()
+    yield
+    readiness_reset()
 
 
 def test_an_anonymous_caller_does_not_read_the_incident_notes_of_a_pause():
@@ -29,6 +38,20 @@ def test_an_anonymous_caller_does_not_read_the_incident_notes_of_a_pause():
 
     # The probe may say *that* submission is paused; the reason is staff-only (the console banner).
     assert "acme-shoes" not in body, body
+    (shown,) = Client().get("/readyz").json()["pauses"]
+    assert shown["kind"] == "submission" and shown["provider"] == "stripe" and shown["since"]
+
+
+def test_the_metrics_token_reads_the_reason(settings):
+    settings.METRICS_TOKEN = "s3cret"
+    pause(PauseKind.SUBMISSION, provider="stripe", reason="INC-7781 see #sec-incident", actor=Actor.system("test"))
+
+    anonymous = Client().get("/readyz").json()["pauses"]
+    wrong = Client().get("/readyz", headers={"Authorization": "Bearer guess"}).json()["pauses"]
+    staff = Client().get("/readyz", headers={"Authorization": "Bearer s3cret"}).json()["pauses"]
+
+    assert "reason" not in anonymous[0] and "reason" not in wrong[0]
+    assert staff[0]["reason"] == "INC-7781 see #sec-incident"
 
 
 def test_an_anonymous_caller_does_not_learn_the_database_address():
@@ -47,13 +70,14 @@ def test_an_anonymous_caller_does_not_learn_the_database_address():
     body = response.content.decode()
     # "database": "OperationalError" is enough for an orchestrator; host and port belong in the log.
     assert closed not in body, body
+    assert response.json()["checks"]["database"] == "OperationalError"
 
 
 def test_a_probe_does_not_open_new_database_connections_each_time():
-    """Every /readyz starts threads, each with a fresh PostgreSQL connection (a backend fork).
+    """The database check runs on the request's own (persistent) connection, not one per probe.
 
-    An anonymous flood of /readyz therefore multiplies into connection setups on the database
-    (and, with a slow database, into connections held past the probe's own timeout).
+    Otherwise an anonymous flood of /readyz multiplies into connection setups on the database
+    (a backend fork each, and with a slow database, connections held past the probe's timeout).
     """
     client = Client()
     client.get("/readyz")  # warm up whatever is reused
