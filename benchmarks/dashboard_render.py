@@ -16,6 +16,7 @@ panel type is drawn as Grafana draws it, as far as a static picture goes:
 from __future__ import annotations
 
 import math
+import textwrap
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -61,7 +62,11 @@ def _si(value: float, decimals: int | None = None) -> str:
     magnitude = abs(value)
     for limit, suffix in ((1e9, " B"), (1e6, " M"), (1e3, " K")):
         if magnitude >= limit:
-            return f"{value / limit:.{1 if decimals is None else decimals}f}{suffix}"
+            # Three significant figures at least: 1,440 refunds read "1.44 K", not "1 K".
+            places = 1 if decimals is None else decimals
+            if magnitude / limit < 10:
+                places = max(places, 2)
+            return f"{value / limit:.{places}f}{suffix}"
     if decimals is not None:
         return f"{value:.{decimals}f}"
     if magnitude >= 100 or value == int(value):
@@ -315,7 +320,9 @@ def render(
     fig.text(
         12 / width_px, 1 - 26 / height_px, dashboard["title"], color=TEXT, fontsize=17, fontweight="bold", va="center"
     )
-    fig.text(12 / width_px, 1 - 52 / height_px, subtitle, color=MUTED, fontsize=10, va="center")
+    # Wrapped, not cut at the right edge: it says what the run was (load, faults, times).
+    lines = textwrap.wrap(subtitle, width=int(width_px / 6.2))[:2]
+    fig.text(12 / width_px, 1 - 40 / height_px, "\n".join(lines), color=MUTED, fontsize=9, va="top")
     span = tuple(datetime.fromtimestamp(t, UTC) for t in window)
     for panel in panels:
         grid = panel["gridPos"]
