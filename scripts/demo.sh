@@ -123,8 +123,10 @@ cat <<INFO
   Webhooks:       http://127.0.0.1:${WEBHOOK_RECEIVER_PORT}/_recv/
                   (the default merchant's endpoint ${DEMO_WEBHOOK_URL}: every refund event, ✓ = signature verified)
   Synthetic:      every ${SYNTHETIC_INTERVAL_SECONDS:-300} s a test refund end to end (merchant "synthetic"):
-                  .venv/bin/python manage.py synthetic_refund --last   (or run one now without --last)
-                  ${APP_BASE_URL}/metrics  synthetic_refund_*   and ${APP_BASE_URL}/readyz
+                  DEBUG=1 PROVIDER_API_BASE=${PROVIDER_API_BASE} .venv/bin/python manage.py synthetic_refund --last
+                  (or run one now without --last); ${APP_BASE_URL}/metrics  synthetic_refund_*   and ${APP_BASE_URL}/readyz
+  Kill switches:  ${APP_BASE_URL}/console/operations/pauses/ (as risk or admin): pause auto-approval or
+                  submission to the simulator with a reason; the banner shows on every staff page
   Logs:           var/log/
 
 ${SEED_OUTPUT}
