@@ -17,8 +17,11 @@ import hashlib
 import json
 import re
 from collections.abc import Callable
+from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.utils import timezone
 from rest_framework.response import Response
 
 from api.errors import domain_error_response, error_response
@@ -105,3 +108,29 @@ def run_idempotent(
     response = Response(body, status=status)
     response["Idempotency-Status"] = "created"
     return response
+
+
+def idempotency_records_purge(
+    *, now: datetime | None = None, batch_size: int | None = None, max_batches: int = 1000
+) -> int:
+    """Delete the records older than IDEMPOTENCY_KEY_TTL_HOURS, oldest first, in batches; return how many.
+
+    Each batch is one DELETE of at most `batch_size` rows (IDEMPOTENCY_PURGE_BATCH) in its own
+    transaction, so a purge of a busy day's keys never holds a long transaction or a table's worth of
+    row locks, and a request's own insert is never waited on. `max_batches` bounds one run; beat's
+    next run (hourly) carries on. Records are why a retried create replays instead of refunding
+    twice, so nothing younger than the TTL is touched: the table is not partitioned by month
+    (docs/operations.md "Retention" says why) and expires row by row.
+    """
+    cutoff = (now or timezone.now()) - timedelta(hours=settings.IDEMPOTENCY_KEY_TTL_HOURS)
+    batch_size = batch_size or settings.IDEMPOTENCY_PURGE_BATCH
+    expired = IdempotencyRecord.objects.filter(created_at__lt=cutoff)
+    deleted = 0
+    for _ in range(max_batches):
+        with transaction.atomic():
+            batch = expired.order_by("created_at").values("pk")[:batch_size]
+            count, _ = IdempotencyRecord.objects.filter(pk__in=batch).delete()
+        deleted += count
+        if count < batch_size:
+            break
+    return deleted

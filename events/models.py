@@ -54,7 +54,14 @@ class EventSequence(models.Model):
 
 
 class Event(models.Model):
-    """Something that happened to a merchant's refund, as its system is told (append-only)."""
+    """Something that happened to a merchant's refund, as its system is told (append-only).
+
+    PostgreSQL keeps the table partitioned by month of `created_at` (migration
+    0006, `core.partitions`): there its primary key is (id, created_at) and
+    its unique keys end with `created_at`, so `public_id` and `sequence` are
+    unique by construction rather than by the database (0006 says why that
+    is enough).
+    """
 
     public_id = models.CharField(max_length=32, unique=True, default=new_event_id, editable=False)
     merchant = models.ForeignKey("refunds.Merchant", on_delete=models.PROTECT, related_name="events")
@@ -154,7 +161,8 @@ class WebhookEndpoint(models.Model):
 class WebhookDelivery(models.Model):
     """One event to one endpoint: the outbox row a worker sends until it is delivered or given up."""
 
-    event = models.ForeignKey(Event, on_delete=models.PROTECT, related_name="deliveries")
+    # No foreign key in PostgreSQL: events are partitioned by month (events/0006 says why nothing is lost).
+    event = models.ForeignKey(Event, on_delete=models.PROTECT, related_name="deliveries", db_constraint=False)
     endpoint = models.ForeignKey(WebhookEndpoint, on_delete=models.PROTECT, related_name="deliveries")
     trigger = models.CharField(max_length=10, choices=DeliveryTrigger.choices, default=DeliveryTrigger.EVENT)
     # Who asked for a redelivery (an actor label); empty for the event's own delivery.

@@ -94,7 +94,8 @@ def entry_post(
 
     Side effects, in order: the periods from the event's month on read and
     share-locked (`booking_date`), one JournalEntry row (the database
-    trigger inserts its month's period row if missing), its Posting rows (bulk).
+    trigger inserts its month's period row if missing), its Posting rows (bulk,
+    each carrying the entry's booked_on: PostgreSQL partitions them by it).
     Raises UnbalancedEntry before touching the database if debits != credits.
     There is no read-before-write: each entry type follows one FSM transition,
     which the caller makes under the refund's row lock, and should a bug post a
@@ -123,7 +124,7 @@ def entry_post(
             booked_on=booking_date(event_on),
         )
         Posting.objects.bulk_create(
-            Posting(entry=entry, account_id=account, currency=currency, amount_minor=amount)
+            Posting(entry=entry, account_id=account, currency=currency, amount_minor=amount, booked_on=entry.booked_on)
             for account, amount in lines
         )
     return entry
@@ -207,7 +208,8 @@ def refund_post_settlement_reversed(*, refund, occurred_at: datetime | None = No
 def _mirror(entry: JournalEntry) -> list[tuple[str, int]]:
     """The lines that undo `entry`: every posting with its sign flipped."""
     mirrored: dict[str, int] = defaultdict(int)
-    for posting in entry.postings.all():
+    # Naming the month reads the one partition holding the entry's postings (PostgreSQL), not every month's.
+    for posting in entry.postings.filter(booked_on=entry.booked_on):
         mirrored[posting.account_id] -= posting.amount_minor
     return list(mirrored.items())
 

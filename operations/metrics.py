@@ -10,6 +10,7 @@ from collections.abc import Iterator
 
 from prometheus_client.core import GaugeMetricFamily
 
+from core.partitions import partitions_status
 from operations.models import SyntheticRun
 
 
@@ -51,3 +52,22 @@ def database_gauges() -> Iterator[GaugeMetricFamily]:
     yield last_success
     yield duration
     yield step_seconds
+
+
+def partition_gauges() -> Iterator[GaugeMetricFamily]:
+    """`db_partition_*` of each monthly-partitioned table (PostgreSQL; none on SQLite)."""
+    ahead = GaugeMetricFamily(
+        "db_partition_months_ahead",
+        "Months after the current one whose partition exists (beat keeps PARTITION_MONTHS_AHEAD).",
+        labels=["table"],
+    )
+    default_rows = GaugeMetricFamily(
+        "db_partition_default_rows",
+        "Rows in the table's default partition, counted up to 10000 (0 expected: a month lacked its partition).",
+        labels=["table"],
+    )
+    for status in partitions_status():
+        ahead.add_metric([status.table], float(status.months_ahead))
+        default_rows.add_metric([status.table], float(status.default_rows))
+    yield ahead
+    yield default_rows

@@ -5,7 +5,9 @@ from __future__ import annotations
 import logging
 
 from celery import shared_task
+from django.conf import settings
 
+from core.partitions import partitions_ensure
 from operations.synthetic import SyntheticBusy, SyntheticRefused, synthetic_refund_run
 
 logger = logging.getLogger("operations")
@@ -36,3 +38,15 @@ def synthetic_refund() -> bool | None:
             extra={"message_id": "MSG.ops.synthetic_failed", "error": run.error, "refund": run.refund_public_id},
         )
     return run.ok
+
+
+@shared_task(name="operations.ensure_partitions")
+def ensure_partitions() -> int:
+    """Create the monthly partitions due within PARTITION_MONTHS_AHEAD months (beat, hourly); return how many.
+
+    Idempotent and cheap when there is nothing to do (the catalog is read). A month blocked by rows in a
+    default partition is logged as an error (MSG.db.partition_blocked) and shown by the gauges
+    `db_partition_months_ahead` and `db_partition_default_rows`.
+    """
+    reports = partitions_ensure(months_ahead=settings.PARTITION_MONTHS_AHEAD)
+    return sum(len(report.created) for report in reports)

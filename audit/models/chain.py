@@ -15,7 +15,9 @@ class AuditSeal(models.Model):
     """
 
     seq = models.PositiveBigIntegerField(primary_key=True)
-    event = models.OneToOneField(AuditEvent, on_delete=models.PROTECT, related_name="seal")
+    # No foreign key in PostgreSQL: the events are partitioned by month (migration 0006 says why
+    # nothing is lost); still one seal per event.
+    event = models.OneToOneField(AuditEvent, on_delete=models.PROTECT, related_name="seal", db_constraint=False)
     prev_hash = models.CharField(max_length=64)
     hash = models.CharField(max_length=64, unique=True)
     sealed_at = models.DateTimeField()
@@ -35,7 +37,10 @@ class AuditPending(models.Model):
     emptied by the sealer in the transaction that seals the event.
     """
 
-    event = models.OneToOneField(AuditEvent, on_delete=models.PROTECT, primary_key=True, related_name="+")
+    # No foreign key in PostgreSQL, as AuditSeal.event: the trigger queues only the events it sees inserted.
+    event = models.OneToOneField(
+        AuditEvent, on_delete=models.PROTECT, primary_key=True, related_name="+", db_constraint=False
+    )
 
 
 class AuditChainHead(models.Model):

@@ -11,6 +11,9 @@ class AuditEvent(models.Model):
     it into the single hash chain (`AuditSeal`). PostgreSQL refuses UPDATE and
     DELETE on this table (migration 0002), so an event is never changed before
     or after it is sealed; `manage.py verify_audit` recomputes every link.
+    PostgreSQL keeps the table partitioned by month of `occurred_at`
+    (migration 0006, `core.partitions`): its primary key there is
+    (id, occurred_at), ids still come from one sequence.
     """
 
     occurred_at = models.DateTimeField(db_index=True)

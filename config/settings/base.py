@@ -234,6 +234,8 @@ SPECTACULAR_SETTINGS = {
 
 # Idempotency keys are kept at least 24 h (SPEC §9); purged after this many hours.
 IDEMPOTENCY_KEY_TTL_HOURS = env_int("IDEMPOTENCY_KEY_TTL_HOURS", 48)
+# The purge deletes this many expired keys per transaction (docs/operations.md "Retention").
+IDEMPOTENCY_PURGE_BATCH = env_int("IDEMPOTENCY_PURGE_BATCH", 5000)
 # Requests per API key per minute; 0 disables the limit.
 RATE_LIMIT_CREATE_PER_MINUTE = env_int("RATE_LIMIT_CREATE_PER_MINUTE", 600)
 RATE_LIMIT_DECIDE_PER_MINUTE = env_int("RATE_LIMIT_DECIDE_PER_MINUTE", 300)
@@ -364,6 +366,8 @@ CELERY_TIMEZONE = "UTC"
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 # Monday's hour (CELERY_TIMEZONE, UTC) at which beat sends the weekly digest of the ISO week just ended.
 DIGEST_SEND_HOUR_UTC = env_int("DIGEST_SEND_HOUR_UTC", 7)
+# PostgreSQL: how many months after the current one have their partitions ready (beat, hourly).
+PARTITION_MONTHS_AHEAD = env_int("PARTITION_MONTHS_AHEAD", 3)
 CELERY_BEAT_SCHEDULE = {
     "purge-idempotency-keys": {"task": "refunds.purge_idempotency_keys", "schedule": 3600.0},
     "sweep-outbox": {"task": "refunds.sweep_outbox", "schedule": OUTBOX_SWEEP_SECONDS},
@@ -375,6 +379,8 @@ CELERY_BEAT_SCHEDULE = {
     # Trial balance, then yesterday's reconciliation (docs/reconciliation.md), late enough
     # for the day's refunds to have settled; CELERY_TIMEZONE (UTC) sets the hour.
     "reconcile-yesterday": {"task": "ledger.reconcile_yesterday", "schedule": crontab(hour=2, minute=30)},
+    # The coming months' partitions of the tables that only grow (docs/operations.md "Partitions").
+    "ensure-partitions": {"task": "operations.ensure_partitions", "schedule": crontab(minute=17)},
     # Last week's digest to the seniors and the approvals channel (docs/slack.md "The weekly digest").
     "weekly-digest": {
         "task": "integrations.digest.send_weekly",

@@ -60,12 +60,21 @@ class JournalEntry(models.Model):
 
 
 class Posting(models.Model):
-    """A debit (positive) or credit (negative) on one account."""
+    """A debit (positive) or credit (negative) on one account.
+
+    PostgreSQL keeps postings partitioned by month of `booked_on`, a copy of
+    the entry's (migration 0009, `core.partitions`): there the primary key
+    is (id, booked_on), and the balance trigger refuses, at commit, a
+    posting booked on another date than its entry.
+    """
 
     entry = models.ForeignKey(JournalEntry, on_delete=models.PROTECT, related_name="postings")
     account = models.ForeignKey("ledger.Account", on_delete=models.PROTECT, related_name="postings")
     currency = models.CharField(max_length=3)
     amount_minor = models.BigIntegerField()
+    booked_on = models.DateField(
+        editable=False, help_text="Its journal entry's booked_on: the month it is partitioned by."
+    )
 
     class Meta:
         ordering = ["id"]

@@ -12,6 +12,7 @@ from refunds.models.policy import RefundPolicy
 from refunds.models.refund import Refund
 from refunds.models.refund_line import RefundLine
 from refunds.models.webhook import WebhookEvent
+from refunds.models.webhook_key import WebhookEventKey
 
 __all__ = [
     "ApiKey",
@@ -29,4 +30,5 @@ __all__ = [
     "RefundLine",
     "RefundPolicy",
     "WebhookEvent",
+    "WebhookEventKey",
 ]

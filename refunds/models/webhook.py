@@ -12,6 +12,11 @@ class WebhookEvent(models.Model):
     id increments `replay_count` and changes nothing else. Events for refunds
     we do not know are kept (status `unknown_refund`) for reconciliation;
     events that name one of ours but do not add up are `held` for finance.
+
+    PostgreSQL keeps the inbox partitioned by month of `received_at`
+    (migration 0029, `core.partitions`): there the primary key is
+    (id, received_at), and "once by (provider, event id)" is kept across
+    months by `WebhookEventKey`, which a trigger fills with every insert.
     """
 
     # The provider whose endpoint received (and whose secret verified) the event.

@@ -62,7 +62,9 @@ def test_database_refuses_to_commit_an_unbalanced_entry():
         entry = JournalEntry.objects.create(
             refund=refund, entry_type=EntryType.REFUND_SETTLED, currency="USD", amount_minor=100
         )
-        Posting.objects.create(entry=entry, account_id=AccountCode.REFUNDS_PAYABLE, currency="USD", amount_minor=100)
-        Posting.objects.create(entry=entry, account_id=AccountCode.PROVIDER_CLEARING, currency="USD", amount_minor=-99)
+        for account, amount in ((AccountCode.REFUNDS_PAYABLE, 100), (AccountCode.PROVIDER_CLEARING, -99)):
+            Posting.objects.create(
+                entry=entry, account_id=account, currency="USD", amount_minor=amount, booked_on=entry.booked_on
+            )
     assert not JournalEntry.objects.filter(entry_type=EntryType.REFUND_SETTLED).exists()
     assert trial_balance() == {"USD": 0}
