@@ -10,7 +10,7 @@ export REDIS_URL_TEST ?= redis://127.0.0.1:6379/15
 # The test commands honour DATABASE_URL and REDIS_URL when set (their own database and Redis db per checkout).
 TEST_SERVICES = DATABASE_URL=$${DATABASE_URL:-$(DATABASE_URL_TEST)} REDIS_URL=$${REDIS_URL:-$(REDIS_URL_TEST)}
 
-.PHONY: install demo test test-fast checks lint format browser-deps prometheus-deps migrate benchmark clean
+.PHONY: install demo test test-fast checks lint format browser-deps prometheus-deps pgbouncer-deps migrate benchmark clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "Python 3.11 is required ($(PYTHON) not found)"; exit 1; }
@@ -37,6 +37,14 @@ prometheus-deps:
 		|| { echo "could not install prometheus: the alert rule tests will fail"; exit 1; }; \
 	fi
 
+# Debian's pgbouncer for the transaction-pooling tests (tests/support/pgbouncer.py, tests/e2e/infra).
+pgbouncer-deps:
+	@if [ ! -x /usr/sbin/pgbouncer ]; then \
+		echo "installing Debian pgbouncer for the connection pooling tests"; \
+		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq pgbouncer >/dev/null) \
+		|| { echo "could not install pgbouncer: the connection pooling tests will fail"; exit 1; }; \
+	fi
+
 # Embedded default: SQLite + Celery on kombu's filesystem transport + the provider simulator.
 demo: install
 	@bash scripts/demo.sh
@@ -44,7 +52,7 @@ demo: install
 # Everything: unit, service and API tests on two xdist workers (as test-fast), then the end-to-end
 # tiers (tests/e2e: journeys, chaos, browser) serially: each starts whole stacks of processes.
 # With PYTEST_ARGS set, one plain pytest run with those arguments (e.g. PYTEST_ARGS="-k journeys").
-test: checks browser-deps prometheus-deps
+test: checks browser-deps prometheus-deps pgbouncer-deps
 ifeq ($(strip $(PYTEST_ARGS)),)
 	$(TEST_SERVICES) $(PY) -m pytest -n 2 -m "not e2e"
 	$(TEST_SERVICES) $(PY) -m pytest -m e2e

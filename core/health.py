@@ -160,7 +160,7 @@ _broker: Any = None
 
 
 def _check_broker() -> tuple[str, bool]:
-    """Connect once (then reuse), and ask the broker for a round trip each time (Redis: PING).
+    """Connect once (then reuse), and ask the broker for a round trip each time (Redis: PING; RabbitMQ: basic.qos).
 
     A connection that failed is dropped, so the next probe connects afresh.
     """
@@ -169,9 +169,14 @@ def _check_broker() -> tuple[str, bool]:
         if _broker is None:
             _broker = current_app.connection_for_write()
         _broker.ensure_connection(max_retries=1, timeout=settings.READINESS_TIMEOUT_SECONDS)
-        client = getattr(_broker.default_channel, "client", None)
+        channel = _broker.default_channel
+        client = getattr(channel, "client", None)
         if client is not None and hasattr(client, "ping"):
             client.ping()
+        elif _broker.transport.driver_type == "amqp":
+            # RabbitMQ answers basic.qos with qos-ok: a round trip that changes nothing on a channel
+            # that consumes nothing (a connection the broker dropped only shows when used).
+            channel.basic_qos(0, 0, False)
     except Exception:
         broker, _broker = _broker, None
         if broker is not None:

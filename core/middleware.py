@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 
 from django.conf import settings
@@ -11,6 +12,7 @@ from django.views.defaults import bad_request, page_not_found
 
 from core.actor import Actor, reset_current_actor, set_current_actor
 from core.correlation import clean_correlation_id, reset_correlation_id, set_correlation_id
+from core.databases import primary_pinned, replica_configured
 from core.errors import (
     ERR_AUTHN_REQUIRED,
     ERR_BODY_TOO_LARGE,
@@ -30,6 +32,43 @@ from core.health import wants_json
 # costs more than the courtesy is worth: the 413 goes out at once and such a client may see a reset.
 DRAIN_MAX_BYTES = 16 * 1024 * 1024
 _DRAIN_CHUNK = 64 * 1024
+
+
+class ReadYourWritesMiddleware:
+    """After a write of one's own, read one's pages from the primary for a while (core.databases).
+
+    A request that may write (not GET/HEAD/OPTIONS) and succeeded (below 400) sets a cookie
+    saying until when; requests carrying it read the primary instead of the replica. The cookie
+    decides nothing but which copy a screen reads: forged, it costs the primary a few reads. Without
+    DATABASE_REPLICA_URL the middleware does nothing.
+    """
+
+    COOKIE = "rd_primary_until"
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if not replica_configured():
+            return self.get_response(request)
+        now = time.time()
+        try:
+            pinned = float(request.COOKIES.get(self.COOKIE, "0")) > now
+        except ValueError:
+            pinned = False
+        with primary_pinned(pinned):
+            response = self.get_response(request)
+        if request.method not in ("GET", "HEAD", "OPTIONS") and response.status_code < 400:
+            seconds = settings.REPLICA_PIN_SECONDS
+            response.set_cookie(
+                self.COOKIE,
+                f"{now + seconds:.0f}",
+                max_age=int(seconds),
+                httponly=True,
+                samesite="Lax",
+                secure=settings.SESSION_COOKIE_SECURE,
+            )
+        return response
 
 
 class CorrelationIdMiddleware:

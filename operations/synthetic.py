@@ -46,7 +46,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from django.conf import settings
-from django.db import DatabaseError, IntegrityError, connection
+from django.db import DatabaseError, IntegrityError, connection, connections
 from django.db.models import Sum
 from django.utils import timezone
 
@@ -55,6 +55,7 @@ from audit.models import AuditEvent, AuditSeal
 from audit.models.chain import GENESIS_HASH
 from audit.services import seal_hash
 from core.actor import Actor
+from core.databases import session_alias
 from core.errors import DomainError
 from ledger.enums import EntryType
 from ledger.models import JournalEntry
@@ -129,15 +130,19 @@ _RUN_LOCK_KEY = int.from_bytes(hashlib.sha256(b"operations:synthetic-refund").di
 def synthetic_run_lock() -> Iterator[None]:
     """Hold "the synthetic run" for the block, or raise SyntheticBusy at once if another holds it.
 
-    pg_try_advisory_lock on this thread's connection: never waits (a second run has nothing to
-    wait for), and PostgreSQL releases it when the session ends, so a killed run never leaves it
-    held. The embedded SQLite demo has no such lock: one worker, and beat's `expires`, keep its
-    runs apart.
+    pg_try_advisory_lock on this thread's session connection (`core.databases.session_alias`): never
+    waits (a second run has nothing to wait for), and PostgreSQL releases it when the session ends,
+    so a killed run never leaves it held. Behind PgBouncer in transaction mode that connection is
+    DATABASE_DIRECT_URL's: through the pooler the lock would be taken on whichever server session ran
+    that one statement (and stay there, held for whoever is handed that session next) and the unlock
+    sent to another. The embedded SQLite demo has no such lock: one worker, and beat's `expires`,
+    keep its runs apart.
     """
-    if connection.vendor != "postgresql":
+    session = connections[session_alias()]
+    if session.vendor != "postgresql":
         yield
         return
-    with connection.cursor() as cursor:
+    with session.cursor() as cursor:
         cursor.execute("SELECT pg_try_advisory_lock(%s)", [_RUN_LOCK_KEY])
         (taken,) = cursor.fetchone()
     if not taken:
@@ -146,7 +151,7 @@ def synthetic_run_lock() -> Iterator[None]:
         yield
     finally:
         try:
-            with connection.cursor() as cursor:
+            with session.cursor() as cursor:
                 cursor.execute("SELECT pg_advisory_unlock(%s)", [_RUN_LOCK_KEY])
         except DatabaseError:
             pass  # the connection is gone, and the session's lock with it

@@ -21,7 +21,7 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 from django.contrib.auth import get_user_model
-from django.db import connection, transaction
+from django.db import DEFAULT_DB_ALIAS, connections, transaction
 
 from core.money import CURRENCY_EXPONENTS
 from reconciliation.enums import ItemKind
@@ -100,20 +100,23 @@ def _iso(moment: datetime | str | None) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S")
 
 
-def stream_query(sql: str, params: Sequence[Any], *, chunk_rows: int = CHUNK_ROWS) -> Iterator[tuple]:
-    """Yield the rows of `sql` a chunk at a time from a server-side cursor.
+def stream_query(
+    sql: str, params: Sequence[Any], *, chunk_rows: int = CHUNK_ROWS, using: str = DEFAULT_DB_ALIAS
+) -> Iterator[tuple]:
+    """Yield the rows of `sql` a chunk at a time from a server-side cursor, on the `using` database.
 
     The transaction is what makes PostgreSQL stream: outside one, Django's
     named cursor is WITH HOLD and the whole result is materialised first.
     """
-    with transaction.atomic(), connection.chunked_cursor() as cursor:
+    with transaction.atomic(using=using), connections[using].chunked_cursor() as cursor:
         cursor.execute(sql, params)
         while rows := cursor.fetchmany(chunk_rows):
             yield from rows
 
 
 def _use_copy(use_copy: bool | None) -> bool:
-    return connection.vendor == "postgresql" if use_copy is None else use_copy
+    # One vendor whatever the alias: a replica or a direct line is only ever configured on PostgreSQL.
+    return connections[DEFAULT_DB_ALIAS].vendor == "postgresql" if use_copy is None else use_copy
 
 
 def _header(columns: list[str]) -> bytes:
@@ -137,14 +140,16 @@ def _encode_rows(rows: Iterable[Sequence[Any]], *, chunk_rows: int = CHUNK_ROWS)
         yield buffer.getvalue().encode()
 
 
-def _copy_chunks(sql: str, params: Sequence[Any], *, block_bytes: int = 1 << 16) -> Iterator[bytes]:
+def _copy_chunks(
+    sql: str, params: Sequence[Any], *, block_bytes: int = 1 << 16, using: str = DEFAULT_DB_ALIAS
+) -> Iterator[bytes]:
     """PostgreSQL writes the CSV itself (COPY … TO STDOUT): rows never become Python objects.
 
     COPY hands over one row per message; they are gathered into blocks of
     ~64 KB so the response is not a million tiny writes.
     """
     buffer = bytearray()
-    with transaction.atomic(), connection.cursor() as cursor:
+    with transaction.atomic(using=using), connections[using].cursor() as cursor:
         cursor.execute("SELECT set_config('jit', 'off', true)")  # compiling costs more than it saves here
         with cursor.cursor.copy(sql, params) as copy:
             for data in copy:
@@ -237,7 +242,7 @@ def _item_sql(where: str) -> str:
     """  # noqa: S608 - names come from model metadata, values are parameters
 
 
-def _item_rows(run: ReconciliationRun, *, exceptions_only: bool) -> Iterator[list[Any]]:
+def _item_rows(run: ReconciliationRun, *, exceptions_only: bool, using: str) -> Iterator[list[Any]]:
     day = run.day.isoformat()
     where = "i.run_id = %s" + (f" AND i.kind <> '{ItemKind.MATCHED}'" if exceptions_only else "")
     safe = csv_safe
@@ -259,7 +264,7 @@ def _item_rows(run: ReconciliationRun, *, exceptions_only: bool) -> Iterator[lis
         resolved_by,
         resolved_at,
         note,
-    ) in stream_query(_item_sql(where), [run.pk]):
+    ) in stream_query(_item_sql(where), [run.pk], using=using):
         difference = (
             provider_amount - our_amount
             if our_amount is not None and provider_amount is not None and our_currency == provider_currency
@@ -291,29 +296,46 @@ def _item_rows(run: ReconciliationRun, *, exceptions_only: bool) -> Iterator[lis
         ]
 
 
-def _run_chunks(run: ReconciliationRun, *, exceptions_only: bool, use_copy: bool | None) -> Iterator[bytes]:
+def _run_chunks(run: ReconciliationRun, *, exceptions_only: bool, use_copy: bool | None, using: str) -> Iterator[bytes]:
     if _use_copy(use_copy):
-        yield from _copy_chunks(_item_copy_sql(exceptions_only), [run.day.isoformat(), run.provider, run.pk])
+        params = [run.day.isoformat(), run.provider, run.pk]
+        yield from _copy_chunks(_item_copy_sql(exceptions_only), params, using=using)
     else:
-        yield from _encode_rows(_item_rows(run, exceptions_only=exceptions_only))
+        yield from _encode_rows(_item_rows(run, exceptions_only=exceptions_only, using=using))
 
 
-def run_csv(run: ReconciliationRun, *, exceptions_only: bool = False, use_copy: bool | None = None) -> Iterator[bytes]:
-    """The items of one run (all of them, or only the exceptions), in item order."""
+def run_csv(
+    run: ReconciliationRun,
+    *,
+    exceptions_only: bool = False,
+    use_copy: bool | None = None,
+    using: str = DEFAULT_DB_ALIAS,
+) -> Iterator[bytes]:
+    """The items of one run (all of them, or only the exceptions), in item order, read on `using`.
+
+    `using` is decided by the caller before the response streams (the finance views: the replica,
+    core.databases.read_alias): this generator runs after the view has returned.
+    """
     yield _header(ITEM_COLUMNS)
-    yield from _run_chunks(run, exceptions_only=exceptions_only, use_copy=use_copy)
+    yield from _run_chunks(run, exceptions_only=exceptions_only, use_copy=use_copy, using=using)
 
 
 def range_csv(
-    *, day_from: date, day_to: date, provider: str = "", exceptions_only: bool = False, use_copy: bool | None = None
+    *,
+    day_from: date,
+    day_to: date,
+    provider: str = "",
+    exceptions_only: bool = False,
+    use_copy: bool | None = None,
+    using: str = DEFAULT_DB_ALIAS,
 ) -> Iterator[bytes]:
-    """The items of the current run of every day in [day_from, day_to], day by day."""
-    runs = ReconciliationRun.objects.filter(is_current=True, day__gte=day_from, day__lte=day_to)
+    """The items of the current run of every day in [day_from, day_to], day by day, read on `using`."""
+    runs = ReconciliationRun.objects.using(using).filter(is_current=True, day__gte=day_from, day__lte=day_to)
     if provider:
         runs = runs.filter(provider=provider)
     yield _header(ITEM_COLUMNS)
     for run in list(runs.order_by("day", "provider")):
-        yield from _run_chunks(run, exceptions_only=exceptions_only, use_copy=use_copy)
+        yield from _run_chunks(run, exceptions_only=exceptions_only, use_copy=use_copy, using=using)
 
 
 _LEDGER_FROM = """
@@ -326,10 +348,13 @@ _LEDGER_FROM = """
 """
 
 
-def ledger_csv(*, day_from: date, day_to: date, use_copy: bool | None = None) -> Iterator[bytes]:
-    """Journal entries with their postings, one row per posting, posted in [day_from, day_to]."""
-    start = connection.ops.adapt_datetimefield_value(day_window(day_from).start)
-    end = connection.ops.adapt_datetimefield_value(day_window(day_to).end)
+def ledger_csv(
+    *, day_from: date, day_to: date, use_copy: bool | None = None, using: str = DEFAULT_DB_ALIAS
+) -> Iterator[bytes]:
+    """Journal entries with their postings, one row per posting, posted in [day_from, day_to], read on `using`."""
+    ops = connections[using].ops
+    start = ops.adapt_datetimefield_value(day_window(day_from).start)
+    end = ops.adapt_datetimefield_value(day_window(day_to).end)
     yield _header(LEDGER_COLUMNS)
     if _use_copy(use_copy):
         sql = f"""
@@ -342,19 +367,19 @@ def ledger_csv(*, day_from: date, day_to: date, use_copy: bool | None = None) ->
                 {_LEDGER_FROM}
             ) TO STDOUT WITH (FORMAT csv)
         """
-        yield from _copy_chunks(sql, [start, end])
+        yield from _copy_chunks(sql, [start, end], using=using)
         return
     sql = f"""
         SELECT je.id, je.created_at, je.entry_type, r.public_id, je.memo, p.id, p.account_id, p.currency,
                p.amount_minor, je.event_on, je.booked_on
         {_LEDGER_FROM}
     """
-    yield from _encode_rows(_ledger_rows(sql, [start, end]))
+    yield from _encode_rows(_ledger_rows(sql, [start, end], using=using))
 
 
-def _ledger_rows(sql: str, params: list[Any]) -> Iterator[list[Any]]:
+def _ledger_rows(sql: str, params: list[Any], *, using: str) -> Iterator[list[Any]]:
     safe = csv_safe
-    for row in stream_query(sql, params):
+    for row in stream_query(sql, params, using=using):
         entry_id, posted_at, entry_type, public_id, memo, posting_id, account, currency, amount, event_on, booked_on = (
             row
         )

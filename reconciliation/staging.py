@@ -2,7 +2,10 @@
 
 All are TEMP tables of the run's own database session, created and dropped
 inside the run's transaction: nothing is WAL-logged, nothing is left behind
-for another run to trip over, and two runs never see each other's rows.
+for another run to trip over, and two runs never see each other's rows. That
+is also what lets runs go through PgBouncer in transaction pooling mode
+(docs/operations.md): a temp table that outlived its transaction would stay
+on a pooled server session, for whichever client is handed it next.
 
 - `recon_stage` - the provider rows as read (COPY FROM STDIN). A row with
   `reversal = 1` is not a refund but the balance transaction that gave a

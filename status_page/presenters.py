@@ -15,6 +15,7 @@ from datetime import datetime
 from babel.numbers import format_decimal
 from django.db.models import OuterRef, Subquery
 
+from core.databases import read_or_primary
 from core.i18n import babel_locale, format_amount, format_when
 from notifications.messages import (
     EVENT_LABELS,
@@ -53,15 +54,19 @@ def refund_by_status_token(token: str) -> Refund | None:
     the plaintext column: the database compares digests, whose prefixes an
     attacker cannot steer, so index timing leaks nothing about real tokens.
     The digest found is then compared in constant time (`hmac.compare_digest`).
-    One query: the refund with its order, customer and payment.
+    One query: the refund with its order, customer and payment, on the read replica when there is
+    one; a token the replica does not know yet (its refund created a moment ago, the link just
+    emailed) is looked up again on the primary, so a new link is never "not found".
     """
     if not isinstance(token, str) or not TOKEN_RE.fullmatch(token):
         return None
     digest = token_digest(token)
-    try:
-        refund = Refund.objects.select_related("order__customer", "payment").get(status_token_digest=digest)
-    except Refund.DoesNotExist:
-        refund = None
+
+    def fetch(alias: str) -> Refund | None:
+        refunds = Refund.objects.using(alias).select_related("order__customer", "payment")
+        return refunds.filter(status_token_digest=digest).first()
+
+    refund = read_or_primary(fetch)
     stored = refund.status_token_digest if refund is not None else _ABSENT_DIGEST
     if not hmac.compare_digest(stored, digest) or refund is None:
         return None
@@ -202,9 +207,11 @@ def status_view(refund: Refund, *, language: str) -> StatusView:
     credit = store_credit_facts(refund, locale) if state == S.COMPLETED else None
     steps = _steps(refund, lambda moment: format_when(moment, locale))
     # A refund by line shows the units it takes back; any other, the order's items. Still one query.
+    # Read where the refund was read (the replica, or the primary when the replica lacked it).
     refunded = RefundLine.objects.filter(refund_id=refund.pk, order_line_id=OuterRef("pk")).values("quantity")[:1]
     rows = list(
-        OrderLine.objects.filter(order_id=refund.order_id)
+        OrderLine.objects.using(refund._state.db)
+        .filter(order_id=refund.order_id)
         .annotate(refunded=Subquery(refunded))
         .order_by("line_no")
         .values_list("description", "sku", "quantity", "refunded")

@@ -13,10 +13,16 @@ from pathlib import Path
 
 import pytest
 
-pytest_plugins = ["tests.support.stripe_sim", "tests.support.stripe_events"]
+pytest_plugins = [
+    "tests.support.stripe_sim",
+    "tests.support.stripe_events",
+    # PgBouncer and RabbitMQ for the tests of connection pooling and of the other broker (tests/e2e/infra).
+    "tests.support.pgbouncer",
+    "tests.support.rabbitmq",
+]
 
 E2E = Path(__file__).resolve().parent / "e2e"
-E2E_TIERS = {"journeys", "chaos", "browser"}  # folders of tests/e2e, each a marker (pyproject.toml)
+E2E_TIERS = {"journeys", "chaos", "browser", "infra"}  # folders of tests/e2e, each a marker (pyproject.toml)
 # Fixtures that make a test use the database, besides the django_db mark.
 DB_FIXTURES = {"db", "transactional_db", "live_server", "live_app", "stack", "own_stack"}
 # Those whose data must be committed, for other processes to see it.

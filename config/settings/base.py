@@ -11,11 +11,10 @@ import os
 from datetime import timedelta
 from pathlib import Path
 
-import dj_database_url
 from celery.schedules import crontab
 from kombu import Queue
 
-from config.settings import guard
+from config.settings import databases, guard
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 VAR_DIR = Path(os.environ.get("VAR_DIR", BASE_DIR / "var"))
@@ -86,6 +85,8 @@ MIDDLEWARE = [
     # First, so the request's time includes every middleware below (core/request_metrics.py).
     "core.request_metrics.RequestMetricsMiddleware",
     "core.middleware.CorrelationIdMiddleware",
+    # With DATABASE_REPLICA_URL: after one's own write, one's screens read the primary for a while.
+    "core.middleware.ReadYourWritesMiddleware",
     # Under /v1/ and /webhooks/ every error answer is the error JSON, whoever produced it.
     "core.middleware.ErrorJsonMiddleware",
     # Before anything reads the database: a NUL in path or query is a 404/400, never a psycopg error.
@@ -125,20 +126,14 @@ TEMPLATES = [
     }
 ]
 
-# DATABASE_URL unset means the embedded demo: a SQLite file under var/.
-DATABASES = {
-    "default": dj_database_url.parse(
-        os.environ.get("DATABASE_URL", f"sqlite:///{VAR_DIR / 'refund_desk.sqlite3'}"),
-        conn_max_age=env_int("DB_CONN_MAX_AGE", 60),
-        conn_health_checks=True,
-    )
-}
-if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
-    VAR_DIR.mkdir(parents=True, exist_ok=True)
-    # Without a busy timeout the demo's web process and worker would trip over
-    # SQLite's single writer lock instead of waiting for it.
-    DATABASES["default"]["OPTIONS"] = {"timeout": 20, "transaction_mode": "IMMEDIATE"}
-    DATABASES["default"]["CONN_MAX_AGE"] = 0
+# DATABASE_URL unset means the embedded demo: a SQLite file under var/. DATABASE_POOLER,
+# DATABASE_DIRECT_URL and DATABASE_REPLICA_URL add what config/settings/databases.py describes.
+DATABASES = databases.databases(os.environ, var_dir=VAR_DIR)
+# Writes always go to the primary; a replica is read only where a screen asks for it (core.databases.read_alias).
+DATABASE_ROUTERS = ["core.databases.PrimaryReplicaRouter"]
+# After a staff member's own write, their screens read the primary this long: more than the replica's
+# lag ever is in normal running (docs/operations.md "Read replica" says what happens beyond it).
+REPLICA_PIN_SECONDS = float(os.environ.get("REPLICA_PIN_SECONDS", "5"))
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = os.environ.get("REDIS_URL", "")
@@ -305,6 +300,20 @@ if CELERY_BROKER_URL == "filesystem://":
         "store_processed": False,
         # Exchange tables; kombu's default is ./control relative to whatever directory the process started in.
         "control_folder": str(_broker_dir / "control"),
+    }
+elif CELERY_BROKER_URL.split("://", 1)[0] in ("amqp", "amqps", "pyamqp"):
+    # RabbitMQ (docs/operations.md "Choosing a broker"). It has no visibility timeout: a task a
+    # worker took is redelivered when that worker's connection closes, never because it is slow.
+    # Its bound is consumer_timeout (RabbitMQ's default 30 minutes): a delivery held unacknowledged
+    # longer closes the worker's channel. Our longest countdown is EMAIL_BACKOFF_MAX_SECONDS (10 min).
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        # basic_publish returns once RabbitMQ has the message (publisher confirms): a publish it could
+        # not take raises, and core.queueing counts it, instead of vanishing into a dropped socket.
+        "confirm_publish": True,
+        # Bounded as on Redis: a publish to a broker that is down or hung holds a request seconds, not for ever.
+        "connect_timeout": float(os.environ.get("CELERY_BROKER_CONNECT_TIMEOUT", "2")),
+        "read_timeout": float(os.environ.get("CELERY_BROKER_SOCKET_TIMEOUT", "5")),
+        "write_timeout": float(os.environ.get("CELERY_BROKER_SOCKET_TIMEOUT", "5")),
     }
 else:
     # Longer than any countdown we schedule, so Redis never re-delivers a task

@@ -16,6 +16,7 @@ from audit.services import audit_record
 from console.finance.common import finance_required
 from console.finance.forms import RangeForm
 from console.views.common import acting
+from core.databases import read_alias
 from ledger.models import JournalEntry
 from reconciliation import exports
 from reconciliation.enums import EXCEPTION_KINDS
@@ -59,9 +60,10 @@ def _audit(request: HttpRequest, subject: str, note: str) -> None:
 @require_GET
 @finance_required
 def run_export(request: HttpRequest, run_id: int) -> HttpResponse:
+    using = read_alias()  # decided now: the CSV streams after this view has returned
     run = get_object_or_404(ReconciliationRun, pk=run_id)
     exceptions_only = request.GET.get("exceptions") == "1"
-    items = ReconciliationItem.objects.filter(run=run)
+    items = ReconciliationItem.objects.using(using).filter(run=run)
     if not (items.filter(kind__in=EXCEPTION_KINDS) if exceptions_only else items).exists():
         reason = (
             f"The run of {run.day} found no exceptions."
@@ -72,7 +74,7 @@ def run_export(request: HttpRequest, run_id: int) -> HttpResponse:
     suffix = "-exceptions" if exceptions_only else ""
     _audit(request, f"reconciliation {run.day} {run.provider}", f"run {run.pk} CSV{suffix.replace('-', ' ')}")
     return _csv_response(
-        exports.run_csv(run, exceptions_only=exceptions_only),
+        exports.run_csv(run, exceptions_only=exceptions_only, using=using),
         f"reconciliation-{run.day}-{run.provider}-run{run.pk}{suffix}.csv",
     )
 
@@ -86,7 +88,8 @@ def range_export(request: HttpRequest) -> HttpResponse:
         return render(request, "console/finance/bad_request.html", {"form": form}, status=400)
     data = form.cleaned_data
     provider = data["provider"] or "all"
-    items = ReconciliationItem.objects.filter(
+    using = read_alias()
+    items = ReconciliationItem.objects.using(using).filter(
         run__is_current=True, run__day__gte=data["day_from"], run__day__lte=data["day_to"]
     )
     if data["provider"]:
@@ -109,6 +112,7 @@ def range_export(request: HttpRequest) -> HttpResponse:
             day_to=data["day_to"],
             provider=data["provider"],
             exceptions_only=data["exceptions"],
+            using=using,
         ),
         f"reconciliation-{data['day_from']}-{data['day_to']}-{provider}{suffix}.csv",
     )
@@ -122,7 +126,8 @@ def ledger_export(request: HttpRequest) -> HttpResponse:
     if not form.is_valid():
         return render(request, "console/finance/bad_request.html", {"form": form}, status=400)
     data = form.cleaned_data
-    posted = JournalEntry.objects.filter(
+    using = read_alias()
+    posted = JournalEntry.objects.using(using).filter(
         created_at__gte=day_window(data["day_from"]).start, created_at__lt=day_window(data["day_to"]).end
     )
     if not posted.exists():
@@ -136,6 +141,6 @@ def ledger_export(request: HttpRequest) -> HttpResponse:
         )
     _audit(request, f"ledger {data['day_from']}..{data['day_to']}", "ledger journal CSV")
     return _csv_response(
-        exports.ledger_csv(day_from=data["day_from"], day_to=data["day_to"]),
+        exports.ledger_csv(day_from=data["day_from"], day_to=data["day_to"], using=using),
         f"ledger-{data['day_from']}-{data['day_to']}.csv",
     )

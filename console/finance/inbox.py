@@ -15,6 +15,7 @@ from django.views.decorators.http import require_GET
 
 from console.finance.common import finance_required, money
 from console.finance.forms import WebhookFilterForm
+from core.databases import read_alias
 from core.money import is_known_currency
 from providers.base import WebhookRejected
 from providers.registry import UnknownProvider, get_provider
@@ -46,7 +47,7 @@ def webhook_inbox(request: HttpRequest) -> HttpResponse:
         "form": form,
         "page": page,
         "rows": [_row(event) for event in page],
-        "held_count": WebhookEvent.objects.filter(status=WebhookStatus.HELD).count(),
+        "held_count": WebhookEvent.objects.using(read_alias()).filter(status=WebhookStatus.HELD).count(),
         "query": query.urlencode(),
     }
     return render(request, "console/finance/webhooks.html", context)

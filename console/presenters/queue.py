@@ -12,6 +12,7 @@ from django.db.models import Count, F, Q, QuerySet
 from django.utils import timezone
 
 from console.presenters.formatting import money
+from core.databases import read_alias
 from core.money import CURRENCY_EXPONENTS
 from refunds.enums import DecisionKind, RefundState
 from refunds.models import Customer, Merchant, Order, Payment, Refund
@@ -117,9 +118,15 @@ def _search(term: str) -> Q:
 
 
 def console_queue(*, filters: QueueFilters) -> QuerySet[Refund]:
-    """Refunds for the queue, oldest first (the longest wait is worked first) unless another sort is asked."""
-    refunds = Refund.objects.select_related("order", "order__customer", "order__merchant", "assignee").annotate(
-        approvals_given=Count("decisions", filter=Q(decisions__kind=DecisionKind.APPROVE))
+    """Refunds for the queue, oldest first (the longest wait is worked first) unless another sort is asked.
+
+    Read on the replica when there is one (core.databases.read_alias): the queue refreshes itself, and
+    every decision taken from a row re-reads the refund under its lock on the primary.
+    """
+    refunds = (
+        Refund.objects.using(read_alias())
+        .select_related("order", "order__customer", "order__merchant", "assignee")
+        .annotate(approvals_given=Count("decisions", filter=Q(decisions__kind=DecisionKind.APPROVE)))
     )
     if filters.view == VIEW_WAITING and not filters.state:
         # An explicit state filter wins: asking for "denied" should show denied refunds.
@@ -153,7 +160,8 @@ def console_queue(*, filters: QueueFilters) -> QuerySet[Refund]:
 
 def console_queue_counts(*, merchant: str = "") -> dict[str, int]:
     """Numbers on the queue's tabs, for one merchant (its slug) when the queue is filtered to it."""
-    refunds = Refund.objects.filter(order__merchant__slug=merchant) if merchant else Refund.objects.all()
+    refunds = Refund.objects.using(read_alias())
+    refunds = refunds.filter(order__merchant__slug=merchant) if merchant else refunds
     return {
         VIEW_WAITING: refunds.filter(state=RefundState.REQUESTED).count(),
         VIEW_OVERRIDES: refunds.filter(override_flagged=True).count(),
@@ -162,7 +170,9 @@ def console_queue_counts(*, merchant: str = "") -> dict[str, int]:
 
 def merchant_choices() -> list[tuple[str, str]]:
     """Every merchant as (slug, name) for a filter; staff see them all."""
-    return [(merchant.slug, str(merchant)) for merchant in Merchant.objects.order_by("name", "slug")]
+    return [
+        (merchant.slug, str(merchant)) for merchant in Merchant.objects.using(read_alias()).order_by("name", "slug")
+    ]
 
 
 def sort_links(current: str) -> dict[str, dict[str, str]]:

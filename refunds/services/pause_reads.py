@@ -57,15 +57,11 @@ def pause_in_force(kind: str, provider: str, *, serialise: bool = False) -> Oper
     transaction and one set before is seen (refunds.services.pauses).
     """
     if serialise and connection.vendor == "postgresql":
-        # The shared lock and the read in one statement: every auto-approved create pays for it.
+        # The shared lock, then the read, in one round trip (every auto-approved create pays for it). In
+        # a function (refunds/0029), not one plain statement: a statement reads the snapshot taken when
+        # it began, before a wait for the lock, and so missed a pause committed during that wait.
         with connection.cursor() as cursor:
-            cursor.execute(
-                "SELECT pause.id FROM (SELECT pg_advisory_xact_lock_shared(%s)) AS switch"
-                " LEFT JOIN refunds_operationspause AS pause ON pause.resumed_at IS NULL"
-                " AND pause.kind = %s AND pause.provider IN (%s, %s)"
-                " ORDER BY pause.provider LIMIT 1",
-                [_lock_key(kind), kind, provider, ALL_PROVIDERS],
-            )
+            cursor.execute("SELECT refunds_pause_after_switch_lock(%s, %s, %s)", [_lock_key(kind), kind, provider])
             (pause_id,) = cursor.fetchone()
         return None if pause_id is None else OperationsPause.objects.get(pk=pause_id)
     return (

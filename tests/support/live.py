@@ -77,7 +77,20 @@ def webhooks_queue(namespace: str) -> str:
     return f"{namespace}.webhooks"
 
 
-def delete_queues(namespace: str) -> None:
+def queued_messages(broker_url: str, namespace: str) -> int:
+    """Tasks waiting in the namespace's queues on `broker_url` (Redis lists, or RabbitMQ queues' ready counts)."""
+    if broker_url.startswith(("amqp://", "pyamqp://")):
+        from tests.support.rabbitmq import amqp_queued
+
+        return amqp_queued(broker_url, queue_names(namespace))
+    client = redis.Redis.from_url(broker_url)
+    try:
+        return sum(client.llen(queue) for queue in queue_names(namespace))
+    finally:
+        client.close()
+
+
+def delete_queues(namespace: str, broker_url: str | None = None) -> None:
     """Drop the namespace's queues from the broker, with whatever is still in them.
 
     Exact key names (kombu's Redis layout: one list per queue and priority
@@ -86,11 +99,17 @@ def delete_queues(namespace: str) -> None:
     broker's one `unacked` hash, and a worker of any session would put them
     back into these queues once their visibility timeout ran out.
     """
+    broker_url = broker_url or settings.CELERY_BROKER_URL
     queues = queue_names(namespace)
+    if broker_url.startswith(("amqp://", "pyamqp://")):
+        from tests.support.rabbitmq import amqp_delete_queues
+
+        amqp_delete_queues(broker_url, queues)
+        return
     keys = [f"_kombu.binding.{namespace}", f"_kombu.binding_permanent.{namespace}"]
     for queue in queues:
         keys += [queue] + [f"{queue}\x06\x16{priority}" for priority in (3, 6, 9)]
-    client = redis.Redis.from_url(settings.CELERY_BROKER_URL)
+    client = redis.Redis.from_url(broker_url)
     try:
         client.delete(*keys)
         for tag, raw in client.hscan_iter("unacked"):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import tempfile
 from pathlib import Path
@@ -17,7 +18,7 @@ from tests.support.live import (
     delete_queues,
     free_port,
     new_namespace,
-    queue_names,
+    queued_messages,
     stack_env,
     stack_simulator,
     wait_for,
@@ -182,25 +183,25 @@ class Stack:
             )
             return not due.exists() and not WebhookEndpoint.objects.filter(lease_expires_at__gt=now).exists()
 
-        broker = redis.Redis.from_url(self.env.get("CELERY_BROKER_URL") or settings.CELERY_BROKER_URL)
-        try:
-
-            def idle() -> bool:
-                return (
-                    not OutboxMessage.objects.filter(status=OutboxStatus.PENDING).exists()
-                    and (not self.simulator.running or self.simulator.health()["webhooks_pending"] == 0)
-                    and sum(broker.llen(queue) for queue in queue_names(self.namespace)) == 0
-                    and webhooks_idle()
-                    and (
-                        self.slack is None
-                        or not self.slack.running
-                        or not SlackCard.objects.filter(posted_revision__lt=F("wanted_revision")).exists()
-                    )
+        def idle() -> bool:
+            return (
+                not OutboxMessage.objects.filter(status=OutboxStatus.PENDING).exists()
+                and (not self.simulator.running or self.simulator.health()["webhooks_pending"] == 0)
+                and queued_messages(self.broker_url, self.namespace) == 0
+                and webhooks_idle()
+                and (
+                    self.slack is None
+                    or not self.slack.running
+                    or not SlackCard.objects.filter(posted_revision__lt=F("wanted_revision")).exists()
                 )
+            )
 
-            wait_for(idle, timeout=timeout, interval=0.1, message=f"{self.namespace} to be idle")
-        finally:
-            broker.close()
+        wait_for(idle, timeout=timeout, interval=0.1, message=f"{self.namespace} to be idle")
+
+    @property
+    def broker_url(self) -> str:
+        """The stack's broker: the session's Redis db, or what `extra_env` gave it (RabbitMQ, a private Redis)."""
+        return self.extra_env.get("CELERY_BROKER_URL") or settings.CELERY_BROKER_URL
 
     def caches(self) -> dict:
         """The CACHES setting of the stack's processes, for `override_settings` in the test process."""
@@ -221,7 +222,9 @@ class Stack:
             self.simulator.stop()
             if self.slack is not None:
                 self.slack.stop()
-            delete_queues(self.namespace)
+            # A private broker the test already stopped took its queues with it.
+            with contextlib.suppress(redis.ConnectionError, OSError):
+                delete_queues(self.namespace, self.broker_url)
             delete_cache_keys(self.namespace)
             self.tmp.cleanup()
         finally:
