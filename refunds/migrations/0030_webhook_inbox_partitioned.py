@@ -89,7 +89,7 @@ def unpartition(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-    dependencies = [("refunds", "0028_merchant_synthetic")]
+    dependencies = [("refunds", "0029_pause_read_after_its_lock")]
 
     operations = [
         migrations.CreateModel(
