@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from datetime import UTC, date, datetime
+from functools import cache
 from typing import Any, TypeVar
 
 from django.db import models
@@ -76,9 +77,15 @@ def _converter(field: models.Field) -> Callable[[Any], Any] | None:
     return _as_is if kind in _AS_IS else None
 
 
+@cache
+def _columns(model: type[models.Model]) -> tuple[tuple[str, str, Callable[[Any], Any] | None], ...]:
+    """(attname, column, converter) of each concrete field, in the order `Model.from_db` takes values."""
+    return tuple((f.attname, f.column, _converter(f)) for f in model._meta.concrete_fields)
+
+
 def supported(*model_classes: type[models.Model]) -> bool:
     """True if every concrete field of these models converts back from JSON exactly."""
-    return all(_converter(f) is not None for model in model_classes for f in model._meta.concrete_fields)
+    return all(convert is not None for model in model_classes for _, _, convert in _columns(model))
 
 
 def instance_from_json(model: type[M], row: dict[str, Any], *, using: str) -> M:
@@ -87,11 +94,9 @@ def instance_from_json(model: type[M], row: dict[str, Any], *, using: str) -> M:
     Columns absent from `row` are deferred (read on first access, as with
     `.only()`); columns the model does not know are ignored.
     """
-    values = [
-        _converter(f)(row[f.column]) if f.column in row else DEFERRED  # type: ignore[misc]
-        for f in model._meta.concrete_fields
-    ]
-    return model.from_db(using, [f.attname for f in model._meta.concrete_fields], values)
+    columns = _columns(model)
+    values = [convert(row[column]) if column in row else DEFERRED for _, column, convert in columns]  # type: ignore[misc]
+    return model.from_db(using, [attname for attname, _, _ in columns], values)
 
 
 def quoted(name: str) -> str:
