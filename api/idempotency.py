@@ -1,14 +1,26 @@
 """Idempotency-Key handling for API writes (SPEC §9).
 
-The record is inserted as the first statement of the request's transaction.
-PostgreSQL makes a concurrent insert of the same (api key, key) wait on the
-unique index until the first transaction ends: if it committed, the waiter
-gets IntegrityError and replays the stored answer; if it rolled back, the
-waiter proceeds as the first. Either way the operation runs once.
+Exactly once, in the fewest statements: the record is looked up with the
+request's API key (one statement with the key's authentication,
+`api.auth`), and written once, at the end of the operation's transaction,
+with the answer in it. A retry after the first answer committed finds the
+record and replays it without running anything (also when the payment has
+no room left by now). Two requests with one key at the same time both miss
+the lookup; the second to insert waits on the unique index until the first
+commits, gets IntegrityError, rolls its whole transaction back (its refund
+with it: nothing of it was committed, its after-commit hooks never run) and
+replays the first's answer. If the first rolled back instead, the second's
+insert goes through and it is the first. Either way the operation commits
+once. The insert is the transaction's last statement, so waiting on it
+cannot be part of a deadlock.
+
+An operation with effects outside the database (files written) claims the
+key first instead (`claim_first`): the twin waits before doing anything,
+as all operations did before.
 
 Business refusals (4xx raised by services) are stored and replayed like
-successes — as Stripe does — but the service's writes are rolled back to a
-savepoint first. Malformed requests are refused before any record exists.
+successes — as Stripe does — after the operation's writes are rolled back.
+Malformed requests are refused before any record exists.
 """
 
 from __future__ import annotations
@@ -62,6 +74,45 @@ def missing_key_response() -> Response:
     return error_response(ERR_IDEMPOTENCY_KEY_MISSING)
 
 
+def lookup_key(request) -> str | None:
+    """The key to look up with the request's API key (`api.auth`): a POST's valid key to a view that answers it.
+
+    Views that run `run_idempotent` say so with `idempotent_writes = True`;
+    any other request looks nothing up.
+    """
+    view = (getattr(request, "parser_context", None) or {}).get("view")
+    if request.method != "POST" or not getattr(view, "idempotent_writes", False):
+        return None
+    key = request.headers.get("Idempotency-Key")
+    return key if key is not None and _KEY.fullmatch(key) else None
+
+
+def remember_lookup(api_key: ApiKey, key: str, record: IdempotencyRecord | None) -> None:
+    """Keep what the authentication statement found for `key` on the request's API key."""
+    api_key._idempotency_lookup = (key, record)
+
+
+def _recorded(api_key: ApiKey, key: str) -> IdempotencyRecord | None:
+    looked_up = getattr(api_key, "_idempotency_lookup", None)
+    if looked_up is not None and looked_up[0] == key:
+        return looked_up[1]
+    # Not looked up with the key (another database than PostgreSQL, or a view not marked): one statement.
+    return IdempotencyRecord.objects.filter(api_key=api_key, key=key).first()
+
+
+class _KeyTaken(Exception):
+    """Our insert of the record failed: another request with the key committed first (or the insert is refused)."""
+
+
+def _insert(*, api_key: ApiKey, key: str, fingerprint: str, status: int | None, body: dict | None) -> IdempotencyRecord:
+    try:
+        return IdempotencyRecord.objects.create(
+            api_key=api_key, key=key, fingerprint=fingerprint, response_status=status, response_body=body
+        )
+    except IntegrityError as error:
+        raise _KeyTaken from error
+
+
 def _replay(record: IdempotencyRecord, fingerprint: str, replayed: Callable[[dict], dict] | None = None) -> Response:
     if record.fingerprint != fingerprint:
         return error_response(ERR_CONFLICT_IDEMPOTENCY)
@@ -69,6 +120,17 @@ def _replay(record: IdempotencyRecord, fingerprint: str, replayed: Callable[[dic
     response = Response(body, status=record.response_status)
     response["Idempotency-Status"] = "replayed"
     return response
+
+
+def _replay_winner(
+    taken: _KeyTaken, *, api_key: ApiKey, key: str, fingerprint: str, replayed: Callable[[dict], dict] | None
+) -> Response:
+    """After losing the race on the unique key (our transaction rolled back): the winner's committed answer."""
+    record = IdempotencyRecord.objects.filter(api_key=api_key, key=key).first()
+    if record is None or record.response_status is None:
+        # Not the key after all (no record committed): the insert's own error, as it was.
+        raise taken.__cause__ or taken
+    return _replay(record, fingerprint, replayed)
 
 
 def run_idempotent(
@@ -79,32 +141,43 @@ def run_idempotent(
     operation: Callable[[], tuple[int, dict]],
     stored: Callable[[dict], dict] | None = None,
     replayed: Callable[[dict], dict] | None = None,
+    claim_first: bool = False,
 ) -> Response:
     """Run `operation` at most once per (api_key, key) and answer like the first time.
 
-    No read before the insert: a first request (the common case) costs one
-    statement, and a replay finds out from the unique index. `stored` turns
-    the answer into what the record keeps and `replayed` turns that back
-    (a webhook endpoint's secret is kept encrypted, never in clear).
+    A first request (the common case) costs one statement here: the
+    record's insert, with the answer, in the operation's transaction.
+    `stored` turns the answer into what the record keeps and `replayed`
+    turns that back (a webhook endpoint's secret is kept encrypted, never in
+    clear). `claim_first`: the operation has effects outside the database
+    (files), so the record is inserted before it runs and a concurrent
+    request with the key waits there (two statements).
     """
-    try:
-        with transaction.atomic():
-            record = IdempotencyRecord.objects.create(api_key=api_key, key=key, fingerprint=fingerprint)
-            try:
-                with transaction.atomic():
-                    status, body = operation()
-            except DomainError as error:
-                response = domain_error_response(error)
-                status, body = response.status_code, response.data
-            record.response_status = status
-            record.response_body = stored(body) if stored else body
-            record.save(update_fields=["response_status", "response_body"])
-    except IntegrityError:
-        # Lost the race on the unique key: the winner has committed its answer.
-        record = IdempotencyRecord.objects.filter(api_key=api_key, key=key).first()
-        if record is None or record.response_status is None:
-            raise
+    record = _recorded(api_key, key)
+    if record is not None:
         return _replay(record, fingerprint, replayed)
+    keep = stored or (lambda body: body)
+    try:
+        try:
+            with transaction.atomic():
+                claim = None
+                if claim_first:
+                    claim = _insert(api_key=api_key, key=key, fingerprint=fingerprint, status=None, body=None)
+                status, body = operation()
+                if claim is None:
+                    _insert(api_key=api_key, key=key, fingerprint=fingerprint, status=status, body=keep(body))
+                else:
+                    claim.response_status, claim.response_body = status, keep(body)
+                    claim.save(update_fields=["response_status", "response_body"])
+        except DomainError as error:
+            # A business refusal: the operation's writes (and a claim) are rolled back; the refusal
+            # alone is recorded, so a retry gets it again (unless another request's answer won the key).
+            response = domain_error_response(error)
+            status, body = response.status_code, response.data
+            with transaction.atomic():
+                _insert(api_key=api_key, key=key, fingerprint=fingerprint, status=status, body=keep(body))
+    except _KeyTaken as taken:
+        return _replay_winner(taken, api_key=api_key, key=key, fingerprint=fingerprint, replayed=replayed)
     response = Response(body, status=status)
     response["Idempotency-Status"] = "created"
     return response

@@ -4,10 +4,12 @@ from django.db import models
 class IdempotencyRecord(models.Model):
     """The first answer given for an API key's Idempotency-Key (SPEC §9).
 
-    The row is inserted at the start of the request's transaction: a second
-    request with the same key blocks on the unique index until the first
-    commits, then replays its stored answer — so two racing retries can never
-    both create a refund.
+    The row is inserted with the answer as the last statement of the
+    request's transaction (`api.idempotency`): a second request with the same
+    key blocks on the unique index until the first commits, then rolls its
+    own work back and replays the stored answer — so two racing retries can
+    never both create a refund. The answer is null only while an upload's
+    claim (inserted first) is uncommitted.
     """
 
     api_key = models.ForeignKey("refunds.ApiKey", on_delete=models.CASCADE, related_name="+")

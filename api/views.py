@@ -27,6 +27,8 @@ from api.idempotency import (
 )
 from api.pagination import PAGE_PARAMETERS, page_body, page_request, unknown_cursor
 from api.parsers import EvidenceMultiPartParser
+from api.refund_read import refund_read
+from api.rendering import rendered
 from api.throttling import CreateThrottle, DecideThrottle
 from core.actor import Actor
 from core.correlation import get_correlation_id
@@ -41,7 +43,6 @@ from refunds.selectors import (
     payment_get,
     payment_refunds,
     refund_cursor_id,
-    refund_get,
 )
 from refunds.services import orders as order_services
 from refunds.services.cancel import refund_cancel
@@ -123,7 +124,7 @@ def _merchant(request) -> Merchant:
 
 
 def _refund_detail(refund: Refund) -> dict:
-    return s.RefundOutput(refund).data
+    return rendered(s.RefundOutput, refund)
 
 
 class OrderUpsertView(APIView):
@@ -167,6 +168,8 @@ class OrderUpsertView(APIView):
 
 class OrderRefundsView(APIView):
     throttle_classes = [CreateThrottle]
+    # A create's Idempotency-Key record is looked up with the API key: no statement of its own.
+    idempotent_writes = True
 
     @property
     def required_scope(self) -> str:
@@ -242,7 +245,7 @@ class OrderRefundsView(APIView):
                 actor=_actor(request),
                 correlation_id=get_correlation_id(),
             )
-            return 202, dict(s.RefundCreateOutput(refund).data)
+            return 202, rendered(s.RefundCreateOutput, refund)
 
         response = run_idempotent(
             api_key=request.auth,
@@ -260,7 +263,7 @@ class RefundDetailView(APIView):
     @extend_schema(responses={200: s.RefundOutput, **errors(*_ANY_CALL, 404)}, examples=[ex.REFUND], tags=["refunds"])
     def get(self, request, refund_id: str):
         """A refund with its policy outcome, approvals, ledger entries and status page link."""
-        return Response(_refund_detail(refund_get(public_id=refund_id, merchant=_merchant(request))))
+        return Response(_refund_detail(refund_read(public_id=refund_id, merchant=_merchant(request))))
 
 
 class RefundDecisionView(APIView):
@@ -296,7 +299,7 @@ class RefundDecisionView(APIView):
         data = s.DecisionInput(data=request.data)
         data.is_valid(raise_exception=True)
         v = data.validated_data
-        refund = refund_get(public_id=refund_id, merchant=_merchant(request))
+        refund = refund_read(public_id=refund_id, merchant=_merchant(request))
         if v["decision"] == "deny":
             refund_deny(
                 refund_id=refund.pk,
@@ -323,7 +326,7 @@ class RefundDecisionView(APIView):
                 expected_version=v.get("version"),
                 expected_amount_minor=v.get("amount_minor"),
             )
-        return Response(_refund_detail(refund_get(public_id=refund_id, merchant=_merchant(request))))
+        return Response(_refund_detail(refund_read(public_id=refund_id, merchant=_merchant(request))))
 
 
 class RefundCancelView(APIView):
@@ -339,9 +342,9 @@ class RefundCancelView(APIView):
         """Cancel a refund that has not been sent to the provider."""
         data = s.CancelInput(data=request.data)
         data.is_valid(raise_exception=True)
-        refund = refund_get(public_id=refund_id, merchant=_merchant(request))
+        refund = refund_read(public_id=refund_id, merchant=_merchant(request))
         refund_cancel(refund_id=refund.pk, actor=_actor(request), note=data.validated_data["note"])
-        return Response(_refund_detail(refund_get(public_id=refund_id, merchant=_merchant(request))))
+        return Response(_refund_detail(refund_read(public_id=refund_id, merchant=_merchant(request))))
 
 
 class RefundSubmitView(APIView):
@@ -358,9 +361,9 @@ class RefundSubmitView(APIView):
     )
     def post(self, request, refund_id: str):
         """Send an approved refund to the provider now, or retry a retryable failure."""
-        refund = refund_get(public_id=refund_id, merchant=_merchant(request))
+        refund = refund_read(public_id=refund_id, merchant=_merchant(request))
         refund_submit(refund_id=refund.pk, actor=_actor(request))
-        return Response(_refund_detail(refund_get(public_id=refund_id, merchant=_merchant(request))))
+        return Response(_refund_detail(refund_read(public_id=refund_id, merchant=_merchant(request))))
 
 
 class RefundPayoutView(APIView):
@@ -376,9 +379,9 @@ class RefundPayoutView(APIView):
         """Mark a manual payout paid (a payment whose provider settles by hand); completes the refund."""
         data = s.PayoutInput(data=request.data)
         data.is_valid(raise_exception=True)
-        refund = refund_get(public_id=refund_id, merchant=_merchant(request))
+        refund = refund_read(public_id=refund_id, merchant=_merchant(request))
         payout_mark_paid(refund_id=refund.pk, actor=_actor(request), reference=data.validated_data["reference"])
-        return Response(_refund_detail(refund_get(public_id=refund_id, merchant=_merchant(request))))
+        return Response(_refund_detail(refund_read(public_id=refund_id, merchant=_merchant(request))))
 
 
 class RefundListView(APIView):
@@ -437,7 +440,7 @@ class RefundListView(APIView):
             page_body(
                 refunds[: page.limit + 1],
                 limit=page.limit,
-                render=lambda refund: s.RefundOutput(refund).data,
+                render=_refund_detail,
                 cursor=lambda refund: refund.public_id,
             )
         )
@@ -461,6 +464,7 @@ class PaymentRefundsView(APIView):
 class RefundEvidenceView(APIView):
     required_scope = Scope.REFUNDS_CREATE
     parser_classes = [EvidenceMultiPartParser]
+    idempotent_writes = True
 
     @staticmethod
     def max_body_bytes() -> int:
@@ -491,7 +495,7 @@ class RefundEvidenceView(APIView):
             raise UnsupportedMediaType(request.content_type)  # 400 saying what to send, as for any body
         merchant = _merchant(request)
         # Another merchant's refund is not found before a byte of the upload is read or stored.
-        refund = refund_get(public_id=refund_id, merchant=merchant)
+        refund = refund_read(public_id=refund_id, merchant=merchant)
         data = s.EvidenceUploadInput(data={"file": request.FILES.getlist("file")})
         data.is_valid(raise_exception=True)
         # Type, size and count of this upload: a refusal here is malformed input, not stored for the key.
@@ -503,6 +507,10 @@ class RefundEvidenceView(APIView):
 
         def attach() -> tuple[int, dict]:
             refund_evidence_add(refund_id=refund.pk, uploads=uploads, actor=_actor(request))
-            return 201, dict(_refund_detail(refund_get(public_id=refund_id, merchant=merchant)))
+            return 201, _refund_detail(refund_read(public_id=refund_id, merchant=merchant))
 
-        return run_idempotent(api_key=request.auth, key=key, fingerprint=fingerprint, operation=attach)
+        # Claimed first: the files are written to storage, outside the transaction, so a concurrent
+        # request with the key must wait before writing any (instead of rolling back and leaving them).
+        return run_idempotent(
+            api_key=request.auth, key=key, fingerprint=fingerprint, operation=attach, claim_first=True
+        )

@@ -62,6 +62,8 @@ class CreditDetailView(APIView):
 class CreditRedeemView(APIView):
     required_scope = Scope.CREDITS_REDEEM
     throttle_classes = [CreditThrottle, CreditMissThrottle]
+    # The key's record is looked up with the API key (api.idempotency.lookup_key).
+    idempotent_writes = True
 
     @extend_schema(
         parameters=[CODE_PARAMETER, IDEMPOTENCY_HEADER, CORRELATION_HEADER],

@@ -172,6 +172,8 @@ def _unseal_secret(body: dict) -> dict:
 class WebhookEndpointListView(APIView):
     required_scope = Scope.WEBHOOKS_WRITE
     throttle_classes = [WebhookWriteThrottle]
+    # The key's record is looked up with the API key (api.idempotency.lookup_key).
+    idempotent_writes = True
 
     def get_throttles(self):
         return super().get_throttles() if self.request.method == "POST" else []

@@ -156,7 +156,7 @@ def test_a_crash_under_v1_is_a_json_500(merchant, monkeypatch):
     def explode(**kwargs):
         raise RuntimeError("injected")
 
-    monkeypatch.setattr("api.views.refund_get", explode)
+    monkeypatch.setattr("api.views.refund_read", explode)
     assert_error_json(merchant.get("/v1/refunds/rf_x"), ERR_INTERNAL)
 
 
