@@ -179,3 +179,23 @@ def refund_document(refund: Refund, *, requested: bool = False) -> dict[str, Any
     if requested:
         document.update(state="requested", decided_at=None)
     return document
+
+
+# What `RefundOutput` shows differently of a refund just requested (context `requested`): it has none yet.
+_NOT_YET_REQUESTED = {
+    "approvals": [],
+    "ledger_entries": [],
+    "store_credit": None,
+    "state": "requested",
+    "decided_at": None,
+}
+
+
+def requested_document(document: dict[str, Any]) -> dict[str, Any]:
+    """`refund_document(refund, requested=True)`, from `refund_document(refund)` of the refund as it is now.
+
+    One render for the two events of a refund the policy approved at its
+    creation (events.receivers). Equal to rendering again, as long as nothing
+    else differs with the context `requested` (tests/events compare the two).
+    """
+    return {**document, **_NOT_YET_REQUESTED}
