@@ -205,14 +205,17 @@ def _send(batch: _Batch) -> None:
 # --- model rows ----------------------------------------------------------------------------------------
 
 
-def insert_rows(objs: Sequence[Model], *, using: str = DEFAULT_DB_ALIAS) -> None:
+def insert_rows(
+    objs: Sequence[Model], *, then: Callable[[], None] | None = None, using: str = DEFAULT_DB_ALIAS
+) -> None:
     """INSERT `objs` (one model; no signals are sent: for models nothing listens to) as one write.
 
     As `save()` would: fields' `pre_save` (auto_now…) set on the objects now,
     primary keys given back (from RETURNING) to those without one, the
-    objects marked saved — once the write ran. In a batch, the rows of one
-    model go in one INSERT, in the order they were given: ids follow the
-    order of the calls, as they would one statement at a time.
+    objects marked saved — once the write ran; then `then` is called (what
+    needs the ids: registering an on-commit task for the row). In a batch,
+    the rows of one model go in one INSERT, in the order they were given:
+    ids follow the order of the calls, as they would one statement at a time.
     """
     if not objs:
         return
@@ -223,10 +226,10 @@ def insert_rows(objs: Sequence[Model], *, using: str = DEFAULT_DB_ALIAS) -> None
     key = ("insert", model, with_pk)
     waiting = pending(key, using=using)
     if waiting is not None:
-        waiting.add(objs)
+        waiting.add(objs, then)
         return
     rows = _InsertWrite(model, with_pk, using)
-    rows.add(objs)
+    rows.add(objs, then)
     keep_pending(key, rows, using=using)
     write(rows.write, using=using)
 
@@ -237,9 +240,10 @@ class _InsertWrite:
     def __init__(self, model: type[Model], with_pk: bool, using: str) -> None:
         self.model, self.with_pk, self.using = model, with_pk, using
         self.objs: list[Model] = []
+        self.then: list[Callable[[], None]] = []
         self.write = Write([], [], self._done)
 
-    def add(self, objs: Sequence[Model]) -> None:
+    def add(self, objs: Sequence[Model], then: Callable[[], None] | None = None) -> None:
         meta = self.model._meta
         fields = [f for f in meta.concrete_fields if not f.generated and (self.with_pk or f is not meta.auto_field)]
         query = InsertQuery(self.model)
@@ -248,6 +252,8 @@ class _InsertWrite:
         compiler.returning_fields = [meta.pk]
         [(sql, params)] = compiler.as_sql()  # runs the fields' pre_save on `objs` (auto_now…)
         self.objs.extend(objs)
+        if then is not None:
+            self.then.append(then)
         if len(self.objs) > len(objs):
             # Again with every row: pre_save has run on the earlier ones; their values are kept (raw).
             query = InsertQuery(self.model)
@@ -263,6 +269,8 @@ class _InsertWrite:
         for obj, row in zip(self.objs, rows, strict=True):
             obj.pk = row[column]
             obj._state.adding, obj._state.db = False, self.using
+        for then in self.then:
+            then()
 
 
 def update_row(obj: Model, fields: Sequence[str], *, using: str = DEFAULT_DB_ALIAS) -> None:

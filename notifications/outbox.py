@@ -101,12 +101,12 @@ def email_write(*, refund: Refund, message_id: str, event: str) -> CustomerEmail
         enqueued_until=timezone.now() + timedelta(seconds=settings.EMAIL_REQUEUE_AFTER_SECONDS),
     )
     if batching():
-        # One INSERT now, or with the move's other writes (core.write_batch): its id is known once sent,
-        # which is before COMMIT, so the task below reads it then.
-        insert_rows([email])
+        # One INSERT now, or with the move's other writes (core.write_batch): the task is queued on commit
+        # as below, once the row's id is known.
+        insert_rows([email], then=lambda: transaction.on_commit(partial(email_enqueue, email.pk)))
     else:
         email.save(force_insert=True)
-    transaction.on_commit(lambda: email_enqueue(email.pk))
+        transaction.on_commit(partial(email_enqueue, email.pk))
     return email
 
 
