@@ -50,7 +50,7 @@ from refunds.services.decide import refund_approve, refund_approve_with_reply, r
 from refunds.services.evidence import evidence_body_max_bytes, evidence_validate, refund_evidence_add
 from refunds.services.lines import LineRequest
 from refunds.services.payout import payout_mark_paid
-from refunds.services.request import refund_request
+from refunds.services.request import OrderRef, refund_request
 from refunds.services.submit import refund_submit
 
 IDEMPOTENCY_HEADER = OpenApiParameter(
@@ -230,9 +230,9 @@ class OrderRefundsView(APIView):
         metadata = metadata_clean(v["metadata"])
 
         def create() -> tuple[int, dict]:
-            order = order_get(order_id=order_id, merchant=_merchant(request))
+            # The order is found with its payment's lock, in one statement (refunds.services.request_lock).
             refund = refund_request(
-                order=order,
+                order=OrderRef(merchant_id=_merchant(request).pk, order_id=order_id),
                 amount_minor=v.get("amount_minor"),
                 lines=[LineRequest(line["sku"], line["quantity"]) for line in v["lines"]] if "lines" in v else None,
                 prorate=v["prorate"],

@@ -17,6 +17,7 @@ from audit.models import AuditChainHead, AuditEvent, AuditPending, AuditSeal
 from audit.models.chain import GENESIS_HASH
 from core.actor import Actor
 from core.correlation import get_correlation_id
+from core.write_batch import batching, insert_rows
 
 
 def _canonical(event: AuditEvent, *, seq: int, prev_hash: str) -> bytes:
@@ -90,6 +91,10 @@ def audit_record_many(events: list[dict[str, Any]], *, occurred_at: datetime | N
                 **fields,
             )
         )
+    if batching():
+        # One INSERT now, or with the enclosing batch's other writes (core.write_batch): ids once it is sent.
+        insert_rows(built)
+        return built
     return AuditEvent.objects.bulk_create(built)
 
 

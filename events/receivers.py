@@ -13,7 +13,7 @@ from typing import Any
 from django.dispatch import receiver
 
 from audit.enums import AuditAction
-from events.documents import refund_document
+from events.documents import refund_document, requested_document
 from events.enums import EventType
 from events.writer import event_write
 from refunds.enums import RefundState
@@ -55,8 +55,29 @@ def document_at(refund: Refund, state: str) -> dict[str, Any]:
 
 
 @receiver(refund_changing, dispatch_uid="events.write_refund_event")
-def write_refund_event(sender: type[Refund], *, refund: Refund, event: AuditAction, state: str, **kwargs: Any) -> None:
-    event_write(refund=refund, event_type=event_type_for(refund, state), data=document_at(refund, state))
+def write_refund_event(
+    sender: type[Refund], *, refund: Refund, event: AuditAction, state: str, more: bool = False, **kwargs: Any
+) -> None:
+    """The event of the move; with `more` (another move of the same change follows, in the same `_record`:
+    a refund the policy approved at its creation), its events are written together with the last one's.
+
+    Together: rendered from one document (`requested_document` derives the
+    `requested` one from it: nothing changes the refund between the signals
+    of one change), and written as one statement (events.writer).
+    """
+    waiting = refund.__dict__.setdefault("_events_waiting", [])
+    waiting.append((event_type_for(refund, state), state))
+    if more:
+        return
+    del refund.__dict__["_events_waiting"]
+    full = None
+    for event_type, at_state in waiting:
+        if at_state == S.REQUESTED and len(waiting) == 1:
+            data = document_at(refund, at_state)
+        else:
+            full = full if full is not None else refund_document(refund)
+            data = requested_document(full) if at_state == S.REQUESTED else full
+        event_write(refund=refund, event_type=event_type, data=data)
 
 
 @receiver(refund_revised, dispatch_uid="events.write_refund_edited")

@@ -22,6 +22,7 @@ from django.db.models import Sum
 from django.utils import timezone
 
 from core.money import split_pro_rata
+from core.write_batch import Write, batching, write
 from ledger.calendar import business_date, month_start, next_month
 from ledger.enums import AccountCode, AccountKind, EntryType, PeriodState
 from ledger.models import Account, JournalEntry, Posting
@@ -94,8 +95,12 @@ def entry_post(
 
     Side effects, in order: the periods from the event's month on read and
     share-locked (`booking_date`), one JournalEntry row (the database
-    trigger inserts its month's period row if missing), its Posting rows (bulk,
-    each carrying the entry's booked_on: PostgreSQL partitions them by it).
+    trigger inserts its month's period row if missing), its Posting rows —
+    on PostgreSQL all three in one statement (`_ENTRY_WITH_POSTINGS`; inside
+    a `core.write_batch.writes_together` block, with the batch: the entry's
+    id and `booked_on` are set once it is sent), on SQLite three. The entry
+    joins the refund's cached `ledger_entries`, if any. Each posting carries
+    its entry's `booked_on`: PostgreSQL partitions postings by it.
     Raises UnbalancedEntry before touching the database if debits != credits.
     There is no read-before-write: each entry type follows one FSM transition,
     which the caller makes under the refund's row lock, and should a bug post a
@@ -113,21 +118,94 @@ def entry_post(
     now = timezone.now()
     # A provider clock ahead of ours must not date an entry in the future.
     event_on = business_date(min(occurred_at or now, now))
-    with transaction.atomic(savepoint=False):
-        entry = JournalEntry.objects.create(
-            entry_type=entry_type,
-            refund=refund,
-            currency=currency,
-            amount_minor=debit_total,
-            memo=memo,
-            event_on=event_on,
-            booked_on=booking_date(event_on),
-        )
-        Posting.objects.bulk_create(
-            Posting(entry=entry, account_id=account, currency=currency, amount_minor=amount, booked_on=entry.booked_on)
-            for account, amount in lines
-        )
+    entry = JournalEntry(
+        entry_type=entry_type,
+        refund=refund,
+        currency=currency,
+        amount_minor=debit_total,
+        memo=memo,
+        created_at=now,
+        event_on=event_on,
+        booked_on=None,  # known once the entry is written (in a batch: once the batch is sent)
+    )
+    if batching():
+        write(_entry_with_postings(entry, lines))
+    else:
+        with transaction.atomic(savepoint=False):
+            entry.booked_on = booking_date(event_on)
+            entry.save(force_insert=True)
+            Posting.objects.bulk_create(
+                Posting(
+                    entry=entry, account_id=account, currency=currency, amount_minor=amount, booked_on=entry.booked_on
+                )
+                for account, amount in lines
+            )
+    if refund is not None:
+        _entry_remember(refund, entry)
     return entry
+
+
+# The booking month (as `booking_date`: the periods from the event's month on read FOR SHARE, the first
+# month from it on that is not closed — the event's own, or one right after a closed one), the entry and
+# its postings: one statement. The entry's BEFORE INSERT trigger still refuses a closed month (0005), and
+# the deferred balance check still runs at COMMIT.
+_ENTRY_WITH_POSTINGS = [
+    ("periods", "SELECT month, state FROM ledger_accountingperiod WHERE month >= %s ORDER BY month FOR SHARE"),
+    ("closed", "SELECT month FROM __periods__ WHERE state = %s"),
+    (
+        "booking",
+        "SELECT GREATEST(%s::date, min(candidate.month)) AS booked_on"
+        " FROM (SELECT %s::date AS month UNION ALL SELECT (month + interval '1 month')::date FROM __closed__)"
+        " AS candidate WHERE candidate.month NOT IN (SELECT month FROM __closed__)",
+    ),
+    (
+        "entry",
+        "INSERT INTO ledger_journalentry"
+        " (entry_type, refund_id, currency, amount_minor, memo, created_at, event_on, booked_on)"
+        " SELECT %s, %s, %s, %s, %s, %s, %s, booked_on FROM __booking__ RETURNING id, booked_on",
+    ),
+    (
+        "postings",
+        "INSERT INTO ledger_posting (entry_id, account_id, currency, amount_minor, booked_on)"
+        " SELECT __entry__.id, line.account, %s, line.amount, __entry__.booked_on FROM __entry__,"
+        " unnest(%s::varchar[], %s::bigint[]) WITH ORDINALITY AS line(account, amount, n) ORDER BY line.n"
+        " RETURNING id",
+    ),
+    ("written", "SELECT id, booked_on, (SELECT count(*) FROM __postings__) AS postings FROM __entry__"),
+]
+
+
+def _entry_with_postings(entry: JournalEntry, lines: list[tuple[str, int]]) -> Write:
+    """`entry` (booked into an open month) and its postings as one write (PostgreSQL, core.write_batch)."""
+    month = month_start(entry.event_on)
+    params = [
+        month,
+        PeriodState.CLOSED.value,
+        entry.event_on,
+        month,
+        *(str(entry.entry_type), entry.refund_id, entry.currency, entry.amount_minor, entry.memo),
+        *(entry.created_at, entry.event_on),
+        entry.currency,
+        [str(account) for account, _ in lines],
+        [amount for _, amount in lines],
+    ]
+
+    def done(rows: list[dict]) -> None:
+        [row] = rows
+        if row["postings"] != len(lines):
+            raise RuntimeError(f"{entry.entry_type}: {row['postings']} of {len(lines)} postings written")
+        entry.pk, entry.booked_on = row["id"], date.fromisoformat(row["booked_on"])
+        entry._state.adding, entry._state.db = False, connection.alias
+
+    return Write(list(_ENTRY_WITH_POSTINGS), params, done)
+
+
+def _entry_remember(refund, entry: JournalEntry) -> None:
+    """Add `entry` to the refund's `ledger_entries` when they are in its cache (as a prefetch, or as a new
+    refund's `refund_open` put them there): what the refund's documents show stays true without a query."""
+    cached = getattr(refund, "_prefetched_objects_cache", {}).get("ledger_entries")
+    if cached is not None:
+        cached._result_cache.append(entry)
 
 
 def refund_split_net_tax(*, refund) -> tuple[int, int]:

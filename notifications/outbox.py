@@ -46,6 +46,7 @@ from django.utils import timezone
 from audit.enums import AuditAction
 from core.i18n import customer_language
 from core.queueing import backoff_with_jitter, enqueue_best_effort
+from core.write_batch import batching, insert_rows
 from notifications.emails import (
     EmailSendError,
     describe_error,
@@ -91,7 +92,7 @@ class EmailNotRecorded(Exception):
 
 def email_write(*, refund: Refund, message_id: str, event: str) -> CustomerEmail:
     """Write the email a move calls for, in the move's transaction; its task is queued on commit."""
-    email = CustomerEmail.objects.create(
+    email = CustomerEmail(
         refund=refund,
         message_id=message_id,
         refund_version=refund.version,
@@ -99,7 +100,13 @@ def email_write(*, refund: Refund, message_id: str, event: str) -> CustomerEmail
         # The on-commit task below: the sweeper leaves the email to it unless it never starts.
         enqueued_until=timezone.now() + timedelta(seconds=settings.EMAIL_REQUEUE_AFTER_SECONDS),
     )
-    transaction.on_commit(partial(email_enqueue, email.pk))
+    if batching():
+        # One INSERT now, or with the move's other writes (core.write_batch): the task is queued on commit
+        # as below, once the row's id is known.
+        insert_rows([email], then=lambda: transaction.on_commit(partial(email_enqueue, email.pk)))
+    else:
+        email.save(force_insert=True)
+        transaction.on_commit(partial(email_enqueue, email.pk))
     return email
 
 

@@ -7,7 +7,11 @@ from django.dispatch import Signal
 # for this move), with the same arguments as `refund_changed`. What a receiver writes commits
 # or rolls back with the move; an exception rolls the move back (sent with `send`, not
 # `send_robust`). So receivers must be tiny: one insert, no network (customer emails write
-# their outbox row here, see notifications.receivers).
+# their outbox row here, see notifications.receivers). Also `more`: True when another move of
+# the same change follows in the same transaction step (a refund the policy approves at its
+# creation enters `requested` and `approved` at once), so a receiver may write both together.
+# "Written" may mean waiting in a write batch (core.write_batch): any query a receiver makes
+# sends the batch first, so it reads the rows as written.
 refund_changing = Signal()
 
 # A refund entered a state. Sent after commit by refunds.services.transition with

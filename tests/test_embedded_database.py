@@ -7,6 +7,7 @@ checks every guard is there and refuses what it must.
 """
 
 import os
+import shutil
 import sqlite3
 import subprocess
 import sys
@@ -67,6 +68,46 @@ def test_the_hand_written_sql_of_events_runs_on_sqlite(demo_database):
     )
     assert result.returncode == 0, result.stderr[-2000:]
     assert result.stdout.split() == ["1", "2", "0"]
+
+
+def test_a_refund_create_runs_on_sqlite(demo_database, tmp_path):
+    """The create's PostgreSQL forms (one locking statement, one batch of writes: issue 17) have their SQLite
+    path: an auto-approved refund and a reviewed one, with their ledger entry, events and emails."""
+    # A copy: the other tests here count rows of a freshly migrated file.
+    shutil.copy(demo_database, tmp_path / demo_database.name)
+    env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "CELERY_BROKER_URL", "REDIS_URL"}}
+    env.update(DJANGO_SETTINGS_MODULE="config.settings.base", VAR_DIR=str(tmp_path), LOG_LEVEL="WARNING")
+    script = (
+        "from events.models import Event\n"
+        "from ledger.models import JournalEntry\n"
+        "from notifications.models import CustomerEmail\n"
+        "from refunds.models import Decision\n"
+        "from tests.refunds.factories import captured_order, make_refund\n"
+        "order = captured_order(amount_minor=100000)\n"
+        "auto = make_refund(order=order, amount_minor=1000)\n"
+        "review = make_refund(order=order, amount_minor=1000, reason='goodwill')\n"
+        "entry = JournalEntry.objects.get(refund=auto)\n"
+        "print(auto.state, review.state, entry.entry_type, entry.booked_on == entry.event_on)\n"
+        "print(Decision.objects.filter(refund=auto).count(), auto.history.count(),"
+        " auto.customer_id == order.customer_id)\n"
+        "print(*Event.objects.filter(refund__in=[auto, review]).order_by('sequence').values_list('type', flat=True))\n"
+        "print(CustomerEmail.objects.filter(refund__in=[auto, review]).count())\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "manage.py", "shell", "--no-imports", "-c", script],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.splitlines() == [
+        "approved requested REFUND_PENDING True",
+        "1 1 True",
+        "refund.created refund.approved refund.created",
+        "2",
+    ]
 
 
 def test_every_guard_survives_the_migrations(demo_database):

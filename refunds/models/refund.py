@@ -52,6 +52,13 @@ class Refund(models.Model):
     merchant = models.ForeignKey(
         "refunds.Merchant", on_delete=models.PROTECT, related_name="+", null=True, editable=False, db_index=False
     )
+    # The order's customer, copied at creation: the velocity rule counts a customer's refunds of the last
+    # 24 hours through the (customer, created_at) index, one short range however many refunds and orders
+    # there are (refunds/0029). A later change of the order's customer leaves its refunds counted under the
+    # customer who asked. Nullable as `merchant` is, for the embedded SQLite table; every row has it.
+    customer = models.ForeignKey(
+        "refunds.Customer", on_delete=models.PROTECT, related_name="+", null=True, editable=False, db_index=False
+    )
     payment = models.ForeignKey("refunds.Payment", on_delete=models.PROTECT, related_name="refunds")
     amount_minor = models.BigIntegerField()
     currency = models.CharField(max_length=3)
@@ -162,21 +169,31 @@ class Refund(models.Model):
             # GET /v1/refunds: a merchant's refunds newest first, and those in one state (docs/api.md).
             models.Index(fields=["merchant", "-id"], name="refund_merchant_list_idx"),
             models.Index(fields=["merchant", "state", "-id"], name="refund_merchant_state_idx"),
+            # The velocity rule: a customer's refunds since a time (refunds.services.request).
+            models.Index(fields=["customer", "created_at"], name="refund_customer_created_idx"),
         ]
 
     def __str__(self) -> str:
         return self.public_id
 
     def save(self, *args, **kwargs) -> None:
+        self.prepare_to_save()
+        super().save(*args, **kwargs)
+
+    def prepare_to_save(self) -> None:
+        """What every save makes sure of (a new refund's merchant, customer and status link): `save()` calls it,
+        and so does the batched insert of a new refund (refunds.services.transition.refund_insert)."""
         if self.merchant_id is None and self.order_id is not None:
             # Whoever creates a refund, it lists under its order's merchant (GET /v1/refunds).
             self.merchant_id = self.order.merchant_id
+        if self.customer_id is None and self.order_id is not None:
+            # Counted under the customer who asked, by the velocity rule (refunds.services.request).
+            self.customer_id = self.order.customer_id
         if not self.status_token_digest:
             token = new_status_token()
             self.__dict__["_status_token"] = token
             self.status_token_digest = token_digest(token)
             self.status_token_sealed = seal_status_token(token)
-        super().save(*args, **kwargs)
 
     @property
     def status_token(self) -> str:

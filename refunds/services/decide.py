@@ -74,15 +74,14 @@ def approval_audit(refund: Refund) -> dict[str, object]:
 def approval_effects(*, refund: Refund, payment: Payment, actor: Actor, note: str) -> None:
     """What an approved refund implies besides its move, in its transaction.
 
-    Side effects, in order: a system Decision when the policy approved it (a
-    person's approval has its Decision already); the provider submission
+    The approval's Decision is written before: a person's by `refund_approve`,
+    the policy's with the refund (`refunds.services.transition.refund_open`).
+    Side effects: the provider submission
     (`refunds.services.outbox.submission_open`: an outbox message whose delivery is
     queued on commit, or a payout task for a provider settled by hand) — or, for
     a store-credit refund, no provider: completed at once with its credit
     (`refunds.services.store_credit.store_credit_settle`).
     """
-    if actor.type == "system":
-        Decision.objects.create(refund=refund, kind=DecisionKind.APPROVE, actor=None, note=note)
     if is_store_credit(refund):
         store_credit_settle(refund=refund, payment=payment)
         return

@@ -50,6 +50,7 @@ from core.actor import Actor
 from core.errors import ERR_CHARGED_BACK, ERR_CONFLICT_STATE, ERR_VOIDED, DomainError
 from core.queueing import backoff_with_jitter, enqueue_best_effort
 from core.telemetry import current_trace_context, span_in_stored_trace
+from core.write_batch import batching, insert_rows
 from providers.base import (
     RETRYABLE_FAILURE_CODES,
     IdempotencyMismatch,
@@ -117,7 +118,7 @@ def submission_open(*, refund: Refund, payment: Payment, round_: int) -> OutboxM
             last_error=f"superseded by submission round {round_}",
         )
     until = queued_until(countdown=0)
-    message = OutboxMessage.objects.create(
+    message = OutboxMessage(
         refund=refund,
         topic=OutboxTopic.SUBMIT,
         idempotency_key=submission_key(refund, round_),
@@ -126,7 +127,13 @@ def submission_open(*, refund: Refund, payment: Payment, round_: int) -> OutboxM
         # The request's trace (empty with tracing off): every delivery attempt rejoins it (deliver_outbox).
         trace_context=current_trace_context(),
     )
-    _publish_on_commit([message.pk], countdown=0, until=until)
+    if batching():
+        # One INSERT now, or with the approval's other writes (core.write_batch: a create's); its task is
+        # published on commit as below, once the row's id is known (before COMMIT).
+        insert_rows([message], then=lambda: _publish_on_commit([message.pk], countdown=0, until=until))
+    else:
+        message.save(force_insert=True)
+        _publish_on_commit([message.pk], countdown=0, until=until)
     return message
 
 

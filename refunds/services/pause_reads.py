@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 
 from django.db import connection
-from django.db.models import Count, Q, QuerySet
+from django.db.models import BigIntegerField, Count, Expression, Func, Q, QuerySet, Value
 from django.utils import timezone
 
 from refunds.enums import OutboxStatus, PauseKind
@@ -54,14 +54,13 @@ def pause_in_force(kind: str, provider: str, *, serialise: bool = False) -> Oper
 
     `serialise`: inside the transaction that acts on the answer, take the
     switch's lock shared first, so a pause being set waits for this
-    transaction and one set before is seen (refunds.services.pauses).
+    transaction and one set before is seen (refunds.services.pauses): on
+    PostgreSQL one statement, the function `refunds_pause_in_force`
+    (see `pause_in_force_expression` for why a function).
     """
     if serialise and connection.vendor == "postgresql":
-        # The shared lock, then the read, in one round trip (every auto-approved create pays for it). In
-        # a function (refunds/0029), not one plain statement: a statement reads the snapshot taken when
-        # it began, before a wait for the lock, and so missed a pause committed during that wait.
         with connection.cursor() as cursor:
-            cursor.execute("SELECT refunds_pause_after_switch_lock(%s, %s, %s)", [_lock_key(kind), kind, provider])
+            cursor.execute("SELECT refunds_pause_in_force(%s, %s, %s)", [_lock_key(kind), kind, provider])
             (pause_id,) = cursor.fetchone()
         return None if pause_id is None else OperationsPause.objects.get(pk=pause_id)
     return (
@@ -69,6 +68,27 @@ def pause_in_force(kind: str, provider: str, *, serialise: bool = False) -> Oper
         .filter(kind=kind, provider__in=[provider, ALL_PROVIDERS])
         .order_by("provider")  # "" sorts first: the wider pause is the one to name
         .first()
+    )
+
+
+def pause_in_force_expression(kind: str, provider: Expression) -> Func:
+    """`pause_in_force(kind, provider, serialise=True)` as an expression: the pause's id or NULL (PostgreSQL).
+
+    For a statement that reads the switch with other things, such as the
+    payment lock of a create (refunds.services.request). The function
+    (refunds/0029) takes the switch's lock shared, then reads with a
+    snapshot of its own, taken once the lock is held: a pause committed
+    while it waited is seen, and one set after it waits for this
+    transaction. Why not a plain subquery beside `pg_advisory_xact_lock_shared`:
+    a statement reads one snapshot, taken before it waited for the lock,
+    and would miss the pause that was committing meanwhile.
+    """
+    return Func(
+        Value(_lock_key(kind)),
+        Value(kind),
+        provider,
+        function="refunds_pause_in_force",
+        output_field=BigIntegerField(),
     )
 
 

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 from django.db import transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from core.actor import Actor
@@ -13,22 +14,24 @@ from core.errors import (
     ERR_CURRENCY_MISMATCH,
     ERR_EXCEEDS_REMAINING,
     ERR_NOT_CAPTURED,
+    ERR_NOT_FOUND,
     ERR_VALIDATION,
     DomainError,
 )
-from refunds.enums import PauseKind, PaymentStatus, PolicyOutcome, Reason, RefundInstrument
+from core.write_batch import writes_together
+from refunds.enums import DecisionKind, PaymentStatus, PolicyOutcome, Reason, RefundInstrument
 from refunds.metadata import metadata_clean
 from refunds.metrics import REFUND_AUTO_APPROVAL_PAUSED_TOTAL
-from refunds.models import OperationsPause, Order, Payment, Refund
+from refunds.models import Decision, Order, Payment, Refund
 from refunds.services.decide import approval_audit, approval_effects
 from refunds.services.evidence_refs import evidence_clean
 from refunds.services.lines import LineRequest, refund_lines_build
 from refunds.services.outbox import WITHDRAWN_PAYMENT_ERRORS
-from refunds.services.pause_reads import pause_in_force
-from refunds.services.policy import PolicyDecision, customer_refund_count_24h, policy_evaluate, policy_get_active
+from refunds.services.policy import PolicyDecision, policy_evaluate
 from refunds.services.proration import proration_compute
+from refunds.services.request_lock import auto_approval_pause_id, payment_lock_for_request
 from refunds.services.store_credit import store_credit_check_allowed
-from refunds.services.transition import Approval, refund_open
+from refunds.services.transition import Approval, creation_caches_forget, refund_open
 from refunds.services.void import void_instrument
 
 _HARD_REFUSALS = {
@@ -58,7 +61,7 @@ def payment_check_status(*, payment: Payment, currency: str) -> None:
 
 def refund_request(
     *,
-    order: Order,
+    order: Order | OrderRef,
     amount_minor: int | None = None,
     lines: list[LineRequest] | None = None,
     prorate: bool = False,
@@ -99,10 +102,17 @@ def refund_request(
     the same policy; the window since capture counts from now for it (no
     capture yet), so only the other rules can send it to review.
 
+    `order`: the order, or an `OrderRef` (its merchant and id: found with the
+    payment's lock, in the same statement; ERR_NOT_FOUND when there is none).
+
     Side effects, in order, in one transaction:
     1. lock the order's payment row (serialises every refund of this payment
        across processes; remaining refundable and the lines' refunded
-       quantities are re-read under the lock);
+       quantities are re-read under the lock) and, in the same statement on
+       PostgreSQL, take the auto-approval switch's shared lock and read what
+       the create needs (`refunds.services.request_lock`): the policy in
+       force, the customer's refunds of the last 24 hours, the pause in
+       force, the order's lines;
     2. `refund_open`: reserve the amount on the payment (its CHECK constraint
        refuses an over-refund even if a bug skipped step 1) and, by line, the
        units on the order lines (their CHECK alike), insert the refund and its lines —
@@ -125,13 +135,15 @@ def refund_request(
         raise DomainError(ERR_VALIDATION, f"Unknown reason '{reason}'.", field="reason")
     metadata = metadata_clean(metadata)
     with transaction.atomic():
-        try:
-            payment = Payment.objects.select_for_update(of=("self",)).select_related("order__customer").get(order=order)
-        except Payment.DoesNotExist:
-            raise DomainError(ERR_NOT_CAPTURED, "The order has no payment yet.") from None
-        payment_check_status(payment=payment, currency=currency)
         now = timezone.now()
-        policy = policy_get_active(now=now)
+        locked = payment_lock_for_request(payments=_payments_of(order), now=now, by_amount=lines is None)
+        if locked is None:
+            if isinstance(order, OrderRef) and not order.exists():
+                raise DomainError(ERR_NOT_FOUND)
+            raise DomainError(ERR_NOT_CAPTURED, "The order has no payment yet.")
+        payment, policy = locked.payment, locked.policy
+        order = payment.order
+        payment_check_status(payment=payment, currency=currency)
         refund_lines, proration = [], None
         if lines is not None:
             refund_lines = refund_lines_build(order=order, requested=list(lines))
@@ -152,16 +164,18 @@ def refund_request(
             amount_minor=amount_minor,
             reason=reason,
             has_evidence=bool(evidence) or uploaded_files > 0,
-            customer_refunds_24h=customer_refund_count_24h(customer_id=order.customer_id),
+            customer_refunds_24h=locked.customer_refunds_24h,
             now=now,
             prorated=proration,
         )
-        paused = decision.outcome == PolicyOutcome.AUTO_APPROVE and auto_approval_pause(payment.provider)
+        paused = decision.outcome == PolicyOutcome.AUTO_APPROVE and auto_approval_pause_id(locked)
         if paused:
             decision = decision_paused(decision, paused)
         refund = Refund(
+            id=locked.refund_id,
             order=order,
             merchant_id=order.merchant_id,
+            customer_id=order.customer_id,
             payment=payment,
             amount_minor=amount_minor,
             currency=currency,
@@ -186,31 +200,51 @@ def refund_request(
         )
         approval = None
         if decision.outcome == PolicyOutcome.AUTO_APPROVE:
-            approval = Approval(actor=Actor.system("policy"), note=decision.cited, audit=approval_audit(refund))
-        refund_open(
-            refund,
-            payment=payment,
-            actor=actor,
-            note=customer_note,
-            audit={"policy_rule": decision.cited},
-            log={"policy_rule": decision.rule, "order_id": order.order_id},
-            approval=approval,
-            lines=refund_lines,
-        )
-        if approval is not None:
-            approval_effects(refund=refund, payment=payment, actor=approval.actor, note=approval.note)
+            approval = Approval(
+                actor=Actor.system("policy"),
+                note=decision.cited,
+                audit=approval_audit(refund),
+                decision=Decision(kind=DecisionKind.APPROVE, actor=None, note=decision.cited),
+            )
+        # The refund's rows, and those its signal's receivers write, in one statement (core.write_batch).
+        with writes_together():
+            refund_open(
+                refund,
+                payment=payment,
+                actor=actor,
+                note=customer_note,
+                audit={"policy_rule": decision.cited},
+                log={"policy_rule": decision.rule, "order_id": order.order_id},
+                approval=approval,
+                lines=refund_lines,
+            )
+            if approval is not None:
+                approval_effects(refund=refund, payment=payment, actor=approval.actor, note=approval.note)
         if paused:
             transaction.on_commit(REFUND_AUTO_APPROVAL_PAUSED_TOTAL.inc)
+    creation_caches_forget(refund)
     return refund
 
 
-def auto_approval_pause(provider: str) -> OperationsPause | None:
-    """The auto-approval pause this request falls under, read under the switch's shared lock
-    (refunds.services.pauses): a pause set after this returns None waits for this refund to commit."""
-    return pause_in_force(PauseKind.AUTO_APPROVAL, provider, serialise=True)
+@dataclass(frozen=True)
+class OrderRef:
+    """An order named by its merchant and the merchant's order id: `refund_request` finds it with the
+    payment's lock, in one statement, instead of reading it first."""
+
+    merchant_id: int
+    order_id: str
+
+    def exists(self) -> bool:
+        return Order.objects.filter(merchant_id=self.merchant_id, order_id=self.order_id).exists()
 
 
-def decision_paused(decision: PolicyDecision, pause: OperationsPause) -> PolicyDecision:
+def _payments_of(order: Order | OrderRef) -> QuerySet[Payment]:
+    if isinstance(order, OrderRef):
+        return Payment.objects.filter(order__merchant_id=order.merchant_id, order__order_id=order.order_id)
+    return Payment.objects.filter(order=order)
+
+
+def decision_paused(decision: PolicyDecision, pause_id: int) -> PolicyDecision:
     """What the policy decided, sent to review because auto-approval is paused (issue 16 kill switch).
 
     The rule, recommendation, approvals required and draft reply stay the
@@ -222,7 +256,7 @@ def decision_paused(decision: PolicyDecision, pause: OperationsPause) -> PolicyD
     # Not the pause's reason: this text is the merchant's too (the refund document's policy.rule_text, its
     # webhooks), and an incident note is for staff (the banner, the pause's own audit event). The pause's
     # number leads staff to it.
-    text = f"auto-approval paused by operations (pause {pause.pk}; the policy would approve: {decision.rule_text})"
+    text = f"auto-approval paused by operations (pause {pause_id}; the policy would approve: {decision.rule_text})"
     if len(text) > limit:
         text = text[: limit - 1] + "…"
     return replace(decision, outcome=PolicyOutcome.REVIEW, rule_text=text)

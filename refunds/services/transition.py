@@ -44,15 +44,19 @@ from datetime import datetime
 from functools import partial
 from typing import Any
 
+from django.conf import settings
 from django.db import transaction
 from django.db.models import Case, F, OuterRef, Subquery, Value, When
 from django.utils import timezone
 from django_fsm import can_proceed
+from simple_history.signals import post_create_historical_record, pre_create_historical_record
+from simple_history.utils import get_change_reason_from_object
 
 from audit.enums import AuditAction
 from audit.services import audit_record_many
 from core.actor import Actor
 from core.errors import ERR_EXCEEDS_REMAINING, ERR_NOT_FOUND, DomainError, InvalidTransition
+from core.write_batch import batching, insert_rows, update_row
 from credits.services.issue import credit_issue
 from ledger.services import (
     refund_post_pending,
@@ -62,7 +66,7 @@ from ledger.services import (
 )
 from refunds.enums import ACTIVE_STATES, STATE_EVENTS, RefundInstrument, RefundState
 from refunds.metrics import REFUND_OUTCOME_TOTAL, AmountObservation, SloObservation, amount_observation, slo_observation
-from refunds.models import OrderLine, Payment, Refund, RefundLine
+from refunds.models import Decision, OrderLine, Payment, Refund, RefundLine
 from refunds.models.refund import TRANSITION_METHODS
 from refunds.services.void import is_void, void_payment_follow, void_post_ledger
 from refunds.signals import refund_changed, refund_changing
@@ -117,13 +121,21 @@ def payment_reserve(*, payment: Payment, amount_minor: int) -> None:
     if amount_minor > payment.remaining_refundable_minor:
         raise DomainError(ERR_EXCEEDS_REMAINING, remaining_refundable_minor=payment.remaining_refundable_minor)
     payment.refund_reserved_minor += amount_minor
-    payment.save(update_fields=["refund_reserved_minor", "updated_at"])
+    _payment_save_reserved(payment)
 
 
 def payment_release(*, payment: Payment, amount_minor: int) -> None:
     """Give `amount_minor` back to the payment's remaining refundable (caller holds the lock)."""
     payment.refund_reserved_minor -= amount_minor
-    payment.save(update_fields=["refund_reserved_minor", "updated_at"])
+    _payment_save_reserved(payment)
+
+
+def _payment_save_reserved(payment: Payment) -> None:
+    """One UPDATE of the reservation, batched with the change's other writes on PostgreSQL (core.write_batch)."""
+    if batching():
+        update_row(payment, ["refund_reserved_minor", "updated_at"])
+    else:
+        payment.save(update_fields=["refund_reserved_minor", "updated_at"])
 
 
 def order_lines_reserve(*, lines: Sequence[RefundLine]) -> None:
@@ -182,19 +194,23 @@ def refund_lines_remember(refund: Refund, lines: Sequence[RefundLine]) -> None:
     its lines: from the cache they cost no query, and a refund not by line
     does not ask the database for lines it cannot have.
     """
-    queryset = refund.lines.all()
-    queryset._result_cache = list(lines)
-    queryset._prefetch_done = True
-    refund._prefetched_objects_cache = {**getattr(refund, "_prefetched_objects_cache", {}), "lines": queryset}
+    _cache_related(refund, "lines", list(lines))
 
 
 @dataclass(frozen=True)
 class Approval:
-    """The policy's approval of a refund at its creation (see `refund_open`)."""
+    """The policy's approval of a refund at its creation (see `refund_open`).
+
+    `decision`: the approval's Decision row, unsaved and without its refund
+    (the policy's: the system approves): written with the refund, and in
+    its `decisions` before its events are rendered, so `refund.approved`
+    names the approval as `GET /v1/refunds/{id}` does.
+    """
 
     actor: Actor
     note: str = ""
     audit: Mapping[str, Any] = field(default_factory=dict)
+    decision: Decision | None = None
 
 
 def refund_open(
@@ -217,10 +233,17 @@ def refund_open(
     line, of the units on the order lines (one UPDATE); with an
     approval, the `requested → approved` move checked as any other; ONE insert
     (a refund approved at creation is inserted approved: one write instead of
-    insert + update); the refund lines (one insert); with an approval the REFUND_PENDING entry; the audit
+    insert + update) and its history row; the refund lines (one insert); with an approval its
+    Decision and the REFUND_PENDING entry; the audit
     events `refund.requested` (and `refund.approved`) in one insert, and a
     `refund_changing` signal per event; after commit the log lines, metrics
-    and `refund_changed` signals, in that order.
+    and `refund_changed` signals, in that order. Inside the caller's
+    `core.write_batch.writes_together` (refund_request) these writes reach
+    PostgreSQL as one statement, with those of the signal's receivers.
+
+    The new refund's decisions and ledger entries are put in its cache
+    (what it has: none, or the approval's): its events are rendered from
+    memory, and the ledger adds what it posts (`ledger.services.entry_post`).
     """
     if refund.state != S.REQUESTED or not refund._state.adding:
         raise InvalidTransition(refund.state, S.REQUESTED)
@@ -235,15 +258,74 @@ def refund_open(
         steps.append(
             _Step(approval.actor, STATE_EVENTS[S.APPROVED], None, approval.note, before, None, approval.audit, {})
         )
-    refund.save(force_insert=True)
+    refund_insert(refund)
     for line in lines:
         line.refund = refund
     if lines:
-        RefundLine.objects.bulk_create(lines)
+        if batching():
+            insert_rows(lines)
+        else:
+            RefundLine.objects.bulk_create(lines)
     refund_lines_remember(refund, lines)
+    decisions = []
+    if approval is not None and approval.decision is not None:
+        decision = approval.decision
+        decision.refund = refund
+        if batching():
+            insert_rows([decision])
+        else:
+            decision.save(force_insert=True)
+        decisions.append(decision)
+    _cache_related(refund, "decisions", decisions)
+    _cache_related(refund, "ledger_entries", [])
     if approval is not None:
         _post_ledger(refund, source=S.REQUESTED, to=S.APPROVED)
     _record(refund, steps, at=at)
+
+
+def refund_insert(refund: Refund) -> None:
+    """Insert a new refund and, as django-simple-history would, its first history row.
+
+    With its id given (`refund_request` takes it from the sequence in its
+    locking statement) and on PostgreSQL: both as writes of the enclosing
+    batch (core.write_batch), the history row built by simple-history's own
+    rules (the user of the request, the change reason, every tracked field).
+    Otherwise `save()`, whose post_save signal writes the history row.
+    """
+    history = Refund.history.model
+    listened = pre_create_historical_record.has_listeners(history) or post_create_historical_record.has_listeners(
+        history
+    )
+    if refund.pk is None or not batching() or listened:
+        refund.save(force_insert=True)
+        return
+    refund.prepare_to_save()
+    insert_rows([refund])
+    if getattr(settings, "SIMPLE_HISTORY_ENABLED", True):
+        row = history(
+            history_date=getattr(refund, "_history_date", timezone.now()),
+            history_type="+",
+            history_user=history.get_default_history_user(refund),
+            history_change_reason=get_change_reason_from_object(refund),
+            **{field.attname: getattr(refund, field.attname) for field in history.tracked_fields},
+        )
+        insert_rows([row])
+
+
+def _cache_related(refund: Refund, name: str, rows: list[Any]) -> None:
+    """Put `rows` in the refund's cache of its `name` relation, as `prefetch_related(name)` would."""
+    queryset = getattr(refund, name).all()
+    queryset._result_cache = list(rows)
+    queryset._prefetch_done = True
+    refund._prefetched_objects_cache = {**getattr(refund, "_prefetched_objects_cache", {}), name: queryset}
+
+
+def creation_caches_forget(refund: Refund) -> None:
+    """Drop what `refund_open` cached of a new refund (decisions, ledger entries): the caller's copy then
+    reads them as any refund does, and sees what later changes add."""
+    cache = getattr(refund, "_prefetched_objects_cache", {})
+    cache.pop("decisions", None)
+    cache.pop("ledger_entries", None)
 
 
 def refund_transition(
@@ -393,12 +475,19 @@ def _record(refund: Refund, steps: list[_Step], *, at: datetime) -> None:
         )
 
     audit_record_many([event(step) for step in steps], occurred_at=at)
-    for step in steps:
+    for index, step in enumerate(steps):
         # Called once the refund row is written, so receivers see the refund as this move leaves it
         # (one `_record` covers both events of a refund approved at creation: `requested` is then
         # seen with the state `approved`, which is how its email knows to stay quiet). `send`, not
         # `send_robust`: a receiver's failure must roll the move back, or its email would be lost.
-        refund_changing.send(sender=Refund, refund=refund, event=step.event, state=(step.after or now)["state"])
+        # `more`: another step of this change follows (a receiver may write both at once).
+        refund_changing.send(
+            sender=Refund,
+            refund=refund,
+            event=step.event,
+            state=(step.after or now)["state"],
+            more=index < len(steps) - 1,
+        )
     for step in steps:
         state = (step.after or now)["state"]
         extra = {

@@ -99,3 +99,26 @@ def test_a_webhook_dated_in_an_open_month_is_booked_on_its_own_date():
 
     settled = JournalEntry.objects.get(refund=refund, entry_type=EntryType.REFUND_SETTLED)
     assert settled.booked_on == settled.event_on == month.replace(day=28)
+
+
+@pytest.mark.parametrize("closed_months", [[], [1], [2, 1], [2]])
+def test_an_entry_is_booked_as_booking_date_says_whatever_months_are_closed(approved_refund, closed_months):
+    """The entry's one statement (period read, entry, postings: ledger.services) books as `booking_date` does."""
+    from ledger.services import entry_post
+
+    for count in closed_months:
+        closed(months_ago(count))
+    occurred = moment_in(months_ago(2), day=17)
+    expected = booking_date(occurred.date())
+    entry = entry_post(
+        refund=approved_refund,
+        entry_type=EntryType.REFUND_SETTLED,
+        lines=[("refunds_payable", 10000), ("provider_clearing", -10000)],
+        occurred_at=occurred,
+    )
+    stored = JournalEntry.objects.get(pk=entry.pk)
+    assert (entry.booked_on, stored.booked_on, stored.event_on) == (expected, expected, occurred.date())
+    assert sorted(stored.postings.values_list("account_id", "amount_minor")) == [
+        ("provider_clearing", -10000),
+        ("refunds_payable", 10000),
+    ]

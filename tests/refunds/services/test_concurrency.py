@@ -158,6 +158,22 @@ def test_concurrent_creates_on_one_payment_never_over_refund():
     assert trial_balance() == {"USD": 0}
 
 
+def test_concurrent_creates_for_one_customer_auto_approve_no_more_than_the_velocity_allows():
+    """A create counts the customer's refunds once it holds the payment's lock: those committed meanwhile count.
+
+    The default policy reviews a customer's sixth refund in 24 hours; twelve
+    creates at once on one payment are serialised by its lock, so exactly
+    five are approved on their own, whatever order they run in.
+    """
+    order, actor = captured_order(amount_minor=100000), requester()
+
+    results = race(*[lambda: make_refund(order=order, amount_minor=1000, actor=actor) for _ in range(12)])
+
+    assert all(isinstance(r, Refund) for r in results), results
+    outcomes = sorted((r.policy_outcome, r.policy_rule) for r in results)
+    assert outcomes == [("auto_approve", "R-AUTO-OTHER")] * 5 + [("review", "R-VELOCITY-24H")] * 7
+
+
 def test_writers_and_sealers_running_at_once_build_one_unbroken_chain():
     def write(n: int) -> None:
         for i in range(20):

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import threading
+import time
 
 import pytest
-from django.db import close_old_connections, connection
+from django.db import close_old_connections, connection, transaction
 
 from audit.enums import AuditAction
 from audit.models import AuditEvent
@@ -202,3 +203,66 @@ def test_two_operators_pausing_at_once_make_one_pause_and_one_clear_refusal():
     assert {error.code for error in refusals} == {ERR_CONFLICT_STATE}
     assert OperationsPause.objects.count() == 1
     assert AuditEvent.objects.filter(action=AuditAction.OPERATIONS_PAUSED).count() == 1
+
+
+# --- a pause committed while a create waits for it -----------------------------------------------
+
+
+def _waiting_for_advisory_lock() -> bool:
+    """Is some other session of this database waiting for an advisory lock right now?"""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"
+            " AND pid <> pg_backend_pid())"
+        )
+        return cursor.fetchone()[0]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_pause_that_commits_while_a_create_waits_for_the_switch_sends_that_create_to_review():
+    """The create's read of the switch must see a pause that held the switch's lock when the read began.
+
+    The shared lock and the read are taken in one statement; a read whose
+    snapshot is older than the lock it waited for would miss the pause that
+    was committing meanwhile, and auto-approve a refund after `pause` returned.
+    """
+    if connection.vendor != "postgresql":
+        pytest.skip("the switch's lock is PostgreSQL's")
+    order = captured_order(amount_minor=10000)
+    pause_open, let_commit = threading.Event(), threading.Event()
+    results: dict[str, object] = {}
+
+    def operator() -> None:
+        try:
+            with transaction.atomic():
+                pause(AUTO, reason="fraud wave", actor=SYSTEM)  # holds the switch exclusive until COMMIT
+                pause_open.set()
+                let_commit.wait(timeout=30)
+        finally:
+            connection.close()
+
+    def creator() -> None:
+        try:
+            results["refund"] = make_refund(order=order, amount_minor=1000, reason=Reason.NOT_RECEIVED)
+        except Exception as error:  # noqa: BLE001 - the assertion below shows it
+            results["refund"] = error
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=operator)]
+    threads[0].start()
+    assert pause_open.wait(timeout=30)
+    threads.append(threading.Thread(target=creator))
+    threads[1].start()
+    deadline = time.monotonic() + 30
+    while not _waiting_for_advisory_lock():
+        assert time.monotonic() < deadline, "the create never waited for the switch"
+        time.sleep(0.02)
+    let_commit.set()
+    for thread in threads:
+        thread.join(timeout=30)
+
+    refund = results["refund"]
+    assert not isinstance(refund, Exception), refund
+    assert (refund.state, refund.policy_outcome) == (RefundState.REQUESTED, PolicyOutcome.REVIEW)
+    assert refund.policy_rule_text.startswith("auto-approval paused by operations")

@@ -106,3 +106,62 @@ def test_each_refund_gets_an_unguessable_status_token():
     assert a.status_token != b.status_token
     assert len(a.status_token) >= 43
     assert a.status_url.endswith(f"/r/{a.status_token}/")
+
+
+# --- what a create reads with the payment's lock, and writes in one batch (issue 17) ----------------
+
+
+def test_a_policy_version_edited_in_place_is_read_afresh_by_the_next_create():
+    """The policy row is kept per process by its row version: an edit behind the admin's back still counts."""
+    from refunds.models import RefundPolicy
+    from refunds.services.policy import policy_get_active
+
+    order = captured_order(amount_minor=10000)
+    assert make_refund(order=order, amount_minor=1000).policy_outcome == PolicyOutcome.AUTO_APPROVE
+    RefundPolicy.objects.filter(pk=policy_get_active().pk).update(window_days=0)
+    refund = make_refund(order=order, amount_minor=1000)
+    assert (refund.policy_outcome, refund.policy_rule) == (PolicyOutcome.REVIEW, "R-WINDOW-0D")
+
+
+def test_the_velocity_count_is_the_customers_across_orders_and_follows_the_refund_not_the_order():
+    from refunds.models import Customer
+
+    first = captured_order(amount_minor=100000)
+    for _ in range(3):
+        make_refund(order=first, amount_minor=1000)
+    second = captured_order(amount_minor=100000, order__customer=first.customer)
+    for _ in range(2):
+        assert make_refund(order=second, amount_minor=1000).policy_outcome == PolicyOutcome.AUTO_APPROVE
+    sixth = make_refund(order=second, amount_minor=1000)
+    assert sixth.policy_rule == "R-VELOCITY-24H"  # five before it, on two orders
+    assert set(Refund.objects.filter(order__in=[first, second]).values_list("customer_id", flat=True)) == {
+        first.customer_id
+    }
+    other = Customer.objects.create(merchant=first.merchant, external_id="someone-else")
+    third = captured_order(amount_minor=100000, order__customer=other)
+    assert make_refund(order=third, amount_minor=1000).policy_outcome == PolicyOutcome.AUTO_APPROVE
+
+
+def test_the_history_row_written_with_the_refund_is_simple_historys():
+    """Written in the create's batch (refunds.services.transition.refund_insert), as simple-history's own would be."""
+    refund = make_refund(order=captured_order(amount_minor=10000), amount_minor=1000)
+    [version] = refund.history.all()
+    assert version.history_type == "+" and version.history_user is None and version.history_change_reason is None
+    tracked = [f.attname for f in type(version).tracked_fields]
+    assert {name: getattr(version, name) for name in tracked} == {name: getattr(refund, name) for name in tracked}
+    assert refund.created_at <= version.history_date
+
+
+def test_a_refund_by_amount_splits_over_the_order_lines_read_with_the_lock():
+    """The order's lines come with the payment's lock (one statement): the pending entry books their tax share."""
+    from refunds.models import OrderLine
+
+    order = captured_order(amount_minor=10000)
+    OrderLine.objects.create(order=order, line_no=1, sku="A", unit_amount_minor=9000, tax_minor=1000)
+    refund = make_refund(order=order, amount_minor=5000)
+    entry = JournalEntry.objects.get(refund=refund)
+    assert dict(entry.postings.values_list("account_id", "amount_minor")) == {
+        "sales_returns": 4500,
+        "tax_payable": 500,
+        "refunds_payable": -5000,
+    }
