@@ -175,4 +175,4 @@ def test_a_refund_read_with_its_credit_keeps_the_read_budget(merchant):
         assert merchant.get(f"/v1/refunds/{refund_id}").status_code == 200
     reads = [q["sql"] for q in queries.captured_queries if q["sql"].lstrip().upper().startswith("SELECT")]
     # The budget of any refund read (tests/api/test_refunds.py): the credit is joined, not read on its own.
-    assert len(reads) == 5, [q[:90] for q in reads]
+    assert len(reads) == 2, [q[:90] for q in reads]

@@ -128,16 +128,17 @@ def test_queries_per_create_and_read_do_not_silently_grow(merchant):
     # Savepoints are bookkeeping of nested atomics, not round trips with work.
     create_sql = [q["sql"] for q in create_queries.captured_queries if "SAVEPOINT" not in q["sql"]]
     read_sql = [q["sql"] for q in read_queries.captured_queries if "SAVEPOINT" not in q["sql"]]
-    # 18: auth, idempotency (insert, answer), order, payment lock, policy, velocity, refund insert (already
-    # approved when auto-approved) + history, reservation, decision, lines, ledger (the open period
-    # the entry is booked in, issue 12 item 13; entry, postings),
-    # outbox, audit events (one insert; the chain is sealed later, outside the request), and the
-    # customer email's outbox row (issue 11: written with the move, so no fault can lose it).
-    # 26 (issue 14): the merchant's events `refund.created` and `refund.approved`, written with the
-    # move (the transactional outbox): per event, the sequence upsert, the event insert and the
-    # subscribed endpoints; `refund.approved` renders the refund with its approvals and ledger entries.
-    # 27 (issue 16): an auto-approval reads the kill switch under its shared lock, one statement
-    # (refunds.services.pause_reads.pause_in_force), so a pause set now waits for this create.
-    assert len(create_sql) == 27, "\n".join(q[:150] for q in create_sql)
-    # 5 (issue 15): the refund's lines with their order lines, one prefetch (`[]` for a refund by amount).
-    assert len(read_sql) == 5, [q[:90] for q in read_sql]
+    # 27 until issue 16; 4 since issue 17 (docs/architecture.md, "A create in two statements", plus the API's two):
+    # 1. the API key with its Idempotency-Key's record, if any (api.auth: a replay costs this one only);
+    # 2. the order's payment FOR UPDATE OF the payment, with in its target list (run again once the
+    #    lock is granted, so read after the lock) the kill switch under its shared lock, the active
+    #    policy, the customer's 24 h velocity and the order's lines (refunds.services.request_lock);
+    # 3. every write of the move in one statement of data-modifying CTEs (core.write_batch): the
+    #    reservation, the refund (inserted approved when auto-approved) and its history row, the
+    #    ledger entry and postings in an open period, the audit events, the merchant's events with
+    #    their sequence, the decision, the provider outbox row and the customer email's row;
+    # 4. the idempotency record, last, carrying the answer (its unique key serialises a duplicate).
+    assert len(create_sql) == 4, "\n".join(q[:150] for q in create_sql)
+    # 5 until issue 17; 2: the API key, then the refund with its lines, decisions and ledger entries as one
+    # JSON document (api.refund_read, core.jsonrows).
+    assert len(read_sql) == 2, [q[:90] for q in read_sql]
