@@ -121,17 +121,19 @@ def test_broker_down_is_named_and_unavailable(client, monkeypatch):
 
 
 def test_database_down_is_named_and_unavailable(client):
-    # The check runs on the request's connection, not open yet in this test (a transactional
-    # test closes its connections at teardown): it connects with these settings.
+    # The check runs on the request's (persistent) connection: closed first, so it connects with these
+    # settings, whatever an earlier test of this worker left open.
     database = connections.settings["default"]
     port = database["PORT"]
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
+        connections["default"].close()
         database["PORT"] = str(sock.getsockname()[1])  # bound, not listening: refused
         try:
             response = client.get("/readyz")
         finally:
             database["PORT"] = port
+            connections["default"].close()
 
     assert response.status_code == 503
     body = response.json()

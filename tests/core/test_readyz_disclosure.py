@@ -60,11 +60,15 @@ def test_an_anonymous_caller_does_not_learn_the_database_address():
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         closed = str(sock.getsockname()[1])
+        # The probe runs on the thread's persistent connection: one left open by an earlier test of this
+        # worker would still reach the real database, whatever PORT now says. Closed, it must reconnect.
+        connections["default"].close()
         database["PORT"] = closed
         try:
             response = Client().get("/readyz")
         finally:
             database["PORT"] = port
+            connections["default"].close()  # a connection attempt to the closed port must not linger
 
     assert response.status_code == 503
     body = response.content.decode()
