@@ -1079,6 +1079,9 @@ def _canonical_parts(job: tuple[str, int, int]) -> list[tuple[int, bytes, bytes,
     if _worker_conn is None:
         _worker_conn = psycopg.connect(f"{PG}/{db}", autocommit=True)
         _worker_conn.execute("SET TimeZone = 'UTC'")
+        # A range of a few thousand rows by primary key: parallel workers would only cost their start-up.
+        _worker_conn.execute("SET max_parallel_workers_per_gather = 0")
+        _worker_conn.execute("SET jit = off")
     prev, seq = _PREV.encode(), json.dumps(_SEQ).encode()
     out = []
     with (
