@@ -54,7 +54,7 @@ class Refund(models.Model):
     )
     # The order's customer, copied at creation: the velocity rule counts a customer's refunds of the last
     # 24 hours through the (customer, created_at) index, one short range however many refunds and orders
-    # there are (refunds/0029). A later change of the order's customer leaves its refunds counted under the
+    # there are (refunds/0031). A later change of the order's customer leaves its refunds counted under the
     # customer who asked. Nullable as `merchant` is, for the embedded SQLite table; every row has it.
     customer = models.ForeignKey(
         "refunds.Customer", on_delete=models.PROTECT, related_name="+", null=True, editable=False, db_index=False

@@ -76,7 +76,7 @@ def pause_in_force_expression(kind: str, provider: Expression) -> Func:
 
     For a statement that reads the switch with other things, such as the
     payment lock of a create (refunds.services.request). The function
-    (refunds/0029) takes the switch's lock shared, then reads with a
+    (refunds/0031) takes the switch's lock shared, then reads with a
     snapshot of its own, taken once the lock is held: a pause committed
     while it waited is seen, and one set after it waits for this
     transaction. Why not a plain subquery beside `pg_advisory_xact_lock_shared`:

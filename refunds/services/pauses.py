@@ -26,7 +26,7 @@ outcome unknown). The lock costs readers nothing but one in-memory lock
 call: pauses are rare, so it is never contended. Reads are one indexed query
 (the partial unique key), with no cache: a pause must hold in every process
 the moment it commits. A reader takes the lock and reads in one call of the
-function `refunds_pause_in_force` (refunds/0029), whose read has a snapshot
+function `refunds_pause_in_force` (refunds/0031), whose read has a snapshot
 of its own, taken once the lock is held: in one plain statement the read
 would use the statement's snapshot, taken before it waited for the lock, and
 miss the pause committing meanwhile. A create calls it in its payment lock's

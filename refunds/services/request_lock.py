@@ -10,7 +10,7 @@ is the SELECT … FOR UPDATE OF the payment, with the rest in its target
 list; on SQLite (the embedded demo, one writer at a time) the same reads
 one after the other.
 
-Why the reads that must be current are functions (refunds/0029) and not
+Why the reads that must be current are functions (refunds/0031) and not
 subqueries: a statement reads one snapshot, taken when it starts, before it
 waits for the payment's lock. A create that waited for another create of
 the same payment would then count the customer's refunds without the one

@@ -118,7 +118,7 @@ def test_the_auto_approval_pause_holds_through_the_pooler(pooled, merchant):
 
     # The pause is being set (its exclusive advisory lock held, not committed yet) when a create that
     # the policy would approve arrives through the pooler: it waits for the switch, then sees it set
-    # (refunds/0029: the read after the wait takes a snapshot of its own; tests/refunds/services/test_pause_race.py).
+    # (refunds/0031: the read after the wait takes a snapshot of its own; tests/refunds/services/test_pause_race.py).
     with transaction.atomic():
         pause(PauseKind.AUTO_APPROVAL, provider="stripe", reason="e2e: behind the pooler", actor=OPERATOR)
         waiting = threading.Thread(target=create, args=(held_order,))

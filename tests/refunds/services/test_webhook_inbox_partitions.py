@@ -1,4 +1,4 @@
-"""The provider inbox partitioned by month (issue 17, refunds/0029): every event still stored and applied once."""
+"""The provider inbox partitioned by month (issue 17, refunds/0030): every event still stored and applied once."""
 
 import pytest
 from django.db import IntegrityError, connection, transaction
