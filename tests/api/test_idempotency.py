@@ -222,8 +222,16 @@ def test_two_requests_with_one_key_and_other_bodies_at_once_one_is_refused(clien
 
 
 def _waiting_on_a_lock() -> bool:
+    """Is a session of this database (not another xdist worker's) waiting on a lock?
+
+    A row lock wait is a `transactionid` lock, whose pg_locks row names no database: the
+    session's own database comes from pg_stat_activity.
+    """
     with connection.cursor() as cursor:
-        cursor.execute("SELECT count(*) FROM pg_locks WHERE NOT granted")
+        cursor.execute(
+            "SELECT count(*) FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid"
+            " WHERE NOT l.granted AND a.datname = current_database()"
+        )
         return cursor.fetchone()[0] > 0
 
 

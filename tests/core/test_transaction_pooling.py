@@ -81,11 +81,16 @@ def test_a_transaction_scoped_advisory_lock_through_the_pooler_excludes(small_po
 
 
 def _advisory_holders() -> set[int]:
-    """Backend pids holding the synthetic run's advisory lock (asked on default, outside the lock)."""
+    """Backend pids holding the synthetic run's advisory lock in this database (asked on default, outside the lock).
+
+    Advisory locks are per database, and pytest-xdist's other workers run the synthetic run's own
+    tests against their databases on the same server at the same time: pg_locks shows theirs too.
+    """
     classid, objid = (_RUN_LOCK_KEY >> 32) & 0xFFFFFFFF, _RUN_LOCK_KEY & 0xFFFFFFFF
     with connections["default"].cursor() as cursor:
         cursor.execute(
-            "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND classid = %s AND objid = %s AND granted",
+            "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND classid = %s AND objid = %s AND granted"
+            " AND database = (SELECT oid FROM pg_database WHERE datname = current_database())",
             [classid, objid],
         )
         return {row[0] for row in cursor.fetchall()}

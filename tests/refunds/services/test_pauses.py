@@ -213,7 +213,8 @@ def _waiting_for_advisory_lock() -> bool:
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"
-            " AND pid <> pg_backend_pid())"
+            " AND pid <> pg_backend_pid()"
+            " AND database = (SELECT oid FROM pg_database WHERE datname = current_database()))"
         )
         return cursor.fetchone()[0]
 
