@@ -367,6 +367,13 @@ CELERY_TASK_ROUTES = {
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# Without it Celery's Django fixup closes every database connection before and after each task
+# (celery.fixups.django.close_database): a new PostgreSQL session, a fork and an authentication, per
+# task, about 2.3 sessions per refund under load (issue 17). With it a worker process keeps its
+# connection as a web process does: closed when older than DB_CONN_MAX_AGE or found unusable
+# (config/celery.py runs Django's close_old_connections around each task), at the latest after this
+# many tasks. Behind PgBouncer DB_CONN_MAX_AGE is 0, so each task still takes a fresh pooled one.
+CELERY_DB_REUSE_MAX = env_int("CELERY_DB_REUSE_MAX", 1000)
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TASK_IGNORE_RESULT = True
