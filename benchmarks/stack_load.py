@@ -55,6 +55,7 @@ from stackrun import (  # noqa: F401 - re-exported for callers
     Client,
     Proc,
     Simulator,
+    TierCpu,
     celery_beat,
     celery_worker,
     closed_loop,
@@ -142,6 +143,16 @@ class Stack:
         for proc in self.procs:
             proc.wait(20)
         self.simulator.stop()
+
+    def tiers(self) -> dict[str, list[int]]:
+        """The root pid of each part of the stack (TierCpu)."""
+        roots: dict[str, list[int]] = {}
+        for proc in self.procs:
+            if proc.process is not None:
+                roots.setdefault(proc.name, []).append(proc.process.pid)
+        if self.simulator.process is not None:
+            roots["simulator"] = [self.simulator.process.pid]
+        return roots
 
     def describe(self) -> str:
         parts = [
@@ -437,8 +448,10 @@ def one_run(args: argparse.Namespace, n: int) -> dict:
         figures["settle_c"] = wait_quiet(db, timeout=300, since_id=since)
 
         since, sessions = max_refund_id(db), Sessions(db)
+        cpu = TierCpu(stack.tiers(), db=db).start()
         res = open_loop(rate=args.create_rate, duration=d, job=creates(orders["d"]), client_factory=client)
         settle = wait_quiet(db, timeout=300, since_id=since)
+        cpu.stop()
         new_sessions = sessions.delta()
         figures["d_create_to_completed"] = {
             "rate_per_s": args.create_rate,
@@ -447,6 +460,9 @@ def one_run(args: argparse.Namespace, n: int) -> dict:
             "settle": settle,
             **new_sessions,
             **completion_times(db, orders["d"]),
+            # Each refund's whole life (its create, delivery, the provider's webhook, completion, emails),
+            # as CPU time per part of the stack: the per-core figures of docs/scaling.md.
+            "cpu_per_refund": cpu.per(len(orders["d"])),
         }
         figures["pgss"] = pgss_top(db)
         figures["e_pgbench"] = pgbench(
@@ -478,6 +494,10 @@ HEADLINES = {
     "create_to_completed_p50_ms": ("d_create_to_completed", "completed_at_minus_created_at", "p50_ms"),
     "create_to_completed_p95_ms": ("d_create_to_completed", "completed_at_minus_created_at", "p95_ms"),
     "create_to_completed_audit_p95_ms": ("d_create_to_completed", "audit_completed_minus_requested", "p95_ms"),
+    "cpu_ms_per_refund": ("d_create_to_completed", "cpu_per_refund", "cpu_ms_per_unit_total"),
+    "cpu_ms_per_refund_web": ("d_create_to_completed", "cpu_per_refund", "cpu_ms_per_unit", "web"),
+    "cpu_ms_per_refund_worker": ("d_create_to_completed", "cpu_per_refund", "cpu_ms_per_unit", "worker"),
+    "cpu_ms_per_refund_postgresql": ("d_create_to_completed", "cpu_per_refund", "cpu_ms_per_unit", "postgresql"),
     "pgbench_tps": ("e_pgbench", "tps"),
     "ratio_creates_per_s_to_pgbench_tps": ("ratio_creates_per_s_to_pgbench_tps",),
 }

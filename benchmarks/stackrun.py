@@ -74,6 +74,93 @@ def _process_jiffies() -> dict[int, tuple[str, int]]:
     return out
 
 
+def _process_table() -> dict[int, tuple[str, int, int, str]]:
+    """pid -> (name, parent pid, jiffies, command line); jiffies are the process's own utime + stime plus
+    cutime + cstime, its children that exited and were reaped (a PostgreSQL backend that ended, a
+    prefork child replaced): their CPU is counted in their parent once they are gone."""
+    out = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            raw = (entry / "stat").read_text()
+            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        name = raw[raw.index("(") + 1 : raw.rindex(")")]
+        rest = raw[raw.rindex(")") + 2 :].split()
+        out[int(entry.name)] = (name, int(rest[1]), sum(int(x) for x in rest[11:15]), cmdline)
+    return out
+
+
+class TierCpu:
+    """CPU time of each part of the stack between `start()` and `stop()`, from /proc (issue 17's capacity model).
+
+    `roots`: a tier's processes are these pids and their descendants (gunicorn and its workers, a Celery
+    worker and its pool, beat, the relay, the simulator). PostgreSQL is the postmaster, its auxiliary
+    processes and the backends of `db` (a backend's command line names its database: other databases'
+    sessions on the server are not counted); Redis is redis-server; the load generator is this process.
+    Per unit of work (`per(count)`), these are the figures docs/scaling.md sizes a deployment with.
+    """
+
+    def __init__(self, roots: dict[str, Sequence[int]], *, db: str) -> None:
+        self.roots = {pid: tier for tier, pids in roots.items() for pid in pids}
+        self.db = db
+        self.hz = os.sysconf("SC_CLK_TCK")
+
+    def _tier(self, pid: int, table: dict[int, tuple[str, int, int, str]]) -> str | None:
+        name, _, _, cmdline = table[pid]
+        if pid == os.getpid():
+            return "load generator"
+        if name == "redis-server":
+            return "redis"
+        if name == "postgres":
+            if cmdline.startswith("postgres: ") and "(" in cmdline and f" {self.db} " not in cmdline:
+                return None  # a session of another database
+            return "postgresql"
+        seen, current = 0, pid
+        while current in table and seen < 64:
+            if current in self.roots:
+                return self.roots[current]
+            current, seen = table[current][1], seen + 1
+        return None
+
+    def _sample(self) -> dict[str, int]:
+        table = _process_table()
+        by_tier: dict[str, int] = {}
+        for pid in table:
+            tier = self._tier(pid, table)
+            if tier is not None:
+                by_tier[tier] = by_tier.get(tier, 0) + table[pid][2]
+        return by_tier
+
+    def start(self) -> TierCpu:
+        self.started_at, self.busy_start, self.before = time.perf_counter(), _cpu_times()[0], self._sample()
+        return self
+
+    def stop(self) -> TierCpu:
+        self.seconds = time.perf_counter() - self.started_at
+        self.busy_jiffies = _cpu_times()[0] - self.busy_start
+        self.after = self._sample()
+        return self
+
+    def per(self, count: int) -> dict[str, object]:
+        """CPU milliseconds per unit by tier, their sum, and the machine's busy time per unit (what the
+        tiers do not account for is the rest of the machine)."""
+        ms = {
+            tier: 1000.0 * (self.after.get(tier, 0) - self.before.get(tier, 0)) / self.hz
+            for tier in sorted(set(self.after) | set(self.before))
+        }
+        units = max(1, count)
+        return {
+            "units": count,
+            "seconds": round(self.seconds, 1),
+            "cpu_ms_per_unit": {tier: round(value / units, 2) for tier, value in ms.items()},
+            "cpu_ms_per_unit_total": round(sum(ms.values()) / units, 2),
+            "machine_busy_ms_per_unit": round(1000.0 * self.busy_jiffies / self.hz / units, 2),
+        }
+
+
 class CpuMeter:
     """System-wide CPU busy share between `start()` and `stop()` (what else ran counts too)."""
 
