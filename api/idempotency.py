@@ -29,6 +29,7 @@ import hashlib
 import json
 import re
 from collections.abc import Callable
+from contextlib import nullcontext
 from datetime import datetime, timedelta
 
 from django.conf import settings
@@ -44,6 +45,7 @@ from core.errors import (
     ERR_IDEMPOTENCY_KEY_MISSING,
     DomainError,
 )
+from core.write_batch import writes_together
 from refunds.models import ApiKey
 
 MAX_KEY_LENGTH = 255
@@ -142,6 +144,7 @@ def run_idempotent(
     stored: Callable[[dict], dict] | None = None,
     replayed: Callable[[dict], dict] | None = None,
     claim_first: bool = False,
+    render_first: bool = False,
 ) -> Response:
     """Run `operation` at most once per (api_key, key) and answer like the first time.
 
@@ -151,7 +154,14 @@ def run_idempotent(
     turns that back (a webhook endpoint's secret is kept encrypted, never in
     clear). `claim_first`: the operation has effects outside the database
     (files), so the record is inserted before it runs and a concurrent
-    request with the key waits there (two statements).
+    request with the key waits there (two statements). `render_first`: the
+    operation's writes wait (`core.write_batch`, through its savepoints) while
+    its answer is rendered, and go just before the record's INSERT, so the
+    rows they lock (the payment's; the merchant's event sequence, which every
+    create and completion of the merchant takes) are held from that statement
+    to COMMIT, not through the rendering too. Only for an operation whose
+    answer needs nothing the writes give back (generated ids): the refund
+    create.
     """
     record = _recorded(api_key, key)
     if record is not None:
@@ -159,7 +169,7 @@ def run_idempotent(
     keep = stored or (lambda body: body)
     try:
         try:
-            with transaction.atomic():
+            with transaction.atomic(), writes_together(through_release=True) if render_first else nullcontext():
                 claim = None
                 if claim_first:
                     claim = _insert(api_key=api_key, key=key, fingerprint=fingerprint, status=None, body=None)

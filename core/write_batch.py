@@ -18,7 +18,15 @@ by one:
 * before SAVEPOINT and RELEASE SAVEPOINT (they are statements too): a batch
   never spans a savepoint, so ROLLBACK TO SAVEPOINT drops the waiting writes
   (all made since the last savepoint boundary) instead of sending them — as
-  the rollback would have undone them;
+  the rollback would have undone them. A block opened with
+  `through_release=True` sends nothing at RELEASE: the released savepoint's
+  writes become its parent's and wait on (every waiting write was still made
+  after the newest open savepoint began, as ROLLBACK TO needs). Only for code
+  that uses no row of the batch after the release but through the writes'
+  `done` (an unsaved primary key would stop Django's `save()` of a row
+  pointing at it): the refund create, whose answer is rendered while its
+  writes wait (`api.idempotency`), so the rows they lock are held from that
+  statement to COMMIT only;
 * when the block ends (the block must sit inside a transaction, so COMMIT
   never comes first). Leaving it by an exception sends them too (a caller
   may catch it and commit), unless that exception is a database error: the
@@ -52,6 +60,7 @@ from django.db.models.sql import InsertQuery, UpdateQuery
 # A statement of a write names an earlier statement of the same write as __name__ (see `Write`).
 _REFERENCE = re.compile(r"__([a-z][a-z0-9_]*)__")
 _SAVEPOINT_ROLLBACK = re.compile(r"^\s*ROLLBACK\s+TO\s+SAVEPOINT\b", re.IGNORECASE)
+_SAVEPOINT_RELEASE = re.compile(r"^\s*RELEASE\s+SAVEPOINT\b", re.IGNORECASE)
 
 
 @dataclass
@@ -78,6 +87,7 @@ class _Batch:
     # Writes that later calls may add to before they are sent (`pending`), by the key their writer chose.
     keyed: dict[Any, Any] = field(default_factory=dict)
     sending: bool = False
+    through_release: bool = False
 
 
 def _active(alias: str) -> _Batch | None:
@@ -91,10 +101,11 @@ def batching(using: str = DEFAULT_DB_ALIAS) -> bool:
 
 
 @contextmanager
-def writes_together(using: str = DEFAULT_DB_ALIAS) -> Iterator[None]:
+def writes_together(using: str = DEFAULT_DB_ALIAS, *, through_release: bool = False) -> Iterator[None]:
     """Batch the writes made inside the block (see the module docstring). Must be inside a transaction.
 
-    Nested blocks join the outer one. On SQLite it does nothing.
+    Nested blocks join the outer one. On SQLite it does nothing. `through_release`: a RELEASE
+    SAVEPOINT does not send the waiting writes (see the module docstring for when that is safe).
     """
     connection = connections[using]
     if connection.vendor != "postgresql" or _active(using) is not None:
@@ -102,7 +113,7 @@ def writes_together(using: str = DEFAULT_DB_ALIAS) -> Iterator[None]:
         return
     if not connection.in_atomic_block:
         raise RuntimeError("writes_together() must run inside a transaction")
-    batch = _Batch(using)
+    batch = _Batch(using, through_release=through_release)
     connection._write_batch = batch
     try:
         with connection.execute_wrapper(_send_first(batch)):
@@ -128,6 +139,8 @@ def _send_first(batch: _Batch) -> Callable[..., Any]:
                 # Every waiting write was made after the last savepoint boundary: the rollback undoes it.
                 batch.writes.clear()
                 batch.keyed.clear()
+            elif batch.through_release and _SAVEPOINT_RELEASE.match(sql):
+                pass  # the released savepoint's waiting writes are its parent's now: they wait on
             else:
                 _send(batch)
         return execute(sql, params, many, context)

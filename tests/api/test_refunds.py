@@ -2,6 +2,8 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
+from api import views as api_views
+from api.rendering import rendered
 from core.errors import ERR_AUTHZ_MAKER_CHECKER, ERR_CONFLICT_STATE
 from refunds.enums import Role
 from tests.api.conftest import create
@@ -142,3 +144,31 @@ def test_queries_per_create_and_read_do_not_silently_grow(merchant):
     # 5 until issue 17; 2: the API key, then the refund with its lines, decisions and ledger entries as one
     # JSON document (api.refund_read, core.jsonrows).
     assert len(read_sql) == 2, [q[:90] for q in read_sql]
+
+
+def test_a_create_locks_the_merchants_event_sequence_only_from_its_last_statements(merchant, monkeypatch):
+    """Every create and completion of a merchant takes its event sequence row (events.writer), held to
+    COMMIT: the answer is rendered before the writes are sent, so only the record's INSERT comes after."""
+    merchant.post("/v1/orders", ORDER, format="json")
+    create(merchant, "A-1", key="warm", amount_minor=100)
+    sent_before_rendering: list[int] = []
+
+    def rendering(serializer_class, instance):
+        sent_before_rendering.append(len(queries.captured_queries))
+        return rendered(serializer_class, instance)
+
+    monkeypatch.setattr(api_views, "rendered", rendering)
+    with CaptureQueriesContext(connection) as queries:
+        response = create(merchant, "A-1", key="measured", amount_minor=100)
+    sql = [q["sql"] for q in queries.captured_queries]
+    [writes] = [n for n, one in enumerate(sql) if "events_eventsequence" in one]
+    assert sent_before_rendering == [writes], "the writes were sent before the answer was rendered"
+    # The test's own transaction makes the request's a savepoint: its RELEASE stands for the COMMIT.
+    after = [one.split(" ")[0:3] for one in sql[writes + 1 :] if not one.startswith("RELEASE SAVEPOINT")]
+    assert after == [["INSERT", "INTO", '"api_idempotencyrecord"']], [one[:70] for one in sql]
+    # Rendered from the refund in memory before its writes went: the same answer as the refund read after.
+    body = response.json()
+    read = merchant.get(f"/v1/refunds/{body['refund_id']}").json()
+    for field in ("refund_id", "state", "amount_minor", "currency", "instrument", "lines", "proration"):
+        assert body[field] == read[field], field
+    assert body["remaining_refundable_minor"] == 10000 - 200

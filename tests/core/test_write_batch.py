@@ -79,6 +79,28 @@ def test_a_savepoint_released_keeps_the_writes_made_inside_it():
     assert names() == ["inside", "after"]
 
 
+def test_through_release_a_released_savepoint_sends_nothing_and_its_writes_wait_on():
+    with CaptureQueriesContext(connection) as queries, writes_together(through_release=True):
+        with transaction.atomic():
+            put("inside")
+        assert statements(queries) == [], "the RELEASE sent the batch"
+        put("after")
+    [sql] = statements(queries)
+    assert "w1_insert" in sql
+    assert sorted(names()) == ["after", "inside"]  # one statement: its parts in no set order
+
+
+def test_through_release_a_rollback_to_an_older_savepoint_still_drops_what_a_released_one_left_waiting():
+    with writes_together(through_release=True):
+        put("before")
+        with pytest.raises(ValueError), transaction.atomic():
+            with transaction.atomic():
+                put("released")
+            raise ValueError
+        put("after")
+    assert sorted(names()) == ["after", "before"]
+
+
 def test_leaving_the_block_by_an_exception_still_sends_what_was_written():
     """The caller may catch it and commit: what was written before the exception is written, as without a batch."""
     with pytest.raises(ValueError), writes_together():
