@@ -39,6 +39,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import partial
@@ -56,7 +57,7 @@ from audit.enums import AuditAction
 from audit.services import audit_record_many
 from core.actor import Actor
 from core.errors import ERR_EXCEEDS_REMAINING, ERR_NOT_FOUND, DomainError, InvalidTransition
-from core.write_batch import batching, insert_rows, update_row
+from core.write_batch import batching, insert_rows, update_row, writes_together
 from credits.services.issue import credit_issue
 from ledger.services import (
     refund_post_pending,
@@ -292,24 +293,50 @@ def refund_insert(refund: Refund) -> None:
     rules (the user of the request, the change reason, every tracked field).
     Otherwise `save()`, whose post_save signal writes the history row.
     """
-    history = Refund.history.model
-    listened = pre_create_historical_record.has_listeners(history) or post_create_historical_record.has_listeners(
-        history
-    )
-    if refund.pk is None or not batching() or listened:
+    if refund.pk is None or not batching() or _history_listened():
         refund.save(force_insert=True)
         return
     refund.prepare_to_save()
     insert_rows([refund])
-    if getattr(settings, "SIMPLE_HISTORY_ENABLED", True):
-        row = history(
-            history_date=getattr(refund, "_history_date", timezone.now()),
-            history_type="+",
-            history_user=history.get_default_history_user(refund),
-            history_change_reason=get_change_reason_from_object(refund),
-            **{field.attname: getattr(refund, field.attname) for field in history.tracked_fields},
-        )
-        insert_rows([row])
+    _history_write(refund, "+")
+
+
+def refund_update(refund: Refund, fields: Sequence[str]) -> None:
+    """`refund.save(update_fields=fields)` and its history row, as writes of the enclosing batch (PostgreSQL).
+
+    As `refund_insert` for a new one: one UPDATE by primary key (DatabaseError
+    if it changed no row, as `save` raises) and the history row simple-history's
+    post_save would have written ("~", every tracked field as the update leaves
+    it). Outside a batch, on SQLite, or with a listener of simple-history's
+    signals: `save()`.
+    """
+    if refund._state.adding or not batching() or _history_listened():
+        refund.save(update_fields=fields)
+        return
+    refund.prepare_to_save()
+    update_row(refund, fields)  # sets `updated_at` (auto_now) on the instance first, as save() does
+    _history_write(refund, "~")
+
+
+def _history_listened() -> bool:
+    """Someone listens to simple-history's signals for refunds: only its own save path sends them."""
+    history = Refund.history.model
+    return pre_create_historical_record.has_listeners(history) or post_create_historical_record.has_listeners(history)
+
+
+def _history_write(refund: Refund, history_type: str) -> None:
+    """The history row simple-history's post_save writes (its rules: the request's user, the change reason)."""
+    if not getattr(settings, "SIMPLE_HISTORY_ENABLED", True) or hasattr(refund, "skip_history_when_saving"):
+        return
+    history = Refund.history.model
+    row = history(
+        history_date=getattr(refund, "_history_date", timezone.now()),
+        history_type=history_type,
+        history_user=history.get_default_history_user(refund),
+        history_change_reason=get_change_reason_from_object(refund),
+        **{field.attname: getattr(refund, field.attname) for field in history.tracked_fields},
+    )
+    insert_rows([row])
 
 
 def _cache_related(refund: Refund, name: str, rows: list[Any]) -> None:
@@ -354,6 +381,27 @@ def refund_transition(
     the version, the submission round, the row update, the ledger entry, the audit event,
     the `refund_changing` signal; after commit the log line, metric and `refund_changed` signal.
     """
+    # Every write of the move (the row, its history, the ledger entry, the audit event, what the
+    # receivers of `refund_changing` write: events, email, outbox) as one statement (core.write_batch),
+    # or with the enclosing batch's (a create's).
+    with writes_together() if transaction.get_connection().in_atomic_block else nullcontext():
+        _transition(refund, payment=payment, to=to, actor=actor, action=action, note=note, changes=changes,
+                    audit=audit, log=log, occurred_at=occurred_at)  # fmt: skip
+
+
+def _transition(
+    refund: Refund,
+    *,
+    payment: Payment,
+    to: RefundState,
+    actor: Actor,
+    action: AuditAction | None,
+    note: str,
+    changes: Mapping[str, Any] | None,
+    audit: Mapping[str, Any] | None,
+    log: Mapping[str, Any] | None,
+    occurred_at: datetime | None,
+) -> None:
     source, at = refund.state, timezone.now()
     before = _move(refund, payment=payment, to=to, changes=changes or {})
     fields = {"state", "version", "updated_at", *(changes or {})}
@@ -366,7 +414,7 @@ def refund_transition(
             "provider_refund_id",
             "earlier_provider_refund_ids",
         }
-    refund.save(update_fields=sorted(fields))
+    refund_update(refund, sorted(fields))
     _post_ledger(refund, source=source, to=to, occurred_at=occurred_at)
     if is_void(refund):
         void_payment_follow(refund, payment=payment, to=to)
