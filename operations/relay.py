@@ -74,6 +74,7 @@ RECONNECT_MAX_SECONDS = 30.0
 # A LISTEN connection that hears nothing for this long is asked a question: a silently dead one
 # (a dropped network path, no RST) is found and replaced instead of leaving the relay deaf.
 LISTEN_CHECK_SECONDS = 30.0
+STOP_CHECK_SECONDS = 0.25  # how soon a wait notices a stop (SIGTERM): a select() timeout, no query
 
 
 @dataclass
@@ -242,7 +243,8 @@ class OutboxRelay:
             return timeout
         if due is not None:
             timeout = min(timeout, max((due - timezone.now()).total_seconds(), 0.0))
-        if self.listener is not None and not self.listener.connected:
+        if self.listener is not None and not self.listener.connected and self.reconnect_at:
+            # Down: wake for the next attempt to listen again too.
             timeout = min(timeout, max(self.reconnect_at - time.monotonic(), 0.0))
         return timeout
 
@@ -252,11 +254,18 @@ class OutboxRelay:
         if self.listener is None or not self.listener.connected:
             self.stop.wait(timeout)
             return []
-        try:
-            payloads = self.listener.wait(timeout)
-        except psycopg.Error as error:
-            self._lost(error)
-            return []
+        deadline = time.monotonic() + timeout
+        payloads: list[str] = []
+        # In slices, so a stop (SIGTERM) is seen within STOP_CHECK_SECONDS however long the wait.
+        while not payloads and not self.stop.is_set():
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                break
+            try:
+                payloads = self.listener.wait(min(remaining, STOP_CHECK_SECONDS))
+            except psycopg.Error as error:
+                self._lost(error)
+                return []
         if payloads:
             self.woken += 1
         return payloads
