@@ -190,8 +190,10 @@ class OutboxRelay:
         if connections["default"].vendor == "postgresql":
             self.listener = Listener(session_alias())
         self.listened, self.reconnect_wait = True, RECONNECT_BASE_SECONDS
+        self.listening_since = time.monotonic()
         self.reconnect_at = 0.0  # monotonic time of the next attempt to listen (0: now)
         self.listened = False  # listened once already: the next connect is a reconnect
+        self.listening_since = 0.0  # monotonic time of the last successful LISTEN
         self.passes = 0
         self.woken = 0  # waits ended by a notification (tests wait on it)
 
@@ -302,3 +304,4 @@ class OutboxRelay:
                 extra={"message_id": "MSG.relay.reconnected", "alias": listener.alias},
             )
         self.listened, self.reconnect_wait = True, RECONNECT_BASE_SECONDS
+        self.listening_since = time.monotonic()
