@@ -335,6 +335,38 @@ class CeleryWorker:
                 self.kill()
 
 
+class OutboxRelayProcess:
+    """`manage.py outbox_relay` as deployed beside the workers when OUTBOX_HANDOFF=relay (operations.relay)."""
+
+    def __init__(self, *, env: dict[str, str], log_path: Path | None = None) -> None:
+        self.env, self.log_path = env, log_path
+        self.process: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        log = open(self.log_path, "ab") if self.log_path else None  # noqa: SIM115 - the child writes to it
+        self.process = subprocess.Popen(
+            [sys.executable, "manage.py", "outbox_relay"],
+            cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT if log else None, start_new_session=True,
+        )  # fmt: skip
+        if log:
+            log.close()
+
+    def terminate(self) -> None:
+        """SIGTERM: the relay finishes its pass and exits 0 (see `stop`)."""
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+
+    def stop(self) -> int | None:
+        self.terminate()
+        if self.process:
+            try:
+                return self.process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=10)
+        return None
+
+
 def wait_for(
     predicate: Callable[[], T], *, timeout: float = 30.0, interval: float = 0.2, message: str = "condition"
 ) -> T:

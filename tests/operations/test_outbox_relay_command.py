@@ -1,0 +1,35 @@
+"""`manage.py outbox_relay` listens on the channel and exits 0 on SIGTERM, after the pass under way."""
+
+from __future__ import annotations
+
+import pytest
+from django.db import connection
+
+from core.handoff import CHANNEL
+from tests.support.live import OutboxRelayProcess, app_env, new_namespace, wait_for
+
+pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
+
+
+def listening_pids() -> list[int]:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND query = %s",
+            [f"LISTEN {CHANNEL}"],
+        )
+        return [row[0] for row in cursor.fetchall()]
+
+
+def test_the_command_listens_and_stops_cleanly_on_sigterm(tmp_path):
+    before = set(listening_pids())
+    relay = OutboxRelayProcess(
+        env=app_env(namespace=new_namespace("relay"), OUTBOX_HANDOFF="relay"), log_path=tmp_path / "relay.log"
+    )
+    relay.start()
+    try:
+        wait_for(lambda: set(listening_pids()) - before, timeout=30, message="the relay to LISTEN")
+    finally:
+        returncode = relay.stop()
+
+    assert returncode == 0, (tmp_path / "relay.log").read_text()
+    wait_for(lambda: not set(listening_pids()) - before, timeout=10, message="its LISTEN session to end")
