@@ -118,9 +118,7 @@ class Stack:
                 namespace=self.namespace,
                 PROVIDER_API_BASE=self.simulator.url,
                 APP_BASE_URL=self.url,
-                OUTBOX_HANDOFF=self.handoff,
-                **slack_env,
-                **self.extra_env,
+                **{"OUTBOX_HANDOFF": self.handoff, **slack_env, **self.extra_env},
             )
             self.web = GunicornServer(env=self.env, workers=self.web_workers, port=self.web_port)
             self.web.start()

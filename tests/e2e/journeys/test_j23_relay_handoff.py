@@ -2,8 +2,9 @@
 
 The stack's web and worker publish no outbox task; `manage.py outbox_relay`
 runs beside them. Beat's sweeps are set to an hour, so within the test only
-the relay (woken by the create's NOTIFY) can queue the provider call: the
-worker then calls the simulator, and its answer or webhook completes the refund.
+the relay can queue the provider call, and its own poll is an hour too: only
+the create's NOTIFY wakes it. The worker then calls the simulator, and its
+answer or webhook completes the refund.
 """
 
 from __future__ import annotations
@@ -21,13 +22,18 @@ HOUR = "3600"
 def stack(django_db_setup, django_db_blocker):
     running = Stack(
         handoff="relay",
-        extra_env={"OUTBOX_SWEEP_SECONDS": HOUR, "EMAIL_SWEEP_SECONDS": HOUR, "WEBHOOK_SWEEP_SECONDS": HOUR},
+        extra_env={
+            "OUTBOX_SWEEP_SECONDS": HOUR,
+            "EMAIL_SWEEP_SECONDS": HOUR,
+            "WEBHOOK_SWEEP_SECONDS": HOUR,
+            "OUTBOX_RELAY_POLL_SECONDS": HOUR,
+        },
     ).start()
     yield running
     running.stop()
 
 
-def test_a_refund_completes_through_the_relay_with_beat_sweeps_out_of_reach(stack, stack_merchant):
+def test_a_refund_completes_through_the_relay_woken_by_its_commit(stack, stack_merchant):
     order_id, payment_id = push_order(stack_merchant, mode="ok", amount_minor=10000)
 
     created = stack_merchant.post(f"/v1/orders/{order_id}/refunds", refund_body(2500), **{"Idempotency-Key": "j23"})
