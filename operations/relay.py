@@ -41,6 +41,7 @@ import contextlib
 import logging
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -183,7 +184,16 @@ class OutboxRelay:
     listener connection and its own Django connections.
     """
 
-    def __init__(self, *, poll_seconds: float | None = None, stop: threading.Event | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        poll_seconds: float | None = None,
+        stop: threading.Event | None = None,
+        on_ready: Callable[[], None] | None = None,
+    ) -> None:
+        # Called once, after the first pass that followed a LISTEN (or, without one, after the first pass):
+        # from then on every commit wakes this relay (a readiness probe, a test waiting to start).
+        self.on_ready = on_ready
         self.poll_seconds = poll_seconds if poll_seconds is not None else settings.OUTBOX_RELAY_POLL_SECONDS
         self.stop = stop or threading.Event()
         self.listener: Listener | None = None
@@ -206,7 +216,10 @@ class OutboxRelay:
         try:
             while not self.stop.is_set():
                 self._listen_if_due()
-                self.run_pass()
+                passed = self.run_pass() is not None
+                if passed and self.on_ready is not None and (self.listener is None or self.listener.connected):
+                    self.on_ready()
+                    self.on_ready = None
                 if self.stop.is_set():
                     break
                 self.wait()

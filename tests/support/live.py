@@ -338,18 +338,26 @@ class CeleryWorker:
 class OutboxRelayProcess:
     """`manage.py outbox_relay` as deployed beside the workers when OUTBOX_HANDOFF=relay (operations.relay)."""
 
-    def __init__(self, *, env: dict[str, str], log_path: Path | None = None) -> None:
-        self.env, self.log_path = env, log_path
+    def __init__(self, *, env: dict[str, str], directory: Path) -> None:
+        self.env, self.directory = env, directory
+        self.log_path, self.ready_file = directory / "relay.log", directory / "relay.ready"
         self.process: subprocess.Popen | None = None
 
     def start(self) -> None:
-        log = open(self.log_path, "ab") if self.log_path else None  # noqa: SIM115 - the child writes to it
+        """Start it and wait until it listens and made its first pass: from then on every commit wakes it."""
+        self.ready_file.unlink(missing_ok=True)
+        log = open(self.log_path, "ab")  # noqa: SIM115 - the child writes to it
         self.process = subprocess.Popen(
-            [sys.executable, "manage.py", "outbox_relay"],
-            cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT if log else None, start_new_session=True,
+            [sys.executable, "manage.py", "outbox_relay", "--ready-file", str(self.ready_file)],
+            cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
         )  # fmt: skip
-        if log:
-            log.close()
+        log.close()
+        process = self.process
+        wait_for(
+            lambda: self.ready_file.exists() or process.poll() is not None, timeout=30, message="the relay to listen"
+        )
+        if process.poll() is not None:
+            raise RuntimeError(f"outbox_relay exited with {process.returncode}: {self.log_path.read_text()[-2000:]}")
 
     def terminate(self) -> None:
         """SIGTERM: the relay finishes its pass and exits 0 (see `stop`)."""

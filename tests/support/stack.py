@@ -126,7 +126,7 @@ class Stack:
             if self.webhooks_worker:
                 self.add_webhooks_worker(concurrency=self.webhooks_concurrency)
             if self.handoff == "relay":
-                self.relay = OutboxRelayProcess(env=self.env, log_path=self.directory / "relay.log")
+                self.relay = OutboxRelayProcess(env=self.env, directory=self.directory)
                 self.relay.start()
         except BaseException:
             self.stop()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import signal
 import threading
+from pathlib import Path
 
 from django.conf import settings
 from django.core.management.base import BaseCommand
@@ -26,8 +27,14 @@ class Command(BaseCommand):
             "--poll-seconds", type=float, default=None, help="longest wait between passes (OUTBOX_RELAY_POLL_SECONDS)"
         )
         parser.add_argument("--once", action="store_true", help="one pass, then exit (no LISTEN)")
+        parser.add_argument(
+            "--ready-file",
+            type=Path,
+            default=None,
+            help="written once the relay listens and has made its first pass (a readiness probe)",
+        )
 
-    def handle(self, *args, poll_seconds: float | None, once: bool, **options) -> None:
+    def handle(self, *args, poll_seconds: float | None, once: bool, ready_file: Path | None, **options) -> None:
         if not relay_mode():
             # Harmless (it queues what the sweeps would), but the requests still publish: say so.
             logger.warning(
@@ -35,7 +42,8 @@ class Command(BaseCommand):
                 extra={"message_id": "MSG.relay.publish_mode", "handoff": settings.OUTBOX_HANDOFF},
             )
         stop = threading.Event()
-        relay = OutboxRelay(poll_seconds=poll_seconds, stop=stop)
+        on_ready = (lambda: ready_file.write_text("ready\n")) if ready_file else None
+        relay = OutboxRelay(poll_seconds=poll_seconds, stop=stop, on_ready=on_ready)
         if once:
             result = relay.run_pass()
             self.stdout.write(f"queued {result.queued if result else 'nothing (pass failed)'}")
