@@ -13,10 +13,13 @@ from unittest import mock
 import pytest
 from celery.app.task import Task
 
+from events.delivery import deliveries_sweep
 from events.models import WebhookDelivery
 from notifications.models import CustomerEmail
+from notifications.outbox import email_sweep
 from refunds.enums import RefundState
 from refunds.models import OutboxMessage
+from refunds.services.outbox import outbox_sweep
 from tests.events.webhook_setup import endpoint_at
 from tests.refunds.factories import make_refund
 from tests.support.customer_states import customer_order
@@ -60,3 +63,21 @@ def test_publish_mode_stays_the_default_marking_and_publishing_on_commit(setting
     assert {name for name in published if name in TASKS} == TASKS
     assert OutboxMessage.objects.get(refund=refund).queued_until is not None
     assert CustomerEmail.objects.filter(refund=refund, enqueued_until__isnull=True).count() == 0
+
+
+def test_beat_sweeps_queue_what_relay_mode_wrote_when_no_relay_runs(settings):
+    """A relay that is down loses nothing: beat's three sweepers queue the unmarked rows as lost tasks."""
+    settings.OUTBOX_HANDOFF = "relay"
+    _, refund = create_recording_publishes()
+    published: list[str] = []
+
+    def record(task, args=None, kwargs=None, **options):
+        published.append(task.name)
+
+    with mock.patch.object(Task, "apply_async", autospec=True, side_effect=record):
+        assert outbox_sweep(limit=100) == [OutboxMessage.objects.get(refund=refund).pk]
+        assert email_sweep(limit=100) >= 1
+        assert deliveries_sweep() == 1
+
+    assert {name for name in published if name in TASKS} == TASKS
+    assert not OutboxMessage.objects.filter(refund=refund, queued_until__isnull=True).exists()
