@@ -88,6 +88,11 @@ class PassResult:
     def total(self) -> int:
         return sum(self.queued.values())
 
+    @property
+    def full(self) -> bool:
+        """A sweep took as many rows as it may: more may be due, so the next pass follows at once."""
+        return self.queued.get("provider", 0) >= SWEEP_LIMIT or self.queued.get("email", 0) >= SWEEP_LIMIT
+
 
 def relay_pass() -> PassResult:
     """Queue what is due in the three outboxes, each with its sweep's marked, SKIP LOCKED queueing."""
@@ -199,8 +204,7 @@ class OutboxRelay:
         self.listener: Listener | None = None
         if connections["default"].vendor == "postgresql":
             self.listener = Listener(session_alias())
-        self.listened, self.reconnect_wait = True, RECONNECT_BASE_SECONDS
-        self.listening_since = time.monotonic()
+        self.reconnect_wait = RECONNECT_BASE_SECONDS
         self.reconnect_at = 0.0  # monotonic time of the next attempt to listen (0: now)
         self.listened = False  # listened once already: the next connect is a reconnect
         self.listening_since = 0.0  # monotonic time of the last successful LISTEN
@@ -216,13 +220,18 @@ class OutboxRelay:
         try:
             while not self.stop.is_set():
                 self._listen_if_due()
-                passed = self.run_pass() is not None
-                if passed and self.on_ready is not None and (self.listener is None or self.listener.connected):
+                result = self.run_pass()
+                if (
+                    result is not None
+                    and self.on_ready is not None
+                    and (self.listener is None or self.listener.connected)
+                ):
                     self.on_ready()
                     self.on_ready = None
                 if self.stop.is_set():
                     break
-                self.wait()
+                if result is None or not result.full:
+                    self.wait()
         finally:
             if self.listener is not None:
                 self.listener.close()
