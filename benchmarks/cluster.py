@@ -303,7 +303,9 @@ class Cluster:
         self.procs["beat"] = celery_beat(worker_env, self.tmp)
         if self.relay:
             relay_env = dict(worker_env)
-            relay_env["DATABASE_URL"] = direct  # LISTEN/NOTIFY needs a session of its own
+            # LISTEN needs a server session of its own: the direct line (core.databases.session_alias), as
+            # deployed; its sweeps go through the pooler like any worker's transactions.
+            relay_env["DATABASE_DIRECT_URL"] = direct
             self.procs["relay"] = relay(relay_env, self.tmp)
         for proc in self.procs.values():
             proc.start()

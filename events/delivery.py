@@ -36,6 +36,11 @@ queues a task for every live endpoint with a due delivery that no queued task
 or lease covers — a retry whose backoff ran out, a lost task, a dead worker's
 endpoint once its lease expires — and sends the disable notices not yet sent.
 
+With OUTBOX_HANDOFF=relay (core.handoff) nothing here publishes from a
+change's transaction nor from a worker's run: `endpoints_kick` and a batch
+that ran out leave the deliveries unmarked and wake the relay, whose pass
+queues them through `deliveries_queue_due` (the sweeper's marking UPDATE).
+
 Delivery is at least once: a worker killed after the receiver answered and
 before the attempt was recorded leaves the delivery pending, and it is sent
 again. Receivers dedupe by `webhook-id` (the event id). Order is not
@@ -59,6 +64,7 @@ from django.utils import timezone
 from audit.enums import AuditAction
 from audit.services import audit_record
 from core.actor import Actor
+from core.handoff import relay_mode, relay_wake
 from core.queueing import backoff_with_jitter, enqueue_best_effort
 from events.enums import DeliveryStatus, EndpointStatus
 from events.metrics import WEBHOOK_ATTEMPT_SECONDS, WEBHOOK_ATTEMPTS_TOTAL
@@ -93,8 +99,18 @@ RETURNING endpoint_id
 # --- 1. kick ------------------------------------------------------------------------------------
 
 
-def endpoints_kick(*, endpoint_ids: list[int]) -> None:
-    """Once the transaction commits, queue a task per endpoint to send what is due to it."""
+def endpoints_kick(*, endpoint_ids: list[int], inserted: bool = False) -> None:
+    """Once the transaction commits, queue a task per endpoint to send what is due to it.
+
+    In relay mode nothing is queued: the relay queues them. `inserted` says the
+    caller's transaction inserted the deliveries, whose trigger wakes the relay
+    already; otherwise (an endpoint enabled again, a redelivery found pending)
+    it is woken here, at commit.
+    """
+    if relay_mode():
+        if not inserted:
+            relay_wake(_DELIVERY)
+        return
     for endpoint_id in dict.fromkeys(endpoint_ids):
         transaction.on_commit(lambda endpoint_id=endpoint_id: endpoint_enqueue(endpoint_id=endpoint_id))
 
@@ -254,7 +270,11 @@ def endpoint_deliver(*, endpoint_id: int) -> str:
     finally:
         _lease_release(endpoint_id, lease)
     if outcome == "sent" and _due(endpoint_id, timezone.now()).exists():
-        endpoint_enqueue(endpoint_id=endpoint_id)  # the batch ran out with work left: our turn again, queued
+        # The batch ran out with work left: our turn again, queued (by the relay, in relay mode).
+        if relay_mode():
+            relay_wake(_DELIVERY)
+        else:
+            endpoint_enqueue(endpoint_id=endpoint_id)
     if WebhookEndpoint.objects.filter(
         pk=endpoint_id, disabled_reason=DISABLED_REASON_FAILING, disabled_notice_sent_at__isnull=True
     ).exists():
@@ -394,6 +414,20 @@ def deliveries_sweep() -> int:
     WebhookDelivery.objects.filter(status=DeliveryStatus.PENDING, endpoint__deleted_at__isnull=False).update(
         status=DeliveryStatus.FAILED, failed_at=now, last_error="endpoint deleted"
     )
+    queued = deliveries_queue_due()
+    for endpoint_id in disabled_notices_pending():
+        disabled_notice_send(endpoint_id=endpoint_id)
+    return queued
+
+
+def deliveries_queue_due() -> int:
+    """Mark every due, unmarked delivery of a live, unleased endpoint and queue one task per endpoint.
+
+    The sweeper's queueing alone, without its housekeeping (closing deleted
+    endpoints' deliveries, emailing disable notices): what the outbox relay
+    runs on every pass (operations.relay). Returns how many tasks were queued.
+    """
+    now = timezone.now()
     until = now + timedelta(seconds=settings.WEBHOOK_QUEUED_TTL_SECONDS)
     params = {"until": until, "now": now, "pending": DeliveryStatus.PENDING, "enabled": EndpointStatus.ENABLED}
     with transaction.atomic(), connection.cursor() as cursor:
@@ -413,8 +447,6 @@ def deliveries_sweep() -> int:
                 )
             break
         queued += 1
-    for endpoint_id in disabled_notices_pending():
-        disabled_notice_send(endpoint_id=endpoint_id)
     if queued:
         logger.info("webhook endpoints swept", extra={"message_id": "MSG.webhook.swept", "queued": queued})
     return queued

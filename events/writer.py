@@ -104,7 +104,7 @@ def event_write(*, refund: Refund, event_type: EventType, data: dict[str, Any], 
         WebhookDelivery.objects.bulk_create(
             [WebhookDelivery(event=event, endpoint=e, next_attempt_at=event.created_at) for e in endpoints]
         )
-        endpoints_kick(endpoint_ids=[endpoint.pk for endpoint in endpoints])
+        endpoints_kick(endpoint_ids=[endpoint.pk for endpoint in endpoints], inserted=True)
     return event
 
 
@@ -176,4 +176,4 @@ class _EventsWrite:
             event._state.adding, event._state.db = False, connection.alias
             endpoint_ids += row["endpoints"]
         if endpoint_ids:
-            endpoints_kick(endpoint_ids=endpoint_ids)
+            endpoints_kick(endpoint_ids=endpoint_ids, inserted=True)

@@ -24,6 +24,10 @@ COMMIT, the broker was down), or its worker died mid-send. The marker keeps a
 due email to one queued task. The Celery tasks live here, beside what they
 run, so queueing one needs no import cycle (`notifications.tasks` keeps the
 name of the task emails were queued under before the outbox).
+
+With OUTBOX_HANDOFF=relay (core.handoff) the write, the retry and the replay
+queue nothing: the row is left unmarked (`enqueued_until` NULL) with its
+`available_at`, and `manage.py outbox_relay` queues it through `email_sweep`.
 """
 
 from __future__ import annotations
@@ -44,6 +48,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from audit.enums import AuditAction
+from core.handoff import relay_mode, relay_wake
 from core.i18n import customer_language
 from core.queueing import backoff_with_jitter, enqueue_best_effort
 from core.write_batch import batching, insert_rows
@@ -66,6 +71,7 @@ logger = logging.getLogger("notifications.outbox")
 DB_RETRY_MAX = 12
 DB_RETRY_CAP_SECONDS = 120.0
 DB_ERRORS = (OperationalError, InterfaceError)
+_TABLE = CustomerEmail._meta.db_table
 
 
 @dataclass(frozen=True)
@@ -91,15 +97,25 @@ class EmailNotRecorded(Exception):
 
 
 def email_write(*, refund: Refund, message_id: str, event: str) -> CustomerEmail:
-    """Write the email a move calls for, in the move's transaction; its task is queued on commit."""
+    """Write the email a move calls for, in the move's transaction; its task is queued on commit.
+
+    In relay mode the row is written unmarked and nothing is queued: its INSERT wakes the relay at commit.
+    """
+    relay = relay_mode()
     email = CustomerEmail(
         refund=refund,
         message_id=message_id,
         refund_version=refund.version,
         event=event,
         # The on-commit task below: the sweeper leaves the email to it unless it never starts.
-        enqueued_until=timezone.now() + timedelta(seconds=settings.EMAIL_REQUEUE_AFTER_SECONDS),
+        enqueued_until=None if relay else timezone.now() + timedelta(seconds=settings.EMAIL_REQUEUE_AFTER_SECONDS),
     )
+    if relay:
+        if batching():
+            insert_rows([email])
+        else:
+            email.save(force_insert=True)
+        return email
     if batching():
         # One INSERT now, or with the move's other writes (core.write_batch): the task is queued on commit
         # as below, once the row's id is known.
@@ -222,9 +238,16 @@ def email_release(claim: EmailClaim, *, error: str) -> str:
         email.available_at = timezone.now() + timedelta(seconds=wait)
         email.lease_expires_at = None
         email.last_error = error[:200]
-        email.enqueued_until = email.available_at + timedelta(seconds=settings.EMAIL_REQUEUE_AFTER_SECONDS)
+        relay = relay_mode()
+        # Relay mode: unmarked, so the relay's sweep takes it at `available_at` (it wakes for that time).
+        email.enqueued_until = (
+            None if relay else email.available_at + timedelta(seconds=settings.EMAIL_REQUEUE_AFTER_SECONDS)
+        )
         email.save(update_fields=["available_at", "lease_expires_at", "last_error", "enqueued_until", "updated_at"])
-        transaction.on_commit(partial(email_enqueue, email.pk, countdown=wait))
+        if relay:
+            relay_wake(_TABLE)
+        else:
+            transaction.on_commit(partial(email_enqueue, email.pk, countdown=wait))
     logger.warning(
         "customer email to retry",
         extra={"message_id": "MSG.notification.retry", "refund_id": claim.refund_public_id, "email": claim.message_id,
@@ -315,9 +338,15 @@ def email_replay(*, email_id: int) -> CustomerEmail:
             raise ValueError(f"only failed emails can be replayed (this one is {email.status})")
         email.status, email.attempts, email.finished_at = EmailStatus.PENDING, 0, None
         email.available_at = timezone.now()
-        email.enqueued_until = email.available_at + timedelta(seconds=settings.EMAIL_REQUEUE_AFTER_SECONDS)
+        relay = relay_mode()
+        email.enqueued_until = (
+            None if relay else email.available_at + timedelta(seconds=settings.EMAIL_REQUEUE_AFTER_SECONDS)
+        )
         email.save(update_fields=["status", "attempts", "finished_at", "available_at", "enqueued_until", "updated_at"])
-        transaction.on_commit(partial(email_enqueue, email.pk))
+        if relay:
+            relay_wake(_TABLE)
+        else:
+            transaction.on_commit(partial(email_enqueue, email.pk))
     logger.info("customer email replayed", extra={"message_id": "MSG.notification.replayed", "email_id": email_id})
     return email
 

@@ -1,17 +1,36 @@
-"""Scrape-time gauges of the synthetic refund (issue 16), from its `SyntheticRun` rows.
+"""Scrape-time gauges of the synthetic refund (issue 16), from its `SyntheticRun` rows; the outbox relay's metrics.
 
 Read from the database, so every web process reports the same last run whichever process
 (a beat-driven worker, an operator's `manage.py synthetic_refund`) ran it.
+
+The outbox relay (issue 17, operations.relay) counts in its own process: with PROMETHEUS_MULTIPROC_DIR
+set for it as for every app process of its host, any scrape of the host shows them (core.metrics).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 
+from prometheus_client import Counter, Gauge
 from prometheus_client.core import GaugeMetricFamily
 
 from core.partitions import partitions_status
 from operations.models import SyntheticRun
+
+# outcome: ok, error (the database refused the pass: the relay tries again after its wait).
+OUTBOX_RELAY_PASSES_TOTAL = Counter("outbox_relay_passes_total", "Passes of the outbox relay, by outcome.", ["outcome"])
+# outbox: provider (refunds' outbox messages), email (customer emails), webhook (endpoint tasks).
+OUTBOX_RELAY_QUEUED_TOTAL = Counter(
+    "outbox_relay_queued_total", "Tasks the outbox relay queued, by outbox.", ["outbox"]
+)
+OUTBOX_RELAY_LAST_SUCCESS = Gauge(
+    "outbox_relay_last_success_timestamp_seconds",
+    "When a pass of an outbox relay last completed (unix time); stale: no relay is queueing.",
+    multiprocess_mode="max",
+)
+OUTBOX_RELAY_RECONNECTS_TOTAL = Counter(
+    "outbox_relay_reconnects_total", "Times the outbox relay lost its LISTEN connection and listened again."
+)
 
 
 def database_gauges() -> Iterator[GaugeMetricFamily]:

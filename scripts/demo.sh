@@ -91,6 +91,12 @@ pids+=($!)
 pids+=($!)
 .venv/bin/celery -A config beat --loglevel=INFO --schedule var/celerybeat-schedule >var/log/beat.log 2>&1 &
 pids+=($!)
+# The demo hands work to the workers as a default install does (OUTBOX_HANDOFF=publish): on SQLite the
+# relay could only poll. Run it with OUTBOX_HANDOFF=relay to try the relay (docs/operations.md).
+if [ "${OUTBOX_HANDOFF:-publish}" = relay ]; then
+  $PY manage.py outbox_relay >var/log/relay.log 2>&1 &
+  pids+=($!)
+fi
 .venv/bin/gunicorn config.wsgi --bind "127.0.0.1:${PORT}" --workers 2 >var/log/web.log 2>&1 &
 pids+=($!)
 
@@ -131,6 +137,7 @@ cat <<INFO
 
 ${SEED_OUTPUT}
 
-  Ctrl-C stops web, workers, beat, simulators, the webhook receiver and the mailbox.
+  Ctrl-C stops web, workers, beat, the outbox relay (OUTBOX_HANDOFF=relay), simulators, the webhook
+  receiver and the mailbox.
 INFO
 wait -n "${pids[@]}"

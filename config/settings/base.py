@@ -12,6 +12,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from celery.schedules import crontab
+from django.core.exceptions import ImproperlyConfigured
 from kombu import Queue
 
 from config.settings import databases, guard
@@ -260,6 +261,14 @@ OUTBOX_SWEEP_SECONDS = float(os.environ.get("OUTBOX_SWEEP_SECONDS", "10"))
 # a provider queue backlogged longer than this gets a second task per message (harmless: the
 # claim delivers once).
 OUTBOX_QUEUED_TTL_SECONDS = float(os.environ.get("OUTBOX_QUEUED_TTL_SECONDS", "30"))
+# How a committed change hands its outbox rows (provider calls, customer emails, merchants' webhooks)
+# to the workers (core.handoff, docs/operations.md "Hand-off to the workers"): `publish` queues a task
+# from each transaction's on-commit; `relay` writes the rows alone and `manage.py outbox_relay` queues
+# them, woken by a NOTIFY at commit, or after OUTBOX_RELAY_POLL_SECONDS at the latest.
+OUTBOX_HANDOFF = os.environ.get("OUTBOX_HANDOFF", "publish").strip().lower() or "publish"
+if OUTBOX_HANDOFF not in ("publish", "relay"):
+    raise ImproperlyConfigured("OUTBOX_HANDOFF must be publish or relay")
+OUTBOX_RELAY_POLL_SECONDS = float(os.environ.get("OUTBOX_RELAY_POLL_SECONDS", "1.0"))
 PROVIDER_POLL_PENDING_AFTER_SECONDS = env_int("PROVIDER_POLL_PENDING_AFTER_SECONDS", 300)
 # Circuit breaker per provider (providers/breaker.py): it opens when, over the last
 # BREAKER_WINDOW_SECONDS, at least BREAKER_MIN_CALLS calls were made and the share of

@@ -30,6 +30,11 @@ holding it) leaves a marker that runs out after OUTBOX_QUEUED_TTL_SECONDS, and
 the sweeper queues another; a publish that fails clears its marker at once.
 Queueing is best effort (`core.queueing`): a committed refund is never
 answered with a broker error.
+
+With OUTBOX_HANDOFF=relay (core.handoff) no transaction here publishes: a
+message is written unmarked, a retry only moves `available_at` (and wakes the
+relay), and `manage.py outbox_relay` queues what is due through
+`outbox_sweep`, the same marked, SKIP LOCKED path as beat's sweeper.
 """
 
 from __future__ import annotations
@@ -48,6 +53,7 @@ from audit.enums import AuditAction
 from audit.services import audit_record
 from core.actor import Actor
 from core.errors import ERR_CHARGED_BACK, ERR_CONFLICT_STATE, ERR_VOIDED, DomainError
+from core.handoff import relay_mode, relay_wake
 from core.queueing import backoff_with_jitter, enqueue_best_effort
 from core.telemetry import current_trace_context, span_in_stored_trace
 from core.write_batch import batching, insert_rows
@@ -78,6 +84,7 @@ from refunds.services.pause_reads import exclude_held, pause_in_force
 from refunds.services.transition import refund_lock, refund_transition
 
 logger = logging.getLogger("refunds.services.outbox")
+_TABLE = OutboxMessage._meta.db_table
 S = RefundState
 OUTBOX_ACTOR = Actor.system("outbox")
 # The refusal a charged-back or voided payment answers, at creation (refunds.services.request) and later.
@@ -117,7 +124,9 @@ def submission_open(*, refund: Refund, payment: Payment, round_: int) -> OutboxM
             updated_at=timezone.now(),
             last_error=f"superseded by submission round {round_}",
         )
-    until = queued_until(countdown=0)
+    # Relay mode: unmarked and nothing published; the INSERT's trigger wakes the relay at commit.
+    relay = relay_mode()
+    until = None if relay else queued_until(countdown=0)
     message = OutboxMessage(
         refund=refund,
         topic=OutboxTopic.SUBMIT,
@@ -130,10 +139,12 @@ def submission_open(*, refund: Refund, payment: Payment, round_: int) -> OutboxM
     if batching():
         # One INSERT now, or with the approval's other writes (core.write_batch: a create's); its task is
         # published on commit as below, once the row's id is known (before COMMIT).
-        insert_rows([message], then=lambda: _publish_on_commit([message.pk], countdown=0, until=until))
+        then = None if until is None else lambda: _publish_on_commit([message.pk], countdown=0, until=until)
+        insert_rows([message], then=then)
     else:
         message.save(force_insert=True)
-        _publish_on_commit([message.pk], countdown=0, until=until)
+        if until is not None:
+            _publish_on_commit([message.pk], countdown=0, until=until)
     return message
 
 
@@ -205,8 +216,12 @@ def outbox_enqueue(message_id: int, *, countdown: float = 0) -> None:
     with that decision, so the sweeper never queues a second task beside this
     one. The publish itself is best effort (a broker outage is logged and
     counted, never raised into the committed request); its mark is then
-    cleared, and the sweeper queues the message again.
+    cleared, and the sweeper queues the message again. In relay mode nothing
+    is marked nor published: the relay is woken at commit and queues it once due.
     """
+    if relay_mode():
+        relay_wake(_TABLE)
+        return
     _outbox_queue([message_id], countdown=countdown)
 
 
@@ -436,11 +451,15 @@ def _release(claim: Claim, *, error: str, delay: float | None = None, count_atte
         message.available_at = timezone.now() + timedelta(seconds=wait)
         message.lease_expires_at = None
         message.last_error = error
-        message.queued_until = queued_until(countdown=wait)
+        # Relay mode: unmarked, so the relay's sweep takes it at `available_at` (it wakes for that time).
+        message.queued_until = None if relay_mode() else queued_until(countdown=wait)
         message.save(
             update_fields=["attempts", "available_at", "lease_expires_at", "last_error", "queued_until", "updated_at"]
         )
-        _publish_on_commit([message.pk], countdown=wait, until=message.queued_until)
+        if message.queued_until is None:
+            relay_wake(_TABLE)
+        else:
+            _publish_on_commit([message.pk], countdown=wait, until=message.queued_until)
     logger.warning(
         "provider call to retry",
         extra={"message_id": "MSG.refund.submit_retry", "refund_id": claim.public_id, "error": error, "wait_s": wait},
@@ -528,7 +547,8 @@ def outbox_sweep(*, limit: int) -> list[int]:
 def outbox_queue_released(messages: QuerySet[OutboxMessage]) -> list[int]:
     """Queue the due messages among `messages` that no worker holds and no task is queued for, in outbox
     order (available_at, id); returns their ids. A submission pause lifted (refunds.services.pauses.resume):
-    its tasks are published after commit in that order, so workers take them oldest first.
+    its tasks are published after commit in that order, so workers take them oldest first. In relay mode
+    they are left unmarked and the relay is woken: its sweep queues them in the same order.
     """
     due = list(
         outbox_due(now=timezone.now())
@@ -537,6 +557,10 @@ def outbox_queue_released(messages: QuerySet[OutboxMessage]) -> list[int]:
         .order_by("available_at", "id")
         .values_list("pk", flat=True)
     )
+    if relay_mode():
+        if due:
+            relay_wake(_TABLE)
+        return due
     _outbox_queue(due)
     return due
 

@@ -335,6 +335,46 @@ class CeleryWorker:
                 self.kill()
 
 
+class OutboxRelayProcess:
+    """`manage.py outbox_relay` as deployed beside the workers when OUTBOX_HANDOFF=relay (operations.relay)."""
+
+    def __init__(self, *, env: dict[str, str], directory: Path) -> None:
+        self.env, self.directory = env, directory
+        self.log_path, self.ready_file = directory / "relay.log", directory / "relay.ready"
+        self.process: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        """Start it and wait until it listens and made its first pass: from then on every commit wakes it."""
+        self.ready_file.unlink(missing_ok=True)
+        log = open(self.log_path, "ab")  # noqa: SIM115 - the child writes to it
+        self.process = subprocess.Popen(
+            [sys.executable, "manage.py", "outbox_relay", "--ready-file", str(self.ready_file)],
+            cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        )  # fmt: skip
+        log.close()
+        process = self.process
+        wait_for(
+            lambda: self.ready_file.exists() or process.poll() is not None, timeout=30, message="the relay to listen"
+        )
+        if process.poll() is not None:
+            raise RuntimeError(f"outbox_relay exited with {process.returncode}: {self.log_path.read_text()[-2000:]}")
+
+    def terminate(self) -> None:
+        """SIGTERM: the relay finishes its pass and exits 0 (see `stop`)."""
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+
+    def stop(self) -> int | None:
+        self.terminate()
+        if self.process:
+            try:
+                return self.process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=10)
+        return None
+
+
 def wait_for(
     predicate: Callable[[], T], *, timeout: float = 30.0, interval: float = 0.2, message: str = "condition"
 ) -> T:

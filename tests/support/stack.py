@@ -14,6 +14,7 @@ from django.conf import settings
 from tests.support.live import (
     CeleryWorker,
     GunicornServer,
+    OutboxRelayProcess,
     delete_cache_keys,
     delete_queues,
     free_port,
@@ -39,6 +40,10 @@ class Stack:
     runs merchants' webhook deliveries as production does: a worker of their own
     on the webhooks queue (threads pool), which every other worker then leaves
     alone (`-X`). Without it the main worker consumes that queue too.
+
+    `handoff` is OUTBOX_HANDOFF for every app process: with "relay" the web
+    and workers publish no outbox task and `manage.py outbox_relay` runs
+    beside them (core.handoff); beat's sweeps run in both modes.
     """
 
     _running: ClassVar[Stack | None] = None
@@ -54,7 +59,10 @@ class Stack:
         webhooks_worker: bool = False,
         webhooks_concurrency: int = 8,
         extra_env: dict[str, str] | None = None,
+        handoff: str = "publish",
     ) -> None:
+        if handoff not in ("publish", "relay"):
+            raise ValueError(f"handoff is publish or relay, not {handoff!r}")
         self.namespace = new_namespace("stack")
         self.tmp = tempfile.TemporaryDirectory(prefix=f"{self.namespace}-")
         self.directory = Path(self.tmp.name)
@@ -80,6 +88,8 @@ class Stack:
         self.workers: list[CeleryWorker] = []
         self.webhooks_worker, self.webhooks_concurrency = webhooks_worker, webhooks_concurrency
         self.webhook_workers: list[CeleryWorker] = []
+        self.handoff = handoff
+        self.relay: OutboxRelayProcess | None = None
 
     @property
     def url(self) -> str:
@@ -108,14 +118,16 @@ class Stack:
                 namespace=self.namespace,
                 PROVIDER_API_BASE=self.simulator.url,
                 APP_BASE_URL=self.url,
-                **slack_env,
-                **self.extra_env,
+                **{"OUTBOX_HANDOFF": self.handoff, **slack_env, **self.extra_env},
             )
             self.web = GunicornServer(env=self.env, workers=self.web_workers, port=self.web_port)
             self.web.start()
             self.add_worker(beat=True, concurrency=self.worker_concurrency)
             if self.webhooks_worker:
                 self.add_webhooks_worker(concurrency=self.webhooks_concurrency)
+            if self.handoff == "relay":
+                self.relay = OutboxRelayProcess(env=self.env, directory=self.directory)
+                self.relay.start()
         except BaseException:
             self.stop()
             raise
@@ -214,7 +226,12 @@ class Stack:
     def stop(self) -> None:
         try:
             # All shut down side by side (a worker's warm shutdown alone takes about two seconds).
-            processes = [*self.workers, *self.webhook_workers, *([self.web] if self.web else [])]
+            processes = [
+                *self.workers,
+                *self.webhook_workers,
+                *([self.web] if self.web else []),
+                *([self.relay] if self.relay else []),
+            ]
             for process in processes:
                 process.terminate()
             for process in processes:

@@ -59,6 +59,30 @@ def pooled(transactional_db, django_db_setup, pgbouncer):
 
 
 @pytest.fixture
+def pooled_relay(transactional_db, django_db_setup, pgbouncer):
+    """The pooled stack with OUTBOX_HANDOFF=relay; beat's sweeps and the relay's poll an hour away."""
+    name = settings.DATABASES["default"]["NAME"]
+    hour = "3600"
+    stack = Stack(
+        worker_concurrency=2,
+        handoff="relay",
+        extra_env={
+            "DATABASE_URL": pgbouncer.url(name),
+            "DATABASE_POOLER": "pgbouncer",
+            "DATABASE_DIRECT_URL": live.test_database_url(),
+            "OUTBOX_SWEEP_SECONDS": hour,
+            "EMAIL_SWEEP_SECONDS": hour,
+            "WEBHOOK_SWEEP_SECONDS": hour,
+            "OUTBOX_RELAY_POLL_SECONDS": hour,
+        },
+    ).start()
+    try:
+        yield stack
+    finally:
+        stack.stop()
+
+
+@pytest.fixture
 def merchant(pooled) -> ApiClient:
     return ApiClient(pooled.url, api_key("pooled-merchant"))
 
@@ -150,3 +174,20 @@ def test_the_synthetic_refund_runs_through_the_pooler_with_its_lock_on_the_direc
     lines = [line.split() for line in done.stdout.splitlines() if line.split() and line.split()[0] in STEPS]
     assert [(line[0], line[2]) for line in lines] == [(step, "ok") for step in STEPS]
     assert SyntheticRun.objects.filter(ok=True).count() == 1
+
+
+def test_the_relay_listens_on_the_direct_line_and_is_woken_through_the_pooler(pooled_relay):
+    """Creates commit through PgBouncer; their NOTIFY reaches the relay's LISTEN on DATABASE_DIRECT_URL.
+
+    A LISTEN through the pooler would sit on a server session other clients use and hear nothing:
+    with beat's sweeps and the relay's poll an hour away, the refund would never be sent.
+    """
+    merchant = ApiClient(pooled_relay.url, api_key("pooled-relay-merchant"))
+    order_id, payment_id = push_order(merchant, amount_minor=10000)
+
+    created = merchant.post(f"/v1/orders/{order_id}/refunds", refund_body(4000), **{"Idempotency-Key": "relay-1"})
+    assert created.status_code == 202, created.text
+    assert created.json()["state"] == RefundState.APPROVED
+
+    refund = wait_state(merchant, created.json()["refund_id"], {RefundState.COMPLETED})
+    assert [r["id"] for r in pooled_relay.simulator.refunds_for(payment_id)] == [refund["provider_refund_id"]]
