@@ -277,6 +277,30 @@ class Sessions:
         return {"new_db_sessions": self._count() - self.start - 1}  # this object's own second connection
 
 
+class Storage:
+    """WAL written (the whole server's: keep it quiet) and the bench database's growth over a scenario."""
+
+    def __init__(self, db: str) -> None:
+        self.db = db
+        self.lsn, self.size = self._read()
+
+    def _read(self) -> tuple[str, int]:
+        with harness_connect(self.db) as conn:
+            return conn.execute("SELECT pg_current_wal_lsn()::text, pg_database_size(current_database())").fetchone()
+
+    def per(self, count: int) -> dict:
+        with harness_connect(self.db) as conn:
+            wal, size = conn.execute(
+                "SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), %s::pg_lsn), pg_database_size(current_database())",
+                (self.lsn,),
+            ).fetchone()
+        units = max(1, count)
+        return {
+            "wal_bytes_per_refund": round(float(wal) / units),
+            "db_growth_bytes_per_refund": round((size - self.size) / units),
+        }
+
+
 # --- scenario d: create -> completed from the database ----------------------------------------------
 
 
@@ -448,6 +472,7 @@ def one_run(args: argparse.Namespace, n: int) -> dict:
         figures["settle_c"] = wait_quiet(db, timeout=300, since_id=since)
 
         since, sessions = max_refund_id(db), Sessions(db)
+        storage = Storage(db)
         cpu = TierCpu(stack.tiers(), db=db).start()
         res = open_loop(rate=args.create_rate, duration=d, job=creates(orders["d"]), client_factory=client)
         settle = wait_quiet(db, timeout=300, since_id=since)
@@ -463,6 +488,7 @@ def one_run(args: argparse.Namespace, n: int) -> dict:
             # Each refund's whole life (its create, delivery, the provider's webhook, completion, emails),
             # as CPU time per part of the stack: the per-core figures of docs/scaling.md.
             "cpu_per_refund": cpu.per(len(orders["d"])),
+            **storage.per(len(orders["d"])),
         }
         figures["pgss"] = pgss_top(db)
         figures["e_pgbench"] = pgbench(
@@ -498,6 +524,8 @@ HEADLINES = {
     "cpu_ms_per_refund_web": ("d_create_to_completed", "cpu_per_refund", "cpu_ms_per_unit", "web"),
     "cpu_ms_per_refund_worker": ("d_create_to_completed", "cpu_per_refund", "cpu_ms_per_unit", "worker"),
     "cpu_ms_per_refund_postgresql": ("d_create_to_completed", "cpu_per_refund", "cpu_ms_per_unit", "postgresql"),
+    "wal_bytes_per_refund": ("d_create_to_completed", "wal_bytes_per_refund"),
+    "db_growth_bytes_per_refund": ("d_create_to_completed", "db_growth_bytes_per_refund"),
     "pgbench_tps": ("e_pgbench", "tps"),
     "ratio_creates_per_s_to_pgbench_tps": ("ratio_creates_per_s_to_pgbench_tps",),
 }
