@@ -192,7 +192,8 @@ stats_users = postgres
 
 def pgbouncer_safe() -> bool:
     """Whether the code under test declares itself safe behind a transaction pooler."""
-    return "DISABLE_SERVER_SIDE_CURSORS" in (ROOT / "config" / "settings" / "base.py").read_text()
+    # Any settings module: since issue 17 it is config/settings/databases.py, under DATABASE_POOLER=pgbouncer.
+    return any("DISABLE_SERVER_SIDE_CURSORS" in path.read_text() for path in (ROOT / "config" / "settings").glob("*.py"))
 
 
 # --- the cluster ------------------------------------------------------------------------------------------
