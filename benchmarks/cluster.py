@@ -193,7 +193,8 @@ stats_users = postgres
 def pgbouncer_safe() -> bool:
     """Whether the code under test declares itself safe behind a transaction pooler."""
     # Any settings module: since issue 17 it is config/settings/databases.py, under DATABASE_POOLER=pgbouncer.
-    return any("DISABLE_SERVER_SIDE_CURSORS" in path.read_text() for path in (ROOT / "config" / "settings").glob("*.py"))
+    settings_files = (ROOT / "config" / "settings").glob("*.py")
+    return any("DISABLE_SERVER_SIDE_CURSORS" in path.read_text() for path in settings_files)
 
 
 # --- the cluster ------------------------------------------------------------------------------------------
