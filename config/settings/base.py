@@ -381,7 +381,7 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 # Without it Celery's Django fixup closes every database connection before and after each task
 # (celery.fixups.django.close_database): a new PostgreSQL session, a fork and an authentication, per
-# task, about 2.3 sessions per refund under load (issue 17). With it a worker process keeps its
+# task, about 2 sessions per refund (1,275 for 600, stack_load-before.json). With it a worker process keeps its
 # connection as a web process does: closed when older than DB_CONN_MAX_AGE or found unusable
 # (config/celery.py runs Django's close_old_connections around each task), at the latest after this
 # many tasks. Behind PgBouncer DB_CONN_MAX_AGE is 0, so each task still takes a fresh pooled one.

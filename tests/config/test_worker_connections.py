@@ -2,7 +2,7 @@
 
 Celery's Django fixup used to close every connection before and after each
 task: a new PostgreSQL session (a forked backend, an authentication) per task,
-about 2.3 per refund under load (issue 17). CELERY_DB_REUSE_MAX turns that
+about 2 per refund under load (issue 17). CELERY_DB_REUSE_MAX turns that
 off; config/celery.py applies Django's own rules around each task instead
 (DB_CONN_MAX_AGE, a broken connection dropped) and a health check, so a
 connection the server dropped between two tasks costs a reconnect, not a
