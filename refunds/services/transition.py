@@ -307,8 +307,8 @@ def refund_update(refund: Refund, fields: Sequence[str]) -> None:
     As `refund_insert` for a new one: one UPDATE by primary key (DatabaseError
     if it changed no row, as `save` raises) and the history row simple-history's
     post_save would have written ("~", every tracked field as the update leaves
-    it). Outside a batch, on SQLite, or with a listener of simple-history's
-    signals: `save()`.
+    it); outside a `writes_together` block those are two statements at once.
+    On SQLite, or with a listener of simple-history's signals: `save()`.
     """
     if refund._state.adding or not batching() or _history_listened():
         refund.save(update_fields=fields)
