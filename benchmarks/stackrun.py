@@ -59,25 +59,13 @@ def _cpu_times() -> tuple[int, int]:
     return sum(fields) - idle, sum(fields)
 
 
-def _process_jiffies() -> dict[int, tuple[str, int]]:
-    out = {}
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            raw = (entry / "stat").read_text()
-        except OSError:
-            continue
-        name = raw[raw.index("(") + 1 : raw.rindex(")")]
-        rest = raw[raw.rindex(")") + 2 :].split()
-        out[int(entry.name)] = (name, int(rest[11]) + int(rest[12]))  # utime + stime
-    return out
+def _process_table() -> dict[int, tuple[str, int, int, int, str]]:
+    """pid -> (name, parent pid, own jiffies, reaped children's jiffies, command line).
 
-
-def _process_table() -> dict[int, tuple[str, int, int, str]]:
-    """pid -> (name, parent pid, jiffies, command line); jiffies are the process's own utime + stime plus
-    cutime + cstime, its children that exited and were reaped (a PostgreSQL backend that ended, a
-    prefork child replaced): their CPU is counted in their parent once they are gone."""
+    Own is utime + stime; reaped is cutime + cstime, the children that exited and were reaped (a
+    PostgreSQL backend that ended, a prefork child replaced): their CPU is counted in their parent
+    once they are gone.
+    """
     out = {}
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
@@ -89,8 +77,14 @@ def _process_table() -> dict[int, tuple[str, int, int, str]]:
             continue
         name = raw[raw.index("(") + 1 : raw.rindex(")")]
         rest = raw[raw.rindex(")") + 2 :].split()
-        out[int(entry.name)] = (name, int(rest[1]), sum(int(x) for x in rest[11:15]), cmdline)
+        own, reaped = int(rest[11]) + int(rest[12]), int(rest[13]) + int(rest[14])
+        out[int(entry.name)] = (name, int(rest[1]), own, reaped, cmdline)
     return out
+
+
+def _process_jiffies() -> dict[int, tuple[str, int]]:
+    """pid -> (name, own utime + stime)."""
+    return {pid: (name, own) for pid, (name, _, own, _, _) in _process_table().items()}
 
 
 class TierCpu:
@@ -108,8 +102,8 @@ class TierCpu:
         self.db = db
         self.hz = os.sysconf("SC_CLK_TCK")
 
-    def _tier(self, pid: int, table: dict[int, tuple[str, int, int, str]]) -> str | None:
-        name, _, _, cmdline = table[pid]
+    def _tier(self, pid: int, table: dict[int, tuple[str, int, int, int, str]]) -> str | None:
+        name, _, _, _, cmdline = table[pid]
         if pid == os.getpid():
             return "load generator"
         if name == "redis-server":
@@ -131,7 +125,8 @@ class TierCpu:
         for pid in table:
             tier = self._tier(pid, table)
             if tier is not None:
-                by_tier[tier] = by_tier.get(tier, 0) + table[pid][2]
+                _, _, own, reaped, _ = table[pid]
+                by_tier[tier] = by_tier.get(tier, 0) + own + reaped
         return by_tier
 
     def start(self) -> TierCpu:
