@@ -75,7 +75,7 @@ import subprocess
 import sys
 import threading
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import psycopg
 from common import PG, ROOT, bench_env, manage, recreate_database, write_results
@@ -92,6 +92,7 @@ SEEDED = [
     "refunds_decision",
     "refunds_outboxmessage",
     "refunds_webhookevent",
+    "refunds_webhookeventkey",
     "ledger_journalentry",
     "ledger_posting",
     "audit_auditevent",
@@ -331,7 +332,7 @@ COMMON_REFUND_COLS = [
     "correlation_id", "policy_outcome", "policy_rule", "policy_rule_text", "recommendation", "approvals_required",
     "draft_reply", "failure_retryable", "created_at", "order_id", "payment_id", "requested_by_id",
     "policy_version_id", "request_token", "customer_email", "assigned_at", "assignee_id",
-    "earlier_provider_refund_ids", "metadata", "merchant_id", "instrument", "proration",
+    "earlier_provider_refund_ids", "metadata", "merchant_id", "instrument", "proration", "customer_id",
 ]  # fmt: skip
 STATE_COLS = list(FINAL[1])
 
@@ -342,6 +343,7 @@ def common_refund_values(c: Ctx) -> list[str]:
         "'api_key'", "p.corr", "p.outcome", "p.rule", "p.rule_text", "'approve'", "1", q(DRAFT), "false", "p.t0",
         f"{c.base['order']} + p.ord", f"{c.base['payment']} + p.ord", str(c.merchant_user), str(c.policy), "NULL",
         "'hc-' || p.cust || '@example.com'", "NULL", "NULL", "NULL", "NULL", str(c.merchant), "NULL", "NULL",
+        f"{c.base['customer']} + p.cust",
     ]  # fmt: skip
 
 
@@ -577,9 +579,9 @@ FROM seed_plan p JOIN (VALUES {tpl}) AS t(kind, j, entry_type) ON t.kind = p.kin
     ptpl = ", ".join(f"({q(e)}, {k}, {q(a)})" for e, k, a, _ in lines)
     amount = "(CASE " + " ".join(f"WHEN l.entry_type = {q(e)} AND l.k = {k} THEN {x}" for e, k, _, x in lines) + " END)"
     # The n-th posting of a refund: pending's lines first (1-3), then the second entry's (4-5 or 4-6).
-    postings = f"""INSERT INTO ledger_posting (id, currency, amount_minor, account_id, entry_id)
+    postings = f"""INSERT INTO ledger_posting (id, currency, amount_minor, account_id, entry_id, booked_on)
 SELECT {c.base["posting"]} + p.b_posting + (CASE WHEN t.j = 1 THEN 0 ELSE 3 END) + l.k, p.currency, {amount},
-       l.account, {c.base["journalentry"]} + p.b_entry + t.j
+       l.account, {c.base["journalentry"]} + p.b_entry + t.j, ({at} AT TIME ZONE 'UTC')::date
 FROM seed_plan p JOIN (VALUES {tpl}) AS t(kind, j, entry_type) ON t.kind = p.kind
 JOIN (VALUES {ptpl}) AS l(entry_type, k, account) ON l.entry_type = t.entry_type"""
     return [entries, postings]
@@ -640,7 +642,11 @@ def insert_webhooks(c: Ctx) -> list[str]:
   reviewed_by_id)
 SELECT {c.base["webhookevent"]} + p.b_whk + t.j, {evt}, t.type, p.prid, {payload}, t.inbox_status, t.note,
        date_trunc('second', {at}), {at}, 0, NULL, {c.base["refund"]} + p.n, 'stripe', '', NULL, NULL
-FROM seed_plan p JOIN (VALUES {tpl}) AS t(kind, j, type, obj_status, inbox_status, note) ON t.kind = p.kind"""
+FROM seed_plan p JOIN (VALUES {tpl}) AS t(kind, j, type, obj_status, inbox_status, note) ON t.kind = p.kind""",
+        # What the inbox's insert trigger (off for the load) would claim: the key of every event, in any month.
+        f"""INSERT INTO refunds_webhookeventkey (provider, event_id)
+SELECT 'stripe', {evt}
+FROM seed_plan p JOIN (VALUES {tpl}) AS t(kind, j, type, obj_status, inbox_status, note) ON t.kind = p.kind""",
     ]
 
 
@@ -937,7 +943,8 @@ def schema_snapshot(conn: psycopg.Connection) -> dict:
     tables = SEEDED
     cons = conn.execute(
         "SELECT conname, conrelid::regclass::text, contype, pg_get_constraintdef(oid) FROM pg_constraint "
-        "WHERE contype IN ('p', 'u', 'f', 'x') AND (conrelid::regclass::text = ANY(%s) OR "
+        # conparentid = 0: a partition's copy of its table's key goes with the table's own.
+        "WHERE contype IN ('p', 'u', 'f', 'x') AND conparentid = 0 AND (conrelid::regclass::text = ANY(%s) OR "
         "(contype = 'f' AND confrelid::regclass::text = ANY(%s))) ORDER BY 1, 2",
         (tables, tables),
     ).fetchall()
@@ -970,12 +977,60 @@ def drop_for_load(conn: psycopg.Connection, snap: dict) -> None:
             conn.execute(f'ALTER TABLE {table} DROP CONSTRAINT "{name}"')
 
 
-def rebuild_statements(snap: dict) -> tuple[list[str], list[str], list[tuple[str, str]]]:
+def rebuild_statements(
+    snap: dict, partitioned: frozenset[str] = frozenset()
+) -> tuple[list[str], list[str], list[tuple[str, str]]]:
+    """Keys, indexes, and (add, validate) per foreign key, as `snap` had them.
+
+    On a partitioned table a key or an index made on the table is made on every partition
+    (the catalog shows a partitioned index as `ON ONLY`: without ONLY it cascades), and a
+    foreign key cannot be added NOT VALID (PostgreSQL 15): it is checked as it is added.
+    """
     keys = [f'ALTER TABLE {t} ADD CONSTRAINT "{n}" {d}' for n, t, k, d in snap["constraints"] if k != "f"]
-    indexes = [d for _, _, d in snap["indexes"]]
-    fks = [(f'ALTER TABLE {t} ADD CONSTRAINT "{n}" {d} NOT VALID', f'ALTER TABLE {t} VALIDATE CONSTRAINT "{n}"')
+    indexes = [d.replace(f" ON ONLY public.{t} ", f" ON public.{t} ", 1) for _, t, d in snap["indexes"]]
+    fks = [(f'ALTER TABLE {t} ADD CONSTRAINT "{n}" {d}', "SELECT 1") if t in partitioned else
+           (f'ALTER TABLE {t} ADD CONSTRAINT "{n}" {d} NOT VALID', f'ALTER TABLE {t} VALIDATE CONSTRAINT "{n}"')
            for n, t, k, d in snap["constraints"] if k == "f"]  # fmt: skip
     return keys, indexes, fks
+
+
+def partition_history(start: datetime) -> dict[str, int]:
+    """One partition per month of the history, as in an installation partitioned from its first day.
+
+    A new database's partitioned tables hold everything before this month in one
+    `<table>_before_<month>` partition (what converting an existing table in place leaves,
+    core.partitions): here it is empty, so it is dropped and the months from `start` (one
+    earlier: an order precedes its refund) up to this month get partitions of their own.
+    Returns the number of partitions per table, the default one included.
+    """
+    from django.db import connection
+
+    from core.partitions import _bound, add_months, month_start, partition_name, partitioned_tables, partitions_of
+
+    counts = {}
+    with connection.cursor() as cursor:
+        for table, _, key_type in partitioned_tables(connection):
+            first = None
+            for name in partitions_of(cursor, table):
+                if name.startswith(f"{table}_before_"):
+                    cursor.execute(f'SELECT count(*) FROM "{name}"')
+                    if cursor.fetchone()[0]:
+                        raise RuntimeError(f"{name} is not empty: the seed needs a new database")
+                    cursor.execute(f'ALTER TABLE "{table}" DETACH PARTITION "{name}"')
+                    cursor.execute(f'DROP TABLE "{name}"')
+                    year, month = name.rsplit("_", 2)[-2:]
+                    first = date(int(year), int(month), 1)
+            if first is None:
+                raise RuntimeError(f"{table} has no before_ partition: not a new database")
+            month = add_months(month_start(start.date()), -1)
+            while month < first:
+                cursor.execute(
+                    f'CREATE TABLE "{partition_name(table, month)}" PARTITION OF "{table}" '
+                    f"FOR VALUES FROM ({_bound(month, key_type)}) TO ({_bound(add_months(month, 1), key_type)})"
+                )
+                month = add_months(month, 1)
+            counts[table] = len(partitions_of(cursor, table))
+    return counts
 
 
 # --- running statements on two connections ---------------------------------------------------------------
@@ -1223,6 +1278,9 @@ def main() -> None:
     now = datetime.now(UTC).replace(microsecond=0)
     end = now - timedelta(hours=1)
     start = end - timedelta(days=round(args.months * 365.25 / 12))
+    started = time.perf_counter()
+    partitions = partition_history(start)
+    timings["partitions"] = round(time.perf_counter() - started, 1)
     with connect(args.db) as conn:
         ids = {}
         for who in ("merchant", "reviewer"):
@@ -1273,6 +1331,7 @@ def main() -> None:
         ("journal_entries", insert_ledger(c)[0], 0.6),
         ("postings", insert_ledger(c)[1], 0.8),
         ("provider_webhooks", insert_webhooks(c)[0], 2.0),
+        ("provider_webhook_keys", insert_webhooks(c)[1], 0.2),
         ("merchant_events", insert_events(c)[0], 6.0),
         ("audit_order_created", insert_audit(c)[0], 0.8),
         ("audit_events", insert_audit(c)[1], 6.0),
@@ -1287,7 +1346,7 @@ def main() -> None:
              "indexes": [x for x in before["indexes"] if x[1] == "audit_auditseal"]}  # fmt: skip
     rest = {"constraints": [x for x in before["constraints"] if x not in seals["constraints"]],
             "indexes": [x for x in before["indexes"] if x not in seals["indexes"]]}  # fmt: skip
-    keys, indexes, fks = rebuild_statements(rest)
+    keys, indexes, fks = rebuild_statements(rest, frozenset(partitions))
     started = time.perf_counter()
     run_lanes(args.db, balance([(f"key.{i}", s, 1.0) for i, s in enumerate(keys)], args.lanes), {})
     run_lanes(args.db, balance([(f"index.{i}", s, 1.0) for i, s in enumerate(indexes)], args.lanes), {})
@@ -1352,6 +1411,11 @@ def main() -> None:
 
     started = time.perf_counter()
     checks = run_checks(args.db)
+    with psycopg.connect(f"{PG}/{args.db}") as conn:
+        # Every seeded month has its partition: nothing may land in a default one.
+        checks["rows_in_default_partitions"] = sum(
+            conn.execute(f'SELECT count(*) FROM "{table}_default"').fetchone()[0] for table in partitions
+        )
     timings["checks"] = round(time.perf_counter() - started, 1)
     verify = None
     if args.verify:
@@ -1364,9 +1428,11 @@ def main() -> None:
     total_s = time.perf_counter() - wall
 
     with psycopg.connect(f"{PG}/{args.db}") as conn:
+        # A partitioned table's figures are its partitions' sums.
         sizes = conn.execute(
-            "SELECT relname, n_live_tup, pg_total_relation_size(relid) FROM pg_stat_user_tables "
-            "WHERE relname = ANY(%s) ORDER BY 3 DESC",
+            "SELECT t, sum(s.n_live_tup)::bigint, sum(pg_total_relation_size(pt.relid))::bigint "
+            "FROM unnest(%s::text[]) AS t CROSS JOIN LATERAL pg_partition_tree(t::regclass) AS pt "
+            "LEFT JOIN pg_stat_user_tables s ON s.relid = pt.relid GROUP BY t ORDER BY 3 DESC",
             (SEEDED,),
         ).fetchall()
         db_bytes = conn.execute("SELECT pg_database_size(current_database())").fetchone()[0]
@@ -1385,6 +1451,7 @@ def main() -> None:
             "loadavg_at_start": load_at_start,
             "loadavg_at_end": [round(x, 2) for x in os.getloadavg()],
         },
+        "partitions": partitions,
         "rows": rows,
         "rows_total": total_rows,
         "table_mb": {name: round(size / 2**20, 1) for name, _, size in sizes},

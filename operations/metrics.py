@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from prometheus_client import Counter, Gauge
+from django.conf import settings
 from prometheus_client.core import GaugeMetricFamily
 
 from core.partitions import partitions_status
@@ -71,6 +72,24 @@ def database_gauges() -> Iterator[GaugeMetricFamily]:
     yield last_success
     yield duration
     yield step_seconds
+    yield handoff_gauge()
+
+
+def handoff_gauge() -> GaugeMetricFamily:
+    """`outbox_handoff_relay`: whether this installation relies on a relay (OUTBOX_HANDOFF=relay).
+
+    Exported by the web processes, which are always scraped, because the relay's own
+    `outbox_relay_last_success_timestamp_seconds` is missing exactly when no relay ever
+    started after a deploy emptied PROMETHEUS_MULTIPROC_DIR: OutboxRelayDown needs to know
+    a relay is expected before it can treat "absent" as "down".
+    """
+    relay = GaugeMetricFamily(
+        "outbox_handoff_relay",
+        "1 if outbox work is handed to the workers by manage.py outbox_relay (OUTBOX_HANDOFF=relay), "
+        "0 if every commit publishes its own tasks.",
+    )
+    relay.add_metric([], 1.0 if settings.OUTBOX_HANDOFF == "relay" else 0.0)
+    return relay
 
 
 def partition_gauges() -> Iterator[GaugeMetricFamily]:
