@@ -4,7 +4,8 @@ The stack: gunicorn (2 sync workers, DEBUG=0), one Celery worker (concurrency
 2, every queue), `celery beat` apart, the Stripe simulator sending signed
 webhooks back to the app, PostgreSQL and Redis (broker and cache); and the
 outbox relay (`manage.py outbox_relay`, OUTBOX_HANDOFF=relay) when the code
-under test has it, so one harness measures before and after. Per-key rate
+under test has it, so one harness measures before and after (`--handoff
+publish` runs without it, `--handoff relay` insists on it). Per-key rate
 limits off. A fresh database per run, or a copy of a seeded one
 (`--seeded-db`, see benchmarks/seed_history.py).
 
@@ -26,7 +27,8 @@ pending), so one scenario's tail does not land in the next one.
 pg_stat_statements is reset before a) and the top 25 statements of the bench
 database by total time are written after d).
 
-    .venv/bin/python benchmarks/stack_load.py --label before [--runs 3] [--quick] [--seeded-db NAME]
+    .venv/bin/python benchmarks/stack_load.py --label before [--runs 3] [--quick] [--seeded-db NAME [--in-place]]
+        [--handoff auto|publish|relay]
 
 Writes benchmarks/results/stack_load-<label>.json (medians over runs and each
 run's raw figures) and benchmarks/results/pgss-<label>.txt.
@@ -89,8 +91,17 @@ TARGETS = {
 class Stack:
     """gunicorn x2, a Celery worker (concurrency 2), beat, the simulator, and the relay when there is one."""
 
-    def __init__(self, db: str, tmp: Path, redis_url: str, *, web_port: int, worker_concurrency: int = 2) -> None:
-        self.db, self.tmp, self.web_port = db, tmp, web_port
+    def __init__(
+        self,
+        db: str,
+        tmp: Path,
+        redis_url: str,
+        *,
+        web_port: int,
+        worker_concurrency: int = 2,
+        handoff: str = "auto",
+    ) -> None:
+        self.db, self.tmp, self.web_port, self.handoff = db, tmp, web_port, handoff
         self.queue = f"bench-stack-{secrets.token_hex(3)}"
         self.env = bench_env(
             db,
@@ -121,7 +132,11 @@ class Stack:
     def start(self) -> None:
         self.simulator.start()
         self.env["PROVIDER_API_BASE"] = self.simulator.url
-        self.relay = relay_available(self.env)
+        # auto: the relay where the code has one (so the same harness runs the code before it).
+        available = relay_available(self.env)
+        if self.handoff == "relay" and not available:
+            raise SystemExit("--handoff relay: this code has no manage.py outbox_relay")
+        self.relay = available and self.handoff != "publish"
         if self.relay:
             self.env["OUTBOX_HANDOFF"] = "relay"
         manage(self.env, "collectstatic", "--noinput", "-v", "0")  # as a deploy does (core/checks.py)
@@ -399,7 +414,7 @@ def invariants(db: str) -> dict:
 def one_run(args: argparse.Namespace, n: int) -> dict:
     tmp = Path(tempfile.mkdtemp(prefix="bench-stack-"))
     db = args.seeded_db if args.in_place else args.db
-    stack = Stack(db, tmp, args.redis, web_port=free_port())
+    stack = Stack(db, tmp, args.redis, web_port=free_port(), handoff=args.handoff)
     figures: dict = {"run": n}
     figures["database"] = prepare_database(db, stack.env, args.seeded_db, args.in_place)
     figures["postgres"] = server_settings(db)
@@ -555,6 +570,12 @@ def main() -> None:
     parser.add_argument("--seeded-db", help="copy this seeded database (CREATE DATABASE ... TEMPLATE) per run")
     parser.add_argument("--in-place", action="store_true", help="with --seeded-db: run on it, no copy")
     parser.add_argument("--redis", default=None, help="Redis URL of the benchmark's own (flushed!) database")
+    parser.add_argument(
+        "--handoff",
+        choices=["auto", "publish", "relay"],
+        default="auto",
+        help="OUTBOX_HANDOFF of the run; auto: relay where the code has one",
+    )
     parser.add_argument("--keep-logs", action="store_true")
     args = parser.parse_args()
     import os
