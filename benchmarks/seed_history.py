@@ -1431,7 +1431,9 @@ def main() -> None:
         # A partitioned table's figures are its partitions' sums.
         sizes = conn.execute(
             "SELECT t, sum(s.n_live_tup)::bigint, sum(pg_total_relation_size(pt.relid))::bigint "
-            "FROM unnest(%s::text[]) AS t CROSS JOIN LATERAL pg_partition_tree(t::regclass) AS pt "
+            # pg_partition_tree gives nothing for a table that is not partitioned: the table itself.
+            "FROM unnest(%s::text[]) AS t CROSS JOIN LATERAL "
+            "(SELECT relid FROM pg_partition_tree(t::regclass) UNION SELECT t::regclass) AS pt "
             "LEFT JOIN pg_stat_user_tables s ON s.relid = pt.relid GROUP BY t ORDER BY 3 DESC",
             (SEEDED,),
         ).fetchall()

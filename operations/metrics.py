@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from prometheus_client import Counter, Gauge
 from django.conf import settings
+from prometheus_client import Counter, Gauge
 from prometheus_client.core import GaugeMetricFamily
 
 from core.partitions import partitions_status
